@@ -1,0 +1,1 @@
+"""SMS channels: the extension point. Import :mod:`dunning.channels.registry` to build one from settings."""

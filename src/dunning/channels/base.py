@@ -1,0 +1,132 @@
+"""The channel protocol every SMS adapter implements, its value types and its capabilities.
+
+Contract (checked by ``tests/channels/test_contract.py`` for every registered kind):
+
+* ``send_batch`` submits at most ``capabilities.max_batch`` messages and returns one :class:`SubmitResult` per
+  input message, in input order. A per-message rejection is a result with ``error`` set; a failure of the whole
+  call (connection lost, throttled, bad credentials) raises a :class:`~dunning.errors.ChannelError` subclass.
+  It never returns a bare bool.
+* ``idempotency_key`` is stable for a message across retries and restarts; adapters pass it to the provider
+  where the protocol has a place for it (client reference, ``outId``, ``SessionContext``...).
+* Delivery reports (DLR) and replies (MO) come back either through a webhook (``verify_webhook`` then
+  ``parse_webhook``) or, for connection-oriented channels, through ``poll_events``. Both yield the same
+  :class:`DeliveryReport` / :class:`InboundMessage` values, which the delivery service ingests.
+* All I/O is injected (``transport`` for HTTP adapters, an address for socket adapters) so tests run the real
+  adapter against a local peer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import ClassVar, Protocol, runtime_checkable
+
+from dunning.errors import ChannelError
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    max_batch: int
+    max_rate: float | None
+    free_text: bool
+    template_based: bool
+    delivery_reports: bool
+    inbound: bool
+    status_query: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    message_id: int
+    idempotency_key: str
+    phone: str  # E.164, e.g. +8613812348000
+    text: str  # the full rendered text, signature included
+    template_code: str | None = None  # for template-based providers (Aliyun, Tencent)
+    params: Mapping[str, str] = field(default_factory=dict)
+    signature: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitResult:
+    message_id: int
+    provider_id: str | None  # the provider's id of the (first part of the) message
+    error: ChannelError | None = None
+    part_ids: tuple[str, ...] = ()  # provider ids of every part of a concatenated message, when known
+
+    @property
+    def accepted(self) -> bool:
+        return self.error is None
+
+
+class DeliveryStatus(StrEnum):
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    UNKNOWN = "unknown"  # an intermediate or undecodable report: stored, does not finalise the message
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    provider_id: str
+    status: DeliveryStatus
+    error_code: str | None = None
+    done_at: datetime | None = None
+    raw: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    phone: str
+    text: str
+    received_at: datetime | None = None
+    provider_id: str | None = None
+    raw: str = ""
+
+
+ChannelEvent = DeliveryReport | InboundMessage
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRequest:
+    """An HTTP callback as the web layer received it; headers lower-cased."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    body: bytes
+    query: Mapping[str, str] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Channel(Protocol):
+    kind: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
+    name: str
+
+    async def open(self) -> None:
+        """Connect / bind / authenticate. Idempotent."""
+
+    async def send_batch(self, messages: Sequence[OutboundMessage]) -> list[SubmitResult]: ...
+
+    async def poll_events(self) -> list[ChannelEvent]:
+        """DLRs and MOs received since the last call (connection-oriented channels); ``[]`` otherwise."""
+        ...
+
+    def verify_webhook(self, request: WebhookRequest) -> bool: ...
+
+    def parse_webhook(self, request: WebhookRequest) -> list[ChannelEvent]: ...
+
+    async def query_status(self, idempotency_keys: Sequence[str]) -> dict[str, SubmitResult | None]:
+        """For reconciliation after a crash: what the provider knows of these keys (``None`` = never seen).
+
+        Only meaningful when ``capabilities.status_query``; others raise ``NotImplementedError``.
+        """
+        ...
+
+    async def check(self) -> None:
+        """Bind/authenticate only; nothing is sent. Raises a ChannelError when it cannot."""
+        ...
+
+    async def close(self) -> None: ...

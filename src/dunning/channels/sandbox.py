@@ -1,0 +1,175 @@
+"""The sandbox channel: a simulated SMS provider, the embedded default.
+
+It behaves like a provider with webhooks: ``send_batch`` accepts or rejects each message, and shortly after
+it produces delivery reports (and a few replies) as JSON webhook bodies. ``poll_events`` hands those bodies to
+``parse_webhook`` — the very parser a real callback goes through — so DLR handling is exercised end to end.
+
+Outcomes are a pure function of ``(seed, idempotency_key)``, so a run is reproducible whatever the batching.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import ClassVar
+
+from dunning.channels.base import (
+    Capabilities,
+    ChannelEvent,
+    DeliveryReport,
+    DeliveryStatus,
+    InboundMessage,
+    OutboundMessage,
+    SubmitResult,
+    WebhookRequest,
+)
+from dunning.channels.registry import register
+from dunning.config import ChannelSettings
+from dunning.errors import PermanentChannelError
+
+# Replies a simulated borrower may send; a mix of opt-out, dispute, promise and chatter.
+_REPLIES: tuple[str, ...] = ("退订", "已还款", "不是本人", "好的，明天还", "TD", "收到", "投诉", "打错了")
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxOptions:
+    seed: int = 7
+    latency_ms: float = 0.0
+    submit_failure_rate: float = 0.0
+    delivered_rate: float = 0.97
+    expired_rate: float = 0.01
+    reply_rate: float = 0.005
+
+
+def _unit(seed: int, key: str, salt: str) -> float:
+    """A deterministic number in [0, 1) from the seed and a message key."""
+    h = hashlib.blake2b(f"{seed}:{salt}:{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(h, "big") / 2**64
+
+
+@register("sandbox")
+class SandboxChannel:
+    kind: ClassVar[str] = "sandbox"
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        max_batch=1000,
+        max_rate=None,
+        free_text=True,
+        template_based=False,
+        delivery_reports=True,
+        inbound=True,
+        status_query=False,
+    )
+
+    def __init__(self, name: str, settings: ChannelSettings, **_io: object) -> None:
+        self.name = name
+        o = settings.options
+        self.options = SandboxOptions(
+            seed=int(o.get("seed", 7)),
+            latency_ms=float(o.get("latency_ms", 0.0)),
+            submit_failure_rate=float(o.get("submit_failure_rate", 0.0)),
+            delivered_rate=float(o.get("delivered_rate", 0.97)),
+            expired_rate=float(o.get("expired_rate", 0.01)),
+            reply_rate=float(o.get("reply_rate", 0.005)),
+        )
+        secret = settings.secrets.get("webhook_secret")
+        self._webhook_secret = secret.get_secret_value().encode() if secret else b"sandbox"
+        self._pending: list[bytes] = []
+        self._open = False
+
+    async def open(self) -> None:
+        self._open = True
+
+    async def check(self) -> None:
+        await self.open()
+
+    async def close(self) -> None:
+        self._open = False
+
+    async def send_batch(self, messages: Sequence[OutboundMessage]) -> list[SubmitResult]:
+        if len(messages) > self.capabilities.max_batch:
+            raise ValueError(f"batch of {len(messages)} exceeds max_batch {self.capabilities.max_batch}")
+        if self.options.latency_ms:
+            await asyncio.sleep(self.options.latency_ms / 1000.0)
+        seed = self.options.seed
+        results: list[SubmitResult] = []
+        dlrs: list[dict[str, str]] = []
+        mos: list[dict[str, str]] = []
+        now = datetime.now(UTC).isoformat()
+        for m in messages:
+            key = m.idempotency_key
+            if _unit(seed, key, "submit") < self.options.submit_failure_rate:
+                results.append(
+                    SubmitResult(
+                        m.message_id,
+                        None,
+                        PermanentChannelError("沙箱通道拒绝：号码不可达", "sandbox rejected: number unreachable"),
+                    )
+                )
+                continue
+            provider_id = "sbx-" + hashlib.blake2b(key.encode(), digest_size=8).hexdigest()
+            results.append(SubmitResult(m.message_id, provider_id, None, (provider_id,)))
+            u = _unit(seed, key, "dlr")
+            if u < self.options.delivered_rate:
+                stat, err = "DELIVRD", "000"
+            elif u < self.options.delivered_rate + self.options.expired_rate:
+                stat, err = "EXPIRED", "006"
+            else:
+                stat, err = "UNDELIV", "001"
+            dlrs.append({"id": provider_id, "stat": stat, "err": err, "done": now})
+            if stat == "DELIVRD" and _unit(seed, key, "mo") < self.options.reply_rate:
+                reply = _REPLIES[int(_unit(seed, key, "which") * len(_REPLIES))]
+                mos.append({"from": m.phone, "text": reply, "received": now, "ref": provider_id})
+        if dlrs or mos:
+            self._pending.append(json.dumps({"dlr": dlrs, "mo": mos}, ensure_ascii=False).encode())
+        return results
+
+    def _sign(self, body: bytes) -> str:
+        return hmac.new(self._webhook_secret, body, hashlib.sha256).hexdigest()
+
+    async def poll_events(self) -> list[ChannelEvent]:
+        bodies, self._pending = self._pending, []
+        events: list[ChannelEvent] = []
+        for body in bodies:
+            req = WebhookRequest("POST", "/sandbox", {"x-sandbox-signature": self._sign(body)}, body)
+            if self.verify_webhook(req):
+                events.extend(self.parse_webhook(req))
+        return events
+
+    def verify_webhook(self, request: WebhookRequest) -> bool:
+        given = request.headers.get("x-sandbox-signature", "")
+        return hmac.compare_digest(given, self._sign(request.body))
+
+    def parse_webhook(self, request: WebhookRequest) -> list[ChannelEvent]:
+        payload = json.loads(request.body)
+        statuses = {"DELIVRD": DeliveryStatus.DELIVERED, "UNDELIV": DeliveryStatus.FAILED,
+                    "EXPIRED": DeliveryStatus.EXPIRED}
+        events: list[ChannelEvent] = []
+        for d in payload.get("dlr", []):
+            events.append(
+                DeliveryReport(
+                    provider_id=str(d["id"]),
+                    status=statuses.get(str(d.get("stat")), DeliveryStatus.UNKNOWN),
+                    error_code=str(d.get("err")) if d.get("err") else None,
+                    done_at=datetime.fromisoformat(d["done"]) if d.get("done") else None,
+                    raw=json.dumps(d, ensure_ascii=False),
+                )
+            )
+        for mo in payload.get("mo", []):
+            events.append(
+                InboundMessage(
+                    phone=str(mo["from"]),
+                    text=str(mo["text"]),
+                    received_at=datetime.fromisoformat(mo["received"]) if mo.get("received") else None,
+                    provider_id=mo.get("ref"),
+                    raw=json.dumps(mo, ensure_ascii=False),
+                )
+            )
+        return events
+
+    async def query_status(self, idempotency_keys: Sequence[str]) -> dict[str, SubmitResult | None]:
+        raise NotImplementedError("sandbox channel keeps no provider-side state across processes")

@@ -1,0 +1,108 @@
+"""Typed settings. Built by :func:`get_settings` (never at import time).
+
+Sources, strongest first: constructor arguments, environment (``DUNNING_`` prefix, ``__`` nesting, e.g.
+``DUNNING_DATABASE_URL``, ``DUNNING_CHANNELS__SMPP1__RATE``), the TOML settings file (``dunning.toml`` in the
+working directory or ``DUNNING_SETTINGS_FILE``), then defaults. Secrets are ``SecretStr`` and never logged.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+
+class ChannelSettings(BaseModel):
+    """One configured channel instance (``[channels.NAME]`` in ``dunning.toml``)."""
+
+    kind: str = "sandbox"
+    rate: float = 1000.0
+    priority: int = 100
+    fallback: str | None = None
+    enabled: bool = True
+    options: dict[str, Any] = Field(default_factory=dict)
+    secrets: dict[str, SecretStr] = Field(default_factory=dict)
+
+
+class IdentitySettings(BaseModel):
+    """The institution's published sender identity (used by templates, policy overlay and the verification page)."""
+
+    institution: str = "阳光消费金融"
+    signatures: list[str] = Field(default_factory=lambda: ["阳光消费金融"])
+    hotlines: list[str] = Field(default_factory=lambda: ["95000"])
+    app_name: str = "阳光消费金融App"
+    domain: str = "sunshine-cfc.example.cn"
+    sender_ports: list[str] = Field(default_factory=lambda: ["1069012345"])
+    agencies: list[str] = Field(default_factory=list)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="DUNNING_", env_nested_delimiter="__", extra="ignore", toml_file="dunning.toml"
+    )
+
+    data_dir: Path = Path(".dunning")
+    database_url: str | None = None
+    timezone: str = "Asia/Shanghai"
+    policy_profile: str = "CN"
+    policy_overlay: Path | None = None
+    secret_key: SecretStr | None = None
+    verify_code_ttl_days: int = 30
+    identity: IdentitySettings = Field(default_factory=IdentitySettings)
+    channels: dict[str, ChannelSettings] = Field(
+        default_factory=lambda: {"sandbox": ChannelSettings(kind="sandbox", rate=50000.0, priority=100)}
+    )
+    default_channel: str = "sandbox"
+    dispatch_batch_size: int = 500
+    dlr_timeout_hours: float = 72.0
+    log_level: str = "INFO"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = os.environ.get("DUNNING_SETTINGS_FILE", "dunning.toml")
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=toml_path),
+            file_secret_settings,
+        )
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'dunning.db').resolve()}"
+
+    def secret(self) -> bytes:
+        """The server secret (HMAC for verification codes, session signing).
+
+        Taken from settings; when unset (the embedded default) a random key is created once under ``data_dir``
+        with owner-only permissions, so a demo needs no manual step and no secret lives in code.
+        """
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value().encode()
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+        return path.read_text().strip().encode()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, built on first call."""
+    return Settings()
