@@ -202,7 +202,7 @@ class Message(Base):
     detail: Mapped[str | None] = mapped_column(Text, nullable=True)
     is_pilot: Mapped[bool] = mapped_column(Boolean, default=False)
     scheduled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    idempotency_key: Mapped[str] = mapped_column(String(160), unique=True)
     channel: Mapped[str | None] = mapped_column(String(64), nullable=True)
     provider_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     attempts: Mapped[int] = mapped_column(SmallInteger, default=0)

@@ -222,7 +222,7 @@ def upgrade() -> None:
     sa.Column('detail', sa.Text(), nullable=True),
     sa.Column('is_pilot', sa.Boolean(), nullable=False),
     sa.Column('scheduled_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('idempotency_key', sa.String(length=64), nullable=False),
+    sa.Column('idempotency_key', sa.String(length=160), nullable=False),
     sa.Column('channel', sa.String(length=64), nullable=True),
     sa.Column('provider_id', sa.String(length=128), nullable=True),
     sa.Column('attempts', sa.SmallInteger(), nullable=False),

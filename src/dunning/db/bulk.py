@@ -1,0 +1,51 @@
+"""Bulk writes: one statement per batch (executemany on SQLite, COPY on PostgreSQL), never a commit per row."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Table
+from sqlalchemy.orm import Session
+
+BATCH_ROWS = 50_000
+
+
+def bulk_insert(session: Session, table: Table, frame: pl.DataFrame) -> int:
+    """Insert every row of ``frame`` (columns named as the table's) inside the session's transaction."""
+    if frame.is_empty():
+        return 0
+    cols = frame.columns
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        raw: Any = conn.connection.dbapi_connection
+        with raw.cursor() as cur:
+            collist = ", ".join(f'"{c}"' for c in cols)
+            with cur.copy(f'COPY "{table.name}" ({collist}) FROM STDIN') as copy:
+                for row in frame.iter_rows():
+                    copy.write_row(row)
+        return frame.height
+    placeholders = ", ".join("?" for _ in cols)
+    sql = f'INSERT INTO "{table.name}" ({", ".join(cols)}) VALUES ({placeholders})'
+    dbapi: Any = conn.connection.dbapi_connection
+    cur = dbapi.cursor()
+    try:
+        for start in range(0, frame.height, BATCH_ROWS):
+            chunk = frame.slice(start, BATCH_ROWS)
+            cur.executemany(sql, chunk.iter_rows())
+    finally:
+        cur.close()
+    return frame.height
+
+
+def read_frame(session: Session, sql: str, params: dict[str, Any] | None = None,
+               schema: dict[str, Any] | None = None) -> pl.DataFrame:
+    """Run a SELECT through the session's connection and return a Polars frame."""
+    from sqlalchemy import text
+
+    result = session.connection().execute(text(sql), params or {})
+    rows = result.fetchall()
+    columns = list(result.keys())
+    if not rows:
+        return pl.DataFrame(schema=schema or {c: pl.Utf8 for c in columns})
+    return pl.DataFrame([tuple(r) for r in rows], schema=schema or columns, orient="row", infer_schema_length=None)

@@ -1,0 +1,1 @@
+"""Dispatch: outbox claim, rate limiting, retry decisions, crash reconciliation."""

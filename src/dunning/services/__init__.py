@@ -1,0 +1,1 @@
+"""The application layer: the only place that opens transactions and writes the audit log."""
