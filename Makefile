@@ -1,0 +1,44 @@
+# Two commands: `make demo` (set up, run the main job) and `make test` (set up, run every check and test).
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+
+.PHONY: demo test install install-test system-deps lint bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PIP) install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(PY)
+	$(PIP) install --quiet -e '.[test,channels]'
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+demo: install
+	$(VENV)/bin/dunning demo
+
+system-deps:
+	bash scripts/setup-test-env.sh
+
+lint: install-test
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+test: install-test system-deps lint
+	$(VENV)/bin/pytest
+
+bench: install-test
+	$(PY) bench/intake.py
+	$(PY) bench/render_lint.py
+	$(PY) bench/dispatch.py
+
+clean:
+	rm -rf $(VENV) .dunning .pytest_cache .mypy_cache .ruff_cache

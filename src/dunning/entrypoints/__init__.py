@@ -1,0 +1,1 @@
+"""Entry points: CLI, REST API, web console, workers. Each parses, calls one service, formats."""

@@ -1,0 +1,195 @@
+"""The `dunning` command. Each command parses, calls one service, formats (Rich, or JSON with --json)."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from dunning.entrypoints.cli import campaign
+from dunning.entrypoints.cli.common import console, context, default_actor, emit_json, handled, parse_date
+
+app = typer.Typer(
+    name="dunning",
+    help="dunning — 合规催收短信平台 / compliance-first collection reminder SMS",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(campaign.app, name="campaign")
+users_app = typer.Typer(help="用户与角色", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+# Sub-apps owned by other stages; each module exposes `app`.
+for _name, _module in (("templates", "dunning.entrypoints.cli.templates"),
+                       ("channels", "dunning.entrypoints.cli.channels"),
+                       ("payments", "dunning.entrypoints.cli.payments")):
+    try:
+        app.add_typer(importlib.import_module(_module).app, name=_name)
+    except ModuleNotFoundError as _exc:
+        if _exc.name != _module:
+            raise
+
+JsonOpt = typer.Option(False, "--json", help="输出 JSON")
+
+
+@app.command("sample")
+def sample(
+    accounts: int = typer.Option(20_000, "--accounts", "-n", help="账户数"),
+    seed: int = typer.Option(42, "--seed", help="随机种子（相同种子得到相同文件）"),
+    out: Path = typer.Option(..., "-o", "--out", help="输出 CSV 路径"),
+    as_of: str = typer.Option(None, "--as-of", help="业务日期 YYYY-MM-DD（默认今天）"),
+    encoding: str = typer.Option("utf-8", "--encoding", help="utf-8 或 gbk"),
+) -> None:
+    """生成逼真的样例账户文件（含真实导出中常见的脏数据）。"""
+    from datetime import date
+
+    from dunning.testing import generate_portfolio
+
+    df = generate_portfolio(accounts, seed=seed, as_of=parse_date(as_of) or date.today())
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if encoding.lower() in ("utf-8", "utf8"):
+        df.write_csv(out)
+    else:
+        out.write_bytes(df.write_csv().encode(encoding))
+    console.print(f"已写入 {out}：{df.height:,} 行")
+
+
+@app.command("import")
+def import_(
+    files: list[Path] = typer.Argument(..., help="一个或多个文件（CSV/XLSX/Parquet），共同构成一个快照", exists=True),
+    as_of: str = typer.Option(None, "--as-of", help="业务日期 YYYY-MM-DD（默认：上海时间今天）"),
+    mapping: Path = typer.Option(None, "--mapping", help="列映射 YAML"),
+    exclude: list[Path] = typer.Option([], "--exclude", help="禁止联系名单（每行一个号码），可多次指定"),
+    encoding: str = typer.Option(None, "--encoding", help="强制编码，如 gbk"),
+    actor: str = typer.Option(None, "--as", help="操作人"),
+    json_out: bool = JsonOpt,
+) -> None:
+    """导入当日账户：清洗、校验、去重，逐行说明拒绝原因。"""
+    from rich.progress import BarColumn, Progress, TextColumn
+
+    from dunning.services.imports import import_portfolio
+
+    with handled(json_out):
+        ctx = context()
+        if json_out:
+            s = import_portfolio(ctx, files, as_of=parse_date(as_of), mapping=mapping, exclude=exclude,
+                                 encoding=encoding, actor=actor or default_actor())
+        else:
+            with Progress(TextColumn("{task.description}"), BarColumn(), console=console, transient=True) as bar:
+                task = bar.add_task("读取中", total=None)
+
+                def progress(stage: str, done: int, total: int) -> None:
+                    bar.update(task, description=stage, completed=done, total=total or None)
+
+                s = import_portfolio(ctx, files, as_of=parse_date(as_of), mapping=mapping, exclude=exclude,
+                                     encoding=encoding, actor=actor or default_actor(), progress=progress)
+    if json_out:
+        emit_json({"import_id": s.import_id, "rows": s.rows, "accepted": s.accepted, "rejected": s.rejected,
+                   "reasons": s.reasons, "reject_report": s.reject_report, "already_imported": s.already_imported})
+        return
+    if s.already_imported:
+        console.print(f"[yellow]这些文件已于导入批次 #{s.import_id} 导入过，未重复导入。[/]")
+    t = Table(title=f"导入 #{s.import_id} · 业务日期 {s.as_of}")
+    t.add_column("项目")
+    t.add_column("行数", justify="right")
+    t.add_row("读取", f"{s.rows:,}")
+    t.add_row("接受", f"{s.accepted:,}")
+    t.add_row("拒绝", f"{s.rejected:,}")
+    for code, n in sorted(s.reasons.items(), key=lambda kv: -kv[1]):
+        t.add_row(f"  · {code}", f"{n:,}")
+    console.print(t)
+    if s.reject_report:
+        console.print(f"拒绝明细：{s.reject_report}" + (f"（Excel：{s.reject_report_xlsx}）" if s.reject_report_xlsx else ""))
+
+
+@users_app.command("add")
+def users_add(
+    username: str,
+    role: str = typer.Option(..., "--role", help="admin / strategist / compliance / operator / viewer / agency"),
+    password: str = typer.Option(None, "--password", help="控制台登录密码（不填则提示输入）"),
+    agency: str = typer.Option(None, "--agency", help="委外机构名称（agency 角色必填）"),
+    display_name: str = typer.Option("", "--name", help="显示名"),
+    json_out: bool = JsonOpt,
+) -> None:
+    """添加用户。"""
+    from dunning.services.users import add_user
+
+    if password is None and not json_out:
+        password = typer.prompt("密码", hide_input=True, confirmation_prompt=True, default="", show_default=False) or None
+    with handled(json_out):
+        u = add_user(context(), username, role, password=password, display_name=display_name, agency=agency,
+                     actor=default_actor())
+    if json_out:
+        emit_json({"username": u.username, "role": u.role, "agency": u.agency})
+    else:
+        console.print(f"已添加用户 {u.username}（{u.role}）")
+
+
+@app.command("demo")
+def demo(
+    accounts: int = typer.Option(20_000, "--accounts", help="样例账户数"),
+    json_out: bool = JsonOpt,
+) -> None:
+    """一条命令演示全流程：生成 → 导入 → 计划 → 合规检查 → 试发 → 第二人审批 → 全量发送 → 报告。"""
+    from dunning.entrypoints.cli.campaign import progress_bar
+    from dunning.services.demo import run_demo
+
+    with handled(json_out):
+        if json_out:
+            summary = run_demo(accounts=accounts)
+        else:
+            bar, on_progress = progress_bar()
+
+            def say(msg: str) -> None:
+                console.print(f"[cyan]›[/] {msg}")
+
+            with bar:
+                summary = run_demo(accounts=accounts, say=say, on_progress=on_progress)
+    if json_out:
+        emit_json(summary)
+        return
+    _print_demo(summary)
+
+
+def _print_demo(s: dict) -> None:  # type: ignore[type-arg]
+    imp, c, d = s["import"], s["campaign"], s["delivery"]
+    t = Table(title=f"演示结果 · 业务日期 {s['as_of']} · 用时 {s['elapsed_seconds']} 秒")
+    t.add_column("项目")
+    t.add_column("数量", justify="right")
+    t.add_row("[bold]导入[/] 读取行数", f"{imp['rows']:,}")
+    t.add_row("  接受", f"{imp['accepted']:,}")
+    t.add_row("  拒绝", f"{imp['rejected']:,}")
+    for k, v in sorted(imp["rejected_by_reason"].items(), key=lambda kv: -kv[1]):
+        t.add_row(f"    · {k}", f"{v:,}")
+    t.add_row("[bold]计划[/] 今日应提醒", f"{c['planned'] + c['suppressed']:,}")
+    t.add_row("  计划发送", f"{c['planned']:,}")
+    t.add_row("  已抑制", f"{c['suppressed']:,}")
+    for k, v in sorted(c["suppressed_by_reason"].items(), key=lambda kv: -kv[1]):
+        t.add_row(f"    · {k}", f"{v:,}")
+    for k, v in c["by_segment"].items():
+        t.add_row(f"  分群 {k}", f"{v:,}")
+    for k, v in c["sent_by_template"].items():
+        t.add_row(f"  模板 {k}", f"{v:,}")
+    t.add_row("[bold]发送[/] 已提交", f"{d['sent']:,}")
+    t.add_row("  已送达", f"{d['delivered']:,}")
+    t.add_row("  失败", f"{d['failed']:,}")
+    t.add_row("  过期", f"{d['expired']:,}")
+    for k, v in d["replies"].items():
+        t.add_row(f"  回复 {k}", f"{v:,}")
+    console.print(t)
+    for line in s["found_existing"]:
+        console.print(f"[yellow]已存在：{line}[/]")
+    console.print(f"批次 #{c['campaign_id']} 状态：[bold]{c['state']}[/]")
+    if imp["reject_report"]:
+        console.print(f"拒绝明细：{imp['reject_report']}")
+    console.print(f"报告：{s['report']['html']}（Excel：{s['report']['xlsx']}）")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

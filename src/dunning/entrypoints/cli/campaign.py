@@ -1,0 +1,206 @@
+"""`dunning campaign …`: plan, show, pilot, approve, send, pause, resume, cancel, report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from dunning.entrypoints.cli.common import console, context, default_actor, emit_json, handled, parse_date
+
+app = typer.Typer(help="批次（campaign）：计划、试发、审批、发送、暂停/恢复/取消、报告", no_args_is_help=True)
+
+ActorOpt = typer.Option(None, "--as", help="操作人用户名（默认：$DUNNING_USER 或系统用户）")
+JsonOpt = typer.Option(False, "--json", help="输出 JSON")
+
+
+def _table(title: str, rows: dict[str, Any], key: str = "项目", value: str = "数量") -> Table:
+    t = Table(title=title)
+    t.add_column(key)
+    t.add_column(value, justify="right")
+    for k, v in rows.items():
+        t.add_row(str(k), f"{v:,}" if isinstance(v, int) else str(v))
+    return t
+
+
+def progress_bar() -> tuple[Progress, Any]:
+    bar = Progress(
+        TextColumn("[bold]发送中"), BarColumn(), MofNCompleteColumn(), TextColumn("失败 {task.fields[failed]}"),
+        TextColumn("抑制 {task.fields[suppressed]}"), TextColumn("{task.fields[rate]:.0f} 条/秒"),
+        TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False,
+    )
+    state: dict[str, Any] = {"task": None}
+
+    def on_progress(p: Any) -> None:
+        if state["task"] is None:
+            state["task"] = bar.add_task("send", total=p.total, failed=0, suppressed=0, rate=0.0)
+        task = state["task"]
+        done = p.submitted + p.failed + p.suppressed
+        elapsed = bar.tasks[task].elapsed or 1e-9
+        bar.update(task, completed=done, failed=p.failed, suppressed=p.suppressed, rate=p.submitted / elapsed)
+
+    return bar, on_progress
+
+
+@app.command("plan")
+def plan(
+    strategy: Path = typer.Option(None, "--strategy", help="策略文件 YAML（默认：内置中国策略）"),
+    as_of: str = typer.Option(None, "--as-of", help="业务日期 YYYY-MM-DD（默认：导入批次的日期）"),
+    import_id: int = typer.Option(None, "--import", help="导入批次号（默认：最近一次）"),
+    channel: str = typer.Option(None, "--channel", help="发送通道名称"),
+    policy: Path = typer.Option(None, "--policy", help="公司合规覆盖文件"),
+    actor: str = ActorOpt,
+    json_out: bool = JsonOpt,
+) -> None:
+    """按策略为某业务日期创建批次：逐账户生成短信或抑制原因。"""
+    from dunning.services import campaigns
+    from dunning.services.bootstrap import ensure_bundled_templates
+
+    with handled(json_out):
+        ctx = context()
+        ensure_bundled_templates(ctx)
+        s = campaigns.plan_campaign(ctx, actor=actor or default_actor(), strategy_path=strategy, import_id=import_id,
+                                    as_of=parse_date(as_of), channel=channel, policy_overlay=policy)
+    if json_out:
+        emit_json(s.to_dict())
+        return
+    if s.already_planned:
+        console.print(f"[yellow]批次 #{s.campaign_id} 已存在（{s.state}），未重复计划。[/]")
+    console.print(f"批次 [bold]#{s.campaign_id}[/] · {s.strategy} · 业务日期 {s.as_of} · 账户 {s.accounts:,}")
+    console.print(_table("计划 Planned", {"计划发送": s.planned, "已抑制": s.suppressed, "今日无需提醒": s.not_due_today}))
+    console.print(_table("按分群 By segment", s.by_segment, "分群"))
+    console.print(_table("按模板 By template", s.by_template, "模板"))
+    if s.by_reason:
+        console.print(_table("抑制原因 Suppressed", s.by_reason, "原因"))
+
+
+@app.command("show")
+def show(campaign_id: int = typer.Argument(..., help="批次号"), json_out: bool = JsonOpt) -> None:
+    """批次状态与各状态短信数量。"""
+    from dunning.services import campaigns
+
+    with handled(json_out):
+        st = campaigns.status(context(), campaign_id)
+    if json_out:
+        emit_json(st)
+        return
+    console.print(f"批次 [bold]#{st['campaign_id']}[/] {st['name']} · 状态 [bold]{st['state']}[/] · 通道 {st['channel']}")
+    if st["pause_reason"]:
+        console.print(f"[yellow]暂停原因：{st['pause_reason']}[/]")
+    console.print(_table("短信状态", st["messages"], "状态"))
+    if st["suppressed_by_reason"]:
+        console.print(_table("抑制原因", st["suppressed_by_reason"], "原因"))
+
+
+@app.command("list")
+def list_(json_out: bool = JsonOpt) -> None:
+    """最近的批次。"""
+    from dunning.services import campaigns
+
+    with handled(json_out):
+        rows = campaigns.list_campaigns(context())
+    if json_out:
+        emit_json(rows)
+        return
+    t = Table(title="批次")
+    for col in ("#", "名称", "状态", "业务日期", "计划发送"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(str(r["campaign_id"]), r["name"], r["state"], r["as_of"], f"{r['planned']:,}")
+    console.print(t)
+
+
+@app.command("pilot")
+def pilot(campaign_id: int, actor: str = ActorOpt, json_out: bool = JsonOpt) -> None:
+    """试发：按分群与变体分层抽样发送，并给出是否达标。"""
+    from dunning.services import campaigns
+
+    with handled(json_out):
+        r = campaigns.start_pilot(context(), campaign_id, actor=actor or default_actor())
+    if json_out:
+        emit_json(r)
+        return
+    console.print(f"试发样本 {r['sample']}，已发送 {r['sent']}，已送达 {r['delivered']}")
+    for name, chk in r["checks"].items():
+        mark = "[green]✓[/]" if chk["ok"] else "[red]✗[/]"
+        console.print(f"  {mark} {name}: {chk['value']}（阈值 {chk['threshold']}）")
+    console.print("[green]达标：可由第二人审批[/]" if r["go"] else "[red]未达标：不能批准全量发送[/]")
+
+
+@app.command("approve")
+def approve(campaign_id: int, actor: str = ActorOpt, json_out: bool = JsonOpt) -> None:
+    """审批试发（须为合规审核角色，且不是计划或试发的人）。"""
+    from dunning.services import campaigns
+
+    with handled(json_out):
+        r = campaigns.approve_pilot(context(), campaign_id, actor=actor or default_actor())
+    if json_out:
+        emit_json(r)
+        return
+    console.print(f"[green]批次 #{campaign_id} 试发已由 {r['approved_by']} 批准，可全量发送。[/]")
+
+
+@app.command("send")
+def send(campaign_id: int, actor: str = ActorOpt, json_out: bool = JsonOpt) -> None:
+    """全量发送（实时进度；完成、暂停、取消或发送时段结束时返回）。"""
+    from dunning.services import campaigns
+
+    with handled(json_out):
+        ctx = context()
+        if json_out:
+            r = campaigns.send_campaign(ctx, campaign_id, actor=actor or default_actor())
+        else:
+            bar, on_progress = progress_bar()
+            with bar:
+                r = campaigns.send_campaign(ctx, campaign_id, actor=actor or default_actor(), on_progress=on_progress)
+    if json_out:
+        emit_json(r)
+        return
+    if r.get("already_finished"):
+        console.print(f"[yellow]批次 #{campaign_id} 已结束（{r['state']}），未发送任何短信。[/]")
+    console.print(_table(f"批次 #{campaign_id} · {r['state']}", r["messages"], "状态"))
+    if r.get("detail"):
+        console.print(r["detail"])
+
+
+def _simple(action: str):  # noqa: ANN202 - a small factory of Typer commands
+    def cmd(campaign_id: int, actor: str = ActorOpt, json_out: bool = JsonOpt,
+            reason: str = typer.Option("", "--reason", help="原因（暂停时）")) -> None:
+        from dunning.services import campaigns
+
+        with handled(json_out):
+            ctx = context()
+            who = actor or default_actor()
+            if action == "pause":
+                r = campaigns.pause(ctx, campaign_id, actor=who, reason=reason)
+            elif action == "resume":
+                r = campaigns.resume(ctx, campaign_id, actor=who)
+            else:
+                r = campaigns.cancel(ctx, campaign_id, actor=who)
+        if json_out:
+            emit_json(r)
+        else:
+            console.print(f"批次 #{campaign_id} 现为 [bold]{r['state']}[/]")
+
+    return cmd
+
+
+app.command("pause", help="暂停发送（1 秒内生效）")(_simple("pause"))
+app.command("resume", help="恢复发送（之后运行 send 继续）")(_simple("resume"))
+app.command("cancel", help="取消批次：未发送的短信不再发送")(_simple("cancel"))
+
+
+@app.command("report")
+def report(campaign_id: int, out: Path = typer.Option(None, "--out", help="HTML 路径"), json_out: bool = JsonOpt) -> None:
+    """生成批次报告（HTML 图表 + Excel）。"""
+    from dunning.services.reports import write_campaign_report
+
+    with handled(json_out):
+        paths = write_campaign_report(context(), campaign_id, out)
+    if json_out:
+        emit_json(paths)
+    else:
+        console.print(f"报告：{paths['html']}\nExcel：{paths['xlsx']}")

@@ -1,0 +1,1 @@
+"""Reports people look at: HTML with charts (Plotly, fully offline) and Excel exports."""
