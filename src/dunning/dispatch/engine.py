@@ -25,6 +25,8 @@ from dunning.dispatch.retry import GiveUp, RetryPolicy
 from dunning.domain.states import CampaignState, MessageState
 from dunning.errors import ChannelError
 
+MT = Message.__table__
+PT = MessagePart.__table__
 SENT_STATES = (MessageState.SUBMITTING, MessageState.SUBMITTED, MessageState.DELIVERED, MessageState.HELD)
 BLOCKING_FLAGS = {"opted_out": "opted_out", "dispute": "dispute", "do_not_contact": "do_not_contact"}
 
@@ -172,11 +174,10 @@ class Dispatcher:
             suppress = self._recheck(s, rows, now)
             if suppress:
                 s.execute(
-                    update(Message)
-                    .where(Message.id == bindparam("mid"), Message.state == MessageState.QUEUED)
+                    update(MT)
+                    .where(MT.c.id == bindparam("mid"), MT.c.state == MessageState.QUEUED)
                     .values(state=MessageState.SUPPRESSED, reason=bindparam("why"), final_at=now),
                     [{"mid": mid, "why": why} for mid, why in suppress.items()],
-                    execution_options={"synchronize_session": False},
                 )
                 progress.suppressed += len(suppress)
             ids = [r.id for r in rows if r.id not in suppress]
@@ -257,11 +258,10 @@ class Dispatcher:
         with self.db.transaction() as s:
             if ok:
                 s.execute(
-                    update(Message)
-                    .where(Message.id == bindparam("mid"), Message.state == MessageState.SUBMITTING)
+                    update(MT)
+                    .where(MT.c.id == bindparam("mid"), MT.c.state == MessageState.SUBMITTING)
                     .values(state=MessageState.SUBMITTED, provider_id=bindparam("pid"), submitted_at=now),
                     [{"mid": r.message_id, "pid": r.provider_id} for r in ok],
-                    execution_options={"synchronize_session": False},
                 )
                 parts = [
                     {"message_id": r.message_id, "channel": self.channel_name, "provider_id": pid, "part_no": i + 1}
@@ -289,23 +289,21 @@ class Dispatcher:
                                            "detail": r.error.message_zh})
                 if retry_rows:
                     s.execute(
-                        update(Message)
-                        .where(Message.id == bindparam("mid"), Message.state == MessageState.SUBMITTING)
+                        update(MT)
+                        .where(MT.c.id == bindparam("mid"), MT.c.state == MessageState.SUBMITTING)
                         .values(state=MessageState.QUEUED, next_attempt_at=bindparam("at"),
                                 detail=bindparam("detail")),
                         retry_rows,
-                        execution_options={"synchronize_session": False},
-                    )
+                        )
                     progress.retried += len(retry_rows)
                 if fail_rows:
                     s.execute(
-                        update(Message)
-                        .where(Message.id == bindparam("mid"), Message.state == MessageState.SUBMITTING)
+                        update(MT)
+                        .where(MT.c.id == bindparam("mid"), MT.c.state == MessageState.SUBMITTING)
                         .values(state=MessageState.FAILED, reason=bindparam("why"), detail=bindparam("detail"),
                                 final_at=now),
                         fail_rows,
-                        execution_options={"synchronize_session": False},
-                    )
+                        )
                     progress.failed += len(fail_rows)
 
 

@@ -56,7 +56,8 @@ class GcraLimiter:
             old = self.store.get(key)
             tat = max(old if old is not None else now, now)
             new_tat = tat + n * interval
-            allow_at = new_tat - self.burst * interval
+            # A batch larger than the burst is admitted once the bucket has fully drained.
+            allow_at = new_tat - max(self.burst, n) * interval
             if allow_at > now:
                 return allow_at - now
             if self.store.compare_and_set(key, old, new_tat):

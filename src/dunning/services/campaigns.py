@@ -435,7 +435,7 @@ def pilot_report(ctx: AppContext, campaign_id: int) -> dict[str, Any]:
         c = _get_campaign(s, campaign_id)
         spec = _strategy_spec(s, c.strategy_id)
         states = dict(s.execute(select(Message.state, func.count()).where(
-            Message.campaign_id == campaign_id, Message.is_pilot.is_(True)).group_by(Message.state)).tuples().all())
+            Message.campaign_id == campaign_id, Message.is_pilot.is_(True)).group_by(Message.state)).all())
         from dunning.db.models import Reply  # local: only the pilot report needs replies here
 
         opt_outs = s.scalar(select(func.count()).select_from(Reply).join(Message, Message.id == Reply.message_id)
@@ -527,10 +527,10 @@ def status(ctx: AppContext, campaign_id: int) -> dict[str, Any]:
     with ctx.db.transaction() as s:
         c = _get_campaign(s, campaign_id)
         states = dict(s.execute(select(Message.state, func.count()).where(Message.campaign_id == campaign_id)
-                                .group_by(Message.state)).tuples().all())
+                                .group_by(Message.state)).all())
         reasons = dict(s.execute(select(Message.reason, func.count()).where(
             Message.campaign_id == campaign_id, Message.state == MessageState.SUPPRESSED.value)
-            .group_by(Message.reason)).tuples().all())
+            .group_by(Message.reason)).all())
         return {"campaign_id": c.id, "name": c.name, "state": c.state, "as_of": c.as_of.isoformat(),
                 "channel": c.channel, "pause_reason": c.pause_reason, "messages": states,
                 "suppressed_by_reason": reasons, "plan": c.plan_summary, "pilot_approved_by": c.pilot_approved_by}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import bindparam, case, func, insert, select, update
+from sqlalchemy import bindparam, case, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from dunning.channels.base import ChannelEvent, DeliveryReport, DeliveryStatus, InboundMessage
@@ -19,6 +19,8 @@ from dunning.domain.replies import classify_reply
 from dunning.domain.states import MessageState
 from dunning.services import audit
 
+MT = Message.__table__
+PT = MessagePart.__table__
 _CHUNK = 500
 SETTLEABLE = (MessageState.SUBMITTED, MessageState.HELD, MessageState.EXPIRED, MessageState.SUBMITTING)
 
@@ -53,7 +55,7 @@ def _ingest_dlrs(s: Session, channel: str, dlrs: Sequence[DeliveryReport], now: 
                 select(MessagePart.provider_id, MessagePart.message_id).where(
                     MessagePart.channel == channel, MessagePart.provider_id.in_(ids[i:i + _CHUNK])
                 )
-            ).tuples().all()
+            ).all()
         )
     s.execute(
         insert(DeliveryReportRow),
@@ -67,11 +69,10 @@ def _ingest_dlrs(s: Session, channel: str, dlrs: Sequence[DeliveryReport], now: 
     final = [d for d in dlrs if d.status != DeliveryStatus.UNKNOWN and d.provider_id in part_of]
     if final:
         s.execute(
-            update(MessagePart)
-            .where(MessagePart.channel == channel, MessagePart.provider_id == bindparam("pid"))
+            update(PT)
+            .where(PT.c.channel == channel, PT.c.provider_id == bindparam("pid"))
             .values(status=bindparam("st")),
             [{"pid": d.provider_id, "st": d.status.value} for d in final],
-            execution_options={"synchronize_session": False},
         )
         _settle(s, sorted({part_of[d.provider_id] for d in final}), now)
     return sum(1 for d in dlrs if d.provider_id not in part_of)
@@ -102,11 +103,10 @@ def _settle(s: Session, message_ids: list[int], now: datetime) -> None:
                 updates.append({"mid": mid, "st": MessageState.DELIVERED.value, "why": None})
     if updates:
         s.execute(
-            update(Message)
-            .where(Message.id == bindparam("mid"), Message.state.in_(SETTLEABLE))
+            update(MT)
+            .where(MT.c.id == bindparam("mid"), or_(*(MT.c.state == st.value for st in SETTLEABLE)))
             .values(state=bindparam("st"), reason=bindparam("why"), final_at=now),
             updates,
-            execution_options={"synchronize_session": False},
         )
 
 

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from dunning.config import ChannelSettings, Settings
+from dunning.services.context import AppContext, build_context
+from dunning.testing import FrozenClock
+
+# 10:00 Asia/Shanghai on 2026-11-23: inside the send window.
+BUSINESS_NOON = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+
+
+def make_settings(tmp_path: Path, **channel_options: object) -> Settings:
+    return Settings(
+        data_dir=tmp_path / ".dunning",
+        secret_key="test-secret-key",  # type: ignore[arg-type]
+        channels={"sandbox": ChannelSettings(kind="sandbox", rate=100000.0,
+                                             options={"seed": 7, **channel_options})},
+    )
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(BUSINESS_NOON)
+
+
+@pytest.fixture
+def ctx(tmp_path: Path, clock: FrozenClock) -> Iterator[AppContext]:
+    c = build_context(make_settings(tmp_path), clock=clock.now)
+    yield c
+    c.db.dispose()
