@@ -7,7 +7,6 @@ bulk insert. Every state change writes an audit event in the same transaction.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -22,15 +21,14 @@ from sqlalchemy import func, select, update
 from dunning.compliance import lint_messages
 from dunning.db.bulk import bulk_insert, read_frame
 from dunning.db.models import Campaign, Import, Message, Strategy, TemplateRecord, TemplateVersion
-from dunning.dispatch.engine import Budget, Dispatcher, DispatchOutcome, Progress, SendWindow, reconcile
-from dunning.dispatch.ratelimit import GcraLimiter
+from dunning.dispatch.engine import Progress
 from dunning.domain.buckets import bucket_expr
 from dunning.domain.states import CampaignState, MessageState, TemplateStatus, campaign_can
 from dunning.errors import InputError, NotFoundError, StateError
 from dunning.services import audit
 from dunning.services.context import AppContext
-from dunning.services.delivery import ingest_events
 from dunning.services.policy import policy_for, render_context
+from dunning.services.sending import campaign_window, run_dispatch
 from dunning.services.users import Role, require_role
 from dunning.services.verification import codes_and_hashes
 from dunning.strategy import StrategySpec, assign_steps, load_bundled_strategy, load_strategy, parse_strategy
@@ -139,13 +137,6 @@ def _parts_expr(col: str) -> pl.Expr:
     # CN domestic counting: every character counts 1, signature included; ≤ 70 one part, else 67 per part.
     n = pl.col(col).str.len_chars()
     return pl.when(n <= 70).then(1).otherwise((n + 66) // 67).cast(pl.Int16)
-
-
-def _window(spec: StrategySpec) -> SendWindow:
-    # The strategy's window, never wider than the legal 08:00–22:00.
-    start = max(spec.send_window.start, time(8, 0))
-    end = min(spec.send_window.end, time(22, 0))
-    return SendWindow(ZoneInfo(spec.timezone), start, end)
 
 
 # --------------------------------------------------------------------------------------------------- plan
@@ -304,7 +295,7 @@ def _plan_frame(ctx: AppContext, s: Any, accounts: pl.DataFrame, spec: StrategyS
         )
     else:
         df = df.with_columns(pl.lit(None, pl.Utf8).alias("_rules"))
-    scheduled = datetime.combine(campaign.as_of, _window(spec).start, tz)
+    scheduled = datetime.combine(campaign.as_of, campaign_window(spec).start, tz)
     return df.with_columns(
         _parts_expr("text").fill_null(0).alias("parts"),
         pl.lit(scheduled).alias("scheduled_at"),
@@ -347,57 +338,6 @@ def _persist_plan(ctx: AppContext, s: Any, df: pl.DataFrame, spec: StrategySpec,
     return summary
 
 
-# --------------------------------------------------------------------------------------------------- dispatch
-
-
-def _reply_keywords(ctx: AppContext, profile: str) -> tuple[list[str], list[str]]:
-    policy = policy_for(ctx, profile)
-    return list(policy.stop_keywords), list(policy.dispute_keywords)
-
-
-def _make_dispatcher(ctx: AppContext, c: Campaign, spec: StrategySpec,
-                     on_progress: Callable[[Progress], None] | None) -> Dispatcher:
-    ch_cfg = ctx.settings.channels[c.channel]
-    channel = ctx.channel(c.channel)
-    stop_kw, dispute_kw = _reply_keywords(ctx, spec.profile)
-
-    def on_events(name: str, events: Any) -> None:
-        with ctx.db.transaction() as s:
-            ingest_events(s, name, events, now=ctx.now(), stop_keywords=stop_kw, dispute_keywords=dispute_kw)
-
-    return Dispatcher(
-        db=ctx.db, channel=channel, channel_name=c.channel, window=_window(spec), clock=ctx.now,
-        limiter=GcraLimiter(rate=ch_cfg.rate, burst=max(1.0, min(ch_cfg.rate, 1000.0))),
-        budget=Budget(spec.budget.max_per_day, spec.budget.max_per_7d),
-        batch_size=ctx.settings.dispatch_batch_size, on_events=on_events, on_progress=on_progress,
-    )
-
-
-def _run_dispatch(ctx: AppContext, campaign_id: int, *, pilot_only: bool,
-                  on_progress: Callable[[Progress], None] | None) -> DispatchOutcome:
-    with ctx.db.transaction() as s:
-        c = _get_campaign(s, campaign_id)
-        spec = _strategy_spec(s, c.strategy_id)
-
-    async def go() -> DispatchOutcome:
-        try:
-            channel = ctx.channel(c.channel)
-            await reconcile(ctx.db, channel, c.channel, ctx.now())
-            dispatcher = _make_dispatcher(ctx, c, spec, on_progress)
-            outcome = await dispatcher.run(campaign_id, pilot_only=pilot_only)
-            # Collect the receipts that are still on their way.
-            for _ in range(3):
-                await asyncio.sleep(0.05)
-                events = await channel.poll_events()
-                if events and dispatcher.on_events is not None:
-                    dispatcher.on_events(c.channel, events)
-            return outcome
-        finally:
-            await ctx.close_channels()
-
-    return asyncio.run(go())
-
-
 # --------------------------------------------------------------------------------------------------- pilot
 
 
@@ -425,7 +365,7 @@ def start_pilot(ctx: AppContext, campaign_id: int, *, actor: str,
             s.execute(update(Message).where(Message.id.in_(ids[i:i + 500])).values(
                 is_pilot=True, state=MessageState.QUEUED.value))
         _transition(ctx, s, c, CampaignState.PILOTING, actor, pilot_summary={"sample": len(ids), "started_by": actor})
-    _run_dispatch(ctx, campaign_id, pilot_only=True, on_progress=on_progress)
+    run_dispatch(ctx, campaign_id, pilot_only=True, on_progress=on_progress)
     return pilot_report(ctx, campaign_id)
 
 
@@ -492,7 +432,7 @@ def send_campaign(ctx: AppContext, campaign_id: int, *, actor: str,
         s.execute(update(Message).where(Message.campaign_id == campaign_id,
                                         Message.state == MessageState.PLANNED.value)
                   .values(state=MessageState.QUEUED.value))
-    outcome = _run_dispatch(ctx, campaign_id, pilot_only=False, on_progress=on_progress)
+    outcome = run_dispatch(ctx, campaign_id, pilot_only=False, on_progress=on_progress)
     with ctx.db.transaction() as s:
         c = _get_campaign(s, campaign_id)
         if outcome.stopped in ("done", "window_closed") and c.state == CampaignState.SENDING.value:

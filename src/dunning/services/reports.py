@@ -82,7 +82,7 @@ def write_campaign_report(ctx: AppContext, campaign_id: int, out: Path | None = 
     write_report(out, title=f"批次报告 #{campaign_id} · {st['name']}（{st['state']}）", cards=cards, charts=charts,
                  tables=tables, footer="dunning · 数据来自本地数据库；手机号与姓名不出现在报告中。")
     xlsx = out.with_suffix(".xlsx")
-    import xlsxwriter  # noqa: F401  (engine for write_excel)
+    import xlsxwriter
 
     with xlsxwriter.Workbook(str(xlsx)) as wb:
         if seg.height:

@@ -6,7 +6,14 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from dunning.entrypoints.cli.common import console, context, default_actor, emit_json, handled, parse_date
@@ -166,7 +173,7 @@ def send(campaign_id: int, actor: str = ActorOpt, json_out: bool = JsonOpt) -> N
         console.print(r["detail"])
 
 
-def _simple(action: str):  # noqa: ANN202 - a small factory of Typer commands
+def _simple(action: str):
     def cmd(campaign_id: int, actor: str = ActorOpt, json_out: bool = JsonOpt,
             reason: str = typer.Option("", "--reason", help="原因（暂停时）")) -> None:
         from dunning.services import campaigns
