@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,9 @@ class Settings(BaseSettings):
     policy_profile: str = "CN"
     policy_overlay: Path | None = None
     secret_key: SecretStr | None = None
+    # Business time for drills, backfills and tests: when set, the clock starts at this instant and advances
+    # with real time. Never needed in production.
+    business_time: datetime | None = None
     verify_code_ttl_days: int = 30
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
     channels: dict[str, ChannelSettings] = Field(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,6 +19,17 @@ from dunning.errors import ConfigError
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass
+class BusinessClock:
+    """A clock that starts at ``start`` and advances with real elapsed time (drills, the demo at night)."""
+
+    start: datetime
+    origin: float = field(default_factory=time.monotonic)
+
+    def __call__(self) -> datetime:
+        return self.start + timedelta(seconds=time.monotonic() - self.origin)
 
 
 @dataclass
@@ -62,4 +74,7 @@ class AppContext:
 def build_context(settings: Settings | None = None, *, clock: Callable[[], datetime] | None = None) -> AppContext:
     settings = settings or get_settings()
     db = open_database(settings.resolved_database_url)
+    if clock is None and settings.business_time is not None:
+        start = settings.business_time
+        clock = BusinessClock(start if start.tzinfo else start.replace(tzinfo=UTC))
     return AppContext(settings=settings, db=db, clock=clock or _utcnow)

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import time as _time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,7 +16,7 @@ from dunning.config import Settings, get_settings
 from dunning.dispatch.engine import Progress
 from dunning.services import campaigns
 from dunning.services.bootstrap import ensure_bundled_templates
-from dunning.services.context import AppContext, build_context
+from dunning.services.context import AppContext, BusinessClock, build_context
 from dunning.services.imports import import_portfolio
 from dunning.services.reports import campaign_figures, write_campaign_report
 from dunning.services.users import DEMO_USERS, ensure_demo_users
@@ -27,25 +26,13 @@ OPERATOR = DEMO_USERS[0][0]
 APPROVER = DEMO_USERS[1][0]
 
 
-@dataclass
-class BusinessClock:
-    """Real time, or — when the real time is outside the send window — the as-of date at 10:00 local time
-    advancing with real elapsed time, so that a demo run at night still shows a daytime send."""
-
-    start: datetime
-    origin: float
-
-    def __call__(self) -> datetime:
-        return self.start + timedelta(seconds=_time.monotonic() - self.origin)
-
-
 def business_clock(tz: ZoneInfo, window: tuple[time, time]) -> tuple[BusinessClock, bool]:
     now = datetime.now(UTC)
     local = now.astimezone(tz)
     if window[0] <= local.time() < window[1]:
-        return BusinessClock(now, _time.monotonic()), False
+        return BusinessClock(now), False
     start = datetime.combine(local.date(), time(10, 0), tz).astimezone(UTC)
-    return BusinessClock(start, _time.monotonic()), True
+    return BusinessClock(start), True
 
 
 def run_demo(
@@ -61,6 +48,8 @@ def run_demo(
     t0 = _time.perf_counter()
     settings = settings or get_settings()
     tz = ZoneInfo(settings.timezone)
+    if ctx is None and settings.business_time is not None:
+        ctx = build_context(settings)
     if ctx is None:
         clock, simulated = business_clock(tz, (time(9, 0), time(20, 30)))
         ctx = build_context(settings, clock=clock)
