@@ -15,7 +15,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, func, insert, or_, select, update
 
 from dunning.channels.base import Channel, ChannelEvent, OutboundMessage, SubmitResult
 from dunning.db.engine import Database
@@ -25,8 +25,8 @@ from dunning.dispatch.retry import GiveUp, RetryPolicy
 from dunning.domain.states import CampaignState, MessageState
 from dunning.errors import ChannelError
 
-MT = Message.__table__
-PT = MessagePart.__table__
+MT: Table = Message.__table__  # type: ignore[assignment]
+PT: Table = MessagePart.__table__  # type: ignore[assignment]
 SENT_STATES = (MessageState.SUBMITTING, MessageState.SUBMITTED, MessageState.DELIVERED, MessageState.HELD)
 BLOCKING_FLAGS = {"opted_out": "opted_out", "dispute": "dispute", "do_not_contact": "do_not_contact"}
 
@@ -190,14 +190,14 @@ class Dispatcher:
                         attempts=Message.attempts + 1)
                 .returning(Message.id, Message.idempotency_key, Message.phone, Message.text)
             ).all()
-        claimed.sort(key=lambda r: r.id)
-        return [OutboundMessage(r.id, r.idempotency_key, r.phone, r.text or "") for r in claimed]
+        ordered = sorted(claimed, key=lambda r: r.id)
+        return [OutboundMessage(r.id, r.idempotency_key, r.phone, r.text or "") for r in ordered]
 
     def _recheck(self, s: Any, rows: Sequence[Any], now: datetime) -> dict[int, str]:
         """Suppression right before sending: opt-out/dispute/DNC flags, payment in full, a used-up budget."""
         phones = {r.phone for r in rows}
         why: dict[int, str] = {}
-        flagged = dict(
+        flagged: dict[str, str] = dict(
             s.execute(
                 select(PhoneFlag.phone, PhoneFlag.kind).where(
                     PhoneFlag.phone.in_(phones), PhoneFlag.cleared_at.is_(None)

@@ -387,7 +387,7 @@ def pilot_report(ctx: AppContext, campaign_id: int) -> dict[str, Any]:
     delivered = states.get("delivered", 0)
     rate = delivered / sent if sent else 0.0
     t = spec.pilot.thresholds
-    checks = {
+    checks: dict[str, dict[str, Any]] = {
         "delivery_rate": {"value": round(rate, 4), "threshold": t.min_delivery_rate, "ok": sent > 0 and rate >= t.min_delivery_rate},
         "block_findings": {"value": blocks, "threshold": t.max_block_findings, "ok": blocks <= t.max_block_findings},
         "opt_out_rate": {"value": round(opt_outs / sent, 4) if sent else 0.0, "threshold": t.max_opt_out_rate,

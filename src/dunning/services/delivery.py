@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import bindparam, case, func, insert, or_, select, update
+from sqlalchemy import Table, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from dunning.channels.base import ChannelEvent, DeliveryReport, DeliveryStatus, InboundMessage
@@ -19,8 +19,8 @@ from dunning.domain.replies import classify_reply
 from dunning.domain.states import MessageState
 from dunning.services import audit
 
-MT = Message.__table__
-PT = MessagePart.__table__
+MT: Table = Message.__table__  # type: ignore[assignment]
+PT: Table = MessagePart.__table__  # type: ignore[assignment]
 _CHUNK = 500
 SETTLEABLE = (MessageState.SUBMITTED, MessageState.HELD, MessageState.EXPIRED, MessageState.SUBMITTING)
 

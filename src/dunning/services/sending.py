@@ -60,6 +60,7 @@ def run_dispatch(ctx: AppContext, campaign_id: int, *, pilot_only: bool,
         if c is None:
             raise NotFoundError(f"批次 #{campaign_id} 不存在", f"campaign #{campaign_id} does not exist")
         row = s.get(Strategy, c.strategy_id)
+        assert row is not None
         spec, _ = parse_strategy(row.body, f"{row.name} v{row.version}")
 
     async def go() -> DispatchOutcome:

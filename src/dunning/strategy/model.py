@@ -47,7 +47,7 @@ class Pilot(_Strict):
     share: float = Field(0.01, gt=0, le=1)
     min_per_segment: int = Field(1, ge=0)
     test_numbers: list[str] = Field(default_factory=list)
-    thresholds: Thresholds = Field(default_factory=Thresholds)
+    thresholds: Thresholds = Field(default_factory=lambda: Thresholds())
 
 
 class Condition(_Strict):
@@ -110,7 +110,7 @@ class Step(_Strict):
 
 class Segment(_Strict):
     name: str
-    when: Condition = Field(default_factory=Condition)
+    when: Condition = Field(default_factory=lambda: Condition())
     steps: list[Step]
 
 
@@ -119,10 +119,10 @@ class StrategySpec(_Strict):
     version: int = 1
     profile: Literal["CN", "US"] = "CN"
     timezone: str = "Asia/Shanghai"
-    send_window: Window = Field(default_factory=Window)
+    send_window: Window = Field(default_factory=lambda: Window())
     holidays: Literal["send", "skip", "defer"] = "send"
-    budget: Budget = Field(default_factory=Budget)
-    pilot: Pilot = Field(default_factory=Pilot)
+    budget: Budget = Field(default_factory=lambda: Budget())
+    pilot: Pilot = Field(default_factory=lambda: Pilot())
     segments: list[Segment]
 
     @model_validator(mode="after")
