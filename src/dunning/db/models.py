@@ -286,3 +286,17 @@ class AuditEvent(Base):
     entity_id: Mapped[str] = mapped_column(String(64))
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class VerificationAttempt(Base):
+    """Every verification attempt (phone masked; a keyed hash lets rate limits count per phone)."""
+
+    __tablename__ = "verification_attempts"
+    __table_args__ = (Index("ix_verif_ip_at", "ip", "at"), Index("ix_verif_phone_at", "phone_hash", "at"))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ip: Mapped[str] = mapped_column(String(64))
+    phone_hash: Mapped[str] = mapped_column(String(64))
+    phone_masked: Mapped[str] = mapped_column(String(20))
+    outcome: Mapped[str] = mapped_column(String(16))  # genuine | not_found | expired | rate_limited | invalid
+    channel: Mapped[str] = mapped_column(String(16), default="public")  # public | hotline
