@@ -1,0 +1,293 @@
+"""SMPP 3.4 PDUs that the SMPP adapter needs, as plain bytes in and out, plus SMS segmentation.
+
+Only the subset an ESME transceiver uses: bind_*, unbind, enquire_link, submit_sm, deliver_sm, query_sm, their
+responses and generic_nack. Encoding is hand-rolled with ``struct`` because it sits on the hot path (one
+submit_sm and one deliver_sm per message part at thousands per second); see :mod:`dunning.channels.smpp`.
+
+Contracts:
+
+* :func:`split_frames` takes a byte buffer and returns the complete PDUs in it plus the unconsumed tail.
+* :func:`parse_pdu` never raises on a well-framed PDU with a malformed body: fields it cannot read are left at
+  their defaults (a peer's bad receipt must not kill the connection).
+* :func:`segment_text` turns a text into (data_coding, [short_message bytes]) with concatenation UDH when it
+  does not fit one SMS: GSM-safe ASCII uses 160/153 characters, anything else UCS-2 with 70/67.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+# command ids
+GENERIC_NACK = 0x80000000
+BIND_RECEIVER = 0x00000001
+BIND_TRANSMITTER = 0x00000002
+QUERY_SM = 0x00000003
+SUBMIT_SM = 0x00000004
+DELIVER_SM = 0x00000005
+UNBIND = 0x00000006
+BIND_TRANSCEIVER = 0x00000009
+ENQUIRE_LINK = 0x00000015
+RESP = 0x80000000
+
+# command_status values the adapter acts on
+ESME_ROK = 0x00
+ESME_RINVMSGLEN = 0x01
+ESME_RINVCMDID = 0x03
+ESME_RINVBNDSTS = 0x04
+ESME_RALYBND = 0x05
+ESME_RSYSERR = 0x08
+ESME_RINVSRCADR = 0x0A
+ESME_RINVDSTADR = 0x0B
+ESME_RBINDFAIL = 0x0D
+ESME_RINVPASWD = 0x0E
+ESME_RINVSYSID = 0x0F
+ESME_RMSGQFUL = 0x14
+ESME_RTHROTTLED = 0x58
+ESME_RQUERYFAIL = 0x67
+ESME_RX_T_APPN = 0x64  # temporary application error
+ESME_RX_P_APPN = 0x65  # permanent application error
+
+STATUS_NAMES: dict[int, str] = {
+    0x00: "ESME_ROK", 0x01: "ESME_RINVMSGLEN", 0x02: "ESME_RINVCMDLEN", 0x03: "ESME_RINVCMDID",
+    0x04: "ESME_RINVBNDSTS", 0x05: "ESME_RALYBND", 0x08: "ESME_RSYSERR", 0x0A: "ESME_RINVSRCADR",
+    0x0B: "ESME_RINVDSTADR", 0x0C: "ESME_RINVMSGID", 0x0D: "ESME_RBINDFAIL", 0x0E: "ESME_RINVPASWD",
+    0x0F: "ESME_RINVSYSID", 0x14: "ESME_RMSGQFUL", 0x45: "ESME_RSUBMITFAIL", 0x58: "ESME_RTHROTTLED",
+    0x61: "ESME_RINVSCHED", 0x62: "ESME_RINVEXPIRY", 0x64: "ESME_RX_T_APPN", 0x65: "ESME_RX_P_APPN",
+    0x66: "ESME_RX_R_APPN", 0x67: "ESME_RQUERYFAIL",
+}
+
+# TLV tags
+TLV_USER_MESSAGE_REFERENCE = 0x0204
+TLV_RECEIPTED_MESSAGE_ID = 0x001E
+TLV_NETWORK_ERROR_CODE = 0x0423
+TLV_MESSAGE_STATE = 0x0427
+TLV_MESSAGE_PAYLOAD = 0x0424
+TLV_CLIENT_REF = 0x1501  # vendor-specific range: our idempotency key, logged by the peer
+TLV_CLIENT_PARTS = 0x1502  # vendor-specific: comma-separated part ids in a query_sm_resp
+
+ESM_UDHI = 0x40
+ESM_TYPE_MASK = 0x3C
+ESM_DELIVERY_RECEIPT = 0x04
+ESM_INTERMEDIATE = 0x20
+
+DC_DEFAULT = 0x00
+DC_LATIN1 = 0x03
+DC_UCS2 = 0x08
+
+_HEADER = struct.Struct(">IIII")
+
+# Characters of the GSM 03.38 basic set that are also ASCII: texts made only of these go as 7-bit default.
+_GSM_ASCII = frozenset(
+    "@$\n\r_ !\"#%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+)
+
+
+def cstr(value: str, encoding: str = "ascii") -> bytes:
+    return value.encode(encoding, "replace") + b"\x00"
+
+
+def tlv(tag: int, value: bytes) -> bytes:
+    return struct.pack(">HH", tag, len(value)) + value
+
+
+def pdu(command_id: int, sequence: int, body: bytes = b"", status: int = 0) -> bytes:
+    return _HEADER.pack(16 + len(body), command_id, status, sequence) + body
+
+
+def bind(command_id: int, sequence: int, system_id: str, password: str, system_type: str = "",
+         addr_ton: int = 0, addr_npi: int = 0, address_range: str = "") -> bytes:
+    body = (cstr(system_id) + cstr(password) + cstr(system_type) + bytes((0x34, addr_ton, addr_npi))
+            + cstr(address_range))
+    return pdu(command_id, sequence, body)
+
+
+def submit_sm(sequence: int, *, source_addr: str, source_ton: int, source_npi: int, destination_addr: str,
+              dest_ton: int, dest_npi: int, short_message: bytes, data_coding: int, esm_class: int = 0,
+              registered_delivery: int = 1, service_type: str = "", tlvs: bytes = b"") -> bytes:
+    body = b"".join((
+        cstr(service_type),
+        bytes((source_ton, source_npi)), cstr(source_addr),
+        bytes((dest_ton, dest_npi)), cstr(destination_addr),
+        bytes((esm_class, 0, 0)),  # esm_class, protocol_id, priority_flag
+        b"\x00\x00",  # schedule_delivery_time, validity_period: both "now"/"default"
+        bytes((registered_delivery, 0, data_coding, 0, len(short_message))),
+        short_message,
+        tlvs,
+    ))
+    return pdu(SUBMIT_SM, sequence, body)
+
+
+def query_sm(sequence: int, *, message_id: str, source_addr: str, source_ton: int, source_npi: int,
+             tlvs: bytes = b"") -> bytes:
+    body = cstr(message_id) + bytes((source_ton, source_npi)) + cstr(source_addr) + tlvs
+    return pdu(QUERY_SM, sequence, body)
+
+
+@dataclass(slots=True)
+class Pdu:
+    """A decoded PDU. Body fields are filled for the commands the adapter reads, the rest stay empty."""
+
+    command_id: int
+    status: int
+    sequence: int
+    body: bytes
+    message_id: str = ""
+    system_id: str = ""
+    source_ton: int = 0
+    source_addr: str = ""
+    destination_addr: str = ""
+    esm_class: int = 0
+    data_coding: int = 0
+    short_message: bytes = b""
+    message_state: int | None = None
+    tlvs: dict[int, bytes] = field(default_factory=dict)
+
+
+def split_frames(buffer: bytes | bytearray) -> tuple[list[bytes], bytes]:
+    """Complete PDUs at the head of ``buffer`` and the remaining bytes. Raises ValueError on a bad length."""
+    frames: list[bytes] = []
+    pos = 0
+    end = len(buffer)
+    while end - pos >= 4:
+        (length,) = struct.unpack_from(">I", buffer, pos)
+        if length < 16 or length > 65536:
+            raise ValueError(f"invalid PDU length {length}")
+        if end - pos < length:
+            break
+        frames.append(bytes(buffer[pos : pos + length]))
+        pos += length
+    return frames, bytes(buffer[pos:])
+
+
+def _cstring(data: bytes, pos: int) -> tuple[str, int]:
+    nul = data.find(b"\x00", pos)
+    if nul < 0:
+        return data[pos:].decode("latin-1"), len(data)
+    return data[pos:nul].decode("latin-1"), nul + 1
+
+
+def _tlvs(data: bytes, pos: int) -> dict[int, bytes]:
+    out: dict[int, bytes] = {}
+    while pos + 4 <= len(data):
+        tag, length = struct.unpack_from(">HH", data, pos)
+        pos += 4
+        out[tag] = data[pos : pos + length]
+        pos += length
+    return out
+
+
+def parse_pdu(frame: bytes) -> Pdu:
+    _, command_id, status, sequence = _HEADER.unpack_from(frame, 0)
+    body = frame[16:]
+    p = Pdu(command_id, status, sequence, body)
+    try:
+        if command_id in (SUBMIT_SM | RESP, QUERY_SM | RESP) and body:
+            p.message_id, pos = _cstring(body, 0)
+            if command_id == QUERY_SM | RESP and pos + 1 < len(body):
+                _, pos = _cstring(body, pos)  # final_date
+                p.message_state = body[pos]
+                p.tlvs = _tlvs(body, pos + 2)  # after message_state and error_code
+        elif command_id in (BIND_TRANSCEIVER | RESP, BIND_TRANSMITTER | RESP, BIND_RECEIVER | RESP) and body:
+            p.system_id, pos = _cstring(body, 0)
+            p.tlvs = _tlvs(body, pos)
+        elif command_id == DELIVER_SM:
+            _, pos = _cstring(body, 0)  # service_type
+            p.source_ton = body[pos]
+            p.source_addr, pos = _cstring(body, pos + 2)
+            p.destination_addr, pos = _cstring(body, pos + 2)
+            p.esm_class = body[pos]
+            pos += 3  # esm_class, protocol_id, priority_flag
+            _, pos = _cstring(body, pos)  # schedule_delivery_time
+            _, pos = _cstring(body, pos)  # validity_period
+            pos += 2  # registered_delivery, replace_if_present_flag
+            p.data_coding = body[pos]
+            sm_length = body[pos + 2]
+            pos += 3
+            p.short_message = body[pos : pos + sm_length]
+            p.tlvs = _tlvs(body, pos + sm_length)
+            if TLV_MESSAGE_PAYLOAD in p.tlvs and not p.short_message:
+                p.short_message = p.tlvs[TLV_MESSAGE_PAYLOAD]
+            state = p.tlvs.get(TLV_MESSAGE_STATE)
+            if state:
+                p.message_state = state[0]
+    except (IndexError, struct.error):
+        pass  # a truncated body: keep what was read; callers treat missing fields as unknown
+    return p
+
+
+def is_gsm_ascii(text: str) -> bool:
+    return all(ch in _GSM_ASCII for ch in text)
+
+
+def segment_count(text: str) -> int:
+    """How many SMS parts :func:`segment_text` would produce (for billing estimates and tests)."""
+    if is_gsm_ascii(text):
+        return 1 if len(text) <= 160 else -(-len(text) // 153)
+    units = len(text.encode("utf-16-be")) // 2
+    return 1 if units <= 70 else -(-units // 67)
+
+
+def segment_text(text: str, concat_ref: int) -> tuple[int, int, list[bytes]]:
+    """``(data_coding, esm_class, parts)``; each part is the short_message bytes, UDH included when split.
+
+    UCS-2 parts are cut on UTF-16 code unit boundaries that never separate a surrogate pair.
+    ``concat_ref`` (0-255) identifies the parts of one message to the handset.
+    """
+    if is_gsm_ascii(text):
+        raw = text.encode("ascii")
+        if len(raw) <= 160:
+            return DC_DEFAULT, 0, [raw]
+        chunks = [raw[i : i + 153] for i in range(0, len(raw), 153)]
+        dc = DC_DEFAULT
+    else:
+        raw = text.encode("utf-16-be")
+        if len(raw) <= 140:
+            return DC_UCS2, 0, [raw]
+        chunks = []
+        pos = 0
+        while pos < len(raw):
+            end = min(pos + 134, len(raw))
+            if end < len(raw) and 0xD8 <= raw[end - 2] <= 0xDB:  # high surrogate last: keep the pair together
+                end -= 2
+            chunks.append(raw[pos:end])
+            pos = end
+        dc = DC_UCS2
+    total = len(chunks)
+    if total > 255:
+        raise ValueError("text too long for one concatenated SMS")
+    ref = concat_ref & 0xFF
+    parts = [bytes((0x05, 0x00, 0x03, ref, total, i + 1)) + chunk for i, chunk in enumerate(chunks)]
+    return dc, ESM_UDHI, parts
+
+
+def decode_text(data: bytes, data_coding: int, esm_class: int = 0) -> str:
+    """Best-effort text of a deliver_sm; never raises (undecodable bytes become U+FFFD)."""
+    if esm_class & ESM_UDHI and data:
+        data = data[data[0] + 1 :]
+    coding = data_coding & 0x0F if data_coding < 0xC0 else 0
+    if data_coding == DC_UCS2 or coding == DC_UCS2:
+        return data.decode("utf-16-be", "replace")
+    if data_coding in (DC_LATIN1,):
+        return data.decode("latin-1")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def concat_header(data: bytes, esm_class: int) -> tuple[int, int, int] | None:
+    """``(ref, total, seq)`` of a concatenation UDH (8- or 16-bit ref), or None."""
+    if not esm_class & ESM_UDHI or not data:
+        return None
+    udh_len = data[0]
+    pos = 1
+    while pos + 1 < 1 + udh_len and pos + 1 < len(data):
+        iei, iel = data[pos], data[pos + 1]
+        value = data[pos + 2 : pos + 2 + iel]
+        if iei == 0x00 and iel == 3 and len(value) == 3:
+            return value[0], value[1], value[2]
+        if iei == 0x08 and iel == 4 and len(value) == 4:
+            return (value[0] << 8) | value[1], value[2], value[3]
+        pos += 2 + iel
+    return None
