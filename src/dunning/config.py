@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     # with real time. Never needed in production.
     business_time: datetime | None = None
     verify_code_ttl_days: int = 30
+    verify_window_minutes: int = 10  # fixed window for verification rate limits
+    verify_max_per_ip: int = 20
+    verify_max_per_phone: int = 5
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
     channels: dict[str, ChannelSettings] = Field(
         default_factory=lambda: {"sandbox": ChannelSettings(kind="sandbox", rate=50000.0, priority=100)}

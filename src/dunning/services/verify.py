@@ -1,0 +1,119 @@
+"""Authenticity verification: a recipient (or the hotline on their behalf) checks a message is genuine.
+
+The answer is only ever "genuine: sent by <institution> on <date>, official contact …" or "not found: treat it
+as suspicious …" — never an amount, a name or any debt detail. Wrong phone, wrong code, an expired code and a
+malformed input all take the same path (one keyed hash, one indexed query, one log insert) and get the same
+answer, so neither the body nor the timing tells them apart. Limits are fixed windows counted in the database
+(shared by every worker), per IP and per phone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+
+import phonenumbers
+from sqlalchemy import func, select
+
+from dunning.db.models import Message, VerificationAttempt
+from dunning.domain.masking import mask_phone
+from dunning.services.context import AppContext
+from dunning.services.verification import ALPHABET, CODE_LENGTH, stored_hash
+
+SENT = ("submitted", "delivered", "expired", "held")
+
+
+@dataclass(frozen=True)
+class VerifyAnswer:
+    result: str  # genuine | not_found | rate_limited
+    message_zh: str
+    message_en: str
+    institution: str
+    hotline: str
+    app: str
+    domain: str
+    sent_on: str | None = None
+
+    def to_dict(self) -> dict[str, str | None]:
+        return asdict(self)
+
+
+def _normalise_phone(raw: str) -> str:
+    try:
+        num = phonenumbers.parse(raw.strip(), "CN")
+    except phonenumbers.NumberParseException:
+        return "invalid:" + raw.strip()[:20]
+    return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _normalise_code(raw: str) -> str:
+    code = "".join(ch for ch in raw.upper() if not ch.isspace())[:CODE_LENGTH * 2]
+    return code if len(code) == CODE_LENGTH and set(code) <= set(ALPHABET) else "!" * CODE_LENGTH
+
+
+def _window_start(now: datetime, minutes: int) -> datetime:
+    epoch = int(now.timestamp())
+    span = minutes * 60
+    return datetime.fromtimestamp(epoch - epoch % span, tz=now.tzinfo)
+
+
+def verify_message(ctx: AppContext, phone: str, code: str, *, ip: str, channel: str = "public") -> VerifyAnswer:
+    st = ctx.settings
+    ident = st.identity
+    secret = st.secret()
+    now = ctx.now()
+    e164 = _normalise_phone(phone)
+    norm_code = _normalise_code(code)
+    phone_key = hmac.new(secret, b"verify-phone|" + e164.encode(), hashlib.sha256).hexdigest()
+    digest = stored_hash(secret, e164, norm_code)
+    common = {"institution": ident.institution, "hotline": ident.hotlines[0] if ident.hotlines else "",
+              "app": ident.app_name, "domain": ident.domain}
+    with ctx.db.transaction() as s:
+        since = _window_start(now, st.verify_window_minutes)
+        by_ip = s.scalar(select(func.count()).select_from(VerificationAttempt).where(
+            VerificationAttempt.ip == ip, VerificationAttempt.at >= since)) or 0
+        by_phone = s.scalar(select(func.count()).select_from(VerificationAttempt).where(
+            VerificationAttempt.phone_hash == phone_key, VerificationAttempt.at >= since)) or 0
+        row = s.execute(select(Message.verify_code_hash, Message.submitted_at).where(
+            Message.verify_code_hash == digest, Message.state.in_(SENT)).limit(1)).first()
+        limited = channel == "public" and (by_ip >= st.verify_max_per_ip or by_phone >= st.verify_max_per_phone)
+        matched = row is not None and hmac.compare_digest(row.verify_code_hash or "", digest)
+        fresh = matched and row is not None and row.submitted_at is not None and (
+            now - _aware(row.submitted_at, now) <= timedelta(days=st.verify_code_ttl_days))
+        if limited:
+            outcome = "rate_limited"
+        elif fresh:
+            outcome = "genuine"
+        elif matched:
+            outcome = "expired"
+        elif e164.startswith("invalid:"):
+            outcome = "invalid"
+        else:
+            outcome = "not_found"
+        s.add(VerificationAttempt(at=now, ip=ip[:64], phone_hash=phone_key,
+                                  phone_masked=mask_phone(e164) if not e164.startswith("invalid:") else "invalid",
+                                  outcome=outcome, channel=channel))
+    if outcome == "rate_limited":
+        return VerifyAnswer("rate_limited", f"查询过于频繁，请 {st.verify_window_minutes} 分钟后再试，或致电官方客服 {common['hotline']} 核实。",
+                            f"Too many attempts; try again in {st.verify_window_minutes} minutes or call {common['hotline']}.",
+                            **common)
+    if outcome == "genuine":
+        assert row is not None and row.submitted_at is not None
+        sent_on = _aware(row.submitted_at, now).astimezone(ctx.tz).date().isoformat()
+        return VerifyAnswer(
+            "genuine",
+            f"真实短信：由{ident.institution}于 {sent_on} 发送。请通过官方App「{ident.app_name}」或官方客服 "
+            f"{common['hotline']} 办理，我司不会要求您向个人账户转账。",
+            f"Genuine: sent by {ident.institution} on {sent_on}. Use the official app or call {common['hotline']}.",
+            sent_on=sent_on, **common)
+    return VerifyAnswer(
+        "not_found",
+        f"未找到该短信：请视为可疑短信，不要付款、不要点击链接，请致电官方客服 {common['hotline']} 核实。",
+        f"Not found: treat it as suspicious; do not pay or click; call the official hotline {common['hotline']}.",
+        **common)
+
+
+def _aware(dt: datetime, like: datetime) -> datetime:
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=like.tzinfo)
