@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from dunning.config import Settings, get_settings
 from dunning.dispatch.engine import Progress
-from dunning.services import campaigns
+from dunning.services import campaigns, planning
 from dunning.services.bootstrap import ensure_bundled_templates
 from dunning.services.context import AppContext, BusinessClock, build_context
 from dunning.services.imports import import_portfolio
@@ -74,7 +74,7 @@ def run_demo(
         found.append(f"导入批次 #{imp.import_id} 已存在（同一文件、同一业务日期），未重复导入")
     say(f"导入 #{imp.import_id}：{imp.rows:,} 行，接受 {imp.accepted:,}，拒绝 {imp.rejected:,}")
 
-    plan = campaigns.plan_campaign(ctx, actor=OPERATOR, import_id=imp.import_id, as_of=as_of)
+    plan = planning.plan_campaign(ctx, actor=OPERATOR, import_id=imp.import_id, as_of=as_of)
     if plan.already_planned:
         found.append(f"批次 #{plan.campaign_id} 已存在（状态：{plan.state}），未重复计划")
     cid = plan.campaign_id

@@ -9,7 +9,8 @@ import polars as pl
 
 from dunning.db.bulk import read_frame
 from dunning.reporting.html import bar_chart, funnel_chart, write_report
-from dunning.services.campaigns import SUPPRESSION_ZH, status
+from dunning.services.campaigns import status
+from dunning.services.planning import SUPPRESSION_ZH
 from dunning.services.context import AppContext
 
 

@@ -63,13 +63,13 @@ def plan(
     json_out: bool = JsonOpt,
 ) -> None:
     """按策略为某业务日期创建批次：逐账户生成短信或抑制原因。"""
-    from dunning.services import campaigns
+    from dunning.services import planning
     from dunning.services.bootstrap import ensure_bundled_templates
 
     with handled(json_out):
         ctx = context()
         ensure_bundled_templates(ctx)
-        s = campaigns.plan_campaign(ctx, actor=actor or default_actor(), strategy_path=strategy, import_id=import_id,
+        s = planning.plan_campaign(ctx, actor=actor or default_actor(), strategy_path=strategy, import_id=import_id,
                                     as_of=parse_date(as_of), channel=channel, policy_overlay=policy)
     if json_out:
         emit_json(s.to_dict())

@@ -1,0 +1,323 @@
+"""Authentication for people and machines: console logins, signed sessions with CSRF tokens, API tokens.
+
+Contracts:
+
+* :func:`login` verifies an argon2 hash. After ``AuthPolicy.max_failures`` wrong passwords in a row the user is
+  locked for ``AuthPolicy.lockout``; attempts per client address are limited in a fixed window counted in the
+  database (shared by every worker). An unknown user name costs the same argon2 work as a known one and gets the
+  same answer as a wrong password. Every attempt writes one audit event (``entity="login_ip"``, the address as
+  ``entity_id``) — the same rows the rate limit counts.
+* A session is a cookie signed with the server secret (itsdangerous): a random session id, the user name (or
+  none before login) and the issue time. The user is re-read from the database on every request, so a
+  deactivated user or a changed role takes effect at once. The CSRF token is an HMAC of the session id: every
+  form carries it, and a fresh id is issued at login (no session fixation).
+* An API token is ``dun_`` + 32 random bytes, shown once; only its SHA-256 is stored. A token acts with its
+  user's role, and stops working when revoked or when the user is deactivated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import func, select
+
+from dunning.db.models import ApiToken, AuditEvent, User
+from dunning.errors import DunningError, InputError, NotFoundError
+from dunning.services import audit
+from dunning.services.context import AppContext
+from dunning.services.users import ROLE_ZH, Role, get_user, hasher
+
+TOKEN_PREFIX = "dun_"
+MIN_PASSWORD = 8
+
+
+class AuthFailed(DunningError):
+    """Wrong user name or password, or a locked account (HTTP 401)."""
+
+    code = "auth.failed"
+
+
+class LoginThrottled(DunningError):
+    """Too many login attempts from one address in the current window (HTTP 429)."""
+
+    code = "auth.rate_limited"
+
+    def __init__(self, message_zh: str, message_en: str, *, retry_after: int) -> None:
+        super().__init__(message_zh, message_en)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True, slots=True)
+class AuthPolicy:
+    max_failures: int = 5
+    lockout: timedelta = timedelta(minutes=15)
+    ip_window: timedelta = timedelta(minutes=10)
+    ip_max_attempts: int = 30
+    session_max_age: int = 12 * 3600  # seconds
+
+
+DEFAULT_POLICY = AuthPolicy()
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is acting: a person through a session or a machine through a token, with one role."""
+
+    username: str
+    display_name: str
+    role: Role
+    agency: str | None = None
+    via: str = "session"  # session | token
+
+    @property
+    def role_zh(self) -> str:
+        return ROLE_ZH[self.role]
+
+    def has(self, *roles: Role) -> bool:
+        """Admin may do everything; otherwise the role must be one of ``roles``."""
+        return self.role is Role.ADMIN or self.role in roles
+
+
+def _principal(user: User, via: str) -> Principal:
+    return Principal(user.username, user.display_name or user.username, Role(user.role), user.agency, via)
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return hasher().hash(secrets.token_hex(16))
+
+
+def _window_start(now: datetime, span: timedelta) -> datetime:
+    seconds = int(span.total_seconds())
+    epoch = int(now.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % seconds, tz=now.tzinfo)
+
+
+def _verify(stored: str | None, password: str) -> bool:
+    try:
+        return hasher().verify(stored or _dummy_hash(), password) and stored is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def login(ctx: AppContext, username: str, password: str, *, ip: str,
+          policy: AuthPolicy = DEFAULT_POLICY) -> Principal:
+    """Check a console login. Raises :class:`LoginThrottled` or :class:`AuthFailed`; returns the principal."""
+    now = ctx.now()
+    username = username.strip()[:64]
+    ip = ip[:64] or "unknown"
+    outcome: str
+    user_row: Principal | None = None
+    locked_until: datetime | None = None
+    with ctx.db.transaction() as s:
+        since = _window_start(now, policy.ip_window)
+        attempts = s.scalar(select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.entity == "login_ip", AuditEvent.entity_id == ip, AuditEvent.at >= since)) or 0
+        if attempts >= policy.ip_max_attempts:
+            retry = int((since + policy.ip_window - now).total_seconds()) + 1
+            raise LoginThrottled(f"登录尝试过于频繁，请 {max(1, retry // 60)} 分钟后再试。",
+                                 f"Too many login attempts; try again in {max(1, retry // 60)} minutes.",
+                                 retry_after=retry)
+        user = s.scalars(select(User).where(User.username == username, User.active.is_(True))).first()
+        ok = _verify(user.password_hash if user else None, password)
+        if user is not None and user.locked_until is not None and _aware(user.locked_until, now) > now:
+            outcome, locked_until = "locked", _aware(user.locked_until, now)
+        elif user is not None and ok:
+            outcome = "ok"
+            user.failed_logins = 0
+            user.locked_until = None
+            if user.password_hash and hasher().check_needs_rehash(user.password_hash):
+                user.password_hash = hasher().hash(password)
+            user_row = _principal(user, "session")
+        else:
+            outcome = "failed"
+            if user is not None:
+                user.failed_logins = (user.failed_logins or 0) + 1
+                if user.failed_logins >= policy.max_failures:
+                    user.locked_until = now + policy.lockout
+                    user.failed_logins = 0
+                    locked_until = user.locked_until
+                    audit.record(s, at=now, actor="system", action="auth.locked", entity="user",
+                                 entity_id=username, after={"until": locked_until.isoformat(), "ip": ip})
+        action = {"ok": "auth.login", "failed": "auth.login_failed", "locked": "auth.login_locked"}[outcome]
+        audit.record(s, at=now, actor=username or "-", action=action, entity="login_ip", entity_id=ip)
+    if outcome == "ok":
+        assert user_row is not None
+        return user_row
+    if locked_until is not None:
+        local = locked_until.astimezone(ctx.tz)
+        raise AuthFailed(f"连续多次密码错误，账户已锁定至 {local:%H:%M}。请稍后再试，或请管理员解锁。",
+                         f"Too many wrong passwords; the account is locked until {local:%H:%M}. "
+                         "Try later or ask an administrator to unlock it.", code="auth.locked")
+    raise AuthFailed("用户名或密码错误。", "Wrong user name or password.")
+
+
+def logout(ctx: AppContext, username: str, *, ip: str) -> None:
+    with ctx.db.transaction() as s:
+        audit.record(s, at=ctx.now(), actor=username, action="auth.logout", entity="login_ip", entity_id=ip[:64])
+
+
+def active_principal(ctx: AppContext, username: str) -> Principal | None:
+    """The session's user as they are now (``None`` when removed or deactivated)."""
+    with ctx.db.transaction() as s:
+        user = s.scalars(select(User).where(User.username == username, User.active.is_(True))).first()
+        return _principal(user, "session") if user is not None else None
+
+
+def set_password(ctx: AppContext, username: str, password: str, *, actor: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise InputError(f"密码至少 {MIN_PASSWORD} 位。", f"passwords need at least {MIN_PASSWORD} characters",
+                         code="input.password")
+    with ctx.db.transaction() as s:
+        user = get_user(s, username)
+        user.password_hash = hasher().hash(password)
+        user.failed_logins = 0
+        user.locked_until = None
+        audit.record(s, at=ctx.now(), actor=actor, action="user.password", entity="user", entity_id=username)
+
+
+def unlock(ctx: AppContext, username: str, *, actor: str) -> None:
+    with ctx.db.transaction() as s:
+        user = get_user(s, username)
+        before = user.locked_until.isoformat() if user.locked_until else None
+        user.failed_logins = 0
+        user.locked_until = None
+        audit.record(s, at=ctx.now(), actor=actor, action="user.unlock", entity="user", entity_id=username,
+                     before={"locked_until": before})
+
+
+def set_active(ctx: AppContext, username: str, active: bool, *, actor: str) -> None:
+    with ctx.db.transaction() as s:
+        user = s.scalars(select(User).where(User.username == username)).first()
+        if user is None:
+            raise NotFoundError(f"用户 {username} 不存在", f"no user {username!r}", code="not_found.user")
+        if user.active != active:
+            user.active = active
+            audit.record(s, at=ctx.now(), actor=actor, action="user.activate" if active else "user.deactivate",
+                         entity="user", entity_id=username)
+
+
+@dataclass(frozen=True, slots=True)
+class UserRow:
+    username: str
+    display_name: str
+    role: str
+    agency: str | None
+    active: bool
+    locked_until: datetime | None
+    has_password: bool
+    tokens: int
+
+
+def list_users(ctx: AppContext) -> list[UserRow]:
+    with ctx.db.transaction() as s:
+        counts = dict(s.execute(select(ApiToken.user_id, func.count()).where(ApiToken.revoked.is_(False))
+                                .group_by(ApiToken.user_id)).all())
+        users = s.scalars(select(User).order_by(User.username)).all()
+        now = ctx.now()
+        return [UserRow(u.username, u.display_name, u.role, u.agency, u.active,
+                        _aware(u.locked_until, now) if u.locked_until and _aware(u.locked_until, now) > now else None,
+                        u.password_hash is not None, int(counts.get(u.id, 0))) for u in users]
+
+
+# --------------------------------------------------------------------------------------------- API tokens
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(ctx: AppContext, username: str, *, label: str = "", actor: str) -> str:
+    """Create an API token for ``username``; the plain token is returned once and never stored."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with ctx.db.transaction() as s:
+        user = get_user(s, username)
+        row = ApiToken(user_id=user.id, token_hash=_token_hash(token), label=label[:128], created_at=ctx.now())
+        s.add(row)
+        s.flush()
+        audit.record(s, at=ctx.now(), actor=actor, action="token.issue", entity="user", entity_id=username,
+                     after={"token_id": row.id, "label": label[:128]})
+    return token
+
+
+def revoke_tokens(ctx: AppContext, username: str, *, actor: str) -> int:
+    with ctx.db.transaction() as s:
+        user = get_user(s, username)
+        rows = s.scalars(select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked.is_(False))).all()
+        for row in rows:
+            row.revoked = True
+        audit.record(s, at=ctx.now(), actor=actor, action="token.revoke", entity="user", entity_id=username,
+                     after={"revoked": len(rows)})
+        return len(rows)
+
+
+def token_principal(ctx: AppContext, token: str) -> Principal | None:
+    """The principal a bearer token acts as, or ``None`` for an unknown, revoked or orphaned token."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return None
+    with ctx.db.transaction() as s:
+        row = s.execute(select(ApiToken, User).join(User, User.id == ApiToken.user_id).where(
+            ApiToken.token_hash == _token_hash(token), ApiToken.revoked.is_(False), User.active.is_(True))).first()
+        if row is None:
+            return None
+        return _principal(row[1], "token")
+
+
+# ------------------------------------------------------------------------------------------------ sessions
+
+
+@dataclass(frozen=True, slots=True)
+class SessionData:
+    sid: str
+    username: str | None = None
+    issued: float = 0.0
+    flash: tuple[tuple[str, str], ...] = ()  # (kind, text) shown once on the next page
+
+
+class SessionCodec:
+    """Signs and reads the session cookie; derives the CSRF token of a session."""
+
+    def __init__(self, secret: bytes, *, max_age: int = DEFAULT_POLICY.session_max_age) -> None:
+        self._serializer = URLSafeTimedSerializer(secret, salt="dunning.session")
+        self._csrf_key = hmac.new(secret, b"dunning.csrf", hashlib.sha256).digest()
+        self.max_age = max_age
+
+    @staticmethod
+    def new(username: str | None = None) -> SessionData:
+        return SessionData(sid=secrets.token_urlsafe(18), username=username, issued=time.time())
+
+    def dumps(self, data: SessionData) -> str:
+        payload: dict[str, Any] = {"s": data.sid, "u": data.username, "t": data.issued}
+        if data.flash:
+            payload["f"] = [list(f) for f in data.flash]
+        return str(self._serializer.dumps(payload))
+
+    def loads(self, raw: str) -> SessionData | None:
+        try:
+            payload = self._serializer.loads(raw, max_age=self.max_age)
+        except BadSignature:
+            return None
+        if not isinstance(payload, dict) or not isinstance(payload.get("s"), str):
+            return None
+        flash = tuple((str(k), str(v)) for k, v in payload.get("f", []) if isinstance(k, str))
+        user = payload.get("u")
+        return SessionData(payload["s"], user if isinstance(user, str) else None, float(payload.get("t", 0)), flash)
+
+    def csrf_token(self, session: SessionData) -> str:
+        return hmac.new(self._csrf_key, session.sid.encode(), hashlib.sha256).hexdigest()[:40]
+
+    def csrf_ok(self, session: SessionData, token: str | None) -> bool:
+        return bool(token) and hmac.compare_digest(self.csrf_token(session), token or "")
+
+
+def _aware(dt: datetime, like: datetime) -> datetime:
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=like.tzinfo)
