@@ -10,8 +10,8 @@ import polars as pl
 from dunning.db.bulk import read_frame
 from dunning.reporting.html import bar_chart, funnel_chart, write_report
 from dunning.services.campaigns import status
-from dunning.services.planning import SUPPRESSION_ZH
 from dunning.services.context import AppContext
+from dunning.services.planning import SUPPRESSION_ZH
 
 
 def campaign_figures(ctx: AppContext, campaign_id: int) -> dict[str, Any]:
