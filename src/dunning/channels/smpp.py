@@ -243,6 +243,8 @@ class SmppChannel:
         self._last_error: ChannelError | None = None
         self._closing = False
         self.reconnects = 0  # connections established after the first one (observable by tests and ops)
+        self._in_flight = 0
+        self.max_in_flight = 0  # high-water mark of unanswered submit_sm, never above options.window
 
     # ----------------------------------------------------------------- connection lifecycle
 
@@ -448,7 +450,7 @@ class SmppChannel:
         for parts in plans:
             if parts[0].status == P.ESME_ROK and any(p.status != P.ESME_ROK for p in parts):
                 await self._complete_partial(parts)
-        results = [self._result(m, parts) for m, parts in zip(messages, plans, strict=True)]
+        results = [self._result(m, parts, batch.throttled) for m, parts in zip(messages, plans, strict=True)]
         if all(r.error is not None for r in results):
             errors = [r.error for r in results]
             if all(isinstance(e, RateLimitedError) for e in errors):
@@ -499,9 +501,13 @@ class SmppChannel:
             part.future = fut
             part.written = True
             proto.transport.write(frame)
+            self._in_flight += 1
+            if self._in_flight > self.max_in_flight:
+                self.max_in_flight = self._in_flight
 
     def _release_window(self, _fut: asyncio.Future[P.Pdu]) -> None:
         assert self._window is not None
+        self._in_flight -= 1
         self._window.release()
 
     @staticmethod
@@ -548,7 +554,7 @@ class SmppChannel:
             await self._write_parts(retryable, _Batch())
             await self._collect(retryable)
 
-    def _result(self, m: OutboundMessage, parts: list[_Part]) -> SubmitResult:
+    def _result(self, m: OutboundMessage, parts: list[_Part], throttled: bool) -> SubmitResult:
         accepted = tuple(p.message_id for p in parts if p.status == P.ESME_ROK and p.message_id is not None)
         if parts[0].status == -1:
             return SubmitResult(m.message_id, None, PermanentChannelError(
@@ -561,14 +567,14 @@ class SmppChannel:
                 f"only {len(accepted)} of {len(parts)} parts accepted; do not resend", code="channel.partial"),
                 accepted)
         first = parts[0]
-        if first.status in _RATE_LIMIT_STATUSES or (not first.written and not any(p.written for p in parts)):
-            if first.status in _RATE_LIMIT_STATUSES:
-                return SubmitResult(m.message_id, None, RateLimitedError(
-                    f"SMPP 服务器限流（{_status_name(first.status)}）",
-                    f"SMPP server throttled ({_status_name(first.status)})",
-                    retry_after=self.options.throttle_retry_after))
+        if first.status in _RATE_LIMIT_STATUSES or (throttled and not any(p.written for p in parts)):
+            name = _status_name(first.status) if first.status is not None else "ESME_RTHROTTLED"
+            return SubmitResult(m.message_id, None, RateLimitedError(
+                f"SMPP 服务器限流（{name}），未发送", f"SMPP server throttled ({name}); not sent",
+                retry_after=self.options.throttle_retry_after))
+        if not any(p.written for p in parts):
             return SubmitResult(m.message_id, None, TransientChannelError(
-                "未发送：本批已被限流或连接中断", "not sent: batch throttled or connection lost"))
+                "未发送：SMPP 连接中断", "not sent: SMPP connection lost"))
         if first.status is None:
             return SubmitResult(m.message_id, None, ChannelError(
                 "提交后未收到应答（连接中断或超时），结果未知：需对账，不可直接重发",

@@ -114,18 +114,22 @@ function receiptPdu(sub, messageId, outcome, variant, now) {
   return new smpp.PDU('deliver_sm', base);
 }
 
-function pickReceiver(systemId) {
+// The most recently bound receiver of that system_id (an MO goes to the newest link), or the preferred
+// session when it is still bound (a receipt goes back on the link its submit came from, when it can).
+function pickReceiver(systemId, preferred) {
+  if (preferred && !preferred.closed && receivers.has(preferred)) return preferred;
+  let found = null;
   for (const s of receivers) {
-    if (s.systemId === systemId && s.canReceive && !s.closed) return s;
+    if (s.systemId === systemId && s.canReceive && !s.closed) found = s;
   }
-  return null;
+  return found;
 }
 
 function flushReceipts() {
   let i = 0;
   while (i < pendingReceipts.length) {
     const item = pendingReceipts[i];
-    const session = pickReceiver(item.systemId);
+    const session = pickReceiver(item.systemId, item.session);
     if (!session) { i += 1; continue; }
     pendingReceipts.splice(i, 1);
     session.send(item.pdu);
@@ -134,8 +138,8 @@ function flushReceipts() {
 }
 
 let flushTimer = null;
-function scheduleReceipt(systemId, pdu) {
-  pendingReceipts.push({ systemId, pdu });
+function scheduleReceipt(session, pdu) {
+  pendingReceipts.push({ systemId: session.systemId, session, pdu });
   if (!flushTimer) {
     flushTimer = setTimeout(() => { flushTimer = null; flushReceipts(); }, opts.dlrDelayMs);
   }
@@ -186,7 +190,7 @@ function handleSubmit(session, pdu) {
   session.send(pdu.response({ message_id: messageId }));
   if (pdu.registered_delivery & 0x01) {
     const outcome = outcomeFor(pdu.destination_addr);
-    if (outcome) scheduleReceipt(session.systemId, receiptPdu(pdu, messageId, outcome, state.variant, new Date()));
+    if (outcome) scheduleReceipt(session, receiptPdu(pdu, messageId, outcome, state.variant, new Date()));
   }
 }
 

@@ -1,0 +1,299 @@
+"""Aliyun SMS (Dysmsapi 2017-05-25) through the official SDK: template code + parameters, SendBatchSms.
+
+Aliyun accepts only pre-registered templates and signatures, and refuses collection (催收) content in them:
+this channel suits notices a template can carry; collection reminders go through SMPP/HTTP channels.
+
+Contract (beyond :mod:`dunning.channels.base`):
+
+* Messages are grouped by template code and sent with SendBatchSms, ≤ 100 numbers per call, each number with
+  its own signature and ``TemplateParamJson`` entry. A message without ``template_code`` is rejected per message.
+* SendBatchSms answers one ``BizId`` per call, so ``provider_id`` is ``"{BizId}:{phone}"`` (the pair SmsReport
+  carries); the batch's ``OutId`` is a digest of its idempotency keys. A call of one message uses SendSms with
+  ``OutId`` = the idempotency key.
+* The API fails a whole call for one bad number. When it names a per-number cause
+  (``isv.MOBILE_NUMBER_ILLEGAL``, ``isv.BUSINESS_LIMIT_CONTROL``, ``isv.DAY_LIMIT_CONTROL``...), the batch
+  (which sent nothing) is retried one number at a time with SendSms to pin the error on the right messages:
+  the per-number frequency cap becomes that message's :class:`RateLimitedError` with code
+  ``channel.per_number_cap`` (retry after ``per_number_retry_after`` seconds, default an hour).
+* ``Throttling.*`` → the whole call raises :class:`RateLimitedError`; bad keys/signature/template →
+  :class:`PermanentChannelError`; other server errors → :class:`TransientChannelError`.
+* SmsReport and SmsUp arrive as HTTP pushes (JSON arrays) to the URLs configured in the console; Aliyun does not
+  sign them, so the URL must carry ``token`` = ``secrets.webhook_token`` (checked in constant time).
+* ``check`` calls QuerySmsSign for ``options.sign_name``: credentials are exercised, nothing is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
+
+from alibabacloud_dysmsapi20170525 import models as ali
+from alibabacloud_dysmsapi20170525.client import Client
+from alibabacloud_tea_openapi import models as open_api
+from darabonba.runtime import RuntimeOptions
+from Tea.exceptions import TeaException, UnretryableException
+
+from dunning.channels.base import (
+    Capabilities,
+    ChannelEvent,
+    DeliveryReport,
+    DeliveryStatus,
+    InboundMessage,
+    OutboundMessage,
+    SubmitResult,
+    WebhookRequest,
+)
+from dunning.channels.registry import register
+from dunning.config import ChannelSettings
+from dunning.errors import ChannelError, PermanentChannelError, RateLimitedError, TransientChannelError
+
+_CN = ZoneInfo("Asia/Shanghai")
+_PER_NUMBER_CAP = frozenset({"isv.BUSINESS_LIMIT_CONTROL", "isv.DAY_LIMIT_CONTROL", "isv.MONTH_LIMIT_CONTROL"})
+_PER_NUMBER_BAD = frozenset({"isv.MOBILE_NUMBER_ILLEGAL", "isv.MOBILE_COUNT_OVER_LIMIT", "isv.BLACK_KEY_CONTROL_LIMIT",
+                             "isv.OUT_OF_SERVICE"})
+_AUTH = ("InvalidAccessKeyId", "SignatureDoesNotMatch", "IncompleteSignature", "isp.RAM_PERMISSION_DENY",
+         "Forbidden", "MissingAuthorization")
+
+
+def national(phone: str) -> str:
+    """The number as Aliyun wants it: 11 digits for mainland China, digits with country code otherwise."""
+    p = phone.strip()
+    if p.startswith("+86"):
+        return p[3:]
+    return p.lstrip("+")
+
+
+@register("aliyun")
+class AliyunChannel:
+    kind: ClassVar[str] = "aliyun"
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        max_batch=1000,
+        max_rate=None,
+        free_text=False,
+        template_based=True,
+        delivery_reports=True,
+        inbound=True,
+        status_query=False,
+    )
+
+    def __init__(self, name: str, settings: ChannelSettings, **_io: object) -> None:
+        self.name = name
+        o = settings.options
+        self.endpoint = str(o.get("endpoint", "dysmsapi.aliyuncs.com"))
+        self.protocol = str(o.get("protocol", "https"))
+        self.region_id = str(o.get("region_id", "cn-hangzhou"))
+        self.sign_name = str(o.get("sign_name", ""))
+        self.per_call = min(100, int(o.get("batch_size", 100)))
+        self.concurrency = int(o.get("concurrency", 8))
+        self.timeout_ms = int(float(o.get("timeout", 10.0)) * 1000)
+        self.per_number_retry_after = float(o.get("per_number_retry_after", 3600.0))
+        s = settings.secrets
+        self._key_id = s["access_key_id"].get_secret_value() if "access_key_id" in s else str(
+            o.get("access_key_id", ""))
+        self._key_secret = s["access_key_secret"].get_secret_value() if "access_key_secret" in s else ""
+        self._webhook_token = s["webhook_token"].get_secret_value() if "webhook_token" in s else ""
+        self._client: Client | None = None
+
+    def _runtime(self) -> RuntimeOptions:
+        return RuntimeOptions(autoretry=False, read_timeout=self.timeout_ms, connect_timeout=self.timeout_ms)
+
+    async def open(self) -> None:
+        if self._client is None:
+            self._client = Client(open_api.Config(
+                access_key_id=self._key_id, access_key_secret=self._key_secret, endpoint=self.endpoint,
+                protocol=self.protocol, region_id=self.region_id))
+
+    async def close(self) -> None:
+        self._client = None
+
+    async def check(self) -> None:
+        await self.open()
+        assert self._client is not None
+        try:
+            resp = await self._client.query_sms_sign_with_options_async(
+                ali.QuerySmsSignRequest(sign_name=self.sign_name), self._runtime())
+        except (TeaException, UnretryableException) as exc:
+            raise self._call_error(exc) from exc
+        body = resp.body.to_map() if resp.body is not None else {}
+        if body.get("Code") not in ("OK", None):
+            raise self._code_error(str(body.get("Code")), str(body.get("Message", "")))
+
+    # ----------------------------------------------------------------- errors
+
+    def _code_error(self, code: str, message: str) -> ChannelError:
+        if code.startswith("Throttling"):
+            return RateLimitedError(f"阿里云限流（{code}）：{message}", f"Aliyun throttled ({code}): {message}",
+                                    retry_after=1.0)
+        if code.startswith(_AUTH):
+            return PermanentChannelError(f"阿里云认证失败（{code}）：请检查 AccessKey", f"Aliyun auth failed ({code})",
+                                         code="channel.auth")
+        if code.startswith(("isp.", "ServiceUnavailable", "InternalError")):
+            return TransientChannelError(f"阿里云服务异常（{code}）：{message}", f"Aliyun server error ({code})")
+        return PermanentChannelError(f"阿里云拒绝（{code}）：{message}", f"Aliyun rejected ({code}): {message}",
+                                     code=f"channel.aliyun.{code}")
+
+    def _call_error(self, exc: Exception) -> ChannelError:
+        code = getattr(exc, "code", None)
+        if isinstance(exc, TeaException) and code and not str(code).isdigit():
+            return self._code_error(str(code), str(getattr(exc, "message", "")))
+        return TransientChannelError(f"无法访问阿里云短信接口：{exc}", f"cannot reach Aliyun SMS API: {exc}")
+
+    def _per_number_error(self, code: str, message: str) -> ChannelError:
+        if code in _PER_NUMBER_CAP:
+            err = RateLimitedError(f"该号码触发阿里云频次限制（{code}）：{message}",
+                                   f"per-number frequency cap ({code}): {message}",
+                                   retry_after=self.per_number_retry_after)
+            err.code = "channel.per_number_cap"
+            return err
+        return PermanentChannelError(f"阿里云拒绝该号码（{code}）：{message}", f"Aliyun rejected number ({code})",
+                                     code=f"channel.aliyun.{code}")
+
+    # ----------------------------------------------------------------- send
+
+    async def send_batch(self, messages: Sequence[OutboundMessage]) -> list[SubmitResult]:
+        if len(messages) > self.capabilities.max_batch:
+            raise ValueError(f"batch of {len(messages)} exceeds max_batch {self.capabilities.max_batch}")
+        await self.open()
+        results: dict[int, SubmitResult] = {}
+        groups: dict[str, list[OutboundMessage]] = {}
+        for m in messages:
+            if not m.template_code:
+                results[m.message_id] = SubmitResult(m.message_id, None, PermanentChannelError(
+                    "阿里云只能发送已报备的模板短信：该消息缺少模板编码", "Aliyun needs a template code",
+                    code="channel.template_required"))
+            else:
+                groups.setdefault(m.template_code, []).append(m)
+        calls = [g[i : i + self.per_call] for g in groups.values() for i in range(0, len(g), self.per_call)]
+        sem = asyncio.Semaphore(self.concurrency)
+
+        async def run(chunk: list[OutboundMessage]) -> list[SubmitResult] | ChannelError:
+            async with sem:
+                try:
+                    return await self._send_chunk(chunk)
+                except ChannelError as exc:
+                    return exc
+
+        outcomes = await asyncio.gather(*(run(c) for c in calls))
+        whole: list[ChannelError] = []
+        for chunk, outcome in zip(calls, outcomes, strict=True):
+            if isinstance(outcome, ChannelError):
+                whole.append(outcome)
+                for m in chunk:
+                    results[m.message_id] = SubmitResult(m.message_id, None, outcome)
+            else:
+                for r in outcome:
+                    results[r.message_id] = r
+        if whole and len(whole) == len(calls) and not any(r.accepted for r in results.values()):
+            raise whole[0]
+        return [results[m.message_id] for m in messages]
+
+    async def _send_chunk(self, chunk: list[OutboundMessage]) -> list[SubmitResult]:
+        if len(chunk) == 1:
+            return [await self._send_one(chunk[0], raise_whole=True)]
+        assert self._client is not None
+        keys = ",".join(m.idempotency_key for m in chunk)
+        req = ali.SendBatchSmsRequest(
+            phone_number_json=json.dumps([national(m.phone) for m in chunk]),
+            sign_name_json=json.dumps([m.signature or self.sign_name for m in chunk], ensure_ascii=False),
+            template_code=chunk[0].template_code,
+            template_param_json=json.dumps([dict(m.params) for m in chunk], ensure_ascii=False),
+            out_id="b-" + hashlib.blake2b(keys.encode(), digest_size=12).hexdigest(),
+        )
+        try:
+            resp = await self._client.send_batch_sms_with_options_async(req, self._runtime())
+            body: dict[str, Any] = resp.body.to_map() if resp.body is not None else {}
+        except (TeaException, UnretryableException) as exc:
+            code = getattr(exc, "code", None)
+            if isinstance(exc, TeaException) and code in (_PER_NUMBER_CAP | _PER_NUMBER_BAD):
+                body = {"Code": code, "Message": getattr(exc, "message", "")}
+            else:
+                raise self._call_error(exc) from exc
+        code = str(body.get("Code"))
+        if code == "OK":
+            biz = str(body.get("BizId"))
+            return [SubmitResult(m.message_id, f"{biz}:{national(m.phone)}", None, (f"{biz}:{national(m.phone)}",))
+                    for m in chunk]
+        if code in _PER_NUMBER_CAP or code in _PER_NUMBER_BAD:
+            # the call sent nothing; one number at a time tells which messages the error belongs to
+            return [await self._send_one(m, raise_whole=False) for m in chunk]
+        raise self._code_error(code, str(body.get("Message", "")))
+
+    async def _send_one(self, m: OutboundMessage, *, raise_whole: bool) -> SubmitResult:
+        assert self._client is not None
+        req = ali.SendSmsRequest(
+            phone_numbers=national(m.phone), sign_name=m.signature or self.sign_name,
+            template_code=m.template_code, template_param=json.dumps(dict(m.params), ensure_ascii=False),
+            out_id=m.idempotency_key)
+        try:
+            resp = await self._client.send_sms_with_options_async(req, self._runtime())
+            body: dict[str, Any] = resp.body.to_map() if resp.body is not None else {}
+        except (TeaException, UnretryableException) as exc:
+            code = getattr(exc, "code", None)
+            if isinstance(exc, TeaException) and code in (_PER_NUMBER_CAP | _PER_NUMBER_BAD):
+                body = {"Code": code, "Message": getattr(exc, "message", "")}
+            else:
+                err = self._call_error(exc)
+                if raise_whole:
+                    raise err from exc
+                return SubmitResult(m.message_id, None, err)
+        code = str(body.get("Code"))
+        if code == "OK":
+            pid = f"{body.get('BizId')}:{national(m.phone)}"
+            return SubmitResult(m.message_id, pid, None, (pid,))
+        if code in _PER_NUMBER_CAP or code in _PER_NUMBER_BAD:
+            return SubmitResult(m.message_id, None, self._per_number_error(code, str(body.get("Message", ""))))
+        err = self._code_error(code, str(body.get("Message", "")))
+        if raise_whole:
+            raise err
+        return SubmitResult(m.message_id, None, err)
+
+    # ----------------------------------------------------------------- callbacks
+
+    async def poll_events(self) -> list[ChannelEvent]:
+        return []
+
+    def verify_webhook(self, request: WebhookRequest) -> bool:
+        if not self._webhook_token:
+            return False
+        return hmac.compare_digest(request.query.get("token", ""), self._webhook_token)
+
+    def parse_webhook(self, request: WebhookRequest) -> list[ChannelEvent]:
+        payload = json.loads(request.body)
+        items = payload if isinstance(payload, list) else [payload]
+        events: list[ChannelEvent] = []
+        for item in items:
+            raw = json.dumps(item, ensure_ascii=False)
+            if "biz_id" in item:  # SmsReport
+                success = item.get("success")
+                ok = success is True or str(success).lower() == "true"
+                err = str(item.get("err_code") or "")
+                status = DeliveryStatus.DELIVERED if ok else (
+                    DeliveryStatus.EXPIRED if "EXPIRED" in err.upper() else DeliveryStatus.FAILED)
+                events.append(DeliveryReport(
+                    provider_id=f"{item['biz_id']}:{item.get('phone_number', '')}", status=status,
+                    error_code=None if ok else err or None, done_at=_cn_time(item.get("report_time")), raw=raw))
+            elif "content" in item:  # SmsUp
+                phone = str(item.get("phone_number", ""))
+                events.append(InboundMessage(
+                    phone=("+86" + phone) if len(phone) == 11 and phone.startswith("1") else phone,
+                    text=str(item.get("content", "")), received_at=_cn_time(item.get("send_time")),
+                    provider_id=str(item["sequence_id"]) if item.get("sequence_id") is not None else None, raw=raw))
+        return events
+
+    async def query_status(self, idempotency_keys: Sequence[str]) -> dict[str, SubmitResult | None]:
+        raise NotImplementedError("Aliyun QuerySendDetails looks up by phone and BizId, not by client reference")
+
+
+def _cn_time(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=_CN)
+    except ValueError:
+        return None

@@ -1,0 +1,250 @@
+"""Tencent Cloud SMS (API 2021-01-11) through the official SDK: SendSms, template id + positional parameters.
+
+Like Aliyun, Tencent accepts only pre-registered templates and refuses collection content; use it for what a
+template can carry and keep collection reminders on SMPP/HTTP channels.
+
+Contract (beyond :mod:`dunning.channels.base`):
+
+* One SendSms call carries ≤ 200 numbers sharing one template, one parameter list and one signature, so
+  messages are grouped by (template, parameters, signature); a group of one message is the common case for
+  personalised reminders. Parameters go positionally in the order of ``OutboundMessage.params``.
+* ``SessionContext`` carries the idempotency key (keys joined by ``,`` for a group, cut to 512 characters);
+  ``provider_id`` is the per-number ``SerialNo`` that status reports echo as ``sid``. ``part_ids`` is the
+  serial number once per billed segment (``Fee``), as Tencent bills parts but does not id them.
+* Per-number codes map per message: ``LimitExceeded.PhoneNumber*Limit`` → :class:`RateLimitedError` with code
+  ``channel.per_number_cap``; other non-``Ok`` codes → :class:`PermanentChannelError`. Whole-call errors:
+  ``RequestLimitExceeded*`` → :class:`RateLimitedError`, ``AuthFailure*`` → :class:`PermanentChannelError`,
+  ``InternalError*``/network → :class:`TransientChannelError`.
+* The SDK is synchronous (requests), so calls run in worker threads, ``concurrency`` at a time.
+* Status reports (a JSON array) and replies (a JSON object) are pushed unsigned to the console-configured
+  URLs; the URL must carry ``token`` = ``secrets.webhook_token``.
+* ``check`` calls DescribeSmsSignList (authentication only).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
+
+from tencentcloud.common import credential
+from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
+from tencentcloud.common.profile.client_profile import ClientProfile
+from tencentcloud.common.profile.http_profile import HttpProfile
+from tencentcloud.sms.v20210111 import models as tc
+from tencentcloud.sms.v20210111.sms_client import SmsClient
+
+from dunning.channels.base import (
+    Capabilities,
+    ChannelEvent,
+    DeliveryReport,
+    DeliveryStatus,
+    InboundMessage,
+    OutboundMessage,
+    SubmitResult,
+    WebhookRequest,
+)
+from dunning.channels.registry import register
+from dunning.config import ChannelSettings
+from dunning.errors import ChannelError, PermanentChannelError, RateLimitedError, TransientChannelError
+
+_CN = ZoneInfo("Asia/Shanghai")
+
+
+@register("tencent")
+class TencentChannel:
+    kind: ClassVar[str] = "tencent"
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        max_batch=1000,
+        max_rate=None,
+        free_text=False,
+        template_based=True,
+        delivery_reports=True,
+        inbound=True,
+        status_query=False,
+    )
+
+    def __init__(self, name: str, settings: ChannelSettings, **_io: object) -> None:
+        self.name = name
+        o = settings.options
+        self.endpoint = str(o.get("endpoint", "sms.tencentcloudapi.com"))
+        self.scheme = str(o.get("scheme", "https"))
+        self.region = str(o.get("region", "ap-guangzhou"))
+        self.sdk_app_id = str(o.get("sdk_app_id", ""))
+        self.sign_name = str(o.get("sign_name", ""))
+        self.per_call = min(200, int(o.get("batch_size", 200)))
+        self.concurrency = int(o.get("concurrency", 8))
+        self.timeout = int(float(o.get("timeout", 10.0)))
+        self.per_number_retry_after = float(o.get("per_number_retry_after", 3600.0))
+        s = settings.secrets
+        self._secret_id = s["secret_id"].get_secret_value() if "secret_id" in s else str(o.get("secret_id", ""))
+        self._secret_key = s["secret_key"].get_secret_value() if "secret_key" in s else ""
+        self._webhook_token = s["webhook_token"].get_secret_value() if "webhook_token" in s else ""
+        self._client: SmsClient | None = None
+
+    async def open(self) -> None:
+        if self._client is None:
+            http = HttpProfile(endpoint=self.endpoint, reqTimeout=self.timeout, keepAlive=True)
+            http.scheme = self.scheme
+            self._client = SmsClient(credential.Credential(self._secret_id, self._secret_key), self.region,
+                                     ClientProfile(httpProfile=http))
+
+    async def close(self) -> None:
+        self._client = None
+
+    async def check(self) -> None:
+        await self.open()
+        assert self._client is not None
+        req = tc.DescribeSmsSignListRequest()
+        req.SignIdSet = []
+        req.International = 0
+        try:
+            await asyncio.to_thread(self._client.DescribeSmsSignList, req)
+        except TencentCloudSDKException as exc:
+            raise self._call_error(exc) from exc
+
+    def _call_error(self, exc: TencentCloudSDKException) -> ChannelError:
+        code = str(exc.code or "")
+        msg = str(exc.message or "")
+        if code.startswith("RequestLimitExceeded"):
+            return RateLimitedError(f"腾讯云限流（{code}）：{msg}", f"Tencent throttled ({code})", retry_after=1.0)
+        if code.startswith(("AuthFailure", "UnauthorizedOperation")):
+            return PermanentChannelError(f"腾讯云认证失败（{code}）：请检查 SecretId/SecretKey",
+                                         f"Tencent auth failed ({code})", code="channel.auth")
+        if code.startswith(("InternalError", "ClientNetworkError", "ServerNetworkError")) or not code:
+            return TransientChannelError(f"腾讯云服务异常（{code}）：{msg}", f"Tencent server/network error ({code})")
+        return PermanentChannelError(f"腾讯云拒绝（{code}）：{msg}", f"Tencent rejected ({code}): {msg}",
+                                     code=f"channel.tencent.{code}")
+
+    def _number_error(self, code: str, msg: str) -> ChannelError:
+        if code.startswith("LimitExceeded.PhoneNumber"):
+            err = RateLimitedError(f"该号码触发腾讯云频次限制（{code}）：{msg}", f"per-number cap ({code})",
+                                   retry_after=self.per_number_retry_after)
+            err.code = "channel.per_number_cap"
+            return err
+        if code.startswith("InternalError"):
+            return TransientChannelError(f"腾讯云服务异常（{code}）：{msg}", f"Tencent error ({code})")
+        return PermanentChannelError(f"腾讯云拒绝该号码（{code}）：{msg}", f"Tencent rejected number ({code}): {msg}",
+                                     code=f"channel.tencent.{code}")
+
+    async def send_batch(self, messages: Sequence[OutboundMessage]) -> list[SubmitResult]:
+        if len(messages) > self.capabilities.max_batch:
+            raise ValueError(f"batch of {len(messages)} exceeds max_batch {self.capabilities.max_batch}")
+        await self.open()
+        results: dict[int, SubmitResult] = {}
+        groups: dict[tuple[str, tuple[str, ...], str], list[OutboundMessage]] = {}
+        for m in messages:
+            if not m.template_code:
+                results[m.message_id] = SubmitResult(m.message_id, None, PermanentChannelError(
+                    "腾讯云只能发送已报备的模板短信：该消息缺少模板 ID", "Tencent needs a template id",
+                    code="channel.template_required"))
+                continue
+            key = (m.template_code, tuple(str(v) for v in m.params.values()), m.signature or self.sign_name)
+            groups.setdefault(key, []).append(m)
+        calls = [(k, g[i : i + self.per_call]) for k, g in groups.items() for i in range(0, len(g), self.per_call)]
+        sem = asyncio.Semaphore(self.concurrency)
+
+        async def run(key: tuple[str, tuple[str, ...], str], chunk: list[OutboundMessage]
+                      ) -> list[SubmitResult] | ChannelError:
+            async with sem:
+                try:
+                    return await self._send_group(key, chunk)
+                except ChannelError as exc:
+                    return exc
+
+        outcomes = await asyncio.gather(*(run(k, c) for k, c in calls))
+        whole: list[ChannelError] = []
+        for (_, chunk), outcome in zip(calls, outcomes, strict=True):
+            if isinstance(outcome, ChannelError):
+                whole.append(outcome)
+                for m in chunk:
+                    results[m.message_id] = SubmitResult(m.message_id, None, outcome)
+            else:
+                for r in outcome:
+                    results[r.message_id] = r
+        if whole and len(whole) == len(calls) and not any(r.accepted for r in results.values()):
+            raise whole[0]
+        return [results[m.message_id] for m in messages]
+
+    async def _send_group(self, key: tuple[str, tuple[str, ...], str], chunk: list[OutboundMessage]
+                          ) -> list[SubmitResult]:
+        assert self._client is not None
+        template, params, sign = key
+        req = tc.SendSmsRequest()
+        req.PhoneNumberSet = [m.phone for m in chunk]
+        req.SmsSdkAppId = self.sdk_app_id
+        req.SignName = sign
+        req.TemplateId = template
+        req.TemplateParamSet = list(params)
+        req.SessionContext = ",".join(m.idempotency_key for m in chunk)[:512]
+        try:
+            resp = await asyncio.to_thread(self._client.SendSms, req)
+        except TencentCloudSDKException as exc:
+            raise self._call_error(exc) from exc
+        by_phone: dict[str, list[Any]] = {}
+        for st in resp.SendStatusSet or []:
+            by_phone.setdefault(str(st.PhoneNumber), []).append(st)
+        out: list[SubmitResult] = []
+        for m in chunk:
+            statuses = by_phone.get(m.phone) or by_phone.get("+86" + m.phone.lstrip("+").removeprefix("86")) or []
+            if not statuses:
+                out.append(SubmitResult(m.message_id, None, ChannelError(
+                    "腾讯云未返回该号码的结果，结果未知：需对账", "no per-number status returned: outcome unknown",
+                    code="channel.outcome_unknown")))
+                continue
+            st = statuses.pop(0)
+            if str(st.Code) == "Ok":
+                serial = str(st.SerialNo)
+                fee = max(1, int(st.Fee or 1))
+                out.append(SubmitResult(m.message_id, serial, None, (serial,) * fee))
+            else:
+                out.append(SubmitResult(m.message_id, None, self._number_error(str(st.Code), str(st.Message))))
+        return out
+
+    async def poll_events(self) -> list[ChannelEvent]:
+        return []
+
+    def verify_webhook(self, request: WebhookRequest) -> bool:
+        if not self._webhook_token:
+            return False
+        return hmac.compare_digest(request.query.get("token", ""), self._webhook_token)
+
+    def parse_webhook(self, request: WebhookRequest) -> list[ChannelEvent]:
+        payload = json.loads(request.body)
+        items = payload if isinstance(payload, list) else [payload]
+        events: list[ChannelEvent] = []
+        for item in items:
+            raw = json.dumps(item, ensure_ascii=False)
+            cc = str(item.get("nationcode", "86"))
+            phone = f"+{cc}{item.get('mobile', '')}"
+            if "sid" in item:  # status report
+                ok = str(item.get("report_status", "")).upper() == "SUCCESS"
+                err = str(item.get("errmsg") or "")
+                status = DeliveryStatus.DELIVERED if ok else (
+                    DeliveryStatus.EXPIRED if "EXPIRED" in err.upper() else DeliveryStatus.FAILED)
+                events.append(DeliveryReport(provider_id=str(item["sid"]), status=status,
+                                             error_code=None if ok else err or None,
+                                             done_at=_cn_time(item.get("user_receive_time")), raw=raw))
+            elif "text" in item:  # reply
+                ts = item.get("time")
+                events.append(InboundMessage(
+                    phone=phone, text=str(item["text"]),
+                    received_at=datetime.fromtimestamp(int(ts), UTC) if isinstance(ts, int | str) and str(
+                        ts).isdigit() else None, provider_id=None, raw=raw))
+        return events
+
+    async def query_status(self, idempotency_keys: Sequence[str]) -> dict[str, SubmitResult | None]:
+        raise NotImplementedError("Tencent SMS has no lookup by SessionContext")
+
+
+def _cn_time(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=_CN)
+    except ValueError:
+        return None

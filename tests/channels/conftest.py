@@ -1,0 +1,128 @@
+"""Peers for the channel tests, started once per session on free 127.0.0.1 ports and stopped at the end.
+
+The SMPP peer needs node + ``npm ci`` in tests/peers/smpp and Kannel needs Debian's ``kannel`` package; both are
+installed by ``scripts/install-peers.sh``. A missing peer fails the tests that need it (with that hint) rather
+than skipping them, so a CI run can never pass without having exercised the real protocols.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from pydantic import SecretStr
+
+from tests.channels.harness import (
+    WEBHOOK_SECRET,
+    AliyunHarness,
+    Harness,
+    JsonHarness,
+    KannelHarness,
+    SandboxHarness,
+    SmppHarness,
+    TencentHarness,
+    TwilioHarness,
+)
+from tests.peers.http_peers import AliyunPeer, JsonGatewayPeer, TencentPeer, TwilioPeer, WebhookSink
+from tests.peers.kannel import KannelPeer, KannelUnavailable, start_kannel
+from tests.peers.smpp_peer import PeerUnavailable, SmppPeer, start_peer
+
+HARNESSES = ["sandbox", "smpp", "kannel", "http_json", "aliyun", "tencent", "twilio"]
+
+
+@pytest.fixture(scope="session")
+def smpp_peer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmppPeer]:
+    try:
+        peer = start_peer(tmp_path_factory.mktemp("smpp") / "submits.jsonl", dlr_delay_ms=10)
+    except PeerUnavailable as exc:
+        pytest.fail(str(exc))
+    yield peer
+    peer.stop()
+
+
+@pytest.fixture(scope="session")
+def webhook_sink() -> Iterator[WebhookSink]:
+    sink = WebhookSink()
+    yield sink
+    sink.close()
+
+
+@pytest.fixture(scope="session")
+def kannel(tmp_path_factory: pytest.TempPathFactory, smpp_peer: SmppPeer,
+           webhook_sink: WebhookSink) -> Iterator[KannelPeer]:
+    from dunning.channels.http import HttpChannel
+    from dunning.config import ChannelSettings
+
+    probe = HttpChannel("probe", ChannelSettings(kind="http", secrets={"webhook_secret": SecretStr(WEBHOOK_SECRET)}))
+    mo_url = webhook_sink.url(f"/kannel/mo?token={probe.mo_token()}")
+    try:
+        peer = start_kannel(tmp_path_factory.mktemp("kannel"), smpp_peer.port, mo_url,
+                            smpp_user=smpp_peer.system_id, smpp_password=smpp_peer.password)
+    except KannelUnavailable as exc:
+        pytest.fail(str(exc))
+    yield peer
+    peer.stop()
+
+
+@pytest.fixture(scope="session")
+def json_peer() -> Iterator[JsonGatewayPeer]:
+    peer = JsonGatewayPeer(JsonHarness.api_key, WEBHOOK_SECRET)
+    yield peer
+    peer.close()
+
+
+@pytest.fixture(scope="session")
+def aliyun_peer(webhook_sink: WebhookSink) -> Iterator[AliyunPeer]:
+    peer = AliyunPeer("LTAI-test-key", "aliyun-secret",
+                      report_url=webhook_sink.url(f"/aliyun/report?token={AliyunHarness.token}"),
+                      up_url=webhook_sink.url(f"/aliyun/up?token={AliyunHarness.token}"))
+    yield peer
+    peer.close()
+
+
+@pytest.fixture(scope="session")
+def tencent_peer(webhook_sink: WebhookSink) -> Iterator[TencentPeer]:
+    peer = TencentPeer("AKID-test", "tencent-secret",
+                       report_url=webhook_sink.url(f"/tencent/report?token={TencentHarness.token}"),
+                       reply_url=webhook_sink.url(f"/tencent/reply?token={TencentHarness.token}"))
+    yield peer
+    peer.close()
+
+
+@pytest.fixture(scope="session")
+def twilio_peer() -> Iterator[TwilioPeer]:
+    peer = TwilioPeer("AC" + "0" * 31 + "1", "twilio-auth-token")
+    yield peer
+    peer.close()
+
+
+@pytest.fixture(params=HARNESSES)
+def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
+    name = request.param
+    get = request.getfixturevalue
+    h: Harness
+    if name == "sandbox":
+        h = SandboxHarness()
+    elif name == "smpp":
+        h = SmppHarness(get("smpp_peer"))
+    elif name == "kannel":
+        h = KannelHarness(get("webhook_sink"), get("kannel"), get("smpp_peer"))
+    elif name == "http_json":
+        h = JsonHarness(get("webhook_sink"), get("json_peer"))
+    elif name == "aliyun":
+        h = AliyunHarness(get("webhook_sink"), get("aliyun_peer"))
+    elif name == "tencent":
+        h = TencentHarness(get("webhook_sink"), get("tencent_peer"))
+    else:
+        h = TwilioHarness(get("webhook_sink"), get("twilio_peer"))
+    yield h
+    h.disarm()
+
+
+@pytest.fixture
+def smpp(smpp_peer: SmppPeer) -> Iterator[SmppHarness]:
+    h = SmppHarness(smpp_peer)
+    yield h
+    smpp_peer.throttle(0)
+    smpp_peer.variant("standard")
+

@@ -1,0 +1,409 @@
+"""One harness per channel kind: how to build the adapter against its peer and how to make the peer do things.
+
+The contract suite (``test_contract.py``) only talks to :class:`Harness`; each subclass knows its peer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import itertools
+import json
+import time
+import urllib.parse
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+from pydantic import SecretStr
+
+from dunning.channels import registry
+from dunning.channels.base import Channel, ChannelEvent, OutboundMessage, WebhookRequest
+from dunning.channels.sandbox import _unit
+from dunning.config import ChannelSettings
+from dunning.errors import ChannelError, PermanentChannelError, RateLimitedError
+from tests.peers.http_peers import AliyunPeer, JsonGatewayPeer, Received, TencentPeer, TwilioPeer, WebhookSink
+from tests.peers.kannel import BLACKLIST_PHONE, PASSWORD, SENDER, USERNAME, KannelPeer
+from tests.peers.smpp_peer import SmppPeer
+
+WEBHOOK_SECRET = "whsec-test-0123456789"
+LONG_ZH = "您好，您在阳光消费金融的借款已逾期三天，应还金额人民币一千二百三十四元五角六分。" * 3  # > 70 chars
+_counter = itertools.count(1)
+
+
+def ok_phone() -> str:
+    """A mainland mobile number every peer accepts and reports delivered (ends in 5)."""
+    return f"+86139{next(_counter) % 10_000_000:07d}5"[:14]
+
+
+class Harness:
+    kind: ClassVar[str]
+    reject_phone: str = "+8613800000000"
+    fail_phone: str = "+8613800000001"
+    supports_batch_error = True
+    supports_mo = True
+    supports_webhooks = True
+    template_based = False
+
+    def settings(self, *, bad_credentials: bool = False) -> ChannelSettings:
+        raise NotImplementedError
+
+    def io(self) -> dict[str, Any]:
+        return {}
+
+    def build(self, *, bad_credentials: bool = False) -> Channel:
+        return registry.create(f"test-{self.kind}", self.settings(bad_credentials=bad_credentials), **self.io())
+
+    def message(self, i: int, phone: str | None = None, text: str = "您好，请于本月25日前还款，详询95000。",
+                *, key: str | None = None) -> OutboundMessage:
+        key = key or f"{self.kind}-{uuid.uuid4().hex}"
+        params = {"1": text} if self.template_based else {}
+        return OutboundMessage(i, key, phone or ok_phone(), text,
+                               template_code="SMS_0001" if self.template_based else None, params=params,
+                               signature="阳光消费金融")
+
+    def rejected_message(self, i: int) -> OutboundMessage:
+        return self.message(i, self.reject_phone)
+
+    def failing_message(self, i: int) -> OutboundMessage:
+        """Accepted, but its delivery report says failed."""
+        return self.message(i, self.fail_phone)
+
+    def expected_parts(self, text: str) -> int:
+        return 1
+
+    # ---- peer effects
+    def arm_batch_error(self) -> type[ChannelError]:
+        raise NotImplementedError
+
+    def disarm(self) -> None:
+        pass
+
+    def broken_channel(self) -> bool:
+        """True when the batch error comes from a differently built channel rather than a peer switch."""
+        return False
+
+    def inject_mo(self, phone: str, text: str) -> None:
+        raise NotImplementedError
+
+    def sent_count(self) -> int:
+        raise NotImplementedError
+
+    def carried_keys(self, expect: frozenset[str] = frozenset()) -> set[str] | None:
+        return None
+
+    async def events(self, channel: Channel, until: Callable[[list[ChannelEvent]], bool],
+                     timeout: float = 10.0) -> list[ChannelEvent]:
+        got: list[ChannelEvent] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got.extend(await channel.poll_events())
+            if until(got):
+                break
+            await asyncio.sleep(0.05)
+        return got
+
+    def genuine_webhooks(self) -> list[WebhookRequest]:
+        return []
+
+
+class SandboxHarness(Harness):
+    kind = "sandbox"
+    supports_batch_error = False
+    supports_mo = False
+
+    def settings(self, *, bad_credentials: bool = False) -> ChannelSettings:
+        return ChannelSettings(kind="sandbox", options={"seed": 7, "submit_failure_rate": 0.3, "delivered_rate": 0.6,
+                                                       "expired_rate": 0.0, "reply_rate": 0.0},
+                               secrets={"webhook_secret": SecretStr(WEBHOOK_SECRET)})
+
+    def _key(self, want: Callable[[str], bool]) -> str:
+        while True:
+            key = f"sandbox-{uuid.uuid4().hex}"
+            if want(key):
+                return key
+
+    def message(self, i: int, phone: str | None = None, text: str = "您好，请于本月25日前还款，详询95000。",
+                *, key: str | None = None) -> OutboundMessage:
+        key = key or self._key(lambda k: _unit(7, k, "submit") >= 0.3 and _unit(7, k, "dlr") < 0.6)
+        return super().message(i, phone, text, key=key)
+
+    def rejected_message(self, i: int) -> OutboundMessage:
+        return super().message(i, key=self._key(lambda k: _unit(7, k, "submit") < 0.3))
+
+    def failing_message(self, i: int) -> OutboundMessage:
+        return super().message(i, key=self._key(lambda k: _unit(7, k, "submit") >= 0.3 and _unit(7, k, "dlr") >= 0.6))
+
+    def sent_count(self) -> int:
+        return 0
+
+    def genuine_webhooks(self) -> list[WebhookRequest]:
+        # the sandbox documents its callback as a JSON body signed with hex HMAC-SHA256 of the webhook secret
+        body = json.dumps({"dlr": [{"id": "sbx-1", "stat": "DELIVRD", "err": "000"}], "mo": []}).encode()
+        sig = hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
+        return [WebhookRequest("POST", "/sandbox", {"x-sandbox-signature": sig}, body)]
+
+
+class SmppHarness(Harness):
+    kind = "smpp"
+    supports_webhooks = False
+
+    def __init__(self, peer: SmppPeer) -> None:
+        self.peer = peer
+
+    def settings(self, *, bad_credentials: bool = False, **options: Any) -> ChannelSettings:
+        return ChannelSettings(kind="smpp", options={
+            "system_id": self.peer.system_id, "source_addr": SENDER, "window": 64, "receipt_timezone": "UTC",
+            "connect_timeout": 5.0, "response_timeout": 5.0, "reconnect_initial": 0.1, "reconnect_max": 1.0,
+            **options}, secrets={"password": SecretStr("wrong" if bad_credentials else self.peer.password)})
+
+    def build_with(self, **options: Any) -> Channel:
+        return registry.create("test-smpp", self.settings(**options), address=self.peer.address)
+
+    def io(self) -> dict[str, Any]:
+        return {"address": self.peer.address}
+
+    def expected_parts(self, text: str) -> int:
+        units = len(text.encode("utf-16-be")) // 2
+        return 1 if units <= 70 else -(-units // 67)
+
+    def arm_batch_error(self) -> type[ChannelError]:
+        self.peer.throttle(100_000)
+        return RateLimitedError
+
+    def disarm(self) -> None:
+        self.peer.throttle(0)
+
+    def inject_mo(self, phone: str, text: str) -> None:
+        self.peer.send_mo(phone, text)
+
+    def sent_count(self) -> int:
+        return len(self.peer.entries())
+
+    def carried_keys(self, expect: frozenset[str] = frozenset()) -> set[str] | None:
+        return set(self.peer.accepted_refs())
+
+
+class _WebhookHarness(Harness):
+    prefix: ClassVar[str]
+
+    def __init__(self, sink: WebhookSink) -> None:
+        self.sink = sink
+        self._seen: list[WebhookRequest] = []
+
+    def _request(self, r: Received) -> WebhookRequest:
+        return WebhookRequest(r.method, self.sink.base_url + r.path, r.headers, r.body, r.query)
+
+    async def events(self, channel: Channel, until: Callable[[list[ChannelEvent]], bool],
+                     timeout: float = 10.0) -> list[ChannelEvent]:
+        got: list[ChannelEvent] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            batch = await asyncio.to_thread(self.sink.drain, 1, 0.3, 0.05)
+            for r in batch:
+                if not r.route.startswith(self.prefix):
+                    continue
+                req = self._request(r)
+                self._seen.append(req)
+                if not channel.verify_webhook(req):
+                    raise AssertionError(f"a genuine {self.kind} callback failed verification: {r.path}")
+                got.extend(channel.parse_webhook(req))
+            if until(got):
+                break
+        return got
+
+    def genuine_webhooks(self) -> list[WebhookRequest]:
+        return list(self._seen)
+
+
+class KannelHarness(_WebhookHarness):
+    kind = "http"
+    prefix = "/kannel/"
+    reject_phone = BLACKLIST_PHONE
+
+    def __init__(self, sink: WebhookSink, kannel: KannelPeer, smpp: SmppPeer) -> None:
+        super().__init__(sink)
+        self.kannel = kannel
+        self.smpp = smpp
+
+    def settings(self, *, bad_credentials: bool = False) -> ChannelSettings:
+        return ChannelSettings(kind="http", options={
+            "format": "kannel", "base_url": self.kannel.base_url, "username": USERNAME, "sender": SENDER,
+            "callback_url": self.sink.url("/kannel/dlr"), "meta_ref": "dunning_ref", "dlr_mask": 19},
+            secrets={"password": SecretStr("wrong" if bad_credentials else PASSWORD),
+                     "webhook_secret": SecretStr(WEBHOOK_SECRET)})
+
+    def arm_batch_error(self) -> type[ChannelError]:
+        return PermanentChannelError
+
+    def broken_channel(self) -> bool:
+        return True
+
+    def inject_mo(self, phone: str, text: str) -> None:
+        self.smpp.send_mo(phone, text)
+
+    def sent_count(self) -> int:
+        return len(self.smpp.entries())
+
+    def carried_keys(self, expect: frozenset[str] = frozenset()) -> set[str] | None:
+        # Kannel answers 202 before it submits to the SMSC: give it a moment to pass the key on
+        deadline = time.monotonic() + 10
+        keys = set(self.smpp.accepted_refs())
+        while not expect <= keys and time.monotonic() < deadline:
+            time.sleep(0.1)
+            keys = set(self.smpp.accepted_refs())
+        return keys
+
+
+class JsonHarness(_WebhookHarness):
+    kind = "http"
+    prefix = "/json/"
+    api_key = "jg-key-1"
+
+    def __init__(self, sink: WebhookSink, peer: JsonGatewayPeer) -> None:
+        super().__init__(sink)
+        self.peer = peer
+
+    def settings(self, *, bad_credentials: bool = False) -> ChannelSettings:
+        return ChannelSettings(kind="http", options={
+            "format": "json", "base_url": self.peer.base_url, "sender": SENDER,
+            "callback_url": self.sink.url("/json/cb")},
+            secrets={"api_key": SecretStr("nope" if bad_credentials else self.api_key),
+                     "webhook_secret": SecretStr(WEBHOOK_SECRET)})
+
+    def expected_parts(self, text: str) -> int:
+        units = len(text.encode("utf-16-be")) // 2
+        return 1 if units <= 70 else -(-units // 67)
+
+    def arm_batch_error(self) -> type[ChannelError]:
+        self.peer.throttle(1)
+        return RateLimitedError
+
+    def disarm(self) -> None:
+        self.peer.throttle(0)
+
+    def inject_mo(self, phone: str, text: str) -> None:
+        self.peer.send_mo(self.sink.url("/json/cb"), phone, text)
+
+    def sent_count(self) -> int:
+        return len(self.peer.sent)
+
+    def carried_keys(self, expect: frozenset[str] = frozenset()) -> set[str] | None:
+        return {str(s["ref"]) for s in self.peer.sent}
+
+
+class AliyunHarness(_WebhookHarness):
+    kind = "aliyun"
+    prefix = "/aliyun/"
+    template_based = True
+    token = "ali-token-1"
+
+    def __init__(self, sink: WebhookSink, peer: AliyunPeer) -> None:
+        super().__init__(sink)
+        self.peer = peer
+
+    def settings(self, *, bad_credentials: bool = False) -> ChannelSettings:
+        return ChannelSettings(kind="aliyun", options={
+            "endpoint": f"127.0.0.1:{self.peer.port}", "protocol": "http", "sign_name": "阳光消费金融",
+            "access_key_id": self.peer.access_key_id},
+            secrets={"access_key_secret": SecretStr("bad" if bad_credentials else self.peer.access_key_secret),
+                     "webhook_token": SecretStr(self.token)})
+
+    def arm_batch_error(self) -> type[ChannelError]:
+        self.peer.throttle(1)
+        return RateLimitedError
+
+    def disarm(self) -> None:
+        self.peer.throttle(0)
+
+    def inject_mo(self, phone: str, text: str) -> None:
+        self.peer.send_mo(phone.removeprefix("+86"), text)
+
+    def sent_count(self) -> int:
+        return len(self.peer.sent)
+
+    def carried_keys(self, expect: frozenset[str] = frozenset()) -> set[str] | None:
+        return {str(s["out_id"]) for s in self.peer.sent}
+
+
+class TencentHarness(_WebhookHarness):
+    kind = "tencent"
+    prefix = "/tencent/"
+    template_based = True
+    token = "tc-token-1"
+
+    def __init__(self, sink: WebhookSink, peer: TencentPeer) -> None:
+        super().__init__(sink)
+        self.peer = peer
+
+    def settings(self, *, bad_credentials: bool = False) -> ChannelSettings:
+        return ChannelSettings(kind="tencent", options={
+            "endpoint": f"127.0.0.1:{self.peer.port}", "scheme": "http", "sign_name": "阳光消费金融",
+            "sdk_app_id": "1400000001", "secret_id": self.peer.secret_id},
+            secrets={"secret_key": SecretStr("bad" if bad_credentials else self.peer.secret_key),
+                     "webhook_token": SecretStr(self.token)})
+
+    def expected_parts(self, text: str) -> int:
+        n = len(text) + 20  # the peer bills parameters plus a 20-character template body
+        return 1 if n <= 70 else -(-n // 67)
+
+    def arm_batch_error(self) -> type[ChannelError]:
+        self.peer.throttle(1000)
+        return RateLimitedError
+
+    def disarm(self) -> None:
+        self.peer.throttle(0)
+
+    def inject_mo(self, phone: str, text: str) -> None:
+        self.peer.send_mo(phone, text)
+
+    def sent_count(self) -> int:
+        return len(self.peer.sent)
+
+    def carried_keys(self, expect: frozenset[str] = frozenset()) -> set[str] | None:
+        return {k for s in self.peer.sent for k in str(s["session_context"]).split(",")}
+
+
+class TwilioHarness(_WebhookHarness):
+    kind = "twilio"
+    prefix = "/twilio/"
+
+    def __init__(self, sink: WebhookSink, peer: TwilioPeer) -> None:
+        super().__init__(sink)
+        self.peer = peer
+
+    def settings(self, *, bad_credentials: bool = False) -> ChannelSettings:
+        return ChannelSettings(kind="twilio", options={
+            "api_base": self.peer.base_url, "account_sid": self.peer.account_sid, "from_": "+15005550006",
+            "status_callback": self.sink.url("/twilio/status")},
+            secrets={"auth_token": SecretStr("bad" if bad_credentials else self.peer.auth_token)})
+
+    def expected_parts(self, text: str) -> int:
+        units = len(text.encode("utf-16-be")) // 2
+        return 1 if units <= 70 else -(-units // 67)
+
+    def arm_batch_error(self) -> type[ChannelError]:
+        self.peer.throttle(1000)
+        return RateLimitedError
+
+    def disarm(self) -> None:
+        self.peer.throttle(0)
+
+    def inject_mo(self, phone: str, text: str) -> None:
+        self.peer.send_mo(self.sink.url("/twilio/sms"), phone, text)
+
+    def sent_count(self) -> int:
+        return len(self.peer.sent)
+
+    def carried_keys(self, expect: frozenset[str] = frozenset()) -> set[str] | None:
+        out = set()
+        for s in self.peer.sent:
+            q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(str(s["status_callback"])).query))
+            if "ref" in q:
+                out.add(q["ref"])
+        return out
+
+
+def provider_ids(results: Sequence[Any]) -> set[str]:
+    return {pid for r in results for pid in (r.part_ids or (r.provider_id,)) if pid}

@@ -1,0 +1,105 @@
+"""Start and drive the SMPP test peer (``tests/peers/smpp/server.js``, npm ``smpp`` 0.5.x as an SMSC).
+
+Usable from pytest fixtures and from plain scripts (benchmarks, the crash test). The peer logs every submit_sm
+as a JSON line; :meth:`SmppPeer.accepted_refs` counts accepted first parts per idempotency key.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+PEER_DIR = Path(__file__).resolve().parent / "smpp"
+
+
+class PeerUnavailable(RuntimeError):
+    """Node or the peer's npm packages are missing: run scripts/install-peers.sh."""
+
+
+@dataclass
+class SmppPeer:
+    process: subprocess.Popen[bytes]
+    port: int
+    control: int
+    log: Path
+    system_id: str = "dunning"
+    password: str = "secret"
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return ("127.0.0.1", self.port)
+
+    def _call(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        data = json.dumps(body or {}).encode() if body is not None else None
+        req = urllib.request.Request(f"http://127.0.0.1:{self.control}{path}", data=data,
+                                     method="POST" if body is not None else "GET",
+                                     headers={"content-type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.loads(resp.read())
+
+    def stats(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("/stats")
+        return result
+
+    def flush(self) -> None:
+        self._call("/flush", {})
+
+    def throttle(self, count: int, status: str = "throttled") -> None:
+        """The next ``count`` submit_sm are answered ESME_RTHROTTLED (``status="msgqful"``: ESME_RMSGQFUL)."""
+        self._call("/throttle", {"status": status, "count": count})
+
+    def variant(self, name: str) -> None:
+        """Receipt shape for later submits: standard, text_only, minimal, undecodable."""
+        self._call("/variant", {"variant": name})
+
+    def send_mo(self, phone: str, text: str, to: str = "1069012345") -> None:
+        self._call("/mo", {"from": phone, "to": to, "text": text})
+
+    def drop(self) -> None:
+        """Close every SMPP session abruptly."""
+        self._call("/drop", {})
+
+    def entries(self) -> list[dict[str, Any]]:
+        """Every submit_sm the peer logged, in order."""
+        self.flush()
+        return [json.loads(line) for line in self.log.read_text().splitlines() if line.strip()]
+
+    def accepted_refs(self) -> Counter[str]:
+        """How many times each idempotency key was accepted (first parts only)."""
+        return Counter(e["ref"] for e in self.entries() if e["status"] == 0 and e.get("part", 1) == 1)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_peer(log: Path, *, dlr_delay_ms: int = 20, system_id: str = "dunning", password: str = "secret",
+               variant: str = "standard", timeout: float = 20.0) -> SmppPeer:
+    """Start the peer on free 127.0.0.1 ports; returns once it announced them."""
+    if shutil.which("node") is None or not (PEER_DIR / "node_modules" / "smpp").exists():
+        raise PeerUnavailable("SMPP peer not installed: run scripts/install-peers.sh (needs node and npm)")
+    proc = subprocess.Popen(
+        ["node", str(PEER_DIR / "server.js"), "--log", str(log), "--dlr-delay-ms", str(dlr_delay_ms),
+         "--system-id", system_id, "--password", password, "--variant", variant],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+    )
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    line = proc.stdout.readline()
+    if not line or time.monotonic() > deadline:
+        proc.kill()
+        raise PeerUnavailable("SMPP peer did not start")
+    ports = json.loads(line)
+    return SmppPeer(proc, int(ports["smpp"]), int(ports["control"]), log, system_id, password)
