@@ -41,8 +41,8 @@ class SandboxOptions:
     seed: int = 7
     latency_ms: float = 0.0
     submit_failure_rate: float = 0.0
-    delivered_rate: float = 0.97
-    expired_rate: float = 0.01
+    delivered_rate: float = 0.985
+    expired_rate: float = 0.005
     reply_rate: float = 0.005
 
 
@@ -72,8 +72,8 @@ class SandboxChannel:
             seed=int(o.get("seed", 7)),
             latency_ms=float(o.get("latency_ms", 0.0)),
             submit_failure_rate=float(o.get("submit_failure_rate", 0.0)),
-            delivered_rate=float(o.get("delivered_rate", 0.97)),
-            expired_rate=float(o.get("expired_rate", 0.01)),
+            delivered_rate=float(o.get("delivered_rate", 0.985)),
+            expired_rate=float(o.get("expired_rate", 0.005)),
             reply_rate=float(o.get("reply_rate", 0.005)),
         )
         secret = settings.secrets.get("webhook_secret")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Table
+from sqlalchemy import Executable, Table, text
 from sqlalchemy.orm import Session
 
 BATCH_ROWS = 50_000
@@ -38,12 +38,11 @@ def bulk_insert(session: Session, table: Table, frame: pl.DataFrame) -> int:
     return frame.height
 
 
-def read_frame(session: Session, sql: str, params: dict[str, Any] | None = None,
+def read_frame(session: Session, sql: str | Executable, params: dict[str, Any] | None = None,
                schema: dict[str, Any] | None = None) -> pl.DataFrame:
-    """Run a SELECT through the session's connection and return a Polars frame."""
-    from sqlalchemy import text
-
-    result = session.connection().execute(text(sql), params or {})
+    """Run a SELECT (text, or a typed SQLAlchemy select whose type processors apply) into a Polars frame."""
+    stmt = text(sql) if isinstance(sql, str) else sql
+    result = session.connection().execute(stmt, params or {})
     rows = result.fetchall()
     columns = list(result.keys())
     if not rows:

@@ -5,6 +5,7 @@ Every state change writes an audit event in the same transaction (``campaigns_ba
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +23,24 @@ from dunning.services.sending import run_dispatch
 from dunning.services.users import Role, require_role
 
 # --------------------------------------------------------------------------------------------------- pilot
+
+
+def wilson_upper(successes: int, n: int, z: float = 1.96) -> float:
+    return _wilson(successes, n, z)[1]
+
+
+def wilson_lower(successes: int, n: int, z: float = 1.96) -> float:
+    return _wilson(successes, n, z)[0]
+
+
+def _wilson(k: int, n: int, z: float) -> tuple[float, float]:
+    if n == 0:
+        return 0.0, 1.0
+    p = k / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def start_pilot(ctx: AppContext, campaign_id: int, *, actor: str,
@@ -69,12 +88,17 @@ def pilot_report(ctx: AppContext, campaign_id: int) -> dict[str, Any]:
     sent = sum(v for k, v in states.items() if k in ("submitted", "delivered", "failed", "expired", "held"))
     delivered = states.get("delivered", 0)
     rate = delivered / sent if sent else 0.0
+    upper = wilson_upper(delivered, sent)
     t = spec.pilot.thresholds
+    opt_rate = opt_outs / sent if sent else 0.0
+    # A small pilot is judged on evidence: no-go when the delivery rate is significantly below the threshold
+    # (the Wilson 95 % upper bound is under it), not when one unlucky failure dents the point estimate.
     checks: dict[str, dict[str, Any]] = {
-        "delivery_rate": {"value": round(rate, 4), "threshold": t.min_delivery_rate, "ok": sent > 0 and rate >= t.min_delivery_rate},
+        "delivery_rate": {"value": round(rate, 4), "upper_95": round(upper, 4), "threshold": t.min_delivery_rate,
+                          "ok": sent > 0 and upper >= t.min_delivery_rate},
         "block_findings": {"value": blocks, "threshold": t.max_block_findings, "ok": blocks <= t.max_block_findings},
-        "opt_out_rate": {"value": round(opt_outs / sent, 4) if sent else 0.0, "threshold": t.max_opt_out_rate,
-                         "ok": (opt_outs / sent if sent else 0.0) <= t.max_opt_out_rate},
+        "opt_out_rate": {"value": round(opt_rate, 4), "threshold": t.max_opt_out_rate,
+                         "ok": wilson_lower(opt_outs, sent) <= t.max_opt_out_rate},
     }
     return {"campaign_id": campaign_id, "state": c.state, "sample": c.pilot_summary.get("sample", 0),
             "sent": sent, "delivered": delivered, "states": states, "checks": checks,

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from dunning.compliance import lint_messages
 from dunning.db.bulk import bulk_insert, read_frame
-from dunning.db.models import Campaign, Import, Message, Strategy, TemplateRecord, TemplateVersion
+from dunning.db.models import Account, Campaign, Import, Message, Strategy, TemplateRecord, TemplateVersion
 from dunning.domain.buckets import bucket_expr
 from dunning.domain.states import CampaignState, MessageState, TemplateStatus
 from dunning.errors import InputError, NotFoundError, StateError
@@ -153,9 +153,12 @@ def plan_campaign(
 
         accounts = read_frame(
             s,
-            "SELECT id AS account_id, loan_id, name, phone, amount_due_fen, due_date, penalty_rate, overdue_count, "
-            "product, payday, region FROM accounts WHERE import_id = :i",
-            {"i": import_id},
+            select(Account.id.label("account_id"), Account.loan_id, Account.name, Account.phone,
+                   Account.amount_due_fen, Account.due_date, Account.penalty_rate, Account.overdue_count,
+                   Account.product, Account.payday, Account.region).where(Account.import_id == import_id),
+            schema={"account_id": pl.Int64, "loan_id": pl.Utf8, "name": pl.Utf8, "phone": pl.Utf8,
+                    "amount_due_fen": pl.Int64, "due_date": pl.Date, "penalty_rate": pl.Float64,
+                    "overdue_count": pl.Int32, "product": pl.Utf8, "payday": pl.Int8, "region": pl.Utf8},
         )
         accounts = accounts.with_columns(
             pl.col("due_date").cast(pl.Date),
