@@ -14,6 +14,13 @@ if command -v redis-server >/dev/null 2>&1 && ! redis-cli -h 127.0.0.1 ping >/de
   redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
     --dir /var/lib/redis --logfile /var/log/redis/ci.log || true
 fi
+# A CJK font so that browser screenshots of the (Chinese-first) console are legible.
+if ! fc-list 2>/dev/null | grep -qi "wqy\|noto.*cjk"; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    (apt-get install -y -qq fonts-wqy-zenhei >/dev/null 2>&1 || \
+      (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq fonts-wqy-zenhei >/dev/null 2>&1)) || true
+  fi
+fi
 if [ -x scripts/install-peers.sh ] || [ -f scripts/install-peers.sh ]; then
   bash scripts/install-peers.sh
 fi
