@@ -124,5 +124,6 @@ def smpp(smpp_peer: SmppPeer) -> Iterator[SmppHarness]:
     h = SmppHarness(smpp_peer)
     yield h
     smpp_peer.throttle(0)
+    smpp_peer.mute(0)
     smpp_peer.variant("standard")
 

@@ -51,9 +51,13 @@ class SmppPeer:
     def flush(self) -> None:
         self._call("/flush", {})
 
-    def throttle(self, count: int, status: str = "throttled") -> None:
-        """The next ``count`` submit_sm are answered ESME_RTHROTTLED (``status="msgqful"``: ESME_RMSGQFUL)."""
-        self._call("/throttle", {"status": status, "count": count})
+    def throttle(self, count: int, status: str = "throttled", after: int = 0) -> None:
+        """After ``after`` more submits, the next ``count`` are answered ESME_RTHROTTLED (or ESME_RMSGQFUL)."""
+        self._call("/throttle", {"status": status, "count": count, "after": after})
+
+    def mute(self, count: int) -> None:
+        """The next ``count`` submit_sm are logged with status -1 and never answered."""
+        self._call("/mute", {"count": count})
 
     def variant(self, name: str) -> None:
         """Receipt shape for later submits: standard, text_only, minimal, undecodable."""

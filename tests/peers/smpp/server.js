@@ -20,7 +20,9 @@
 //   reference was accepted under (all part ids, comma-separated, in vendor TLV 0x1502), or ESME_RQUERYFAIL
 //   when it never was (a vendor extension for reconciliation).
 // * Control HTTP (127.0.0.1 only), JSON bodies:
-//   POST /throttle {"status": "throttled"|"msgqful", "count": N}  next N submits answered with that error
+//   POST /throttle {"status": "throttled"|"msgqful", "count": N, "after": K}
+//                                      after K more accepted submits, the next N get that error
+//   POST /mute {"count": N}            the next N submits are logged (status -1) and never answered
 //   POST /variant {"variant": V}       receipt variant for later submits
 //   POST /mo {"from", "to", "text"}    an MO deliver_sm (UCS-2) to a bound receiver session
 //   POST /drop                         close every session abruptly (reconnect tests)
@@ -60,7 +62,8 @@ const opts = parseArgs(process.argv);
 const log = fs.createWriteStream(opts.log, { flags: 'a' });
 const state = {
   nextId: 1000000000,
-  throttle: { status: 0, count: 0 },
+  throttle: { status: 0, count: 0, after: 0 },
+  mute: 0, // the next N submits are logged but never answered (a peer that went silent)
   variant: opts.variant,
   refs: new Map(), // client reference -> accepted message_ids of its parts, in part order
   stats: { submits: 0, accepted: 0, rejected: 0, throttled: 0, receipts: 0, mo: 0, binds: 0, queries: 0 },
@@ -160,7 +163,17 @@ function handleSubmit(session, pdu) {
   const sm = pdu.short_message || {};
   const concat = concatInfo(sm);
   let status = 0;
-  if (state.throttle.count > 0) {
+  if (state.mute > 0) {
+    state.mute -= 1;
+    log.write(JSON.stringify({
+      t: Date.now(), id: null, status: -1, sys: session.systemId, dst: pdu.destination_addr, ref,
+      part: concat ? concat.part : 1, parts: concat ? concat.parts : 1, cref: concat ? concat.cref : null,
+    }) + '\n');
+    return;
+  }
+  if (state.throttle.after > 0) {
+    state.throttle.after -= 1;
+  } else if (state.throttle.count > 0) {
     status = state.throttle.status;
     state.throttle.count -= 1;
     state.stats.throttled += 1;
@@ -275,8 +288,13 @@ const control = http.createServer(async (req, res) => {
     state.throttle = {
       status: body.status === 'msgqful' ? smpp.ESME_RMSGQFUL : smpp.ESME_RTHROTTLED,
       count: Number(body.count || 0),
+      after: Number(body.after || 0),
     };
     return reply(200, state.throttle);
+  }
+  if (req.url === '/mute') {
+    state.mute = Number(body.count || 0);
+    return reply(200, { mute: state.mute });
   }
   if (req.url === '/variant') {
     state.variant = String(body.variant || 'standard');

@@ -1,0 +1,263 @@
+"""SMPP adapter behaviour beyond the shared contract, against the npm smpp SMSC peer."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections import Counter
+
+import pytest
+
+from dunning.channels import smpp_pdu as P
+from dunning.channels.base import DeliveryReport, DeliveryStatus, SubmitResult
+from dunning.channels.smpp import SmppChannel
+from dunning.errors import PermanentChannelError, RateLimitedError, TransientChannelError
+from tests.channels.harness import LONG_ZH, SmppHarness, ok_phone, provider_ids
+
+
+def run(coro):  # type: ignore[no-untyped-def]
+    return asyncio.run(coro)
+
+
+# ------------------------------------------------------------------------------------------- segmentation
+
+
+@pytest.mark.parametrize(
+    ("text", "coding", "parts"),
+    [
+        ("A" * 160, P.DC_DEFAULT, 1),
+        ("A" * 161, P.DC_DEFAULT, 2),
+        ("A" * 306, P.DC_DEFAULT, 2),
+        ("A" * 307, P.DC_DEFAULT, 3),
+        ("您" * 70, P.DC_UCS2, 1),
+        ("您" * 71, P.DC_UCS2, 2),
+        ("您" * 134, P.DC_UCS2, 2),
+        ("您" * 135, P.DC_UCS2, 3),
+        ("Pay ¥100", P.DC_UCS2, 1),  # ¥ is not GSM-safe ASCII
+    ],
+)
+def test_segmentation_table(text: str, coding: int, parts: int) -> None:
+    dc, esm, chunks = P.segment_text(text, 7)
+    assert dc == coding
+    assert len(chunks) == parts == P.segment_count(text)
+    assert (esm == P.ESM_UDHI) == (parts > 1)
+    if parts > 1:
+        assert [c[:6] for c in chunks] == [bytes((5, 0, 3, 7, parts, i + 1)) for i in range(parts)]
+        # UCS-2 parts fill 140 octets; GSM text goes unpacked (one septet per octet), packed by the SMSC
+        assert all(len(c) <= (140 if dc == P.DC_UCS2 else 6 + 153) for c in chunks)
+        decoded = "".join(P.decode_text(c, dc, esm) for c in chunks)
+    else:
+        decoded = P.decode_text(chunks[0], dc)
+    assert decoded == text
+
+
+def test_segmentation_never_splits_a_surrogate_pair() -> None:
+    text = "您" * 66 + "😀" + "好" * 10  # the emoji straddles the 67-unit boundary
+    dc, _, chunks = P.segment_text(text, 1)
+    assert "".join(c[6:].decode("utf-16-be") for c in chunks) == text  # each part decodes on its own
+
+
+def test_split_frames_keeps_the_incomplete_tail() -> None:
+    a = P.pdu(P.ENQUIRE_LINK, 1)
+    b = P.pdu(P.ENQUIRE_LINK, 2)
+    frames, rest = P.split_frames(a + b[:7])
+    assert frames == [a] and rest == b[:7]
+    with pytest.raises(ValueError):
+        P.split_frames(b"\x00\x00\x00\x03abcd")
+
+
+# ------------------------------------------------------------------------------------------- against the peer
+
+
+def test_throttled_submits_are_rate_limited_per_message(smpp: SmppHarness) -> None:
+    async def body() -> None:
+        ch = smpp.build()
+        msgs = [smpp.message(i) for i in range(6)]
+        try:
+            await ch.open()
+            smpp.peer.throttle(2)
+            results = await ch.send_batch(msgs)
+        finally:
+            await ch.close()
+        throttled = [r for r in results if isinstance(r.error, RateLimitedError)]
+        accepted = [r for r in results if r.accepted]
+        assert len(throttled) >= 2 and throttled[0].message_id == 0
+        assert all(r.error.retry_after > 0 for r in throttled)  # type: ignore[union-attr]
+        assert len(throttled) + len(accepted) == 6
+        refs = smpp.peer.accepted_refs()
+        assert {m.idempotency_key for m in msgs if refs[m.idempotency_key]} == {
+            msgs[r.message_id].idempotency_key for r in accepted}
+
+    run(body())
+
+
+@pytest.mark.parametrize("status", ["throttled", "msgqful"])
+def test_fully_throttled_batch_raises_rate_limited(smpp: SmppHarness, status: str) -> None:
+    async def body() -> None:
+        ch = smpp.build()
+        try:
+            await ch.open()
+            smpp.peer.throttle(1000, status)
+            with pytest.raises(RateLimitedError):
+                await ch.send_batch([smpp.message(i) for i in range(4)])
+        finally:
+            await ch.close()
+
+    run(body())
+
+
+def test_continuation_part_is_retried_without_resending_part_one(smpp: SmppHarness) -> None:
+    async def body() -> SubmitResult:
+        ch = smpp.build()
+        msg = smpp.message(1, text=LONG_ZH)
+        try:
+            await ch.open()
+            smpp.peer.throttle(1, after=1)  # part 1 accepted, part 2 throttled once
+            [result] = await ch.send_batch([msg])
+        finally:
+            await ch.close()
+        n = smpp.expected_parts(LONG_ZH)
+        assert n >= 2 and result.accepted and len(result.part_ids) == n
+        lines = [e for e in smpp.peer.entries() if e["ref"] == msg.idempotency_key]
+        accepted_parts = Counter(e["part"] for e in lines if e["status"] == 0)
+        assert accepted_parts == Counter({i: 1 for i in range(1, n + 1)})
+        assert any(e["status"] == P.ESME_RTHROTTLED and e["part"] == 2 for e in lines)
+        return result
+
+    run(body())
+
+
+def test_unanswered_submit_is_an_unknown_outcome_not_a_retry(smpp: SmppHarness) -> None:
+    async def body() -> None:
+        ch = smpp.build_with(response_timeout=0.5)
+        try:
+            await ch.open()
+            smpp.peer.mute(1)
+            [r] = await ch.send_batch([smpp.message(1)])
+        finally:
+            await ch.close()
+        assert r.error is not None and r.error.code == "channel.outcome_unknown"
+        assert not r.error.retryable
+
+    run(body())
+
+
+@pytest.mark.parametrize("variant", ["standard", "text_only", "minimal", "undecodable"])
+def test_receipt_variants_are_understood(smpp: SmppHarness, variant: str) -> None:
+    async def body() -> None:
+        ch = smpp.build()
+        try:
+            await ch.open()
+            smpp.peer.variant(variant)
+            results = await ch.send_batch([smpp.message(1), smpp.failing_message(2)])
+            want = provider_ids(results)
+            events = await smpp.events(ch, lambda evs: want <= {
+                e.provider_id for e in evs if isinstance(e, DeliveryReport)})
+        finally:
+            await ch.close()
+        by_id = {e.provider_id: e for e in events if isinstance(e, DeliveryReport) and e.provider_id in want}
+        assert by_id[results[0].provider_id or ""].status is DeliveryStatus.DELIVERED
+        assert by_id[results[1].provider_id or ""].status is DeliveryStatus.FAILED
+        if variant != "undecodable":
+            assert by_id[results[1].provider_id or ""].error_code == "001"
+
+    run(body())
+
+
+def test_reconnects_after_the_link_drops(smpp: SmppHarness) -> None:
+    async def body() -> None:
+        ch = smpp.build()
+        assert isinstance(ch, SmppChannel)
+        try:
+            await ch.open()
+            smpp.peer.drop()
+            await asyncio.sleep(0.3)
+            results = await ch.send_batch([smpp.message(1)])
+        finally:
+            await ch.close()
+        assert results[0].accepted
+        assert ch.reconnects >= 1
+
+    run(body())
+
+
+def test_submit_window_bounds_unanswered_submits(smpp: SmppHarness) -> None:
+    async def body() -> None:
+        ch = smpp.build_with(window=4)
+        assert isinstance(ch, SmppChannel)
+        try:
+            results = await ch.send_batch([smpp.message(i) for i in range(200)])
+        finally:
+            await ch.close()
+        assert all(r.accepted for r in results)
+        assert 1 < ch.max_in_flight <= 4  # pipelined, and never past the window
+
+    run(body())
+
+
+def test_query_status_by_reference(smpp: SmppHarness) -> None:
+    async def body() -> None:
+        ch = smpp.build()
+        msg = smpp.message(1, text=LONG_ZH)
+        try:
+            [sent] = await ch.send_batch([msg])
+            found = await ch.query_status([msg.idempotency_key, "never-sent-key"])
+        finally:
+            await ch.close()
+        assert found["never-sent-key"] is None
+        got = found[msg.idempotency_key]
+        assert got is not None and got.provider_id == sent.provider_id and got.part_ids == sent.part_ids
+
+    run(body())
+
+
+def test_rejected_bind_is_permanent_and_not_retried(smpp: SmppHarness) -> None:
+    async def body() -> None:
+        binds = smpp.peer.stats()["binds"]
+        ch = smpp.build(bad_credentials=True)
+        try:
+            with pytest.raises(PermanentChannelError):
+                await ch.open()
+            with pytest.raises(PermanentChannelError):
+                await ch.send_batch([smpp.message(1)])
+        finally:
+            await ch.close()
+        assert smpp.peer.stats()["binds"] == binds
+
+    run(body())
+
+
+def test_unreachable_smsc_is_transient() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again before use: nothing listens there
+
+    async def body() -> None:
+        from dunning.channels import registry
+        from dunning.config import ChannelSettings
+
+        ch = registry.create("x", ChannelSettings(kind="smpp", options={"connect_timeout": 0.5}),
+                             address=("127.0.0.1", port))
+        try:
+            with pytest.raises(TransientChannelError):
+                await ch.check()
+        finally:
+            await ch.close()
+
+    run(body())
+
+
+def test_mo_reply_carries_phone_and_chinese_text(smpp: SmppHarness) -> None:
+    async def body() -> None:
+        ch = smpp.build()
+        phone = ok_phone()
+        try:
+            await ch.open()
+            smpp.peer.send_mo(phone, "已还款，请核实")
+            events = await smpp.events(ch, lambda evs: any(getattr(e, "phone", None) == phone for e in evs))
+        finally:
+            await ch.close()
+        [mo] = [e for e in events if getattr(e, "phone", None) == phone]
+        assert mo.text == "已还款，请核实"  # type: ignore[union-attr]
+
+    run(body())
