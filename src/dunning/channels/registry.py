@@ -6,7 +6,7 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-from dunning.channels.base import Channel
+from dunning.channels.base import Capabilities, Channel
 from dunning.config import ChannelSettings
 from dunning.errors import ConfigError
 
@@ -55,6 +55,14 @@ def _load(kind: str) -> ChannelFactory:
 
 def kinds() -> list[str]:
     return sorted(set(_FACTORIES) | set(_BUILTIN_MODULES))
+
+
+def capabilities_of(kind: str) -> Capabilities:
+    """The class-level capabilities of a kind (loads its module); ConfigError when unknown or unavailable."""
+    caps = getattr(_load(kind), "capabilities", None)
+    if not isinstance(caps, Capabilities):
+        raise ConfigError(f"通道类型 {kind} 未声明能力", f"channel kind {kind!r} declares no capabilities")
+    return caps
 
 
 def create(name: str, settings: ChannelSettings, **io: Any) -> Channel:
