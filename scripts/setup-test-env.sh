@@ -21,6 +21,12 @@ if ! fc-list 2>/dev/null | grep -qi "wqy\|noto.*cjk"; then
       (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq fonts-wqy-zenhei >/dev/null 2>&1)) || true
   fi
 fi
+# Debian's Chromium for the console's browser tests (Playwright drives it; no downloaded browser).
+if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 || \
+    (apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1)) || \
+    echo "setup-test-env: could not install chromium; browser tests will be skipped" >&2
+fi
 if [ -x scripts/install-peers.sh ] || [ -f scripts/install-peers.sh ]; then
   bash scripts/install-peers.sh
 fi

@@ -1,0 +1,253 @@
+"""REST API v1: the same services and roles as the console, for machines (bearer tokens).
+
+Authenticate with ``Authorization: Bearer dun_…`` (``dunning users token NAME``, or the console's user page).
+Errors are ``{"error": {"code", "message_zh", "message_en"}}`` with 401/403/404/409/422/429.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.responses import FileResponse
+
+from dunning.entrypoints.api import schemas as S
+from dunning.entrypoints.api.jobs import Job, fork_context
+from dunning.entrypoints.api.security import ALL_ROLES, STAFF, allow
+from dunning.errors import InputError, NotFoundError
+from dunning.services import campaigns, console
+from dunning.services.auth import Principal
+from dunning.services.users import Role
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": S.ErrorOut, "description": "未登录或令牌无效 / missing or invalid token"},
+    403: {"model": S.ErrorOut, "description": "角色无权 / role not allowed"},
+}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": S.ErrorOut, "description": "不存在 / not found"}}
+CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": S.ErrorOut, "description": "状态不允许 / wrong state"}}
+INVALID: dict[int | str, dict[str, Any]] = {422: {"model": S.ErrorOut, "description": "输入无效 / invalid input"}}
+
+router = APIRouter(prefix="/api/v1", responses=ERRORS)
+Cursor = Query(None, ge=1, le=2**62, description="上一页最后一条的编号 / last id of the previous page")
+Limit = Query(50, ge=1, le=200)
+
+
+@router.get("/me", response_model=S.MeOut, tags=["auth"], summary="当前身份 / who am I")
+def me(principal: Principal = allow(*ALL_ROLES)) -> dict[str, Any]:
+    return {"username": principal.username, "display_name": principal.display_name, "role": principal.role.value,
+            "agency": principal.agency, "via": principal.via}
+
+
+# ---------------------------------------------------------------------------------------------- imports
+
+
+@router.get("/imports", response_model=S.ImportListOut, tags=["imports"], summary="导入记录 / imports")
+def imports(request: Request, cursor: int | None = Cursor, limit: int = Query(20, ge=1, le=100),
+            principal: Principal = allow(*STAFF)) -> dict[str, Any]:
+    page = console.list_imports(request.app.state.ctx, cursor=cursor, limit=limit)
+    return {"items": [asdict(i) for i in page.items], "next_cursor": page.next_cursor}
+
+
+@router.post("/imports", response_model=S.ImportSummaryOut, status_code=201, tags=["imports"],
+             responses=INVALID, summary="上传并导入账户文件 / upload and import a portfolio")
+def import_upload(request: Request, files: list[UploadFile] = File(...), as_of: date | None = Form(None),
+                  encoding: str | None = Form(None, max_length=16),
+                  principal: Principal = allow(Role.OPERATOR)) -> dict[str, Any]:
+    from dunning.entrypoints.web.import_pages import PORTFOLIO_TYPES
+    from dunning.entrypoints.web.uploads import save_uploads
+    from dunning.services.imports import import_portfolio
+
+    ctx = request.app.state.ctx
+    paths = save_uploads(ctx, files, allowed=PORTFOLIO_TYPES)
+    s = import_portfolio(ctx, paths, as_of=as_of, encoding=encoding or None, actor=principal.username)
+    return {"import_id": s.import_id, "rows": s.rows, "accepted": s.accepted, "rejected": s.rejected,
+            "reasons": s.reasons, "as_of": s.as_of, "already_imported": s.already_imported}
+
+
+@router.get("/imports/{import_id}", response_model=S.ImportDetailOut, tags=["imports"], responses=NOT_FOUND,
+            summary="导入详情与拒绝原因 / import with reject reasons")
+def import_detail(request: Request, import_id: int, principal: Principal = allow(*STAFF)) -> dict[str, Any]:
+    v = console.import_view(request.app.state.ctx, principal, import_id, samples=0)
+    return asdict(v.row) | {"reasons": [asdict(r) for r in v.reasons]}
+
+
+@router.get("/imports/{import_id}/rejects.{fmt}", tags=["imports"], response_class=FileResponse,
+            responses=NOT_FOUND | INVALID, summary="下载拒绝明细 / download the reject report")
+def import_rejects(request: Request, import_id: int, fmt: str,
+                   principal: Principal = allow(Role.OPERATOR, Role.COMPLIANCE)) -> FileResponse:
+    path = console.reject_report(request.app.state.ctx, import_id, fmt, actor=principal.username)
+    return FileResponse(path, filename=f"import-{import_id}-rejects.{fmt}")
+
+
+# -------------------------------------------------------------------------------------------- campaigns
+
+
+@router.get("/campaigns", response_model=S.CampaignListOut, tags=["campaigns"], summary="批次列表 / campaigns")
+def campaign_list(request: Request, cursor: int | None = Cursor, limit: int = Query(20, ge=1, le=100),
+                  state: str | None = Query(None, max_length=24),
+                  principal: Principal = allow(*STAFF)) -> dict[str, Any]:
+    page = console.list_campaigns(request.app.state.ctx, principal, cursor=cursor, limit=limit, state=state)
+    return {"items": [p.to_dict() for p in page.items], "next_cursor": page.next_cursor}
+
+
+@router.post("/campaigns", response_model=S.PlanOut, status_code=201, tags=["campaigns"],
+             responses=NOT_FOUND | CONFLICT | INVALID, summary="按内置策略生成计划 / plan a campaign")
+def campaign_plan(request: Request, body: S.PlanIn, principal: Principal = allow(Role.OPERATOR)) -> dict[str, Any]:
+    from dunning.services.bootstrap import ensure_bundled_templates
+    from dunning.services.planning import plan_campaign
+
+    ctx = request.app.state.ctx
+    if body.channel is not None and body.channel not in ctx.settings.channels:
+        raise InputError(f"未配置通道 {body.channel}", f"channel {body.channel!r} is not configured",
+                         code="input.channel")
+    ensure_bundled_templates(ctx)
+    summary = plan_campaign(ctx, actor=principal.username, import_id=body.import_id, as_of=body.as_of,
+                            channel=body.channel)
+    return summary.to_dict()
+
+
+@router.get("/campaigns/{campaign_id}", response_model=S.CampaignOut, tags=["campaigns"], responses=NOT_FOUND,
+            summary="批次详情 / campaign")
+def campaign_get(request: Request, campaign_id: int, principal: Principal = allow(*STAFF)) -> dict[str, Any]:
+    v = console.campaign_view(request.app.state.ctx, principal, campaign_id)
+    return {"progress": v.progress.to_dict(), "plan": v.plan, "funnel": asdict(v.funnel), "strategy": v.strategy,
+            "import_id": v.import_id, "suppressed_by_reason": v.reasons, "pilot": v.pilot}
+
+
+@router.get("/campaigns/{campaign_id}/progress", response_model=S.ProgressOut, tags=["campaigns"],
+            responses=NOT_FOUND, summary="发送进度 / live counts")
+def campaign_progress(request: Request, campaign_id: int, principal: Principal = allow(*STAFF)) -> dict[str, Any]:
+    return console.campaign_progress(request.app.state.ctx, principal, campaign_id).to_dict()
+
+
+def _background(request: Request, principal: Principal, campaign_id: int, kind: str) -> dict[str, Any]:
+    ctx = request.app.state.ctx
+    console.campaign_progress(ctx, principal, campaign_id)
+
+    def work(job: Job) -> None:
+        job_ctx = fork_context(ctx)
+        run = campaigns.start_pilot if kind == "pilot" else campaigns.send_campaign
+        job.result = run(job_ctx, campaign_id, actor=principal.username,
+                         on_progress=lambda p: job.update("sending", p.submitted + p.failed + p.suppressed, p.total))
+
+    job = request.app.state.jobs.start(kind, f"批次 #{campaign_id} {'试发' if kind == 'pilot' else '全量发送'}",
+                                       f"campaign #{campaign_id} {kind}", principal.username, work,
+                                       key=f"campaign:{campaign_id}")
+    return job.to_dict()  # type: ignore[no-any-return]
+
+
+@router.post("/campaigns/{campaign_id}/pilot", response_model=S.JobOut, status_code=202, tags=["campaigns"],
+             responses=NOT_FOUND, summary="开始试发（后台） / start the pilot (background)")
+def campaign_pilot(request: Request, campaign_id: int, principal: Principal = allow(Role.OPERATOR)) -> dict[str, Any]:
+    return _background(request, principal, campaign_id, "pilot")
+
+
+@router.get("/campaigns/{campaign_id}/pilot", tags=["campaigns"], responses=NOT_FOUND,
+            summary="试发结果与达标判断 / pilot report and go/no-go")
+def campaign_pilot_report(request: Request, campaign_id: int, principal: Principal = allow(*STAFF)) -> dict[str, Any]:
+    return campaigns.pilot_report(request.app.state.ctx, campaign_id)
+
+
+@router.post("/campaigns/{campaign_id}/approve", tags=["campaigns"], responses=NOT_FOUND | CONFLICT,
+             summary="批准全量发送（四眼原则） / approve the pilot (four eyes)")
+def campaign_approve(request: Request, campaign_id: int,
+                     principal: Principal = allow(Role.COMPLIANCE)) -> dict[str, Any]:
+    return campaigns.approve_pilot(request.app.state.ctx, campaign_id, actor=principal.username)
+
+
+@router.post("/campaigns/{campaign_id}/send", response_model=S.JobOut, status_code=202, tags=["campaigns"],
+             responses=NOT_FOUND | CONFLICT, summary="全量发送（后台） / send (background)")
+def campaign_send(request: Request, campaign_id: int, principal: Principal = allow(Role.OPERATOR)) -> dict[str, Any]:
+    st = console.campaign_progress(request.app.state.ctx, principal, campaign_id)
+    if st.state not in ("pilot_approved", "sending"):
+        from dunning.errors import StateError
+
+        raise StateError(f"批次 #{campaign_id} 当前为「{st.state_zh}」：须先试发并经第二人批准后才能全量发送",
+                         f"campaign #{campaign_id} is {st.state}; it needs an approved pilot first",
+                         code="state.not_approved")
+    return _background(request, principal, campaign_id, "send")
+
+
+@router.post("/campaigns/{campaign_id}/pause", response_model=S.ProgressOut, tags=["campaigns"],
+             responses=NOT_FOUND | CONFLICT, summary="暂停 / pause")
+def campaign_pause(request: Request, campaign_id: int, body: S.PauseIn | None = None,
+                   principal: Principal = allow(Role.OPERATOR, Role.COMPLIANCE)) -> dict[str, Any]:
+    ctx = request.app.state.ctx
+    campaigns.pause(ctx, campaign_id, actor=principal.username, reason=body.reason if body else "")
+    return console.campaign_progress(ctx, principal, campaign_id).to_dict()
+
+
+@router.post("/campaigns/{campaign_id}/resume", response_model=S.JobOut, status_code=202, tags=["campaigns"],
+             responses=NOT_FOUND | CONFLICT, summary="恢复发送（后台） / resume sending (background)")
+def campaign_resume(request: Request, campaign_id: int, principal: Principal = allow(Role.OPERATOR)) -> dict[str, Any]:
+    campaigns.resume(request.app.state.ctx, campaign_id, actor=principal.username)
+    return _background(request, principal, campaign_id, "send")
+
+
+@router.post("/campaigns/{campaign_id}/cancel", response_model=S.ProgressOut, tags=["campaigns"],
+             responses=NOT_FOUND | CONFLICT, summary="取消 / cancel")
+def campaign_cancel(request: Request, campaign_id: int, principal: Principal = allow(Role.OPERATOR)) -> dict[str, Any]:
+    ctx = request.app.state.ctx
+    campaigns.cancel(ctx, campaign_id, actor=principal.username)
+    return console.campaign_progress(ctx, principal, campaign_id).to_dict()
+
+
+@router.get("/jobs/{job_id}", response_model=S.JobOut, tags=["campaigns"], responses=NOT_FOUND,
+            summary="后台任务进度 / background job")
+def job_get(request: Request, job_id: str, principal: Principal = allow(*STAFF)) -> dict[str, Any]:
+    job = request.app.state.jobs.get(job_id)
+    if job is None:
+        raise NotFoundError(f"任务 {job_id} 不存在或已过期", f"job {job_id} does not exist or has expired",
+                            code="not_found.job")
+    return job.to_dict()  # type: ignore[no-any-return]
+
+
+# --------------------------------------------------------------------------------------------- messages
+
+
+@router.get("/messages", response_model=S.MessageListOut, tags=["messages"], responses=INVALID,
+            summary="按借款编号或手机号查询短信 / search messages by loan id or phone")
+def message_search(request: Request, loan_id: str | None = Query(None, max_length=64),
+                   phone: str | None = Query(None, max_length=32), campaign_id: int | None = Query(None, ge=1),
+                   state: str | None = Query(None, max_length=16), cursor: int | None = Cursor,
+                   limit: int = Limit, principal: Principal = allow(*ALL_ROLES)) -> dict[str, Any]:
+    page = console.search_messages(request.app.state.ctx, principal, loan_id=loan_id, phone=phone,
+                                   campaign_id=campaign_id, state=state, cursor=cursor, limit=limit)
+    return {"items": [asdict(m) for m in page.items], "next_cursor": page.next_cursor}
+
+
+@router.get("/messages/{message_id}", response_model=S.MessageDetailOut, tags=["messages"], responses=NOT_FOUND,
+            summary="一条短信的完整记录 / one message's history")
+def message_get(request: Request, message_id: int, principal: Principal = allow(*ALL_ROLES)) -> dict[str, Any]:
+    d = console.message_detail(request.app.state.ctx, principal, message_id)
+    out = asdict(d)
+    out["message"] = out.pop("row")
+    return out
+
+
+# ------------------------------------------------------------------------------------------ audit, templates
+
+
+@router.get("/audit", response_model=S.AuditListOut, tags=["audit"], summary="审计日志 / audit log")
+def audit(request: Request, actor: str | None = Query(None, max_length=64),
+          action: str | None = Query(None, max_length=64), entity: str | None = Query(None, max_length=32),
+          entity_id: str | None = Query(None, max_length=64), since: date | None = None, until: date | None = None,
+          cursor: int | None = Cursor, limit: int = Limit,
+          principal: Principal = allow(Role.COMPLIANCE)) -> dict[str, Any]:
+    f = console.AuditFilter(actor, action, entity, entity_id, since, until)
+    page = console.audit_log(request.app.state.ctx, f, cursor=cursor, limit=limit)
+    return {"items": [asdict(e) for e in page.items], "next_cursor": page.next_cursor}
+
+
+@router.get("/templates", response_model=list[S.TemplateOut], tags=["templates"], summary="模板 / templates")
+def templates(request: Request, principal: Principal = allow(*STAFF)) -> list[dict[str, Any]]:
+    return [asdict(t) for t in console.list_templates(request.app.state.ctx)]
+
+
+@router.get("/templates/{code}", response_model=S.TemplateDetailOut, tags=["templates"], responses=NOT_FOUND,
+            summary="模板版本历史 / template versions")
+def template_get(request: Request, code: str, principal: Principal = allow(*STAFF)) -> dict[str, Any]:
+    t, versions = console.template_history(request.app.state.ctx, code)
+    return {"template": asdict(t), "versions": [asdict(v) for v in versions]}

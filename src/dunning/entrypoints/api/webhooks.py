@@ -1,0 +1,87 @@
+"""Delivery reports (DLR) and replies (MO) pushed by providers. Authenticated by the channel's signature check.
+
+A request whose signature does not verify is refused (401) and logged with the channel and client address —
+never parsed. Every verified event is handed to :func:`dunning.services.delivery.ingest_events`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from dunning.channels.base import DeliveryReport, InboundMessage, WebhookRequest
+from dunning.entrypoints.api import schemas as S
+from dunning.entrypoints.api.security import client_ip, public
+from dunning.errors import DunningError, InputError, NotFoundError
+from dunning.services.auth import Principal
+from dunning.services.context import AppContext
+from dunning.services.delivery import ingest_events
+
+log = logging.getLogger("dunning.webhooks")
+MAX_BODY = 1 << 20
+
+router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
+
+
+class WebhookRejected(DunningError):
+    code = "webhook.signature"
+
+
+def _keywords(request: Request) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The reply keywords of the effective policy, loaded once per app."""
+    cached: tuple[tuple[str, ...], tuple[str, ...]] | None = getattr(request.app.state, "reply_keywords", None)
+    if cached is None:
+        from dunning.services.policy import policy_for
+
+        policy = policy_for(request.app.state.ctx)
+        cached = (tuple(policy.stop_keywords), tuple(policy.dispute_keywords))
+        request.app.state.reply_keywords = cached
+    return cached
+
+
+@router.post("/{channel}/{kind}", response_model=S.WebhookOut,
+             responses={401: {"model": S.ErrorOut, "description": "签名无效 / bad signature"},
+                        404: {"model": S.ErrorOut, "description": "未配置的通道 / unknown channel"},
+                        413: {"model": S.ErrorOut, "description": "请求过大 / body too large"},
+                        422: {"model": S.ErrorOut, "description": "无法解析 / unparseable"}},
+             summary="通道回调：状态报告（dlr）或上行回复（mo） / provider callback: DLR or MO")
+async def webhook(request: Request, channel: str, kind: Literal["dlr", "mo"],
+                  _p: Principal | None = public(csrf=False)) -> dict[str, Any]:
+    ctx: AppContext = request.app.state.ctx
+    cfg = ctx.settings.channels.get(channel)
+    if cfg is None or not cfg.enabled:
+        log.warning("webhook for unknown channel %r from %s refused", channel[:64], client_ip(request))
+        raise NotFoundError(f"未配置通道 {channel[:64]}", f"channel {channel[:64]!r} is not configured",
+                            code="not_found.channel")
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise InputError("回调内容过大", "callback body too large", code="input.too_large")
+    req = WebhookRequest(method=request.method, url=str(request.url),
+                         headers={k.lower(): v for k, v in request.headers.items()}, body=body,
+                         query=dict(request.query_params))
+    ch = ctx.channel(channel)
+    if not ch.verify_webhook(req):
+        log.warning("webhook %s/%s from %s refused: signature does not verify", channel, kind, client_ip(request))
+        raise WebhookRejected("回调签名校验失败，已拒绝", "callback signature does not verify; refused")
+    try:
+        events = ch.parse_webhook(req)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        log.warning("webhook %s/%s from %s refused: cannot parse (%s)", channel, kind, client_ip(request),
+                    type(exc).__name__)
+        raise InputError("回调内容无法解析", f"callback body cannot be parsed ({type(exc).__name__})",
+                         code="input.webhook") from None
+    wanted = DeliveryReport if kind == "dlr" else InboundMessage
+    others = [e for e in events if not isinstance(e, wanted)]
+    if others:  # some providers post both kinds to one URL: accept them, but say so in the log
+        log.info("webhook %s/%s carried %d events of the other kind", channel, kind, len(others))
+    stop, dispute = _keywords(request)
+
+    def ingest() -> dict[str, int]:
+        with ctx.db.transaction() as s:
+            return ingest_events(s, channel, events, now=ctx.now(), stop_keywords=stop, dispute_keywords=dispute)
+
+    counts = await run_in_threadpool(ingest)
+    return {"channel": channel, **counts}

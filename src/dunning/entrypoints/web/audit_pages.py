@@ -1,0 +1,29 @@
+"""The audit log: every action in the console and the CLI, filterable, newest first."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from dunning.entrypoints.api.security import allow
+from dunning.entrypoints.web.common import query_base
+from dunning.entrypoints.web.import_pages import parse_day
+from dunning.entrypoints.web.render import renderer
+from dunning.services import console
+from dunning.services.auth import Principal
+from dunning.services.users import Role
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/audit")
+def audit_page(request: Request, actor: str = "", action: str = "", entity: str = "", entity_id: str = "",
+               since: str = "", until: str = "", cursor: int | None = None,
+               principal: Principal = allow(Role.COMPLIANCE)) -> Response:
+    ctx = request.app.state.ctx
+    f = console.AuditFilter(actor or None, action or None, entity or None, entity_id or None, parse_day(since),
+                            parse_day(until))
+    page = console.audit_log(ctx, f, cursor=cursor)
+    qb = query_base(actor=actor, action=action, entity=entity, entity_id=entity_id, since=since, until=until)
+    return renderer(request).page(request, "audit.html", page=page, f=f, facets=console.audit_facets(ctx),
+                                  cursor=cursor, query_base=qb)

@@ -1,0 +1,188 @@
+"""Campaign pages: plan, counts, pilot review and four-eyes approval, send, pause/resume/cancel, live progress."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import FileResponse, Response
+
+from dunning.entrypoints.api.jobs import Job, fork_context
+from dunning.entrypoints.api.security import STAFF, allow
+from dunning.entrypoints.web.common import RateMeter, done, pick, redirect, sse_response
+from dunning.entrypoints.web.job_pages import job_payload
+from dunning.entrypoints.web.render import renderer
+from dunning.entrypoints.web.uploads import save_uploads
+from dunning.services import campaigns, console
+from dunning.services.auth import Principal
+from dunning.services.users import Role
+
+router = APIRouter(include_in_schema=False)
+
+NEXT_STEP = {
+    "draft": "草稿：计划尚未完成。",
+    "planned": "下一步：运营人员开始试发（按分群与变体分层抽样，只发送样本）。",
+    "piloting": "下一步：由试发人以外的合规审核人查看样例与试发送达情况，达标后批准全量发送（四眼原则）。",
+    "pilot_approved": "下一步：运营人员开始全量发送。",
+    "sending": "发送中：可随时暂停；超出发送时段的短信不会延后发送，而是等待下一个时段或过期。",
+    "paused": "已暂停：恢复后从尚未发送的短信继续，已发送的不会重发。",
+    "completed": "已完成：查看发送漏斗，导出 Excel 报告。",
+    "cancelled": "已取消：未发送的短信不会再发送。",
+}
+
+
+def _reason_labels() -> dict[str, str]:
+    from dunning.services.planning import SUPPRESSION_ZH
+
+    return dict(SUPPRESSION_ZH)
+
+
+@router.get("/campaigns")
+def campaigns_page(request: Request, cursor: int | None = None, import_id: int | None = None,
+                   principal: Principal = allow(*STAFF)) -> Response:
+    ctx = request.app.state.ctx
+    page = console.list_campaigns(ctx, principal, cursor=cursor)
+    imports = console.list_imports(ctx, limit=30).items if principal.has(Role.OPERATOR) else []
+    selected = import_id or (imports[0].import_id if imports else None)
+    channels = [n for n, c in ctx.settings.channels.items() if c.enabled]
+    default = ctx.settings.default_channel
+    channels.sort(key=lambda n: n != default)
+    return renderer(request).page(request, "campaigns.html", page=page, cursor=cursor, query_base="",
+                                  imports=imports, selected_import=selected, channels=channels)
+
+
+@router.post("/campaigns")
+def plan(request: Request, import_id: int = Form(...), channel: str = Form(""),
+         strategy: UploadFile | None = File(None), principal: Principal = allow(Role.OPERATOR)) -> Response:
+    from dunning.services.bootstrap import ensure_bundled_templates
+    from dunning.services.planning import plan_campaign
+
+    ctx = request.app.state.ctx
+    path = None
+    if strategy is not None and strategy.filename:
+        path = save_uploads(ctx, [strategy], allowed=(".yaml", ".yml"))[0]
+
+    def work(job: Job) -> None:
+        job_ctx = fork_context(ctx)
+        job.update("载入模板")
+        ensure_bundled_templates(job_ctx)
+        job.update("逐账户分群、渲染与合规检查")
+        summary = plan_campaign(job_ctx, actor=principal.username, strategy_path=path, import_id=import_id,
+                                channel=channel or None)
+        job.result = summary.to_dict()
+        job.result_url = f"/campaigns/{summary.campaign_id}"
+
+    job = request.app.state.jobs.start("plan", f"为导入 #{import_id} 生成批次计划",
+                                       f"Planning a campaign for import #{import_id}", principal.username, work,
+                                       key=f"plan:{import_id}")
+    return redirect(f"/jobs/{job.id}")
+
+
+@router.get("/campaigns/{campaign_id}")
+def campaign_page(request: Request, campaign_id: int, principal: Principal = allow(*STAFF)) -> Response:
+    ctx = request.app.state.ctx
+    v = console.campaign_view(ctx, principal, campaign_id)
+    job = request.app.state.jobs.latest(f"campaign:{campaign_id}")
+    return renderer(request).page(request, "campaign.html", v=v, pilot=v.pilot, job=job,
+                                  next_step=NEXT_STEP.get(v.progress.state, ""), reason_zh=_reason_labels())
+
+
+@router.get("/campaigns/{campaign_id}/events")
+def campaign_events(request: Request, campaign_id: int, once: bool = False,
+                    principal: Principal = allow(*STAFF)) -> Response:
+    ctx = request.app.state.ctx
+    jobs = request.app.state.jobs
+    console.campaign_progress(ctx, principal, campaign_id)  # 404 before the stream starts
+    meter = RateMeter()
+
+    def produce() -> dict[str, Any]:
+        p = console.campaign_progress(ctx, principal, campaign_id)
+        d = p.to_dict()
+        d["rates"] = meter.rates(0, {"sent": d["accepted"] + d["failed"], "delivered": d["delivered"],
+                                     "failed": d["failed"]})
+        d["state_label"] = pick(request, p.state_zh, p.state)
+        job = jobs.latest(f"campaign:{campaign_id}")
+        d["job"] = job_payload(request, job) if job else None
+        return d
+
+    def finished(d: dict[str, Any]) -> bool:
+        return d["state"] in ("completed", "cancelled") and not (d["job"] and d["job"]["state"] == "running")
+
+    return sse_response(request, produce, interval=1.0, finished=finished, once=once)
+
+
+def _start(request: Request, principal: Principal, campaign_id: int, kind: str) -> Job:
+    ctx = request.app.state.ctx
+
+    def work(job: Job) -> None:
+        job_ctx = fork_context(ctx)
+
+        def on_progress(p: Any) -> None:
+            job.update("发送中", p.submitted + p.failed + p.suppressed, p.total)
+
+        if kind == "pilot":
+            job.result = campaigns.start_pilot(job_ctx, campaign_id, actor=principal.username, on_progress=on_progress)
+        else:
+            job.result = campaigns.send_campaign(job_ctx, campaign_id, actor=principal.username,
+                                                 on_progress=on_progress)
+        job.result_url = f"/campaigns/{campaign_id}"
+
+    titles = {"pilot": ("试发", "Pilot"), "send": ("全量发送", "Sending")}[kind]
+    return request.app.state.jobs.start(kind, f"批次 #{campaign_id} {titles[0]}", f"Campaign #{campaign_id}: "
+                                        f"{titles[1]}", principal.username, work, key=f"campaign:{campaign_id}")
+
+
+@router.post("/campaigns/{campaign_id}/pilot")
+def pilot(request: Request, campaign_id: int, principal: Principal = allow(Role.OPERATOR)) -> Response:
+    console.campaign_progress(request.app.state.ctx, principal, campaign_id)
+    _start(request, principal, campaign_id, "pilot")
+    return done(request, f"/campaigns/{campaign_id}", "试发已开始，样本发送完成后请合规审核人审批。",
+                "Pilot started; a compliance reviewer approves it once the sample is sent.", "info")
+
+
+@router.post("/campaigns/{campaign_id}/approve")
+def approve(request: Request, campaign_id: int, principal: Principal = allow(Role.COMPLIANCE)) -> Response:
+    campaigns.approve_pilot(request.app.state.ctx, campaign_id, actor=principal.username)
+    return done(request, f"/campaigns/{campaign_id}", "已批准全量发送。运营人员现在可以开始发送。",
+                "Approved for the full send; an operator can now start it.")
+
+
+@router.post("/campaigns/{campaign_id}/send")
+def send(request: Request, campaign_id: int, principal: Principal = allow(Role.OPERATOR)) -> Response:
+    st = console.campaign_progress(request.app.state.ctx, principal, campaign_id)
+    if st.state not in ("pilot_approved", "sending"):
+        return done(request, f"/campaigns/{campaign_id}", "批次须先试发并经第二人批准后才能全量发送。",
+                    "The campaign needs an approved pilot before the full send.", "warn")
+    _start(request, principal, campaign_id, "send")
+    return done(request, f"/campaigns/{campaign_id}", "全量发送已开始。", "Sending started.", "info")
+
+
+@router.post("/campaigns/{campaign_id}/pause")
+def pause(request: Request, campaign_id: int, reason: str = Form(""),
+          principal: Principal = allow(Role.OPERATOR, Role.COMPLIANCE)) -> Response:
+    campaigns.pause(request.app.state.ctx, campaign_id, actor=principal.username, reason=reason[:200])
+    return done(request, f"/campaigns/{campaign_id}", "已暂停。正在提交的一批完成后停止。",
+                "Paused; the batch in flight finishes first.", "warn")
+
+
+@router.post("/campaigns/{campaign_id}/resume")
+def resume(request: Request, campaign_id: int, principal: Principal = allow(Role.OPERATOR)) -> Response:
+    campaigns.resume(request.app.state.ctx, campaign_id, actor=principal.username)
+    _start(request, principal, campaign_id, "send")
+    return done(request, f"/campaigns/{campaign_id}", "已恢复发送。", "Sending resumed.", "info")
+
+
+@router.post("/campaigns/{campaign_id}/cancel")
+def cancel(request: Request, campaign_id: int, principal: Principal = allow(Role.OPERATOR)) -> Response:
+    campaigns.cancel(request.app.state.ctx, campaign_id, actor=principal.username)
+    return done(request, f"/campaigns/{campaign_id}", "批次已取消，未发送的短信不会再发送。",
+                "Campaign cancelled; nothing unsent will be sent.", "warn")
+
+
+@router.get("/campaigns/{campaign_id}/report.xlsx")
+def report(request: Request, campaign_id: int, principal: Principal = allow(*STAFF)) -> Response:
+    from dunning.services.reports import write_campaign_report
+
+    paths = write_campaign_report(request.app.state.ctx, campaign_id)
+    return FileResponse(paths["xlsx"], filename=f"campaign-{campaign_id}.xlsx",
+                        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

@@ -1,0 +1,95 @@
+"""Jinja2 rendering for the console: one environment per app, the layout's context, display filters."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+
+from dunning.entrypoints.api.security import LANG_COOKIE, STAFF, csrf_token, session_of
+from dunning.entrypoints.web.i18n import translator
+from dunning.services.auth import Principal
+from dunning.services.context import AppContext
+from dunning.services.users import Role
+
+# (path, label, roles that see it)
+NAV: tuple[tuple[str, str, tuple[Role, ...]], ...] = (
+    ("/", "仪表盘", tuple(Role)),
+    ("/imports", "导入", STAFF),
+    ("/templates", "模板", STAFF),
+    ("/campaigns", "批次", STAFF),
+    ("/messages", "短信查询", tuple(Role)),
+    ("/audit", "审计日志", (Role.ADMIN, Role.COMPLIANCE)),
+    ("/admin/users", "用户", (Role.ADMIN,)),
+)
+
+
+def lang_of(request: Request) -> str:
+    return "en" if request.cookies.get(LANG_COOKIE) == "en" else "zh"
+
+
+class Renderer:
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+        self.tz: ZoneInfo = ctx.tz
+        env = Environment(loader=PackageLoader("dunning.entrypoints.web", "templates"),
+                          autoescape=select_autoescape(["html"]), undefined=StrictUndefined,
+                          trim_blocks=True, lstrip_blocks=True)
+        env.filters.update(dt=self._dt, num=_num, money=_money, pct=_pct, tojson_pretty=_json)
+        self.env = env
+
+    def _dt(self, value: datetime | date | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+        if value is None:
+            return "—"
+        if isinstance(value, datetime):
+            aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+            return aware.astimezone(self.tz).strftime(fmt)
+        return value.isoformat()
+
+    def context(self, request: Request, **data: Any) -> dict[str, Any]:
+        lang = lang_of(request)
+        principal: Principal | None = request.scope.get("dunning.principal")
+        nav = [(p, label) for p, label, roles in NAV if principal is not None and principal.has(*roles)]
+        path = request.url.path
+        active = max((p for p, _ in nav if path == p or (p != "/" and path.startswith(p + "/")) or path == p),
+                     key=len, default="/")
+        return {
+            "request": request, "principal": principal, "lang": lang, "_": translator(lang),
+            "csrf": csrf_token(request), "flashes": session_of(request).take_flash(), "nav": nav,
+            "active": active, "identity": self.ctx.settings.identity, "path": path,
+            "full_path": path + (f"?{request.url.query}" if request.url.query else ""), **data,
+        }
+
+    def page(self, request: Request, name: str, *, status: int = 200,
+             headers: dict[str, str] | None = None, **data: Any) -> HTMLResponse:
+        html = self.env.get_template(name).render(self.context(request, **data))
+        return HTMLResponse(html, status_code=status, headers=headers)
+
+
+def renderer(request: Request) -> Renderer:
+    r: Renderer = request.app.state.renderer
+    return r
+
+
+def _num(value: int | float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,}" if isinstance(value, int) else f"{value:,.2f}"
+
+
+def _money(fen: int | None) -> str:
+    return "—" if fen is None else f"¥{fen / 100:,.2f}"
+
+
+def _pct(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None else f"{value * 100:.{digits}f}%"
+
+
+def _json(value: Any) -> Markup:
+    return Markup.escape(json.dumps(value, ensure_ascii=False, default=str, sort_keys=True))

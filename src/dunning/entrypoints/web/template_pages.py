@@ -1,0 +1,20 @@
+"""Template pages (provisional: list and version history, until the templates service lands)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from dunning.entrypoints.api.security import STAFF, allow
+from dunning.entrypoints.web.render import renderer
+from dunning.services import console
+from dunning.services.auth import Principal
+
+router = APIRouter(include_in_schema=False)
+STATUS_ZH = {"draft": "草稿", "in_review": "审核中", "approved": "已批准", "retired": "已停用"}
+
+
+@router.get("/templates")
+def templates_page(request: Request, principal: Principal = allow(*STAFF)) -> Response:
+    items = console.list_templates(request.app.state.ctx)
+    return renderer(request).page(request, "templates.html", items=items, status_zh=STATUS_ZH)
