@@ -72,8 +72,17 @@ _STAT = {
     "FAILED": DeliveryStatus.FAILED,
     "DELETED": DeliveryStatus.FAILED,
 }
-# Kannel dlr-url %d: 1 delivered, 2 failed, 4 buffered, 8 SMSC submit ack, 16 SMSC reject
-_KANNEL_TYPE = {1: DeliveryStatus.DELIVERED, 2: DeliveryStatus.FAILED, 16: DeliveryStatus.FAILED}
+
+
+def _kannel_status(kind: int, stat: str) -> DeliveryStatus:
+    """Kannel's dlr-url ``%d`` is a bit set: 1 delivered, 2 failed, 4 buffered, 8 SMSC ack, 16 SMSC reject
+    (Kannel 1.4.5 sends 34 for an EXPIRED receipt); the receipt's ``stat:`` refines a failure."""
+    if kind & 1:
+        return DeliveryStatus.DELIVERED
+    if kind & (2 | 16):
+        return DeliveryStatus.EXPIRED if stat.upper() == "EXPIRED" else DeliveryStatus.FAILED
+    return DeliveryStatus.UNKNOWN
+
 _RECEIPT_FIELD = re.compile(r"(?i)\b(stat|err)\s*:\s*([^\s]*)")
 _NACK = re.compile(r"NACK/(0x[0-9a-fA-F]+)")
 
@@ -329,9 +338,7 @@ class HttpChannel:
                 kind = int(q.get("type", "0"))
             except ValueError:
                 kind = 0
-            status = _KANNEL_TYPE.get(kind, DeliveryStatus.UNKNOWN)
-            if kind == 2 and fields.get("stat", "").upper() == "EXPIRED":
-                status = DeliveryStatus.EXPIRED
+            status = _kannel_status(kind, fields.get("stat", ""))
             nack = _NACK.search(reply)
             error_code = fields.get("err") or (nack.group(1) if nack else None)
             done_at = None
