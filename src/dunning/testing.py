@@ -151,7 +151,7 @@ def generate_portfolio(
         picks = rng.choice(n, size=n_dup + n_conf, replace=False)
         dups = out[picks[:n_dup].tolist()]
         conf = out[picks[n_dup:].tolist()].with_columns(
-            pl.concat_str([pl.col("amount_due"), pl.lit("1")]).alias("amount_due")
+            pl.concat_str([pl.col("name"), pl.lit("某")]).alias("name")
         )
         out = pl.concat([out, dups, conf]).sample(fraction=1.0, shuffle=True, seed=seed)
     if headers == "zh":
