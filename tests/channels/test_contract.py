@@ -9,15 +9,26 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 import pytest
 
-from dunning.channels.base import Channel, DeliveryReport, DeliveryStatus, InboundMessage, SubmitResult
+from dunning.channels.base import (
+    Channel,
+    ChannelEvent,
+    DeliveryReport,
+    DeliveryStatus,
+    InboundMessage,
+    SubmitResult,
+)
 from dunning.errors import ChannelError, PermanentChannelError
 from tests.channels.harness import LONG_ZH, Harness, ok_phone, provider_ids
 
+T = TypeVar("T")
 
-def run(coro):  # type: ignore[no-untyped-def]
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
@@ -103,7 +114,7 @@ def test_delivery_report_round_trip(harness: Harness) -> None:
             assert all(r.accepted for r in results), [r.error for r in results]
             want = provider_ids(results)
 
-            def complete(evs: list[object]) -> bool:
+            def complete(evs: list[ChannelEvent]) -> bool:
                 final = {e.provider_id for e in evs if isinstance(e, DeliveryReport)
                          and e.status is not DeliveryStatus.UNKNOWN}
                 return want <= final

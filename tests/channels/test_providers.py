@@ -8,6 +8,8 @@ import hmac
 import json
 import time
 from collections import Counter
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 import pytest
 
@@ -26,8 +28,10 @@ from tests.peers.http_peers import AliyunPeer, JsonGatewayPeer, TencentPeer, Web
 from tests.peers.kannel import KannelPeer
 from tests.peers.smpp_peer import SmppPeer
 
+T = TypeVar("T")
 
-def run(coro):  # type: ignore[no-untyped-def]
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
@@ -135,7 +139,8 @@ def test_tencent_per_number_codes(tencent: TencentHarness, phone: str, code: str
         results = await ch.send_batch([tencent.message(1, text="同参"), tencent.message(2, phone, text="同参")])
         await ch.close()
         assert results[0].accepted
-        assert isinstance(results[1].error, error_type) and results[1].error.code == code
+        err = results[1].error
+        assert isinstance(err, error_type) and err is not None and err.code == code
 
     run(body())
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections import Counter
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 import pytest
 
@@ -14,8 +16,10 @@ from dunning.channels.smpp import SmppChannel
 from dunning.errors import PermanentChannelError, RateLimitedError, TransientChannelError
 from tests.channels.harness import LONG_ZH, SmppHarness, ok_phone, provider_ids
 
+T = TypeVar("T")
 
-def run(coro):  # type: ignore[no-untyped-def]
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
