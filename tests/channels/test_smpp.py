@@ -251,17 +251,20 @@ def test_unreachable_smsc_is_transient() -> None:
     run(body())
 
 
-def test_mo_reply_carries_phone_and_chinese_text(smpp: SmppHarness) -> None:
+@pytest.mark.parametrize("text", ["已还款，请核实", "我已经在上周五通过手机银行还清了全部欠款，" * 5])
+def test_mo_reply_carries_phone_and_chinese_text(smpp: SmppHarness, text: str) -> None:
     async def body() -> None:
         ch = smpp.build()
         phone = ok_phone()
         try:
             await ch.open()
-            smpp.peer.send_mo(phone, "已还款，请核实")
+            smpp.peer.send_mo(phone, text)  # the long one arrives as concatenated parts
             events = await smpp.events(ch, lambda evs: any(getattr(e, "phone", None) == phone for e in evs))
+            await asyncio.sleep(0.1)
+            events += await ch.poll_events()
         finally:
             await ch.close()
         [mo] = [e for e in events if getattr(e, "phone", None) == phone]
-        assert mo.text == "已还款，请核实"  # type: ignore[union-attr]
+        assert mo.text == text  # type: ignore[union-attr]
 
     run(body())

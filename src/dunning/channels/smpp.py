@@ -673,6 +673,9 @@ class SmppChannel:
         if concat is not None and concat[1] > 1:
             ref, total, seq = concat
             key = (phone, ref)
+            if key not in self._mo_parts and len(self._mo_parts) >= 1000:
+                # parts that never completed: drop the oldest rather than grow without bound
+                del self._mo_parts[next(iter(self._mo_parts))]
             acc = self._mo_parts.setdefault(key, _Mo(total=total))
             acc.parts[seq] = text
             if len(acc.parts) < acc.total:

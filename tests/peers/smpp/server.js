@@ -304,12 +304,22 @@ const control = http.createServer(async (req, res) => {
     const session = pickReceiver(opts.systemId);
     if (!session) return reply(409, { error: 'no bound receiver' });
     const from = String(body.from || '8613800138000');
-    const pdu = new smpp.PDU('deliver_sm', {
-      source_addr_ton: from.startsWith('+') ? 1 : 0, source_addr_npi: 1, source_addr: from.replace(/^\+/, ''),
-      dest_addr_ton: 0, dest_addr_npi: 1, destination_addr: String(body.to || '1069012345'),
-      esm_class: 0, data_coding: 0x08, short_message: ucs2(String(body.text || '')),
+    const text = String(body.text || '');
+    // a reply longer than one UCS-2 SMS arrives as concatenated parts (8-bit ref UDH), as a handset sends it
+    const units = Buffer.from(text, 'utf16le').length / 2;
+    const chunks = [];
+    if (units <= 70) chunks.push(ucs2(text));
+    else for (let i = 0; i < text.length; i += 67) chunks.push(ucs2(text.slice(i, i + 67)));
+    const cref = (state.stats.mo + 1) & 0xff;
+    chunks.forEach((chunk, i) => {
+      const multi = chunks.length > 1;
+      const udh = multi ? Buffer.from([0x05, 0x00, 0x03, cref, chunks.length, i + 1]) : Buffer.alloc(0);
+      session.send(new smpp.PDU('deliver_sm', {
+        source_addr_ton: from.startsWith('+') ? 1 : 0, source_addr_npi: 1, source_addr: from.replace(/^\+/, ''),
+        dest_addr_ton: 0, dest_addr_npi: 1, destination_addr: String(body.to || '1069012345'),
+        esm_class: multi ? 0x40 : 0, data_coding: 0x08, short_message: Buffer.concat([udh, chunk]),
+      }));
     });
-    session.send(pdu);
     state.stats.mo += 1;
     return reply(200, { sent: true });
   }
