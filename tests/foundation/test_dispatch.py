@@ -246,3 +246,19 @@ def test_budget_allows_another_day(ctx: AppContext) -> None:
     ch = RecordingChannel()
     asyncio.run(dispatcher(ctx, ch).run(cid))
     assert len(ch.log) == 1
+
+
+def test_repeated_receipts_for_one_id_keep_the_worst_outcome(ctx: AppContext) -> None:
+    from dunning.channels.base import DeliveryReport, DeliveryStatus
+    from dunning.services.delivery import ingest_events
+
+    cid = seed_campaign(ctx, phones(1))
+    with ctx.db.transaction() as s:
+        mid = s.scalar(select(Message.id).where(Message.campaign_id == cid))
+        s.execute(update(Message).where(Message.id == mid).values(state="submitted", channel="sandbox"))
+        s.add(MessagePart(message_id=mid, channel="sandbox", provider_id="same", part_no=1))
+    with ctx.db.transaction() as s:  # part 1 failed, part 2 delivered, both reported under one id
+        ingest_events(s, "sandbox", [DeliveryReport("same", DeliveryStatus.FAILED),
+                                     DeliveryReport("same", DeliveryStatus.DELIVERED)],
+                      now=ctx.now(), stop_keywords=[], dispute_keywords=[])
+    assert states(ctx, cid) == {"failed": 1}

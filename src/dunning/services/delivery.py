@@ -70,7 +70,10 @@ def _ingest_dlrs(s: Session, channel: str, dlrs: Sequence[DeliveryReport], now: 
     if final:
         s.execute(
             update(PT)
-            .where(PT.c.channel == channel, PT.c.provider_id == bindparam("pid"))
+            # Worst part wins: some gateways (Kannel) send one receipt per part under one id; a later
+            # "delivered" must never overwrite an earlier "failed".
+            .where(PT.c.channel == channel, PT.c.provider_id == bindparam("pid"),
+                   or_(PT.c.status.is_(None), PT.c.status != DeliveryStatus.FAILED.value))
             .values(status=bindparam("st")),
             [{"pid": d.provider_id, "st": d.status.value} for d in final],
         )
