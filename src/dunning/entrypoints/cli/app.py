@@ -31,6 +31,15 @@ for _name, _module in (("templates", "dunning.entrypoints.cli.templates"),
         if _exc.name != _module:
             raise
 
+try:  # the web console (`dunning serve`, `dunning users token|password`)
+    from dunning.entrypoints.cli import serve as _serve
+
+    app.add_typer(_serve.app)
+    _serve.register_user_commands(users_app)
+except ModuleNotFoundError as _exc:
+    if _exc.name != "dunning.entrypoints.cli.serve":
+        raise
+
 JsonOpt = typer.Option(False, "--json", help="输出 JSON")
 
 
