@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     default_channel: str = "sandbox"
     dispatch_batch_size: int = 500
     dlr_timeout_hours: float = 72.0
+    # Dispatch scale-out: limiter state in Redis when redis_url is set (else in the database); the Celery broker
+    # (redis:// or amqp://) used when dispatch_mode is "celery"; failed send calls in a row that pause a campaign.
+    redis_url: str | None = None
+    broker_url: str | None = None
+    dispatch_mode: str = "inline"  # inline | celery
+    breaker_threshold: int = 20
     log_level: str = "INFO"
 
     @classmethod

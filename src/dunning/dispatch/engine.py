@@ -3,32 +3,57 @@
 Exactly-once rests on the state machine, not on memory: a message is moved ``queued → submitting`` (with its
 idempotency key, committed) before the network call, and ``submitting → submitted`` with the provider id after.
 A crash in between leaves ``submitting`` rows that :func:`reconcile` settles — never a blind resend.
+
+How a run goes (:meth:`Dispatcher.run`):
+
+1. Take the campaign's lease (:class:`~dunning.dispatch.state.CampaignLease`): one sender per campaign, so the
+   ``submitting`` rows found now are a dead sender's orphans; reconcile them (provider query where the channel
+   has one, else ``held`` for an operator).
+2. Loop: re-read the campaign state and the send window, claim a batch (sized so the strict rate promise holds,
+   see :mod:`dunning.dispatch.ratelimit`), wait for the shared limiter, hand the batch to a send task.
+   Up to ``max_inflight`` batches are on the wire at once (pipelining keeps a windowed protocol such as SMPP
+   busy while the database records the previous batch). All database work runs on one thread, in order.
+3. Each send task re-reads the campaign state right before the network call (a pause or cancel committed
+   since the claim puts the batch back untouched), sends, and records the outcome in one transaction.
+4. Whole-channel failures: a raised :class:`~dunning.errors.PermanentChannelError` (bind refused, credentials
+   revoked) fails over to the next route (the channel's ``fallback``) with the batch put back; without one,
+   the run stops with ``channel_down``. Raised transient errors put the batch back after an exponential
+   backoff with jitter and count towards the :class:`~dunning.dispatch.breaker.CircuitBreaker`, which stops
+   the run with ``breaker`` after N consecutive failed calls. The service layer pauses the campaign with the
+   reason and writes the audit event.
+5. Delivery reports and replies are polled while sending and handed to ``on_events`` (on the database thread)
+   only after every batch that was on the wire when they were polled has been recorded, so a receipt never
+   arrives before the message part it settles.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
+import time as _time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
-
-from sqlalchemy import Table, and_, bindparam, func, insert, or_, select, update
 
 from dunning.channels.base import Channel, ChannelEvent, OutboundMessage, SubmitResult
 from dunning.db.engine import Database
-from dunning.db.models import Account, Campaign, Message, MessagePart, Payment, PhoneFlag
+from dunning.dispatch import outbox
+from dunning.dispatch.breaker import CircuitBreaker
+from dunning.dispatch.outbox import ContactBudget, Orphan, Sql
 from dunning.dispatch.ratelimit import GcraLimiter
-from dunning.dispatch.retry import GiveUp, RetryPolicy
-from dunning.domain.states import CampaignState, MessageState
-from dunning.errors import ChannelError
+from dunning.dispatch.retry import RetryPolicy
+from dunning.dispatch.state import CampaignLease
+from dunning.domain.states import CampaignState
+from dunning.errors import ChannelError, PermanentChannelError, RateLimitedError, TransientChannelError
 
-MT: Table = Message.__table__  # type: ignore[assignment]
-PT: Table = MessagePart.__table__  # type: ignore[assignment]
-SENT_STATES = (MessageState.SUBMITTING, MessageState.SUBMITTED, MessageState.DELIVERED, MessageState.HELD)
-BLOCKING_FLAGS = {"opted_out": "opted_out", "dispute": "dispute", "do_not_contact": "do_not_contact"}
+T = TypeVar("T")
+Budget = ContactBudget  # the name services and tests use
+
+HOLD_NO_QUERY = "发送过程中断且通道不支持状态查询：请人工核实后再处理，系统不会自动重发"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,27 +74,52 @@ class SendWindow:
         return now.astimezone(self.tz).date()
 
 
-@dataclass(frozen=True, slots=True)
-class Budget:
-    max_per_day: int = 1
-    max_per_7d: int = 4
-
-
 @dataclass
 class Progress:
+    """Live counters of one run (for progress bars and the web console)."""
+
     total: int
     submitted: int = 0
     failed: int = 0
     suppressed: int = 0
     retried: int = 0
     events: int = 0
+    held: int = 0
+    delivered: int = 0  # messages of the campaign in state ``delivered`` (refreshed about once a second)
+    rate: float = 0.0  # submitted per second since the run started
+    elapsed: float = 0.0
+    channel: str = ""  # the channel sending now (changes on failover)
+
+    @property
+    def done(self) -> int:
+        return self.submitted + self.failed + self.suppressed + self.held
 
 
 @dataclass
 class DispatchOutcome:
-    stopped: str  # done | paused | cancelled | window_wait | window_closed
+    """How a run ended. ``stopped``: done | paused | cancelled | window_wait | window_closed | breaker |
+    channel_down | busy | lease_lost. ``detail`` is a Chinese sentence for the operator."""
+
+    stopped: str
     progress: Progress
     detail: str = ""
+    failovers: list[tuple[str, str, str]] = field(default_factory=list)  # (from, to, reason)
+    reconciled: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Route:
+    """A channel the dispatcher may send through, with its limiter (keyed by the channel's name)."""
+
+    name: str
+    channel: Channel
+    limiter: GcraLimiter
+
+
+@dataclass
+class _Stop:
+    kind: str
+    detail: str
 
 
 @dataclass
@@ -80,270 +130,367 @@ class Dispatcher:
     window: SendWindow
     clock: Callable[[], datetime]
     limiter: GcraLimiter
-    budget: Budget = field(default_factory=Budget)
+    budget: ContactBudget = field(default_factory=ContactBudget)
     batch_size: int = 500
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     on_events: Callable[[str, Sequence[ChannelEvent]], None] | None = None
     on_progress: Callable[[Progress], None] | None = None
     rng: random.Random = field(default_factory=lambda: random.Random(0))
+    fallbacks: Sequence[Route] = ()
+    breaker_threshold: int = 20
+    max_inflight: int = 1  # batches on the wire at once; services raise it for windowed protocols
+    lease_ttl: float = 30.0
+    reconcile_grace: float = 0.0  # wait before asking a provider about a dead sender's in-flight messages
+    receipt_wait: float = 0.0  # after the last batch, keep collecting receipts for up to this long …
+    receipt_quiet: float = 0.3  # … stopping once none arrived for this long
+    event_interval: float = 0.1
+    progress_interval: float = 0.2
 
-    def _count_remaining(self, campaign_id: int, pilot_only: bool) -> int:
-        with self.db.transaction() as s:
-            q = select(func.count()).select_from(Message).where(
-                Message.campaign_id == campaign_id, Message.state == MessageState.QUEUED
-            )
-            if pilot_only:
-                q = q.where(Message.is_pilot.is_(True))
-            return int(s.scalar(q) or 0)
+    # ------------------------------------------------------------------ plumbing
+
+    def _routes(self) -> list[Route]:
+        return [Route(self.channel_name, self.channel, self.limiter), *self.fallbacks]
+
+    async def _db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
+
+    def _batch_for(self, route: Route) -> int:
+        return max(1, min(self.batch_size, route.channel.capabilities.max_batch, route.limiter.max_batch))
+
+    # ------------------------------------------------------------------ run
 
     async def run(self, campaign_id: int, *, pilot_only: bool = False) -> DispatchOutcome:
-        progress = Progress(total=self._count_remaining(campaign_id, pilot_only))
-        await self.channel.open()
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="dunning-dispatch-db")
+        self._sql = Sql(self.db.engine)
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._stop: _Stop | None = None
+        self._failover: tuple[Route, PermanentChannelError] | None = None
+        self._breaker = CircuitBreaker(self.breaker_threshold)
+        self._used: dict[str, Route] = {}
+        self._started = _time.monotonic()
+        self._last_progress = 0.0
+        self._last_delivered = 0.0
         try:
-            outcome = await self._loop(campaign_id, pilot_only, progress)
+            lease = await self._db(CampaignLease, self.db.engine, campaign_id, ttl=self.lease_ttl)
+            if not await self._db(lease.acquire):
+                cur = await self._db(lease.current)
+                holder = cur[0] if cur else "?"
+                return DispatchOutcome("busy", Progress(0), f"批次 #{campaign_id} 正由另一个发送进程处理（{holder}），未重复发送")
+            try:
+                reconciled = await self._reconcile_orphans(campaign_id)
+                queued = (await self._db(outbox.count_states, self.db.engine, self._sql, campaign_id,
+                                         pilot_only)).get("queued", 0)
+                progress = Progress(total=queued, channel=self.channel_name)
+                self._progress = progress
+                pump = asyncio.create_task(self._pump())
+                try:
+                    outcome = await self._loop(campaign_id, pilot_only, progress, lease)
+                finally:
+                    if self._inflight:
+                        await asyncio.wait(set(self._inflight))
+                    pump.cancel()
+                    await asyncio.gather(pump, return_exceptions=True)
+                    await self._final_events()
+                    await self._refresh_delivered(campaign_id, force=True)
+                    self._emit(force=True)
+                outcome.reconciled = reconciled
+                return outcome
+            finally:
+                await self._db(lease.release)
         finally:
-            await self._drain_events(progress)
-        return outcome
+            self._pool.shutdown(wait=True)
 
-    async def _drain_events(self, progress: Progress) -> None:
-        events = await self.channel.poll_events()
-        if events and self.on_events is not None:
-            self.on_events(self.channel_name, events)
-            progress.events += len(events)
-
-    async def _loop(self, campaign_id: int, pilot_only: bool, progress: Progress) -> DispatchOutcome:
-        batch_size = min(self.batch_size, self.channel.capabilities.max_batch)
+    async def _loop(self, campaign_id: int, pilot_only: bool, progress: Progress,
+                    lease: CampaignLease) -> DispatchOutcome:
+        routes = self._routes()
+        idx = 0
+        failovers: list[tuple[str, str, str]] = []
+        slots = asyncio.Semaphore(max(1, self.max_inflight))
+        opened: set[str] = set()
+        renewed = _time.monotonic()
         while True:
-            with self.db.transaction() as s:
-                state = s.scalar(select(Campaign.state).where(Campaign.id == campaign_id))
+            route = routes[idx]
+            progress.channel = route.name
+            if self._failover is not None:
+                if self._inflight:
+                    await asyncio.wait(set(self._inflight))
+                failed_route, exc = self._failover
+                self._failover = None
+                nxt = idx + 1 if failed_route is route else idx
+                if failed_route is route:
+                    if nxt >= len(routes):
+                        return DispatchOutcome(
+                            "channel_down", progress,
+                            f"通道 {route.name} 不可用：{exc.message_zh}（{exc.code}）；没有可用的备用通道，批次已暂停",
+                            failovers)
+                    failovers.append((route.name, routes[nxt].name, f"{exc.message_zh}（{exc.code}）"))
+                    idx = nxt
+                    self._breaker = CircuitBreaker(self.breaker_threshold)
+                continue
+            if self._stop is not None:
+                return DispatchOutcome(self._stop.kind, progress, self._stop.detail, failovers)
+
+            state = await self._db(outbox.campaign_state, self.db.engine, self._sql, campaign_id)
             if state == CampaignState.PAUSED:
-                return DispatchOutcome("paused", progress)
+                return DispatchOutcome("paused", progress, "", failovers)
             if state == CampaignState.CANCELLED:
-                return DispatchOutcome("cancelled", progress)
+                return DispatchOutcome("cancelled", progress, "", failovers)
             now = self.clock()
             pos = self.window.position(now)
             if pos == "before":
-                return DispatchOutcome("window_wait", progress, f"发送时段 {self.window.start:%H:%M} 开始前不发送")
+                return DispatchOutcome("window_wait", progress, f"发送时段 {self.window.start:%H:%M} 开始前不发送",
+                                       failovers)
             if pos == "after":
-                n = self._expire_out_of_window(campaign_id, now)
+                if self._inflight:
+                    await asyncio.wait(set(self._inflight))
+                n = await self._db(outbox.expire_queued, self.db.engine, self._sql, campaign_id, now)
                 progress.suppressed += n
-                return DispatchOutcome("window_closed", progress, f"已过发送时段，{n} 条未发送的短信已过期（不会延后发送）")
+                return DispatchOutcome("window_closed", progress,
+                                       f"已过发送时段，{n} 条未发送的短信已过期（不会延后发送）", failovers)
+            if _time.monotonic() - renewed > self.lease_ttl / 3:
+                if not await self._db(lease.renew):
+                    return DispatchOutcome("lease_lost", progress, "发送租约被其他进程接管，本进程停止发送", failovers)
+                renewed = _time.monotonic()
 
-            batch = self._claim(campaign_id, pilot_only, batch_size, now, progress)
-            if batch is None:
-                return DispatchOutcome("done", progress)
-            if not batch:
-                await asyncio.sleep(0.05)  # only retries waiting for their backoff remain
+            if route.name not in opened:
+                try:
+                    await route.channel.open()
+                    opened.add(route.name)
+                except PermanentChannelError as exc:
+                    self._failover = (route, exc)
+                    continue
+                except ChannelError as exc:
+                    if self._breaker.on_call_error(exc):
+                        return DispatchOutcome("breaker", progress, self._breaker.reason(route.name), failovers)
+                    await self._sleep_unless_stopped(self.retry.backoff(self._breaker.consecutive, self.rng))
+                    continue
+                self._used[route.name] = route
+
+            n = self._batch_for(route)
+            claim = await self._db(outbox.claim, self.db.engine, self._sql, campaign_id=campaign_id,
+                                   channel=route.name, n=n, now=now, pilot_only=pilot_only, tz=self.window.tz,
+                                   budget=self.budget)
+            progress.suppressed += len(claim.suppressed)
+            if not claim.messages:
+                if claim.exhausted and not self._inflight:
+                    return DispatchOutcome("done", progress, "", failovers)
+                if claim.suppressed:
+                    continue
+                # Nothing due now: batches in flight may put messages back, retries wait for their backoff.
+                if self._inflight:
+                    await asyncio.wait(set(self._inflight), timeout=0.05, return_when=asyncio.FIRST_COMPLETED)
+                else:
+                    await asyncio.sleep(0.05)
                 continue
-            await self.limiter.acquire(self.channel_name, len(batch))
-            try:
-                results = await self.channel.send_batch(batch)
-            except ChannelError as exc:
-                results = [SubmitResult(m.message_id, None, exc) for m in batch]
-            self._record(results, progress)
-            await self._drain_events(progress)
-            if self.on_progress is not None:
-                self.on_progress(progress)
 
-    def _expire_out_of_window(self, campaign_id: int, now: datetime) -> int:
-        with self.db.transaction() as s:
-            res = s.execute(
-                update(Message)
-                .where(Message.campaign_id == campaign_id, Message.state == MessageState.QUEUED)
-                .values(state=MessageState.EXPIRED, reason="window", final_at=now,
-                        detail="超出发送时段，未发送")
-            )
-            return int(res.rowcount or 0)  # type: ignore[attr-defined]
-
-    def _claim(self, campaign_id: int, pilot_only: bool, n: int, now: datetime,
-               progress: Progress) -> list[OutboundMessage] | None:
-        """Claim up to n queued messages (``None`` when none are left at all, ``[]`` when all wait for backoff)."""
-        with self.db.transaction() as s:
-            q = (
-                select(Message.id, Message.phone, Message.loan_id, Message.account_id)
-                .where(Message.campaign_id == campaign_id, Message.state == MessageState.QUEUED)
-                .order_by(Message.id)
-                .limit(n)
-            )
-            if pilot_only:
-                q = q.where(Message.is_pilot.is_(True))
-            due_q = q.where(or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now))
-            rows = s.execute(due_q).all()
-            if not rows:
-                return [] if s.execute(q.limit(1)).first() is not None else None
-            suppress = self._recheck(s, rows, now)
-            if suppress:
-                s.execute(
-                    update(MT)
-                    .where(MT.c.id == bindparam("mid"), MT.c.state == MessageState.QUEUED)
-                    .values(state=MessageState.SUPPRESSED, reason=bindparam("why"), final_at=now),
-                    [{"mid": mid, "why": why} for mid, why in suppress.items()],
-                )
-                progress.suppressed += len(suppress)
-            ids = [r.id for r in rows if r.id not in suppress]
-            if not ids:
-                return []
-            claimed = s.execute(
-                update(Message)
-                .where(Message.id.in_(ids), Message.state == MessageState.QUEUED)
-                .values(state=MessageState.SUBMITTING, submitting_at=now, channel=self.channel_name,
-                        attempts=Message.attempts + 1)
-                .returning(Message.id, Message.idempotency_key, Message.phone, Message.text)
-            ).all()
-        ordered = sorted(claimed, key=lambda r: r.id)
-        return [OutboundMessage(r.id, r.idempotency_key, r.phone, r.text or "") for r in ordered]
-
-    def _recheck(self, s: Any, rows: Sequence[Any], now: datetime) -> dict[int, str]:
-        """Suppression right before sending: opt-out/dispute/DNC flags, payment in full, a used-up budget."""
-        phones = {r.phone for r in rows}
-        why: dict[int, str] = {}
-        flagged: dict[str, str] = dict(
-            s.execute(
-                select(PhoneFlag.phone, PhoneFlag.kind).where(
-                    PhoneFlag.phone.in_(phones), PhoneFlag.cleared_at.is_(None)
-                )
-            ).all()
-        )
-        for r in rows:
-            if r.phone in flagged:
-                why[r.id] = BLOCKING_FLAGS.get(flagged[r.phone], flagged[r.phone])
-        paid_sum = (
-            select(Payment.loan_id, func.sum(Payment.amount_fen).label("paid"))
-            .where(Payment.loan_id.in_({r.loan_id for r in rows}))
-            .group_by(Payment.loan_id)
-            .subquery()
-        )
-        paid = s.execute(
-            select(Account.id).join(paid_sum, paid_sum.c.loan_id == Account.loan_id).where(
-                Account.id.in_({r.account_id for r in rows}), paid_sum.c.paid >= Account.amount_due_fen
-            )
-        ).scalars().all()
-        paid_accounts = set(paid)
-        for r in rows:
-            if r.account_id in paid_accounts:
-                why.setdefault(r.id, "paid")
-        local_midnight = now.astimezone(self.window.tz).replace(hour=0, minute=0, second=0, microsecond=0)
-        day_counts = dict(
-            s.execute(
-                select(Message.phone, func.count())
-                .where(Message.phone.in_(phones), Message.state.in_(SENT_STATES),
-                       Message.submitting_at >= local_midnight)
-                .group_by(Message.phone)
-            ).all()
-        )
-        week_counts = dict(
-            s.execute(
-                select(Message.phone, func.count())
-                .where(Message.phone.in_(phones), Message.state.in_(SENT_STATES),
-                       Message.submitting_at >= now - timedelta(days=7))
-                .group_by(Message.phone)
-            ).all()
-        )
-        taken: dict[str, int] = {}
-        for r in rows:
-            if r.id in why:
+            if not await self._acquire(route, len(claim.messages), campaign_id):
+                await self._db(outbox.release, self.db.engine, self._sql, [m.message_id for m in claim.messages])
                 continue
-            extra = taken.get(r.phone, 0)
-            if (day_counts.get(r.phone, 0) + extra >= self.budget.max_per_day
-                    or week_counts.get(r.phone, 0) + extra >= self.budget.max_per_7d):
-                why[r.id] = "budget"
+            await slots.acquire()
+            task = asyncio.create_task(self._send(route, claim.messages, claim.attempts, campaign_id, progress))
+            self._inflight.add(task)
+
+            def _done(t: asyncio.Task[None]) -> None:
+                self._inflight.discard(t)
+                slots.release()
+
+            task.add_done_callback(_done)
+
+    async def _acquire(self, route: Route, n: int, campaign_id: int) -> bool:
+        """Wait for ``n`` cells of the route's shared limiter; False if the campaign stopped meanwhile."""
+        waited = 0.0
+        while True:
+            wait = await self._db(route.limiter.decide, route.name, n)
+            if wait <= 0:
+                return True
+            step = min(wait, 0.2)
+            await asyncio.sleep(step)
+            waited += step
+            if waited >= 0.5:
+                waited = 0.0
+                state = await self._db(outbox.campaign_state, self.db.engine, self._sql, campaign_id)
+                if state in (CampaignState.PAUSED, CampaignState.CANCELLED) or self._stop is not None:
+                    return False
+
+    async def _sleep_unless_stopped(self, seconds: float) -> None:
+        end = _time.monotonic() + seconds
+        while self._stop is None and _time.monotonic() < end:
+            await asyncio.sleep(min(0.1, max(0.0, end - _time.monotonic())))
+
+    async def _send(self, route: Route, messages: list[OutboundMessage], attempts: dict[int, int],
+                    campaign_id: int, progress: Progress) -> None:
+        ids = [m.message_id for m in messages]
+        engine, sql = self.db.engine, self._sql
+        state = await self._db(outbox.campaign_state, engine, sql, campaign_id)
+        if state in (CampaignState.PAUSED, CampaignState.CANCELLED) or self._stop is not None or (
+                self._failover is not None):
+            await self._db(outbox.release, engine, sql, ids)
+            return
+        try:
+            results = await route.channel.send_batch(messages)
+        except PermanentChannelError as exc:
+            await self._db(outbox.release, engine, sql, ids, detail=outbox.error_detail(exc))
+            if self._failover is None:
+                self._failover = (route, exc)
+            return
+        except (TransientChannelError, RateLimitedError) as exc:
+            if isinstance(exc, RateLimitedError):
+                delay = max(exc.retry_after, 0.0)
             else:
-                taken[r.phone] = extra + 1
-        return why
+                delay = self.retry.backoff(self._breaker.consecutive + 1, self.rng)
+            await self._db(outbox.release, engine, sql, ids, not_before=self.clock() + timedelta(seconds=delay),
+                           detail=outbox.error_detail(exc))
+            progress.retried += len(ids)
+            if self._breaker.on_call_error(exc) and self._stop is None:
+                self._stop = _Stop("breaker", self._breaker.reason(route.name))
+            return
+        except ChannelError as exc:
+            # A failure of unknown extent: the provider may have some of the batch. Hold, never resend.
+            results = [SubmitResult(m.message_id, None, ChannelError(
+                exc.message_zh, exc.message_en, code=outbox.OUTCOME_UNKNOWN)) for m in messages]
+        rec = await self._db(outbox.record, engine, sql, channel=route.name, results=results, now=self.clock(),
+                             retry=self.retry, attempts=attempts, rng=self.rng)
+        progress.submitted += rec.submitted
+        progress.failed += rec.failed
+        progress.retried += rec.retried
+        progress.held += rec.held
+        if self._breaker.on_results(results) and self._stop is None:
+            self._stop = _Stop("breaker", self._breaker.reason(route.name))
+        await self._refresh_delivered(campaign_id)
+        self._emit()
 
-    def _record(self, results: Sequence[SubmitResult], progress: Progress) -> None:
-        now = self.clock()
-        ok = [r for r in results if r.accepted]
-        bad = [r for r in results if not r.accepted]
-        with self.db.transaction() as s:
-            if ok:
-                s.execute(
-                    update(MT)
-                    .where(MT.c.id == bindparam("mid"), MT.c.state == MessageState.SUBMITTING)
-                    .values(state=MessageState.SUBMITTED, provider_id=bindparam("pid"), submitted_at=now),
-                    [{"mid": r.message_id, "pid": r.provider_id} for r in ok],
-                )
-                parts = [
-                    {"message_id": r.message_id, "channel": self.channel_name, "provider_id": pid, "part_no": i + 1}
-                    for r in ok
-                    for i, pid in enumerate(r.part_ids or ((r.provider_id,) if r.provider_id else ()))
-                ]
-                if parts:
-                    s.execute(insert(MessagePart), parts)
-                progress.submitted += len(ok)
-            if bad:
-                attempts = dict(
-                    s.execute(select(Message.id, Message.attempts).where(
-                        Message.id.in_([r.message_id for r in bad]))).all()
-                )
-                retry_rows, fail_rows = [], []
-                for r in bad:
-                    assert r.error is not None
-                    decision = self.retry.decide(r.error, attempts.get(r.message_id, 1), self.rng)
-                    if isinstance(decision, GiveUp):
-                        fail_rows.append({"mid": r.message_id, "why": decision.reason[:32],
-                                          "detail": r.error.message_zh})
-                    else:
-                        retry_rows.append({"mid": r.message_id,
-                                           "at": now + timedelta(seconds=decision.delay),
-                                           "detail": r.error.message_zh})
-                if retry_rows:
-                    s.execute(
-                        update(MT)
-                        .where(MT.c.id == bindparam("mid"), MT.c.state == MessageState.SUBMITTING)
-                        .values(state=MessageState.QUEUED, next_attempt_at=bindparam("at"),
-                                detail=bindparam("detail")),
-                        retry_rows,
-                        )
-                    progress.retried += len(retry_rows)
-                if fail_rows:
-                    s.execute(
-                        update(MT)
-                        .where(MT.c.id == bindparam("mid"), MT.c.state == MessageState.SUBMITTING)
-                        .values(state=MessageState.FAILED, reason=bindparam("why"), detail=bindparam("detail"),
-                                final_at=now),
-                        fail_rows,
-                        )
-                    progress.failed += len(fail_rows)
+    # ------------------------------------------------------------------ progress and events
+
+    async def _refresh_delivered(self, campaign_id: int, force: bool = False) -> None:
+        now = _time.monotonic()
+        if not force and now - self._last_delivered < 1.0:
+            return
+        self._last_delivered = now
+        states = await self._db(outbox.count_states, self.db.engine, self._sql, campaign_id)
+        self._progress.delivered = states.get("delivered", 0)
+
+    def _emit(self, force: bool = False) -> None:
+        p = self._progress
+        now = _time.monotonic()
+        p.elapsed = now - self._started
+        p.rate = p.submitted / p.elapsed if p.elapsed > 0 else 0.0
+        if self.on_progress is None:
+            return
+        if force or now - self._last_progress >= self.progress_interval:
+            self._last_progress = now
+            self.on_progress(p)
+
+    async def _pump(self) -> None:
+        while True:
+            await asyncio.sleep(self.event_interval)
+            await self._collect_events()
+
+    async def _collect_events(self) -> int:
+        got = 0
+        for route in list(self._used.values()):
+            events = await route.channel.poll_events()
+            if not events:
+                continue
+            got += len(events)
+            on_flight = [t for t in self._inflight if not t.done()]
+            if on_flight:
+                await asyncio.wait(on_flight)
+            if self.on_events is not None:
+                await self._db(self.on_events, route.name, events)
+            self._progress.events += len(events)
+        return got
+
+    async def _final_events(self) -> None:
+        await self._collect_events()
+        if self.receipt_wait <= 0:
+            return
+        end = _time.monotonic() + self.receipt_wait
+        quiet_since = _time.monotonic()
+        while _time.monotonic() < end and _time.monotonic() - quiet_since < self.receipt_quiet:
+            await asyncio.sleep(min(0.05, self.receipt_quiet))
+            if await self._collect_events():
+                quiet_since = _time.monotonic()
+
+    # ------------------------------------------------------------------ crash reconciliation
+
+    async def _reconcile_orphans(self, campaign_id: int) -> dict[str, int]:
+        rows = await self._db(outbox.orphans, self.db.engine, self._sql, campaign_id=campaign_id)
+        counts = {"submitted": 0, "requeued": 0, "held": 0}
+        if not rows:
+            return counts
+        by_route = {r.name: r for r in self._routes()}
+        groups: dict[str | None, list[Orphan]] = {}
+        for o in rows:
+            groups.setdefault(o.channel, []).append(o)
+        for name, group in groups.items():
+            route = by_route.get(name) if name is not None else None
+            got = await _reconcile_group(self.db, self._sql, route.channel if route else None, name or "?", group,
+                                         self.clock(), self.reconcile_grace, run=self._db)
+            for k, v in got.items():
+                counts[k] += v
+        return counts
 
 
-async def reconcile(db: Database, channel: Channel, channel_name: str, now: datetime) -> dict[str, int]:
-    """Settle ``submitting`` messages left by a crash: ask the provider where it can answer, else hold them.
+async def _reconcile_group(db: Database, sql: Sql, channel: Channel | None, channel_name: str,
+                           rows: Sequence[Orphan], now: datetime, grace: float,
+                           run: Callable[..., Any] | None = None) -> dict[str, int]:
+    async def call(fn: Callable[..., Any], *a: Any, **kw: Any) -> Any:
+        if run is not None:
+            return await run(fn, *a, **kw)
+        return fn(*a, **kw)
 
-    Never resends: a message the provider does not know of goes back to ``queued`` only when the channel's
-    status query positively says it was never received; otherwise it is ``held`` for an operator.
+    counts = {"submitted": 0, "requeued": 0, "held": 0}
+    submitting = [r for r in rows if r.state == "submitting"]
+    if channel is None or not channel.capabilities.status_query:
+        await call(outbox.settle_orphans, db.engine, sql, channel=channel_name, found={}, unknown=[],
+                   hold={r.id: HOLD_NO_QUERY for r in submitting}, now=now)
+        counts["held"] = len(submitting)
+        return counts
+    if grace > 0:
+        await asyncio.sleep(grace)
+    known: dict[str, SubmitResult | None] = {}
+    try:
+        await channel.open()
+        for i in range(0, len(rows), 1000):
+            known.update(await channel.query_status([r.idempotency_key for r in rows[i:i + 1000]]))
+    except (ChannelError, NotImplementedError) as exc:
+        why = exc.message_zh if isinstance(exc, ChannelError) else str(exc)
+        detail = f"发送过程中断，向通道查询发送结果失败（{why}）：请人工核实后再处理，系统不会自动重发"
+        await call(outbox.settle_orphans, db.engine, sql, channel=channel_name, found={}, unknown=[],
+                   hold={r.id: detail for r in submitting}, now=now)
+        counts["held"] = len(submitting)
+        return counts
+    found = {r.id: res for r in rows if (res := known.get(r.idempotency_key)) is not None and res.provider_id}
+    unknown = [r.id for r in rows if r.idempotency_key in known and known[r.idempotency_key] is None]
+    settled = set(found) | set(unknown)
+    hold = {r.id: HOLD_NO_QUERY for r in submitting if r.id not in settled}
+    await call(outbox.settle_orphans, db.engine, sql, channel=channel_name, found=found, unknown=unknown, hold=hold,
+               now=now)
+    counts.update(submitted=len(found), requeued=len(unknown), held=len(hold))
+    return counts
+
+
+async def reconcile(db: Database, channel: Channel, channel_name: str, now: datetime, *,
+                    campaign_id: int | None = None, grace: float = 0.0) -> dict[str, int]:
+    """Settle messages whose send outcome is unknown (``submitting`` after a crash, or held as outcome-unknown).
+
+    Asks the provider where the channel can answer (``capabilities.status_query``): known → ``submitted`` with
+    its provider ids; positively never received → ``queued`` again; otherwise → ``held`` for an operator with
+    a reason. Never resends by itself.
+
+    Only call it for rows no live sender owns: the dispatcher calls it for its campaign after taking the
+    campaign's lease; called by hand (``campaign_id=None``) it takes every such row of the channel.
     """
-    with db.transaction() as s:
-        rows = s.execute(
-            select(Message.id, Message.idempotency_key).where(
-                Message.state == MessageState.SUBMITTING, Message.channel == channel_name
-            )
-        ).all()
+    sql = Sql(db.engine)
+    rows = outbox.orphans(db.engine, sql, campaign_id=campaign_id, channel=channel_name)
     if not rows:
         return {"submitted": 0, "requeued": 0, "held": 0}
-    counts = {"submitted": 0, "requeued": 0, "held": 0}
-    known: dict[str, SubmitResult | None] | None = None
-    if channel.capabilities.status_query:
-        await channel.open()
-        known = await channel.query_status([r.idempotency_key for r in rows])
-    with db.transaction() as s:
-        for r in rows:
-            if known is None:
-                s.execute(update(Message).where(Message.id == r.id, Message.state == MessageState.SUBMITTING)
-                          .values(state=MessageState.HELD, reason="crash_unreconciled",
-                                  detail="发送过程中断且通道不支持状态查询：请人工核实后再处理，系统不会自动重发"))
-                counts["held"] += 1
-                continue
-            res = known.get(r.idempotency_key)
-            if res is not None and res.provider_id:
-                s.execute(update(Message).where(Message.id == r.id).values(
-                    state=MessageState.SUBMITTED, provider_id=res.provider_id, submitted_at=now))
-                for i, pid in enumerate(res.part_ids or (res.provider_id,)):
-                    s.execute(insert(MessagePart).values(message_id=r.id, channel=channel_name, provider_id=pid,
-                                                         part_no=i + 1))
-                counts["submitted"] += 1
-            else:
-                s.execute(update(Message).where(and_(Message.id == r.id, Message.state == MessageState.SUBMITTING))
-                          .values(state=MessageState.QUEUED, attempts=Message.attempts - 1))
-                counts["requeued"] += 1
-    return counts
+    return await _reconcile_group(db, sql, channel, channel_name, rows, now, grace)
+
+
+def expire_stale(db: Database, *, now: datetime, timeout: timedelta) -> int:
+    """Mark ``submitted`` messages with no final delivery report after ``timeout`` as ``expired``."""
+    hours = timeout.total_seconds() / 3600
+    detail = f"提交后 {hours:g} 小时内未收到送达回执，标记为过期（之后收到回执仍会更新状态）"
+    return outbox.expire_stale(db.engine, Sql(db.engine), submitted_before=now - timeout, now=now, detail=detail)

@@ -1,15 +1,26 @@
 """Rate limiting. A limiter answers "may I send n now, and if not, how long to wait" — a pure decision.
 
-``GcraLimiter`` keeps its state in a :class:`LimiterStore`. ``MemoryStore`` serves one process (tests, the
-embedded single-sender default); shared stores (database, Redis) hold the same state for many workers.
+``GcraLimiter`` keeps one number per key, the GCRA theoretical arrival time (TAT), in a :class:`LimiterStore`
+changed only by compare-and-set, so many processes can share it: :class:`MemoryStore` (one process: tests),
+:class:`~dunning.dispatch.state.DbLimiterStore` (SQLite or PostgreSQL) and :class:`RedisLimiterStore`.
+
+The promise is strict: over *any* one-second window the cells granted never exceed ``rate``, while the
+sustained rate stays close to it. Plain GCRA with a burst of ``n`` cells lets ``rate + n - 1`` through a
+one-second window, so the limiter runs GCRA at ``rate·(1 − margin) − (max_batch − 1)`` with a tolerance of
+``max_batch − 1`` cells: then ``1 + ⌊(1 + τ)/T⌋ ≤ rate`` for every window (``T`` the emission interval,
+``τ`` the tolerance). :func:`batch_size_for` keeps ``max_batch`` at about 2 % of the rate, so the sustained
+rate is ≥ 97 % of the configured one. ``margin`` (1 % by default) absorbs the jitter between the moment a
+batch is granted and the moment it reaches the provider.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class LimiterStore(Protocol):
@@ -19,6 +30,8 @@ class LimiterStore(Protocol):
 
 @dataclass
 class MemoryStore:
+    """One process's memory: for tests and single-process tools, never the truth for a deployment."""
+
     values: dict[str, float] = field(default_factory=dict)
 
     def get(self, key: str) -> float | None:
@@ -31,41 +44,122 @@ class MemoryStore:
         return True
 
 
+_REDIS_CAS = """
+local cur = redis.call('GET', KEYS[1])
+if (cur == false and ARGV[1] == '') or (cur ~= false and cur == ARGV[1]) then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0
+"""
+
+
+class RedisLimiterStore:
+    """TAT values in Redis; compare-and-set is one Lua script (atomic on the server).
+
+    Values are stored as ``repr(float)`` so the comparison is exact; keys expire once they are in the past by
+    more than a minute, so an idle channel leaves nothing behind.
+    """
+
+    def __init__(self, client: Any, prefix: str = "dunning:rate:") -> None:
+        self.client = client
+        self.prefix = prefix
+        self._cas = client.register_script(_REDIS_CAS)
+
+    @classmethod
+    def from_url(cls, url: str, prefix: str = "dunning:rate:") -> RedisLimiterStore:
+        import redis
+
+        return cls(redis.Redis.from_url(url), prefix)
+
+    def get(self, key: str) -> float | None:
+        raw = self.client.get(self.prefix + key)
+        return None if raw is None else float(raw)
+
+    def compare_and_set(self, key: str, old: float | None, new: float) -> bool:
+        ttl_ms = max(60_000, int((new - time.time()) * 1000) + 60_000)
+        done = self._cas(keys=[self.prefix + key], args=["" if old is None else repr(old), repr(new), ttl_ms])
+        return bool(done)
+
+
+def batch_size_for(rate: float, max_batch: int, share: float = 0.02) -> int:
+    """The largest batch that keeps the strict one-second promise within ~``share`` of the rate."""
+    return max(1, min(max_batch, int(rate * share)))
+
+
 @dataclass
 class GcraLimiter:
-    """Generic cell rate algorithm: ``rate`` per second with a burst of ``burst`` cells.
+    """Generic cell rate algorithm, strict over any one-second window (see the module docstring).
 
-    The theoretical arrival time (TAT) is the only state, so a shared store needs one atomic compare-and-set.
+    ``rate`` cells per second; ``max_batch`` the largest number of cells one call may ask for (it sets the
+    tolerance); ``clock`` returns seconds — wall-clock time by default, because processes sharing a store must
+    share a time base.
     """
 
     rate: float
-    burst: float = 1.0
+    max_batch: int = 1
     store: LimiterStore = field(default_factory=MemoryStore)
-    clock: Callable[[], float] | None = None
+    clock: Callable[[], float] = time.time
+    margin: float = 0.01
+    burst: float | None = None  # older spelling of max_batch (clamped by batch_size_for)
 
-    def _now(self) -> float:
-        if self.clock is not None:
-            return self.clock()
-        return asyncio.get_event_loop().time()
+    def __post_init__(self) -> None:
+        if self.rate <= 0:
+            raise ValueError("rate must be positive")
+        if self.burst is not None:
+            self.max_batch = max(self.max_batch, batch_size_for(self.rate, int(self.burst)))
+        self.max_batch = max(1, int(self.max_batch))
+        effective = self.rate * (1.0 - self.margin) - (self.max_batch - 1)
+        if effective <= 0:
+            raise ValueError(f"max_batch {self.max_batch} too large for rate {self.rate}; use batch_size_for()")
+        self.interval = 1.0 / effective
+        self.tolerance = (self.max_batch - 1) * self.interval
+
+    @property
+    def effective_rate(self) -> float:
+        return 1.0 / self.interval
 
     def decide(self, key: str, n: int) -> float:
-        """Reserve ``n`` cells; return 0 if granted now, else the seconds to wait before trying again."""
-        interval = 1.0 / self.rate
+        """Reserve ``n`` cells; return 0 if granted now, else the seconds to wait before asking again.
+
+        More than ``max_batch`` cells are granted only once the bucket has drained (then a window may see up to
+        ``n − max_batch`` cells more than the rate: callers size batches with :func:`batch_size_for`).
+        """
         while True:
-            now = self._now()
+            now = self.clock()
             old = self.store.get(key)
-            tat = max(old if old is not None else now, now)
-            new_tat = tat + n * interval
-            # A batch larger than the burst is admitted once the bucket has fully drained.
-            allow_at = new_tat - max(self.burst, n) * interval
-            if allow_at > now:
-                return allow_at - now
-            if self.store.compare_and_set(key, old, new_tat):
+            start = now if old is None or old < now else old
+            wait = start + (n - 1) * self.interval - max(self.tolerance, (n - 1) * self.interval) - now
+            if wait > 1e-9:
+                return wait
+            if self.store.compare_and_set(key, old, start + n * self.interval):
                 return 0.0
 
-    async def acquire(self, key: str, n: int) -> None:
+    async def acquire(self, key: str, n: int, *, on_wait: Callable[[], bool] | None = None) -> bool:
+        """Wait until ``n`` cells are granted. ``on_wait`` is asked between sleeps; False abandons the wait."""
         while True:
             wait = self.decide(key, n)
             if wait <= 0:
-                return
-            await asyncio.sleep(wait)
+                return True
+            if on_wait is not None and not on_wait():
+                return False
+            await asyncio.sleep(min(wait, 0.25))
+
+
+def max_in_any_window(times: list[float], window: float = 1.0) -> int:
+    """The largest number of events inside any half-open window ``[t, t + window)`` (times need not be sorted)."""
+    ts = sorted(times)
+    best, lo = 0, 0
+    for hi, t in enumerate(ts):
+        while ts[lo] <= t - window:
+            lo += 1
+        best = max(best, hi - lo + 1)
+    return best
+
+
+def sustained_rate(times: list[float]) -> float:
+    """Events per second between the first and the last event (the span a steady sender needs)."""
+    if len(times) < 2:
+        return math.inf if times else 0.0
+    ts = sorted(times)
+    return (len(ts) - 1) / (ts[-1] - ts[0])

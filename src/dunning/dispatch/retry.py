@@ -31,6 +31,9 @@ class RetryPolicy:
             return GiveUp("retries_exhausted")
         if isinstance(error, RateLimitedError):
             return Retry(max(error.retry_after, 0.0))
+        return Retry(self.backoff(attempts, rng))
+
+    def backoff(self, attempt: int, rng: random.Random | None = None) -> float:
+        """Exponential backoff with full jitter: uniform in ``[0, min(cap, base·2^attempt)]``."""
         r = rng or random
-        # exponential backoff with full jitter
-        return Retry(r.uniform(0, min(self.cap, self.base * 2 ** attempts)))
+        return r.uniform(0, min(self.cap, self.base * 2 ** min(attempt, 32)))

@@ -1,0 +1,359 @@
+"""The outbox in SQL: claim, re-check, record, release, reconcile and expire messages — each one transaction.
+
+Every function here is synchronous and short; the async engine runs them on its single database thread, so
+they never block the network I/O of a send in flight.
+
+Statements are plain SQL sent with ``exec_driver_sql`` as executemany batches, because this is the hot path
+(three to five row operations per message at tens of thousands of messages a second) and SQLAlchemy's
+per-row parameter processing would cost more than the database work. The SQL is portable between SQLite and
+PostgreSQL; the two differences (placeholder style and how a timestamp is bound) live in :class:`Sql`.
+
+Timestamps are bound as UTC. On SQLite that means the text form SQLAlchemy's ``DateTime`` writes
+(``YYYY-MM-DD HH:MM:SS.ffffff``, UTC wall time), so rows written here compare correctly with rows written
+through the ORM.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, Engine
+
+from dunning.channels.base import OutboundMessage, SubmitResult
+from dunning.dispatch.retry import GiveUp, RetryPolicy
+from dunning.domain.states import MessageState
+from dunning.errors import ChannelError, RateLimitedError
+
+# States that count as "this phone was contacted" for the contact budget (claimed and not since refused).
+CONTACT_STATES = ("submitting", "submitted", "delivered", "held", "expired")
+BLOCKING_FLAGS = {"opted_out": "opted_out", "dispute": "dispute", "do_not_contact": "do_not_contact"}
+OUTCOME_UNKNOWN = "channel.outcome_unknown"
+PARTIAL = "channel.partial"
+
+
+class Sql:
+    """Dialect differences for the outbox's plain SQL."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.pg = engine.dialect.name == "postgresql"
+        self.placeholder = "%s" if engine.dialect.paramstyle in ("format", "pyformat") else "?"
+        self._cache: dict[str, str] = {}
+
+    def q(self, sql: str) -> str:
+        """``sql`` written with ``?`` placeholders, in the driver's style."""
+        if self.placeholder == "?":
+            return sql
+        out = self._cache.get(sql)
+        if out is None:
+            out = self._cache[sql] = sql.replace("?", self.placeholder)
+        return out
+
+    def ts(self, value: datetime | None) -> Any:
+        if value is None:
+            return None
+        utc = value.astimezone(UTC) if value.tzinfo else value
+        if self.pg:
+            return utc if utc.tzinfo else utc.replace(tzinfo=UTC)
+        return utc.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+    def in_list(self, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        """An ``IN`` / ``= ANY`` predicate tail for ``values``: ``(sql, params)``."""
+        if self.pg:
+            return " = ANY(?)", [list(values)]
+        return f" IN ({','.join('?' * len(values))})", list(values)
+
+
+def run(conn: Connection, sql: Sql, statement: str, params: Sequence[Any] = ()) -> Any:
+    """One execution of ``statement`` with positional ``params``."""
+    return conn.exec_driver_sql(sql.q(statement), tuple(params))
+
+
+def run_many(conn: Connection, sql: Sql, statement: str, rows: list[tuple[Any, ...]]) -> None:
+    """``statement`` once per row, as one executemany."""
+    if rows:
+        conn.exec_driver_sql(sql.q(statement), rows)
+
+
+# ------------------------------------------------------------------------------------------------ claim
+
+
+@dataclass(frozen=True, slots=True)
+class ContactBudget:
+    max_per_day: int = 1
+    max_per_7d: int = 4
+
+
+@dataclass
+class Claim:
+    messages: list[OutboundMessage]
+    suppressed: dict[int, str] = field(default_factory=dict)
+    attempts: dict[int, int] = field(default_factory=dict)  # attempt number of each claimed message (1 = first)
+    exhausted: bool = False  # nothing queued is left at all (not even retries waiting for their backoff)
+
+
+def claim(engine: Engine, sql: Sql, *, campaign_id: int, channel: str, n: int, now: datetime, pilot_only: bool,
+          tz: ZoneInfo, budget: ContactBudget) -> Claim:
+    """Move up to ``n`` due queued messages to ``submitting`` (committed before any network call).
+
+    The claimed rows are then re-checked in the same transaction — opt-out / dispute / do-not-contact flags,
+    payment in full, the contact budget — and the ones that must not go are ``suppressed`` instead.
+    On PostgreSQL the claim skips rows another transaction holds (``FOR UPDATE SKIP LOCKED``).
+    """
+    pilot = " AND is_pilot = ?" if pilot_only else ""
+    lock = " FOR UPDATE SKIP LOCKED" if sql.pg else ""
+    base = [campaign_id, MessageState.QUEUED.value]
+    with engine.begin() as conn:
+        rows = run(
+            conn, sql,
+            "UPDATE messages SET state = 'submitting', submitting_at = ?, channel = ?, attempts = attempts + 1 "
+            "WHERE id IN (SELECT id FROM messages WHERE campaign_id = ? AND state = ?"
+            f"{pilot} AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id LIMIT ?{lock}) "
+            "AND state = 'queued' "
+            "RETURNING id, idempotency_key, phone, text, loan_id, account_id, attempts",
+            [sql.ts(now), channel, *base, *([True] if pilot_only else []), sql.ts(now), n],
+        ).all()
+        if not rows:
+            left = run(conn, sql, f"SELECT 1 FROM messages WHERE campaign_id = ? AND state = ?{pilot} LIMIT 1",
+                       [*base, *([True] if pilot_only else [])]).first()
+            return Claim([], {}, exhausted=left is None)
+        rows.sort(key=lambda r: r[0])
+        why = _recheck(conn, sql, rows, now, tz, budget)
+        if why:
+            run_many(conn, sql,
+                     "UPDATE messages SET state = 'suppressed', reason = ?, final_at = ? "
+                     "WHERE id = ? AND state = 'submitting'",
+                     [(reason, sql.ts(now), mid) for mid, reason in why.items()])
+    return Claim([OutboundMessage(r[0], r[1], r[2], r[3] or "") for r in rows if r[0] not in why], why,
+                 {r[0]: int(r[6]) for r in rows})
+
+
+def _recheck(conn: Connection, sql: Sql, rows: Sequence[Any], now: datetime, tz: ZoneInfo,
+             budget: ContactBudget) -> dict[int, str]:
+    """Suppression right before sending; rows are ``(id, key, phone, text, loan_id, account_id)`` by id."""
+    why: dict[int, str] = {}
+    phones = sorted({r[2] for r in rows})
+    in_phones, p_phones = sql.in_list(phones)
+    flagged = dict(run(conn, sql, f"SELECT phone, kind FROM phone_flags WHERE cleared_at IS NULL AND phone{in_phones}",
+                       p_phones).all())
+    if flagged:
+        for r in rows:
+            if r[2] in flagged:
+                why[r[0]] = BLOCKING_FLAGS.get(flagged[r[2]], str(flagged[r[2]])[:32])
+    loans = sorted({r[4] for r in rows})
+    in_loans, p_loans = sql.in_list(loans)
+    paid = dict(run(conn, sql, f"SELECT loan_id, SUM(amount_fen) FROM payments WHERE loan_id{in_loans} GROUP BY loan_id",
+                    p_loans).all())
+    if paid:
+        accounts = sorted({r[5] for r in rows if r[4] in paid})
+        in_acc, p_acc = sql.in_list(accounts)
+        due = dict(run(conn, sql, f"SELECT id, amount_due_fen FROM accounts WHERE id{in_acc}", p_acc).all())
+        for r in rows:
+            if r[4] in paid and r[5] in due and paid[r[4]] >= due[r[5]]:
+                why.setdefault(r[0], "paid")
+    # Contact budget in the campaign's time zone; the claimed rows themselves are already ``submitting`` and
+    # counted by the query, so they are subtracted before counting them in one by one, in id order.
+    midnight = now.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
+    states = "','".join(CONTACT_STATES)
+    counts = {
+        phone: (int(day or 0), int(week or 0))
+        for phone, day, week in run(
+            conn, sql,
+            "SELECT phone, SUM(CASE WHEN submitting_at >= ? THEN 1 ELSE 0 END), COUNT(*) FROM messages "
+            f"WHERE phone{in_phones} AND state IN ('{states}') AND submitting_at >= ? GROUP BY phone",
+            [sql.ts(midnight), *p_phones, sql.ts(now - timedelta(days=7))],
+        ).all()
+    }
+    claimed_per_phone: dict[str, int] = {}
+    for r in rows:
+        claimed_per_phone[r[2]] = claimed_per_phone.get(r[2], 0) + 1
+    taken: dict[str, int] = {}
+    for r in rows:
+        if r[0] in why:
+            continue
+        phone = r[2]
+        day, week = counts.get(phone, (0, 0))
+        own = claimed_per_phone[phone]
+        extra = taken.get(phone, 0)
+        if day - own + extra >= budget.max_per_day or week - own + extra >= budget.max_per_7d:
+            why[r[0]] = "budget"
+        else:
+            taken[phone] = extra + 1
+    return why
+
+
+# ------------------------------------------------------------------------------------------------ record
+
+
+@dataclass
+class Recorded:
+    submitted: int = 0
+    failed: int = 0
+    retried: int = 0
+    held: int = 0
+    rate_limited: int = 0
+
+
+def record(engine: Engine, sql: Sql, *, channel: str, results: Sequence[SubmitResult], now: datetime,
+           retry: RetryPolicy, attempts: dict[int, int], rng: Any) -> Recorded:
+    """Write a batch's outcomes: ``submitted`` with provider ids and parts, retry, fail, or hold.
+
+    * accepted → ``submitted`` (+ one ``message_parts`` row per part id);
+    * ``channel.outcome_unknown`` (the provider may have it) → ``held``: never resent blindly;
+    * ``channel.partial`` (some parts went out) → ``failed`` with the accepted parts recorded;
+    * rate-limited → back to ``queued`` after ``retry_after`` without spending an attempt;
+    * other errors → the retry policy: ``queued`` with a backoff, or ``failed`` with the error's code.
+    """
+    out = Recorded()
+    ok: list[tuple[Any, ...]] = []
+    parts: list[tuple[Any, ...]] = []
+    retry_rows: list[tuple[Any, ...]] = []
+    fail_rows: list[tuple[Any, ...]] = []
+    hold_rows: list[tuple[Any, ...]] = []
+    ts = sql.ts(now)
+    for r in results:
+        if r.error is None:
+            ok.append((r.provider_id, ts, r.message_id))
+            ids = r.part_ids or ((r.provider_id,) if r.provider_id else ())
+            parts.extend((r.message_id, channel, pid, i + 1) for i, pid in enumerate(ids))
+            continue
+        err = r.error
+        if err.code == OUTCOME_UNKNOWN:
+            hold_rows.append(("outcome_unknown", err.message_zh, r.message_id))
+            continue
+        if err.code == PARTIAL:
+            fail_rows.append((PARTIAL, err.message_zh, ts, r.message_id))
+            parts.extend((r.message_id, channel, pid, i + 1) for i, pid in enumerate(r.part_ids))
+            continue
+        if isinstance(err, RateLimitedError):
+            retry_rows.append((sql.ts(now + timedelta(seconds=max(err.retry_after, 0.0))), err.message_zh, 1,
+                               r.message_id))
+            out.rate_limited += 1
+            continue
+        decision = retry.decide(err, attempts.get(r.message_id, 1), rng)
+        if isinstance(decision, GiveUp):
+            fail_rows.append((decision.reason[:32], err.message_zh, ts, r.message_id))
+        else:
+            retry_rows.append((sql.ts(now + timedelta(seconds=decision.delay)), err.message_zh, 0, r.message_id))
+    parts.sort(key=lambda row: row[2])  # index locality: provider ids are often random strings
+    with engine.begin() as conn:
+        run_many(conn, sql, "UPDATE messages SET state = 'submitted', provider_id = ?, submitted_at = ?, "
+                            "next_attempt_at = NULL WHERE id = ? AND state = 'submitting'", ok)
+        run_many(conn, sql, "INSERT INTO message_parts (message_id, channel, provider_id, part_no) VALUES (?, ?, ?, ?)",
+                 parts)
+        run_many(conn, sql, "UPDATE messages SET state = 'queued', next_attempt_at = ?, detail = ?, "
+                            "attempts = attempts - ? WHERE id = ? AND state = 'submitting'", retry_rows)
+        run_many(conn, sql, "UPDATE messages SET state = 'failed', reason = ?, detail = ?, final_at = ? "
+                            "WHERE id = ? AND state = 'submitting'", fail_rows)
+        run_many(conn, sql, "UPDATE messages SET state = 'held', reason = ?, detail = ? "
+                            "WHERE id = ? AND state = 'submitting'", hold_rows)
+    out.submitted, out.failed, out.retried, out.held = len(ok), len(fail_rows), len(retry_rows), len(hold_rows)
+    return out
+
+
+def release(engine: Engine, sql: Sql, ids: Iterable[int], *, not_before: datetime | None = None,
+            detail: str | None = None) -> int:
+    """Put claimed messages that were never handed to a channel back to ``queued`` (no attempt spent)."""
+    rows = [(sql.ts(not_before), detail, mid) for mid in ids]
+    if not rows:
+        return 0
+    with engine.begin() as conn:
+        run_many(conn, sql, "UPDATE messages SET state = 'queued', next_attempt_at = ?, "
+                            "detail = COALESCE(?, detail), attempts = attempts - 1 "
+                            "WHERE id = ? AND state = 'submitting'", rows)
+    return len(rows)
+
+
+# ------------------------------------------------------------------------------------------------ campaign
+
+
+def campaign_state(engine: Engine, sql: Sql, campaign_id: int) -> str | None:
+    with engine.connect() as conn:
+        row = run(conn, sql, "SELECT state FROM campaigns WHERE id = ?", [campaign_id]).first()
+    return None if row is None else str(row[0])
+
+
+def count_states(engine: Engine, sql: Sql, campaign_id: int, pilot_only: bool = False) -> dict[str, int]:
+    pilot = " AND is_pilot = ?" if pilot_only else ""
+    with engine.connect() as conn:
+        return {str(s): int(n) for s, n in run(
+            conn, sql, f"SELECT state, COUNT(*) FROM messages WHERE campaign_id = ?{pilot} GROUP BY state",
+            [campaign_id, *([True] if pilot_only else [])]).all()}
+
+
+def expire_queued(engine: Engine, sql: Sql, campaign_id: int, now: datetime) -> int:
+    """The send window closed: queued messages expire (never carried over to a later, unchecked time)."""
+    with engine.begin() as conn:
+        res = run(conn, sql, "UPDATE messages SET state = 'expired', reason = 'window', final_at = ?, detail = ? "
+                             "WHERE campaign_id = ? AND state = 'queued'",
+                  [sql.ts(now), "超出发送时段，未发送", campaign_id])
+        return int(res.rowcount or 0)
+
+
+def expire_stale(engine: Engine, sql: Sql, *, submitted_before: datetime, now: datetime, detail: str) -> int:
+    """Messages ``submitted`` before the cutoff with no final delivery report become ``expired``.
+
+    A report that arrives later still settles them (``expired → delivered / failed`` is allowed).
+    """
+    with engine.begin() as conn:
+        res = run(conn, sql, "UPDATE messages SET state = 'expired', reason = 'dlr_timeout', final_at = ?, "
+                             "detail = ? WHERE state = 'submitted' AND submitted_at < ?",
+                  [sql.ts(now), detail, sql.ts(submitted_before)])
+        return int(res.rowcount or 0)
+
+
+# ------------------------------------------------------------------------------------------------ reconcile
+
+
+@dataclass(frozen=True, slots=True)
+class Orphan:
+    id: int
+    idempotency_key: str
+    channel: str | None
+    state: str
+
+
+def orphans(engine: Engine, sql: Sql, *, campaign_id: int | None = None, channel: str | None = None) -> list[Orphan]:
+    """Messages whose send outcome this process does not know: ``submitting``, or held as outcome-unknown."""
+    where: list[str] = []
+    params: list[Any] = []
+    if campaign_id is not None:
+        where.append("campaign_id = ?")
+        params.append(campaign_id)
+    if channel is not None:
+        where.append("channel = ?")
+        params.append(channel)
+    cond = "".join(f" AND {w}" for w in where)
+    with engine.connect() as conn:
+        rows = run(conn, sql,
+                   "SELECT id, idempotency_key, channel, state FROM messages WHERE "
+                   f"(state = 'submitting' OR (state = 'held' AND reason = 'outcome_unknown')){cond} ORDER BY id",
+                   params).all()
+    return [Orphan(int(r[0]), str(r[1]), r[2], str(r[3])) for r in rows]
+
+
+def settle_orphans(engine: Engine, sql: Sql, *, channel: str, found: dict[int, SubmitResult],
+                   unknown: Sequence[int], hold: dict[int, str], now: datetime) -> None:
+    """Apply a reconciliation: ``found`` → submitted (+ parts), ``unknown`` → queued again, ``hold`` → held."""
+    ts = sql.ts(now)
+    states = "('submitting','held')"
+    with engine.begin() as conn:
+        run_many(conn, sql, f"UPDATE messages SET state = 'submitted', provider_id = ?, submitted_at = ?, channel = ?, "
+                            f"reason = NULL WHERE id = ? AND state IN {states}",
+                 [(r.provider_id, ts, channel, mid) for mid, r in found.items()])
+        run_many(conn, sql, "INSERT INTO message_parts (message_id, channel, provider_id, part_no) VALUES (?, ?, ?, ?)",
+                 [(mid, channel, pid, i + 1) for mid, r in found.items()
+                  for i, pid in enumerate(r.part_ids or ((r.provider_id,) if r.provider_id else ()))])
+        run_many(conn, sql, f"UPDATE messages SET state = 'queued', reason = NULL, next_attempt_at = NULL, "
+                            f"attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END "
+                            f"WHERE id = ? AND state IN {states}", [(mid,) for mid in unknown])
+        run_many(conn, sql, "UPDATE messages SET state = 'held', reason = ?, detail = ? "
+                            "WHERE id = ? AND state = 'submitting'",
+                 [("crash_unreconciled", detail, mid) for mid, detail in hold.items()])
+
+
+def error_detail(exc: ChannelError) -> str:
+    return f"{exc.message_zh}（{exc.code}）"

@@ -1,0 +1,184 @@
+"""Shared dispatch state in the database: rate-limiter cells and per-campaign sender leases.
+
+One small key/value table, ``dispatch_state`` (``key`` primary key, a float ``value``, a ``holder`` text), used
+in two ways:
+
+* ``rate:<channel>`` — the GCRA theoretical arrival time of a channel (:class:`DbLimiterStore`); changed only
+  by an atomic compare-and-set (a conditional ``UPDATE … WHERE value = :old``).
+* ``lease:campaign:<id>`` — which sender process currently dispatches a campaign (``holder``) and until when
+  (``value``, epoch seconds). Only the lease holder claims a campaign's messages, so ``submitting`` rows of a
+  campaign whose lease is free (released, expired, or held by a dead process on this host) are orphans of a
+  crash and may be reconciled without racing a live sender.
+
+The table is created on first use (``CREATE TABLE IF NOT EXISTS`` through SQLAlchemy ``checkfirst``), on
+SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import Column, Engine, Float, MetaData, String, Table, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+STATE_METADATA = MetaData()
+DISPATCH_STATE = Table(
+    "dispatch_state",
+    STATE_METADATA,
+    Column("key", String(128), primary_key=True),
+    Column("value", Float, nullable=False),
+    Column("holder", String(128), nullable=True),
+)
+
+_ensured: set[str] = set()
+_ensure_lock = threading.Lock()
+
+
+def ensure_state_table(engine: Engine) -> None:
+    """Create ``dispatch_state`` when missing (once per engine URL and process)."""
+    url = str(engine.url)
+    if url in _ensured:
+        return
+    with _ensure_lock:
+        if url not in _ensured:
+            STATE_METADATA.create_all(engine, checkfirst=True)
+            _ensured.add(url)
+
+
+def process_holder() -> str:
+    """A holder id that names this host and process, unique per call (``host:pid:random``)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _holder_is_dead(holder: str | None) -> bool:
+    """True only when the holder is a process of this host that no longer exists."""
+    if not holder:
+        return True
+    host, _, rest = holder.partition(":")
+    pid_s = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_s.isdigit():
+        return False
+    pid = int(pid_s)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+@dataclass
+class DbLimiterStore:
+    """A :class:`~dunning.dispatch.ratelimit.LimiterStore` in the database, shared by every process using it."""
+
+    engine: Engine
+    prefix: str = "rate:"
+
+    def __post_init__(self) -> None:
+        ensure_state_table(self.engine)
+
+    def get(self, key: str) -> float | None:
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                select(DISPATCH_STATE.c.value).where(DISPATCH_STATE.c.key == self.prefix + key)
+            ).scalar()
+        return None if value is None else float(value)
+
+    def compare_and_set(self, key: str, old: float | None, new: float) -> bool:
+        k = self.prefix + key
+        with self.engine.begin() as conn:
+            if old is None:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(insert(DISPATCH_STATE).values(key=k, value=new, holder=None))
+                except IntegrityError:
+                    return False
+                return True
+            res = conn.execute(
+                update(DISPATCH_STATE).where(DISPATCH_STATE.c.key == k, DISPATCH_STATE.c.value == old)
+                .values(value=new)
+            )
+            return bool(res.rowcount)
+
+
+@dataclass
+class CampaignLease:
+    """The right to dispatch one campaign, held by one process at a time.
+
+    ``acquire`` succeeds when the lease is free, expired, already ours, or held by a process of this host that
+    died (a ``kill -9`` leaves no time to release it). ``renew`` must be called more often than ``ttl``; when it
+    returns False another process took the lease over and this one must stop claiming.
+    """
+
+    engine: Engine
+    campaign_id: int
+    holder: str = field(default_factory=process_holder)
+    ttl: float = 30.0
+    clock: Callable[[], float] = time.time
+    previous_holder: str | None = None  # who held it before we took it over (None: it was free or released)
+
+    def __post_init__(self) -> None:
+        ensure_state_table(self.engine)
+
+    @property
+    def key(self) -> str:
+        return f"lease:campaign:{self.campaign_id}"
+
+    def current(self) -> tuple[str | None, float] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(DISPATCH_STATE.c.holder, DISPATCH_STATE.c.value).where(DISPATCH_STATE.c.key == self.key)
+            ).first()
+        return None if row is None else (row[0], float(row[1]))
+
+    def acquire(self) -> bool:
+        now = self.clock()
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(DISPATCH_STATE.c.holder, DISPATCH_STATE.c.value).where(DISPATCH_STATE.c.key == self.key)
+            ).first()
+            if row is None:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(insert(DISPATCH_STATE).values(key=self.key, value=now + self.ttl,
+                                                                   holder=self.holder))
+                except IntegrityError:
+                    return False
+                self.previous_holder = None
+                return True
+            holder, expires = row[0], float(row[1])
+            if holder is not None and holder != self.holder and expires > now and not _holder_is_dead(holder):
+                return False
+            cond = DISPATCH_STATE.c.holder.is_(None) if holder is None else DISPATCH_STATE.c.holder == holder
+            res = conn.execute(
+                update(DISPATCH_STATE).where(DISPATCH_STATE.c.key == self.key, cond)
+                .values(holder=self.holder, value=now + self.ttl)
+            )
+            if not res.rowcount:
+                return False
+            self.previous_holder = holder if holder != self.holder else None
+            return True
+
+    def renew(self) -> bool:
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                update(DISPATCH_STATE).where(DISPATCH_STATE.c.key == self.key, DISPATCH_STATE.c.holder == self.holder)
+                .values(value=self.clock() + self.ttl)
+            )
+            return bool(res.rowcount)
+
+    def release(self) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(DISPATCH_STATE).where(DISPATCH_STATE.c.key == self.key, DISPATCH_STATE.c.holder == self.holder)
+                .values(holder=None, value=0.0)
+            )
