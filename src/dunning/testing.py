@@ -66,6 +66,11 @@ def generate_portfolio(
     prefixes = MOBILE_PREFIXES[rng.integers(0, len(MOBILE_PREFIXES), n)].astype(str)
     rest = np.char.zfill(rng.integers(0, 100_000_000, n).astype(str), 8)
     phones = np.char.add(prefixes, rest)
+    # About 2 % of borrowers hold a second loan: same phone (and name), another loan id.
+    shared = rng.random(n) < 0.02
+    donors = rng.integers(0, n, n)
+    phones = np.where(shared, phones[donors], phones)
+    names = np.where(shared, names[donors], names)
     amounts = np.round(np.clip(rng.lognormal(mean=8.0, sigma=0.9, size=n), 50, 500_000), 2)
     due_offsets = rng.integers(-10, 181, n)  # DPD from -10 (10 days ahead) to 180
     due = np.datetime64(as_of) - due_offsets.astype("timedelta64[D]")
