@@ -28,7 +28,7 @@ system-deps:
 	bash scripts/setup-test-env.sh
 
 lint: install-test
-	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff check src tests $(wildcard bench)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
