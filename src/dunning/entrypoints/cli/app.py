@@ -32,8 +32,7 @@ for _name, _module in (("templates", "dunning.entrypoints.cli.templates"),
             raise
 
 try:  # the web console (`dunning serve`, `dunning users token|password`)
-    from dunning.entrypoints.cli import serve as _serve
-
+    _serve = importlib.import_module("dunning.entrypoints.cli.serve")
     app.add_typer(_serve.app)
     _serve.register_user_commands(users_app)
 except ModuleNotFoundError as _exc:
