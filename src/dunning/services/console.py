@@ -680,9 +680,9 @@ def audit_facets(ctx: AppContext) -> dict[str, list[str]]:
     """The distinct actions, entities and actors, for the filter menus."""
     with ctx.db.transaction() as s:
         return {
-            "actions": sorted(str(a) for a in s.scalars(select(distinct(AuditEvent.action)).limit(200)).all()),
-            "entities": sorted(str(a) for a in s.scalars(select(distinct(AuditEvent.entity)).limit(100)).all()),
-            "actors": sorted(str(a) for a in s.scalars(select(distinct(AuditEvent.actor)).limit(200)).all()),
+            "actions": sorted(str(a) for a in s.scalars(select(AuditEvent.action).distinct().limit(200)).all()),
+            "entities": sorted(str(a) for a in s.scalars(select(AuditEvent.entity).distinct().limit(100)).all()),
+            "actors": sorted(str(a) for a in s.scalars(select(AuditEvent.actor).distinct().limit(200)).all()),
         }
 
 

@@ -16,7 +16,7 @@ from fastapi.responses import FileResponse
 from dunning.entrypoints.api import schemas as S
 from dunning.entrypoints.api.jobs import Job, fork_context
 from dunning.entrypoints.api.security import ALL_ROLES, STAFF, allow
-from dunning.errors import InputError, NotFoundError
+from dunning.errors import InputError, NotFoundError, StateError
 from dunning.services import campaigns, console
 from dunning.services.auth import Principal
 from dunning.services.users import Role
@@ -57,10 +57,11 @@ def import_upload(request: Request, files: list[UploadFile] = File(...), as_of: 
                   principal: Principal = allow(Role.OPERATOR)) -> dict[str, Any]:
     from dunning.entrypoints.web.import_pages import PORTFOLIO_TYPES
     from dunning.entrypoints.web.uploads import save_uploads
-    from dunning.services.imports import import_portfolio
 
     ctx = request.app.state.ctx
     paths = save_uploads(ctx, files, allowed=PORTFOLIO_TYPES)
+    from dunning.services.imports import import_portfolio
+
     s = import_portfolio(ctx, paths, as_of=as_of, encoding=encoding or None, actor=principal.username)
     return {"import_id": s.import_id, "rows": s.rows, "accepted": s.accepted, "rejected": s.rejected,
             "reasons": s.reasons, "as_of": s.as_of, "already_imported": s.already_imported}
@@ -124,7 +125,13 @@ def campaign_progress(request: Request, campaign_id: int, principal: Principal =
 
 def _background(request: Request, principal: Principal, campaign_id: int, kind: str) -> dict[str, Any]:
     ctx = request.app.state.ctx
-    console.campaign_progress(ctx, principal, campaign_id)
+    st = console.campaign_progress(ctx, principal, campaign_id)
+    allowed = ("planned", "piloting") if kind == "pilot" else ("pilot_approved", "sending")
+    if st.state not in allowed:
+        need = "已计划" if kind == "pilot" else "试发已批准"
+        raise StateError(f"批次 #{campaign_id} 当前为「{st.state_zh}」，须为「{need}」",
+                         f"campaign #{campaign_id} is {st.state}; needs {' or '.join(allowed)}",
+                         code="state.not_approved" if kind == "send" else "state.invalid_transition")
 
     def work(job: Job) -> None:
         job_ctx = fork_context(ctx)
@@ -160,13 +167,6 @@ def campaign_approve(request: Request, campaign_id: int,
 @router.post("/campaigns/{campaign_id}/send", response_model=S.JobOut, status_code=202, tags=["campaigns"],
              responses=NOT_FOUND | CONFLICT, summary="全量发送（后台） / send (background)")
 def campaign_send(request: Request, campaign_id: int, principal: Principal = allow(Role.OPERATOR)) -> dict[str, Any]:
-    st = console.campaign_progress(request.app.state.ctx, principal, campaign_id)
-    if st.state not in ("pilot_approved", "sending"):
-        from dunning.errors import StateError
-
-        raise StateError(f"批次 #{campaign_id} 当前为「{st.state_zh}」：须先试发并经第二人批准后才能全量发送",
-                         f"campaign #{campaign_id} is {st.state}; it needs an approved pilot first",
-                         code="state.not_approved")
     return _background(request, principal, campaign_id, "send")
 
 

@@ -58,6 +58,7 @@ def plan(request: Request, import_id: int = Form(...), channel: str = Form(""),
     from dunning.services.planning import plan_campaign
 
     ctx = request.app.state.ctx
+    console.import_view(ctx, principal, import_id, samples=0)  # an unknown import is a 404 now, not a failed job
     path = None
     if strategy is not None and strategy.filename:
         path = save_uploads(ctx, [strategy], allowed=(".yaml", ".yml"))[0]
@@ -134,7 +135,10 @@ def _start(request: Request, principal: Principal, campaign_id: int, kind: str) 
 
 @router.post("/campaigns/{campaign_id}/pilot")
 def pilot(request: Request, campaign_id: int, principal: Principal = allow(Role.OPERATOR)) -> Response:
-    console.campaign_progress(request.app.state.ctx, principal, campaign_id)
+    st = console.campaign_progress(request.app.state.ctx, principal, campaign_id)
+    if st.state not in ("planned", "piloting"):
+        return done(request, f"/campaigns/{campaign_id}", f"批次当前为「{st.state_zh}」，只有已计划的批次可以试发。",
+                    f"Only a planned campaign can be piloted; this one is {st.state}.", "warn")
     _start(request, principal, campaign_id, "pilot")
     return done(request, f"/campaigns/{campaign_id}", "试发已开始，样本发送完成后请合规审核人审批。",
                 "Pilot started; a compliance reviewer approves it once the sample is sent.", "info")

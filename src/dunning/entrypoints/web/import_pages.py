@@ -41,12 +41,11 @@ def imports_page(request: Request, cursor: int | None = None, principal: Princip
 @router.post("/imports")
 def upload(request: Request, files: list[UploadFile] = File(...), as_of: str = Form(""), encoding: str = Form(""),
            exclude: UploadFile | None = File(None), principal: Principal = allow(Role.OPERATOR)) -> Response:
-    from dunning.services.imports import import_portfolio
-
     ctx = request.app.state.ctx
     day = parse_day(as_of)
     paths = save_uploads(ctx, files, allowed=PORTFOLIO_TYPES)
     dnc = save_uploads(ctx, [exclude], allowed=(".csv", ".txt")) if exclude is not None and exclude.filename else []
+    from dunning.services.imports import import_portfolio
     names = "、".join(p.name for p in paths)
 
     def work(job: Job) -> None:

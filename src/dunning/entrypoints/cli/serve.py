@@ -1,0 +1,94 @@
+"""`dunning serve` (the web console and REST API) and the user commands it needs (`users token`, `users password`).
+
+Wiring (in ``cli/app.py``)::
+
+    from dunning.entrypoints.cli import serve
+    app.add_typer(serve.app)                      # adds `dunning serve`
+    serve.register_user_commands(users_app)       # adds `dunning users token` and `dunning users password`
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+import typer
+
+from dunning.entrypoints.cli.common import console, context, default_actor, emit_json, handled
+
+app = typer.Typer(no_args_is_help=False)
+
+
+@app.command("serve")
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="监听地址（默认只监听本机）"),
+    port: int = typer.Option(8000, "--port", help="端口"),
+    log_level: str = typer.Option("info", "--log-level", help="日志级别"),
+) -> None:
+    """启动网页控制台与 REST API（/api/v1，文档 /api/v1/docs）。"""
+    import uvicorn
+
+    from dunning.entrypoints.api import create_app
+
+    with handled():
+        ctx = context()
+        web = create_app(ctx)
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not loopback:
+        console.print("[yellow]注意：对外监听时请在前面放置 HTTPS 反向代理（会话 Cookie 仅在 HTTPS 下带 Secure 标记）。[/]")
+    console.print(f"控制台：http://{host}:{port}/   API 文档：http://{host}:{port}/api/v1/docs")
+    uvicorn.run(web, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=10,
+                proxy_headers=not loopback)
+
+
+def users_token(
+    username: str = typer.Argument(..., help="用户名"),
+    label: str = typer.Option("", "--label", help="令牌用途说明"),
+    revoke: bool = typer.Option(False, "--revoke", help="吊销该用户的全部令牌"),
+    json_out: bool = typer.Option(False, "--json", help="输出 JSON"),
+) -> None:
+    """为用户生成 API 令牌（只显示一次），或吊销其全部令牌。"""
+    from dunning.services import auth
+
+    with handled(json_out):
+        ctx = context()
+        if revoke:
+            n = auth.revoke_tokens(ctx, username, actor=default_actor())
+            if json_out:
+                emit_json({"username": username, "revoked": n})
+            else:
+                console.print(f"已吊销 {username} 的 {n} 个令牌")
+            return
+        token = auth.issue_token(ctx, username, label=label, actor=default_actor())
+    if json_out:
+        emit_json({"username": username, "token": token})
+    else:
+        console.print(f"API 令牌（只显示这一次，请妥善保存）：\n{token}")
+        console.print("[dim]用法：curl -H 'Authorization: Bearer <令牌>' http://127.0.0.1:8000/api/v1/me[/]")
+
+
+def users_password(
+    username: str = typer.Argument(..., help="用户名"),
+    password: str = typer.Option(None, "--password", help="新密码（不填则提示输入）"),
+    unlock: bool = typer.Option(False, "--unlock", help="只解除登录锁定"),
+) -> None:
+    """设置用户的控制台登录密码（同时解除锁定）。"""
+    from dunning.services import auth
+
+    with handled():
+        ctx = context()
+        if unlock:
+            auth.unlock(ctx, username, actor=default_actor())
+            console.print(f"已解锁 {username}")
+            return
+        if password is None:
+            password = typer.prompt("新密码", hide_input=True, confirmation_prompt=True)
+        auth.set_password(ctx, username, password, actor=default_actor())
+    console.print(f"已设置 {username} 的密码")
+
+
+def register_user_commands(users_app: typer.Typer) -> None:
+    users_app.command("token")(users_token)
+    users_app.command("password")(users_password)

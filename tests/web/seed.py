@@ -1,0 +1,120 @@
+"""A small, known database for the web tests, written through the models (no intake or planning needed)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from dunning.db.models import (
+    Account,
+    Campaign,
+    DeliveryReportRow,
+    Import,
+    Message,
+    MessagePart,
+    RejectRow,
+    Reply,
+    Strategy,
+    TemplateRecord,
+    TemplateVersion,
+)
+from dunning.services import auth
+from dunning.services.context import AppContext
+from dunning.services.users import Role, add_user
+from dunning.strategy import load_bundled_strategy
+
+PASSWORD = "correct-horse-9"
+USERS = {
+    Role.ADMIN: "admin1",
+    Role.STRATEGIST: "strategist1",
+    Role.COMPLIANCE: "compliance1",
+    Role.OPERATOR: "operator1",
+    Role.VIEWER: "viewer1",
+    Role.AGENCY: "agency1",
+}
+AGENCY = "华信催收"
+AGENCY_PHONE = "+8613912345678"
+OTHER_PHONE = "+8613812348000"
+
+
+@dataclass
+class Seeded:
+    import_id: int
+    campaign_id: int
+    agency_message_id: int
+    other_message_id: int
+    template_code: str
+    tokens: dict[Role, str]
+
+
+def seed(ctx: AppContext) -> Seeded:
+    now = ctx.now()
+    for role, name in USERS.items():
+        add_user(ctx, name, role.value, password=PASSWORD, display_name=f"{role.value}-用户",
+                 agency=AGENCY if role is Role.AGENCY else None, actor="test")
+    add_user(ctx, "target1", "viewer", password=PASSWORD, actor="test")  # the admin routes act on this one
+    tokens = {role: auth.issue_token(ctx, name, label="test", actor="test") for role, name in USERS.items()}
+    reports = ctx.data_dir / "reports"
+    reports.mkdir(parents=True, exist_ok=True)
+    (reports / "import-1-rejects.csv").write_text("row,reason\n3,invalid_phone\n", encoding="utf-8")
+    (reports / "import-1-rejects.xlsx").write_bytes(b"PK\x03\x04 not really a workbook")
+    spec, sha, body = load_bundled_strategy()
+    with ctx.db.transaction() as s:
+        imp = Import(kind="portfolio", as_of=date(2026, 11, 23), files=["/tmp/portfolio.csv"], rows=4, accepted=3,
+                     rejected=1, reasons={"invalid_phone": 1}, reject_report=str(reports / "import-1-rejects.csv"),
+                     content_sha="x" * 64, created_by="operator1", created_at=now)
+        s.add(imp)
+        s.flush()
+        s.add(RejectRow(import_id=imp.id, source_file="/tmp/portfolio.csv", source_row=3, reason="invalid_phone",
+                        message_zh="手机号 12345678 无效", raw="L3,张三,12345678,100.00"))
+        accounts = [
+            Account(import_id=imp.id, loan_id="L0001", name="王小明", phone=AGENCY_PHONE, amount_due_fen=123456,
+                    due_date=date(2026, 11, 13), overdue_count=0, dpd=10, bucket="M1", agency=AGENCY,
+                    source_file="portfolio.csv", source_row=1),
+            Account(import_id=imp.id, loan_id="L0002", name="李四", phone=OTHER_PHONE, amount_due_fen=50000,
+                    due_date=date(2026, 11, 13), overdue_count=1, dpd=10, bucket="M1", agency="其他机构",
+                    source_file="portfolio.csv", source_row=2),
+        ]
+        s.add_all(accounts)
+        strat = Strategy(name=spec.name, version=1, body=body, sha=sha, created_by="operator1", created_at=now)
+        rec = TemplateRecord(code="M1", name="M1 逾期提醒", tone="firm", stage="M1", profile="CN", created_at=now)
+        s.add_all([strat, rec])
+        s.flush()
+        tv = TemplateVersion(template_id=rec.id, version=1, text="【阳光消费金融】${name}您好，您的借款已逾期${dpd}天。",
+                             variables={"name": "masked_name", "dpd": "integer"}, status="approved",
+                             author="bundled", reviewer="bundled-review", approved_at=now, channel_codes={},
+                             findings=[], created_at=now)
+        s.add(tv)
+        camp = Campaign(name="cn-default 2026-11-23", strategy_id=strat.id, import_id=imp.id, as_of=date(2026, 11, 23),
+                        state="completed", channel="sandbox", created_by="operator1", pilot_approved_by="compliance1",
+                        pilot_summary={"sample": 1, "started_by": "operator1"},
+                        plan_summary={"planned": 2, "by_segment": {"M1": 2}, "by_variant": {"champion": 2},
+                                      "by_template": {"M1": 2}, "not_due_today": 0},
+                        created_at=now, updated_at=now)
+        s.add(camp)
+        s.flush()
+        sent = now - timedelta(minutes=30)
+        msgs = []
+        for i, (acct, pilot) in enumerate(zip(accounts, (True, False), strict=True)):
+            msgs.append(Message(campaign_id=camp.id, account_id=acct.id, loan_id=acct.loan_id, phone=acct.phone,
+                                segment="M1", step="M1", variant="champion", template_version_id=tv.id,
+                                text=f"【阳光消费金融】{acct.name[0]}*您好，您的借款已逾期10天。", parts=1,
+                                state="delivered", is_pilot=pilot, idempotency_key=f"c{camp.id}|{acct.loan_id}|M1",
+                                channel="sandbox", provider_id=f"sbx-{i}", attempts=1, submitting_at=sent,
+                                submitted_at=sent, final_at=sent + timedelta(seconds=5)))
+        s.add_all(msgs)
+        s.flush()
+        for i, m in enumerate(msgs):
+            s.add(MessagePart(message_id=m.id, channel="sandbox", provider_id=f"sbx-{i}", part_no=1,
+                              status="delivered"))
+            s.add(DeliveryReportRow(channel="sandbox", provider_id=f"sbx-{i}", message_id=m.id, status="delivered",
+                                    error_code="000", done_at=sent, received_at=sent, raw="{}"))
+        s.add(Reply(channel="sandbox", phone=OTHER_PHONE, text="我的号码是13812348000，已还款", classification="dispute",
+                    message_id=msgs[1].id, received_at=sent + timedelta(minutes=1)))
+        return Seeded(imp.id, camp.id, msgs[0].id, msgs[1].id, "M1", tokens)
+
+
+def business_noon() -> datetime:
+    from tests.conftest import BUSINESS_NOON
+
+    return BUSINESS_NOON
