@@ -18,7 +18,7 @@ def test_demo_twice_sends_nothing_twice(tmp_path: Path) -> None:
     lines: list[str] = []
     first = run_demo(accounts=2000, seed=9, settings=settings, as_of=date(2026, 11, 23), say=lines.append)
     assert first["found_existing"] == []
-    assert first["campaign"]["state"] == "completed"
+    assert first["campaign"]["state"] == "completed", first
     assert first["delivery"]["sent"] > 0
     assert any("李静" in line or "li.compliance" in line for line in lines), "the approver is named on screen"
     assert Path(first["report"]["html"]).exists()

@@ -34,7 +34,7 @@ def test_demo_on_postgresql_twice(tmp_path: Path, pg_url: str) -> None:
     settings.business_time = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
     first = run_demo(accounts=1500, seed=4, settings=settings, as_of=date(2026, 11, 23))
     assert first["database"].startswith("postgresql")
-    assert first["campaign"]["state"] == "completed"
+    assert first["campaign"]["state"] == "completed", first
     imp = first["import"]
     assert imp["accepted"] + imp["rejected"] == imp["rows"]
     c = first["campaign"]
