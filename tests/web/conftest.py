@@ -19,9 +19,13 @@ CSRF_META = re.compile(r'<meta name="csrf-token" content="([0-9a-f]+)">')
 
 
 @pytest.fixture
-def web_ctx(tmp_path: Path) -> Iterator[AppContext]:
-    clock = FrozenClock(BUSINESS_NOON)
-    c = build_context(make_settings(tmp_path), clock=clock.now)
+def web_clock() -> FrozenClock:
+    return FrozenClock(BUSINESS_NOON)
+
+
+@pytest.fixture
+def web_ctx(tmp_path: Path, web_clock: FrozenClock) -> Iterator[AppContext]:
+    c = build_context(make_settings(tmp_path), clock=web_clock.now)
     yield c
     c.db.dispose()
 

@@ -10,7 +10,9 @@ Contracts:
 * A session is a cookie signed with the server secret (itsdangerous): a random session id, the user name (or
   none before login) and the issue time. The user is re-read from the database on every request, so a
   deactivated user or a changed role takes effect at once. The CSRF token is an HMAC of the session id: every
-  form carries it, and a fresh id is issued at login (no session fixation).
+  form carries it, and a fresh id is issued at login (no session fixation). Logging out revokes the session
+  id server-side, and a password reset or deactivation revokes every session issued before it: both are audit
+  events, so the audit log doubles as the revocation list (one indexed lookup per request).
 * An API token is ``dun_`` + 32 random bytes, shown once; only its SHA-256 is stored. A token acts with its
   user's role, and stops working when revoked or when the user is deactivated.
 """
@@ -22,13 +24,13 @@ import hmac
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
 from dunning.db.models import ApiToken, AuditEvent, User
 from dunning.errors import DunningError, InputError, NotFoundError
@@ -161,16 +163,32 @@ def login(ctx: AppContext, username: str, password: str, *, ip: str,
     raise AuthFailed("用户名或密码错误。", "Wrong user name or password.")
 
 
-def logout(ctx: AppContext, username: str, *, ip: str) -> None:
+def session_key(sid: str) -> str:
+    """What the audit log keeps of a session id (never the id itself)."""
+    return hashlib.sha256(b"session|" + sid.encode()).hexdigest()[:32]
+
+
+def logout(ctx: AppContext, username: str, *, ip: str, sid: str) -> None:
     with ctx.db.transaction() as s:
-        audit.record(s, at=ctx.now(), actor=username, action="auth.logout", entity="login_ip", entity_id=ip[:64])
+        audit.record(s, at=ctx.now(), actor=username, action="auth.logout", entity="session",
+                     entity_id=session_key(sid), after={"ip": ip[:64]})
 
 
-def active_principal(ctx: AppContext, username: str) -> Principal | None:
-    """The session's user as they are now (``None`` when removed or deactivated)."""
+def active_principal(ctx: AppContext, username: str, *, sid: str, issued: float) -> Principal | None:
+    """The session's user as they are now: ``None`` when removed, deactivated, logged out from this session,
+    or when the password was reset (or the user deactivated) after the session was issued."""
+    issued_at = datetime.fromtimestamp(issued, tz=UTC)
     with ctx.db.transaction() as s:
         user = s.scalars(select(User).where(User.username == username, User.active.is_(True))).first()
-        return _principal(user, "session") if user is not None else None
+        if user is None:
+            return None
+        revoked = s.scalars(select(AuditEvent.id).where(or_(
+            and_(AuditEvent.entity == "session", AuditEvent.entity_id == session_key(sid),
+                 AuditEvent.action == "auth.logout"),
+            and_(AuditEvent.entity == "user", AuditEvent.entity_id == username,
+                 AuditEvent.action.in_(("user.password", "user.deactivate")), AuditEvent.at > issued_at),
+        )).limit(1)).first()
+        return None if revoked is not None else _principal(user, "session")
 
 
 def set_password(ctx: AppContext, username: str, password: str, *, actor: str) -> None:
@@ -292,8 +310,9 @@ class SessionCodec:
         self.max_age = max_age
 
     @staticmethod
-    def new(username: str | None = None) -> SessionData:
-        return SessionData(sid=secrets.token_urlsafe(18), username=username, issued=time.time())
+    def new(username: str | None = None, issued: float | None = None) -> SessionData:
+        return SessionData(sid=secrets.token_urlsafe(18), username=username,
+                           issued=time.time() if issued is None else issued)
 
     def dumps(self, data: SessionData) -> str:
         payload: dict[str, Any] = {"s": data.sid, "u": data.username, "t": data.issued}

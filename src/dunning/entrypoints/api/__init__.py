@@ -10,13 +10,14 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from dunning.services.auth import AuthPolicy
     from dunning.services.context import AppContext
 
 
-def create_app(ctx: AppContext | None = None) -> FastAPI:
+def create_app(ctx: AppContext | None = None, *, auth_policy: AuthPolicy | None = None) -> FastAPI:
     from dunning.entrypoints.api.app import create_app as _create
 
-    return _create(ctx)
+    return _create(ctx, auth_policy=auth_policy)
 
 
 __all__ = ["create_app"]

@@ -34,7 +34,7 @@ from dunning.errors import (
     PermissionDenied,
     StateError,
 )
-from dunning.services.auth import AuthFailed, LoginThrottled, Principal, SessionCodec
+from dunning.services.auth import AuthFailed, AuthPolicy, LoginThrottled, Principal, SessionCodec
 from dunning.services.context import AppContext, build_context
 
 log = logging.getLogger("dunning.web")
@@ -120,9 +120,10 @@ def _error_response(request: Request, status: int, code: str, zh: str, en: str,
     return r.page(request, "error.html", status=status, title=title, text=text, code=code, headers=headers)
 
 
-def create_app(ctx: AppContext | None = None) -> FastAPI:
+def create_app(ctx: AppContext | None = None, *, auth_policy: AuthPolicy | None = None) -> FastAPI:
     """Build the app around ``ctx`` (built from settings when omitted). Nothing happens at import time."""
     ctx = ctx or build_context()
+    auth_policy = auth_policy or AuthPolicy()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -141,9 +142,10 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
         openapi_tags=[{"name": n} for n in ("auth", "imports", "campaigns", "messages", "templates", "audit",
                                              "webhooks")],
     )
-    codec = SessionCodec(ctx.settings.secret())
+    codec = SessionCodec(ctx.settings.secret(), max_age=auth_policy.session_max_age)
     app.state.ctx = ctx
     app.state.codec = codec
+    app.state.auth_policy = auth_policy
     app.state.jobs = JobRunner()
 
     from dunning.entrypoints.web.render import Renderer
@@ -215,6 +217,10 @@ def create_app(ctx: AppContext | None = None) -> FastAPI:
 
     app.include_router(v1.router)
     app.include_router(webhooks.router)
+    public_api = getattr(public, "api_router", None)  # the verification API lives beside its page
+    if public_api is not None:
+        app.include_router(public_api)
+    app.include_router(public.api_router)
     for module in (auth_pages, dashboard_pages, import_pages, job_pages, template_pages, campaign_pages,
                    message_pages, audit_pages, admin_pages, public):
         app.include_router(module.router)

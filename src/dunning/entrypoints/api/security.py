@@ -73,8 +73,8 @@ class SessionHolder:
     dirty: bool = False
     flashes: list[tuple[str, str]] = field(default_factory=list)
 
-    def login(self, codec: SessionCodec, username: str) -> None:
-        self.data = codec.new(username)
+    def login(self, codec: SessionCodec, username: str, issued: float) -> None:
+        self.data = codec.new(username, issued)
         self.dirty = True
 
     def logout(self, codec: SessionCodec) -> None:
@@ -177,7 +177,9 @@ async def current_principal(request: Request) -> Principal | None:
     else:
         holder = request.scope.get("dunning.session")
         if holder is not None and holder.data.username:
-            principal = await run_in_threadpool(auth.active_principal, ctx, holder.data.username)
+            data = holder.data
+            principal = await run_in_threadpool(
+                lambda: auth.active_principal(ctx, str(data.username), sid=data.sid, issued=data.issued))
     request.scope["dunning.principal"] = principal
     return principal
 

@@ -26,7 +26,7 @@ def login_submit(request: Request, username: str = Form(""), password: str = For
                  _p: Principal | None = public()) -> Response:
     ctx = request.app.state.ctx
     try:
-        principal = auth.login(ctx, username, password, ip=client_ip(request))
+        principal = auth.login(ctx, username, password, ip=client_ip(request), policy=request.app.state.auth_policy)
     except auth.LoginThrottled as exc:
         return renderer(request).page(request, "login.html", status=429, next=safe_next(next), username=username,
                                       error=pick(request, exc.message_zh, exc.message_en),
@@ -34,13 +34,13 @@ def login_submit(request: Request, username: str = Form(""), password: str = For
     except auth.AuthFailed as exc:
         return renderer(request).page(request, "login.html", status=401, next=safe_next(next), username=username,
                                       error=pick(request, exc.message_zh, exc.message_en))
-    session_of(request).login(request.app.state.codec, principal.username)
+    session_of(request).login(request.app.state.codec, principal.username, ctx.now().timestamp())
     return redirect(safe_next(next))
 
 
 @router.post("/logout")
 def logout(request: Request, principal: Principal = allow(*ALL_ROLES)) -> Response:
-    auth.logout(request.app.state.ctx, principal.username, ip=client_ip(request))
+    auth.logout(request.app.state.ctx, principal.username, ip=client_ip(request), sid=session_of(request).data.sid)
     session_of(request).logout(request.app.state.codec)
     return redirect("/login")
 

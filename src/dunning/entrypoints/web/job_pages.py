@@ -10,12 +10,12 @@ from fastapi.responses import Response
 from dunning.entrypoints.api.jobs import Job
 from dunning.entrypoints.api.security import STAFF, allow
 from dunning.entrypoints.web.common import pick, sse_response
-from dunning.entrypoints.web.render import renderer
+from dunning.entrypoints.web.render import JOB_STATE_ZH, renderer
 from dunning.errors import NotFoundError
 from dunning.services.auth import Principal
 
 router = APIRouter(include_in_schema=False)
-JOB_STATE_ZH = {"running": "进行中", "done": "已完成", "failed": "失败"}
+
 
 
 def get_job(request: Request, job_id: str) -> Job:

@@ -30,6 +30,15 @@ NAV: tuple[tuple[str, str, tuple[Role, ...]], ...] = (
 )
 
 
+# Labels of codes, Chinese first (English in i18n.EN); templates read them as globals.
+HEALTH_ZH = {"ok": "正常", "degraded": "波动", "failing": "故障", "idle": "空闲", "disabled": "已停用"}
+JOB_STATE_ZH = {"running": "进行中", "done": "已完成", "failed": "失败"}
+CHECK_ZH = {"delivery_rate": "送达率（不低于）", "block_findings": "合规拦截条数（不超过）",
+            "opt_out_rate": "退订率（不超过）"}
+TEMPLATE_STATUS_ZH = {"draft": "草稿", "in_review": "审核中", "approved": "已批准", "retired": "已停用"}
+SEVERITY_ZH = {"block": "拦截", "warn": "警告", "info": "提示"}
+
+
 def lang_of(request: Request) -> str:
     return "en" if request.cookies.get(LANG_COOKIE) == "en" else "zh"
 
@@ -42,6 +51,8 @@ class Renderer:
                           autoescape=select_autoescape(["html"]), undefined=StrictUndefined,
                           trim_blocks=True, lstrip_blocks=True)
         env.filters.update(dt=self._dt, num=_num, money=_money, pct=_pct, tojson_pretty=_json)
+        env.globals.update(health_zh=HEALTH_ZH, job_state_zh=JOB_STATE_ZH, check_zh=CHECK_ZH,
+                           status_zh=TEMPLATE_STATUS_ZH, severity_zh=SEVERITY_ZH)
         self.env = env
 
     def _dt(self, value: datetime | date | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:

@@ -11,10 +11,10 @@ from dunning.services import console
 from dunning.services.auth import Principal
 
 router = APIRouter(include_in_schema=False)
-STATUS_ZH = {"draft": "草稿", "in_review": "审核中", "approved": "已批准", "retired": "已停用"}
+
 
 
 @router.get("/templates")
 def templates_page(request: Request, principal: Principal = allow(*STAFF)) -> Response:
     items = console.list_templates(request.app.state.ctx)
-    return renderer(request).page(request, "templates.html", items=items, status_zh=STATUS_ZH)
+    return renderer(request).page(request, "templates.html", items=items)
