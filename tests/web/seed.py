@@ -88,8 +88,11 @@ def seed(ctx: AppContext) -> Seeded:
         camp = Campaign(name="cn-default 2026-11-23", strategy_id=strat.id, import_id=imp.id, as_of=date(2026, 11, 23),
                         state="completed", channel="sandbox", created_by="operator1", pilot_approved_by="compliance1",
                         pilot_summary={"sample": 1, "started_by": "operator1"},
-                        plan_summary={"planned": 2, "by_segment": {"M1": 2}, "by_variant": {"champion": 2},
-                                      "by_template": {"M1": 2}, "not_due_today": 0},
+                        plan_summary={"campaign_id": 1, "state": "planned", "as_of": "2026-11-23", "import_id": 1,
+                                      "strategy": f"{spec.name} v1", "accounts": 2, "not_due_today": 0,
+                                      "planned": 2, "suppressed": 0, "by_segment": {"M1": 2},
+                                      "by_template": {"M1": 2}, "by_variant": {"champion": 2}, "by_reason": {},
+                                      "lint_rules": {}, "already_planned": False},
                         created_at=now, updated_at=now)
         s.add(camp)
         s.flush()

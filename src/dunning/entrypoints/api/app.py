@@ -220,7 +220,6 @@ def create_app(ctx: AppContext | None = None, *, auth_policy: AuthPolicy | None 
     public_api = getattr(public, "api_router", None)  # the verification API lives beside its page
     if public_api is not None:
         app.include_router(public_api)
-    app.include_router(public.api_router)
     for module in (auth_pages, dashboard_pages, import_pages, job_pages, template_pages, campaign_pages,
                    message_pages, audit_pages, admin_pages, public):
         app.include_router(module.router)
