@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import false as sql_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
@@ -185,6 +186,7 @@ class Message(Base):
         Index("ix_messages_phone_sent", "phone", "submitted_at"),
         Index("ix_messages_loan", "loan_id"),
         Index("ix_messages_provider", "provider_id"),
+        Index("ix_messages_submitting_at", "submitting_at"),  # planning counts each phone's recent contacts
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
@@ -202,6 +204,12 @@ class Message(Base):
     detail: Mapped[str | None] = mapped_column(Text, nullable=True)
     is_pilot: Mapped[bool] = mapped_column(Boolean, default=False)
     scheduled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # The recipient's send window on the planning day (UTC): not before ``send_after``, never at or after
+    # ``send_before``; ``scheduled_at`` lies between them.
+    send_after: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    send_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # A sample to an internal test number (pilot only; synthetic data; excluded from outcome statistics).
+    is_test: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sql_false())
     idempotency_key: Mapped[str] = mapped_column(String(160), unique=True)
     channel: Mapped[str | None] = mapped_column(String(64), nullable=True)
     provider_id: Mapped[str | None] = mapped_column(String(128), nullable=True)

@@ -1,14 +1,20 @@
 """Planning: one vectorised pass from the day's accounts to a campaign's messages and suppressions.
 
-Segment and step, variant and hold-out (strategy), suppression from stored state (flags, payments, contact
-budget), rendering (templates), compliance lint, verification codes; then one bulk insert.
+In order (each stage only looks at what the previous ones left eligible, so a suppression names the first
+reason that applies): segment and step for the planning day — payday alignment and holiday deferral included —
+with the champion/challenger split and the hold-out (``strategy.plan``); ``holiday`` under ``skip``; standing
+phone flags; ``paid`` (payments since the snapshot cover the amount due); the recipient's window being empty
+(``window``); the day and 7-day contact budget (``budget``, from what was actually sent, any campaign);
+verification codes, rendering and lint (``lint_block``) for what is left; then the schedule in the recipient's
+window at the channel's rate, where the minimum interval may push a message out (``budget``) and the rate may
+not fit it (``window``). Samples to the pilot's internal test numbers are added last. One bulk insert.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,19 +22,23 @@ from zoneinfo import ZoneInfo
 import polars as pl
 from sqlalchemy import func, select
 
+from dunning.channels.registry import capabilities_of
 from dunning.compliance import lint_messages
 from dunning.db.bulk import bulk_insert, read_frame
 from dunning.db.models import Account, Campaign, Import, Message, Strategy, TemplateRecord, TemplateVersion
 from dunning.domain.buckets import bucket_expr
 from dunning.domain.states import CampaignState, MessageState, TemplateStatus
-from dunning.errors import InputError, NotFoundError, StateError
+from dunning.errors import ConfigError, InputError, NotFoundError, StateError
+from dunning.intake import phone_expr
 from dunning.services import audit
 from dunning.services.campaigns_base import transition
 from dunning.services.context import AppContext
 from dunning.services.policy import policy_for, render_context
-from dunning.services.sending import campaign_window
 from dunning.services.verification import codes_and_hashes
 from dunning.strategy import StrategySpec, assign_steps, load_bundled_strategy, load_strategy
+from dunning.strategy.budget import apply_caps
+from dunning.strategy.calendar import FireDays, fire_days
+from dunning.strategy.schedule import ZoneWindow, legal_window, schedule, zone_expr, zone_window
 from dunning.templates import compile_template, render
 
 SUPPRESSION_ZH = {
@@ -44,6 +54,12 @@ SUPPRESSION_ZH = {
     "holiday": "节假日不发送",
     "cancelled": "批次已取消",
 }
+# Message states that count as "this phone was contacted" (claimed and not since refused), as the dispatcher's.
+CONTACT_STATES = ("submitting", "submitted", "delivered", "held", "expired")
+TEST_NAME = "测试"
+TEST_LOAN = "TEST0000"
+TEST_AMOUNT_FEN = 100_000
+UTC_US = pl.Datetime("us", "UTC")
 
 
 @dataclass
@@ -63,10 +79,21 @@ class PlanSummary:
     by_reason: dict[str, int] = field(default_factory=dict)
     lint_rules: dict[str, int] = field(default_factory=dict)
     already_planned: bool = False
+    # Steps of today that move to the next working day (holidays: defer on a rest day); part of not_due_today.
+    deferred: int = 0
+    deferred_to: str | None = None
+    holiday: str | None = None
+    fire_days: list[str] = field(default_factory=list)  # nominal days whose steps fire today (deferral)
+    by_segment_reason: dict[str, dict[str, int]] = field(default_factory=dict)
+    by_step_variant: dict[str, dict[str, int]] = field(default_factory=dict)  # planned + holdout per step
+    windows: dict[str, str] = field(default_factory=dict)  # zone → local "HH:MM–HH:MM" actually used
+    first_send: str | None = None
+    last_send: str | None = None
+    rate: float = 0.0  # messages per second the schedule assumes
+    test_messages: int = 0  # samples to internal test numbers (pilot only; not in `planned`)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
 
 
 def _store_strategy(s: Any, spec: StrategySpec, sha: str, body: str, actor: str, now: datetime) -> Strategy:
@@ -106,6 +133,35 @@ def _parts_expr(col: str) -> pl.Expr:
     return pl.when(n <= 70).then(1).otherwise((n + 66) // 67).cast(pl.Int16)
 
 
+def channel_rate(ctx: AppContext, name: str) -> float:
+    """Messages per second the channel may carry: its configured rate, capped by what its kind can do."""
+    cfg = ctx.settings.channels.get(name)
+    if cfg is None:
+        known = ", ".join(ctx.settings.channels) or "（无）"
+        raise ConfigError(f"未配置通道 {name}（已配置：{known}）", f"channel {name!r} is not configured")
+    caps = capabilities_of(cfg.kind)
+    return min(cfg.rate, caps.max_rate) if caps.max_rate else cfg.rate
+
+
+def _db_ts(s: Any, value: datetime) -> Any:
+    """A UTC instant as the database compares it: SQLAlchemy's text form on SQLite, aware datetime elsewhere."""
+    utc = value.astimezone(UTC)
+    if s.connection().dialect.name == "sqlite":
+        return utc.strftime("%Y-%m-%d %H:%M:%S.%f")
+    return utc
+
+
+def _as_utc(col: str, frame: pl.DataFrame) -> pl.Expr:
+    """A timestamp column read back from the database as UTC (SQLite returns text, PostgreSQL datetimes)."""
+    dtype = frame.schema[col]
+    if dtype == pl.Utf8:
+        return pl.col(col).str.slice(0, 19).str.to_datetime("%Y-%m-%d %H:%M:%S", time_unit="us", strict=False) \
+            .dt.replace_time_zone("UTC")
+    if isinstance(dtype, pl.Datetime) and dtype.time_zone is None:
+        return pl.col(col).dt.replace_time_zone("UTC").cast(UTC_US)
+    return pl.col(col).cast(UTC_US)
+
+
 # --------------------------------------------------------------------------------------------------- plan
 
 
@@ -129,7 +185,7 @@ def plan_campaign(
                 raise StateError("还没有导入任何账户数据，请先运行 dunning import", "nothing imported yet",
                                  code="state.no_import")
         imp = s.get(Import, import_id)
-        if imp is None:
+        if imp is None or imp.kind != "portfolio":
             raise NotFoundError(f"导入批次 #{import_id} 不存在", f"import #{import_id} does not exist")
         as_of = as_of or imp.as_of
         strat = _store_strategy(s, spec, sha, body, actor, now)
@@ -141,8 +197,10 @@ def plan_campaign(
             summary.already_planned = True
             return summary
         templates = _approved_templates(s, spec.templates())
+        channel_name = channel or ctx.settings.default_channel
+        rate = channel_rate(ctx, channel_name)
         campaign = Campaign(name=f"{spec.name} {as_of.isoformat()}", strategy_id=strat.id, import_id=import_id,
-                            as_of=as_of, state=CampaignState.DRAFT.value, channel=channel or ctx.settings.default_channel,
+                            as_of=as_of, state=CampaignState.DRAFT.value, channel=channel_name,
                             created_by=actor, created_at=now, updated_at=now,
                             seed=int(hashlib.sha256(f"{sha}|{as_of}|{import_id}".encode()).hexdigest()[:12], 16))
         s.add(campaign)
@@ -164,62 +222,90 @@ def plan_campaign(
             pl.col("due_date").cast(pl.Date),
             (pl.lit(as_of) - pl.col("due_date").cast(pl.Date)).dt.total_days().cast(pl.Int32).alias("dpd"),
         ).with_columns(bucket_expr("dpd").alias("bucket"))
-        frame = _plan_frame(ctx, s, accounts, spec, campaign, templates, policy_overlay)
-        summary = _persist_plan(ctx, s, frame, spec, campaign, strat, accounts.height, actor)
+        plan = _plan_frame(ctx, s, accounts, spec, campaign, templates, policy_overlay, snapshot=imp.as_of,
+                           rate=rate)
+        summary = _persist_plan(ctx, s, plan, campaign, strat, accounts.height, actor)
         return summary
 
 
+@dataclass
+class _Plan:
+    frame: pl.DataFrame
+    fire: FireDays
+    deferred: int
+    windows: dict[str, ZoneWindow]
+    rate: float
+    tz: str
+
+
+def _zone_windows(ctx: AppContext, spec: StrategySpec, policy_raw: Any, as_of: date,
+                  zones: list[str]) -> dict[str, ZoneWindow]:
+    legal = legal_window(policy_raw)
+    return {z: zone_window(spec, legal, as_of, z, ctx.now()) for z in zones}
+
+
 def _plan_frame(ctx: AppContext, s: Any, accounts: pl.DataFrame, spec: StrategySpec, campaign: Campaign,
-                templates: dict[str, TemplateVersion], policy_overlay: Path | None) -> pl.DataFrame:
+                templates: dict[str, TemplateVersion], policy_overlay: Path | None, *, snapshot: date,
+                rate: float) -> _Plan:
+    as_of = campaign.as_of
     tz = ZoneInfo(spec.timezone)
-    df = assign_steps(accounts, spec, campaign.seed)
+    fire = fire_days(as_of, spec.holidays, spec.holiday_days, spec.quiet_dates)
+    deferred = 0
+    if not fire.days:
+        # A rest day under `defer`: nothing goes today; count what moves to the next working day.
+        would = assign_steps(accounts, spec, campaign.seed, as_of=as_of)
+        deferred = would.filter(pl.col("step").is_not_null()).height
+    df = assign_steps(accounts, spec, campaign.seed, as_of=as_of, fire_days=fire.days)
     df = df.filter(pl.col("step").is_not_null() | pl.col("segment").is_null())
     df = df.with_columns(pl.when(pl.col("segment").is_null()).then(pl.lit("none")).otherwise(pl.col("step"))
-                         .alias("step"))
+                         .alias("step"), zone_expr(spec).alias("zone"))
 
-    # Standing flags and payments from stored state.
+    # Standing flags, and payments since the snapshot (the export's amounts already reflect earlier ones).
     flags = read_frame(s, "SELECT phone, kind FROM phone_flags WHERE cleared_at IS NULL",
                        schema={"phone": pl.Utf8, "kind": pl.Utf8}).unique("phone", keep="first")
-    paid = read_frame(s, "SELECT loan_id, SUM(amount_fen) AS paid_fen FROM payments GROUP BY loan_id",
+    paid = read_frame(s, "SELECT loan_id, SUM(amount_fen) AS paid_fen FROM payments WHERE paid_at >= :since "
+                         "GROUP BY loan_id",
+                      {"since": _db_ts(s, datetime.combine(snapshot, time(0), tz))},
                       schema={"loan_id": pl.Utf8, "paid_fen": pl.Int64})
     df = df.join(flags.rename({"kind": "_flag"}), on="phone", how="left").join(paid, on="loan_id", how="left")
+
+    policy = policy_for(ctx, spec.profile, policy_overlay)
+    zones = sorted(set(df["zone"].unique().to_list()) | {spec.timezone})
+    windows = _zone_windows(ctx, spec, policy.raw, as_of, zones)
+    empty_zones = [z for z, w in windows.items() if w.empty]
 
     reason = (
         pl.when(pl.col("segment").is_null()).then(pl.lit("no_segment"))
         .when(pl.col("holdout")).then(pl.lit("holdout"))
+        .when(pl.lit(spec.holidays == "skip" and fire.rest_today)).then(pl.lit("holiday"))
         .when(pl.col("_flag").is_not_null()).then(pl.col("_flag"))
         .when(pl.col("paid_fen").fill_null(0) >= pl.col("amount_due_fen")).then(pl.lit("paid"))
+        .when(pl.col("zone").is_in(empty_zones)).then(pl.lit("window"))
         .otherwise(pl.lit(None, pl.Utf8))
     )
     df = df.with_columns(reason.alias("reason"))
 
-    # Contact budget: what was already sent to each phone (any campaign), plus this campaign's own order
-    # (more overdue first) within the remaining allowance.
-    window_start = datetime.combine(campaign.as_of, time(0), tz)
+    # Contact budget from what was actually sent to each phone (any campaign). The day starts at local midnight
+    # of the campaign's zone; the 7 days and the minimum interval are counted back from the earliest opening,
+    # which is at least as strict as the dispatcher's count at any later send time.
+    earliest = min(w.opens for w in windows.values())
+    midnight = datetime.combine(as_of, time(0), tz)
+    week = earliest - timedelta(days=7)
+    since = min(week, earliest - timedelta(hours=spec.budget.min_interval_hours))
+    states = "','".join(CONTACT_STATES)
     sent = read_frame(
         s,
-        "SELECT phone, SUM(CASE WHEN submitting_at >= :day THEN 1 ELSE 0 END) AS sent_day, COUNT(*) AS sent_7d "
-        "FROM messages WHERE state IN ('submitting','submitted','delivered','held') AND submitting_at >= :week "
-        "GROUP BY phone",
-        {"day": window_start, "week": window_start - timedelta(days=6)},
-        schema={"phone": pl.Utf8, "sent_day": pl.Int64, "sent_7d": pl.Int64},
+        "SELECT phone, SUM(CASE WHEN submitting_at >= :day THEN 1 ELSE 0 END) AS sent_day, "
+        "SUM(CASE WHEN submitting_at >= :week THEN 1 ELSE 0 END) AS sent_7d, MAX(submitting_at) AS last_contact "
+        f"FROM messages WHERE state IN ('{states}') AND submitting_at >= :since GROUP BY phone",
+        {"day": _db_ts(s, midnight), "week": _db_ts(s, week), "since": _db_ts(s, since)},
+        schema={"phone": pl.Utf8, "sent_day": pl.Int64, "sent_7d": pl.Int64, "last_contact": pl.Utf8},
     )
-    df = df.join(sent, on="phone", how="left").with_columns(
-        pl.col("sent_day").fill_null(0), pl.col("sent_7d").fill_null(0)
-    )
-    eligible = pl.col("reason").is_null()
-    df = df.with_columns(
-        pl.when(eligible).then(
-            pl.col("dpd").rank("ordinal", descending=True).over("phone", pl.col("reason").is_null())
-        ).otherwise(None).alias("_order")
-    )
-    over_budget = eligible & (
-        (pl.col("sent_day") + pl.col("_order") > spec.budget.max_per_day)
-        | (pl.col("sent_7d") + pl.col("_order") > spec.budget.max_per_7d)
-    )
-    df = df.with_columns(pl.when(over_budget).then(pl.lit("budget")).otherwise(pl.col("reason")).alias("reason"))
+    sent = sent.with_columns(_as_utc("last_contact", sent).alias("last_contact"))
+    df = df.join(sent, on="phone", how="left")
+    df = apply_caps(df, spec.budget)
 
-    # Verification codes (for the messages that will be sent) then rendering, per template.
+    # Verification codes only for what may still go (an HMAC per message has no vectorised form), then render.
     df = df.with_row_index("_i").with_columns(
         pl.concat_str([pl.lit(f"c{campaign.id}|"), pl.col("loan_id"), pl.lit("|"), pl.col("step")])
         .alias("idempotency_key")
@@ -233,25 +319,20 @@ def _plan_frame(ctx: AppContext, s: Any, accounts: pl.DataFrame, spec: StrategyS
         on="_i", how="left",
     )
     context = render_context(ctx)
+    tv_ids = {code: tv.id for code, tv in templates.items()}
+    df = df.with_columns(pl.col("template").replace_strict(tv_ids, default=None, return_dtype=pl.Int64)
+                         .alias("template_version_id"))
+    compiled = {code: compile_template(tv.text, tv.variables) for code, tv in templates.items()}
     rendered = []
-    for code, tv in templates.items():
-        part = df.filter(pl.col("template") == code)
+    for code, tmpl in compiled.items():
+        part = df.filter(pl.col("reason").is_null() & (pl.col("template") == code))
         if part.is_empty():
             continue
-        compiled = compile_template(tv.text, tv.variables)
-        part = part.with_columns(
-            render(part.with_columns(pl.col("verify_code").fill_null("——")), compiled, context).alias("text"),
-            pl.lit(tv.id).alias("template_version_id"),
-        )
-        rendered.append(part)
-    untemplated = df.filter(pl.col("template").is_null()).with_columns(
-        pl.lit(None, pl.Utf8).alias("text"), pl.lit(None, pl.Int64).alias("template_version_id")
-    )
-    df = pl.concat([*(r.with_columns(pl.col("template_version_id").cast(pl.Int64)) for r in rendered),
-                    untemplated], how="vertical_relaxed")
+        rendered.append(part.select("_i", render(part, tmpl, context).alias("text")))
+    texts = pl.concat(rendered) if rendered else pl.DataFrame(schema={"_i": pl.UInt32, "text": pl.Utf8})
+    df = df.join(texts, on="_i", how="left")
 
     # Lint every rendered message again; a block finding keeps it unsent, with the rules it tripped.
-    policy = policy_for(ctx, spec.profile, policy_overlay)
     to_lint = df.filter(pl.col("text").is_not_null()).select("_i", "text", "penalty_rate")
     findings = lint_messages(to_lint, policy, text_col="text", penalty_col="penalty_rate")
     blocks = findings.filter(pl.col("severity") == "block")
@@ -265,46 +346,137 @@ def _plan_frame(ctx: AppContext, s: Any, accounts: pl.DataFrame, spec: StrategyS
         )
     else:
         df = df.with_columns(pl.lit(None, pl.Utf8).alias("_rules"))
-    scheduled = datetime.combine(campaign.as_of, campaign_window(spec).start, tz)
-    return df.with_columns(
+
+    # The schedule: each message in its recipient's window, spread at the channel's rate.
+    go = df.filter(pl.col("reason").is_null()).select("_i", "zone", "phone", "loan_id", "last_contact", "_order")
+    sched = schedule(go, windows, rate=rate, spread=spec.spread, min_interval_hours=spec.budget.min_interval_hours,
+                     seed=campaign.seed)
+    df = df.join(sched, on="_i", how="left").with_columns(
+        pl.coalesce("sched_reason", "reason").alias("reason"),
+    )
+    sendable = pl.col("reason").is_null()
+    df = df.with_columns(
+        pl.when(sendable).then(pl.col("scheduled_at")).otherwise(None).alias("scheduled_at"),
+        pl.when(pl.col("reason").is_null() | (pl.col("reason") == "lint_block")).then(pl.col("text"))
+        .otherwise(None).alias("text"),
+        pl.when(sendable).then(pl.col("verify_code_hash")).otherwise(None).alias("verify_code_hash"),
+        pl.lit(False).alias("is_test"),
+        pl.lit(False).alias("is_pilot"),
+    )
+    df = df.with_columns(
         _parts_expr("text").fill_null(0).alias("parts"),
-        pl.lit(scheduled).alias("scheduled_at"),
-        pl.when(pl.col("reason").is_null()).then(pl.lit(MessageState.PLANNED.value))
+        pl.when(sendable).then(pl.lit(MessageState.PLANNED.value))
         .otherwise(pl.lit(MessageState.SUPPRESSED.value)).alias("state"),
-        pl.when(pl.col("reason").is_null()).then(pl.col("verify_code_hash")).otherwise(None).alias("verify_code_hash"),
         pl.col("_rules").alias("detail"),
     )
+    tests = _test_messages(ctx, df, spec, campaign, compiled, windows[spec.timezone], context, secret)
+    if tests is not None:
+        df = pl.concat([df, tests], how="diagonal_relaxed")
+    return _Plan(df, fire, deferred, windows, rate, spec.timezone)
 
 
-def _persist_plan(ctx: AppContext, s: Any, df: pl.DataFrame, spec: StrategySpec, campaign: Campaign,
-                  strat: Strategy, n_accounts: int, actor: str) -> PlanSummary:
-    rows = df.select(
-        pl.lit(campaign.id).alias("campaign_id"), "account_id", "loan_id", "phone", "segment", "step", "variant",
-        "template_version_id", "text", "parts", "state", "reason", "detail", pl.lit(False).alias("is_pilot"),
-        "scheduled_at", "idempotency_key", pl.lit(0).alias("attempts"), "verify_code_hash",
+def _test_messages(ctx: AppContext, df: pl.DataFrame, spec: StrategySpec, campaign: Campaign,
+                   compiled: dict[str, Any], window: ZoneWindow, context: dict[str, str],
+                   secret: bytes) -> pl.DataFrame | None:
+    """One sample of every planned (segment, step, variant) to each internal test number, rendered from synthetic
+    borrower data (never a real borrower's name, amount or loan), part of the pilot only."""
+    numbers = spec.pilot.test_numbers
+    if not numbers:
+        return None
+    parsed = pl.DataFrame({"raw": numbers}, schema={"raw": pl.Utf8}).with_columns(phone_expr("raw").alias("p"))
+    bad = parsed.filter(pl.col("p").is_null())["raw"].to_list()
+    if bad:
+        raise InputError(f"策略 pilot.test_numbers 中的号码无法识别为手机号：{'、'.join(bad)}",
+                         f"pilot.test_numbers not recognised as mobile numbers: {', '.join(bad)}",
+                         code="strategy.invalid")
+    reps = (df.filter(pl.col("state") == MessageState.PLANNED.value)
+            .sort("_i").unique(["segment", "step", "variant"], keep="first", maintain_order=True))
+    if reps.is_empty():
+        return None
+    phones = parsed["p"].unique(maintain_order=True)
+    rows = reps.join(pl.DataFrame({"_test_phone": phones}), how="cross").with_columns(
+        pl.col("_test_phone").alias("phone"), pl.lit(TEST_NAME).alias("name"), pl.lit(TEST_LOAN).alias("loan_id"),
+        pl.lit(TEST_AMOUNT_FEN, pl.Int64).alias("amount_due_fen"),
+        pl.concat_str([pl.lit(f"c{campaign.id}|test|"), pl.col("_test_phone"), pl.lit("|"), pl.col("step"),
+                       pl.lit("|"), pl.col("variant")]).alias("idempotency_key"),
     )
+    codes, hashes = codes_and_hashes(secret, rows["idempotency_key"].to_list(), rows["phone"].to_list())
+    rows = rows.with_columns(pl.Series("verify_code", codes, pl.Utf8), pl.Series("verify_code_hash", hashes, pl.Utf8))
+    parts = []
+    for code, tmpl in compiled.items():
+        part = rows.filter(pl.col("template") == code)
+        if part.height:
+            parts.append(part.with_columns(render(part, tmpl, context).alias("text")))
+    rows = pl.concat(parts)
+    at = max(window.earliest, window.opens)
+    return rows.with_columns(
+        _parts_expr("text").alias("parts"), pl.lit(True).alias("is_test"), pl.lit(True).alias("is_pilot"),
+        pl.lit(at).cast(UTC_US).alias("scheduled_at"), pl.lit(window.opens).cast(UTC_US).alias("send_after"),
+        pl.lit(window.closes).cast(UTC_US).alias("send_before"), pl.lit("test_number").alias("detail"),
+    ).drop("_test_phone")
+
+
+def _db_times(s: Any, frame: pl.DataFrame, cols: list[str]) -> pl.DataFrame:
+    """On SQLite, timestamps as the text SQLAlchemy's DateTime reads and the dispatcher compares (UTC)."""
+    if s.connection().dialect.name != "sqlite":
+        return frame
+    return frame.with_columns(pl.col(c).dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%d %H:%M:%S%.6f")
+                              for c in cols)
+
+
+def _persist_plan(ctx: AppContext, s: Any, plan: _Plan, campaign: Campaign, strat: Strategy, n_accounts: int,
+                  actor: str) -> PlanSummary:
+    df = plan.frame
+    planned_first = pl.col("state") != MessageState.PLANNED.value
+    # Planned messages in schedule order first: ids then follow send time, which keeps the dispatcher's claim
+    # (`ORDER BY id` among those due) on a short index range.
+    rows = df.sort([planned_first, "scheduled_at", "_i"], nulls_last=True).select(
+        pl.lit(campaign.id).alias("campaign_id"), "account_id", "loan_id", "phone", "segment", "step", "variant",
+        "template_version_id", "text", "parts", "state", "reason", "detail", "is_pilot", "is_test",
+        "scheduled_at", "send_after", "send_before", "idempotency_key", pl.lit(0).alias("attempts"),
+        "verify_code_hash",
+    )
+    rows = _db_times(s, rows, ["scheduled_at", "send_after", "send_before"])
     bulk_insert(s, Message.__table__, rows)  # type: ignore[arg-type]
 
     def counts(col: str, frame: pl.DataFrame) -> dict[str, int]:
         g = frame.group_by(col).len().sort(col, nulls_last=True)
         return {str(k): int(v) for k, v in g.iter_rows() if k is not None}
 
-    planned = df.filter(pl.col("state") == MessageState.PLANNED.value)
-    suppressed = df.filter(pl.col("state") == MessageState.SUPPRESSED.value)
-    lint_rules: dict[str, int] = {}
-    if "_rules" in df.columns:
-        exploded = df.filter(pl.col("_rules").is_not_null()).select(pl.col("_rules").str.split(",")).explode("_rules")
-        lint_rules = counts("_rules", exploded)
+    real = df.filter(~pl.col("is_test"))
+    planned = real.filter(pl.col("state") == MessageState.PLANNED.value)
+    suppressed = real.filter(pl.col("state") == MessageState.SUPPRESSED.value)
+    exploded = real.filter(pl.col("_rules").is_not_null()).select(pl.col("_rules").str.split(",")).explode("_rules")
+    by_seg_reason: dict[str, dict[str, int]] = {}
+    for seg, rsn, n in suppressed.group_by("segment", "reason").len().sort("segment", "reason").iter_rows():
+        by_seg_reason.setdefault(str(seg) if seg is not None else "none", {})[str(rsn)] = int(n)
+    by_step_variant: dict[str, dict[str, int]] = {}
+    shown = real.filter((pl.col("state") == MessageState.PLANNED.value) | (pl.col("reason") == "holdout"))
+    for step, var, n in shown.group_by("step", "variant").len().sort("step", "variant").iter_rows():
+        by_step_variant.setdefault(str(step), {})[str(var)] = int(n)
+    first = planned["scheduled_at"].min() if planned.height else None
+    last = planned["scheduled_at"].max() if planned.height else None
+    tz = ZoneInfo(plan.tz)
     summary = PlanSummary(
         campaign_id=campaign.id, state=CampaignState.PLANNED.value, as_of=campaign.as_of.isoformat(),
         import_id=campaign.import_id, strategy=f"{strat.name} v{strat.version}", accounts=n_accounts,
-        not_due_today=n_accounts - df.height, planned=planned.height, suppressed=suppressed.height,
+        not_due_today=n_accounts - real.height, planned=planned.height, suppressed=suppressed.height,
         by_segment=counts("segment", planned), by_template=counts("template", planned),
-        by_variant=counts("variant", df.filter(pl.col("variant").is_not_null())),
-        by_reason=counts("reason", suppressed), lint_rules=lint_rules,
+        by_variant=counts("variant", real.filter(pl.col("variant").is_not_null())),
+        by_reason=counts("reason", suppressed), lint_rules=counts("_rules", exploded),
+        deferred=plan.deferred, deferred_to=plan.fire.deferred_to.isoformat() if plan.fire.deferred_to else None,
+        holiday=plan.fire.holiday, fire_days=[d.isoformat() for d in plan.fire.days],
+        by_segment_reason=by_seg_reason, by_step_variant=by_step_variant,
+        windows={z: w.local_text() for z, w in plan.windows.items() if not w.empty},
+        first_send=_iso(first, tz), last_send=_iso(last, tz), rate=plan.rate,
+        test_messages=df.height - real.height,
     )
     campaign.plan_summary = summary.to_dict()
     transition(ctx, s, campaign, CampaignState.PLANNED, actor)
     return summary
 
 
+def _iso(value: Any, tz: ZoneInfo) -> str | None:
+    if not isinstance(value, datetime):
+        return None
+    return value.astimezone(tz).isoformat(timespec="seconds")
