@@ -6,11 +6,24 @@ Tables are escaped by Jinja2's autoescape.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import plotly.graph_objects as go
+import polars as pl
 from jinja2 import Environment, select_autoescape
+
+from dunning.reporting.outcomes import CARRIER_ZH, HOLDOUT
+
+
+@dataclass(frozen=True)
+class TextBlock:
+    """A titled text section; ``kind`` styles it: "win", "warn", "note" or "" (plain)."""
+
+    title: str
+    lines: list[tuple[str, str]] = field(default_factory=list)
+    kind: str = ""
 
 _PAGE = """<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>{{ title }}</title>
@@ -23,10 +36,14 @@ h1{font-size:22px}h2{font-size:17px;margin-top:28px}
 table{border-collapse:collapse;background:#fff;margin-top:8px}td,th{border:1px solid #e5e7eb;padding:6px 10px;text-align:right}
 th{background:#f1f5f9}td:first-child,th:first-child{text-align:left}.chart{background:#fff;border:1px solid #e5e7eb;border-radius:8px;margin-top:12px}
 footer{color:#6b7280;font-size:12px;margin-top:32px}
+.block{background:#fff;border:1px solid #e5e7eb;border-left:4px solid #64748b;border-radius:8px;padding:4px 16px}
+.block.win{border-left-color:#16a34a}.block.warn{border-left-color:#dc2626}.block.note{border-left-color:#2563eb}
+.block small{color:#6b7280}
 </style>
 <script src="plotly.min.js"></script></head><body>
 <h1>{{ title }}</h1>
 <div class="cards">{% for label, value in cards %}<div class="card"><b>{{ value }}</b><span>{{ label }}</span></div>{% endfor %}</div>
+{% for b in blocks %}<h2>{{ b.title }}</h2><div class="block {{ b.kind }}">{% for zh, en in b.lines %}<p>{{ zh }}{% if en %}<br><small>{{ en }}</small>{% endif %}</p>{% endfor %}</div>{% endfor %}
 {% for chart in charts %}<div class="chart">{{ chart | safe }}</div>{% endfor %}
 {% for t in tables %}<h2>{{ t.title }}</h2><table><tr>{% for h in t.header %}<th>{{ h }}</th>{% endfor %}</tr>
 {% for row in t.rows %}<tr>{% for c in row %}<td>{{ c }}</td>{% endfor %}</tr>{% endfor %}</table>{% endfor %}
@@ -36,17 +53,19 @@ footer{color:#6b7280;font-size:12px;margin-top:32px}
 def funnel_chart(stages: list[tuple[str, int]], title: str) -> str:
     fig = go.Figure(go.Funnel(y=[s for s, _ in stages], x=[v for _, v in stages], textinfo="value+percent initial"))
     fig.update_layout(title=title, margin={"l": 120, "r": 20, "t": 50, "b": 20}, height=360)
-    return str(fig.to_html(full_html=False, include_plotlyjs=False))
+    return _fragment(fig)
 
 
 def bar_chart(categories: list[str], series: dict[str, list[int]], title: str) -> str:
     fig = go.Figure([go.Bar(name=name, x=categories, y=values) for name, values in series.items()])
     fig.update_layout(title=title, barmode="stack", margin={"l": 40, "r": 20, "t": 50, "b": 40}, height=360)
-    return str(fig.to_html(full_html=False, include_plotlyjs=False))
+    return _fragment(fig)
 
 
 def write_report(path: Path, *, title: str, cards: list[tuple[str, Any]], charts: list[str],
-                 tables: list[dict[str, Any]], footer: str = "") -> Path:
+                 tables: list[dict[str, Any]], footer: str = "", blocks: list[TextBlock] | None = None) -> Path:
+    """Write the page to ``path`` (and ``plotly.min.js`` beside it once). ``blocks`` are text sections shown
+    under the cards (verdicts, findings, method notes), each line Chinese with an optional English line."""
     path.parent.mkdir(parents=True, exist_ok=True)
     js = path.parent / "plotly.min.js"
     if not js.exists():
@@ -54,6 +73,90 @@ def write_report(path: Path, *, title: str, cards: list[tuple[str, Any]], charts
         go.Figure().write_html(str(path.parent / ".plotly-bootstrap.html"), include_plotlyjs="directory")
         (path.parent / ".plotly-bootstrap.html").unlink(missing_ok=True)
     env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
-    html = env.from_string(_PAGE).render(title=title, cards=cards, charts=charts, tables=tables, footer=footer)
+    html = env.from_string(_PAGE).render(title=title, cards=cards, charts=charts, tables=tables, footer=footer,
+                                         blocks=blocks or [])
     path.write_text(html, encoding="utf-8")
     return path
+
+
+def plotly_js() -> str:
+    """Plotly's JavaScript, for a page that embeds the chart fragments (serve it as a static file; no CDN)."""
+    from plotly.offline import get_plotlyjs
+
+    return str(get_plotlyjs())
+
+
+def _fragment(fig: go.Figure) -> str:
+    return str(fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False}))
+
+
+_ARM_ZH = {HOLDOUT: "对照组 hold-out", "reminded": "发送组 reminded"}
+
+
+def arm_label(arm: str) -> str:
+    """Display name of an arm: the hold-out and the reminded group get Chinese names; variants keep theirs."""
+    if arm.endswith(f"·{HOLDOUT}"):
+        return arm[: -len(HOLDOUT)] + _ARM_ZH[HOLDOUT]
+    return _ARM_ZH.get(arm, arm)
+
+
+def repayment_curve_chart(curve: pl.DataFrame, window_days: int, title: str) -> str:
+    """Cumulative share repaid by day since the planned send, one line per arm; the hold-out dashed grey."""
+    fig = go.Figure()
+    for (arm,), part in curve.sort("day").group_by("arm", maintain_order=True):
+        is_hold = str(arm).endswith(HOLDOUT)
+        fig.add_trace(go.Scatter(
+            x=part["day"].to_list(), y=(part["share"] * 100).to_list(), mode="lines+markers",
+            name=f"{arm_label(str(arm))} (n={part['accounts'][0]:,})",
+            line={"dash": "dash", "color": "#6b7280"} if is_hold else {},
+        ))
+    fig.add_vline(x=window_days, line={"dash": "dot", "color": "#94a3b8"},
+                  annotation_text=f"归因窗口 {window_days} 天 window")
+    fig.update_layout(title=title, xaxis_title="距计划发送天数 days since planned send",
+                      yaxis_title="已还款账户占比 % repaid", margin={"l": 60, "r": 20, "t": 50, "b": 50},
+                      height=400, legend={"orientation": "h", "y": -0.25})
+    return _fragment(fig)
+
+
+def uplift_chart(rows: list[tuple[str, float, float, float]], title: str) -> str:
+    """Uplift over the hold-out in percentage points with its interval, one bar per (label, uplift, low, high)."""
+    labels = [r[0] for r in rows]
+    ups = [r[1] * 100 for r in rows]
+    fig = go.Figure(go.Bar(
+        x=labels, y=ups, marker_color=["#16a34a" if r[2] > 0 else "#dc2626" if r[3] < 0 else "#94a3b8"
+                                       for r in rows],
+        error_y={"type": "data", "symmetric": False, "array": [(r[3] - r[1]) * 100 for r in rows],
+                 "arrayminus": [(r[1] - r[2]) * 100 for r in rows]},
+    ))
+    fig.add_hline(y=0, line={"color": "#475569"})
+    fig.update_layout(title=title, yaxis_title="相对对照组提升（百分点）uplift, pp",
+                      margin={"l": 60, "r": 20, "t": 50, "b": 60}, height=380)
+    return _fragment(fig)
+
+
+def recovery_by_bucket_chart(by_bucket: pl.DataFrame, title: str) -> str:
+    """Recovery rate (amount recovered ÷ amount due) per DPD bucket, reminded arms beside the hold-out."""
+    fig = go.Figure()
+    for (group,), part in by_bucket.group_by("group", maintain_order=True):
+        fig.add_trace(go.Bar(
+            name=arm_label(str(group)), x=part["bucket"].to_list(), y=(part["recovery_rate"] * 100).to_list(),
+            text=[f"¥{v / 100:,.0f}" for v in part["recovered_fen"].to_list()], textposition="outside",
+            marker_color="#6b7280" if group == HOLDOUT else None,
+        ))
+    fig.update_layout(title=title, barmode="group", yaxis_title="回收率 % of amount due",
+                      xaxis_title="逾期阶段 DPD bucket", margin={"l": 60, "r": 20, "t": 50, "b": 50}, height=380)
+    return _fragment(fig)
+
+
+def delivery_by_carrier_chart(delivery: pl.DataFrame, title: str) -> str:
+    """Delivered, failed, expired and held per carrier (all channels together), stacked."""
+    per = delivery.group_by("carrier").agg(pl.col("delivered", "failed", "expired", "held", "in_flight").sum()
+                                           ).sort("carrier")
+    labels = [CARRIER_ZH.get(c, c) for c in per["carrier"].to_list()]
+    names = {"delivered": "已送达 delivered", "failed": "失败 failed", "expired": "过期 expired",
+             "held": "待处理 held", "in_flight": "等待回执 in flight"}
+    colors = {"delivered": "#16a34a", "failed": "#dc2626", "expired": "#f59e0b", "held": "#7c3aed",
+              "in_flight": "#94a3b8"}
+    fig = go.Figure([go.Bar(name=names[c], x=labels, y=per[c].to_list(), marker_color=colors[c]) for c in names])
+    fig.update_layout(title=title, barmode="stack", margin={"l": 60, "r": 20, "t": 50, "b": 60}, height=380)
+    return _fragment(fig)

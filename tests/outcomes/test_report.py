@@ -1,0 +1,157 @@
+"""Campaigns with a known truth, through the database, the service and the written report."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from dunning.config import get_settings
+from dunning.errors import NotFoundError
+from dunning.reporting.outcomes import OutcomeSettings
+from dunning.services.context import AppContext
+from dunning.services.outcomes import campaign_outcomes, load_outcome_frames
+from dunning.services.reports import outcome_view, write_campaign_report
+from tests.outcomes.factories import PLANNED, Arm, seed_experiment
+
+
+def test_known_effect_is_found_and_the_better_variant_wins(ctx: AppContext, tmp_path: Path) -> None:
+    cid = seed_experiment(ctx, [Arm("champion", 3000, 0.06, "M1"), Arm("challenger", 3000, 0.12, "M1_b"),
+                                Arm("holdout", 1000, 0.03)], seed=11)
+    o = campaign_outcomes(ctx, cid)
+
+    [v] = o.verdicts
+    assert (v.kind, v.best, v.runner_up) == ("winner", "challenger", "champion")
+    assert v.ci_low is not None and v.ci_high is not None and 0 < v.ci_low < 0.06 < v.ci_high
+    assert v.best_n == 3000 and v.runner_up_n == 3000 and v.holdout_n == 1000
+    assert v.vs_holdout_low is not None and v.vs_holdout_low > 0
+
+    by_arm = {r["arm"]: r for r in o.by_variant.iter_rows(named=True)}
+    assert by_arm["challenger"]["repayment_rate"] == pytest.approx(0.12, abs=0.015)
+    assert by_arm["champion"]["repayment_rate"] == pytest.approx(0.06, abs=0.012)
+    assert by_arm["holdout"]["repayment_rate"] == pytest.approx(0.03, abs=0.015)
+    assert by_arm["challenger"]["significant"] and by_arm["challenger"]["method"] == "newcombe"
+    assert by_arm["challenger"]["n_holdout"] == 1000
+
+    out = write_campaign_report(ctx, cid, tmp_path / "r" / "campaign.html")
+    html = Path(out["html"]).read_text(encoding="utf-8")
+    assert "M1/M1：challenger 胜出" in html and "M1/M1: challenger wins" in html
+    assert "Newcombe" in html
+    assert html.count('class="plotly-graph-div"') >= 4
+    assert (tmp_path / "r" / "plotly.min.js").stat().st_size > 1_000_000
+    sheets = zipfile.ZipFile(out["xlsx"]).namelist()
+    assert sum(1 for n in sheets if n.startswith("xl/worksheets/sheet")) >= 10
+
+
+def test_no_effect_declares_no_winner_and_says_how_many_accounts_it_needs(ctx: AppContext,
+                                                                         tmp_path: Path) -> None:
+    cid = seed_experiment(ctx, [Arm("champion", 3000, 0.08, "M1"), Arm("challenger", 3000, 0.08, "M1_b"),
+                                Arm("holdout", 1000, 0.08)], seed=12)
+    o = campaign_outcomes(ctx, cid)
+
+    [v] = o.verdicts
+    assert v.ci_low is not None and v.ci_high is not None and v.ci_low < 0 < v.ci_high
+    # 3,000 a side bounds the difference within ±2pp: no winner, and no point waiting for one.
+    assert v.kind == "no_difference"
+    assert v.needed_per_arm is None
+    html = Path(write_campaign_report(ctx, cid, tmp_path / "campaign.html")["html"]).read_text(encoding="utf-8")
+    assert "M1/M1：暂无胜者" in html and "no winner" in html
+    assert "胜出" not in html and "wins" not in html
+
+
+def test_small_arms_without_effect_say_how_many_accounts_a_verdict_needs(ctx: AppContext) -> None:
+    cid = seed_experiment(ctx, [Arm("champion", 400, 0.08, "M1"), Arm("challenger", 400, 0.08, "M1_b"),
+                                Arm("holdout", 100, 0.08)], seed=21)
+    [v] = campaign_outcomes(ctx, cid).verdicts
+    assert v.kind == "no_winner_yet"
+    assert v.needed_per_arm is not None and v.needed_per_arm > 400
+    assert f"每组约需 {v.needed_per_arm:,} 个账户" in v.text_zh
+
+
+def test_three_arms_need_to_beat_every_other_arm(ctx: AppContext) -> None:
+    cid = seed_experiment(ctx, [Arm("a", 2000, 0.10, "T_a"), Arm("b", 2000, 0.10, "T_b"),
+                                Arm("c", 2000, 0.05, "T_c"), Arm("holdout", 600, 0.05)], seed=13)
+    [v] = campaign_outcomes(ctx, cid).verdicts
+    assert v.kind == "no_winner_yet"
+    assert v.runner_up in {"a", "b"}
+    assert v.confidence == pytest.approx(0.975)  # Bonferroni over two comparisons
+
+
+def test_strata_are_compared_to_their_own_holdout(ctx: AppContext) -> None:
+    cid = seed_experiment(ctx, [Arm("champion", 2000, 0.20, "M1"), Arm("holdout", 800, 0.18)], seed=14)
+    seed_experiment(ctx, [Arm("A", 2000, 0.05, "M2"), Arm("holdout", 800, 0.01)], seed=15, segment="M2", step="M2",
+                    bucket="M2", campaign_id=cid)
+    o = campaign_outcomes(ctx, cid)
+    up = {r["segment"]: r for r in o.by_segment.iter_rows(named=True)}
+    assert up["M2"]["uplift"] == pytest.approx(0.04, abs=0.015) and up["M2"]["significant"]
+    assert not up["M1"]["significant"]
+    overall = o.overall.filter(pl.col("group") == "reminded").row(0, named=True)
+    assert overall["method"] == "stratified-wald"
+    # Equal weights here: the pooled uplift sits between the two strata's.
+    assert up["M1"]["uplift"] < overall["uplift"] < up["M2"]["uplift"]
+    assert {v.kind for v in o.verdicts} == {"single_arm"}
+    assert set(o.by_bucket["bucket"].to_list()) == {"M1", "M2"}
+    assert o.curve["arm"].unique().sort().to_list() == ["M1·champion", "M1·holdout", "M2·A", "M2·holdout"]
+
+
+def test_template_that_draws_complaints_is_a_finding_even_though_it_collects(ctx: AppContext) -> None:
+    cid = seed_experiment(ctx, [Arm("champion", 2000, 0.06, "M1", opt_out_rate=0.004),
+                                Arm("challenger", 2000, 0.12, "M1_harsh", opt_out_rate=0.04)], seed=16)
+    o = campaign_outcomes(ctx, cid)
+    assert [f.subject for f in o.findings] == ["M1_harsh v1"]
+    assert "即使其送达后还款率为" in o.findings[0].message_zh
+    harsh = o.complaints.filter(pl.col("template") == "M1_harsh v1").row(0, named=True)
+    assert harsh["opt_out_rate"] == pytest.approx(0.04, abs=0.012)
+
+
+def test_times_are_read_as_utc_whatever_form_they_were_stored_in(ctx: AppContext) -> None:
+    cid = seed_experiment(ctx, [Arm("A", 5, 0.0, "M1")], seed=17)
+    frames = load_outcome_frames(ctx, cid)
+    # scheduled_at was bulk-inserted as 09:00+08:00, submitted_at as naive UTC text.
+    assert frames.messages["scheduled_at"].unique().to_list() == [PLANNED]
+    assert frames.messages["submitted_at"].min() > PLANNED  # type: ignore[operator]
+    assert frames.messages.schema["scheduled_at"] == pl.Datetime("us", "UTC")
+
+
+def test_window_still_open_is_flagged(ctx: AppContext) -> None:
+    cid = seed_experiment(ctx, [Arm("A", 10, 0.5, "M1")], seed=18)
+    o = campaign_outcomes(ctx, cid, OutcomeSettings(window_days=10))
+    assert o.window_open_days > 2
+    assert "观察期尚未结束" in o.notes_zh[0]
+
+
+def test_console_gets_the_same_charts_and_tables(ctx: AppContext) -> None:
+    cid = seed_experiment(ctx, [Arm("champion", 300, 0.1, "M1"), Arm("holdout", 100, 0.05)], seed=19)
+    view = outcome_view(ctx, cid)
+    assert {c.key for c in view.charts} >= {"funnel", "curve", "uplift", "recovery_by_bucket", "delivery_by_carrier"}
+    assert all('class="plotly-graph-div"' in c.html and "<html" not in c.html for c in view.charts)
+    tables = {t.key: t for t in view.tables}
+    assert tables["by_variant"].header[:3] == ["分群 segment", "步骤 step", "变体 variant"]
+    assert len(tables["by_variant"].rows) == 2
+
+
+def test_unknown_campaign_is_a_not_found_error(ctx: AppContext) -> None:
+    with pytest.raises(NotFoundError):
+        campaign_outcomes(ctx, 999)
+
+
+def test_cli_writes_the_report(ctx: AppContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dunning.entrypoints.cli.app import app
+
+    cid = seed_experiment(ctx, [Arm("champion", 200, 0.1, "M1"), Arm("holdout", 100, 0.05)], seed=20)
+    env = {"DUNNING_DATA_DIR": str(ctx.settings.data_dir), "DUNNING_SECRET_KEY": "test-secret-key",
+           "DUNNING_BUSINESS_TIME": datetime(2026, 11, 30, tzinfo=UTC).isoformat()}
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["campaign", "report", str(cid), "--out", str(tmp_path / "x.html"),
+                                          "--json"], env=env)
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    paths = json.loads(result.output)
+    assert Path(paths["html"]).exists() and Path(paths["xlsx"]).exists()
