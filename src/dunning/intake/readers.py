@@ -1,0 +1,243 @@
+"""Reading one export into a frame of text cells, whatever its format, encoding and header position."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import fastexcel
+import polars as pl
+
+from dunning.errors import InputError
+from dunning.intake.columns import MappingSpec, find_header_row, header_score
+from dunning.intake.parsers import is_blank, parse_phones
+
+EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xlsb", ".xls", ".ods")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+_HEAD_BYTES = 256 * 1024
+_HEAD_ROWS = 30
+_UTF8 = ("utf8", "utf-8", "utf_8", "utf-8-sig", "utf8-sig", "utf_8_sig")
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """One file's cells as text under their original headers.
+
+    ``first_row`` is the row number a clerk sees for ``frame``'s first data row in Excel or an editor
+    (header on row 1 → 2). ``excel`` says whether numeric cells may hold Excel date serials.
+    """
+
+    name: str
+    frame: pl.DataFrame
+    first_row: int
+    excel: bool
+    encoding: str | None = None
+
+
+def read_table(path: Path, *, encoding: str | None = None, spec: MappingSpec | None = None) -> RawTable:
+    """Read a CSV/TSV, Excel workbook or Parquet file; every column comes back as Utf8, untouched."""
+    spec = spec or MappingSpec()
+    suffix = path.suffix.lower()
+    if not path.is_file():
+        raise InputError(f"找不到文件 {path}", f"no such file: {path}", code="input.not_found")
+    if suffix in EXCEL_SUFFIXES:
+        return _read_excel(path, spec)
+    if suffix in PARQUET_SUFFIXES:
+        return _read_parquet(path)
+    return _read_text(path, encoding, spec)
+
+
+# ------------------------------------------------------------------------------------------------ encoding
+
+
+def _unreadable(path: Path, exc: Exception | str) -> InputError:
+    return InputError(f"无法读取文件 {path.name}：{exc}", f"cannot read {path.name}: {exc}", code="input.unreadable")
+
+
+def _encoding_error(path: Path, tried: str) -> InputError:
+    return InputError(
+        f"文件 {path.name} 的编码无法识别（已尝试 {tried}）：请另存为 UTF-8 或 GBK，或用 --encoding 指定编码。",
+        f"cannot detect the encoding of {path.name} (tried {tried}): save it as UTF-8 or GBK, or pass --encoding.",
+        code="input.encoding",
+    )
+
+
+def _head_is_utf8(head: bytes) -> bool:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        decoder.decode(head, final=False)  # a character cut at the end of the sample is not an error
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def decode_to_utf8(data: bytes, path: Path, encoding: str | None) -> tuple[bytes, str]:
+    """The file's bytes as UTF-8 (without BOM) and the encoding they were read as.
+
+    Detection: a UTF-8 or UTF-16 byte-order mark; otherwise UTF-8 if the start of the file is valid
+    UTF-8 (confirmed later by the CSV reader over the whole file); otherwise GB18030, the superset of
+    GBK and GB2312 that Chinese Excel and core-banking exports use. ``encoding`` forces one.
+    """
+    if encoding:
+        if encoding.lower().replace("-", "").replace("_", "") in ("utf8", "utf8sig"):
+            return (data[3:] if data.startswith(codecs.BOM_UTF8) else data), "utf-8"
+        try:
+            return data.decode(encoding).lstrip("\ufeff").encode("utf-8"), encoding
+        except LookupError as exc:
+            raise InputError(f"未知的编码 {encoding}", f"unknown encoding {encoding}", code="input.encoding") from exc
+        except UnicodeDecodeError as exc:
+            raise _encoding_error(path, encoding) from exc
+    if data.startswith(codecs.BOM_UTF8):
+        return data[3:], "utf-8-sig"
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # Excel's "Unicode text" export
+        return data.decode("utf-16").lstrip("\ufeff").encode("utf-8"), "utf-16"
+    if _head_is_utf8(data[:_HEAD_BYTES]):
+        return data, "utf-8"
+    return _from_gb18030(data, path), "gb18030"
+
+
+def _from_gb18030(data: bytes, path: Path) -> bytes:
+    try:
+        return data.decode("gb18030").encode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _encoding_error(path, "UTF-8, GB18030/GBK") from exc
+
+
+# ---------------------------------------------------------------------------------------------------- text
+
+
+def _sniff(head: str, spec: MappingSpec) -> tuple[int, str]:
+    """(header line index, delimiter) from the first lines of a text export."""
+    lines = head.splitlines()[:_HEAD_ROWS]
+    best = (0, ",", -1)
+    for delimiter in (",", "\t", ";", "|"):
+        rows = list(csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter))
+        if not rows:
+            continue
+        index = find_header_row(rows, spec)
+        score = header_score(rows[index], spec) if index < len(rows) else 0
+        width = len(rows[index]) if index < len(rows) else 0
+        key = score * 1000 + width
+        if key > best[2]:
+            best = (index, delimiter, key)
+    return best[0], best[1]
+
+
+def _read_text(path: Path, encoding: str | None, spec: MappingSpec) -> RawTable:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise _unreadable(path, exc) from exc
+    utf8, used = decode_to_utf8(data, path, encoding)
+    del data
+    head = utf8[:_HEAD_BYTES].decode("utf-8", errors="ignore")
+    skip, delimiter = _sniff(head, spec)
+    try:
+        frame = _csv(utf8, skip, delimiter)
+    except pl.exceptions.ComputeError as exc:
+        # The sample looked like UTF-8 but a later line is not: a GBK file whose first lines are ASCII.
+        if encoding or "utf" not in str(exc).lower():
+            raise _unreadable(path, exc) from exc
+        utf8, used = _from_gb18030(utf8, path), "gb18030"
+        frame = _csv(utf8, skip, delimiter)
+    except pl.exceptions.PolarsError as exc:
+        raise _unreadable(path, exc) from exc
+    return RawTable(path.name, frame, first_row=skip + 2, excel=False, encoding=used)
+
+
+def _csv(data: bytes, skip: int, delimiter: str) -> pl.DataFrame:
+    if not data.strip():
+        return pl.DataFrame()
+    return pl.read_csv(
+        data, separator=delimiter, skip_rows=skip, infer_schema=False, truncate_ragged_lines=True,
+        raise_if_empty=False,
+    )
+
+
+# --------------------------------------------------------------------------------------------------- excel
+
+
+def _read_excel(path: Path, spec: MappingSpec) -> RawTable:
+    try:
+        reader = fastexcel.read_excel(path)
+        names = reader.sheet_names
+        sheet: int | str = 0
+        if spec.sheet is not None:
+            if spec.sheet not in names:
+                raise InputError(
+                    f"文件 {path.name} 中没有名为「{spec.sheet}」的工作表（有：{'、'.join(names)}）",
+                    f"{path.name} has no sheet {spec.sheet!r} (sheets: {', '.join(names)})",
+                    code="input.sheet",
+                )
+            sheet = spec.sheet
+        heads: dict[int | str, list[list[object]]] = {}
+        for candidate in ([sheet] if spec.sheet is not None else list(range(len(names)))):
+            head = reader.load_sheet(candidate, header_row=None, n_rows=_HEAD_ROWS, dtypes="string").to_polars()
+            heads[candidate] = [list(r) for r in head.iter_rows()]
+        if spec.sheet is None:
+            # The first sheet whose header names the required columns; exports often add a summary sheet.
+            scored = [(header_score(rows[find_header_row(rows, spec)], spec) if rows else 0, i)
+                      for i, rows in heads.items() if isinstance(i, int)]
+            best = max(scored, key=lambda t: (t[0], -t[1]), default=(0, 0))
+            sheet = best[1]
+        header = find_header_row(heads[sheet], spec)
+        frame = reader.load_sheet(sheet, header_row=header, dtypes="string").to_polars()
+    except fastexcel.FastExcelError as exc:
+        raise _unreadable(path, exc) from exc
+    label = path.name if sheet in (0, names[0]) else f"{path.name}:{names[sheet] if isinstance(sheet, int) else sheet}"
+    return RawTable(label, frame, first_row=header + 2, excel=True)
+
+
+# ------------------------------------------------------------------------------------------------- parquet
+
+
+def _read_parquet(path: Path) -> RawTable:
+    try:
+        frame = pl.read_parquet(path)
+        frame = frame.select(pl.all().cast(pl.Utf8))
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise _unreadable(path, exc) from exc
+    return RawTable(path.name, frame, first_row=2, excel=False)
+
+
+# ----------------------------------------------------------------------------------------- exclude lists
+
+
+def read_exclude(paths: Sequence[Path], encoding: str | None = None) -> pl.Series:
+    """Do-not-contact numbers as E.164, from files with one number per line (any phone spelling).
+
+    Blank lines, ``#`` comments and lines without digits (a header such as ``手机号``) are skipped; text
+    after the number separated by a comma or tab (``13812348000,投诉``) is a note. A line holding digits
+    that is not a phone number fails the whole import: a silently ignored entry would let a complaint
+    number be messaged.
+    """
+    values: list[str] = []
+    where: list[str] = []
+    for path in paths:
+        path = Path(path)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise _unreadable(path, exc) from exc
+        text = decode_to_utf8(data, path, encoding)[0].decode("utf-8", errors="replace")
+        for n, line in enumerate(text.splitlines(), start=1):
+            entry = line.split("#", 1)[0].replace("\t", ",").split(",", 1)[0].strip()
+            if entry and any(ch.isdigit() for ch in entry):
+                values.append(entry)
+                where.append(f"{path.name}:{n}")
+    if not values:
+        return pl.Series("phone", [], dtype=pl.Utf8)
+    parsed = parse_phones(pl.Series(values, dtype=pl.Utf8), allow_international=True)
+    bad = parsed["phone"].is_null() & ~is_blank(pl.Series(values))
+    if bad.any():
+        lines = [w for w, b in zip(where, bad.to_list(), strict=True) if b][:10]
+        raise InputError(
+            f"禁止联系名单中有无法识别的号码（{'、'.join(lines)}）：请改正后重试，以免漏掉应屏蔽的号码。",
+            f"do-not-contact list has numbers that cannot be read ({', '.join(lines)}): fix them and retry.",
+            code="input.exclude",
+        )
+    return parsed["phone"].unique().sort()
