@@ -116,8 +116,12 @@ def seed_experiment(ctx: AppContext, arms: list[Arm], *, seed: int, segment: str
         "state", pl.when(pl.col("arm") == "holdout").then(pl.lit("holdout"))
         .when(pl.col("state") == "failed").then(pl.lit("dlr_failed")).alias("reason"),
         pl.lit(False).alias("is_pilot"),
-        # Planning stores the zoned planned time; the loader must read it as 01:00 UTC.
-        planned.dt.convert_time_zone("Asia/Shanghai").alias("scheduled_at"),
+        # As planning does, suppressed rows (the hold-out) carry no times. The window opening is stored zoned
+        # (+08:00 text), as bulk inserts of zoned values are: the loader must read it as 01:00 UTC.
+        pl.when(pl.col("arm") != "holdout").then(planned.dt.convert_time_zone("Asia/Shanghai")).alias("send_after"),
+        pl.when(pl.col("arm") != "holdout").then(
+            (planned + pl.duration(minutes=pl.col("sent_min") - 1)).dt.strftime("%Y-%m-%d %H:%M:%S.%f"))
+        .alias("scheduled_at"),
         pl.format("c{}|{}|{}", pl.lit(campaign_id), pl.col("loan_id"), pl.lit(step)).alias("idempotency_key"),
         pl.when(pl.col("arm") != "holdout").then(pl.lit("sandbox")).alias("channel"),
         pl.lit(0).alias("attempts"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import polars as pl
+import pytest
 
 from dunning.reporting.outcomes import (
     MESSAGES_SCHEMA,
@@ -20,6 +21,7 @@ from dunning.reporting.outcomes import (
 T0 = datetime(2026, 11, 16, 1, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
 WEEK = timedelta(days=7)
+HOUR = timedelta(hours=1)
 
 
 def touches(*rows: tuple[int, str, datetime]) -> pl.DataFrame:
@@ -124,6 +126,17 @@ def test_holdout_is_measured_from_its_planned_send_time() -> None:
     assert u["repaid"].to_list() == [True, False, False]
     assert u["attr_repaid"].to_list() == [False, False, False]
     assert u["days_to_pay"].to_list() == [2.0, None, None]
+
+
+def test_every_arm_is_measured_from_the_campaigns_planned_start() -> None:
+    # Planning leaves the hold-out unscheduled; a reminder goes out late in the day. Both are measured from the
+    # window's opening, so the morning payment counts for both arms alike.
+    late = _message(1, "L1", sent=T0 + timedelta(hours=8)) | {"send_after": T0, "scheduled_at": T0 + 8 * HOUR}
+    hold = _message(2, "L2", state="suppressed", variant="holdout") | {"scheduled_at": None}
+    u = units([late, hold], payments(("L1", 1000, T0 + HOUR), ("L2", 1000, T0 + HOUR)))
+    assert u["repaid"].to_list() == [True, True]
+    assert u["attr_repaid"].to_list() == [False, False]  # paid before the reminder was sent
+    assert u["days_to_pay"].to_list() == pytest.approx([1 / 24, 1 / 24])
 
 
 def test_days_to_pay_counts_from_sending_for_credit_and_from_the_plan_for_the_arm() -> None:

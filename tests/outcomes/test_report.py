@@ -112,8 +112,9 @@ def test_template_that_draws_complaints_is_a_finding_even_though_it_collects(ctx
 def test_times_are_read_as_utc_whatever_form_they_were_stored_in(ctx: AppContext) -> None:
     cid = seed_experiment(ctx, [Arm("A", 5, 0.0, "M1")], seed=17)
     frames = load_outcome_frames(ctx, cid)
-    # scheduled_at was bulk-inserted as 09:00+08:00, submitted_at as naive UTC text.
-    assert frames.messages["scheduled_at"].unique().to_list() == [PLANNED]
+    # send_after was bulk-inserted as 09:00+08:00, scheduled_at and submitted_at as naive UTC text.
+    assert frames.messages["send_after"].unique().to_list() == [PLANNED]
+    assert frames.anchor() == PLANNED
     assert frames.messages["submitted_at"].min() > PLANNED  # type: ignore[operator]
     assert frames.messages.schema["scheduled_at"] == pl.Datetime("us", "UTC")
 

@@ -10,8 +10,11 @@ cannot say what it *caused*, because many borrowers pay without any reminder.
 
 **Uplift (what a reminder causes).** Assignment to a variant or to the hold-out is random within a stratum
 (segment × step), so the causal estimate compares arms *as assigned* (intention to treat): every account in an arm,
-delivered or not, suppressed later or not, is measured from the campaign's planned send time (``scheduled_at``,
-the hold-out's "would-have-been" time) and counts as repaid when the loan received any payment within the window.
+delivered or not, suppressed later or not, is measured from the same instant — the campaign's planned start, the
+earliest ``send_after`` (else ``scheduled_at``) of its messages, which is also the hold-out's "would-have-been"
+time (planning leaves suppressed rows unscheduled) — and counts as repaid when the loan received any payment
+within the window. One instant for every arm keeps the comparison fair: a reminder scheduled late in the day does
+not lose the morning's payments that its hold-out twin keeps.
 The difference of two proportions is tested with a pooled two-proportion z-test and bounded with Newcombe's hybrid
 score interval (Wilson intervals of each arm, method 10 of Newcombe 1998). A figure pooled over several strata is
 a stratum-weighted difference (weights = treated accounts per stratum) with a Wald interval; the table says which.
@@ -81,8 +84,8 @@ MESSAGES_SCHEMA: dict[str, pl.DataType] = {
     "message_id": pl.Int64(), "account_id": pl.Int64(), "loan_id": pl.String(), "phone": pl.String(),
     "segment": pl.String(), "step": pl.String(), "variant": pl.String(), "template_version_id": pl.Int64(),
     "template": pl.String(), "state": pl.String(), "reason": pl.String(), "error_code": pl.String(),
-    "channel": pl.String(), "is_pilot": pl.Boolean(), "scheduled_at": UTC_US, "submitted_at": UTC_US,
-    "final_at": UTC_US, "amount_due_fen": pl.Int64(), "bucket": pl.String(),
+    "channel": pl.String(), "is_pilot": pl.Boolean(), "send_after": UTC_US, "scheduled_at": UTC_US,
+    "submitted_at": UTC_US, "final_at": UTC_US, "amount_due_fen": pl.Int64(), "bucket": pl.String(),
 }
 TOUCHES_SCHEMA: dict[str, pl.DataType] = {"message_id": pl.Int64(), "loan_id": pl.String(), "sent_at": UTC_US}
 PAYMENTS_SCHEMA: dict[str, pl.DataType] = {"loan_id": pl.String(), "amount_fen": pl.Int64(), "paid_at": UTC_US}
@@ -93,13 +96,15 @@ REPLIES_SCHEMA: dict[str, pl.DataType] = {"message_id": pl.Int64(), "classificat
 class OutcomeFrames:
     """What outcomes are computed from, for one campaign.
 
-    ``messages``: every message row of the campaign (all states, hold-out included), columns
-    :data:`MESSAGES_SCHEMA`; ``template`` is a display label of the template version ("M1 v2").
+    ``messages``: every message row of the campaign to a borrower (all states, hold-out included; internal test
+    numbers left out), columns :data:`MESSAGES_SCHEMA`; ``template`` is a display label of the template version
+    ("M1 v2").
     ``touches``: delivered messages of *any* campaign to the campaign's loans (:data:`TOUCHES_SCHEMA`), so that a
     later campaign's message takes the credit for a payment it came closer to.
     ``payments``: payments to the campaign's loans (:data:`PAYMENTS_SCHEMA`).
     ``replies``: classified replies linked to the campaign's messages (:data:`REPLIES_SCHEMA`).
     ``observed_at``: when the data was read; a window that has not closed by then is flagged, not hidden.
+    ``planned_start``: the campaign's start when no message carries a time (the campaign day's midnight).
     """
 
     messages: pl.DataFrame
@@ -107,6 +112,17 @@ class OutcomeFrames:
     payments: pl.DataFrame
     replies: pl.DataFrame
     observed_at: datetime
+    planned_start: datetime | None = None
+
+    def anchor(self) -> datetime | None:
+        """The instant every arm is measured from: the earliest ``send_after`` (else ``scheduled_at``, else
+        ``submitted_at``) of the campaign's messages, else ``planned_start``."""
+        m = self.messages
+        for col in ("send_after", "scheduled_at", "submitted_at"):
+            v = m.select(pl.col(col).min()).item() if m.height else None
+            if isinstance(v, datetime):
+                return v
+        return self.planned_start
 
 
 # ------------------------------------------------------------------------------------------------ carriers
@@ -236,7 +252,8 @@ def account_units(frames: OutcomeFrames, settings: OutcomeSettings) -> pl.DataFr
     """One row per message of the campaign with its attributed and intention-to-treat outcomes.
 
     Attributed: ``attributed_fen``, ``attributed_payments``, ``attr_repaid``, ``attr_full``, ``attr_days``
-    (days from sending to the first credited payment). Intention to treat (from ``anchor`` = planned send time):
+    (days from sending to the first credited payment). Intention to treat (from ``anchor``, the campaign's
+    planned start, :meth:`OutcomeFrames.anchor`):
     ``paid_fen`` within the window, ``repaid``, ``full`` (≥ amount due), ``partial``, ``days_to_pay``, and
     ``first_paid_days`` within the curve's horizon. Plus ``arm`` (variant, or "holdout"), ``assigned`` (the row
     took part in a variant split), ``attempted``, ``delivered`` and ``carrier``."""
@@ -248,7 +265,8 @@ def account_units(frames: OutcomeFrames, settings: OutcomeSettings) -> pl.DataFr
         .agg(pl.col("amount_fen").sum().alias("attributed_fen"), pl.len().alias("attributed_payments"),
              pl.col("days_after").min().alias("attr_days"))
     )
-    anchor = pl.coalesce("scheduled_at", "submitted_at")
+    start = frames.anchor()
+    anchor = pl.lit(start, UTC_US) if start is not None else pl.lit(None, UTC_US)
     horizon = timedelta(days=max(settings.window_days, settings.curve_days))
     base = msgs.with_columns(anchor.alias("anchor"), _sent_at().alias("sent_at"))
     itt = (

@@ -8,7 +8,7 @@ vectorised pass; on PostgreSQL they are ``timestamptz`` already.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import polars as pl
@@ -85,9 +85,11 @@ def load_outcome_frames(ctx: AppContext, campaign_id: int, settings: OutcomeSett
     Raises :class:`NotFoundError` for an unknown campaign."""
     settings = settings or OutcomeSettings()
     with ctx.db.transaction() as s:
-        if s.get(Campaign, campaign_id) is None:
+        campaign = s.get(Campaign, campaign_id)
+        if campaign is None:
             raise NotFoundError(f"批次 #{campaign_id} 不存在", f"campaign #{campaign_id} does not exist",
                                 code="not_found.campaign")
+        midnight = datetime.combine(campaign.as_of, time(0), ctx.tz).astimezone(UTC)
         c = {"c": campaign_id}
         msg_schema = {**MESSAGES_SCHEMA, "template_code": pl.String(), "template_no": pl.Int64(),
                       "is_pilot": pl.Int64()}
@@ -95,11 +97,11 @@ def load_outcome_frames(ctx: AppContext, campaign_id: int, settings: OutcomeSett
             s,
             "SELECT m.id AS message_id, m.account_id, m.loan_id, m.phone, m.segment, m.step, m.variant, "
             "m.template_version_id, t.code AS template_code, v.version AS template_no, m.state, m.reason, "
-            "m.channel, m.is_pilot, m.scheduled_at, m.submitted_at, m.final_at, a.amount_due_fen, a.bucket "
-            "FROM messages m JOIN accounts a ON a.id = m.account_id "
+            "m.channel, m.is_pilot, m.send_after, m.scheduled_at, m.submitted_at, m.final_at, a.amount_due_fen, "
+            "a.bucket FROM messages m JOIN accounts a ON a.id = m.account_id "
             "LEFT JOIN template_versions v ON v.id = m.template_version_id "
-            "LEFT JOIN templates t ON t.id = v.template_id WHERE m.campaign_id = :c",
-            c, msg_schema, times=("scheduled_at", "submitted_at", "final_at"),
+            "LEFT JOIN templates t ON t.id = v.template_id WHERE m.campaign_id = :c AND m.is_test = :no",
+            {**c, "no": False}, msg_schema, times=("send_after", "scheduled_at", "submitted_at", "final_at"),
         )
         codes = _frame(
             s,
@@ -114,9 +116,9 @@ def load_outcome_frames(ctx: AppContext, campaign_id: int, settings: OutcomeSett
             c, REPLIES_SCHEMA,
         )
         messages = _shape_messages(messages, codes)
-        first = messages.select(pl.min_horizontal(pl.col("scheduled_at").min(), pl.col("submitted_at").min())
-                                ).item()
-        since = (first if isinstance(first, datetime) else ctx.now()) - settings.window - timedelta(days=1)
+        first = messages.select(pl.min_horizontal(pl.col("send_after").min(), pl.col("scheduled_at").min(),
+                                                  pl.col("submitted_at").min())).item()
+        since = min(first if isinstance(first, datetime) else midnight, midnight) - settings.window - timedelta(days=1)
         loans = "SELECT loan_id FROM messages WHERE campaign_id = :c"
         touches = _frame(
             s,
@@ -134,7 +136,8 @@ def load_outcome_frames(ctx: AppContext, campaign_id: int, settings: OutcomeSett
         )
     return OutcomeFrames(messages=messages, touches=touches.cast(TOUCHES_SCHEMA),  # type: ignore[arg-type]
                          payments=payments.cast(PAYMENTS_SCHEMA),  # type: ignore[arg-type]
-                         replies=replies.cast(REPLIES_SCHEMA), observed_at=ctx.now().astimezone(UTC))  # type: ignore[arg-type]
+                         replies=replies.cast(REPLIES_SCHEMA),  # type: ignore[arg-type]
+                         observed_at=ctx.now().astimezone(UTC), planned_start=midnight)
 
 
 def _shape_messages(raw: pl.DataFrame, codes: pl.DataFrame) -> pl.DataFrame:
