@@ -1,4 +1,14 @@
-"""Compliance: the policy and the rules every template and every rendered message is checked against."""
+"""Compliance: the policy, and the rules every template and every rendered message is checked against.
+
+* :func:`lint_text` — one full message text (signature included) → findings.
+* :func:`lint_template` — a template: its widest rendering with the signature prefixed, plus the template-only
+  rules (``template.invalid``, ``template.adjacent_variables``, ``template.all_variables``,
+  ``template.too_many_variables``); spans point into the template's own text.
+* :func:`lint_messages` — a frame of rendered messages, vectorised: each rule family screens the whole frame with
+  Polars expressions; only the rows a screen cannot clear are checked one by one (for exact spans).
+
+A ``block`` finding keeps a template from approval and a message from the queue; ``warn`` is shown to reviewers.
+"""
 
 from __future__ import annotations
 
@@ -6,59 +16,144 @@ from collections.abc import Mapping
 
 import polars as pl
 
-from dunning.compliance.findings import BLOCK, WARN, Finding
+from dunning.compliance import placeholders
+from dunning.compliance.findings import BLOCK, SEVERITIES, WARN, Finding
 from dunning.compliance.policy import Policy, load_policy
 from dunning.compliance.rules import FAMILIES
+from dunning.compliance.rules import RULES as MESSAGE_RULES
 
 FINDINGS_SCHEMA = {"row": pl.UInt32, "rule": pl.Utf8, "severity": pl.Utf8, "start": pl.Int64, "end": pl.Int64,
                    "message_zh": pl.Utf8, "message_en": pl.Utf8}
+TEMPLATE_RULES: dict[str, tuple[str, str, str]] = {
+    "template.invalid": (BLOCK, "模板无法编译（变量未声明、类型未知等）", "template cannot be compiled"),
+    "template.adjacent_variables": (BLOCK, "两个变量紧挨着", "two variables side by side"),
+    "template.all_variables": (BLOCK, "模板几乎全是变量", "template is (almost) all variables"),
+    "template.too_many_variables": (BLOCK, "变量过多", "too many variables"),
+}
+RULES: dict[str, tuple[str, str, str]] = {**MESSAGE_RULES, **TEMPLATE_RULES}
 
-__all__ = ["BLOCK", "FINDINGS_SCHEMA", "WARN", "Finding", "Policy", "lint_messages", "lint_template", "lint_text",
-           "load_policy"]
+__all__ = ["BLOCK", "FINDINGS_SCHEMA", "RULES", "SEVERITIES", "WARN", "Finding", "Policy", "blocking",
+           "default_context", "lint_messages", "lint_template", "lint_text", "load_policy"]
+
+
+def _none(policy: Policy) -> list[str]:
+    return []
 
 
 def lint_text(text: str, policy: Policy, penalty: float | None = None) -> list[Finding]:
-    """Every finding on one full message text (signature included), ordered by position."""
+    """Every finding on one full message text (signature included), ordered by position then rule.
+
+    ``penalty`` is the account's contractual daily penalty rate (a fraction), when known."""
     found = [f for fam in FAMILIES for f in fam.check(text, policy, penalty)]
-    return sorted(found, key=lambda f: (f.start, f.rule))
+    return sorted(found, key=lambda f: (f.start, f.end, f.rule))
+
+
+def blocking(findings: list[Finding]) -> bool:
+    return any(f.severity == BLOCK for f in findings)
+
+
+def default_context(policy: Policy) -> dict[str, str]:
+    """The identity constants a template is linted with when the caller gives none: the first registered
+    signature (CN only: US texts carry no 【】 prefix), the first hotline, the institution and ``<institution>App``."""
+    ctx: dict[str, str] = {}
+    if policy.signature_prefix:
+        ctx["signature"] = policy.signatures[0] if policy.signatures else (policy.institution or "签名")
+    if policy.hotlines:
+        ctx["hotline"] = policy.hotlines[0]
+    if policy.institution:
+        ctx["institution"] = policy.institution
+        ctx["app"] = f"{policy.institution}App"
+    if policy.domains:
+        ctx["domain"] = policy.domains[0]
+    return ctx
 
 
 def lint_template(text: str, variables: Mapping[str, str], policy: Policy,
                   context: Mapping[str, str] | None = None) -> list[Finding]:
-    """Lint a template as its widest rendering (every variable at its maximum width, signature prefixed).
+    """Lint a template as its widest rendering: every variable at its maximum width, the context's constants
+    (defaults from :func:`default_context`) and the 【signature】 prefixed — the full text a borrower would get.
 
-    Spans are given in the template's own text (the signature prefix removed) where a finding falls in literal text.
-    """
-    from dunning.templates import compile_template
+    Spans are mapped back into ``text``: a finding inside a variable's value points at its ``${name}``; a finding
+    in the signature prefix points at ``(0, 0)``. A template that cannot be compiled yields ``template.invalid``
+    findings (nothing else is checked)."""
+    variables = {str(k): str(v) for k, v in variables.items()}
+    bad = placeholders.problems(text, variables)
+    if bad:
+        return [Finding("template.invalid", BLOCK, s, e, f"模板无效：{zh}", f"invalid template: {en}")
+                for zh, en, s, e in bad]
+    ctx = {**default_context(policy), **dict(context or {})}
+    sample = placeholders.sample(text, variables, ctx)
+    out: list[Finding] = []
+    for f in lint_text(sample.text, policy, None):
+        start, end = sample.template_span(f.start, f.end)
+        out.append(Finding(f.rule, f.severity, start, end, f.message_zh, f.message_en))
+    out.extend(_structure(text, variables, policy))
+    return sorted(out, key=lambda f: (f.start, f.end, f.rule))
 
-    ctx = dict(context or {})
-    ctx.setdefault("signature", policy.signatures[0] if policy.signatures else "签名")
-    ctx.setdefault("hotline", policy.hotlines[0] if policy.hotlines else "")
-    ctx.setdefault("institution", policy.institution)
-    compiled = compile_template(text, variables)
-    sample = compiled.worst_case_text(ctx)
-    offset = len(f"【{ctx['signature']}】")
-    out = []
-    for f in lint_text(sample, policy, None):
-        start, end = max(0, f.start - offset), max(0, f.end - offset)
-        out.append(Finding(f.rule, f.severity, min(start, len(text)), min(end, len(text)), f.message_zh, f.message_en))
+
+def _structure(text: str, variables: Mapping[str, str], policy: Policy) -> list[Finding]:
+    out: list[Finding] = []
+    matches = list(placeholders.PLACEHOLDER.finditer(text))
+    if policy.forbid_adjacent_variables:
+        for a, b in zip(matches, matches[1:], strict=False):
+            if a.end() == b.start():
+                out.append(Finding("template.adjacent_variables", BLOCK, a.start(), b.end(),
+                                   f"变量 {a.group(0)} 与 {b.group(0)} 紧挨着：中间应有固定文字（平台审核要求）。",
+                                   f"{a.group(0)} and {b.group(0)} are side by side: put fixed text between them"))
+    literal = placeholders.PLACEHOLDER.sub("", text)
+    if matches and sum(ch.isalnum() for ch in literal) < 4:
+        out.append(Finding("template.all_variables", BLOCK, 0, len(text),
+                           "模板几乎全由变量组成：平台不接受，且审核无从把关。",
+                           "the template is (almost) all variables: it cannot be reviewed"))
+    if len(variables) > policy.max_variables:
+        out.append(Finding("template.too_many_variables", BLOCK, 0, len(text),
+                           f"变量 {len(variables)} 个，超过 {policy.max_variables} 个上限。",
+                           f"{len(variables)} variables, more than {policy.max_variables}"))
     return out
 
 
 def lint_messages(frame: pl.DataFrame, policy: Policy, *, text_col: str = "text",
                   penalty_col: str | None = "penalty_rate") -> pl.DataFrame:
-    """Lint many rendered messages: one vectorised pass decides which rows can have findings; only those are
-    examined one by one for spans. Returns one row per finding (``row`` indexes ``frame``)."""
+    """Lint many rendered messages. Returns one row per finding: ``row`` (UInt32 index into ``frame``), ``rule``,
+    ``severity``, ``start``, ``end``, ``message_zh``, ``message_en``, ordered by row then position.
+
+    Vectorised: every family's screen runs over the whole frame in one ``select``; the length family computes
+    its findings for the frame at once; the others check one by one only the rows their screen could not clear.
+    A null text is linted as an empty message. ``penalty_col`` (daily fraction) feeds ``penalty.excessive``; when
+    it is None or absent, stated rates are only checked against the ceiling."""
     if frame.is_empty():
         return pl.DataFrame(schema=FINDINGS_SCHEMA)
-    cols = [pl.col(text_col).alias("text")]
-    cols.append(pl.col(penalty_col).alias("_penalty") if penalty_col and penalty_col in frame.columns
-                else pl.lit(None, pl.Float64).alias("_penalty"))
-    base = frame.select(cols).with_row_index("row")
-    trip = pl.any_horizontal([fam.trips(policy) for fam in FAMILIES])
-    suspects = base.filter(trip.fill_null(True))
+    penalty = (pl.col(penalty_col).cast(pl.Float64) if penalty_col and penalty_col in frame.columns
+               else pl.lit(None, pl.Float64))
+    base = frame.select(pl.col(text_col).cast(pl.Utf8).fill_null("").alias("text"), penalty.alias("_penalty"))
+    base = base.with_row_index("row")
+    # One shared pass for the rare events of every family (forbidden words, links, mobiles...), then each
+    # family's own screen; all in one select, so Polars runs them side by side.
+    rare = [f"(?:{p})" for fam in FAMILIES for p in getattr(fam, "screen_patterns", _none)(policy)]
+    exprs = [fam.trips(policy).fill_null(True).alias(fam.NAME) for fam in FAMILIES]
+    if rare:
+        exprs.append(pl.col("text").str.contains("|".join(rare)).alias("_rare"))
+    screens = base.select(exprs)
+    rare_rows = screens["_rare"] if rare else None
+    parts: list[pl.DataFrame] = [pl.DataFrame(schema=FINDINGS_SCHEMA)]
     rows: list[tuple[int, str, str, int, int, str, str]] = []
-    for row, text, penalty in suspects.iter_rows():
-        for f in lint_text(text or "", policy, penalty):
-            rows.append((row, f.rule, f.severity, f.start, f.end, f.message_zh, f.message_en))
-    return pl.DataFrame(rows, schema=FINDINGS_SCHEMA, orient="row")
+    for fam in FAMILIES:
+        mask = screens[fam.NAME]
+        if mask.len() != base.height:  # a literal screen (always / never)
+            mask = pl.repeat(bool(mask[0]), base.height, eager=True)
+        if rare_rows is not None and getattr(fam, "screen_patterns", _none)(policy):
+            mask = mask | rare_rows
+        if not mask.any():
+            continue
+        tripped = base.filter(mask)
+        if hasattr(fam, "findings_frame"):
+            parts.append(fam.findings_frame(tripped, policy).cast(FINDINGS_SCHEMA))  # type: ignore[arg-type]
+            continue
+        if hasattr(fam, "refine"):
+            tripped = fam.refine(tripped, policy)
+        for row, text, pen in tripped.iter_rows():
+            for f in fam.check(text, policy, pen):
+                rows.append((row, f.rule, f.severity, f.start, f.end, f.message_zh, f.message_en))
+    if rows:
+        parts.append(pl.DataFrame(rows, schema=FINDINGS_SCHEMA, orient="row"))
+    return pl.concat(parts).sort("row", "start", "end", "rule")

@@ -1,4 +1,8 @@
-"""Required elements: amount, due date or days overdue, an official contact from the whitelist."""
+"""``required.amount``, ``required.due``, ``required.contact``: what a borrower needs to act on the message.
+
+The contact must be an official hotline: one from the institution's whitelist, or — when none is configured — a
+number of a service shape (95xxx, 400/800, landline) rather than anyone's mobile.
+"""
 
 from __future__ import annotations
 
@@ -9,33 +13,55 @@ import polars as pl
 from dunning.compliance.findings import BLOCK, Finding
 from dunning.compliance.policy import Policy
 
-AMOUNT = r"\d[\d,]*(\.\d+)?\s*元|¥\s*\d|\$\s?\d|RMB\s*\d"
-DUE = r"\d{1,2}月\d{1,2}日|\d{4}-\d{2}-\d{2}|逾期\s*\d+\s*天|\d+\s*days?\s+(past|overdue)|due\s+(on|by)|今天|明天"
+NAME = "required"
+RULES = {
+    "required.amount": (BLOCK, "缺少应还金额", "amount due missing"),
+    "required.due": (BLOCK, "缺少到期日或逾期天数", "due date or days overdue missing"),
+    "required.contact": (BLOCK, "缺少官方客服电话", "official hotline missing"),
+}
+AMOUNT = r"\d[\d,]*(?:\.\d+)?\s*元|[¥￥]\s*\d|\$\s?\d|(?i:RMB|CNY|USD)\s*\d"
+DUE = (r"\d{1,2}月\d{1,2}日|\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}(?:/\d{2,4})?|逾期\s*\d+\s*天|今天|今日|明天|明日"
+       r"|(?i:\d+\s*days?\s+(?:past\s+due|overdue|late)|due\s+(?:on|by|today|tomorrow)|past\s+due)")
 
 
-def _contact(policy: Policy) -> str | None:
-    return "|".join(re.escape(h) for h in policy.hotlines) or None
+def contact_pattern(policy: Policy) -> str | None:
+    """Regex for an acceptable contact: the whitelist (with or without separators), else the hotline shapes."""
+    if policy.hotlines:
+        forms: set[str] = set()
+        for h in policy.hotlines:
+            forms.add(h)
+            forms.add(re.sub(r"[\s-]", "", h))
+        return "|".join(re.escape(f).replace(r"\-", "-") for f in sorted(forms, key=len, reverse=True))
+    if policy.hotline_patterns:
+        return "|".join(policy.hotline_patterns)
+    return None
 
 
 def check(text: str, policy: Policy, penalty: float | None) -> list[Finding]:
     out = []
     end = len(text)
     if not re.search(AMOUNT, text):
-        out.append(Finding("required.amount", BLOCK, 0, end, "缺少应还金额。", "the amount due is missing"))
-    if not re.search(DUE, text, re.IGNORECASE):
-        out.append(Finding("required.due", BLOCK, 0, end, "缺少到期日或逾期天数。", "due date or days overdue missing"))
-    pat = _contact(policy)
+        out.append(Finding("required.amount", BLOCK, 0, end, "缺少应还金额（如 1,234.50元）。",
+                           "the amount due is missing (e.g. 1,234.50元 or $1,234.50)"))
+    if not re.search(DUE, text):
+        out.append(Finding("required.due", BLOCK, 0, end, "缺少到期日或逾期天数（如 8月31日、逾期5天）。",
+                           "the due date or the days overdue are missing"))
+    pat = contact_pattern(policy)
     if pat is not None and not re.search(pat, text):
-        out.append(Finding("required.contact", BLOCK, 0, end,
-                           f"缺少官方联系方式（白名单：{'、'.join(policy.hotlines)}）。",
-                           "no official hotline from the whitelist"))
+        listed = "、".join(policy.hotlines) or "95xxx/400/固话"
+        out.append(Finding("required.contact", BLOCK, 0, end, f"缺少官方客服电话（{listed}）。",
+                           f"no official hotline ({', '.join(policy.hotlines) or '95xxx/400/landline'})"))
     return out
 
 
 def trips(policy: Policy) -> pl.Expr:
     t = pl.col("text")
-    bad = ~t.str.contains(AMOUNT) | ~t.str.contains("(?i)" + DUE)
-    pat = _contact(policy)
-    if pat is not None:
-        bad = bad | ~t.str.contains(pat)
+    bad = ~t.str.contains(AMOUNT) | ~t.str.contains(DUE)
+    if policy.hotlines:
+        forms = sorted({f for h in policy.hotlines for f in (h, re.sub(r"[\s-]", "", h))})
+        bad = bad | ~pl.any_horizontal([t.str.contains(f, literal=True) for f in forms])
+    else:
+        pat = contact_pattern(policy)
+        if pat is not None:
+            bad = bad | ~t.str.contains(pat)
     return bad
