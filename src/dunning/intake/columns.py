@@ -79,7 +79,7 @@ def load_mapping(path: Path | None) -> MappingSpec:
     if not isinstance(data, dict):
         raise _mapping_error(path, "文件内容应为键值对", "the file must hold a mapping")
     known = {"columns", "sheet", "header_row"}
-    if "columns" not in data:  # a bare "canonical: header" mapping is accepted too
+    if not set(data) & known:  # a bare "canonical: header" mapping is accepted too
         data = {"columns": data}
     extra = sorted(set(data) - known)
     if extra:

@@ -181,7 +181,7 @@ def _validate(df: pl.DataFrame, allow_international: bool) -> pl.DataFrame:
         fen = pl.select(pl.lit(fen) * pl.lit(df["_scale"])).to_series()
     due = parse_dates(df["due_date"])
     loan = df["loan_id"].str.strip_chars()
-    non_ascii = loan.str.contains(r"[^\x00-\x7f]").fill_null(False)
+    non_ascii = (loan.str.len_bytes() != loan.str.len_chars()).fill_null(False)
     if non_ascii.any():
         loan = pl.select(pl.when(pl.lit(non_ascii)).then(pl.lit(to_ascii(loan))).otherwise(pl.lit(loan))).to_series()
     reason = pl.select(
