@@ -102,6 +102,7 @@ class Policy:
     unsupported_symbols: tuple[str, ...] = ()
     max_variables: int = 10
     forbid_adjacent_variables: bool = True
+    anti_fraud_hint: bool = False
     raw: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
 
@@ -253,5 +254,6 @@ def load_policy(profile: str = "CN", overlay: Path | str | Mapping[str, Any] | N
         unsupported_symbols=tuple(symbols),
         max_variables=int(tvars.get("max_variables", 10)),
         forbid_adjacent_variables=bool(tvars.get("forbid_adjacent_variables", True)),
+        anti_fraud_hint=bool(jur.get("anti_fraud", {}).get("must_include_verification_hint", False)),
         raw=raw,
     )

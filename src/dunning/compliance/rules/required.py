@@ -10,7 +10,7 @@ import re
 
 import polars as pl
 
-from dunning.compliance.findings import BLOCK, Finding
+from dunning.compliance.findings import BLOCK, WARN, Finding
 from dunning.compliance.policy import Policy
 
 NAME = "required"
@@ -18,7 +18,10 @@ RULES = {
     "required.amount": (BLOCK, "缺少应还金额", "amount due missing"),
     "required.due": (BLOCK, "缺少到期日或逾期天数", "due date or days overdue missing"),
     "required.contact": (BLOCK, "缺少官方客服电话", "official hotline missing"),
+    "required.anti_fraud": (WARN, "缺少防诈骗核实提示", "no anti-fraud verification hint"),
 }
+# "how to tell this message is genuine": verify through official channels / we never ask for a transfer
+ANTI_FRAUD = r"核实|不会要求|谨防诈骗|防范诈骗|(?i:verify|never ask)"
 AMOUNT = r"\d[\d,]*(?:\.\d+)?\s*元|[¥￥]\s*\d|\$\s?\d|(?i:RMB|CNY|USD)\s*\d"
 DUE = (r"\d{1,2}月\d{1,2}日|\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}(?:/\d{2,4})?|逾期\s*\d+\s*天|今天|今日|明天|明日"
        r"|(?i:\d+\s*days?\s+(?:past\s+due|overdue|late)|due\s+(?:on|by|today|tomorrow)|past\s+due)")
@@ -51,12 +54,18 @@ def check(text: str, policy: Policy, penalty: float | None) -> list[Finding]:
         listed = "、".join(policy.hotlines) or "95xxx/400/固话"
         out.append(Finding("required.contact", BLOCK, 0, end, f"缺少官方客服电话（{listed}）。",
                            f"no official hotline ({', '.join(policy.hotlines) or '95xxx/400/landline'})"))
+    if policy.anti_fraud_hint and not re.search(ANTI_FRAUD, text):
+        out.append(Finding("required.anti_fraud", WARN, 0, end,
+                           "缺少防诈骗提示：建议写明可凭验证码在官网或致电客服核实，我司不会要求向个人账户转账。",
+                           "no anti-fraud hint: say how to verify the message and that we never ask for a transfer"))
     return out
 
 
 def trips(policy: Policy) -> pl.Expr:
     t = pl.col("text")
     bad = ~t.str.contains(AMOUNT) | ~t.str.contains(DUE)
+    if policy.anti_fraud_hint:
+        bad = bad | ~t.str.contains(ANTI_FRAUD)
     if policy.hotlines:
         forms = sorted({f for h in policy.hotlines for f in (h, re.sub(r"[\s-]", "", h))})
         bad = bad | ~pl.any_horizontal([t.str.contains(f, literal=True) for f in forms])

@@ -1,0 +1,424 @@
+"""Template lifecycle: save (a new version, linted), submit for review, approve (by someone other than the
+author, linted again), reject back to draft, retire; preview and lint.
+
+Rules kept here:
+
+* Every save makes a new version (draft). An approved version is never edited: a change is a new version, so a
+  campaign's messages always point at the exact text they were rendered from.
+* Lint runs at save (findings stored with the version), at submission and at approval with the policy in force
+  then; a ``block`` finding refuses submission and approval (:class:`~dunning.errors.ComplianceBlocked`).
+* Approval needs the compliance (or admin) role and a user other than the version's author (four eyes).
+* Every transition writes the audit log in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import yaml
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from dunning.compliance import BLOCK, Finding, Policy, lint_template, lint_text, load_policy
+from dunning.config import Settings
+from dunning.db.models import TemplateRecord, TemplateVersion
+from dunning.domain.sms import measure
+from dunning.domain.states import TEMPLATE_TRANSITIONS, TemplateStatus
+from dunning.errors import ComplianceBlocked, ConfigError, InputError, NotFoundError, StateError
+from dunning.services import audit
+from dunning.services.context import AppContext
+from dunning.services.policy import policy_for, render_context
+from dunning.services.users import Role, require_role
+from dunning.templates import STAGES, TONES, CompiledTemplate, TemplateSpec, compile_template, parse_specs
+
+EDITOR_ROLES = (Role.STRATEGIST, Role.COMPLIANCE, Role.OPERATOR)
+REVIEWER_ROLES = (Role.COMPLIANCE,)
+
+
+@dataclass
+class VersionView:
+    """One template version as the console and the CLI show it."""
+
+    code: str
+    version: int
+    version_id: int
+    status: str
+    text: str
+    variables: dict[str, str]
+    tone: str
+    stage: str
+    profile: str
+    name: str
+    author: str
+    reviewer: str | None
+    channel_codes: dict[str, Any]
+    findings: list[dict[str, Any]]
+    worst_case_length: int
+    segments: int
+    created_at: datetime | None = None
+    approved_at: datetime | None = None
+
+    @property
+    def blocked(self) -> bool:
+        return any(f.get("severity") == BLOCK for f in self.findings)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class LintResult:
+    """The lint of one template: its widest rendering's length and parts, and the findings."""
+
+    id: str
+    profile: str
+    worst_case_length: int
+    segments: int
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def blocked(self) -> bool:
+        return any(f.severity == BLOCK for f in self.findings)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The shape ``dunning templates lint --json`` prints for one template."""
+        return {"id": self.id, "segments": self.segments,
+                "findings": [{"rule": f.rule, "severity": f.severity, "start": f.start, "end": f.end,
+                              "message_zh": f.message_zh} for f in self.findings]}
+
+
+@dataclass
+class PreviewRow:
+    loan_id: str
+    text: str
+    length: int
+    segments: int
+    findings: list[Finding] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------------------------- pure parts
+
+
+def _check_meta(tone: str, stage: str, profile: str) -> None:
+    if tone not in TONES:
+        raise InputError(f"语气 {tone} 无效（可选：{'、'.join(TONES)}）", f"tone must be one of {', '.join(TONES)}",
+                         code="template.invalid")
+    if stage and stage not in STAGES:
+        raise InputError(f"阶段 {stage} 无效（可选：{'、'.join(STAGES)}）", f"stage must be one of {', '.join(STAGES)}",
+                         code="template.invalid")
+    if profile not in ("CN", "US"):
+        raise InputError(f"合规配置 {profile} 无效（可选：CN、US）", "profile must be CN or US", code="template.invalid")
+
+
+def _context_for(policy: Policy, context: Mapping[str, str]) -> dict[str, str]:
+    """The rendering context a template is judged with: the institution's identity; no 【】 for US texts."""
+    ctx = dict(context)
+    if not policy.signature_prefix:
+        ctx.pop("signature", None)
+    return ctx
+
+
+def lint_specs(specs: Sequence[TemplateSpec], policies: Mapping[str, Policy],
+               context: Mapping[str, str]) -> list[LintResult]:
+    """Lint templates (no database): each against the policy of its profile, as its widest rendering."""
+    out = []
+    for spec in specs:
+        policy = policies.get(spec.profile)
+        if policy is None:
+            raise ConfigError(f"模板 {spec.id} 的合规配置 {spec.profile} 未加载", f"no policy for profile {spec.profile}")
+        ctx = _context_for(policy, context)
+        findings = lint_template(spec.text, spec.variables, policy, ctx)
+        try:
+            compiled = compile_template(spec.text, spec.variables)
+        except InputError:
+            out.append(LintResult(spec.id, spec.profile, 0, 0, findings))
+            continue
+        wc = compiled.worst_case_text(ctx)
+        m = measure(wc, policy.counting)
+        out.append(LintResult(spec.id, spec.profile, len(wc), m.parts, findings))
+    return out
+
+
+def read_specs(path: Path) -> list[TemplateSpec]:
+    """Templates from a YAML file: a list of ``{id, text, variables: {name: type}}`` (optional ``profile``,
+    ``tone``, ``stage``, ``description``), or a mapping with such a ``templates`` list."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise InputError(f"无法读取模板文件 {path}：{exc}", f"cannot read template file {path}: {exc}",
+                         code="template.file") from exc
+    return parse_specs(data, source=str(path))
+
+
+def settings_policy(settings: Settings, profile: str, overlay_file: Path | None = None) -> Policy:
+    """The effective policy from settings alone (no database): the shipped profile, the institution's identity,
+    then the overlay file. Same layering as :func:`dunning.services.policy.policy_for`."""
+    ident = settings.identity
+    overlay: dict[str, Any] = {"institution": ident.institution, "signatures": list(ident.signatures),
+                               "hotlines": list(ident.hotlines), "domains": [ident.domain] if ident.domain else []}
+    path = overlay_file or settings.policy_overlay
+    if path is not None:
+        try:
+            extra = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"无法读取策略覆盖文件 {path}：{exc}", f"cannot read policy overlay {path}: {exc}") from exc
+        if not isinstance(extra, dict):
+            raise ConfigError(f"策略覆盖文件 {path} 应为映射", f"policy overlay {path} must be a mapping")
+        overlay.update(extra)
+    return load_policy(profile, overlay)
+
+
+def settings_context(settings: Settings) -> dict[str, str]:
+    ident = settings.identity
+    return {"institution": ident.institution, "hotline": ident.hotlines[0] if ident.hotlines else "",
+            "app": ident.app_name, "signature": ident.signatures[0] if ident.signatures else ident.institution,
+            "domain": ident.domain}
+
+
+def lint_file(path: Path, settings: Settings, overlay_file: Path | None = None) -> list[LintResult]:
+    """``dunning templates lint FILE``: every template of the file against its profile's effective policy."""
+    specs = read_specs(path)
+    policies = {p: settings_policy(settings, p, overlay_file) for p in {s.profile for s in specs}}
+    return lint_specs(specs, policies, settings_context(settings))
+
+
+SAMPLE_ACCOUNTS = pl.DataFrame(
+    {
+        "loan_id": ["L000012345", "L000067890", "L000024680", "L000013579"],
+        "name": ["张三丰", None, "欧阳娜娜", "李"],
+        "amount_due_fen": [123_450, 8_800, 2_599_900, 100],
+        "due_date": [date(2026, 8, 31), date(2026, 12, 1), date(2026, 1, 5), date(2026, 10, 10)],
+        "penalty_rate": [0.0005, 0.0003, 0.00055, None],
+        "dpd": [5, 1, 95, 33],
+        "product": ["消费贷", "分期贷", "装修分期", "随借随还"],
+        "verify_code": ["K7M2QX", "R4TZ8W", "C3H9PV", "N6Y2DE"],
+    },
+    schema={"loan_id": pl.Utf8, "name": pl.Utf8, "amount_due_fen": pl.Int64, "due_date": pl.Date,
+            "penalty_rate": pl.Float64, "dpd": pl.Int32, "product": pl.Utf8, "verify_code": pl.Utf8},
+)
+
+
+def preview_compiled(compiled: CompiledTemplate, policy: Policy, context: Mapping[str, str],
+                     accounts: pl.DataFrame | None = None) -> list[PreviewRow]:
+    """Render for sample accounts (an empty name, a large amount, a null penalty...) and lint each message."""
+    frame = SAMPLE_ACCOUNTS if accounts is None else accounts
+    missing = [c for c in compiled.columns if c not in frame.columns]
+    if missing:
+        raise InputError(f"预览账户缺少列：{'、'.join(missing)}", f"preview accounts lack columns: {', '.join(missing)}")
+    ctx = _context_for(policy, context)
+    texts = frame.select(compiled.expr(ctx).alias("text"))["text"].to_list()
+    penalties = (frame["penalty_rate"].to_list() if "penalty_rate" in frame.columns else [None] * frame.height)
+    ids = frame["loan_id"].to_list() if "loan_id" in frame.columns else [str(i) for i in range(frame.height)]
+    out = []
+    for loan_id, text, pen in zip(ids, texts, penalties, strict=True):
+        m = measure(text, policy.counting)
+        out.append(PreviewRow(str(loan_id), text, len(text), m.parts, lint_text(text, policy, pen)))
+    return out
+
+
+# ------------------------------------------------------------------------------------------ the lifecycle
+
+
+def _record(s: Session, code: str) -> TemplateRecord:
+    rec = s.scalars(select(TemplateRecord).where(TemplateRecord.code == code)).first()
+    if rec is None:
+        raise NotFoundError(f"模板 {code} 不存在", f"template {code!r} does not exist", code="not_found.template")
+    return rec
+
+
+def _version(s: Session, code: str, version: int | None) -> tuple[TemplateRecord, TemplateVersion]:
+    rec = _record(s, code)
+    q = select(TemplateVersion).where(TemplateVersion.template_id == rec.id)
+    q = q.where(TemplateVersion.version == version) if version is not None else q.order_by(
+        TemplateVersion.version.desc())
+    tv = s.scalars(q).first()
+    if tv is None:
+        raise NotFoundError(f"模板 {code} 没有版本 {version}", f"template {code!r} has no version {version}",
+                            code="not_found.template_version")
+    return rec, tv
+
+
+def _view(ctx: AppContext, rec: TemplateRecord, tv: TemplateVersion) -> VersionView:
+    policy = policy_for(ctx, rec.profile)
+    context = _context_for(policy, render_context(ctx))
+    try:
+        wc = compile_template(tv.text, tv.variables).worst_case_text(context)
+        parts = measure(wc, policy.counting).parts
+    except InputError:
+        wc, parts = "", 0
+    return VersionView(
+        code=rec.code, version=tv.version, version_id=tv.id, status=tv.status, text=tv.text,
+        variables={str(k): str(v) for k, v in (tv.variables or {}).items()}, tone=rec.tone, stage=rec.stage,
+        profile=rec.profile, name=rec.name, author=tv.author, reviewer=tv.reviewer,
+        channel_codes=dict(tv.channel_codes or {}), findings=list(tv.findings or []), worst_case_length=len(wc),
+        segments=parts, created_at=tv.created_at, approved_at=tv.approved_at,
+    )
+
+
+def _lint_stored(ctx: AppContext, rec: TemplateRecord, text: str, variables: Mapping[str, str],
+                 overlay: Path | None = None) -> list[Finding]:
+    policy = policy_for(ctx, rec.profile, overlay)
+    return lint_template(text, variables, policy, _context_for(policy, render_context(ctx)))
+
+
+def _move(s: Session, ctx: AppContext, rec: TemplateRecord, tv: TemplateVersion, to: TemplateStatus,
+          actor: str, **after: Any) -> None:
+    src = TemplateStatus(tv.status)
+    if to not in TEMPLATE_TRANSITIONS[src]:
+        raise StateError(f"模板 {rec.code} v{tv.version} 当前为 {src.value}，不能变为 {to.value}",
+                         f"template {rec.code} v{tv.version} is {src.value}; cannot become {to.value}",
+                         code="state.template")
+    tv.status = to.value
+    audit.record(s, at=ctx.now(), actor=actor, action=f"template.{to.value}", entity="template",
+                 entity_id=f"{rec.code}@{tv.version}", before={"status": src.value},
+                 after={"status": to.value, **after})
+
+
+def _refuse_blocks(code: str, version: int, findings: Sequence[Finding], action_zh: str, action_en: str) -> None:
+    blocks = [f for f in findings if f.severity == BLOCK]
+    if blocks:
+        rules = "、".join(sorted({f.rule for f in blocks}))
+        raise ComplianceBlocked(f"模板 {code} v{version} 有阻断项（{rules}），不能{action_zh}：{blocks[0].message_zh}",
+                                f"template {code} v{version} has blocking findings ({rules}); cannot {action_en}")
+
+
+def save(ctx: AppContext, *, code: str, text: str, variables: Mapping[str, str], actor: str, tone: str = "neutral",
+         stage: str = "", profile: str = "CN", name: str = "", channel_codes: Mapping[str, Any] | None = None,
+         policy_overlay: Path | None = None) -> VersionView:
+    """Save ``text`` as the next version (draft) of template ``code``, creating the template if new.
+
+    Raises :class:`~dunning.templates.TemplateError` when the text does not compile (nothing is stored). Lint
+    findings, blocking or not, are stored with the draft: an author can save work in progress, but a blocked
+    version cannot be submitted or approved."""
+    _check_meta(tone, stage, profile)
+    compile_template(text, variables)
+    with ctx.db.transaction() as s:
+        require_role(s, actor, *EDITOR_ROLES)
+        rec = s.scalars(select(TemplateRecord).where(TemplateRecord.code == code)).first()
+        if rec is None:
+            rec = TemplateRecord(code=code, name=name or code, tone=tone, stage=stage, profile=profile,
+                                 created_at=ctx.now())
+            s.add(rec)
+            s.flush()
+        else:
+            if profile != rec.profile:
+                raise InputError(f"模板 {code} 属于 {rec.profile}，不能改为 {profile}（请另建模板）",
+                                 f"template {code} is {rec.profile}; create another template for {profile}",
+                                 code="template.invalid")
+            rec.tone, rec.stage = tone, stage or rec.stage
+            rec.name = name or rec.name
+        findings = _lint_stored(ctx, rec, text, variables, policy_overlay)
+        n = s.scalar(select(func.max(TemplateVersion.version)).where(TemplateVersion.template_id == rec.id)) or 0
+        tv = TemplateVersion(template_id=rec.id, version=n + 1, text=text, variables=dict(variables),
+                             status=TemplateStatus.DRAFT.value, author=actor, reviewer=None, approved_at=None,
+                             channel_codes=dict(channel_codes or {}), findings=[f.to_dict() for f in findings],
+                             created_at=ctx.now())
+        s.add(tv)
+        try:
+            s.flush()
+        except IntegrityError:
+            raise StateError(f"模板 {code} 同时被另一人保存，请重试", f"template {code} was saved concurrently; retry",
+                             code="state.concurrent") from None
+        audit.record(s, at=ctx.now(), actor=actor, action="template.save", entity="template",
+                     entity_id=f"{code}@{tv.version}",
+                     after={"version": tv.version, "status": tv.status, "blocks": sum(f.blocks for f in findings)})
+        return _view(ctx, rec, tv)
+
+
+def submit_for_review(ctx: AppContext, code: str, version: int | None = None, *, actor: str,
+                      policy_overlay: Path | None = None) -> VersionView:
+    """draft → in review, after a fresh lint (a blocking finding refuses)."""
+    with ctx.db.transaction() as s:
+        require_role(s, actor, *EDITOR_ROLES)
+        rec, tv = _version(s, code, version)
+        findings = _lint_stored(ctx, rec, tv.text, tv.variables, policy_overlay)
+        tv.findings = [f.to_dict() for f in findings]
+        if tv.status == TemplateStatus.DRAFT.value:
+            _refuse_blocks(code, tv.version, findings, "提交审核", "submit it for review")
+        _move(s, ctx, rec, tv, TemplateStatus.IN_REVIEW, actor)
+        return _view(ctx, rec, tv)
+
+
+def approve(ctx: AppContext, code: str, version: int | None = None, *, actor: str,
+            channel_codes: Mapping[str, Any] | None = None, policy_overlay: Path | None = None) -> VersionView:
+    """in review → approved: by a compliance reviewer other than the author, after a fresh lint with the policy
+    in force now. From then on the version's text and variables are immutable; ``channel_codes`` (the codes
+    Aliyun/Tencent assigned to the registered template) may be recorded at approval."""
+    with ctx.db.transaction() as s:
+        require_role(s, actor, *REVIEWER_ROLES)
+        rec, tv = _version(s, code, version)
+        if actor == tv.author:
+            raise StateError(f"四眼原则：{actor} 是模板 {code} v{tv.version} 的作者，须由另一人审批",
+                             f"four-eyes: {actor} wrote {code} v{tv.version}; another person must approve",
+                             code="state.four_eyes")
+        findings = _lint_stored(ctx, rec, tv.text, tv.variables, policy_overlay)
+        tv.findings = [f.to_dict() for f in findings]
+        if tv.status == TemplateStatus.IN_REVIEW.value:
+            _refuse_blocks(code, tv.version, findings, "批准", "approve it")
+        _move(s, ctx, rec, tv, TemplateStatus.APPROVED, actor, reviewer=actor)
+        tv.reviewer = actor
+        tv.approved_at = ctx.now()
+        if channel_codes:
+            tv.channel_codes = {**dict(tv.channel_codes or {}), **dict(channel_codes)}
+        return _view(ctx, rec, tv)
+
+
+def reject(ctx: AppContext, code: str, version: int | None = None, *, actor: str, reason: str = "") -> VersionView:
+    """in review → draft, with the reviewer's reason in the audit log."""
+    with ctx.db.transaction() as s:
+        require_role(s, actor, *REVIEWER_ROLES)
+        rec, tv = _version(s, code, version)
+        _move(s, ctx, rec, tv, TemplateStatus.DRAFT, actor, reason=reason)
+        return _view(ctx, rec, tv)
+
+
+def retire(ctx: AppContext, code: str, version: int | None = None, *, actor: str) -> VersionView:
+    """Retire a version (approved ones included): campaigns planned after this no longer use it."""
+    with ctx.db.transaction() as s:
+        require_role(s, actor, *EDITOR_ROLES)
+        rec, tv = _version(s, code, version)
+        _move(s, ctx, rec, tv, TemplateStatus.RETIRED, actor)
+        return _view(ctx, rec, tv)
+
+
+def get(ctx: AppContext, code: str, version: int | None = None) -> VersionView:
+    """A version (the newest when ``version`` is None)."""
+    with ctx.db.transaction() as s:
+        rec, tv = _version(s, code, version)
+        return _view(ctx, rec, tv)
+
+
+def history(ctx: AppContext, code: str) -> list[VersionView]:
+    """Every version of a template, newest first."""
+    with ctx.db.transaction() as s:
+        rec = _record(s, code)
+        vs = s.scalars(select(TemplateVersion).where(TemplateVersion.template_id == rec.id)
+                       .order_by(TemplateVersion.version.desc())).all()
+        return [_view(ctx, rec, tv) for tv in vs]
+
+
+def preview(ctx: AppContext, code: str | None = None, version: int | None = None, *, text: str | None = None,
+            variables: Mapping[str, str] | None = None, profile: str = "CN", accounts: pl.DataFrame | None = None,
+            policy_overlay: Path | None = None) -> list[PreviewRow]:
+    """A stored version (``code``, ``version``) or an unsaved ``text`` rendered for sample accounts, each with
+    its length, parts and findings."""
+    if code is not None:
+        with ctx.db.transaction() as s:
+            rec, tv = _version(s, code, version)
+            text, variables, profile = tv.text, dict(tv.variables), rec.profile
+    if text is None or variables is None:
+        raise InputError("请指定模板编号，或模板内容与变量", "give a template code, or a text and its variables")
+    policy = policy_for(ctx, profile, policy_overlay)
+    return preview_compiled(compile_template(text, variables), policy, render_context(ctx), accounts)
+
+
+def lint(ctx: AppContext, specs: Sequence[TemplateSpec], policy_overlay: Path | None = None) -> list[LintResult]:
+    """Lint templates against the effective policy (settings identity + overlay), without storing anything."""
+    policies = {p: policy_for(ctx, p, policy_overlay) for p in {s.profile for s in specs}}
+    return lint_specs(specs, policies, render_context(ctx))
