@@ -41,6 +41,8 @@ SPEC: dict[tuple[str, str], set[Role] | None] = {
     ("GET", "/jobs/{job_id}"): STAFF,
     ("GET", "/jobs/{job_id}/events"): STAFF,
     ("GET", "/templates"): STAFF,
+    ("GET", "/templates/{code}"): STAFF,
+    ("POST", "/templates/{code}/check"): STAFF,
     ("GET", "/campaigns"): STAFF,
     ("POST", "/campaigns"): {A, OP},
     ("GET", "/campaigns/{campaign_id}"): STAFF,
@@ -85,6 +87,13 @@ SPEC: dict[tuple[str, str], set[Role] | None] = {
     ("GET", "/api/v1/templates"): STAFF,
     ("GET", "/api/v1/templates/{code}"): STAFF,
     ("POST", "/api/v1/webhooks/{channel}/{kind}"): PUBLIC,
+    # authenticity verification (issue 8): public page and API, and the hotline's lookup inside the console
+    ("GET", "/verify"): PUBLIC,
+    ("POST", "/verify"): PUBLIC,
+    ("GET", "/identity"): PUBLIC,
+    ("POST", "/api/v1/verify"): PUBLIC,
+    ("GET", "/hotline"): {A, OP, C, V},
+    ("POST", "/hotline"): {A, OP, C, V},
 }
 
 
@@ -148,6 +157,12 @@ def _request(client: Browser | TestClient, method: str, url: str, token: str | N
             kw["json"] = {"import_id": 999}
         elif url == "/campaigns":
             kw["data"] = {"import_id": "999"}
+        elif url.endswith("/api/v1/verify"):
+            kw["json"] = {"phone": "13812348000", "code": "ABCDEF"}
+        elif url.endswith(("/verify", "/hotline")):
+            kw["data"] = {"phone": "13812348000", "code": "ABCDEF"}
+        elif url.endswith("/check"):
+            kw["data"] = {"text": "${name}您好，请致电${hotline}。", "variables": "name: masked_name\nhotline: text"}
         elif url.startswith("/admin/users"):
             kw["data"] = {"username": "newuser", "role": "viewer", "password": "another-pass-1", "active": "1"}
     if isinstance(client, Browser):

@@ -763,3 +763,116 @@ __all__ = [
     "list_imports", "list_templates", "may_see_phone", "message_detail", "reject_report", "search_messages",
     "template_history",
 ]
+
+
+# ---------------------------------------------------------------------------------------- template check
+
+
+@dataclass
+class Segment:
+    text: str
+    severity: str | None = None
+    title: str = ""
+
+    @property
+    def finding(self) -> bool:
+        return self.severity is not None
+
+
+@dataclass
+class TemplateCheck:
+    """What the editor shows while a template is typed: findings highlighted in place, length, previews."""
+
+    segments: list[Segment]
+    findings: list[dict[str, Any]]
+    chars: int
+    parts: int
+    previews: list[dict[str, Any]]
+    error_zh: str | None = None
+    error_en: str | None = None
+
+
+_SEVERITY_RANK = {"info": 1, "warn": 2, "block": 3}
+SAMPLE_ACCOUNT: dict[str, Any] = {"name": "张三丰", "amount_due_fen": 1_234_56, "dpd": 12, "loan_id": "L000012345",
+                                  "penalty_rate": 0.0005, "product": "消费贷", "verify_code": "7KQ2MX"}
+
+
+def parse_variables(text: str) -> dict[str, str]:
+    """``name: type`` per line (blank lines and ``#`` comments ignored)."""
+    out: dict[str, str] = {}
+    for n, line in enumerate(text.splitlines(), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        name, sep, vtype = line.partition(":")
+        if not sep or not name.strip() or not vtype.strip():
+            raise InputError(f"变量第 {n} 行应为「名称: 类型」，例如 amount: money", f"variable line {n} must be "
+                             "'name: type', e.g. amount: money", code="template.variables")
+        out[name.strip()] = vtype.strip()
+    return out
+
+
+def format_variables(variables: dict[str, Any]) -> str:
+    return "\n".join(f"{k}: {v}" for k, v in variables.items())
+
+
+def highlight(text: str, findings: list[dict[str, Any]]) -> list[Segment]:
+    """Cut ``text`` into runs, each carrying the most severe finding that covers it (whole-text findings,
+    e.g. a missing element, are listed but not painted over the text)."""
+    sev: list[str | None] = [None] * len(text)
+    titles: list[list[str]] = [[] for _ in text]
+    for f in findings:
+        start, end = max(0, int(f["start"])), min(len(text), int(f["end"]))
+        if end <= start or (start == 0 and end >= len(text)):
+            continue
+        for i in range(start, end):
+            if sev[i] is None or _SEVERITY_RANK.get(f["severity"], 0) > _SEVERITY_RANK.get(sev[i] or "", 0):
+                sev[i] = f["severity"]
+            titles[i].append(f"{f['rule']}: {f['message_zh']}")
+    segs: list[Segment] = []
+    for i, ch in enumerate(text):
+        title = "；".join(titles[i])
+        if segs and segs[-1].severity == sev[i] and segs[-1].title == title:
+            segs[-1].text += ch
+        else:
+            segs.append(Segment(ch, sev[i], title))
+    return segs
+
+
+def template_check(ctx: AppContext, text: str, variables_text: str, *, profile: str | None = None,
+                   samples: int = 2) -> TemplateCheck:
+    """Lint a template as typed (spans in its own text), its worst-case length with the signature, and renderings
+    for a few of today's accounts (or a sample account when nothing is imported)."""
+    from dunning.compliance import lint_template
+    from dunning.domain.sms import measure
+    from dunning.services.policy import policy_for, render_context
+    from dunning.templates import TemplateError, compile_template
+
+    text = text[:1000]
+    try:
+        variables = parse_variables(variables_text)
+        compiled = compile_template(text, variables)
+    except (InputError, TemplateError) as exc:
+        return TemplateCheck([Segment(text)], [], len(text), measure(text).parts, [], exc.message_zh, exc.message_en)
+    context = render_context(ctx)
+    policy = policy_for(ctx, profile)
+    findings = [f.to_dict() for f in lint_template(text, variables, policy, context)]
+    length = measure(compiled.worst_case_text(context))
+    rows: list[dict[str, Any]] = []
+    with ctx.db.transaction() as s:
+        latest = s.scalar(select(func.max(Import.id)).where(Import.kind == "portfolio"))
+        if latest is not None:
+            for a in s.scalars(select(Account).where(Account.import_id == latest).order_by(Account.id)
+                               .limit(samples)).all():
+                rows.append({"name": a.name, "amount_due_fen": a.amount_due_fen, "due_date": a.due_date,
+                             "dpd": a.dpd, "loan_id": a.loan_id, "penalty_rate": a.penalty_rate,
+                             "product": a.product, "verify_code": SAMPLE_ACCOUNT["verify_code"],
+                             "_label": f"{a.loan_id} · DPD {a.dpd}"})
+    if not rows:
+        rows = [SAMPLE_ACCOUNT | {"due_date": ctx.today() - timedelta(days=12), "_label": "样例账户"}]
+    previews = []
+    for r in rows:
+        rendered = compiled.render_one(r, context)
+        m = measure(rendered)
+        previews.append({"label": r["_label"], "text": rendered, "chars": m.units, "parts": m.parts})
+    return TemplateCheck(highlight(text, findings), findings, length.units, length.parts, previews)

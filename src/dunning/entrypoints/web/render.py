@@ -63,7 +63,7 @@ class Renderer:
             return aware.astimezone(self.tz).strftime(fmt)
         return value.isoformat()
 
-    def context(self, request: Request, **data: Any) -> dict[str, Any]:
+    def context(self, request: Request, *, take_flash: bool = True, **data: Any) -> dict[str, Any]:
         lang = lang_of(request)
         principal: Principal | None = request.scope.get("dunning.principal")
         nav = [(p, label) for p, label, roles in NAV if principal is not None and principal.has(*roles)]
@@ -72,10 +72,15 @@ class Renderer:
                      key=len, default="/")
         return {
             "request": request, "principal": principal, "lang": lang, "_": translator(lang),
-            "csrf": csrf_token(request), "flashes": session_of(request).take_flash(), "nav": nav,
-            "active": active, "identity": self.ctx.settings.identity, "path": path,
+            "csrf": csrf_token(request), "flashes": session_of(request).take_flash() if take_flash else [],
+            "nav": nav, "active": active, "identity": self.ctx.settings.identity, "path": path,
             "full_path": path + (f"?{request.url.query}" if request.url.query else ""), **data,
         }
+
+    def fragment(self, request: Request, name: str, **data: Any) -> HTMLResponse:
+        """A piece of a page for htmx: the page's context, but the pending flash messages stay for the next page."""
+        ctx = self.context(request, take_flash=False, **data)
+        return HTMLResponse(self.env.get_template(name).render(ctx))
 
     def page(self, request: Request, name: str, *, status: int = 200,
              headers: dict[str, str] | None = None, **data: Any) -> HTMLResponse:
