@@ -1,24 +1,19 @@
 """In a real browser, a borrower checks a reminder the demo actually sent: the code printed in the SMS is
 confirmed genuine; a mistyped code gets the suspicious-message advice. Chromium is Debian's (never downloaded).
 
-Screenshots land in ``test-output/screenshots/verify-*.png`` for the reviewer.
+Screenshots land in ``test-output/screenshots/verify-*.png`` for the reviewer. The server and Chromium
+settings are the console's end-to-end helpers (``tests/web/browser.py``).
 """
 
 from __future__ import annotations
 
 import re
-import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, Locator, Page, ViewportSize, expect, sync_playwright
 from sqlalchemy import select
 
@@ -29,11 +24,11 @@ from dunning.services.demo import run_demo
 from dunning.services.users import add_user
 from dunning.services.verification import ALPHABET
 from tests.conftest import make_settings
+from tests.web.browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, serve
 
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300),
+              pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")]
 
-CHROMIUM = Path("/usr/bin/chromium")
-SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
 AS_OF = date(2026, 11, 23)
 BUSINESS_TIME = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 CODE_IN_TEXT = re.compile(rf"验证码([{ALPHABET}]{{6}})")
@@ -57,7 +52,7 @@ class Live:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    """The demo's database served by the real app on 127.0.0.1 (uvicorn on a free port, in a thread)."""
+    """The demo's database served by the real app on 127.0.0.1."""
     settings = make_settings(tmp_path_factory.mktemp("demo"))
     settings.business_time = BUSINESS_TIME
     result = run_demo(accounts=500, settings=settings, as_of=AS_OF)
@@ -73,31 +68,17 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     national = phone.removeprefix("+86")
     sent = Sent(f"{national[:3]} {national[3:7]} {national[7:]}", m.group(1), text)
 
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(ctx), log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the web server did not start"
-        time.sleep(0.05)
     try:
-        yield Live(f"http://127.0.0.1:{port}", sent)
+        with serve(create_app(ctx)) as base_url:
+            yield Live(base_url, sent)
     finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
         ctx.db.dispose()
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists() or shutil.which(str(CHROMIUM)) is None:
-        pytest.skip("Debian's chromium is not installed at /usr/bin/chromium")
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         yield b
         b.close()
 
@@ -113,7 +94,7 @@ def _verify(page: Page, base_url: str, phone: str, code: str, path: str = "/veri
 
 
 def test_code_from_a_demo_sms_is_genuine_and_a_wrong_code_is_suspicious(live: Live, browser: Browser) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     context = browser.new_context(viewport=PHONE_SIZE, locale="zh-CN", is_mobile=True, has_touch=True)
     page = context.new_page()
     try:
@@ -131,7 +112,7 @@ def test_code_from_a_demo_sms_is_genuine_and_a_wrong_code_is_suspicious(live: Li
             assert detail is None or detail not in body, f"the page shows {detail!r} from the SMS"
         overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 0, "the page scrolls sideways on a phone"
-        page.screenshot(path=str(SHOTS / "verify-genuine.png"), full_page=True)
+        page.screenshot(path=str(SCREENSHOTS / "verify-genuine.png"), full_page=True)
 
         wrong = next(c for c in ALPHABET if c != live.sent.code[-1])
         result = _verify(page, live.base_url, live.sent.phone, live.sent.code[:-1] + wrong)
@@ -141,18 +122,18 @@ def test_code_from_a_demo_sms_is_genuine_and_a_wrong_code_is_suspicious(live: Li
         expect(advice).to_contain_text("不要付款")
         expect(advice).to_contain_text("不要点击")
         expect(advice).to_contain_text("95000")
-        page.screenshot(path=str(SHOTS / "verify-suspicious.png"), full_page=True)
+        page.screenshot(path=str(SCREENSHOTS / "verify-suspicious.png"), full_page=True)
 
         page.goto(f"{live.base_url}/identity")
         expect(page.get_by_test_id("sender-ports")).to_contain_text("1069012345")
         expect(page.get_by_test_id("signatures")).to_contain_text("【阳光消费金融】")
-        page.screenshot(path=str(SHOTS / "verify-identity.png"), full_page=True)
+        page.screenshot(path=str(SCREENSHOTS / "verify-identity.png"), full_page=True)
     finally:
         context.close()
 
 
 def test_hotline_agent_confirms_a_callers_code_inside_the_console(live: Live, browser: Browser) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     context = browser.new_context(viewport=DESK_SIZE, locale="zh-CN")
     page = context.new_page()
     try:
@@ -168,6 +149,6 @@ def test_hotline_agent_confirms_a_callers_code_inside_the_console(live: Live, br
         expect(result).to_have_attribute("data-result", "genuine")
         expect(result).to_contain_text("2026-11-23")
         expect(page.get_by_test_id("whoami")).to_contain_text("热线坐席")
-        page.screenshot(path=str(SHOTS / "verify-hotline.png"), full_page=True)
+        page.screenshot(path=str(SCREENSHOTS / "verify-hotline.png"), full_page=True)
     finally:
         context.close()
