@@ -369,9 +369,9 @@ def dashboard(ctx: AppContext, viewer: Principal) -> DashboardView:
 def _channel_health(ctx: AppContext, s: Session, now: datetime) -> list[ChannelHealth]:
     since = now - timedelta(hours=1)
     stats: dict[str, dict[str, int]] = {}
-    for ch, st, n in s.execute(select(Message.channel, Message.state, func.count()).where(
+    for ch, state_name, n in s.execute(select(Message.channel, Message.state, func.count()).where(
             Message.submitting_at >= since, Message.channel.is_not(None)).group_by(Message.channel, Message.state)):
-        stats.setdefault(str(ch), {})[str(st)] = int(n)
+        stats.setdefault(str(ch), {})[str(state_name)] = int(n)
     out = []
     for name, cfg in ctx.settings.channels.items():
         st = stats.get(name, {})
