@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -160,7 +161,7 @@ def _transition(action: str, code: str, version: int | None, actor: str | None, 
                 **kw: Any) -> None:
     from dunning.services import templates as svc
 
-    fn = {"submit": svc.submit_for_review, "approve": svc.approve, "reject": svc.reject, "retire": svc.retire}[action]
+    fn: Callable[..., Any] = {"submit": svc.submit_for_review, "approve": svc.approve, "reject": svc.reject, "retire": svc.retire}[action]
     with handled(json_out):
         v = fn(context(), code, version, actor=actor or default_actor(), **kw)
     _print_view(v, json_out)
