@@ -133,8 +133,8 @@ def schedule(frame: pl.DataFrame, windows: Mapping[str, ZoneWindow], *, rate: fl
     Returns ``_i``, ``scheduled_at``, ``send_after``, ``send_before`` (UTC) and ``sched_reason``: null when
     scheduled, ``window`` when the window has no room, ``budget`` when the minimum interval pushes it out.
     """
-    out_schema = pl.Schema({"_i": pl.UInt32, "scheduled_at": UTC_US, "send_after": UTC_US, "send_before": UTC_US,
-                            "sched_reason": pl.Utf8})
+    out_schema: dict[str, Any] = {"_i": pl.UInt32, "scheduled_at": UTC_US, "send_after": UTC_US,
+                                  "send_before": UTC_US, "sched_reason": pl.Utf8}
     if frame.is_empty():
         return pl.DataFrame(schema=out_schema)
     total = frame.height

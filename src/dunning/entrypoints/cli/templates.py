@@ -161,7 +161,9 @@ def _transition(action: str, code: str, version: int | None, actor: str | None, 
                 **kw: Any) -> None:
     from dunning.services import templates as svc
 
-    fn: Callable[..., Any] = {"submit": svc.submit_for_review, "approve": svc.approve, "reject": svc.reject, "retire": svc.retire}[action]
+    actions: dict[str, Callable[..., Any]] = {"submit": svc.submit_for_review, "approve": svc.approve,
+                                              "reject": svc.reject, "retire": svc.retire}
+    fn = actions[action]
     with handled(json_out):
         v = fn(context(), code, version, actor=actor or default_actor(), **kw)
     _print_view(v, json_out)
