@@ -134,6 +134,14 @@ def test_console_gets_the_same_charts_and_tables(ctx: AppContext) -> None:
     tables = {t.key: t for t in view.tables}
     assert tables["by_variant"].header[:3] == ["分群 segment", "步骤 step", "变体 variant"]
     assert len(tables["by_variant"].rows) == 2
+    # Money is shown in yuan and uplift in percentage points, on the page and in the spreadsheet alike.
+    t = tables["by_variant"]
+    champion = dict(zip(t.header, t.rows[0], strict=True))
+    fen = view.outcomes.by_variant.filter(pl.col("arm") == "champion")["recovered_fen"].item()
+    uplift = view.outcomes.by_variant.filter(pl.col("arm") == "champion")["uplift"].item()
+    assert fen > 0 and champion["回收金额 recovered"] == f"¥{fen / 100:,.2f}"
+    assert champion["提升(百分点) uplift pp"] == f"{uplift * 100:+.1f}"
+    assert t.frame["回收金额 recovered"][0] == pytest.approx(fen / 100)
 
 
 def test_unknown_campaign_is_a_not_found_error(ctx: AppContext) -> None:

@@ -38,15 +38,15 @@ th{background:#f1f5f9}td:first-child,th:first-child{text-align:left}.chart{backg
 footer{color:#6b7280;font-size:12px;margin-top:32px}
 .block{background:#fff;border:1px solid #e5e7eb;border-left:4px solid #64748b;border-radius:8px;padding:4px 16px}
 .block.win{border-left-color:#16a34a}.block.warn{border-left-color:#dc2626}.block.note{border-left-color:#2563eb}
-.block small{color:#6b7280}
+.block small{color:#6b7280}.scroll{overflow-x:auto;max-width:100%}th{font-weight:600;font-size:13px}
 </style>
 <script src="plotly.min.js"></script></head><body>
 <h1>{{ title }}</h1>
 <div class="cards">{% for label, value in cards %}<div class="card"><b>{{ value }}</b><span>{{ label }}</span></div>{% endfor %}</div>
 {% for b in blocks %}<h2>{{ b.title }}</h2><div class="block {{ b.kind }}">{% for zh, en in b.lines %}<p>{{ zh }}{% if en %}<br><small>{{ en }}</small>{% endif %}</p>{% endfor %}</div>{% endfor %}
 {% for chart in charts %}<div class="chart">{{ chart | safe }}</div>{% endfor %}
-{% for t in tables %}<h2>{{ t.title }}</h2><table><tr>{% for h in t.header %}<th>{{ h }}</th>{% endfor %}</tr>
-{% for row in t.rows %}<tr>{% for c in row %}<td>{{ c }}</td>{% endfor %}</tr>{% endfor %}</table>{% endfor %}
+{% for t in tables %}<h2>{{ t.title }}</h2><div class="scroll"><table><tr>{% for h in t.header %}<th>{{ h }}</th>{% endfor %}</tr>
+{% for row in t.rows %}<tr>{% for c in row %}<td>{{ c }}</td>{% endfor %}</tr>{% endfor %}</table></div>{% endfor %}
 <footer>{{ footer }}</footer></body></html>"""
 
 
@@ -103,12 +103,13 @@ def arm_label(arm: str) -> str:
 def repayment_curve_chart(curve: pl.DataFrame, window_days: int, title: str) -> str:
     """Cumulative share repaid by day since the planned send, one line per arm; the hold-out dashed grey."""
     fig = go.Figure()
-    for (arm,), part in curve.sort("day").group_by("arm", maintain_order=True):
+    dashes = iter(["dash", "dot", "dashdot", "longdash", "longdashdot"] * 20)
+    for (arm,), part in curve.sort("arm", "day").group_by("arm", maintain_order=True):
         is_hold = str(arm).endswith(HOLDOUT)
         fig.add_trace(go.Scatter(
             x=part["day"].to_list(), y=(part["share"] * 100).to_list(), mode="lines+markers",
             name=f"{arm_label(str(arm))} (n={part['accounts'][0]:,})",
-            line={"dash": "dash", "color": "#6b7280"} if is_hold else {},
+            line={"dash": next(dashes), "color": "#6b7280"} if is_hold else {},
         ))
     fig.add_vline(x=window_days, line={"dash": "dot", "color": "#94a3b8"},
                   annotation_text=f"归因窗口 {window_days} 天 window")

@@ -828,7 +828,7 @@ class CampaignOutcomes:
 def _with_uplift(table: pl.DataFrame, up: pl.DataFrame, by: list[str]) -> pl.DataFrame:
     if table.is_empty():
         return table
-    cols = ["n_holdout", "rate_holdout", "uplift", "ci_low", "ci_high", "p_value", "method", "significant"]
+    cols = ["n_arm", "n_holdout", "rate_holdout", "uplift", "ci_low", "ci_high", "p_value", "method", "significant"]
     return table.join(up.select(*by, *cols), on=by, how="left")
 
 

@@ -125,7 +125,7 @@ def _pct(v: Any) -> str:
 
 
 def _pp(v: Any) -> str:
-    return "—" if v is None else f"{v * 100:+.1f}"
+    return "—" if v is None else f"{v:+.1f}"
 
 
 def _yuan(v: Any) -> str:
@@ -144,6 +144,7 @@ def _text(v: Any) -> str:
     return "—" if v is None else str(v)
 
 
+# kind -> (format a spreadsheet value for a page, turn a raw column into the spreadsheet value)
 _KINDS: dict[str, tuple[_Fmt, Callable[[pl.Expr], pl.Expr]]] = {
     "int": (_int, lambda e: e),
     "pct": (_pct, lambda e: e.round(4)),
@@ -170,6 +171,7 @@ _METRIC_COLS: list[tuple[str, str, str]] = [
     ("median_days_to_pay", "还款天数中位数 median days to pay", "days"),
     ("attr_repayment_rate", "送达后还款率 repaid per delivered", "pct"),
     ("attributed_fen", "归因金额 attributed", "yuan"),
+    ("n_arm", "对比样本 compared n", "int"),
     ("n_holdout", "对照组样本 hold-out n", "int"),
     ("rate_holdout", "对照组还款率 hold-out rate", "pct"),
     ("uplift", "提升(百分点) uplift pp", "pp"),
@@ -190,8 +192,9 @@ def _table(key: str, title: str, sheet: str, frame: pl.DataFrame, cols: list[tup
     if "method" in shown.columns:
         shown = shown.with_columns(pl.col("method").replace(_METHOD_ZH))
     xlsx = shown.select(*(_KINDS[k][1](pl.col(c)).alias(h) for c, h, k in present)) if present else pl.DataFrame()
+    # Page cells are formatted from the spreadsheet's values (yuan, percentage points), never from raw fen.
     rows = [[_KINDS[k][0](v) for (_c, _h, k), v in zip(present, row, strict=True)]
-            for row in shown.select(*(c for c, _h, _k in present)).iter_rows()] if present else []
+            for row in xlsx.iter_rows()] if present else []
     return ReportTable(key=key, title=title, sheet=sheet, header=[h for _c, h, _k in present], rows=rows,
                        frame=xlsx, on_page=on_page)
 
@@ -303,9 +306,18 @@ def _method_block(o: CampaignOutcomes) -> TextBlock:
 
 def _blocks(o: CampaignOutcomes) -> list[TextBlock]:
     blocks: list[TextBlock] = []
+    # A stratum with one variant and no hold-out has nothing to compare: one line names them all.
+    idle = [v for v in o.verdicts if v.kind == "single_arm" and v.vs_holdout is None]
+    shown = [v for v in o.verdicts if v not in idle]
     if o.verdicts:
         kind = "win" if any(v.kind == "winner" for v in o.verdicts) else ""
-        blocks.append(TextBlock("结论 Verdicts", [(v.text_zh, v.text_en) for v in o.verdicts], kind))
+        lines = [(v.text_zh, v.text_en) for v in shown]
+        if idle:
+            names = "、".join(f"{v.segment}/{v.step}" for v in idle)
+            lines.append((f"其余 {len(idle)} 个分群/步骤只有一个变体且没有对照组，无从比较：{names}。",
+                          f"{len(idle)} more segment/steps have one variant and no hold-out, so nothing to "
+                          f"compare: {', '.join(f'{v.segment}/{v.step}' for v in idle)}."))
+        blocks.append(TextBlock("结论 Verdicts", lines, kind))
     else:
         blocks.append(TextBlock("结论 Verdicts", [("本批次没有分配变体的账户，无法比较。",
                                                   "No account of this campaign was assigned to a variant.")]))
