@@ -183,13 +183,14 @@ class Dispatcher:
                                          pilot_only)).get("queued", 0)
                 progress = Progress(total=queued, channel=self.channel_name)
                 self._progress = progress
+                self._pump_stopping = False
                 pump = asyncio.create_task(self._pump())
                 try:
                     outcome = await self._loop(campaign_id, pilot_only, progress, lease)
                 finally:
                     if self._inflight:
                         await asyncio.wait(set(self._inflight))
-                    pump.cancel()
+                    self._pump_stopping = True
                     await asyncio.gather(pump, return_exceptions=True)
                     await self._final_events()
                     await self._refresh_delivered(campaign_id, force=True)
@@ -382,8 +383,12 @@ class Dispatcher:
             self.on_progress(p)
 
     async def _pump(self) -> None:
-        while True:
+        # Stopped by a flag, never cancelled mid-collection: a cancel between poll_events() (which hands the
+        # receipts over) and their ingestion would lose them.
+        while not self._pump_stopping:
             await asyncio.sleep(self.event_interval)
+            if self._pump_stopping:
+                return
             await self._collect_events()
 
     async def _collect_events(self) -> int:
