@@ -43,6 +43,11 @@ SPEC: dict[tuple[str, str], set[Role] | None] = {
     ("GET", "/templates"): STAFF,
     ("GET", "/templates/{code}"): STAFF,
     ("POST", "/templates/{code}/check"): STAFF,
+    ("POST", "/templates/{code}"): {A, S, C, OP},
+    ("POST", "/templates/{code}/versions/{version}/submit"): {A, S, C, OP},
+    ("POST", "/templates/{code}/versions/{version}/approve"): {A, C},
+    ("POST", "/templates/{code}/versions/{version}/reject"): {A, C},
+    ("POST", "/templates/{code}/versions/{version}/retire"): {A, S, C, OP},
     ("GET", "/campaigns"): STAFF,
     ("POST", "/campaigns"): {A, OP},
     ("GET", "/campaigns/{campaign_id}"): STAFF,
@@ -161,7 +166,7 @@ def _request(client: Browser | TestClient, method: str, url: str, token: str | N
             kw["json"] = {"phone": "13812348000", "code": "ABCDEF"}
         elif url.endswith(("/verify", "/hotline")):
             kw["data"] = {"phone": "13812348000", "code": "ABCDEF"}
-        elif url.endswith("/check"):
+        elif url.endswith("/check") or re.fullmatch(r"/templates/[^/]+", url):
             kw["data"] = {"text": "${name}您好，请致电${hotline}。", "variables": "name: masked_name\nhotline: text"}
         elif url.startswith("/admin/users"):
             kw["data"] = {"username": "newuser", "role": "viewer", "password": "another-pass-1", "active": "1"}

@@ -793,8 +793,6 @@ class TemplateCheck:
 
 
 _SEVERITY_RANK = {"info": 1, "warn": 2, "block": 3}
-SAMPLE_ACCOUNT: dict[str, Any] = {"name": "张三丰", "amount_due_fen": 1_234_56, "dpd": 12, "loan_id": "L000012345",
-                                  "penalty_rate": 0.0005, "product": "消费贷", "verify_code": "7KQ2MX"}
 
 
 def parse_variables(text: str) -> dict[str, str]:
@@ -839,40 +837,22 @@ def highlight(text: str, findings: list[dict[str, Any]]) -> list[Segment]:
     return segs
 
 
-def template_check(ctx: AppContext, text: str, variables_text: str, *, profile: str | None = None,
-                   samples: int = 2) -> TemplateCheck:
-    """Lint a template as typed (spans in its own text), its worst-case length with the signature, and renderings
-    for a few of today's accounts (or a sample account when nothing is imported)."""
-    from dunning.compliance import lint_template
-    from dunning.domain.sms import measure
-    from dunning.services.policy import policy_for, render_context
-    from dunning.templates import TemplateError, compile_template
+def template_check(ctx: AppContext, text: str, variables_text: str, *, profile: str = "CN", tone: str = "neutral",
+                   stage: str = "") -> TemplateCheck:
+    """Lint a template as typed (spans in its own text), its worst-case length with the signature, and its
+    renderings for the sample accounts — all through :mod:`dunning.services.templates`."""
+    from dunning.services import templates as tsvc
+    from dunning.templates import TemplateSpec
 
     text = text[:1000]
     try:
         variables = parse_variables(variables_text)
-        compiled = compile_template(text, variables)
-    except (InputError, TemplateError) as exc:
-        return TemplateCheck([Segment(text)], [], len(text), measure(text).parts, [], exc.message_zh, exc.message_en)
-    context = render_context(ctx)
-    policy = policy_for(ctx, profile)
-    findings = [f.to_dict() for f in lint_template(text, variables, policy, context)]
-    length = measure(compiled.worst_case_text(context))
-    rows: list[dict[str, Any]] = []
-    with ctx.db.transaction() as s:
-        latest = s.scalar(select(func.max(Import.id)).where(Import.kind == "portfolio"))
-        if latest is not None:
-            for a in s.scalars(select(Account).where(Account.import_id == latest).order_by(Account.id)
-                               .limit(samples)).all():
-                rows.append({"name": a.name, "amount_due_fen": a.amount_due_fen, "due_date": a.due_date,
-                             "dpd": a.dpd, "loan_id": a.loan_id, "penalty_rate": a.penalty_rate,
-                             "product": a.product, "verify_code": SAMPLE_ACCOUNT["verify_code"],
-                             "_label": f"{a.loan_id} · DPD {a.dpd}"})
-    if not rows:
-        rows = [SAMPLE_ACCOUNT | {"due_date": ctx.today() - timedelta(days=12), "_label": "样例账户"}]
-    previews = []
-    for r in rows:
-        rendered = compiled.render_one(r, context)
-        m = measure(rendered)
-        previews.append({"label": r["_label"], "text": rendered, "chars": m.units, "parts": m.parts})
-    return TemplateCheck(highlight(text, findings), findings, length.units, length.parts, previews)
+        result = tsvc.lint(ctx, [TemplateSpec(id="draft", text=text, variables=variables, tone=tone,
+                                              stage=stage, profile=profile)])[0]
+        rows = tsvc.preview(ctx, text=text, variables=variables, profile=profile)
+    except InputError as exc:
+        return TemplateCheck([Segment(text)], [], len(text), 0, [], exc.message_zh, exc.message_en)
+    findings = [f.to_dict() for f in result.findings]
+    previews = [{"label": r.loan_id, "text": r.text, "chars": r.length, "parts": r.segments,
+                 "blocks": sum(1 for f in r.findings if f.severity == "block")} for r in rows[:3]]
+    return TemplateCheck(highlight(text, findings), findings, result.worst_case_length, result.segments, previews)

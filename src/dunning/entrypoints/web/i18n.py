@@ -118,7 +118,8 @@ EN: dict[str, str] = {
         "used only after a compliance reviewer other than its author approves it.",
     "代码": "Code", "最新版本": "Latest version", "还没有模板。首次创建批次时会载入内置模板。":
         "No templates yet; the bundled ones load when the app starts.",
-    "未发现合规问题。": "No compliance finding.", "预览（样例账户）": "Preview (sample accounts)",
+    "未发现合规问题。": "No compliance finding.", "最长": "longest", "有阻断项": "has blocking findings",
+    "个阻断项": "blocking findings", "预览（样例账户）": "Preview (sample accounts)",
     # users
     "用户与角色": "Users and roles", "新的 API 令牌（只显示这一次，请立即保存）": "New API token (shown once: save it now)",
     "添加用户": "Add a user", "用户名": "User name", "显示名": "Display name", "角色": "Role",

@@ -1,40 +1,25 @@
-"""Template pages: list, version history, an editor whose lint findings appear highlighted as one types.
-
-Saving, submitting, approving and retiring versions go through ``dunning.services.templates`` when it is
-installed; until then the pages show what exists (history, live check, preview) and no write buttons.
-"""
+"""Template pages: list, version history, an editor whose lint findings appear highlighted as one types, and
+the lifecycle (save a new draft, submit for review, approve by someone other than the author, send back,
+retire) through :mod:`dunning.services.templates`, which enforces roles, four eyes and lint."""
 
 from __future__ import annotations
-
-import importlib
-from types import ModuleType
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from dunning.entrypoints.api.security import STAFF, allow
-from dunning.entrypoints.web.common import pick
+from dunning.entrypoints.web.common import done, pick
 from dunning.entrypoints.web.render import renderer
 from dunning.services import console
+from dunning.services import templates as tsvc
 from dunning.services.auth import Principal
 from dunning.services.users import Role
 
 router = APIRouter(include_in_schema=False)
-ACTIONS = ("save", "submit", "approve", "reject", "retire")
-
-
-def template_service() -> ModuleType | None:
-    try:
-        return importlib.import_module("dunning.services.templates")
-    except ModuleNotFoundError as exc:
-        if exc.name != "dunning.services.templates":
-            raise
-        return None
-
-
-def available_actions() -> dict[str, bool]:
-    svc = template_service()
-    return {a: svc is not None and hasattr(svc, a) for a in ACTIONS}
+EDITORS = tsvc.EDITOR_ROLES
+REVIEWERS = tsvc.REVIEWER_ROLES
+LENGTH_NOTE = ("按最长变量取值计算，含签名；每字计 1，70 字内 1 条，超出按 67 字/条",
+               "widest values, signature included; every character counts 1: up to 70 is one part, then 67 per part")
 
 
 @router.get("/templates")
@@ -45,24 +30,70 @@ def templates_page(request: Request, principal: Principal = allow(*STAFF)) -> Re
 
 @router.get("/templates/{code}")
 def template_page(request: Request, code: str, principal: Principal = allow(*STAFF)) -> Response:
-    t, versions = console.template_history(request.app.state.ctx, code)
+    ctx = request.app.state.ctx
+    t, _rows = console.template_history(ctx, code)
+    versions = tsvc.history(ctx, code)
     latest = versions[0] if versions else None
-    services = available_actions()
     return renderer(request).page(
-        request, "template_edit.html", t=t, versions=versions, services=services,
-        can_edit=principal.has(Role.STRATEGIST),
-        draft_text=latest.text if latest else "", draft_vars=console.format_variables(latest.variables if latest else {}))
+        request, "template_edit.html", t=t, versions=versions, can_edit=principal.has(*EDITORS),
+        can_review=principal.has(*REVIEWERS), draft_text=latest.text if latest else "",
+        draft_vars=console.format_variables(latest.variables if latest else {}))
 
 
 @router.post("/templates/{code}/check")
 def template_check(request: Request, code: str, text: str = Form(""), variables: str = Form(""),
                    principal: Principal = allow(*STAFF)) -> Response:
     ctx = request.app.state.ctx
-    t, _versions = console.template_history(ctx, code)
-    check = console.template_check(ctx, text, variables, profile=t.profile)
+    t, _rows = console.template_history(ctx, code)
+    check = console.template_check(ctx, text, variables, profile=t.profile, tone=t.tone, stage=t.stage)
     error = pick(request, check.error_zh, check.error_en or "") if check.error_zh else None
-    note = ("按最长变量取值计算，含签名；每字计 1，70 字内 1 条，超出按 67 字/条", "widest values, signature "
-            "included; every character counts 1: up to 70 is one part, then 67 per part")
     return renderer(request).fragment(
         request, "_template_check.html", segments=check.segments, findings=check.findings, previews=check.previews,
-        error=error, length={"chars": check.chars, "parts": check.parts, "note_zh": note[0], "note_en": note[1]})
+        error=error, length={"chars": check.chars, "parts": check.parts, "note_zh": LENGTH_NOTE[0],
+                             "note_en": LENGTH_NOTE[1]})
+
+
+@router.post("/templates/{code}")
+def template_save(request: Request, code: str, text: str = Form(...), variables: str = Form(""),
+                  principal: Principal = allow(*EDITORS)) -> Response:
+    ctx = request.app.state.ctx
+    t, _rows = console.template_history(ctx, code)
+    v = tsvc.save(ctx, code=code, text=text, variables=console.parse_variables(variables), actor=principal.username,
+                  tone=t.tone, stage=t.stage, profile=t.profile, name=t.name)
+    blocks = sum(1 for f in v.findings if f.get("severity") == "block")
+    if blocks:
+        return done(request, f"/templates/{code}", f"已保存为 v{v.version}（草稿），但有 {blocks} 个阻断项：修改前不能提交审核。",
+                    f"Saved as v{v.version} (draft) with {blocks} blocking findings: fix them before review.", "warn")
+    return done(request, f"/templates/{code}", f"已保存为 v{v.version}（草稿）。下一步：提交审核。",
+                f"Saved as v{v.version} (draft). Next: submit it for review.")
+
+
+@router.post("/templates/{code}/versions/{version}/submit")
+def template_submit(request: Request, code: str, version: int, principal: Principal = allow(*EDITORS)) -> Response:
+    tsvc.submit_for_review(request.app.state.ctx, code, version, actor=principal.username)
+    return done(request, f"/templates/{code}", f"v{version} 已提交审核，须由作者以外的合规审核人批准。",
+                f"v{version} is in review; a compliance reviewer other than the author approves it.")
+
+
+@router.post("/templates/{code}/versions/{version}/approve")
+def template_approve(request: Request, code: str, version: int,
+                     principal: Principal = allow(*REVIEWERS)) -> Response:
+    tsvc.approve(request.app.state.ctx, code, version, actor=principal.username)
+    return done(request, f"/templates/{code}", f"v{version} 已批准，新计划的批次将使用此版本。",
+                f"v{version} approved; campaigns planned from now on use it.")
+
+
+@router.post("/templates/{code}/versions/{version}/reject")
+def template_reject(request: Request, code: str, version: int, reason: str = Form(""),
+                    principal: Principal = allow(*REVIEWERS)) -> Response:
+    tsvc.reject(request.app.state.ctx, code, version, actor=principal.username, reason=reason[:200])
+    return done(request, f"/templates/{code}", f"v{version} 已退回为草稿。", f"v{version} sent back to draft.", "warn")
+
+
+@router.post("/templates/{code}/versions/{version}/retire")
+def template_retire(request: Request, code: str, version: int, principal: Principal = allow(*EDITORS)) -> Response:
+    tsvc.retire(request.app.state.ctx, code, version, actor=principal.username)
+    return done(request, f"/templates/{code}", f"v{version} 已停用。", f"v{version} retired.", "warn")
+
+
+__all__ = ["Role", "router"]

@@ -1,0 +1,56 @@
+"""Templates in the console: live lint highlighting, save as a new draft, submit, approve by another person."""
+
+from __future__ import annotations
+
+from dunning.services import templates as tsvc
+from dunning.services.context import AppContext
+from dunning.services.users import Role
+from dunning.templates import load_bundled_templates
+from tests.web.conftest import login_as
+
+
+def _bundled_m1() -> tuple[str, str]:
+    spec = next(s for s in load_bundled_templates() if s.id == "M1")
+    return spec.text, "\n".join(f"{k}: {v}" for k, v in spec.variables.items())
+
+
+def test_live_check_highlights_the_offending_words(app: object) -> None:
+    text, variables = _bundled_m1()
+    strat = login_as(app, Role.STRATEGIST)  # type: ignore[arg-type]
+    r = strat.post("/templates/M1/check", data={"text": text + "请转账到个人账户。", "variables": variables},
+                   headers={"HX-Request": "true", "X-CSRF-Token": strat.csrf})
+    assert r.status_code == 200
+    assert '<mark class="sev-block"' in r.text and "个人账户</mark>" in r.text
+    assert 'data-rule="content.personal_account"' in r.text
+    clean = strat.post("/templates/M1/check", data={"text": text, "variables": variables})
+    assert "<mark class=\"sev-block\"" not in clean.text and "条计费" in clean.text
+
+
+def test_a_broken_placeholder_says_what_is_wrong(app: object) -> None:
+    strat = login_as(app, Role.STRATEGIST)  # type: ignore[arg-type]
+    r = strat.post("/templates/M1/check", data={"text": "${nmae}您好", "variables": "name: masked_name"})
+    assert r.status_code == 200 and "nmae" in r.text and "alert" in r.text
+
+
+def test_draft_review_and_four_eyes_approval(app: object, web_ctx: AppContext) -> None:
+    text, variables = _bundled_m1()
+    strat = login_as(app, Role.STRATEGIST)  # type: ignore[arg-type]
+    r = strat.post("/templates/M1", data={"text": text.replace("请", "请您", 1), "variables": variables})
+    assert r.status_code == 303
+    page = strat.get("/templates/M1").text
+    assert "已保存为 v2（草稿）" in page and 'data-testid="submit-v2"' in page
+    assert strat.post("/templates/M1/versions/2/submit").status_code == 303
+    assert strat.post("/templates/M1/versions/2/approve").status_code == 403, "a strategist does not approve"
+    comp = login_as(app, Role.COMPLIANCE)  # type: ignore[arg-type]
+    assert 'data-testid="approve-v2"' in comp.get("/templates/M1").text
+    assert comp.post("/templates/M1/versions/2/approve").status_code == 303
+    assert tsvc.get(web_ctx, "M1", 2).status == "approved"
+    # The author of a version may not approve it, even with the compliance role.
+    comp.post("/templates/M1", data={"text": text, "variables": variables})
+    comp.post("/templates/M1/versions/3/submit")
+    assert "作者不能批准自己的版本" in comp.get("/templates/M1").text
+    r = comp.post("/templates/M1/versions/3/approve", headers={"X-CSRF-Token": comp.csrf,
+                                                                "Referer": "http://testserver/templates/M1"})
+    assert r.status_code == 303
+    assert "四眼原则" in comp.get("/templates/M1").text
+    assert tsvc.get(web_ctx, "M1", 3).status == "in_review"
