@@ -35,7 +35,15 @@ from dunning.services import audit
 from dunning.services.context import AppContext
 from dunning.services.policy import policy_for, render_context
 from dunning.services.users import Role, require_role
-from dunning.templates import STAGES, TONES, CompiledTemplate, TemplateSpec, compile_template, parse_specs
+from dunning.templates import (
+    STAGES,
+    TONES,
+    CompiledTemplate,
+    TemplateSpec,
+    compile_template,
+    parse_specs,
+    render,
+)
 
 EDITOR_ROLES = (Role.STRATEGIST, Role.COMPLIANCE, Role.OPERATOR)
 REVIEWER_ROLES = (Role.COMPLIANCE,)
@@ -212,7 +220,7 @@ def preview_compiled(compiled: CompiledTemplate, policy: Policy, context: Mappin
     if missing:
         raise InputError(f"预览账户缺少列：{'、'.join(missing)}", f"preview accounts lack columns: {', '.join(missing)}")
     ctx = _context_for(policy, context)
-    texts = frame.select(compiled.expr(ctx).alias("text"))["text"].to_list()
+    texts = render(frame, compiled, ctx).to_list()
     penalties = (frame["penalty_rate"].to_list() if "penalty_rate" in frame.columns else [None] * frame.height)
     ids = frame["loan_id"].to_list() if "loan_id" in frame.columns else [str(i) for i in range(frame.height)]
     out = []

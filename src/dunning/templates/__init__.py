@@ -234,8 +234,11 @@ def compile_template(text: str, variables: Mapping[str, str]) -> CompiledTemplat
 
 
 def render(frame: pl.DataFrame, compiled: CompiledTemplate, context: Mapping[str, str]) -> pl.Series:
-    """Render every row of ``frame`` in one frame operation (a Utf8 Series named ``text``)."""
-    return frame.select(compiled.expr(context).alias("text"))["text"]
+    """Render every row of ``frame`` in one frame operation (a Utf8 Series named ``text``, one per row)."""
+    out = frame.select(compiled.expr(context).alias("text"))["text"]
+    if out.len() != frame.height:  # a template of constants only: a literal, broadcast to every row
+        out = pl.repeat(out[0] if out.len() else "", frame.height, dtype=pl.Utf8, eager=True).alias("text")
+    return out
 
 
 def render_many(frame: pl.DataFrame, compiled: Mapping[str, CompiledTemplate], context: Mapping[str, str], *,

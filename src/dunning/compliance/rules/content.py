@@ -33,7 +33,9 @@ LINK_PY = (rf"(?i)https?://[^\s，。；;、）)]+|www\.[^\s，。；;、）)]+"
            rf"|(?<![a-z0-9.-])(?:[a-z0-9-]+\.)+(?:{TLDS})(?![a-z0-9-])(?:/[^\s，。；;、）)]*)?")
 LINK_RS = rf"(?i:https?://|www\.|\.(?:{TLDS})(?:[^a-z0-9-]|$))"
 SEP = "[ \t　-]"  # separators people put in phone numbers (incl. the ideographic space)
-MOBILE_PY = rf"(?<![0-9.,])(?:\+?86{SEP}?)?1[3-9][0-9](?:{SEP}?[0-9]{{4}}){{2}}(?![0-9.,])"
+# a number standing alone: not inside a longer number or a decimal ("95000.00", "1,950,000")
+ALONE_BEFORE, ALONE_AFTER = r"(?<![0-9])(?<![0-9][.,])", r"(?![0-9])(?![.,][0-9])"
+MOBILE_PY = rf"{ALONE_BEFORE}(?:\+?86{SEP}?)?1[3-9][0-9](?:{SEP}?[0-9]{{4}}){{2}}{ALONE_AFTER}"
 MOBILE_RS = rf"1[3-9][0-9]{SEP}?[0-9]{{4}}{SEP}?[0-9]{{4}}"
 SIG_RS = r"^【[^【】]*】"
 
@@ -53,7 +55,7 @@ def _patterns(secret_words: tuple[str, ...], secret_verbs: tuple[str, ...], hotl
     secret = (f"{words_pattern(secret_verbs)}[^。；;！!？?\\n]{{0,8}}?{words_pattern(secret_words)}"
               if secret_words and secret_verbs else None)
     shapes = [h.replace(r"\d", "[0-9]") for h in hotline_patterns]
-    hot_py = f"(?<![0-9.,])(?:{'|'.join(shapes)})(?![0-9.,])" if shapes else None
+    hot_py = f"{ALONE_BEFORE}(?:{'|'.join(shapes)}){ALONE_AFTER}" if shapes else None
     hot_rs = "|".join(shapes) or None
     pers = alternation(personal) or None
     return secret, hot_py, hot_rs, pers
@@ -162,7 +164,7 @@ def trips(policy: Policy) -> pl.Expr:
         # a whitelisted number counts only standing alone ("950008" is not 95000 followed by 8)
         listed = t.str.count_matches(
             f"(?:^|[^0-9.,])(?:{'|'.join(re.escape(h) for h in sorted(policy.hotlines, key=len, reverse=True))})"
-            "(?:[^0-9.,]|$)")
+            "(?:[^0-9.,]|[.,](?:[^0-9]|$)|$)")
         bad = bad | (shaped > listed)
     if pers is not None:
         # every mention of a personal account must be a warning against it (a negation before it in the clause);

@@ -1,0 +1,79 @@
+"""The bundled Chinese templates: one per cadence stage plus an M1 challenger, each complete and lint clean."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+import pytest
+
+from dunning.compliance import lint_messages, lint_template, load_policy
+from dunning.domain.sms import measure
+from dunning.templates import STAGES, TONES, compile_template, load_bundled_templates, render
+
+IDENTITY = {"institution": "阳光消费金融", "signatures": ["阳光消费金融"], "hotlines": ["95000"],
+            "domains": ["sunshine-cfc.example.cn"]}
+CTX = {"institution": "阳光消费金融", "signature": "阳光消费金融", "hotline": "95000", "app": "阳光消费金融App",
+       "domain": "sunshine-cfc.example.cn"}
+SPECS = load_bundled_templates()
+POLICY = load_policy("CN", IDENTITY)
+
+
+def test_one_template_per_stage_and_an_m1_challenger() -> None:
+    stages = [s.stage for s in SPECS]
+    assert set(stages) == set(STAGES)
+    assert stages.count("M1") >= 2  # champion and challenger
+    assert len({s.id for s in SPECS}) == len(SPECS)
+    assert all(s.tone in TONES and s.profile == "CN" and s.description for s in SPECS)
+    tone = {s.stage: s.tone for s in SPECS}
+    assert tone["first_overdue"] == "gentle" and tone["M3"] == "firm" and tone["M4+"] == "firm"
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=[s.id for s in SPECS])
+def test_template_carries_every_required_element(spec: object) -> None:
+    from dunning.templates import TemplateSpec
+
+    assert isinstance(spec, TemplateSpec)
+    text, variables = spec.text, spec.variables
+    assert "${amount}" in text and variables["amount"] == "money"
+    assert "${due_date}" in text or "${dpd}" in text
+    assert "${app}" in text and "${hotline}" in text
+    assert "${verify_code}" in text
+    assert "可在官网或致电客服核实" in text and "我司不会要求向个人账户转账" in text
+    assert not text.startswith("【")  # the signature is added by render
+    if spec.stage in ("M1", "M2"):
+        assert "${penalty_rate}" in text and "按合同" in text  # the penalty as a contract fact
+    if spec.stage == "first_overdue":
+        assert "感谢" in text and "分期" in text and "展期" in text
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=[s.id for s in SPECS])
+def test_lint_clean_with_the_default_identity(spec: object) -> None:
+    from dunning.templates import TemplateSpec
+
+    assert isinstance(spec, TemplateSpec)
+    findings = lint_template(spec.text, spec.variables, POLICY, CTX)
+    assert [f for f in findings if f.severity == "block"] == []
+    # the only warning allowed: a third part when every variable is at its widest
+    assert {f.rule for f in findings} <= {"length.segments"}
+    c = compile_template(spec.text, spec.variables)
+    assert measure(c.worst_case_text(CTX)).parts <= 3
+
+
+def test_rendered_messages_lint_clean_and_fit_two_parts() -> None:
+    n = 400
+    frame = pl.DataFrame({
+        "loan_id": [f"L{i:09d}" for i in range(n)],
+        "name": [["张三", "欧阳娜娜", None, "李"][i % 4] for i in range(n)],
+        "amount_due_fen": [(i * 7919) % 5_000_000 + 100 for i in range(n)],
+        "due_date": [date(2026, 1 + i % 12, 1 + i % 28) for i in range(n)],
+        "penalty_rate": [[0.0005, 0.0003, 0.00055][i % 3] for i in range(n)],
+        "dpd": [i % 200 for i in range(n)],
+        "verify_code": ["K7M2QX"] * n,
+    }, schema_overrides={"dpd": pl.Int32})
+    for spec in SPECS:
+        texts = render(frame, compile_template(spec.text, spec.variables), CTX)
+        assert texts.str.starts_with("【阳光消费金融】").all()
+        out = lint_messages(frame.with_columns(texts.alias("text")), POLICY)
+        assert out.height == 0, (spec.id, out.head(3).to_dicts())
+        assert texts.str.len_chars().max() <= 134, spec.id  # amounts under 50,000 yuan: two parts
