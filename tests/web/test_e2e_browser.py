@@ -38,7 +38,7 @@ def e2e_ctx(tmp_path: Path) -> Iterator[AppContext]:
     settings = Settings(
         data_dir=tmp_path / ".dunning", secret_key="e2e-secret-key",  # type: ignore[arg-type]
         # A modest rate so that the live progress has something to show for a few seconds.
-        channels={"sandbox": ChannelSettings(kind="sandbox", rate=25.0, options={"seed": 7, "reply_rate": 0.0,
+        channels={"sandbox": ChannelSettings(kind="sandbox", rate=10.0, options={"seed": 7, "reply_rate": 0.0,
                                                                                    "delivered_rate": 1.0})},
     )
     # The business clock starts at 10:00 Shanghai (inside the send window) and runs with real time.
@@ -121,11 +121,15 @@ def test_main_job_in_a_real_browser(e2e_ctx: AppContext, browser: Any, tmp_path:
         strat.goto(f"{base}/templates")
         shot(strat, "templates")
         strat.click("a[href='/templates/M1']")
-        if strat.locator("[data-testid=template-text]").count():
-            box = strat.locator("[data-testid=template-text]")
-            box.fill(box.input_value() + "逾期不还将通知您的家人和单位。")
-            strat.wait_for_selector("[data-testid=findings] li")
-            assert strat.locator("[data-testid=highlighted] mark").count() >= 1
+        box = strat.locator("[data-testid=template-text]")
+        strat.wait_for_selector("[data-testid=length]")  # the first check ran on load
+        assert strat.locator("[data-testid=highlighted] mark.sev-block").count() == 0
+        box.focus()
+        box.press("Control+End")
+        box.press_sequentially("请转账到个人账户。", delay=20)  # typed, as a person would
+        strat.wait_for_selector("[data-testid=highlighted] mark.sev-block")
+        assert "个人账户" in strat.inner_text("[data-testid=highlighted] mark.sev-block")
+        assert strat.locator("[data-testid=findings] li[data-rule='content.personal_account']").count() == 1
         shot(strat, "template-edit")
 
         # Plan a campaign from the bundled strategy.
@@ -155,7 +159,10 @@ def test_main_job_in_a_real_browser(e2e_ctx: AppContext, browser: Any, tmp_path:
         ops.goto(campaign_url)
         ops.click("[data-testid=action-send]")
         ops.wait_for_selector("[data-testid=campaign-state][data-state=sending]")
-        ops.wait_for_function("Number(document.querySelector('[data-field=done]').textContent.replace(/,/g,'')) > 0")
+        pilot_sent = int(ops.inner_text("[data-field=done]").replace(",", ""))
+        ops.wait_for_function("n => Number(document.querySelector('[data-field=done]').textContent.replace(/,/g, ''))"
+                              " > n", arg=pilot_sent)  # the figures move without a reload
+        assert ops.is_enabled("[data-testid=action-pause]"), "a send in progress can be paused"
         shot(ops, "sending-live")
         ops.wait_for_selector("[data-testid=campaign-state][data-state=completed]", timeout=120_000)
         assert ops.inner_text("[data-testid=funnel]")

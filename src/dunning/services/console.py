@@ -512,7 +512,7 @@ def message_detail(ctx: AppContext, viewer: Principal, message_id: int) -> Messa
         timeline.append(TimelineEntry(_utc(m.submitted_at), "part", f"第 {p.part_no} 段：{p.provider_id} · {p.status or '等待回执'}",
                                       f"part {p.part_no}: {p.provider_id} · {p.status or 'awaiting DLR'}"))
     for d in dlrs:
-        timeline.append(TimelineEntry(_utc(d.done_at) or _utc(d.received_at), "dlr",
+        timeline.append(TimelineEntry(_utc(d.received_at), "dlr",
                                       f"状态报告：{d.status}（错误码 {d.error_code or '—'}）",
                                       f"delivery report: {d.status} (error {d.error_code or '—'})"))
     for r in replies:
@@ -523,7 +523,8 @@ def message_detail(ctx: AppContext, viewer: Principal, message_id: int) -> Messa
         timeline.append(TimelineEntry(_utc(m.final_at), "final",
                                       f"最终状态：{MESSAGE_STATE_ZH.get(m.state, m.state)}" + (f"（{m.reason}）" if m.reason else ""),
                                       f"final state: {m.state}" + (f" ({m.reason})" if m.reason else "")))
-    timeline.sort(key=lambda e: (e.at or datetime.min.replace(tzinfo=UTC)))
+    order = {"planned": 0, "submitting": 1, "submitted": 2, "part": 3, "dlr": 4, "final": 5, "reply": 6}
+    timeline.sort(key=lambda e: (e.at or datetime.min.replace(tzinfo=UTC), order.get(e.kind, 9)))
     account = {}
     if acct is not None:
         account = {"loan_id": acct.loan_id, "name": mask_name(acct.name), "amount_due_fen": acct.amount_due_fen,

@@ -96,6 +96,8 @@ def renderer(request: Request) -> Renderer:
 def _num(value: int | float | None) -> str:
     if value is None:
         return "—"
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     return f"{value:,}" if isinstance(value, int) else f"{value:,.2f}"
 
 
