@@ -163,7 +163,8 @@ def carrier_expr(phone: str | pl.Expr = "phone") -> pl.Expr:
     One expression over the column: a four-digit exception table, then the three-digit table."""
     col = pl.col(phone) if isinstance(phone, str) else phone
     national = col.str.strip_prefix("+86")
-    is_cn = col.str.starts_with("+86") & national.str.contains(r"^1\d{10}$")
+    # Stored phones are normalised E.164 (digits only after "+"): a length and a leading 1 settle the shape.
+    is_cn = col.str.starts_with("+86") & (national.str.len_bytes() == 11) & national.str.starts_with("1")
     p4 = national.str.slice(0, 4).replace_strict(_PREFIX4, default=None, return_dtype=pl.String)
     p3 = national.str.slice(0, 3).replace_strict(_PREFIX3, default="unknown_cn", return_dtype=pl.String)
     return (
@@ -232,23 +233,34 @@ def sample_size_per_arm(p_base: pl.Expr, effect: pl.Expr, confidence: float, pow
 
 
 def attribute_payments(payments: pl.DataFrame, touches: pl.DataFrame, window: timedelta) -> pl.DataFrame:
-    """Every payment with ``message_id`` and ``sent_at`` of the latest delivered message to its loan sent at or
-    before it and no more than ``window`` earlier (both bounds inclusive); null when there is none. Of two
-    messages sent at the same instant, the later id wins. Adds ``days_after`` (fractional days since sending)."""
-    pay = payments.select("loan_id", "amount_fen", "paid_at").with_row_index("payment_row").sort("paid_at")
-    t = touches.select("message_id", "loan_id", "sent_at").drop_nulls("sent_at").sort("sent_at", "message_id")
-    joined = pay.join_asof(t, left_on="paid_at", right_on="sent_at", by="loan_id", strategy="backward",
-                           tolerance=window, check_sortedness=False)
-    return joined.with_columns(
+    """Every payment (in input order) with ``message_id`` and ``sent_at`` of the latest delivered message to its
+    loan sent at or before it and no more than ``window`` earlier (both bounds inclusive); null when there is none.
+    Of two messages sent at the same instant, the higher id wins. Adds ``days_after`` (fractional days since
+    sending).
+
+    An equi-join on the loan then a filter on time, not an as-of join: a loan has a handful of deliveries in a
+    window (the contact budget caps them), so the pairs stay few, and the hash join is twice as fast as the
+    as-of join's sort by time over a string key."""
+    pay = payments.select("loan_id", "amount_fen", "paid_at").with_row_index("_r")
+    t = touches.select("message_id", "loan_id", "sent_at").drop_nulls("sent_at")
+    best = (
+        pay.select("_r", "loan_id", "paid_at")
+        .join(t, on="loan_id", how="inner")
+        .filter((pl.col("sent_at") <= pl.col("paid_at")) & (pl.col("paid_at") <= pl.col("sent_at") + window))
+        .group_by("_r")
+        .agg(pl.col("message_id", "sent_at").sort_by("sent_at", "message_id").last())
+    )
+    return pay.join(best, on="_r", how="left", maintain_order="left").with_columns(
         ((pl.col("paid_at") - pl.col("sent_at")).dt.total_seconds(fractional=True) / 86400).alias("days_after")
-    ).sort("payment_row").drop("payment_row")
+    ).drop("_r")
 
 
 def _sent_at() -> pl.Expr:
     return pl.coalesce("submitted_at", "final_at")
 
 
-def account_units(frames: OutcomeFrames, settings: OutcomeSettings) -> pl.DataFrame:
+def account_units(frames: OutcomeFrames, settings: OutcomeSettings,
+                  attributed: pl.DataFrame | None = None) -> pl.DataFrame:
     """One row per message of the campaign with its attributed and intention-to-treat outcomes.
 
     Attributed: ``attributed_fen``, ``attributed_payments``, ``attr_repaid``, ``attr_full``, ``attr_days``
@@ -256,9 +268,11 @@ def account_units(frames: OutcomeFrames, settings: OutcomeSettings) -> pl.DataFr
     planned start, :meth:`OutcomeFrames.anchor`):
     ``paid_fen`` within the window, ``repaid``, ``full`` (≥ amount due), ``partial``, ``days_to_pay``, and
     ``first_paid_days`` within the curve's horizon. Plus ``arm`` (variant, or "holdout"), ``assigned`` (the row
-    took part in a variant split), ``attempted``, ``delivered`` and ``carrier``."""
+    took part in a variant split), ``attempted``, ``delivered`` and ``carrier``. ``attributed``: the result of
+    :func:`attribute_payments` when the caller has it already."""
     msgs = frames.messages
-    attributed = attribute_payments(frames.payments, frames.touches, settings.window)
+    if attributed is None:
+        attributed = attribute_payments(frames.payments, frames.touches, settings.window)
     credit = (
         attributed.filter(pl.col("message_id").is_not_null())
         .group_by("message_id")
@@ -269,10 +283,12 @@ def account_units(frames: OutcomeFrames, settings: OutcomeSettings) -> pl.DataFr
     anchor = pl.lit(start, UTC_US) if start is not None else pl.lit(None, UTC_US)
     horizon = timedelta(days=max(settings.window_days, settings.curve_days))
     base = msgs.with_columns(anchor.alias("anchor"), _sent_at().alias("sent_at"))
+    # One anchor for the whole campaign: the payments that can count are cut to its horizon before the join.
+    pays = frames.payments.select("loan_id", "amount_fen", "paid_at")
+    pays = pays.clear() if start is None else pays.filter(pl.col("paid_at").is_between(start, start + horizon))
     itt = (
         base.select("message_id", "loan_id", "anchor")
-        .join(frames.payments.select("loan_id", "amount_fen", "paid_at"), on="loan_id", how="inner")
-        .filter((pl.col("paid_at") >= pl.col("anchor")) & (pl.col("paid_at") <= pl.col("anchor") + horizon))
+        .join(pays, on="loan_id", how="inner")
         .with_columns(((pl.col("paid_at") - pl.col("anchor")).dt.total_seconds(fractional=True) / 86400)
                       .alias("_d"))
         .group_by("message_id")
@@ -506,8 +522,10 @@ def _n(v: int | None) -> str:
     return "—" if v is None else f"{v:,}"
 
 
-def verdicts(units: pl.DataFrame, settings: OutcomeSettings) -> list[Verdict]:
-    """One :class:`Verdict` per stratum that has at least one variant, in segment/step order."""
+def verdicts(units: pl.DataFrame, settings: OutcomeSettings, by_arm_uplift: pl.DataFrame | None = None
+             ) -> list[Verdict]:
+    """One :class:`Verdict` per stratum that has at least one variant, in segment/step order.
+    ``by_arm_uplift``: ``uplift(units, ["segment", "step", "arm"], settings)`` when the caller has it."""
     assigned = units.filter(pl.col("assigned"))
     arms = (
         assigned.filter(pl.col("arm") != HOLDOUT).group_by(*_STRATUM, "arm")
@@ -550,7 +568,7 @@ def verdicts(units: pl.DataFrame, settings: OutcomeSettings) -> list[Verdict]:
             target.alias("target"),
             sample_size_per_arm(pl.col("p_o"), target, settings.confidence, settings.power).alias("needed"),
         )
-    up = uplift(units, ["segment", "step", "arm"], settings)
+    up = by_arm_uplift if by_arm_uplift is not None else uplift(units, ["segment", "step", "arm"], settings)
     up_idx = {(r["segment"], r["step"], r["arm"]): r for r in up.iter_rows(named=True)}
     pair_idx = {(r["segment"], r["step"]): r for r in (per_stratum.iter_rows(named=True) if per_stratum is not None
                                                        else [])}
@@ -772,12 +790,12 @@ def recovery_by_bucket(units: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def attribution_summary(frames: OutcomeFrames, units: pl.DataFrame, settings: OutcomeSettings) -> pl.DataFrame:
-    """Where the loans' payments since the campaign began went: credited to this campaign's messages (full or
-    partial repayment of the amount due), to another campaign's, or to none (no delivered message in the
-    window). One row per bucket of that split, with payments and amount."""
-    start = units["anchor"].min()
-    pays = attribute_payments(frames.payments, frames.touches, settings.window)
+def attribution_summary(attributed: pl.DataFrame, units: pl.DataFrame) -> pl.DataFrame:
+    """Where the loans' payments since the campaign began went (``attributed`` from :func:`attribute_payments`):
+    credited to this campaign's messages (full or partial repayment of the amount due), to another campaign's, or
+    to none (no delivered message in the window). One row per bucket of that split, with payments and amount."""
+    start = units["anchor"].min() if units.height else None
+    pays = attributed
     if start is not None:
         pays = pays.filter(pl.col("paid_at") >= start)
     own = units.select("message_id", "attr_full")
@@ -836,7 +854,8 @@ def compute_outcomes(frames: OutcomeFrames, settings: OutcomeSettings | None = N
     """Attribution, metrics per campaign/segment/template/variant with uplift, verdicts, delivery by carrier,
     complaints, the repayment curve and recovery by bucket — all from ``frames``."""
     settings = settings or OutcomeSettings()
-    units = account_units(frames, settings)
+    attributed = attribute_payments(frames.payments, frames.touches, settings.window)
+    units = account_units(frames, settings, attributed)
     treated = units.filter(pl.col("assigned") & (pl.col("arm") != HOLDOUT))
     to_send = units.filter(pl.col("state") != "suppressed")
     funnel = [
@@ -852,9 +871,9 @@ def compute_outcomes(frames: OutcomeFrames, settings: OutcomeSettings | None = N
     by_segment = _with_uplift(metrics(treated, ["segment"]), uplift(units, ["segment"], settings), ["segment"])
     by_template = _with_uplift(metrics(treated, ["template"]), uplift(units, ["template"], settings), ["template"])
     var_keys = ["segment", "step", "arm"]
-    by_variant = _with_uplift(metrics(units.filter(pl.col("assigned")), var_keys),
-                              uplift(units, var_keys, settings), var_keys)
-    vs = verdicts(units, settings)
+    var_uplift = uplift(units, var_keys, settings)
+    by_variant = _with_uplift(metrics(units.filter(pl.col("assigned")), var_keys), var_uplift, var_keys)
+    vs = verdicts(units, settings, var_uplift)
     complaints, findings = complaints_by_template(units, frames.replies, settings)
     last_anchor = units["anchor"].max()
     open_days = 0.0
@@ -870,7 +889,7 @@ def compute_outcomes(frames: OutcomeFrames, settings: OutcomeSettings | None = N
         by_template=by_template, by_variant=by_variant, verdicts=vs, verdict_table=verdict_table(vs),
         delivery=delivery_by_carrier(units), failures=failure_reasons(units), complaints=complaints,
         findings=findings, curve=repayment_curve(units, settings), by_bucket=recovery_by_bucket(units),
-        attribution=attribution_summary(frames, units, settings), window_open_days=open_days, notes_zh=notes,
+        attribution=attribution_summary(attributed, units), window_open_days=open_days, notes_zh=notes,
     )
 
 
