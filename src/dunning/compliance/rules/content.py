@@ -33,8 +33,8 @@ LINK_PY = (rf"(?i)https?://[^\s，。；;、）)]+|www\.[^\s，。；;、）)]+"
            rf"|(?<![a-z0-9.-])(?:[a-z0-9-]+\.)+(?:{TLDS})(?![a-z0-9-])(?:/[^\s，。；;、）)]*)?")
 LINK_RS = rf"(?i:https?://|www\.|\.(?:{TLDS})(?:[^a-z0-9-]|$))"
 SEP = "[ \t　-]"  # separators people put in phone numbers (incl. the ideographic space)
-# a number standing alone: not inside a longer number or a decimal ("95000.00", "1,950,000")
-ALONE_BEFORE, ALONE_AFTER = r"(?<![0-9])(?<![0-9][.,])", r"(?![0-9])(?![.,][0-9])"
+# a number standing alone: not inside a longer number, a decimal ("95000.00") or a code ("P95459")
+ALONE_BEFORE, ALONE_AFTER = r"(?<![0-9A-Za-z])(?<![0-9][.,])", r"(?![0-9A-Za-z])(?![.,][0-9])"
 MOBILE_PY = rf"{ALONE_BEFORE}(?:\+?86{SEP}?)?1[3-9][0-9](?:{SEP}?[0-9]{{4}}){{2}}{ALONE_AFTER}"
 MOBILE_RS = rf"1[3-9][0-9]{SEP}?[0-9]{{4}}{SEP}?[0-9]{{4}}"
 SIG_RS = r"^【[^【】]*】"
