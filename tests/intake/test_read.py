@@ -425,3 +425,27 @@ def test_generated_portfolio_keeps_the_invariant(tmp_path: Path) -> None:
     assert {"missing_field", "invalid_phone", "not_mobile", "invalid_amount", "nothing_due", "invalid_date",
             "duplicate", "conflicting_duplicate"} <= set(result.reasons)
     assert result.accepted["loan_id"].is_unique().all()
+
+
+def test_xlsx_rows_are_numbered_as_excel_shows_them_after_empty_top_rows(tmp_path: Path) -> None:
+    path = tmp_path / "gap.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet()
+    ws.write_row(3, 1, ["借款编号", "手机号", "应还金额", "到期日"])  # header on row 4, from column B
+    ws.write_row(4, 1, ["G1", "13812348000", "10", "2026-11-01"])
+    ws.write_row(6, 1, ["G2", "x", "10", "2026-11-01"])  # row 6 left empty
+    wb.close()
+    result = read_portfolio([path], as_of=AS_OF)
+    check_invariants(result)
+    assert result.accepted["source_row"].to_list() == [5]
+    assert reasons_by_row(result) == {7: "invalid_phone"}
+
+
+def test_files_with_the_same_name_in_two_folders_stay_apart(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    one = write_csv(tmp_path / "a" / "x.csv", ZH_HEADER, [row("L1")])
+    two = write_csv(tmp_path / "b" / "x.csv", ZH_HEADER, [row("L2")])
+    result = read_portfolio([one, two], as_of=AS_OF)
+    check_invariants(result)
+    assert result.accepted["source_file"].to_list() == [str(one), str(two)]

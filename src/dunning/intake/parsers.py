@@ -73,6 +73,16 @@ def _by_distinct(s: pl.Series, parse: Callable[[pl.Series], pl.Series], dtype: p
     )
 
 
+def _clean_then_distinct(s: pl.Series, clean_pattern: str, fast: Callable[[pl.Series], pl.Series],
+                         slow: Callable[[pl.Series], pl.Series], dtype: pl.DataType | type[pl.DataType]) -> pl.Series:
+    """``fast`` on cells already in the canonical form (one regex test), ``slow`` once per distinct other
+    value. ``fast`` must agree with ``slow`` on every cell matching ``clean_pattern``."""
+    s = s.cast(pl.Utf8)
+    clean = s.str.contains(clean_pattern).fill_null(False)
+    out = pl.select(pl.when(pl.lit(clean)).then(pl.lit(fast(s)))).to_series().cast(dtype)
+    return _patched(out, ~clean & s.is_not_null(), lambda sub: _by_distinct(sub, slow, dtype), s).rename(s.name)
+
+
 # --------------------------------------------------------------------------------------------------- phones
 
 
@@ -273,8 +283,11 @@ def parse_dates(s: pl.Series) -> pl.Series:
     time of day after them (``2026-09-30 00:00:00``), full-width digits. Excel serial numbers are converted
     when the file is an Excel workbook (see :func:`excel_serial_to_iso`), never in text files.
     """
-    s = s.cast(pl.Utf8)
-    return _by_distinct(s, _dates_slow, pl.Date)
+    def iso(t: pl.Series) -> pl.Series:
+        d = t.str.to_date("%Y-%m-%d", strict=False)
+        return pl.select(pl.when(pl.lit(d).is_between(DATE_MIN, DATE_MAX)).then(pl.lit(d))).to_series()
+
+    return _clean_then_distinct(s, r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", iso, _dates_slow, pl.Date)
 
 
 def excel_serial_to_iso(s: pl.Series) -> pl.Series:
@@ -321,7 +334,8 @@ def parse_rates(s: pl.Series) -> pl.Series:
 
     ``0.05%``, ``0.5‰``, ``万分之5`` and ``0.0005`` are the same rate; ``日``/``每日``/``/天`` around it are fine.
     """
-    return _by_distinct(s.cast(pl.Utf8), _rates_slow, pl.Float64)
+    return _clean_then_distinct(s, r"^[0-9]{1,6}(?:\.[0-9]{1,12})?$", lambda t: t.cast(pl.Float64, strict=False),
+                                _rates_slow, pl.Float64)
 
 
 # ----------------------------------------------------------------------------------------- small integers
@@ -334,7 +348,7 @@ def _ints_slow(raw: pl.Series) -> pl.Series:
 
 def parse_ints(s: pl.Series) -> pl.Series:
     """Counts and days as written (``3``, ``3次``, ``15日``, ``每月15号``, ``3.0``) → Int64; null otherwise."""
-    return _by_distinct(s.cast(pl.Utf8), _ints_slow, pl.Int64)
+    return _clean_then_distinct(s, r"^[0-9]{1,6}$", lambda t: t.cast(pl.Int64, strict=False), _ints_slow, pl.Int64)
 
 
 def parse_paydays(s: pl.Series) -> pl.Series:

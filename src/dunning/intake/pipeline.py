@@ -7,7 +7,7 @@ numbers the vectorised rule cannot settle, once per distinct number.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -95,9 +95,12 @@ def read_portfolio(
 
     tables: list[RawTable] = []
     parts: list[pl.DataFrame] = []
+    names = [p.name for p in paths]
     for i, path in enumerate(paths):
         _tick(progress, f"读取 {path.name}", i, steps)
         table = read_table(path, encoding=encoding, spec=spec)
+        if names.count(path.name) > 1:  # same name in two folders: the clerk needs to know which file
+            table = replace(table, name=str(path) + table.name[len(path.name):])
         tables.append(table)
         parts.append(_canonical(table, i, spec_map=map_columns(table.frame.columns, table.name, spec)))
     df = pl.concat(parts, how="vertical") if len(parts) > 1 else parts[0]

@@ -5,9 +5,11 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from xml.etree import ElementTree
 
 import fastexcel
 import polars as pl
@@ -165,31 +167,58 @@ def _read_excel(path: Path, spec: MappingSpec) -> RawTable:
     try:
         reader = fastexcel.read_excel(path)
         names = reader.sheet_names
-        sheet: int | str = 0
-        if spec.sheet is not None:
-            if spec.sheet not in names:
-                raise InputError(
-                    f"文件 {path.name} 中没有名为「{spec.sheet}」的工作表（有：{'、'.join(names)}）",
-                    f"{path.name} has no sheet {spec.sheet!r} (sheets: {', '.join(names)})",
-                    code="input.sheet",
-                )
-            sheet = spec.sheet
-        heads: dict[int | str, list[list[object]]] = {}
-        for candidate in ([sheet] if spec.sheet is not None else list(range(len(names)))):
-            head = reader.load_sheet(candidate, header_row=None, n_rows=_HEAD_ROWS, dtypes="string").to_polars()
-            heads[candidate] = [list(r) for r in head.iter_rows()]
-        if spec.sheet is None:
-            # The first sheet whose header names the required columns; exports often add a summary sheet.
-            scored = [(header_score(rows[find_header_row(rows, spec)], spec) if rows else 0, i)
-                      for i, rows in heads.items() if isinstance(i, int)]
-            best = max(scored, key=lambda t: (t[0], -t[1]), default=(0, 0))
-            sheet = best[1]
+        if spec.sheet is not None and spec.sheet not in names:
+            raise InputError(
+                f"文件 {path.name} 中没有名为「{spec.sheet}」的工作表（有：{'、'.join(names)}）",
+                f"{path.name} has no sheet {spec.sheet!r} (sheets: {', '.join(names)})",
+                code="input.sheet",
+            )
+        candidates = [names.index(spec.sheet)] if spec.sheet is not None else list(range(len(names)))
+        heads: dict[int, list[list[object]]] = {}
+        for i in candidates:
+            head = reader.load_sheet(i, header_row=None, n_rows=_HEAD_ROWS, dtypes="string").to_polars()
+            heads[i] = [list(r) for r in head.iter_rows()]
+        # The first sheet whose header names the most columns; exports often put a summary sheet first.
+        scores = {i: header_score(rows[find_header_row(rows, spec)], spec) if rows else 0 for i, rows in heads.items()}
+        sheet = max(candidates, key=lambda i: (scores[i], -i))
         header = find_header_row(heads[sheet], spec)
         frame = reader.load_sheet(sheet, header_row=header, dtypes="string").to_polars()
     except fastexcel.FastExcelError as exc:
         raise _unreadable(path, exc) from exc
-    label = path.name if sheet in (0, names[0]) else f"{path.name}:{names[sheet] if isinstance(sheet, int) else sheet}"
-    return RawTable(label, frame, first_row=header + 2, excel=True)
+    label = path.name if sheet == 0 else f"{path.name}:{names[sheet]}"
+    # calamine starts a sheet at its first row holding a value; row numbers must count the empty ones too.
+    start = _first_value_row(path, sheet)
+    return RawTable(label, frame, first_row=start + header + 1, excel=True)
+
+
+_MAIN_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+
+
+def _first_value_row(path: Path, sheet_index: int) -> int:
+    """1-based row of the first cell holding a value in an .xlsx/.xlsm sheet; 1 when it cannot be told
+    (other formats, unusual packages)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            workbook = ElementTree.fromstring(zf.read("xl/workbook.xml"))
+            sheets = workbook.findall(f"{_MAIN_NS}sheets/{_MAIN_NS}sheet")
+            rel_id = sheets[sheet_index].get(f"{_REL_NS}id")
+            rels = ElementTree.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
+            target = next(r.get("Target", "") for r in rels if r.get("Id") == rel_id)
+            member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+            with zf.open(member) as fh:
+                for _, element in ElementTree.iterparse(fh, events=("end",)):
+                    if element.tag == f"{_MAIN_NS}c" and (
+                        element.find(f"{_MAIN_NS}v") is not None or element.find(f"{_MAIN_NS}is") is not None
+                    ):
+                        ref = element.get("r", "")
+                        digits = "".join(ch for ch in ref if ch.isdigit())
+                        return int(digits) if digits else 1
+                    if element.tag == f"{_MAIN_NS}row":
+                        element.clear()
+    except (zipfile.BadZipFile, KeyError, IndexError, StopIteration, ElementTree.ParseError, OSError, ValueError):
+        return 1
+    return 1
 
 
 # ------------------------------------------------------------------------------------------------- parquet
