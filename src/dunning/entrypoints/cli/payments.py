@@ -1,0 +1,52 @@
+"""`dunning payments …`: import repayments (they stop reminders right before sending)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from dunning.entrypoints.cli.common import console, context, default_actor, emit_json, handled
+
+app = typer.Typer(help="还款记录：导入后，发送前会再次核对，已还清的借款不再提醒", no_args_is_help=True)
+
+
+@app.callback()
+def payments() -> None:
+    """还款记录 / payments (a group, so `dunning payments import` keeps its name with one command)."""
+
+
+@app.command("import")
+def import_(
+    files: list[Path] = typer.Argument(..., help="还款文件（CSV/XLSX/Parquet）：借款编号、还款金额、还款时间", exists=True),
+    encoding: str = typer.Option(None, "--encoding", help="强制编码，如 gbk"),
+    actor: str = typer.Option(None, "--as", help="操作人"),
+    json_out: bool = typer.Option(False, "--json", help="输出 JSON"),
+) -> None:
+    """导入还款记录：清洗、校验、去重，逐行说明拒绝原因。"""
+    from dunning.services.payments import import_payments
+
+    with handled(json_out):
+        s = import_payments(context(), files, actor=actor or default_actor(), encoding=encoding)
+    if json_out:
+        emit_json(s.to_dict())
+        return
+    if s.already_imported:
+        console.print(f"[yellow]这些文件已于导入批次 #{s.import_id} 导入过，未重复导入。[/]")
+    t = Table(title=f"还款导入 #{s.import_id} · Payments import")
+    t.add_column("项目")
+    t.add_column("数量", justify="right")
+    t.add_row("读取 rows", f"{s.rows:,}")
+    t.add_row("接受 accepted", f"{s.accepted:,}")
+    t.add_row("拒绝 rejected", f"{s.rejected:,}")
+    for code, n in sorted(s.reasons.items(), key=lambda kv: -kv[1]):
+        t.add_row(f"  · {code}", f"{n:,}")
+    t.add_row("金额合计 total", f"{s.total_fen / 100:,.2f} 元")
+    t.add_row("涉及借款 loans", f"{s.loans:,}")
+    if s.unknown_loans:
+        t.add_row("  不在最近一次账户导入中 not in latest portfolio", f"{s.unknown_loans:,}")
+    t.add_row("待发送短信将复核 open messages re-checked", f"{s.open_messages:,}")
+    console.print(t)
+    if s.reject_report:
+        console.print(f"拒绝明细：{s.reject_report}" + (f"（Excel：{s.reject_report_xlsx}）" if s.reject_report_xlsx else ""))
