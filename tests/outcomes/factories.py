@@ -119,28 +119,30 @@ def seed_experiment(ctx: AppContext, arms: list[Arm], *, seed: int, segment: str
         # As planning does, suppressed rows (the hold-out) carry no times. The window opening is stored zoned
         # (+08:00 text), as bulk inserts of zoned values are: the loader must read it as 01:00 UTC.
         pl.when(pl.col("arm") != "holdout").then(planned.dt.convert_time_zone("Asia/Shanghai")).alias("send_after"),
-        pl.when(pl.col("arm") != "holdout").then(
-            (planned + pl.duration(minutes=pl.col("sent_min") - 1)).dt.strftime("%Y-%m-%d %H:%M:%S.%f"))
+        pl.when(pl.col("arm") != "holdout").then(planned + pl.duration(minutes=pl.col("sent_min") - 1))
         .alias("scheduled_at"),
         pl.format("c{}|{}|{}", pl.lit(campaign_id), pl.col("loan_id"), pl.lit(step)).alias("idempotency_key"),
         pl.when(pl.col("arm") != "holdout").then(pl.lit("sandbox")).alias("channel"),
         pl.lit(0).alias("attempts"),
-        pl.when(pl.col("arm") != "holdout").then(sent_at.dt.strftime("%Y-%m-%d %H:%M:%S.%f")).alias("submitted_at"),
-        pl.when(pl.col("arm") != "holdout").then((sent_at + pl.duration(seconds=20)).dt.strftime(
-            "%Y-%m-%d %H:%M:%S.%f")).alias("final_at"),
+        pl.when(pl.col("arm") != "holdout").then(sent_at).alias("submitted_at"),
+        pl.when(pl.col("arm") != "holdout").then(sent_at + pl.duration(seconds=20)).alias("final_at"),
     )
     pays = df.filter(pl.col("payer")).select(
         "loan_id",
         pl.when(pl.col("partial")).then(amount_fen // 2).otherwise(amount_fen).alias("amount_fen"),
-        (planned + pl.duration(seconds=(pl.col("pay_hours") * 3600).cast(pl.Int64))).dt.strftime(
-            "%Y-%m-%d %H:%M:%S.%f").alias("paid_at"),
+        (planned + pl.duration(seconds=(pl.col("pay_hours") * 3600).cast(pl.Int64))).alias("paid_at"),
     )
     replies = df.filter(pl.col("opted")).select(
         pl.lit("sandbox").alias("channel"), "phone", pl.lit("TD").alias("text"),
         pl.lit("opt_out").alias("classification"), pl.col("i").alias("message_id"),
-        (planned + pl.duration(hours=2)).dt.strftime("%Y-%m-%d %H:%M:%S.%f").alias("received_at"),
+        (planned + pl.duration(hours=2)).alias("received_at"),
     )
     with ctx.db.transaction() as s:
+        if s.connection().dialect.name == "sqlite":
+            # What the ORM and the dispatcher store on SQLite: naive UTC text (send_after stays zoned, see above).
+            messages = _naive_text(messages, ["scheduled_at", "submitted_at", "final_at"])
+            pays = _naive_text(pays, ["paid_at"])
+            replies = _naive_text(replies, ["received_at"])
         bulk_insert(s, Account.__table__, accounts)  # type: ignore[arg-type]
         bulk_insert(s, Message.__table__, messages)  # type: ignore[arg-type]
         bulk_insert(s, Payment.__table__, pays)  # type: ignore[arg-type]
@@ -148,3 +150,8 @@ def seed_experiment(ctx: AppContext, arms: list[Arm], *, seed: int, segment: str
     return campaign_id
 
 
+
+
+def _naive_text(frame: pl.DataFrame, cols: list[str]) -> pl.DataFrame:
+    return frame.with_columns(pl.col(c).dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%d %H:%M:%S.%6f")
+                              for c in cols)

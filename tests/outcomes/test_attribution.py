@@ -81,21 +81,19 @@ def test_payments_keep_their_input_order() -> None:
 
 def _message(mid: int, loan: str, *, state: str = "delivered", variant: str | None = "A", due: int = 1000,
              sent: datetime | None = T0) -> dict[str, object]:
-    return {"message_id": mid, "account_id": mid, "loan_id": loan, "phone": "+8613800000000", "segment": "M1",
-            "step": "M1", "variant": variant, "template_version_id": None if variant == "holdout" else 1,
+    return {"message_id": mid, "loan_id": loan, "phone": "+8613800000000", "segment": "M1", "step": "M1",
+            "variant": variant, "template_version_id": None if variant == "holdout" else 1,
             "template": None if variant == "holdout" else "M1 v1", "state": state,
             "reason": "holdout" if variant == "holdout" else None, "error_code": None, "channel": "sandbox",
-            "is_pilot": False, "scheduled_at": T0, "submitted_at": None if state == "suppressed" else sent,
-            "final_at": None, "amount_due_fen": due, "bucket": "M1"}
+            "sent_at": None if state == "suppressed" else sent, "amount_due_fen": due, "bucket": "M1"}
 
 
-def units(messages: list[dict[str, object]], pay: pl.DataFrame,
-          settings: OutcomeSettings | None = None) -> pl.DataFrame:
-    msgs = pl.DataFrame(messages, schema=MESSAGES_SCHEMA)
-    tch = msgs.filter(pl.col("state") == "delivered").select("message_id", "loan_id",
-                                                             pl.col("submitted_at").alias("sent_at"))
-    frames = OutcomeFrames(messages=msgs, touches=tch, payments=pay,
-                           replies=pl.DataFrame(schema=REPLIES_SCHEMA), observed_at=T0 + 30 * DAY)
+def units(messages: list[dict[str, object]], pay: pl.DataFrame, settings: OutcomeSettings | None = None,
+          start: datetime | None = T0) -> pl.DataFrame:
+    frames = OutcomeFrames(messages=pl.DataFrame(messages, schema=MESSAGES_SCHEMA),
+                           touches=pl.DataFrame(schema=TOUCHES_SCHEMA), payments=pay,
+                           replies=pl.DataFrame(schema=REPLIES_SCHEMA), observed_at=T0 + 30 * DAY,
+                           planned_start=start)
     return account_units(frames, settings or OutcomeSettings()).sort("message_id")
 
 
@@ -131,15 +129,22 @@ def test_holdout_is_measured_from_its_planned_send_time() -> None:
 def test_every_arm_is_measured_from_the_campaigns_planned_start() -> None:
     # Planning leaves the hold-out unscheduled; a reminder goes out late in the day. Both are measured from the
     # window's opening, so the morning payment counts for both arms alike.
-    late = _message(1, "L1", sent=T0 + timedelta(hours=8)) | {"send_after": T0, "scheduled_at": T0 + 8 * HOUR}
-    hold = _message(2, "L2", state="suppressed", variant="holdout") | {"scheduled_at": None}
+    late = _message(1, "L1", sent=T0 + 8 * HOUR)
+    hold = _message(2, "L2", state="suppressed", variant="holdout")
     u = units([late, hold], payments(("L1", 1000, T0 + HOUR), ("L2", 1000, T0 + HOUR)))
     assert u["repaid"].to_list() == [True, True]
     assert u["attr_repaid"].to_list() == [False, False]  # paid before the reminder was sent
     assert u["days_to_pay"].to_list() == pytest.approx([1 / 24, 1 / 24])
 
 
+def test_without_a_planned_start_the_first_sending_stands_in() -> None:
+    u = units([_message(1, "L1", sent=T0 + 2 * HOUR), _message(2, "L2", sent=T0 + 5 * HOUR)],
+              payments(("L1", 1000, T0 + HOUR), ("L2", 1000, T0 + 3 * HOUR)), start=None)
+    assert u["anchor"].unique().to_list() == [T0 + 2 * HOUR]
+    assert u["repaid"].to_list() == [False, True]
+
+
 def test_days_to_pay_counts_from_sending_for_credit_and_from_the_plan_for_the_arm() -> None:
-    u = units([_message(1, "L1", sent=T0 + timedelta(hours=12))], payments(("L1", 1000, T0 + 2 * DAY)))
+    u = units([_message(1, "L1", sent=T0 + 12 * HOUR)], payments(("L1", 1000, T0 + 2 * DAY)))
     assert u["attr_days"].to_list() == [1.5]
     assert u["days_to_pay"].to_list() == [2.0]

@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 import json
+import uuid
 import zipfile
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
+import psycopg
 import pytest
 from typer.testing import CliRunner
 
 from dunning.config import get_settings
+from dunning.db.models import Message, Payment
 from dunning.errors import NotFoundError
 from dunning.reporting.outcomes import OutcomeSettings
-from dunning.services.context import AppContext
+from dunning.services.context import AppContext, build_context
 from dunning.services.outcomes import campaign_outcomes, load_outcome_frames
 from dunning.services.reports import outcome_view, write_campaign_report
+from dunning.testing import FrozenClock
+from tests.conftest import make_settings
 from tests.outcomes.factories import PLANNED, Arm, seed_experiment
+
+PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 def test_known_effect_is_found_and_the_better_variant_wins(ctx: AppContext, tmp_path: Path) -> None:
@@ -113,10 +121,10 @@ def test_times_are_read_as_utc_whatever_form_they_were_stored_in(ctx: AppContext
     cid = seed_experiment(ctx, [Arm("A", 5, 0.0, "M1")], seed=17)
     frames = load_outcome_frames(ctx, cid)
     # send_after was bulk-inserted as 09:00+08:00, scheduled_at and submitted_at as naive UTC text.
-    assert frames.messages["send_after"].unique().to_list() == [PLANNED]
-    assert frames.anchor() == PLANNED
-    assert frames.messages["submitted_at"].min() > PLANNED  # type: ignore[operator]
-    assert frames.messages.schema["scheduled_at"] == pl.Datetime("us", "UTC")
+    assert frames.planned_start == PLANNED
+    assert frames.messages["sent_at"].min() > PLANNED  # type: ignore[operator]
+    assert frames.messages["sent_at"].max() < PLANNED + timedelta(hours=10)  # type: ignore[operator]
+    assert frames.messages.schema["sent_at"] == pl.Datetime("us", "UTC")
 
 
 def test_window_still_open_is_flagged(ctx: AppContext) -> None:
@@ -164,3 +172,53 @@ def test_cli_writes_the_report(ctx: AppContext, tmp_path: Path, monkeypatch: pyt
     assert result.exit_code == 0, result.output
     paths = json.loads(result.output)
     assert Path(paths["html"]).exists() and Path(paths["xlsx"]).exists()
+
+
+@pytest.fixture
+def pg_ctx(tmp_path: Path, clock: FrozenClock) -> Iterator[AppContext]:
+    name = f"dunning_outcomes_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    settings = make_settings(tmp_path / "pg")
+    settings.database_url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    c = build_context(settings, clock=clock.now)
+    try:
+        yield c
+    finally:
+        c.db.dispose()
+        with psycopg.connect(PG, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_postgresql_gives_the_same_outcomes_as_sqlite(ctx: AppContext, pg_ctx: AppContext) -> None:
+    arms = [Arm("champion", 400, 0.06, "M1", opt_out_rate=0.01), Arm("challenger", 400, 0.15, "M1_b"),
+            Arm("holdout", 150, 0.03)]
+    lite = campaign_outcomes(ctx, seed_experiment(ctx, arms, seed=22))
+    pg = campaign_outcomes(pg_ctx, seed_experiment(pg_ctx, arms, seed=22))
+    assert load_outcome_frames(pg_ctx, 1).anchor() == PLANNED
+    assert pg.verdict_table.drop("text_zh", "text_en").equals(lite.verdict_table.drop("text_zh", "text_en"))
+    assert pg.by_variant.equals(lite.by_variant)
+    assert pg.attribution.equals(lite.attribution)
+    assert pg.complaints.equals(lite.complaints)
+
+
+def test_a_later_campaigns_delivery_takes_the_credit(ctx: AppContext) -> None:
+    first = seed_experiment(ctx, [Arm("A", 3, 0.0, "M1")], seed=23)
+    second = seed_experiment(ctx, [Arm("A", 3, 0.0, "M2")], seed=24)
+    with ctx.db.transaction() as s:
+        loans = [m.loan_id for m in s.query(Message).filter_by(campaign_id=first).order_by(Message.id)]
+        # The second campaign reminds the first campaign's first loan two days later; that loan pays on day 3.
+        late = s.query(Message).filter_by(campaign_id=second).order_by(Message.id).first()
+        assert late is not None
+        late.loan_id = loans[0]
+        late.state = "delivered"
+        late.submitted_at = PLANNED + timedelta(days=2)
+        s.add_all([Payment(loan_id=loans[0], amount_fen=100_000, paid_at=PLANNED + timedelta(days=3)),
+                   Payment(loan_id=loans[1], amount_fen=40_000, paid_at=PLANNED + timedelta(days=1))])
+    first_o = campaign_outcomes(ctx, first)
+    second_o = campaign_outcomes(ctx, second)
+    split = dict(first_o.attribution.select("attribution", "payments").iter_rows())
+    assert split == {"other_campaign": 1, "this_campaign_partial": 1}
+    assert dict(second_o.attribution.select("attribution", "payments").iter_rows()) == {"this_campaign_full": 1}
+    # Intention to treat is not about credit: the first campaign's account still repaid within its window.
+    assert first_o.units.filter(pl.col("loan_id") == loans[0])["repaid"].item()

@@ -5,7 +5,7 @@ Two questions, answered by two different rules, both documented in the report:
 **Attribution (credit to a message).** A payment is credited to the latest *delivered* message to the same loan
 sent at or before it and at most ``window_days`` earlier (inclusive). Messages that failed, expired or were never
 sent earn no credit, and a payment with no delivered message in its window stays unattributed. The message's time
-is when it left us (``submitted_at``, else ``final_at``). Attributed figures say what a message collected; they
+is when it left us (``sent_at``: ``submitted_at``, else ``final_at``). Attributed figures say what a message collected; they
 cannot say what it *caused*, because many borrowers pay without any reminder.
 
 **Uplift (what a reminder causes).** Assignment to a variant or to the hold-out is random within a stratum
@@ -81,11 +81,10 @@ _ATTEMPTED = ("submitting", "submitted", "delivered", "failed", "held")
 _STRATUM = ("segment", "step")
 
 MESSAGES_SCHEMA: dict[str, pl.DataType] = {
-    "message_id": pl.Int64(), "account_id": pl.Int64(), "loan_id": pl.String(), "phone": pl.String(),
+    "message_id": pl.Int64(), "loan_id": pl.String(), "phone": pl.String(),
     "segment": pl.String(), "step": pl.String(), "variant": pl.String(), "template_version_id": pl.Int64(),
     "template": pl.String(), "state": pl.String(), "reason": pl.String(), "error_code": pl.String(),
-    "channel": pl.String(), "is_pilot": pl.Boolean(), "send_after": UTC_US, "scheduled_at": UTC_US,
-    "submitted_at": UTC_US, "final_at": UTC_US, "amount_due_fen": pl.Int64(), "bucket": pl.String(),
+    "channel": pl.String(), "sent_at": UTC_US, "amount_due_fen": pl.Int64(), "bucket": pl.String(),
 }
 TOUCHES_SCHEMA: dict[str, pl.DataType] = {"message_id": pl.Int64(), "loan_id": pl.String(), "sent_at": UTC_US}
 PAYMENTS_SCHEMA: dict[str, pl.DataType] = {"loan_id": pl.String(), "amount_fen": pl.Int64(), "paid_at": UTC_US}
@@ -99,12 +98,14 @@ class OutcomeFrames:
     ``messages``: every message row of the campaign to a borrower (all states, hold-out included; internal test
     numbers left out), columns :data:`MESSAGES_SCHEMA`; ``template`` is a display label of the template version
     ("M1 v2").
-    ``touches``: delivered messages of *any* campaign to the campaign's loans (:data:`TOUCHES_SCHEMA`), so that a
-    later campaign's message takes the credit for a payment it came closer to.
+    ``touches``: delivered messages of *other* campaigns to the campaign's loans (:data:`TOUCHES_SCHEMA`), so
+    that a later campaign's message takes the credit for a payment it came closer to (this campaign's own
+    deliveries come from ``messages``).
     ``payments``: payments to the campaign's loans (:data:`PAYMENTS_SCHEMA`).
     ``replies``: classified replies linked to the campaign's messages (:data:`REPLIES_SCHEMA`).
     ``observed_at``: when the data was read; a window that has not closed by then is flagged, not hidden.
-    ``planned_start``: the campaign's start when no message carries a time (the campaign day's midnight).
+    ``planned_start``: the instant every arm is measured from — the campaign's planned start, the earliest
+    ``send_after`` (else ``scheduled_at``) of its messages; when unknown, the earliest ``sent_at`` stands in.
     """
 
     messages: pl.DataFrame
@@ -115,14 +116,16 @@ class OutcomeFrames:
     planned_start: datetime | None = None
 
     def anchor(self) -> datetime | None:
-        """The instant every arm is measured from: the earliest ``send_after`` (else ``scheduled_at``, else
-        ``submitted_at``) of the campaign's messages, else ``planned_start``."""
-        m = self.messages
-        for col in ("send_after", "scheduled_at", "submitted_at"):
-            v = m.select(pl.col(col).min()).item() if m.height else None
-            if isinstance(v, datetime):
-                return v
-        return self.planned_start
+        """``planned_start``, else the earliest ``sent_at`` of the campaign's messages (None without either)."""
+        if self.planned_start is not None:
+            return self.planned_start
+        v = self.messages.select(pl.col("sent_at").min()).item() if self.messages.height else None
+        return v if isinstance(v, datetime) else None
+
+    def all_touches(self) -> pl.DataFrame:
+        """Delivered messages of this campaign and of others to its loans: what attribution chooses from."""
+        own = self.messages.filter(pl.col("state") == "delivered").select(list(TOUCHES_SCHEMA))
+        return pl.concat([own, self.touches.select(list(TOUCHES_SCHEMA))])
 
 
 # ------------------------------------------------------------------------------------------------ carriers
@@ -255,10 +258,6 @@ def attribute_payments(payments: pl.DataFrame, touches: pl.DataFrame, window: ti
     ).drop("_r")
 
 
-def _sent_at() -> pl.Expr:
-    return pl.coalesce("submitted_at", "final_at")
-
-
 def account_units(frames: OutcomeFrames, settings: OutcomeSettings,
                   attributed: pl.DataFrame | None = None) -> pl.DataFrame:
     """One row per message of the campaign with its attributed and intention-to-treat outcomes.
@@ -272,7 +271,7 @@ def account_units(frames: OutcomeFrames, settings: OutcomeSettings,
     :func:`attribute_payments` when the caller has it already."""
     msgs = frames.messages
     if attributed is None:
-        attributed = attribute_payments(frames.payments, frames.touches, settings.window)
+        attributed = attribute_payments(frames.payments, frames.all_touches(), settings.window)
     credit = (
         attributed.filter(pl.col("message_id").is_not_null())
         .group_by("message_id")
@@ -282,7 +281,7 @@ def account_units(frames: OutcomeFrames, settings: OutcomeSettings,
     start = frames.anchor()
     anchor = pl.lit(start, UTC_US) if start is not None else pl.lit(None, UTC_US)
     horizon = timedelta(days=max(settings.window_days, settings.curve_days))
-    base = msgs.with_columns(anchor.alias("anchor"), _sent_at().alias("sent_at"))
+    base = msgs.with_columns(anchor.alias("anchor"))
     # One anchor for the whole campaign: the payments that can count are cut to its horizon before the join.
     pays = frames.payments.select("loan_id", "amount_fen", "paid_at")
     pays = pays.clear() if start is None else pays.filter(pl.col("paid_at").is_between(start, start + horizon))
@@ -854,7 +853,7 @@ def compute_outcomes(frames: OutcomeFrames, settings: OutcomeSettings | None = N
     """Attribution, metrics per campaign/segment/template/variant with uplift, verdicts, delivery by carrier,
     complaints, the repayment curve and recovery by bucket — all from ``frames``."""
     settings = settings or OutcomeSettings()
-    attributed = attribute_payments(frames.payments, frames.touches, settings.window)
+    attributed = attribute_payments(frames.payments, frames.all_touches(), settings.window)
     units = account_units(frames, settings, attributed)
     treated = units.filter(pl.col("assigned") & (pl.col("arm") != HOLDOUT))
     to_send = units.filter(pl.col("state") != "suppressed")

@@ -8,11 +8,11 @@ vectorised pass; on PostgreSQL they are ``timestamptz`` already.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import polars as pl
-from sqlalchemy import DateTime, bindparam, text
 from sqlalchemy.orm import Session
 
 from dunning.db.models import Campaign
@@ -57,30 +57,55 @@ def _to_utc(s: pl.Series) -> pl.Series:
     return frame.select((base - pl.duration(minutes=offset)).alias(s.name)).to_series()
 
 
-def _frame(session: Session, sql: str, params: dict[str, Any], schema: dict[str, pl.DataType],
+def _fetch(session: Session, sql: str, params: dict[str, Any], schema: dict[str, pl.DataType],
            times: tuple[str, ...] = ()) -> pl.DataFrame:
-    """Rows of ``sql`` as a frame typed by ``schema``; ``times`` columns are parsed by :func:`utc_times`."""
-    stmt = text(sql)
-    if "since" in params:
-        stmt = stmt.bindparams(bindparam("since", type_=DateTime(timezone=True)))
-    result = session.connection().execute(stmt, params)
-    names = list(result.keys())
-    rows = result.fetchall()
+    """Rows of ``sql`` (``:name`` parameters) as a frame typed by ``schema``; ``times`` columns become UTC.
+
+    Straight through the DB-API cursor of the session's connection (same transaction): building a SQLAlchemy
+    row object per row costs more than the query itself at a million rows."""
+    conn = session.connection()
+    pg = conn.dialect.name == "postgresql"
+    if pg:
+        sql = re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql)
+    values = {k: _db_param(v, pg) for k, v in params.items()}
+    dbapi: Any = conn.connection.dbapi_connection
+    cur = dbapi.cursor()
+    try:
+        cur.execute(sql, values)
+        names = [d[0] for d in cur.description]
+        rows = cur.fetchall()
+    finally:
+        cur.close()
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
-    data = {}
-    for name, values in zip(names, columns, strict=True):
-        if name in times:
-            data[name] = pl.Series(name, values, strict=False)
-        else:
-            data[name] = pl.Series(name, values, dtype=schema.get(name), strict=False)
-    frame = pl.DataFrame(data) if names else pl.DataFrame()
-    return frame.with_columns(*(utc_times(t) for t in times))
+    data = {name: pl.Series(name, col, dtype=None if name in times else schema.get(name), strict=False)
+            for name, col in zip(names, columns, strict=True)}
+    return pl.DataFrame(data).with_columns(*(utc_times(t) for t in times))
+
+
+def _db_param(value: Any, pg: bool) -> Any:
+    # SQLite holds times as naive UTC text (what the ORM and the dispatcher write): compare like with like.
+    if isinstance(value, datetime) and not pg:
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value
+
+
+def _planned_start(session: Session, campaign_id: int, fallback: datetime) -> datetime:
+    """The earliest ``send_after`` of the campaign's messages, else the earliest ``scheduled_at``, else
+    ``fallback``. Read as distinct values and compared as times: stored text may mix offsets."""
+    for col in ("send_after", "scheduled_at"):
+        got = _fetch(session, f"SELECT DISTINCT {col} AS t FROM messages WHERE campaign_id = :c AND {col} IS NOT NULL",
+                     {"c": campaign_id}, {}, times=("t",))
+        first = got.select(pl.col("t").min()).item() if got.height else None
+        if isinstance(first, datetime):
+            return first
+    return fallback
 
 
 def load_outcome_frames(ctx: AppContext, campaign_id: int, settings: OutcomeSettings | None = None
                         ) -> OutcomeFrames:
-    """The campaign's messages (with the account's amount due and bucket, the template label and the last DLR
-    error code), delivered messages of any campaign to its loans, their payments and the replies to its messages.
+    """The campaign's messages to borrowers (with the account's amount due and bucket, the template label and the
+    last DLR error code), other campaigns' deliveries to its loans, their payments and the replies to its
+    messages, and its planned start.
 
     Raises :class:`NotFoundError` for an unknown campaign."""
     settings = settings or OutcomeSettings()
@@ -90,63 +115,64 @@ def load_outcome_frames(ctx: AppContext, campaign_id: int, settings: OutcomeSett
             raise NotFoundError(f"批次 #{campaign_id} 不存在", f"campaign #{campaign_id} does not exist",
                                 code="not_found.campaign")
         midnight = datetime.combine(campaign.as_of, time(0), ctx.tz).astimezone(UTC)
+        start = _planned_start(s, campaign_id, midnight)
         c = {"c": campaign_id}
-        msg_schema = {**MESSAGES_SCHEMA, "template_code": pl.String(), "template_no": pl.Int64(),
-                      "is_pilot": pl.Int64()}
-        messages = _frame(
+        messages = _fetch(
             s,
-            "SELECT m.id AS message_id, m.account_id, m.loan_id, m.phone, m.segment, m.step, m.variant, "
-            "m.template_version_id, t.code AS template_code, v.version AS template_no, m.state, m.reason, "
-            "m.channel, m.is_pilot, m.send_after, m.scheduled_at, m.submitted_at, m.final_at, a.amount_due_fen, "
+            "SELECT m.id AS message_id, m.loan_id, m.phone, m.segment, m.step, m.variant, m.template_version_id, "
+            "m.state, m.reason, m.channel, COALESCE(m.submitted_at, m.final_at) AS sent_at, a.amount_due_fen, "
             "a.bucket FROM messages m JOIN accounts a ON a.id = m.account_id "
-            "LEFT JOIN template_versions v ON v.id = m.template_version_id "
-            "LEFT JOIN templates t ON t.id = v.template_id WHERE m.campaign_id = :c AND m.is_test = :no",
-            {**c, "no": False}, msg_schema, times=("send_after", "scheduled_at", "submitted_at", "final_at"),
+            "WHERE m.campaign_id = :c AND m.is_test = :no",
+            {**c, "no": False}, MESSAGES_SCHEMA, times=("sent_at",),
         )
-        codes = _frame(
+        labels = _fetch(
+            s,
+            "SELECT v.id AS template_version_id, t.code AS code, v.version AS version FROM template_versions v "
+            "JOIN templates t ON t.id = v.template_id WHERE v.id IN "
+            "(SELECT DISTINCT template_version_id FROM messages WHERE campaign_id = :c)",
+            c, {"template_version_id": pl.Int64(), "code": pl.String(), "version": pl.Int64()},
+        )
+        codes = _fetch(
             s,
             "SELECT d.message_id, d.error_code FROM delivery_reports d JOIN messages m ON m.id = d.message_id "
             "WHERE m.campaign_id = :c AND d.error_code IS NOT NULL ORDER BY d.id",
             c, {"message_id": pl.Int64(), "error_code": pl.String()},
         )
-        replies = _frame(
+        replies = _fetch(
             s,
             "SELECT r.message_id, r.classification FROM replies r JOIN messages m ON m.id = r.message_id "
             "WHERE m.campaign_id = :c",
             c, REPLIES_SCHEMA,
         )
-        messages = _shape_messages(messages, codes)
-        first = messages.select(pl.min_horizontal(pl.col("send_after").min(), pl.col("scheduled_at").min(),
-                                                  pl.col("submitted_at").min())).item()
-        since = min(first if isinstance(first, datetime) else midnight, midnight) - settings.window - timedelta(days=1)
+        since = min(start, midnight) - settings.window - timedelta(days=1)
         loans = "SELECT loan_id FROM messages WHERE campaign_id = :c"
-        touches = _frame(
+        touches = _fetch(
             s,
-            f"SELECT m.id AS message_id, m.loan_id, m.submitted_at, m.final_at FROM messages m "
-            f"WHERE m.state = 'delivered' AND m.loan_id IN ({loans}) "
+            "SELECT m.id AS message_id, m.loan_id, COALESCE(m.submitted_at, m.final_at) AS sent_at FROM messages m "
+            f"WHERE m.state = 'delivered' AND m.campaign_id <> :c AND m.loan_id IN ({loans}) "
             "AND (m.submitted_at >= :since OR (m.submitted_at IS NULL AND m.final_at >= :since))",
-            {**c, "since": since}, {"message_id": pl.Int64(), "loan_id": pl.String()},
-            times=("submitted_at", "final_at"),
-        ).select("message_id", "loan_id", pl.coalesce("submitted_at", "final_at").alias("sent_at"))
-        payments = _frame(
+            {**c, "since": since}, TOUCHES_SCHEMA, times=("sent_at",),
+        )
+        payments = _fetch(
             s,
             f"SELECT p.loan_id, p.amount_fen, p.paid_at FROM payments p WHERE p.loan_id IN ({loans}) "
             "AND p.paid_at >= :since",
             {**c, "since": since}, PAYMENTS_SCHEMA, times=("paid_at",),
         )
-    return OutcomeFrames(messages=messages, touches=touches.cast(TOUCHES_SCHEMA),  # type: ignore[arg-type]
-                         payments=payments.cast(PAYMENTS_SCHEMA),  # type: ignore[arg-type]
-                         replies=replies.cast(REPLIES_SCHEMA),  # type: ignore[arg-type]
-                         observed_at=ctx.now().astimezone(UTC), planned_start=midnight)
+    return OutcomeFrames(
+        messages=_shape_messages(messages, labels, codes), touches=touches.cast(TOUCHES_SCHEMA),  # type: ignore[arg-type]
+        payments=payments.cast(PAYMENTS_SCHEMA), replies=replies.cast(REPLIES_SCHEMA),  # type: ignore[arg-type]
+        observed_at=ctx.now().astimezone(UTC), planned_start=start,
+    )
 
 
-def _shape_messages(raw: pl.DataFrame, codes: pl.DataFrame) -> pl.DataFrame:
+def _shape_messages(raw: pl.DataFrame, labels: pl.DataFrame, codes: pl.DataFrame) -> pl.DataFrame:
     last_code = codes.unique("message_id", keep="last", maintain_order=True)
-    label = pl.when(pl.col("template_code").is_not_null()).then(
-        pl.concat_str([pl.col("template_code"), pl.lit(" v"), pl.col("template_no").cast(pl.String)]))
+    label = labels.select("template_version_id", pl.concat_str([pl.col("code"), pl.lit(" v"),
+                                                               pl.col("version").cast(pl.String)]).alias("template"))
     return (
         raw.join(last_code, on="message_id", how="left")
-        .with_columns(label.alias("template"), pl.col("is_pilot").cast(pl.Boolean))
+        .join(label, on="template_version_id", how="left")
         .select(list(MESSAGES_SCHEMA))
         .cast(MESSAGES_SCHEMA)  # type: ignore[arg-type]
     )
