@@ -161,10 +161,11 @@ def trips(policy: Policy) -> pl.Expr:
         # more service-shaped numbers than whitelisted ones: one of them is not official
         shaped = sum((t.str.count_matches(p.replace(r"\d", "[0-9]")) for p in policy.hotline_patterns),
                      start=pl.lit(0, pl.UInt32))
-        # a whitelisted number counts only standing alone ("950008" is not 95000 followed by 8)
+        # a whitelisted number counts only standing alone ("950008" is not 95000 followed by 8); counting too few
+        # only ever sends more rows to check()
         listed = t.str.count_matches(
-            f"(?:^|[^0-9.,])(?:{'|'.join(re.escape(h) for h in sorted(policy.hotlines, key=len, reverse=True))})"
-            "(?:[^0-9.,]|[.,](?:[^0-9]|$)|$)")
+            f"(?:^|[^0-9A-Za-z.,])(?:{'|'.join(re.escape(h) for h in sorted(policy.hotlines, key=len, reverse=True))})"
+            "(?:[^0-9A-Za-z.,]|[.,](?:[^0-9]|$)|$)")
         bad = bad | (shaped > listed)
     if pers is not None:
         # every mention of a personal account must be a warning against it (a negation before it in the clause);
@@ -174,7 +175,7 @@ def trips(policy: Policy) -> pl.Expr:
         warned = t.str.count_matches(f"(?:{neg})[^。；;！!？?\\n]{{0,10}}?(?:{pers})") if neg else pl.lit(0)
         bad = bad | ((n > 0) & (n > warned))
     if policy.signature_prefix:
-        n = t.str.count_matches("【", literal=True) + t.str.count_matches("】", literal=True)
+        n = t.str.count_matches("[【】]")
         if policy.signatures:
             head_ok = pl.any_horizontal([t.str.starts_with(f"【{s}】") for s in policy.signatures])
         else:

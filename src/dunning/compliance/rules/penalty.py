@@ -139,7 +139,6 @@ def refine(rows: pl.DataFrame, policy: Policy) -> pl.DataFrame:
     """Of the rows that state a rate, keep those :func:`check` may flag. A row is cleared only when it is
     certainly fine: exactly one percentage, a daily word just before it and no other period word anywhere, the
     rate within the line and equal to the contract's (cleared rows are a subset of what check() passes)."""
-    rows = rows.filter(any_word_expr("text", policy.penalty_words))
     t = pl.col("text")
     n_pct = t.str.count_matches("%", literal=True) + t.str.count_matches("％", literal=True)
     # the number after a daily word (null when the rate is not introduced as daily)
