@@ -83,7 +83,8 @@ CASES: list[tuple[str, str, str, float | None, bool]] = [
     ("content.unlisted_number", "CN", cn_with("客服95000。", "客服95000，95000。"), None, False),
     ("content.unlisted_number", "US", us_with("800-555-0100", "800-555-0199"), None, True),
     ("content.unlisted_number", "CN", cn_with("K7M2QX", "P95459"), None, False),  # part of a code, not a number
-    ("content.unlisted_number", "CN", cn_with("K7M2QX", "959775"), None, True),  # an all-digit code reads as one
+    ("content.unlisted_number", "CN", cn_with("K7M2QX", "959775"), None, False),  # labelled as the code
+    ("content.unlisted_number", "CN", cn_with("客服95000", "客服95000或959775"), None, True),
     ("content.secret_request", "CN", cn_with("请在", "请回复短信验证码，请在"), None, True),
     ("content.secret_request", "CN", cn_with("请在", "请勿向任何人提供验证码，请在"), None, False),
     ("content.secret_request", "CN", CN_OK, None, False),  # 验证码 given by us, nothing asked

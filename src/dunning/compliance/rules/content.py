@@ -38,6 +38,7 @@ ALONE_BEFORE, ALONE_AFTER = r"(?<![0-9A-Za-z])(?<![0-9][.,])", r"(?![0-9A-Za-z])
 MOBILE_PY = rf"{ALONE_BEFORE}(?:\+?86{SEP}?)?1[3-9][0-9](?:{SEP}?[0-9]{{4}}){{2}}{ALONE_AFTER}"
 MOBILE_RS = rf"1[3-9][0-9]{SEP}?[0-9]{{4}}{SEP}?[0-9]{{4}}"
 SIG_RS = r"^【[^【】]*】"
+CODE_LABEL = r"(?:验证码|校验码|核验码|(?i:code))[:：\s]*$"
 
 
 def _link_ok(url: str, policy: Policy) -> bool:
@@ -93,6 +94,8 @@ def check(text: str, policy: Policy, penalty: float | None) -> list[Finding]:
         for m in re.finditer(hot_py, text):
             if re.sub(r"[\s()-]", "", m.group(0)) in listed or any(s <= m.start() < e for s, e in mobiles):
                 continue
+            if re.search(CODE_LABEL, text[max(0, m.start() - 8):m.start()]):
+                continue  # "验证码959775" is the message's verification code, not a number to call
             out.append(Finding("content.unlisted_number", BLOCK, m.start(), m.end(),
                                f"号码「{m.group(0)}」不在官方客服电话白名单（{'、'.join(policy.hotlines)}）中。",
                                f"{m.group(0)!r} is not an official hotline ({', '.join(policy.hotlines)})"))
