@@ -10,6 +10,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 import xlsxwriter
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from dunning.errors import InputError, MissingColumnsError
 from dunning.intake import (
@@ -161,10 +163,19 @@ def test_delimiters(make_csv: MakeCsv, delimiter: str) -> None:
 
 
 def test_title_lines_above_the_header_are_skipped_and_rows_keep_their_numbers(make_csv: MakeCsv) -> None:
-    path = make_csv([row("L1"), row("L2", phone="x")], preamble=["某某银行逾期客户清单", "导出时间：2026-11-23"])
+    path = make_csv([row("L1"), row("L2", phone="x")], preamble=["某某银行逾期客户清单", "", "导出时间：2026-11-23", ""])
     result = read_portfolio([path], as_of=AS_OF)
-    assert result.accepted["source_row"].to_list() == [4]
-    assert reasons_by_row(result) == {5: "invalid_phone"}
+    assert result.accepted["source_row"].to_list() == [6]
+    assert reasons_by_row(result) == {7: "invalid_phone"}
+
+
+def test_windows_line_endings(tmp_path: Path) -> None:
+    path = tmp_path / "crlf.csv"
+    lines = [",".join(ZH_HEADER), ",".join(row("L1")), ",".join(row("L2", region="广东")), ""]
+    path.write_bytes("\r\n".join(lines).encode("gbk"))
+    result = read_portfolio([path], as_of=AS_OF)
+    assert result.accepted["region"].to_list() == ["广东", "广东"]
+    assert result.accepted["loan_id"].to_list() == ["L1", "L2"]
 
 
 def test_blank_rows_are_not_data_and_do_not_shift_row_numbers(tmp_path: Path) -> None:
@@ -449,3 +460,20 @@ def test_files_with_the_same_name_in_two_folders_stay_apart(tmp_path: Path) -> N
     result = read_portfolio([one, two], as_of=AS_OF)
     check_invariants(result)
     assert result.accepted["source_file"].to_list() == [str(one), str(two)]
+
+
+CELLS = st.one_of(
+    st.sampled_from(["", " ", "L1", "L2", "13812348000", "+86 138-1234-8000", "010-62345678", "¥1,234.50", "0", "-1",
+                     "2026-09-30", "2026年2月30日", "0.05%", "万分之5", "3次", "１３８１２３４８０００", "=1+1", '"', ",", "\n"]),
+    st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=12),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.lists(CELLS, min_size=10, max_size=10), max_size=12))
+def test_any_cells_are_accepted_or_rejected_never_lost(tmp_path: Path, rows: list[list[str]]) -> None:
+    path = write_csv(tmp_path / "any.csv", ZH_HEADER, rows)
+    result = read_portfolio([path], as_of=AS_OF)
+    check_invariants(result)
+    assert result.rows <= len(rows)  # only rows with no value in any cell are not data
+    assert result.accepted["loan_id"].is_unique().all()

@@ -16,7 +16,9 @@ international numbers, odd prefixes), once per distinct value.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 
 import phonenumbers
@@ -102,58 +104,113 @@ def _classify_one(text: str, allow_international: bool) -> tuple[str | None, str
     return e164, None
 
 
+@dataclass(frozen=True)
+class _Desc:
+    pattern: str  # anchored
+    lengths: tuple[int, ...]
+
+    def full(self, x: pl.Expr) -> pl.Expr:
+        """phonenumbers' _is_number_matching_desc: a possible length and a full pattern match."""
+        return x.str.contains(self.pattern) & x.str.len_chars().is_in(list(self.lengths))
+
+    def shape(self, x: pl.Expr) -> pl.Expr:
+        """phonenumbers' _match_national_number: the pattern alone."""
+        return x.str.contains(self.pattern)
+
+
+@dataclass(frozen=True)
+class _CnPlan:
+    general: _Desc
+    special: tuple[_Desc, ...]  # premium, toll-free, shared cost, VoIP, personal, pager, UAN, voicemail
+    fixed: _Desc
+    mobile: _Desc
+    national_prefix: str  # anchored, "(rest)" captured
+    idd: str  # anchored, "(rest)" captured
+
+
 @functools.cache
-def _cn_patterns() -> tuple[str, str, str]:
-    """Anchored regexes for mainland numbers taken from phonenumbers' own metadata (general shape, mobile,
-    every number type that cannot take an SMS), so the vectorised answer is the library's answer."""
+def _cn_plan() -> _CnPlan:
+    """phonenumbers' own CN metadata as vectorised regexes, so the vectorised answer is the library's."""
     meta = phonenumbers.PhoneMetadata.metadata_for_region("CN")
-    assert meta is not None
+    if meta is None:  # pragma: no cover - the library always ships CN
+        raise RuntimeError("phonenumbers has no metadata for CN")
 
-    def anchored(descs: list[phonenumbers.PhoneNumberDesc | None]) -> str:
-        parts = [
-            f"(?:{d.national_number_pattern})" for d in descs if d is not None and d.national_number_pattern
-        ]
-        return "^(?:" + "|".join(parts).replace("\\d", "[0-9]") + ")$"
+    def desc(d: phonenumbers.PhoneNumberDesc | None) -> _Desc | None:
+        if d is None or not d.national_number_pattern:
+            return None
+        pattern = "^(?:" + d.national_number_pattern.replace("\\d", "[0-9]") + ")$"
+        fallback = meta.general_desc.possible_length if meta.general_desc is not None else ()
+        return _Desc(pattern, tuple(d.possible_length or fallback))
 
-    other = [meta.fixed_line, meta.toll_free, meta.premium_rate, meta.shared_cost, meta.personal_number,
-             meta.voip, meta.pager, meta.uan, meta.voicemail]
-    return anchored([meta.general_desc]), anchored([meta.mobile]), anchored(other)
+    special = tuple(x for x in (desc(meta.premium_rate), desc(meta.toll_free), desc(meta.shared_cost),
+                                desc(meta.voip), desc(meta.personal_number), desc(meta.pager), desc(meta.uan),
+                                desc(meta.voicemail)) if x is not None)
+    general, fixed, mobile = desc(meta.general_desc), desc(meta.fixed_line), desc(meta.mobile)
+    assert general is not None and fixed is not None and mobile is not None
+    # The library's patterns capture groups of their own; ours must be the only capturing group.
+    prefix = re.sub(r"\((?!\?)", "(?:", (meta.national_prefix_for_parsing or "0").replace("\\d", "[0-9]"))
+    idd = re.sub(r"\((?!\?)", "(?:", (meta.international_prefix or "00").replace("\\d", "[0-9]"))
+    return _CnPlan(general, special, fixed, mobile, f"^(?:{prefix})(.*)$", f"^(?:{idd})([1-9].*)$")
+
+
+def _strip_national_prefix(x: pl.Expr, plan: _CnPlan) -> pl.Expr:
+    """phonenumbers' _maybe_strip_national_prefix_carrier_code: a trunk 0 or an IP-dialling carrier code
+    (17951, 12593…) comes off unless the number was viable with it and is not without it."""
+    rest = x.str.extract(plan.national_prefix, 1)
+    keep = rest.is_null() | (plan.general.shape(x) & ~plan.general.shape(rest).fill_null(False))
+    return pl.when(keep).then(x).otherwise(rest)
 
 
 def _phones_slow(raw: pl.Series, allow_international: bool) -> pl.DataFrame:
-    """The tolerant path for cells that are not already a bare 11-digit mainland mobile."""
-    general, mobile_pattern, other_pattern = _cn_patterns()
+    """The tolerant path for cells that are not already a bare 11-digit mainland mobile.
+
+    Mainland numbers follow phonenumbers.parse(…, "CN") step by step as whole-column expressions: the
+    international prefix ("+", "00", or an IP-dialling code + "00"), "86" written without a plus, the trunk
+    prefix, then the number type from the library's patterns. Only numbers of other countries go to
+    phonenumbers itself, once per distinct value. Letters are never digits here (no vanity numbers).
+    """
+    plan = _cn_plan()
     text = to_ascii(raw).str.replace(r"\.0+$", "")  # a number that went through a float column
     digits = text.str.replace_all(_SEPARATORS, "")
+    d = pl.col("d")
     frame = pl.DataFrame({"d": digits, "blank": is_blank(raw)}).with_columns(
-        pl.col("d").str.contains(r"^\+?[0-9]+$").fill_null(False).alias("digits_only"),
-        (pl.col("d").str.contains(r"^(?:\+|00)") & ~pl.col("d").str.contains(r"^(?:\+|00)86"))
-        .fill_null(False).alias("foreign"),
-        # National significant number of a mainland number: country code and trunk "0" removed.
-        pl.col("d").str.replace(r"^(?:\+86|0086)", "").str.replace(r"^0", "").alias("nsn"),
-        pl.col("d").str.replace(r"^(?:\+86|0086|86|0)(1[0-9]{10})$", "$1").alias("prefixed"),
+        d.str.contains(r"^\+?[0-9]+$").fill_null(False).alias("digits_only"),
+        pl.when(d.str.starts_with("+")).then(d.str.slice(1)).otherwise(d.str.extract(plan.idd, 1)).alias("intl"),
     ).with_columns(
-        pl.col("prefixed").str.contains(mobile_pattern).fill_null(False).alias("prefixed_mobile"),
-        (pl.col("nsn").str.contains(general) & pl.col("nsn").str.contains(mobile_pattern))
-        .fill_null(False).alias("mobile"),
-        (pl.col("nsn").str.contains(general) & pl.col("nsn").str.contains(other_pattern))
-        .fill_null(False).alias("other"),
-        # What only phonenumbers can untangle: an IP-dialling carrier prefix (17951…, 12593…) or "86"
-        # without a plus in front of a landline.
-        (pl.col("d").str.contains(r"^1(?:[12][0-9]|79)[0-9]{2}[0-9]{7,}$")
-         | pl.col("d").str.contains(r"^86[0-9]{10,}$")).fill_null(False).alias("ambiguous"),
+        # With an international prefix: mainland when the country code is 86, someone else's otherwise.
+        (pl.col("intl").is_not_null() & ~pl.col("intl").str.starts_with("86")).fill_null(False).alias("foreign"),
+        pl.when(pl.col("intl").is_not_null()).then(pl.col("intl").str.slice(2)).alias("cc86"),
+        _strip_national_prefix(d.str.slice(2), plan).alias("after86"),
+    ).with_columns(
+        # Without one: a leading 86 is the country code when that makes an invalid number valid in shape,
+        # or when the number is too long to be anything else.
+        pl.when(pl.col("cc86").is_not_null()).then(pl.col("cc86"))
+        .when(d.str.starts_with("86") & (
+            (~plan.general.shape(d) & plan.general.shape(pl.col("after86")).fill_null(False))
+            | (d.str.len_chars() > max(plan.general.lengths))
+        )).then(pl.col("after86"))
+        .otherwise(d).alias("nsn0"),
+    ).with_columns(_strip_national_prefix(pl.col("nsn0"), plan).alias("stripped")).with_columns(
+        # The stripped number is used only when it is long enough to be a whole number.
+        pl.when(pl.col("stripped").str.len_chars() >= min(plan.general.lengths)).then(pl.col("stripped"))
+        .otherwise(pl.col("nsn0")).alias("nsn"),
+    )
+    nsn = pl.col("nsn")
+    valid = plan.general.full(nsn) & nsn.str.len_chars().is_between(2, 17)
+    special = pl.any_horizontal([x.full(nsn) for x in plan.special]) if plan.special else pl.lit(False)
+    frame = frame.with_columns(
+        (valid & ~special & plan.mobile.full(nsn)).fill_null(False).alias("mobile"),
+        (valid & (special | plan.fixed.full(nsn))).fill_null(False).alias("other"),
     )
     out = frame.select(
-        pl.when(pl.col("blank") | ~pl.col("digits_only") | pl.col("foreign")).then(pl.lit(None, pl.Utf8))
-        .when(pl.col("prefixed_mobile")).then(pl.lit("+86") + pl.col("prefixed"))
-        .when(pl.col("mobile") | pl.col("other")).then(pl.lit("+86") + pl.col("nsn"))
-        .alias("phone"),
+        pl.when(~pl.col("blank") & pl.col("digits_only") & ~pl.col("foreign")
+                & (pl.col("mobile") | pl.col("other")))
+        .then(pl.lit("+86") + nsn).alias("phone"),
         pl.when(pl.col("blank")).then(pl.lit("missing_field"))
         .when(~pl.col("digits_only")).then(pl.lit("invalid_phone"))
         .when(pl.col("foreign")).then(pl.lit("?"))
-        .when(pl.col("prefixed_mobile") | pl.col("mobile")).then(pl.lit(None, pl.Utf8))
+        .when(pl.col("mobile")).then(pl.lit(None, pl.Utf8))
         .when(pl.col("other")).then(pl.lit("not_mobile"))
-        .when(pl.col("ambiguous")).then(pl.lit("?"))
         .otherwise(pl.lit("invalid_phone"))
         .alias("reject"),
     )
@@ -178,7 +235,7 @@ def parse_phones(s: pl.Series, *, allow_international: bool = False) -> pl.DataF
     accepted only with ``allow_international``; otherwise they are ``invalid_phone``.
     """
     s = s.cast(pl.Utf8)
-    clean = s.str.contains(_cn_patterns()[1]).fill_null(False)
+    clean = s.str.contains(_cn_plan().mobile.pattern).fill_null(False)
     phone = pl.select(pl.when(pl.lit(clean)).then(pl.lit("+86") + pl.lit(s)).alias("phone")).to_series()
     reject = pl.Series("reject", [None] * s.len(), dtype=pl.Utf8)
     idx = (~clean).arg_true()

@@ -152,11 +152,18 @@ def _read_text(path: Path, encoding: str | None, spec: MappingSpec) -> RawTable:
 
 
 def _csv(data: bytes, skip: int, delimiter: str) -> pl.DataFrame:
-    if not data.strip():
+    # Skip title lines by byte offset: the CSV reader's own skip_rows does not count blank lines.
+    offset = 0
+    for _ in range(skip):
+        newline = data.find(b"\n", offset)
+        if newline < 0:
+            break
+        offset = newline + 1
+    body = data[offset:] if offset else data
+    if not body.strip():
         return pl.DataFrame()
     return pl.read_csv(
-        data, separator=delimiter, skip_rows=skip, infer_schema=False, truncate_ragged_lines=True,
-        raise_if_empty=False,
+        body, separator=delimiter, infer_schema=False, truncate_ragged_lines=True, raise_if_empty=False,
     )
 
 
