@@ -145,6 +145,7 @@ class Dispatcher:
     receipt_quiet: float = 0.3  # … stopping once none arrived for this long
     event_interval: float = 0.1
     progress_interval: float = 0.2
+    claim_seconds: float = 0.2  # at low rates, how much sending one claim holds
 
     # ------------------------------------------------------------------ plumbing
 
@@ -155,13 +156,24 @@ class Dispatcher:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
 
-    def _batch_for(self, route: Route) -> int:
+    def _chunk(self, route: Route) -> int:
+        """Messages per channel call: the channel's and the limiter's largest batch, the configured size."""
         return max(1, min(self.batch_size, route.channel.capabilities.max_batch, route.limiter.max_batch))
+
+    def _claim_size(self, route: Route) -> int:
+        """Messages per claim. When the strict rate promise keeps chunks small (low rates), one claim holds
+        about ``claim_seconds`` of sending, paced chunk by chunk, so the database work per message stays low."""
+        chunk = self._chunk(route)
+        if chunk < route.limiter.max_batch or chunk >= self.batch_size:
+            return chunk
+        per_claim = max(1, int(route.limiter.effective_rate * self.claim_seconds) // chunk)
+        return max(chunk, min(self.batch_size, chunk * per_claim))
 
     # ------------------------------------------------------------------ run
 
     async def run(self, campaign_id: int, *, pilot_only: bool = False) -> DispatchOutcome:
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="dunning-dispatch-db")
+        self._limiter_pool = ThreadPoolExecutor(1, thread_name_prefix="dunning-dispatch-limiter")
         self._sql = Sql(self.db.engine)
         self._inflight: set[asyncio.Task[None]] = set()
         self._stop: _Stop | None = None
@@ -184,14 +196,17 @@ class Dispatcher:
                 progress = Progress(total=queued, channel=self.channel_name)
                 self._progress = progress
                 self._pump_stopping = False
+                self._campaign_state: str | None = None
                 pump = asyncio.create_task(self._pump())
+                watch = asyncio.create_task(self._watch(campaign_id))
                 try:
                     outcome = await self._loop(campaign_id, pilot_only, progress, lease)
                 finally:
                     if self._inflight:
                         await asyncio.wait(set(self._inflight))
                     self._pump_stopping = True
-                    await asyncio.gather(pump, return_exceptions=True)
+                    watch.cancel()
+                    await asyncio.gather(pump, watch, return_exceptions=True)
                     await self._final_events()
                     await self._refresh_delivered(campaign_id, force=True)
                     self._emit(force=True)
@@ -201,6 +216,7 @@ class Dispatcher:
                 await self._db(lease.release)
         finally:
             self._pool.shutdown(wait=True)
+            self._limiter_pool.shutdown(wait=True)
 
     async def _loop(self, campaign_id: int, pilot_only: bool, progress: Progress,
                     lease: CampaignLease) -> DispatchOutcome:
@@ -268,7 +284,7 @@ class Dispatcher:
                     continue
                 self._used[route.name] = route
 
-            n = self._batch_for(route)
+            n = self._claim_size(route)
             claim = await self._db(outbox.claim, self.db.engine, self._sql, campaign_id=campaign_id,
                                    channel=route.name, n=n, now=now, pilot_only=pilot_only, tz=self.window.tz,
                                    budget=self.budget)
@@ -285,9 +301,6 @@ class Dispatcher:
                     await asyncio.sleep(0.05)
                 continue
 
-            if not await self._acquire(route, len(claim.messages), campaign_id):
-                await self._db(outbox.release, self.db.engine, self._sql, [m.message_id for m in claim.messages])
-                continue
             await slots.acquire()
             task = asyncio.create_task(self._send(route, claim.messages, claim.attempts, campaign_id, progress))
             self._inflight.add(task)
@@ -298,66 +311,103 @@ class Dispatcher:
 
             task.add_done_callback(_done)
 
-    async def _acquire(self, route: Route, n: int, campaign_id: int) -> bool:
-        """Wait for ``n`` cells of the route's shared limiter; False if the campaign stopped meanwhile."""
-        waited = 0.0
-        while True:
-            wait = await self._db(route.limiter.decide, route.name, n)
-            if wait <= 0:
-                return True
-            step = min(wait, 0.2)
-            await asyncio.sleep(step)
-            waited += step
-            if waited >= 0.5:
-                waited = 0.0
-                state = await self._db(outbox.campaign_state, self.db.engine, self._sql, campaign_id)
-                if state in (CampaignState.PAUSED, CampaignState.CANCELLED) or self._stop is not None:
-                    return False
-
     async def _sleep_unless_stopped(self, seconds: float) -> None:
         end = _time.monotonic() + seconds
         while self._stop is None and _time.monotonic() < end:
             await asyncio.sleep(min(0.1, max(0.0, end - _time.monotonic())))
 
+    def _stopping(self, state: str | None) -> bool:
+        return (state in (CampaignState.PAUSED, CampaignState.CANCELLED) or self._stop is not None
+                or self._failover is not None)
+
+    async def _paced(self, route: Route, messages: list[OutboundMessage],
+                     campaign_id: int) -> tuple[list[SubmitResult], list[OutboundMessage], ChannelError | None]:
+        """Send ``messages`` chunk by chunk, each chunk as soon as the shared limiter grants it.
+
+        Chunks are launched without waiting for the previous one's answers (a provider's round trip may be
+        longer than the gap between grants). The limiter is asked on its own thread, so a busy database thread
+        never delays a grant (a late sender only loses time, the limiter's ``jitter`` absorbs up to 20 ms).
+
+        Returns the results of the chunks sent, the messages never handed to the channel (or whose call raised
+        an error saying nothing was sent), and that error.
+        """
+        size = self._chunk(route)
+        chunks = [messages[i:i + size] for i in range(0, len(messages), size)]
+        calls: list[tuple[int, asyncio.Task[list[SubmitResult]]]] = []
+        unsent: list[OutboundMessage] = []
+        loop = asyncio.get_running_loop()
+        for i, chunk in enumerate(chunks):
+            while True:
+                if (any(t.done() and t.exception() is not None for _, t in calls)
+                        or self._stopping(self._campaign_state)):
+                    unsent.extend(m for c in chunks[i:] for m in c)
+                    break
+                asked = route.limiter.clock()
+                wait = await loop.run_in_executor(self._limiter_pool, route.limiter.decide, route.name, len(chunk))
+                if wait <= 0:
+                    if route.limiter.clock() - asked > route.limiter.jitter:
+                        continue  # granted, but we came back too late to use it safely: the cells go unused
+                    calls.append((i, asyncio.create_task(route.channel.send_batch(chunk))))
+                    break
+                await asyncio.sleep(min(wait, 0.1))
+            if unsent:
+                break
+        results: list[SubmitResult] = []
+        error: ChannelError | None = None
+        if calls:
+            await asyncio.wait([t for _, t in calls])
+        for i, task in calls:
+            exc = task.exception()
+            if exc is None:
+                results.extend(task.result())
+            elif isinstance(exc, ChannelError):
+                if error is None or isinstance(exc, PermanentChannelError):
+                    error = exc
+                if isinstance(exc, TransientChannelError | RateLimitedError | PermanentChannelError):
+                    unsent.extend(chunks[i])
+                else:
+                    # A failure of unknown extent: the provider may have part of the chunk. Hold, never resend.
+                    results.extend(SubmitResult(m.message_id, None, ChannelError(
+                        exc.message_zh, exc.message_en, code=outbox.OUTCOME_UNKNOWN)) for m in chunks[i])
+            else:
+                raise exc
+        return results, unsent, error
+
     async def _send(self, route: Route, messages: list[OutboundMessage], attempts: dict[int, int],
                     campaign_id: int, progress: Progress) -> None:
-        ids = [m.message_id for m in messages]
         engine, sql = self.db.engine, self._sql
-        state = await self._db(outbox.campaign_state, engine, sql, campaign_id)
-        if state in (CampaignState.PAUSED, CampaignState.CANCELLED) or self._stop is not None or (
-                self._failover is not None):
-            await self._db(outbox.release, engine, sql, ids)
+        if self._stopping(await self._db(outbox.campaign_state, engine, sql, campaign_id)):
+            await self._db(outbox.release, engine, sql, [m.message_id for m in messages])
             return
-        try:
-            results = await route.channel.send_batch(messages)
-        except PermanentChannelError as exc:
-            await self._db(outbox.release, engine, sql, ids, detail=outbox.error_detail(exc))
+        results, unsent, exc = await self._paced(route, messages, campaign_id)
+        unsent_ids = [m.message_id for m in unsent]
+        if isinstance(exc, PermanentChannelError):
+            await self._db(outbox.release, engine, sql, unsent_ids, detail=outbox.error_detail(exc))
             if self._failover is None:
                 self._failover = (route, exc)
-            return
-        except (TransientChannelError, RateLimitedError) as exc:
+        elif isinstance(exc, TransientChannelError | RateLimitedError):
             if isinstance(exc, RateLimitedError):
                 delay = max(exc.retry_after, 0.0)
             else:
                 delay = self.retry.backoff(self._breaker.consecutive + 1, self.rng)
-            await self._db(outbox.release, engine, sql, ids, not_before=self.clock() + timedelta(seconds=delay),
-                           detail=outbox.error_detail(exc))
-            progress.retried += len(ids)
+            await self._db(outbox.release, engine, sql, unsent_ids,
+                           not_before=self.clock() + timedelta(seconds=delay), detail=outbox.error_detail(exc))
+            progress.retried += len(unsent_ids)
             if self._breaker.on_call_error(exc) and self._stop is None:
                 self._stop = _Stop("breaker", self._breaker.reason(route.name))
-            return
-        except ChannelError as exc:
-            # A failure of unknown extent: the provider may have some of the batch. Hold, never resend.
-            results = [SubmitResult(m.message_id, None, ChannelError(
-                exc.message_zh, exc.message_en, code=outbox.OUTCOME_UNKNOWN)) for m in messages]
-        rec = await self._db(outbox.record, engine, sql, channel=route.name, results=results, now=self.clock(),
-                             retry=self.retry, attempts=attempts, rng=self.rng)
-        progress.submitted += rec.submitted
-        progress.failed += rec.failed
-        progress.retried += rec.retried
-        progress.held += rec.held
-        if self._breaker.on_results(results) and self._stop is None:
+        elif exc is not None and self._breaker.on_call_error(exc) and self._stop is None:
             self._stop = _Stop("breaker", self._breaker.reason(route.name))
+        if unsent_ids and not isinstance(exc, PermanentChannelError | TransientChannelError | RateLimitedError):
+            await self._db(outbox.release, engine, sql, unsent_ids)
+        if results:
+            rec = await self._db(outbox.record, engine, sql, channel=route.name, results=results,
+                                 now=self.clock(), retry=self.retry, attempts=attempts, rng=self.rng)
+            progress.submitted += rec.submitted
+            progress.failed += rec.failed
+            progress.retried += rec.retried
+            progress.held += rec.held
+            if self._breaker.on_results(results) and self._stop is None:
+                self._stop = _Stop("breaker", self._breaker.reason(route.name))
         await self._refresh_delivered(campaign_id)
         self._emit()
 
@@ -381,6 +431,12 @@ class Dispatcher:
         if force or now - self._last_progress >= self.progress_interval:
             self._last_progress = now
             self.on_progress(p)
+
+    async def _watch(self, campaign_id: int) -> None:
+        """Keep :attr:`_campaign_state` fresh (every 0.2 s) for chunks waiting for their limiter slot."""
+        while True:
+            self._campaign_state = await self._db(outbox.campaign_state, self.db.engine, self._sql, campaign_id)
+            await asyncio.sleep(0.2)
 
     async def _pump(self) -> None:
         # Stopped by a flag, never cancelled mid-collection: a cancel between poll_events() (which hands the

@@ -104,18 +104,30 @@ def claim(engine: Engine, sql: Sql, *, campaign_id: int, channel: str, n: int, n
     On PostgreSQL the claim skips rows another transaction holds (``FOR UPDATE SKIP LOCKED``).
     """
     pilot = " AND is_pilot = ?" if pilot_only else ""
-    lock = " FOR UPDATE SKIP LOCKED" if sql.pg else ""
     base = [campaign_id, MessageState.QUEUED.value]
+    pick = (f"SELECT id FROM messages WHERE campaign_id = ? AND state = ?{pilot} "
+            "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id LIMIT ?")
+    pick_params = [*base, *([True] if pilot_only else []), sql.ts(now), n]
+    returning = "RETURNING id, idempotency_key, phone, text, loan_id, account_id, attempts"
     with engine.begin() as conn:
-        rows = run(
-            conn, sql,
-            "UPDATE messages SET state = 'submitting', submitting_at = ?, channel = ?, attempts = attempts + 1 "
-            "WHERE id IN (SELECT id FROM messages WHERE campaign_id = ? AND state = ?"
-            f"{pilot} AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id LIMIT ?{lock}) "
-            "AND state = 'queued' "
-            "RETURNING id, idempotency_key, phone, text, loan_id, account_id, attempts",
-            [sql.ts(now), channel, *base, *([True] if pilot_only else []), sql.ts(now), n],
-        ).all()
+        if sql.pg:
+            # A materialised CTE runs the LIMIT once (an IN-subquery may be re-run by the planner and claim
+            # more than n); SKIP LOCKED lets concurrent claimers pass each other.
+            rows = run(
+                conn, sql,
+                f"WITH picked AS MATERIALIZED ({pick} FOR UPDATE SKIP LOCKED) "
+                "UPDATE messages AS m SET state = 'submitting', submitting_at = ?, channel = ?, "
+                "attempts = m.attempts + 1 FROM picked WHERE m.id = picked.id AND m.state = 'queued' "
+                + returning.replace("RETURNING ", "RETURNING m.").replace(", ", ", m."),
+                [*pick_params, sql.ts(now), channel],
+            ).all()
+        else:
+            rows = run(
+                conn, sql,
+                "UPDATE messages SET state = 'submitting', submitting_at = ?, channel = ?, attempts = attempts + 1 "
+                f"WHERE id IN ({pick}) AND state = 'queued' {returning}",
+                [sql.ts(now), channel, *pick_params],
+            ).all()
         if not rows:
             left = run(conn, sql, f"SELECT 1 FROM messages WHERE campaign_id = ? AND state = ?{pilot} LIMIT 1",
                        [*base, *([True] if pilot_only else [])]).first()

@@ -24,8 +24,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import Column, Engine, Float, MetaData, String, Table, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Column, Engine, Float, MetaData, String, Table, insert, inspect, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 STATE_METADATA = MetaData()
 DISPATCH_STATE = Table(
@@ -47,7 +47,13 @@ def ensure_state_table(engine: Engine) -> None:
         return
     with _ensure_lock:
         if url not in _ensured:
-            STATE_METADATA.create_all(engine, checkfirst=True)
+            try:
+                STATE_METADATA.create_all(engine, checkfirst=True)
+            except DBAPIError:
+                # Another process created it between our check and our CREATE (PostgreSQL reports that as a
+                # unique violation in its catalog); anything else shows up again on the next statement.
+                if not inspect(engine).has_table(DISPATCH_STATE.name):
+                    raise
             _ensured.add(url)
 
 
@@ -92,6 +98,34 @@ class DbLimiterStore:
                 select(DISPATCH_STATE.c.value).where(DISPATCH_STATE.c.key == self.prefix + key)
             ).scalar()
         return None if value is None else float(value)
+
+    def update(self, key: str, step: Callable[[float | None], float | None]) -> None:
+        """Read, decide and write under the row's write lock (SQLite ``BEGIN IMMEDIATE``, PostgreSQL
+        ``FOR UPDATE``), so the clock ``step`` reads is not stale by another writer's lock wait; the write is
+        still a conditional ``UPDATE … WHERE value = :old``."""
+        k = self.prefix + key
+        pg = self.engine.dialect.name == "postgresql"
+        while True:
+            with self.engine.begin() as conn:
+                if not pg:
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                q = select(DISPATCH_STATE.c.value).where(DISPATCH_STATE.c.key == k)
+                raw = conn.execute(q.with_for_update() if pg else q).scalar()
+                old = None if raw is None else float(raw)
+                new = step(old)
+                if new is None:
+                    return
+                if old is None:
+                    try:
+                        with conn.begin_nested():
+                            conn.execute(insert(DISPATCH_STATE).values(key=k, value=new, holder=None))
+                    except IntegrityError:
+                        continue
+                    return
+                res = conn.execute(update(DISPATCH_STATE).where(DISPATCH_STATE.c.key == k,
+                                                                DISPATCH_STATE.c.value == old).values(value=new))
+                if res.rowcount:
+                    return
 
     def compare_and_set(self, key: str, old: float | None, new: float) -> bool:
         k = self.prefix + key

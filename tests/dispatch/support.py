@@ -1,0 +1,64 @@
+"""Helpers shared by dispatch tests, the sender process and the benchmarks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from dunning.channels.base import ChannelEvent
+from dunning.config import ChannelSettings, Settings
+from dunning.dispatch.engine import Dispatcher, Route, SendWindow
+from dunning.dispatch.ratelimit import GcraLimiter, LimiterStore, batch_size_for
+from dunning.dispatch.state import DbLimiterStore
+from dunning.services.context import AppContext, BusinessClock, build_context
+from dunning.services.delivery import ingest_events
+
+# 10:00 Asia/Shanghai: inside every send window.
+BUSINESS_NOON = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+WINDOW = SendWindow(ZoneInfo("Asia/Shanghai"), time(8, 0), time(22, 0))
+
+
+def smpp_settings(address: tuple[str, int], *, rate: float = 100_000.0, fallback: str | None = None,
+                  password: str = "secret", **options: Any) -> ChannelSettings:
+    opts: dict[str, Any] = {"host": address[0], "port": address[1], "system_id": "dunning", "password": password,
+                            "window": 256, "reconnect_initial": 0.05, "reconnect_max": 0.5, **options}
+    return ChannelSettings(kind="smpp", rate=rate, fallback=fallback, options=opts)
+
+
+def make_ctx(data_dir: Path, channels: dict[str, ChannelSettings], *, database_url: str | None = None,
+             clock: Any = None, **settings: Any) -> AppContext:
+    s = Settings(data_dir=data_dir, database_url=database_url, secret_key="test-secret-key",  # type: ignore[arg-type]
+                 channels=channels, **settings)
+    return build_context(s, clock=clock or BusinessClock(BUSINESS_NOON))
+
+
+def ingest(ctx: AppContext) -> Any:
+    """The delivery service as the dispatcher's ``on_events`` (keywords of the CN policy's core)."""
+
+    def on_events(name: str, events: Sequence[ChannelEvent]) -> None:
+        with ctx.db.transaction() as s:
+            ingest_events(s, name, events, now=ctx.now(), stop_keywords=["退订", "TD"],
+                          dispute_keywords=["不是本人"])
+
+    return on_events
+
+
+def limiter(ctx: AppContext, name: str, store: LimiterStore | None = None, batch: int = 1000) -> GcraLimiter:
+    rate = ctx.settings.channels[name].rate
+    return GcraLimiter(rate=rate, max_batch=batch_size_for(rate, batch), store=store or DbLimiterStore(ctx.db.engine))
+
+
+def dispatcher(ctx: AppContext, name: str, *, fallbacks: Sequence[str] = (), store: LimiterStore | None = None,
+               **kw: Any) -> Dispatcher:
+    """A dispatcher for channel ``name`` of ``ctx`` with the delivery service attached and a shared limiter."""
+    store = store or DbLimiterStore(ctx.db.engine)
+    options: dict[str, Any] = {
+        "db": ctx.db, "channel": ctx.channel(name), "channel_name": name, "window": WINDOW, "clock": ctx.now,
+        "limiter": limiter(ctx, name, store), "on_events": ingest(ctx), "batch_size": 1000,
+        "fallbacks": [Route(f, ctx.channel(f), limiter(ctx, f, store)) for f in fallbacks],
+    }
+    options.update(kw)
+    return Dispatcher(**options)
