@@ -13,6 +13,7 @@ Run: ``.venv/bin/python bench/outcomes.py [--rows 1000000] [--db-rows 200000]``
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -180,7 +181,8 @@ def main() -> None:
     ap.add_argument("--db-rows", type=int, default=200_000)
     args = ap.parse_args()
     pl.Config.set_tbl_rows(5)
-    print(f"polars {pl.__version__}, threads {pl.thread_pool_size()}")
+    print(f"polars {pl.__version__}, threads {pl.thread_pool_size()}, cores {os.cpu_count()}, "
+          f"load average {os.getloadavg()[0]:.1f} (wall times stretch when the cores are shared)")
     bench_compute(args.rows)
     if args.db_rows:
         bench_database(args.db_rows)

@@ -302,6 +302,7 @@ def account_units(frames: OutcomeFrames, settings: OutcomeSettings,
             pl.col("paid_fen").fill_null(0),
             pl.col("variant").alias("arm"),
             pl.col("variant").is_not_null().alias("assigned"),
+            pl.when(pl.col("variant") == HOLDOUT).then(pl.lit(HOLDOUT)).otherwise(pl.lit("reminded")).alias("group"),
             (pl.col("state").is_in(_ATTEMPTED) | ((pl.col("state") == "expired") & (pl.col("reason") != "window")))
             .alias("attempted"),
             (pl.col("state") == "delivered").alias("delivered"),
@@ -324,26 +325,35 @@ def account_units(frames: OutcomeFrames, settings: OutcomeSettings,
 # -------------------------------------------------------------------------------------------------- metrics
 
 
-def metrics(units: pl.DataFrame, by: list[str]) -> pl.DataFrame:
+_SUMS = ("attempted", "delivered", "repaid", "full", "partial", "amount_due_fen", "paid_fen", "attr_repaid",
+         "attr_full", "attributed_fen")
+CUBE_KEYS = ("segment", "step", "arm", "template", "bucket", "group", "assigned")
+
+
+def outcome_cube(units: pl.DataFrame) -> pl.DataFrame:
+    """``units`` summed over :data:`CUBE_KEYS` (``accounts`` = rows): a few hundred rows from which every
+    metric but the median and every uplift is a cheap regrouping. :func:`metrics`, :func:`uplift` and
+    :func:`verdicts` accept it wherever they accept units."""
+    return units.group_by(list(CUBE_KEYS)).agg(pl.len().alias("accounts"), *(pl.col(c).sum() for c in _SUMS))
+
+
+def _count(frame: pl.DataFrame) -> pl.Expr:
+    """Accounts in a group: rows of units, or the sum of a cube's ``accounts``."""
+    return pl.col("accounts").sum() if "accounts" in frame.columns else pl.len()
+
+
+def metrics(units: pl.DataFrame, by: list[str], cube: pl.DataFrame | None = None) -> pl.DataFrame:
     """Per group of ``by``: accounts, attempted, delivered and the delivered rate; repaid (within the window of
     the planned send), full and partial, the repayment rate, amount due and recovered, the recovery rate and the
-    median days to pay; and the attributed side (repaid per delivered message, amount credited)."""
+    median days to pay; and the attributed side (repaid per delivered message, amount credited). ``cube``: the
+    :func:`outcome_cube` of the same ``units``, when the caller has it (sums come from it; the median cannot)."""
     if units.is_empty():
         return pl.DataFrame(schema={**{c: units.schema[c] for c in by}, "accounts": pl.UInt32})
-    out = units.group_by(by).agg(
-        pl.len().alias("accounts"),
-        pl.col("attempted").sum().alias("attempted"),
-        pl.col("delivered").sum().alias("delivered"),
-        pl.col("repaid").sum().alias("repaid"),
-        pl.col("full").sum().alias("full"),
-        pl.col("partial").sum().alias("partial"),
-        pl.col("amount_due_fen").sum().alias("due_fen"),
-        pl.col("paid_fen").sum().alias("recovered_fen"),
-        pl.col("days_to_pay").median().alias("median_days_to_pay"),
-        pl.col("attr_repaid").sum().alias("attr_repaid"),
-        pl.col("attr_full").sum().alias("attr_full"),
-        pl.col("attributed_fen").sum().alias("attributed_fen"),
-    )
+    source = cube if cube is not None else units
+    sums = source.group_by(by).agg(_count(source).alias("accounts"), *(pl.col(c).sum() for c in _SUMS))
+    medians = units.group_by(by).agg(pl.col("days_to_pay").median().alias("median_days_to_pay"))
+    out = sums.join(medians, on=by, how="left", nulls_equal=True).rename(
+        {"amount_due_fen": "due_fen", "paid_fen": "recovered_fen"})
     return out.with_columns(
         (pl.col("delivered") / pl.col("attempted")).fill_nan(None).alias("delivered_rate"),
         (pl.col("repaid") / pl.col("accounts")).alias("repayment_rate"),
@@ -358,17 +368,18 @@ def uplift(units: pl.DataFrame, by: list[str], settings: OutcomeSettings) -> pl.
 
     Columns: ``n_arm``, ``x_arm``, ``n_holdout``, ``x_holdout``, ``strata``, ``rate_arm``, ``rate_holdout``,
     ``uplift``, ``ci_low``, ``ci_high``, ``p_value``, ``method`` ("newcombe" for one stratum, "stratified-wald"
-    for several) and ``significant`` (the interval excludes 0)."""
+    for several) and ``significant`` (the interval excludes 0). ``units`` may be their :func:`outcome_cube`."""
     z = settings.z
     assigned = units.filter(pl.col("assigned"))
+    n = _count(units)
     hold = (
         assigned.filter(pl.col("arm") == HOLDOUT).group_by(list(_STRATUM))
-        .agg(pl.len().alias("n0"), pl.col("repaid").sum().alias("x0"))
+        .agg(n.alias("n0"), pl.col("repaid").sum().alias("x0"))
     )
     keys = list(dict.fromkeys([*by, *_STRATUM]))
     arms = (
         assigned.filter(pl.col("arm") != HOLDOUT).group_by(keys)
-        .agg(pl.len().alias("n1"), pl.col("repaid").sum().alias("x1"))
+        .agg(n.alias("n1"), pl.col("repaid").sum().alias("x1"))
         .join(hold, on=list(_STRATUM), how="inner")
         .with_columns((pl.col("x1") / pl.col("n1")).alias("p1"), (pl.col("x0") / pl.col("n0")).alias("p0"))
         .with_columns((pl.col("p1") * (1 - pl.col("p1")) / pl.col("n1")
@@ -524,11 +535,12 @@ def _n(v: int | None) -> str:
 def verdicts(units: pl.DataFrame, settings: OutcomeSettings, by_arm_uplift: pl.DataFrame | None = None
              ) -> list[Verdict]:
     """One :class:`Verdict` per stratum that has at least one variant, in segment/step order.
-    ``by_arm_uplift``: ``uplift(units, ["segment", "step", "arm"], settings)`` when the caller has it."""
+    ``by_arm_uplift``: ``uplift(units, ["segment", "step", "arm"], settings)`` when the caller has it.
+    ``units`` may be their :func:`outcome_cube`."""
     assigned = units.filter(pl.col("assigned"))
     arms = (
         assigned.filter(pl.col("arm") != HOLDOUT).group_by(*_STRATUM, "arm")
-        .agg(pl.len().alias("n"), pl.col("repaid").sum().alias("x"))
+        .agg(_count(units).alias("n"), pl.col("repaid").sum().alias("x"))
         .sort(*_STRATUM, "arm")
         .with_columns((pl.col("x") / pl.col("n")).alias("p"),
                       pl.len().over(_STRATUM).alias("k"))
@@ -772,13 +784,12 @@ _BUCKET_ORDER = {"C": 0, "M1": 1, "M2": 2, "M3": 3, "M4+": 4}
 
 def recovery_by_bucket(units: pl.DataFrame) -> pl.DataFrame:
     """Per DPD bucket and group (reminded arms vs hold-out): accounts, amount due and recovered within the window
-    of the planned send, the recovery and repayment rates, and the amount credited to delivered messages."""
-    assigned = units.filter(pl.col("assigned"))
+    of the planned send, the recovery and repayment rates, and the amount credited to delivered messages.
+    ``units`` may be their :func:`outcome_cube`."""
     return (
-        assigned.with_columns(pl.when(pl.col("arm") == HOLDOUT).then(pl.lit(HOLDOUT)).otherwise(pl.lit("reminded"))
-                              .alias("group"), pl.col("bucket").fill_null("—"))
+        units.filter(pl.col("assigned")).with_columns(pl.col("bucket").fill_null("—"))
         .group_by("bucket", "group")
-        .agg(pl.len().alias("accounts"), pl.col("repaid").sum().alias("repaid"),
+        .agg(_count(units).alias("accounts"), pl.col("repaid").sum().alias("repaid"),
              pl.col("amount_due_fen").sum().alias("due_fen"), pl.col("paid_fen").sum().alias("recovered_fen"),
              pl.col("attributed_fen").sum().alias("attributed_fen"))
         .with_columns((pl.col("recovered_fen") / pl.col("due_fen")).fill_nan(None).alias("recovery_rate"),
@@ -855,7 +866,9 @@ def compute_outcomes(frames: OutcomeFrames, settings: OutcomeSettings | None = N
     settings = settings or OutcomeSettings()
     attributed = attribute_payments(frames.payments, frames.all_touches(), settings.window)
     units = account_units(frames, settings, attributed)
-    treated = units.filter(pl.col("assigned") & (pl.col("arm") != HOLDOUT))
+    cube = outcome_cube(units)
+    assigned = pl.col("assigned")
+    treated = assigned & (pl.col("arm") != HOLDOUT)
     to_send = units.filter(pl.col("state") != "suppressed")
     funnel = [
         ("计划发送 to send", to_send.height),
@@ -863,16 +876,17 @@ def compute_outcomes(frames: OutcomeFrames, settings: OutcomeSettings | None = N
         ("已送达 delivered", int(units["delivered"].sum())),
         (f"送达后 {settings.window_days} 天内还款 repaid after delivery", int(units["attr_repaid"].sum())),
     ]
-    all_units = units.with_columns(
-        pl.when(pl.col("arm") == HOLDOUT).then(pl.lit(HOLDOUT)).otherwise(pl.lit("reminded")).alias("group"))
-    overall = metrics(all_units.filter(pl.col("assigned")), ["group"])
-    overall = _with_uplift(overall, uplift(all_units.filter(pl.col("assigned")), ["group"], settings), ["group"])
-    by_segment = _with_uplift(metrics(treated, ["segment"]), uplift(units, ["segment"], settings), ["segment"])
-    by_template = _with_uplift(metrics(treated, ["template"]), uplift(units, ["template"], settings), ["template"])
+    a_units, a_cube = units.filter(assigned), cube.filter(assigned)
+    t_units, t_cube = units.filter(treated), cube.filter(treated)
+    overall = _with_uplift(metrics(a_units, ["group"], a_cube), uplift(cube, ["group"], settings), ["group"])
+    by_segment = _with_uplift(metrics(t_units, ["segment"], t_cube), uplift(cube, ["segment"], settings),
+                              ["segment"])
+    by_template = _with_uplift(metrics(t_units, ["template"], t_cube), uplift(cube, ["template"], settings),
+                               ["template"])
     var_keys = ["segment", "step", "arm"]
-    var_uplift = uplift(units, var_keys, settings)
-    by_variant = _with_uplift(metrics(units.filter(pl.col("assigned")), var_keys), var_uplift, var_keys)
-    vs = verdicts(units, settings, var_uplift)
+    var_uplift = uplift(cube, var_keys, settings)
+    by_variant = _with_uplift(metrics(a_units, var_keys, a_cube), var_uplift, var_keys)
+    vs = verdicts(cube, settings, var_uplift)
     complaints, findings = complaints_by_template(units, frames.replies, settings)
     last_anchor = units["anchor"].max()
     open_days = 0.0
@@ -887,7 +901,7 @@ def compute_outcomes(frames: OutcomeFrames, settings: OutcomeSettings | None = N
         settings=settings, units=units, funnel=funnel, overall=overall, by_segment=by_segment,
         by_template=by_template, by_variant=by_variant, verdicts=vs, verdict_table=verdict_table(vs),
         delivery=delivery_by_carrier(units), failures=failure_reasons(units), complaints=complaints,
-        findings=findings, curve=repayment_curve(units, settings), by_bucket=recovery_by_bucket(units),
+        findings=findings, curve=repayment_curve(units, settings), by_bucket=recovery_by_bucket(cube),
         attribution=attribution_summary(attributed, units), window_open_days=open_days, notes_zh=notes,
     )
 
