@@ -26,7 +26,7 @@ US_FRAGMENTS = [
 
 
 def _expected(texts: list[str | None], penalties: list[float | None], policy: Policy) -> list[tuple[object, ...]]:
-    out = []
+    out: list[tuple[object, ...]] = []
     for i, (t, p) in enumerate(zip(texts, penalties, strict=True)):
         out.extend((i, f.rule, f.severity, f.start, f.end, f.message_zh, f.message_en)
                    for f in lint_text(t or "", policy, p))

@@ -76,4 +76,4 @@ def test_rendered_messages_lint_clean_and_fit_two_parts() -> None:
         assert texts.str.starts_with("【阳光消费金融】").all()
         out = lint_messages(frame.with_columns(texts.alias("text")), POLICY)
         assert out.height == 0, (spec.id, out.head(3).to_dicts())
-        assert texts.str.len_chars().max() <= 134, spec.id  # amounts under 50,000 yuan: two parts
+        assert texts.str.len_chars().le(134).all(), spec.id  # amounts under 50,000 yuan: two parts

@@ -12,11 +12,11 @@ from typer.testing import CliRunner
 from dunning.config import get_settings
 from dunning.entrypoints.cli.templates import app
 
-GOOD = {"id": "good", "text": "${name}您好，您尾号${last4}的借款${amount}将于${due_date}到期，请在${app}还款。客服${hotline}。"
+GOOD: dict[str, object] = {"id": "good", "text": "${name}您好，您尾号${last4}的借款${amount}将于${due_date}到期，请在${app}还款。客服${hotline}。"
         "可致电客服核实，我司不会要求向个人账户转账。",
         "variables": {"name": "masked_name", "last4": "last4", "amount": "money", "due_date": "date", "app": "text",
                       "hotline": "text"}}
-BAD = {"id": "bad", "text": "${name}，再不还款我们将上门催收，联系13812345678！", "variables": {"name": "masked_name"}}
+BAD: dict[str, object] = {"id": "bad", "text": "${name}，再不还款我们将上门催收，联系13812345678！", "variables": {"name": "masked_name"}}
 
 
 @pytest.fixture
