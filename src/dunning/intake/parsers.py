@@ -9,8 +9,9 @@ Two layers, same rules:
 * ``*_expr(col)`` wrap them as Polars expressions for callers that work on frames (payments import, API
   uploads): ``df.select(amount_fen_expr("金额"))``.
 
-``phonenumbers`` runs only on the numbers the vectorised mainland-mobile rule cannot settle (landlines,
-international numbers, odd prefixes), once per distinct value.
+Phones are classified with phonenumbers' own CN metadata turned into column expressions (the differential
+test in ``tests/intake`` holds them to the library's answers); ``phonenumbers`` itself runs only on numbers
+of other countries, once per distinct value.
 """
 
 from __future__ import annotations
@@ -177,7 +178,7 @@ def _phones_slow(raw: pl.Series, allow_international: bool) -> pl.DataFrame:
 
 
 def _phones_exact(raw: pl.Series, allow_international: bool) -> pl.DataFrame:
-    """The tolerant path for cells that are not already a bare 11-digit mainland mobile.
+    """Cells that are neither a bare nor a spelled mainland mobile: landlines, service numbers, odd prefixes.
 
     Mainland numbers follow phonenumbers.parse(…, "CN") step by step as whole-column expressions: the
     international prefix ("+", "00", or an IP-dialling code + "00"), "86" written without a plus, the trunk
