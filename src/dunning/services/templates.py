@@ -124,7 +124,7 @@ def _check_meta(tone: str, stage: str, profile: str) -> None:
         raise InputError(f"合规配置 {profile} 无效（可选：CN、US）", "profile must be CN or US", code="template.invalid")
 
 
-def _context_for(policy: Policy, context: Mapping[str, str]) -> dict[str, str]:
+def profile_context(policy: Policy, context: Mapping[str, str]) -> dict[str, str]:
     """The rendering context a template is judged with: the institution's identity; no 【】 for US texts."""
     ctx = dict(context)
     if not policy.signature_prefix:
@@ -140,7 +140,7 @@ def lint_specs(specs: Sequence[TemplateSpec], policies: Mapping[str, Policy],
         policy = policies.get(spec.profile)
         if policy is None:
             raise ConfigError(f"模板 {spec.id} 的合规配置 {spec.profile} 未加载", f"no policy for profile {spec.profile}")
-        ctx = _context_for(policy, context)
+        ctx = profile_context(policy, context)
         findings = lint_template(spec.text, spec.variables, policy, ctx)
         try:
             compiled = compile_template(spec.text, spec.variables)
@@ -219,7 +219,7 @@ def preview_compiled(compiled: CompiledTemplate, policy: Policy, context: Mappin
     missing = [c for c in compiled.columns if c not in frame.columns]
     if missing:
         raise InputError(f"预览账户缺少列：{'、'.join(missing)}", f"preview accounts lack columns: {', '.join(missing)}")
-    ctx = _context_for(policy, context)
+    ctx = profile_context(policy, context)
     texts = render(frame, compiled, ctx).to_list()
     penalties = (frame["penalty_rate"].to_list() if "penalty_rate" in frame.columns else [None] * frame.height)
     ids = frame["loan_id"].to_list() if "loan_id" in frame.columns else [str(i) for i in range(frame.height)]
@@ -254,7 +254,7 @@ def _version(s: Session, code: str, version: int | None) -> tuple[TemplateRecord
 
 def _view(ctx: AppContext, rec: TemplateRecord, tv: TemplateVersion) -> VersionView:
     policy = policy_for(ctx, rec.profile)
-    context = _context_for(policy, render_context(ctx))
+    context = profile_context(policy, render_context(ctx))
     try:
         wc = compile_template(tv.text, tv.variables).worst_case_text(context)
         parts = measure(wc, policy.counting).parts
@@ -272,7 +272,7 @@ def _view(ctx: AppContext, rec: TemplateRecord, tv: TemplateVersion) -> VersionV
 def _lint_stored(ctx: AppContext, rec: TemplateRecord, text: str, variables: Mapping[str, str],
                  overlay: Path | None = None) -> list[Finding]:
     policy = policy_for(ctx, rec.profile, overlay)
-    return lint_template(text, variables, policy, _context_for(policy, render_context(ctx)))
+    return lint_template(text, variables, policy, profile_context(policy, render_context(ctx)))
 
 
 def _move(s: Session, ctx: AppContext, rec: TemplateRecord, tv: TemplateVersion, to: TemplateStatus,
