@@ -445,6 +445,7 @@ class Verdict:
     ci_high: float | None = None
     p_value: float | None = None
     confidence: float = 0.95
+    power: float = 0.8
     needed_per_arm: int | None = None
     target_effect: float | None = None
     holdout_n: int | None = None
@@ -473,7 +474,7 @@ class Verdict:
         return (f"{where}：暂无胜者。{self.best} {self.best_rate:.1%}（n={self.best_n:,}）对 {self.runner_up} "
                 f"{_pct(self.runner_up_rate)}（n={_n(self.runner_up_n)}），差值 {_pp(self.diff)}，"
                 f"{self.confidence:.0%} 置信区间 [{_pp(self.ci_low)}, {_pp(self.ci_high)}] 包含 0。"
-                f"要以 80% 把握检出 {_pp(self.target_effect)} 的差异，每组约需 {_n(self.needed_per_arm)} 个账户。"
+                f"要以 {self.power:.0%} 把握检出 {_pp(self.target_effect)} 的差异，每组约需 {_n(self.needed_per_arm)} 个账户。"
                 + self._holdout_zh())
 
     @property
@@ -496,7 +497,7 @@ class Verdict:
         return (f"{where}: no winner yet. {self.best} {self.best_rate:.1%} (n={self.best_n:,}) vs {self.runner_up} "
                 f"{_pct(self.runner_up_rate)} (n={_n(self.runner_up_n)}), difference {_pp(self.diff)}, "
                 f"{self.confidence:.0%} CI [{_pp(self.ci_low)}, {_pp(self.ci_high)}] includes 0. Detecting a "
-                f"{_pp(self.target_effect)} difference with 80% power needs about {_n(self.needed_per_arm)} "
+                f"{_pp(self.target_effect)} difference with {self.power:.0%} power needs about {_n(self.needed_per_arm)} "
                 "accounts per arm." + self._holdout_en())
 
     def _holdout_zh(self) -> str:
@@ -604,7 +605,7 @@ def verdicts(units: pl.DataFrame, settings: OutcomeSettings, by_arm_uplift: pl.D
             segment=b["segment"], step=b["step"], kind=kind, best=b["arm"],
             best_rate=b["p"], best_n=b["n"], runner_up=pr["arm_o"], runner_up_rate=pr["p_o"],
             runner_up_n=pr["n_o"], diff=pr["diff"], ci_low=pr["lo"], ci_high=pr["hi"], p_value=pr["pv"],
-            confidence=conf_by_k[b["k"]], needed_per_arm=None if settled else pr["needed"],
+            confidence=conf_by_k[b["k"]], power=settings.power, needed_per_arm=None if settled else pr["needed"],
             target_effect=settings.min_effect if kind == "no_difference" else None if wins else pr["target"],
             **hold_kw,  # type: ignore[arg-type]
         ))
