@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,16 +24,28 @@ def web_clock() -> FrozenClock:
     return FrozenClock(BUSINESS_NOON)
 
 
+@pytest.fixture(scope="session")
+def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Seeded]:
+    """The seeded data directory, built once per run (migrations and argon2 hashes are the slow part) and
+    copied for every test, so each test still starts from the same state and may change it freely."""
+    root = tmp_path_factory.mktemp("web-seed")
+    ctx = build_context(make_settings(root), clock=FrozenClock(BUSINESS_NOON).now)
+    seeded = seed(ctx)
+    ctx.db.dispose()
+    return root / ".dunning", seeded
+
+
 @pytest.fixture
-def web_ctx(tmp_path: Path, web_clock: FrozenClock) -> Iterator[AppContext]:
+def web_ctx(tmp_path: Path, web_clock: FrozenClock, seeded_template: tuple[Path, Seeded]) -> Iterator[AppContext]:
+    shutil.copytree(seeded_template[0], tmp_path / ".dunning")
     c = build_context(make_settings(tmp_path), clock=web_clock.now)
     yield c
     c.db.dispose()
 
 
 @pytest.fixture
-def seeded(web_ctx: AppContext) -> Seeded:
-    return seed(web_ctx)
+def seeded(web_ctx: AppContext, seeded_template: tuple[Path, Seeded]) -> Seeded:
+    return seeded_template[1]
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ EN: dict[str, str] = {
     # layout and navigation
     "催收短信平台": "Collection SMS", "退出": "Sign out", "导航": "Navigation", "仪表盘": "Dashboard",
     "导入": "Imports", "模板": "Templates", "批次": "Campaigns", "短信查询": "Messages", "审计日志": "Audit log",
-    "用户": "Users", "错误代码": "Error code", "返回仪表盘": "Back to the dashboard",
+    "用户": "Users", "来电核验": "Hotline check", "错误代码": "Error code", "返回仪表盘": "Back to the dashboard",
     "« 最新": "« Newest", "下一页 »": "Next page »", "已到最后一页": "Last page",
     # roles
     "管理员": "Administrator", "策略员": "Strategist", "合规审核": "Compliance", "运营": "Operator",
