@@ -316,6 +316,15 @@ class Dispatcher:
         while self._stop is None and _time.monotonic() < end:
             await asyncio.sleep(min(0.1, max(0.0, end - _time.monotonic())))
 
+    async def _put_back(self, campaign_id: int, ids: list[int]) -> None:
+        """Claimed messages that will not go now: back to ``queued``, or withdrawn if the campaign was cancelled
+        (a cancelled campaign sends nothing more, not even after a resume)."""
+        state = await self._db(outbox.campaign_state, self.db.engine, self._sql, campaign_id)
+        if state == CampaignState.CANCELLED:
+            await self._db(outbox.withdraw, self.db.engine, self._sql, ids, self.clock())
+        else:
+            await self._db(outbox.release, self.db.engine, self._sql, ids)
+
     def _stopping(self, state: str | None) -> bool:
         return (state in (CampaignState.PAUSED, CampaignState.CANCELLED) or self._stop is not None
                 or self._failover is not None)
@@ -376,11 +385,17 @@ class Dispatcher:
     async def _send(self, route: Route, messages: list[OutboundMessage], attempts: dict[int, int],
                     campaign_id: int, progress: Progress) -> None:
         engine, sql = self.db.engine, self._sql
-        if self._stopping(await self._db(outbox.campaign_state, engine, sql, campaign_id)):
-            await self._db(outbox.release, engine, sql, [m.message_id for m in messages])
+        state = await self._db(outbox.campaign_state, engine, sql, campaign_id)
+        if state == CampaignState.CANCELLED:
+            self._campaign_state = state
+        if self._stopping(state):
+            await self._put_back(campaign_id, [m.message_id for m in messages])
             return
         results, unsent, exc = await self._paced(route, messages, campaign_id)
         unsent_ids = [m.message_id for m in unsent]
+        if unsent_ids and self._campaign_state == CampaignState.CANCELLED:
+            await self._put_back(campaign_id, unsent_ids)
+            unsent_ids = []
         if isinstance(exc, PermanentChannelError):
             await self._db(outbox.release, engine, sql, unsent_ids, detail=outbox.error_detail(exc))
             if self._failover is None:
@@ -398,7 +413,7 @@ class Dispatcher:
         elif exc is not None and self._breaker.on_call_error(exc) and self._stop is None:
             self._stop = _Stop("breaker", self._breaker.reason(route.name))
         if unsent_ids and not isinstance(exc, PermanentChannelError | TransientChannelError | RateLimitedError):
-            await self._db(outbox.release, engine, sql, unsent_ids)
+            await self._put_back(campaign_id, unsent_ids)
         if results:
             rec = await self._db(outbox.record, engine, sql, channel=route.name, results=results,
                                  now=self.clock(), retry=self.retry, attempts=attempts, rng=self.rng)

@@ -282,6 +282,15 @@ def release(engine: Engine, sql: Sql, ids: Iterable[int], *, not_before: datetim
 # ------------------------------------------------------------------------------------------------ campaign
 
 
+def withdraw(engine: Engine, sql: Sql, ids: Iterable[int], now: datetime) -> int:
+    """Claimed messages of a campaign cancelled meanwhile: ``suppressed`` (cancelled), never sent."""
+    rows = [(sql.ts(now), mid) for mid in ids]
+    with engine.begin() as conn:
+        run_many(conn, sql, "UPDATE messages SET state = 'suppressed', reason = 'cancelled', final_at = ? "
+                            "WHERE id = ? AND state = 'submitting'", rows)
+    return len(rows)
+
+
 def campaign_state(engine: Engine, sql: Sql, campaign_id: int) -> str | None:
     with engine.connect() as conn:
         row = run(conn, sql, "SELECT state FROM campaigns WHERE id = ?", [campaign_id]).first()
