@@ -31,6 +31,7 @@ SPEC: dict[tuple[str, str], set[Role] | None] = {
     ("POST", "/login"): PUBLIC,
     ("GET", "/lang/{code}"): PUBLIC,
     ("GET", "/healthz"): PUBLIC,
+    ("GET", "/api/v1/docs"): PUBLIC,
     ("POST", "/logout"): ALL,
     ("GET", "/"): ALL,
     ("GET", "/events/dashboard"): ALL,

@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import and_, distinct, exists, func, or_, select
+from sqlalchemy import and_, distinct, exists, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from dunning.db.models import (
@@ -669,7 +669,7 @@ def audit_log(ctx: AppContext, f: AuditFilter, *, cursor: int | None = None, lim
     if cursor is not None:
         conds.append(AuditEvent.id < cursor)
     with ctx.db.transaction() as s:
-        rows = list(s.scalars(select(AuditEvent).where(and_(*conds)).order_by(AuditEvent.id.desc())
+        rows = list(s.scalars(select(AuditEvent).where(and_(true(), *conds)).order_by(AuditEvent.id.desc())
                               .limit(limit + 1)).all())
     more = len(rows) > limit
     rows = rows[:limit]

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from dunning.entrypoints.api import v1, webhooks
+from dunning.entrypoints.api import docs, v1, webhooks
 from dunning.entrypoints.api.jobs import JobRunner
 from dunning.entrypoints.api.security import (
     Forbidden,
@@ -138,7 +138,7 @@ def create_app(ctx: AppContext | None = None, *, auth_policy: AuthPolicy | None 
 
     app = FastAPI(
         title="dunning API", version="1.0.0", description=DESCRIPTION, lifespan=lifespan,
-        openapi_url="/api/v1/openapi.json", docs_url="/api/v1/docs", redoc_url=None,
+        openapi_url="/api/v1/openapi.json", docs_url=None, redoc_url=None,
         openapi_tags=[{"name": n} for n in ("auth", "imports", "campaigns", "messages", "templates", "audit",
                                              "webhooks")],
     )
@@ -217,6 +217,7 @@ def create_app(ctx: AppContext | None = None, *, auth_policy: AuthPolicy | None 
 
     app.include_router(v1.router)
     app.include_router(webhooks.router)
+    app.include_router(docs.router)
     public_api = getattr(public, "api_router", None)  # the verification API lives beside its page
     if public_api is not None:
         app.include_router(public_api)

@@ -127,6 +127,8 @@ EN: dict[str, str] = {
     "添加": "Add", "令牌": "Tokens", "已锁定": "Locked", "未设密码": "No password", "新密码": "New password",
     "重设密码": "Reset password", "解锁": "Unlock", "生成 API 令牌": "New API token", "吊销令牌": "Revoke tokens",
     "启用": "Enable",
+    # API reference
+    "参数": "Parameters", "必填": "required", "请求体": "Request body", "响应": "Responses", "数据结构": "Schemas",
     # login
     "登录": "Sign in", "密码": "Password",
     "请使用管理员分配的账号登录。连续多次输错密码将暂时锁定账户。":
