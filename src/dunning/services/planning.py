@@ -209,23 +209,44 @@ def plan_campaign(
                      after={"strategy": f"{strat.name} v{strat.version}", "as_of": as_of.isoformat(),
                             "import_id": import_id})
 
-        accounts = read_frame(
-            s,
-            select(Account.id.label("account_id"), Account.loan_id, Account.name, Account.phone,
-                   Account.amount_due_fen, Account.due_date, Account.penalty_rate, Account.overdue_count,
-                   Account.product, Account.payday, Account.region).where(Account.import_id == import_id),
-            schema={"account_id": pl.Int64, "loan_id": pl.Utf8, "name": pl.Utf8, "phone": pl.Utf8,
-                    "amount_due_fen": pl.Int64, "due_date": pl.Date, "penalty_rate": pl.Float64,
-                    "overdue_count": pl.Int32, "product": pl.Utf8, "payday": pl.Int8, "region": pl.Utf8},
-        )
-        accounts = accounts.with_columns(
-            pl.col("due_date").cast(pl.Date),
-            (pl.lit(as_of) - pl.col("due_date").cast(pl.Date)).dt.total_days().cast(pl.Int32).alias("dpd"),
+        accounts = _read_accounts(s, import_id).with_columns(
+            (pl.lit(as_of) - pl.col("due_date")).dt.total_days().cast(pl.Int32).alias("dpd"),
         ).with_columns(bucket_expr("dpd").alias("bucket"))
         plan = _plan_frame(ctx, s, accounts, spec, campaign, templates, policy_overlay, snapshot=imp.as_of,
                            rate=rate)
         summary = _persist_plan(ctx, s, plan, campaign, strat, accounts.height, actor)
         return summary
+
+
+ACCOUNT_SCHEMA: dict[str, Any] = {
+    "account_id": pl.Int64, "loan_id": pl.Utf8, "name": pl.Utf8, "phone": pl.Utf8, "amount_due_fen": pl.Int64,
+    "due_date": pl.Date, "penalty_rate": pl.Float64, "overdue_count": pl.Int32, "product": pl.Utf8,
+    "payday": pl.Int8, "region": pl.Utf8,
+}
+
+
+def _read_accounts(s: Any, import_id: int) -> pl.DataFrame:
+    """The snapshot's accounts as a frame. On SQLite the rows come straight from the driver and dates are parsed
+    by Polars: SQLAlchemy's per-row type processing would cost more than the rest of planning."""
+    conn = s.connection()
+    if conn.dialect.name != "sqlite":
+        return read_frame(
+            s,
+            select(Account.id.label("account_id"), Account.loan_id, Account.name, Account.phone,
+                   Account.amount_due_fen, Account.due_date, Account.penalty_rate, Account.overdue_count,
+                   Account.product, Account.payday, Account.region).where(Account.import_id == import_id),
+            schema=ACCOUNT_SCHEMA,
+        ).with_columns(pl.col("due_date").cast(pl.Date))
+    cur = conn.connection.dbapi_connection.cursor()
+    try:
+        cur.execute("SELECT id, loan_id, name, phone, amount_due_fen, due_date, penalty_rate, overdue_count, "
+                    "product, payday, region FROM accounts WHERE import_id = ?", (import_id,))
+        rows = cur.fetchall()
+    finally:
+        cur.close()
+    text_schema = ACCOUNT_SCHEMA | {"due_date": pl.Utf8}
+    frame = pl.DataFrame(rows, schema=text_schema, orient="row") if rows else pl.DataFrame(schema=text_schema)
+    return frame.with_columns(pl.col("due_date").str.slice(0, 10).str.to_date("%Y-%m-%d"))
 
 
 @dataclass
