@@ -33,3 +33,23 @@ def ctx(tmp_path: Path, clock: FrozenClock) -> Iterator[AppContext]:
     c = build_context(make_settings(tmp_path), clock=clock.now)
     yield c
     c.db.dispose()
+
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL database of this test's own (the local server ``scripts/setup-test-env.sh`` starts)."""
+    import uuid
+
+    import psycopg
+
+    name = f"dunning_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

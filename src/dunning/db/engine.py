@@ -23,6 +23,10 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
+    # A million-row import inserts into B-trees keyed by loan id and phone in random order; with SQLite's
+    # default 2 MB page cache nearly every insert misses. 256 MB (a ceiling, allocated as used) keeps them hot.
+    cur.execute("PRAGMA cache_size=-262144")
+    cur.execute("PRAGMA temp_store=MEMORY")
     cur.close()
 
 

@@ -86,9 +86,11 @@ class Import(Base):
 
 class Account(Base):
     __tablename__ = "accounts"
-    __table_args__ = (UniqueConstraint("import_id", "loan_id"), Index("ix_accounts_phone", "phone"))
+    # (import_id, loan_id) is also the index for a snapshot's accounts. No phone index: contact history and
+    # searches read ``messages``; each extra index costs seconds on a million-row import (docs/adr/0002).
+    __table_args__ = (UniqueConstraint("import_id", "loan_id"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    import_id: Mapped[int] = mapped_column(ForeignKey("imports.id"), index=True)
+    import_id: Mapped[int] = mapped_column(ForeignKey("imports.id"))
     loan_id: Mapped[str] = mapped_column(String(64))
     name: Mapped[str | None] = mapped_column(String(64), nullable=True)
     phone: Mapped[str] = mapped_column(String(20))

@@ -1,0 +1,31 @@
+"""The migrations build exactly the schema the models declare: a model change without its migration (or the
+reverse) would work in tests that use one and break a deployed database that uses the other."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from dunning.db.engine import make_engine, migrate
+from dunning.db.models import Base
+
+
+def _diff(url: str) -> list[object]:
+    engine = make_engine(url)
+    try:
+        migrate(engine)
+        with engine.connect() as conn:
+            return list(compare_metadata(MigrationContext.configure(conn), Base.metadata))
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_migrations_match_the_models(tmp_path: Path) -> None:
+    assert _diff(f"sqlite:///{tmp_path / 'schema.db'}") == []
+
+
+def test_postgresql_migrations_match_the_models(pg_url: str) -> None:
+    assert _diff(pg_url) == []
+
