@@ -6,7 +6,6 @@ the phone it was sent to) finds nothing.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Sequence
 
@@ -14,9 +13,7 @@ ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: readable over the
 CODE_LENGTH = 6
 
 
-def code_for(secret: bytes, idempotency_key: str) -> str:
-    digest = hmac.new(secret, b"code|" + idempotency_key.encode(), hashlib.sha256).digest()
-    n = int.from_bytes(digest[:8], "big")
+def _code_of(n: int) -> str:
     chars = []
     for _ in range(CODE_LENGTH):
         n, r = divmod(n, len(ALPHABET))
@@ -24,13 +21,22 @@ def code_for(secret: bytes, idempotency_key: str) -> str:
     return "".join(chars)
 
 
+def _code_number(secret: bytes, idempotency_key: str) -> int:
+    return int.from_bytes(hmac.digest(secret, b"code|" + idempotency_key.encode(), "sha256")[:8], "big")
+
+
+def code_for(secret: bytes, idempotency_key: str) -> str:
+    return _code_of(_code_number(secret, idempotency_key))
+
+
 def stored_hash(secret: bytes, phone: str, code: str) -> str:
-    return hmac.new(secret, f"store|{phone}|{code.upper()}".encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(secret, f"store|{phone}|{code.upper()}".encode(), "sha256").hex()
 
 
 def codes_and_hashes(secret: bytes, keys: Sequence[str], phones: Sequence[str]) -> tuple[list[str], list[str]]:
-    """Codes and stored hashes for many messages. HMAC has no vectorised form in Polars; this runs only on the
-    messages that will actually be sent."""
-    codes = [code_for(secret, k) for k in keys]
+    """Codes and stored hashes for many messages. HMAC has no vectorised form in Polars, so the digests are
+    one-shot ``hmac.digest`` calls (OpenSSL, no Python HMAC object per message). Runs only on the messages that
+    will actually be sent."""
+    codes = [_code_of(_code_number(secret, k)) for k in keys]
     hashes = [stored_hash(secret, p, c) for p, c in zip(phones, codes, strict=True)]
     return codes, hashes
