@@ -1,0 +1,286 @@
+"""Dispatch benchmark (issue #6): the outbox dispatcher against the sandbox channel and the SMPP test peer.
+
+    .venv/bin/python bench/dispatch.py [--sandbox 100000] [--smpp 50000] [--naive 5000] [--rate-seconds 10]
+                                       [--dir DIR] [--profile sandbox|smpp]
+
+Run from the repository root (it imports the test helpers in ``tests/`` and starts the node SMPP peer from
+``tests/peers/smpp``). Every section has its own SQLite database (WAL) in the work directory, so the rate
+limiter's cells and the campaign lease live in SQLite too (``dispatch_state``), as in the embedded default.
+
+Setup (not timed): a campaign of N queued messages to distinct phones (``tests.dispatch.factories``), the
+SMPP peer started and bound.
+
+Measured:
+
+* ``sandbox``  the :class:`~dunning.dispatch.engine.Dispatcher` in-process through the sandbox channel (rate
+               set far above what is reached, so the limiter is consulted but never waits); from the start of
+               the run to the moment every message was submitted (claimed, re-checked, sent, recorded), target
+               ≥ 20,000 msg/s. The sandbox's receipts are ingested during the run, as in production.
+* ``smpp``     the same through the SMPP peer (window 256, receipts after 20 ms): submit rate, and the rate to
+               the moment the last receipt was recorded (messages in a final state in the database), target
+               ≥ 3,000 msg/s.
+* ``naive``    the baseline the outbox replaces, over the same peer: per message one awaited ``send_batch`` of
+               one message and one database transaction (update + part row, committed). Timed over ``--naive``
+               messages and extrapolated per message to the ``--smpp`` size; the ratios are per message.
+* ``rate``     rate = 200 through the SMPP peer for about ``--rate-seconds``: the busiest one-second window and
+               the sustained average, timed by the peer's own log (promise: ≤ 200 in any window, ≥ 190 sustained).
+
+Prints the figures, ratios and the load average; with ``--profile`` the top of a cProfile of that section on
+stderr. No asserts: the box is shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import os
+import pstats
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import func, select  # noqa: E402
+from tests.dispatch.factories import bulk_campaign  # noqa: E402
+from tests.dispatch.support import dispatcher, ingest, make_ctx, smpp_settings  # noqa: E402
+from tests.peers.smpp_peer import SmppPeer, start_peer  # noqa: E402
+
+from dunning.channels.base import ChannelEvent, OutboundMessage  # noqa: E402
+from dunning.config import ChannelSettings  # noqa: E402
+from dunning.db.models import Message  # noqa: E402
+from dunning.dispatch.engine import Dispatcher, DispatchOutcome, Progress  # noqa: E402
+from dunning.dispatch.ratelimit import max_in_any_window, sustained_rate  # noqa: E402
+from dunning.services.context import AppContext  # noqa: E402
+
+
+def _states(ctx: AppContext, cid: int) -> dict[str, int]:
+    with ctx.db.transaction() as s:
+        return {str(k): int(v) for k, v in s.execute(
+            select(Message.state, func.count()).where(Message.campaign_id == cid).group_by(Message.state)).all()}
+
+
+class _Timer:
+    """Marks when the run started, when every message was submitted, and when the last receipt was recorded."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.start = 0.0
+        self.all_submitted: float | None = None
+        self.last_events: float | None = None
+        self.ingest_s = 0.0  # time the delivery service spent recording receipts (on the database thread) …
+        self.ingest_while_sending_s = 0.0  # … of it before every message was submitted
+
+    def on_progress(self, p: Progress) -> None:
+        if self.all_submitted is None and p.done >= self.total:
+            self.all_submitted = time.perf_counter()
+
+
+def _run(ctx: AppContext, d: Dispatcher, cid: int, timer: _Timer, profile: bool) -> DispatchOutcome:
+    async def go() -> DispatchOutcome:
+        try:
+            return await d.run(cid)
+        finally:
+            await ctx.close_channels()
+
+    prof = cProfile.Profile() if profile else None
+    timer.start = time.perf_counter()
+    if prof:
+        prof.enable()
+    out = asyncio.run(go())
+    if prof:
+        prof.disable()
+        pstats.Stats(prof, stream=sys.stderr).sort_stats("cumulative").print_stats(40)
+        pstats.Stats(prof, stream=sys.stderr).sort_stats("tottime").print_stats(25)
+    return out
+
+
+def _timed_dispatcher(ctx: AppContext, name: str, timer: _Timer, **kw: Any) -> Dispatcher:
+    record = ingest(ctx)
+
+    def on_events(channel: str, events: Sequence[ChannelEvent]) -> None:
+        t0 = time.perf_counter()
+        record(channel, events)
+        timer.last_events = time.perf_counter()
+        timer.ingest_s += timer.last_events - t0
+        if timer.all_submitted is None:
+            timer.ingest_while_sending_s += timer.last_events - t0
+
+    return dispatcher(ctx, name, on_progress=timer.on_progress, progress_interval=0.0, on_events=on_events, **kw)
+
+
+# ------------------------------------------------------------------------------------------------ sections
+
+
+def bench_sandbox(workdir: Path, n: int, profile: bool) -> dict[str, Any]:
+    ctx = make_ctx(workdir, {"sandbox": ChannelSettings(kind="sandbox", rate=1_000_000.0)})
+    t0 = time.perf_counter()
+    cid = bulk_campaign(ctx, n, channel="sandbox")
+    setup = time.perf_counter() - t0
+    timer = _Timer(n)
+    c0 = time.process_time()
+    out = _run(ctx, _timed_dispatcher(ctx, "sandbox", timer, max_inflight=2), cid, timer, profile)
+    end, cpu = time.perf_counter(), time.process_time() - c0
+    submitted_s = (timer.all_submitted or end) - timer.start
+    states = _states(ctx, cid)
+    ctx.db.dispose()
+    return {"n": n, "setup_s": setup, "stopped": out.stopped, "submitted": out.progress.submitted,
+            "submit_s": submitted_s, "run_s": end - timer.start, "cpu_s": cpu, "rate": n / submitted_s,
+            "states": states, "ingest_s": timer.ingest_s, "ingest_while_sending_s": timer.ingest_while_sending_s}
+
+
+def bench_smpp(workdir: Path, peer: SmppPeer, n: int, profile: bool) -> dict[str, Any]:
+    ctx = make_ctx(workdir, {"smpp": smpp_settings(peer.address, rate=100_000.0)})
+    t0 = time.perf_counter()
+    cid = bulk_campaign(ctx, n, channel="smpp", phone_start=1)
+    setup = time.perf_counter() - t0
+    timer = _Timer(n)
+    c0 = time.process_time()
+    d = _timed_dispatcher(ctx, "smpp", timer, max_inflight=2, receipt_wait=60.0, receipt_quiet=1.0)
+    seen = len(peer.entries())
+    out = _run(ctx, d, cid, timer, profile)
+    end, cpu = time.perf_counter(), time.process_time() - c0
+    states = _states(ctx, cid)
+    # The peer sends no receipt for phones ending in 0003 and rejects those ending in 0000: those stay
+    # ``submitted`` / end ``failed`` by design; every other message must be in a final state.
+    no_receipt = sum(1 for i in range(n) if (1 + i) % 10_000 == 3)
+    pending = states.get("submitted", 0) - no_receipt
+    submit_s = (timer.all_submitted or end) - timer.start
+    receipts_s = (timer.last_events or end) - timer.start
+    refs = Counter(e["ref"] for e in peer.entries()[seen:] if e["status"] == 0 and e.get("part", 1) == 1)
+    keys = [f"c{cid}|L{cid}-{i}|M1" for i in range(n)]
+    ctx.db.dispose()
+    return {"n": n, "setup_s": setup, "stopped": out.stopped, "submitted": out.progress.submitted,
+            "submit_s": submit_s, "receipts_s": receipts_s, "run_s": end - timer.start, "cpu_s": cpu,
+            "rate": n / submit_s, "rate_receipts": n / receipts_s, "states": states,
+            "receipts_pending": pending, "peer_once": sum(1 for k in keys if refs[k] == 1),
+            "peer_dupes": sum(1 for k in keys if refs[k] > 1), "ingest_s": timer.ingest_s,
+            "ingest_while_sending_s": timer.ingest_while_sending_s}
+
+
+def bench_naive(workdir: Path, peer: SmppPeer, n: int) -> dict[str, Any]:
+    """One awaited single-message send and one committed transaction per message."""
+    ctx = make_ctx(workdir, {"smpp": smpp_settings(peer.address, rate=100_000.0)})
+    cid = bulk_campaign(ctx, n, channel="smpp", phone_start=1)
+    engine = ctx.db.engine
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT id, idempotency_key, phone, text FROM messages WHERE campaign_id = ? AND state = 'queued' "
+            "ORDER BY id", (cid,)).all()
+
+    async def go() -> tuple[float, int]:
+        channel = ctx.channel("smpp")
+        try:
+            await channel.open()
+            t0 = time.perf_counter()
+            ok = 0
+            for mid, key, phone, text in rows:
+                (res,) = await channel.send_batch([OutboundMessage(mid, key, phone, text)])
+                with engine.begin() as conn:
+                    if res.error is None:
+                        ok += 1
+                        conn.exec_driver_sql(
+                            "UPDATE messages SET state = 'submitted', provider_id = ?, channel = 'smpp', "
+                            "submitted_at = CURRENT_TIMESTAMP, attempts = attempts + 1 WHERE id = ?",
+                            (res.provider_id, mid))
+                        conn.exec_driver_sql(
+                            "INSERT INTO message_parts (message_id, channel, provider_id, part_no) "
+                            "VALUES (?, 'smpp', ?, 1)", (mid, res.provider_id))
+                    else:
+                        conn.exec_driver_sql("UPDATE messages SET state = 'failed', reason = ? WHERE id = ?",
+                                             (res.error.code[:32], mid))
+            return time.perf_counter() - t0, ok
+        finally:
+            await ctx.close_channels()
+
+    seconds, ok = asyncio.run(go())
+    ctx.db.dispose()
+    return {"n": n, "seconds": seconds, "accepted": ok, "rate": n / seconds, "per_msg_ms": 1000 * seconds / n}
+
+
+def bench_rate(workdir: Path, peer: SmppPeer, seconds: float, rate: float = 200.0) -> dict[str, Any]:
+    ctx = make_ctx(workdir, {"smpp": smpp_settings(peer.address, rate=rate)})
+    n = int(rate * 0.965 * seconds)
+    cid = bulk_campaign(ctx, n, channel="smpp", phone_start=1)
+    timer = _Timer(n)
+    seen = len(peer.entries())  # every database numbers its campaigns from 1: take this section's lines only
+    out = _run(ctx, _timed_dispatcher(ctx, "smpp", timer, max_inflight=2, receipt_wait=1.0), cid, timer, False)
+    times = [e["t"] / 1000.0 for e in peer.entries()[seen:] if e["status"] == 0]
+    ctx.db.dispose()
+    return {"n": n, "stopped": out.stopped, "accepted": len(times), "busiest": max_in_any_window(times),
+            "sustained": sustained_rate(times), "span_s": (max(times) - min(times)) if times else 0.0}
+
+
+# ------------------------------------------------------------------------------------------------ main
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sandbox", type=int, default=100_000)
+    ap.add_argument("--smpp", type=int, default=50_000)
+    ap.add_argument("--naive", type=int, default=5_000)
+    ap.add_argument("--rate-seconds", type=float, default=10.0)
+    ap.add_argument("--dir", type=Path, default=None)
+    ap.add_argument("--profile", choices=["sandbox", "smpp"], default=None)
+    args = ap.parse_args()
+    workdir = args.dir or Path(tempfile.mkdtemp(prefix="dunning-bench-dispatch-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    print(f"workdir {workdir}; load average before: {os.getloadavg()[0]:.2f}", flush=True)
+
+    sb: dict[str, Any] | None = None
+    if args.sandbox:
+        sb = bench_sandbox(workdir / "sandbox", args.sandbox, args.profile == "sandbox")
+        print(f"sandbox, {sb['n']:,} messages (setup {sb['setup_s']:.1f} s, not timed): all submitted in "
+              f"{sb['submit_s']:.2f} s = {sb['rate']:,.0f} msg/s (target ≥ 20,000); run {sb['run_s']:.2f} s "
+              f"wall, {sb['cpu_s']:.2f} s CPU; stopped {sb['stopped']}", flush=True)
+        print(f"  states {sb['states']}; receipt ingestion (services.delivery) on the database thread: "
+              f"{sb['ingest_s']:.2f} s, {sb['ingest_while_sending_s']:.2f} s of it before the last submit",
+              flush=True)
+
+    peer = start_peer(workdir / "smpp-submits.jsonl", dlr_delay_ms=20)
+    try:
+        sm: dict[str, Any] | None = None
+        if args.smpp:
+            sm = bench_smpp(workdir / "smpp", peer, args.smpp, args.profile == "smpp")
+            print(f"smpp, {sm['n']:,} messages (setup {sm['setup_s']:.1f} s, not timed): all submitted in "
+                  f"{sm['submit_s']:.2f} s = {sm['rate']:,.0f} msg/s; last receipt recorded at "
+                  f"{sm['receipts_s']:.2f} s = {sm['rate_receipts']:,.0f} msg/s with receipts (target ≥ 3,000); "
+                  f"run {sm['run_s']:.2f} s wall, {sm['cpu_s']:.2f} s CPU; stopped {sm['stopped']}", flush=True)
+            print(f"  states {sm['states']}; receipts still missing (beyond the peer's no-receipt phones): "
+                  f"{sm['receipts_pending']}; peer log: {sm['peer_once']:,} accepted once, "
+                  f"{sm['peer_dupes']} more than once; receipt ingestion (services.delivery) {sm['ingest_s']:.2f} s, "
+                  f"{sm['ingest_while_sending_s']:.2f} s of it before the last submit", flush=True)
+        nv: dict[str, Any] | None = None
+        if args.naive:
+            nv = bench_naive(workdir / "naive", peer, args.naive)
+            print(f"naive loop (one awaited send + one commit per message), {nv['n']:,} messages: "
+                  f"{nv['seconds']:.2f} s = {nv['rate']:,.0f} msg/s ({nv['per_msg_ms']:.3f} ms per message; "
+                  f"{nv['accepted']:,} accepted; receipts not recorded)", flush=True)
+            if sm is not None:
+                est = nv["per_msg_ms"] * sm["n"] / 1000
+                print(f"  extrapolated to {sm['n']:,} messages: {est:.1f} s; dispatcher vs naive per message: "
+                      f"{sm['rate'] / nv['rate']:.1f}× (submit), {sm['rate_receipts'] / nv['rate']:.1f}× "
+                      f"(with receipts recorded)", flush=True)
+            if sb is not None:
+                print(f"  sandbox dispatcher vs naive SMPP loop per message: {sb['rate'] / nv['rate']:.1f}×",
+                      flush=True)
+        if args.rate_seconds > 0:
+            rt = bench_rate(workdir / "rate", peer, args.rate_seconds)
+            print(f"rate = 200 through the SMPP peer, {rt['n']:,} messages over {rt['span_s']:.1f} s (peer's "
+                  f"clock): busiest 1-s window {rt['busiest']} (promise ≤ 200), sustained "
+                  f"{rt['sustained']:.1f}/s (promise ≥ 190); accepted {rt['accepted']:,}; stopped {rt['stopped']}",
+                  flush=True)
+    finally:
+        peer.stop()
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
