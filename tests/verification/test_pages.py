@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from dunning.db.models import Message, VerificationAttempt
+from dunning.db.models import AuditEvent, Message, VerificationAttempt
 from dunning.entrypoints.api import create_app
 from dunning.services.context import AppContext
 from dunning.services.users import Role, add_user
@@ -223,3 +223,10 @@ def test_hotline_view_answers_staff_the_same_way_and_is_logged_as_hotline(
     assert [row.outcome for row in hotline] == ["genuine", "not_found"]
     assert "rate_limited" in {row.outcome for row in logged if row.channel == "public"}
     assert all("00000007" not in row.phone_masked and row.phone_masked for row in logged)
+    # Each staff lookup names the staff member in the audit log (masked number, answer); public ones do not.
+    with ctx.db.transaction() as s:
+        audited = s.execute(select(AuditEvent.actor, AuditEvent.entity_id, AuditEvent.after).where(
+            AuditEvent.action == "verify.hotline_lookup").order_by(AuditEvent.id)).all()
+    assert [(a.after or {}).get("outcome") for a in audited] == ["genuine", "not_found"]
+    assert {a.actor for a in audited} == {f"{Role.VIEWER.value}-hl"}
+    assert all("00000007" not in a.entity_id for a in audited)

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from dunning.db.models import Message, VerificationAttempt
 from dunning.domain.masking import mask_phone
+from dunning.services import audit
 from dunning.services.context import AppContext
 from dunning.services.verification import ALPHABET, CODE_LENGTH, stored_hash
 
@@ -59,7 +60,10 @@ def _window_start(now: datetime, minutes: int) -> datetime:
     return datetime.fromtimestamp(epoch - epoch % span, tz=now.tzinfo)
 
 
-def verify_message(ctx: AppContext, phone: str, code: str, *, ip: str, channel: str = "public") -> VerifyAnswer:
+def verify_message(ctx: AppContext, phone: str, code: str, *, ip: str, channel: str = "public",
+                   actor: str | None = None) -> VerifyAnswer:
+    """Answer one lookup. ``actor`` is the staff member for a hotline lookup: it goes into the audit log (who
+    looked up which masked number, with what answer), since staff lookups are not rate limited."""
     st = ctx.settings
     ident = st.identity
     secret = st.secret()
@@ -92,9 +96,12 @@ def verify_message(ctx: AppContext, phone: str, code: str, *, ip: str, channel: 
             outcome = "invalid"
         else:
             outcome = "not_found"
-        s.add(VerificationAttempt(at=now, ip=ip[:64], phone_hash=phone_key,
-                                  phone_masked=mask_phone(e164) if not e164.startswith("invalid:") else "invalid",
-                                  outcome=outcome, channel=channel))
+        masked = mask_phone(e164) if not e164.startswith("invalid:") else "invalid"
+        s.add(VerificationAttempt(at=now, ip=ip[:64], phone_hash=phone_key, phone_masked=masked, outcome=outcome,
+                                  channel=channel))
+        if actor is not None:
+            audit.record(s, at=now, actor=actor, action=f"verify.{channel}_lookup", entity="verification",
+                         entity_id=masked, after={"outcome": outcome})
     if outcome == "rate_limited":
         return VerifyAnswer("rate_limited", f"查询过于频繁，请 {st.verify_window_minutes} 分钟后再试，或致电官方客服 {common['hotline']} 核实。",
                             f"Too many attempts; try again in {st.verify_window_minutes} minutes or call {common['hotline']}.",

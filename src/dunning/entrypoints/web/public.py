@@ -89,8 +89,9 @@ def hotline_page(request: Request, _p: Principal = allow(*HOTLINE_ROLES)) -> Res
 
 @router.post("/hotline", response_class=HTMLResponse)
 def hotline_submit(request: Request, phone: str = Form("", max_length=MAX_INPUT),
-                   code: str = Form("", max_length=MAX_INPUT), _p: Principal = allow(*HOTLINE_ROLES)) -> Response:
-    answer = verify_message(request.app.state.ctx, phone, code, ip=client_ip(request), channel="hotline")
+                   code: str = Form("", max_length=MAX_INPUT), p: Principal = allow(*HOTLINE_ROLES)) -> Response:
+    answer = verify_message(request.app.state.ctx, phone, code, ip=client_ip(request), channel="hotline",
+                            actor=p.username)
     return _page(request, "hotline.html", answer)
 
 
