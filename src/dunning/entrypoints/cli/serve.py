@@ -23,6 +23,9 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="监听地址（默认只监听本机）"),
     port: int = typer.Option(8000, "--port", help="端口"),
     log_level: str = typer.Option("info", "--log-level", help="日志级别"),
+    forwarded_allow_ips: str = typer.Option(
+        "127.0.0.1", "--forwarded-allow-ips",
+        help="信任其 X-Forwarded-For 的反向代理地址（逗号分隔）；核验限流按真实来访地址计数"),
 ) -> None:
     """启动网页控制台与 REST API（/api/v1，文档 /api/v1/docs）。"""
     import uvicorn
@@ -40,7 +43,9 @@ def serve(
         console.print("[yellow]注意：对外监听时请在前面放置 HTTPS 反向代理（会话 Cookie 仅在 HTTPS 下带 Secure 标记）。[/]")
     console.print(f"控制台：http://{host}:{port}/   API 文档：http://{host}:{port}/api/v1/docs")
     uvicorn.run(web, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=10,
-                proxy_headers=not loopback)
+                # Behind a reverse proxy every request comes from the proxy: the client address (which the public
+                # verification rate limit counts by) is taken from X-Forwarded-For, but only from these proxies.
+                proxy_headers=True, forwarded_allow_ips=forwarded_allow_ips)
 
 
 def users_token(
