@@ -38,7 +38,10 @@ test: install-test system-deps lint
 bench: install-test
 	$(PY) bench/intake.py
 	$(PY) bench/render_lint.py
+	$(PY) bench/plan.py
+	$(PY) bench/outcomes.py
 	$(PY) bench/dispatch.py
+	$(PY) bench/crash.py
 
 clean:
 	rm -rf $(VENV) .dunning .pytest_cache .mypy_cache .ruff_cache

@@ -72,7 +72,9 @@ def run_crash_scenario(workdir: Path, peer: SmppPeer, *, messages: int, kill_at:
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-        report.kills.append({"target": target, "peer_accepted_at_kill": accepted, "returncode": proc.returncode})
+        time.sleep(0.2)  # let the peer read what the dead sender had written to its socket
+        report.kills.append({"target": target, "peer_accepted_at_kill": accepted, "returncode": proc.returncode,
+                             "peer_accepted_after_kill": int(peer.stats()["accepted"])})
     proc = _sender(db_url, cid, peer, workdir, inflight)
     out, err = proc.communicate(timeout=timeout)
     if proc.returncode != 0:
