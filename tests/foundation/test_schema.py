@@ -7,9 +7,20 @@ from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import MetaData
 
 from dunning.db.engine import make_engine, migrate
 from dunning.db.models import Base
+from dunning.dispatch.state import DISPATCH_STATE
+
+
+def _declared() -> MetaData:
+    """Every table the code declares: the models, and the dispatcher's own state table (kept apart so that
+    channels and dispatch need not import the ORM models)."""
+    meta = MetaData()
+    for table in [*Base.metadata.tables.values(), DISPATCH_STATE]:
+        table.to_metadata(meta)
+    return meta
 
 
 def _diff(url: str) -> list[object]:
@@ -17,7 +28,7 @@ def _diff(url: str) -> list[object]:
     try:
         migrate(engine)
         with engine.connect() as conn:
-            return list(compare_metadata(MigrationContext.configure(conn), Base.metadata))
+            return list(compare_metadata(MigrationContext.configure(conn), _declared()))
     finally:
         engine.dispose()
 

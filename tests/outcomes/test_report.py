@@ -26,6 +26,7 @@ from tests.conftest import make_settings
 from tests.outcomes.factories import PLANNED, Arm, seed_experiment
 
 PG = "postgresql://postgres@127.0.0.1:5432/postgres"
+REPORTS = Path(__file__).resolve().parents[2] / "test-output" / "reports"
 
 
 def test_known_effect_is_found_and_the_better_variant_wins(ctx: AppContext, tmp_path: Path) -> None:
@@ -46,12 +47,14 @@ def test_known_effect_is_found_and_the_better_variant_wins(ctx: AppContext, tmp_
     assert by_arm["challenger"]["significant"] and by_arm["challenger"]["method"] == "newcombe"
     assert by_arm["challenger"]["n_holdout"] == 1000
 
-    out = write_campaign_report(ctx, cid, tmp_path / "r" / "campaign.html")
+    # Kept with the test run's output (like the console's screenshots) so a person can open it.
+    where = REPORTS / "known-effect"
+    out = write_campaign_report(ctx, cid, where / "campaign.html")
     html = Path(out["html"]).read_text(encoding="utf-8")
     assert "M1/M1：challenger 胜出" in html and "M1/M1: challenger wins" in html
     assert "Newcombe" in html
     assert html.count('class="plotly-graph-div"') >= 4
-    assert (tmp_path / "r" / "plotly.min.js").stat().st_size > 1_000_000
+    assert (where / "plotly.min.js").stat().st_size > 1_000_000
     sheets = zipfile.ZipFile(out["xlsx"]).namelist()
     assert sum(1 for n in sheets if n.startswith("xl/worksheets/sheet")) >= 10
 
