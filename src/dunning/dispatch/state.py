@@ -10,8 +10,9 @@ in two ways:
   campaign whose lease is free (released, expired, or held by a dead process on this host) are orphans of a
   crash and may be reconciled without racing a live sender.
 
-The table is created on first use (``CREATE TABLE IF NOT EXISTS`` through SQLAlchemy ``checkfirst``), on
-SQLite and PostgreSQL alike.
+The table belongs to the schema: migration ``0005_dispatch_state`` creates it, and every database opened
+through :func:`dunning.db.engine.open_database` is migrated. :func:`ensure_state_table` only checks that it is
+there — except on a database that was never migrated at all (no ``alembic_version``), where it creates it.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import Column, Engine, Float, MetaData, String, Table, insert, inspect, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-STATE_METADATA = MetaData()
+from dunning.errors import ConfigError
+
+STATE_METADATA = MetaData(naming_convention={"pk": "pk_%(table_name)s"})  # as dunning.db.models names it
 DISPATCH_STATE = Table(
     "dispatch_state",
     STATE_METADATA,
@@ -41,12 +44,26 @@ _ensure_lock = threading.Lock()
 
 
 def ensure_state_table(engine: Engine) -> None:
-    """Create ``dispatch_state`` when missing (once per engine URL and process)."""
+    """Check that ``dispatch_state`` exists (once per engine URL and process).
+
+    A migrated database has it from migration 0005; one migrated to an older revision is refused with a
+    :class:`~dunning.errors.ConfigError` (run the migrations, never a table made behind Alembic's back).
+    """
     url = str(engine.url)
     if url in _ensured:
         return
     with _ensure_lock:
-        if url not in _ensured:
+        if url in _ensured:
+            return
+        insp = inspect(engine)
+        if not insp.has_table(DISPATCH_STATE.name):
+            if insp.has_table("alembic_version"):
+                raise ConfigError(
+                    "数据库结构不是最新版本（缺少 dispatch_state 表）：请先执行数据库迁移",
+                    "the database schema is outdated (no dispatch_state table): run the migrations",
+                    code="config.schema_outdated")
+            # Fallback for engines on a database that was never migrated (the rate tests' bare SQLite and
+            # PostgreSQL engines sharing a limiter store): create the table here, as migration 0005 would.
             try:
                 STATE_METADATA.create_all(engine, checkfirst=True)
             except DBAPIError:
@@ -54,7 +71,7 @@ def ensure_state_table(engine: Engine) -> None:
                 # unique violation in its catalog); anything else shows up again on the next statement.
                 if not inspect(engine).has_table(DISPATCH_STATE.name):
                     raise
-            _ensured.add(url)
+        _ensured.add(url)
 
 
 def process_holder() -> str:
