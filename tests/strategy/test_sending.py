@@ -110,3 +110,40 @@ def test_minimum_interval_pushes_tomorrows_message_from_what_was_actually_sent(t
     m = by_loan(ctx, b.campaign_id)["L1"]
     assert m.scheduled_at is not None
     assert m.scheduled_at.strftime("%H:%M") == "03:00"  # 11:00 Shanghai = 15:00 yesterday + 20 h
+
+
+def test_a_campaign_sent_the_next_day_sends_none_of_yesterdays_messages(tmp_path: Path) -> None:
+    clock = FrozenClock(at(DAY, 10))
+    ctx = make_ctx(tmp_path, clock)
+    iid = import_accounts(ctx, [Acct(f"L{i:02d}", 1) for i in range(30)], DAY)
+    s = plan(ctx, ONE_STEP % ("a", "s"), tmp_path, iid, DAY)
+    pilot_and_approve(ctx, s.campaign_id)
+    pilot = {m.loan_id for m in messages(ctx, s.campaign_id) if m.is_pilot and m.state in SENT}
+    assert pilot
+
+    clock.advance(days=1)  # approved on the 23rd, sent by hand at 10:00 on the 24th: inside 08:00–22:00 again
+    campaigns.send_campaign(ctx, s.campaign_id, actor="wang.ops")
+
+    rest = [m for m in by_loan(ctx, s.campaign_id).values() if m.loan_id not in pilot and m.variant != "holdout"]
+    assert rest and all(m.submitting_at is None for m in rest), "yesterday's texts must not go out today"
+    assert {(m.state, m.reason) for m in rest} == {("expired", "window")}
+
+
+def test_a_payment_already_in_the_snapshots_amount_does_not_suppress_the_reminder(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path, FrozenClock(at(DAY, 10)))
+    iid = import_accounts(ctx, [Acct(f"L{i:02d}", 1, amount_fen=100_000) for i in range(30)], DAY)
+    # Yesterday's 1,000.00 payments are already deducted in today's export (1,000.00 still due on L00–L09);
+    # this morning's clears L10.
+    lines = [f"L{i:02d},1000.00,2026-11-22 15:00:00" for i in range(10)] + ["L10,1000.00,2026-11-23 09:00:00"]
+    f = tmp_path / "pay.csv"
+    f.write_text("借款编号,还款金额,还款时间\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    assert import_payments(ctx, [f], actor="finance").accepted == 11
+    s = plan(ctx, ONE_STEP % ("a", "s"), tmp_path, iid, DAY)
+    pilot_and_approve(ctx, s.campaign_id)
+    campaigns.send_campaign(ctx, s.campaign_id, actor="wang.ops")
+
+    got = by_loan(ctx, s.campaign_id)
+    earlier = [got[f"L{i:02d}"] for i in range(10) if got[f"L{i:02d}"].variant != "holdout"]
+    assert len(earlier) >= 5
+    assert [(m.loan_id, m.state) for m in earlier if m.state not in SENT] == []
+    assert (got["L10"].state, got["L10"].reason) == ("suppressed", "paid")

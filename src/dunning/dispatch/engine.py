@@ -288,7 +288,7 @@ class Dispatcher:
             claim = await self._db(outbox.claim, self.db.engine, self._sql, campaign_id=campaign_id,
                                    channel=route.name, n=n, now=now, pilot_only=pilot_only, tz=self.window.tz,
                                    budget=self.budget)
-            progress.suppressed += len(claim.suppressed)
+            progress.suppressed += len(claim.suppressed) + claim.expired
             if not claim.messages:
                 if claim.exhausted and not self._inflight:
                     return DispatchOutcome("done", progress, "", failovers)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -93,6 +93,7 @@ class Claim:
     suppressed: dict[int, str] = field(default_factory=dict)
     attempts: dict[int, int] = field(default_factory=dict)  # attempt number of each claimed message (1 = first)
     exhausted: bool = False  # nothing queued is left at all (not even retries waiting for their backoff)
+    expired: int = 0  # queued messages whose own send window closed, expired by this call
 
 
 def claim(engine: Engine, sql: Sql, *, campaign_id: int, channel: str, n: int, now: datetime, pilot_only: bool,
@@ -105,9 +106,14 @@ def claim(engine: Engine, sql: Sql, *, campaign_id: int, channel: str, n: int, n
     """
     pilot = " AND is_pilot = ?" if pilot_only else ""
     base = [campaign_id, MessageState.QUEUED.value]
+    # Each message carries the window planning gave it (its recipient's zone, its day): nothing goes before
+    # ``send_after`` and nothing at or after ``send_before`` — a campaign resumed the next day does not send
+    # yesterday's texts (see ``expire_late``).
     pick = (f"SELECT id FROM messages WHERE campaign_id = ? AND state = ?{pilot} "
-            "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id LIMIT ?")
-    pick_params = [*base, *([True] if pilot_only else []), sql.ts(now), n]
+            "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) "
+            "AND (send_after IS NULL OR send_after <= ?) AND (send_before IS NULL OR send_before > ?) "
+            "ORDER BY id LIMIT ?")
+    pick_params = [*base, *([True] if pilot_only else []), sql.ts(now), sql.ts(now), sql.ts(now), n]
     returning = "RETURNING id, idempotency_key, phone, text, loan_id, account_id, attempts"
     with engine.begin() as conn:
         if sql.pg:
@@ -129,11 +135,13 @@ def claim(engine: Engine, sql: Sql, *, campaign_id: int, channel: str, n: int, n
                 [sql.ts(now), channel, *pick_params],
             ).all()
         if not rows:
+            # Nothing due: expire what can no longer go (only here, so a busy send never pays for the scan).
+            expired = _expire_late(conn, sql, campaign_id, now)
             left = run(conn, sql, f"SELECT 1 FROM messages WHERE campaign_id = ? AND state = ?{pilot} LIMIT 1",
                        [*base, *([True] if pilot_only else [])]).first()
-            return Claim([], {}, exhausted=left is None)
+            return Claim([], {}, exhausted=left is None, expired=expired)
         rows.sort(key=lambda r: r[0])
-        why = _recheck(conn, sql, rows, now, tz, budget)
+        why = _recheck(conn, sql, rows, now, tz, budget, since=_snapshot_start(conn, sql, campaign_id, tz))
         if why:
             run_many(conn, sql,
                      "UPDATE messages SET state = 'suppressed', reason = ?, final_at = ? "
@@ -143,9 +151,32 @@ def claim(engine: Engine, sql: Sql, *, campaign_id: int, channel: str, n: int, n
                  {r[0]: int(r[6]) for r in rows})
 
 
+LATE_DETAIL = "已过该短信的发送时段，未发送（不会延后发送）"
+
+
+def _expire_late(conn: Connection, sql: Sql, campaign_id: int, now: datetime) -> int:
+    """Queued messages whose own window has closed become ``expired`` (reason ``window``), never sent late."""
+    res = run(conn, sql, "UPDATE messages SET state = 'expired', reason = 'window', final_at = ?, detail = ? "
+                         "WHERE campaign_id = ? AND state = 'queued' AND send_before IS NOT NULL AND send_before <= ?",
+              [sql.ts(now), LATE_DETAIL, campaign_id, sql.ts(now)])
+    return int(res.rowcount or 0)
+
+
+def _snapshot_start(conn: Connection, sql: Sql, campaign_id: int, tz: ZoneInfo) -> datetime | None:
+    """Local midnight of the campaign's portfolio snapshot: the export's amounts already reflect payments made
+    before it, so only later payments count towards "paid" (as at planning)."""
+    row = run(conn, sql, "SELECT i.as_of FROM campaigns c JOIN imports i ON i.id = c.import_id WHERE c.id = ?",
+              [campaign_id]).first()
+    if row is None or row[0] is None:
+        return None
+    as_of = row[0] if isinstance(row[0], date) else date.fromisoformat(str(row[0])[:10])
+    return datetime.combine(as_of, time(0), tz)
+
+
 def _recheck(conn: Connection, sql: Sql, rows: Sequence[Any], now: datetime, tz: ZoneInfo,
-             budget: ContactBudget) -> dict[int, str]:
-    """Suppression right before sending; rows are ``(id, key, phone, text, loan_id, account_id)`` by id."""
+             budget: ContactBudget, *, since: datetime | None = None) -> dict[int, str]:
+    """Suppression right before sending; rows are ``(id, key, phone, text, loan_id, account_id)`` by id.
+    ``since``: only payments from then on count towards "paid" (the snapshot's start)."""
     why: dict[int, str] = {}
     phones = sorted({r[2] for r in rows})
     in_phones, p_phones = sql.in_list(phones)
@@ -157,8 +188,9 @@ def _recheck(conn: Connection, sql: Sql, rows: Sequence[Any], now: datetime, tz:
                 why[r[0]] = BLOCKING_FLAGS.get(flagged[r[2]], str(flagged[r[2]])[:32])
     loans = sorted({r[4] for r in rows})
     in_loans, p_loans = sql.in_list(loans)
-    paid = dict(run(conn, sql, f"SELECT loan_id, SUM(amount_fen) FROM payments WHERE loan_id{in_loans} GROUP BY loan_id",
-                    p_loans).all())
+    after = " AND paid_at >= ?" if since is not None else ""
+    paid = dict(run(conn, sql, f"SELECT loan_id, SUM(amount_fen) FROM payments WHERE loan_id{in_loans}{after} "
+                               "GROUP BY loan_id", [*p_loans, *([sql.ts(since)] if since is not None else [])]).all())
     if paid:
         accounts = sorted({r[5] for r in rows if r[4] in paid})
         in_acc, p_acc = sql.in_list(accounts)
