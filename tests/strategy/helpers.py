@@ -50,6 +50,7 @@ class Acct:
     region: str | None = None
     product: str | None = "消费贷"
     name: str = "张三"
+    penalty_rate: float = 0.0005
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -68,7 +69,7 @@ def import_accounts(ctx: AppContext, accounts: Sequence[Acct], as_of: date) -> i
             "phone": [a.phone or f"+86139{i:08d}" for i, a in enumerate(accounts)],
             "amount_due_fen": [a.amount_fen for a in accounts],
             "due_date": [as_of - timedelta(days=a.dpd) for a in accounts],
-            "penalty_rate": [0.0005] * len(accounts),
+            "penalty_rate": [a.penalty_rate for a in accounts],
             "overdue_count": [a.overdue_count for a in accounts],
             "product": [a.product for a in accounts],
             "payday": [a.payday for a in accounts],

@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import pytest
+
 from dunning.channels.base import InboundMessage
+from dunning.errors import StateError
 from dunning.services import campaigns
 from dunning.services.context import AppContext
 from dunning.services.delivery import ingest_events
@@ -147,3 +150,18 @@ def test_a_payment_already_in_the_snapshots_amount_does_not_suppress_the_reminde
     assert len(earlier) >= 5
     assert [(m.loan_id, m.state) for m in earlier if m.state not in SENT] == []
     assert (got["L10"].state, got["L10"].reason) == ("suppressed", "paid")
+
+
+def test_a_message_blocked_by_the_compliance_lint_makes_the_pilot_no_go(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path, FrozenClock(at(DAY, 10)))
+    # One contract states 0.2 % a day (73 % a year): its reminder would quote an unlawful penalty.
+    accts = [Acct(f"L{i:02d}", 1) for i in range(29)] + [Acct("L99", 1, penalty_rate=0.002)]
+    s = plan(ctx, ONE_STEP % ("a", "s"), tmp_path, import_accounts(ctx, accts, DAY), DAY)
+    blocked = by_loan(ctx, s.campaign_id)["L99"]
+    assert blocked.variant != "holdout"  # (assignment is deterministic; a hold-out would get no text to lint)
+    assert (blocked.state, blocked.reason) == ("suppressed", "lint_block")
+    ensure_demo_users(ctx)
+    report = campaigns.start_pilot(ctx, s.campaign_id, actor="wang.ops")
+    assert report["checks"]["block_findings"]["value"] == 1 and not report["go"]
+    with pytest.raises(StateError, match="block_findings"):
+        campaigns.approve_pilot(ctx, s.campaign_id, actor="li.compliance")

@@ -83,8 +83,10 @@ def pilot_report(ctx: AppContext, campaign_id: int) -> dict[str, Any]:
         opt_outs = s.scalar(select(func.count()).select_from(Reply).join(Message, Message.id == Reply.message_id)
                             .where(Message.campaign_id == campaign_id, Message.is_pilot.is_(True),
                                    Reply.classification == "opt_out")) or 0
+        # Blocked messages never enter the sample (it draws from planned ones), so the check counts the whole
+        # campaign: any message the compliance lint blocked means a person looks before the mass send.
         blocks = s.scalar(select(func.count()).select_from(Message).where(
-            Message.campaign_id == campaign_id, Message.reason == "lint_block", Message.is_pilot.is_(True))) or 0
+            Message.campaign_id == campaign_id, Message.reason == "lint_block")) or 0
     sent = sum(v for k, v in states.items() if k in ("submitted", "delivered", "failed", "expired", "held"))
     delivered = states.get("delivered", 0)
     rate = delivered / sent if sent else 0.0
