@@ -12,6 +12,7 @@ from dunning.errors import StateError
 from dunning.services import campaigns
 from dunning.services.context import AppContext
 from dunning.services.delivery import ingest_events
+from dunning.services.imports import import_portfolio
 from dunning.services.payments import import_payments
 from dunning.services.users import ensure_demo_users
 from dunning.testing import FrozenClock
@@ -165,3 +166,28 @@ def test_a_message_blocked_by_the_compliance_lint_makes_the_pilot_no_go(tmp_path
     assert report["checks"]["block_findings"]["value"] == 1 and not report["go"]
     with pytest.raises(StateError, match="block_findings"):
         campaigns.approve_pilot(ctx, s.campaign_id, actor="li.compliance")
+
+
+def test_an_exclusion_list_stops_messages_already_planned_and_later_plans(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path, FrozenClock(at(DAY, 10)))
+    iid = import_accounts(ctx, [Acct(f"L{i:02d}", 1) for i in range(30)], DAY)
+    s = plan(ctx, ONE_STEP % ("a", "s"), tmp_path, iid, DAY)
+    pilot_and_approve(ctx, s.campaign_id)
+    waiting = next(m for m in messages(ctx, s.campaign_id) if m.state == "planned")
+
+    # A complaint list arrives with another portfolio file; the number is written the way clerks write it.
+    portfolio = tmp_path / "other.csv"
+    portfolio.write_text("借款编号,手机号,应还金额,到期日\nX1,13800138000,500.00,2026-11-20\n", encoding="utf-8")
+    dnc = tmp_path / "complaints.txt"
+    local = waiting.phone.removeprefix("+86")
+    dnc.write_text(f"手机号\n{local[:3]}-{local[3:7]}-{local[7:]},投诉\n", encoding="utf-8")
+    import_portfolio(ctx, [portfolio], as_of=DAY, exclude=[dnc], actor="wang.ops")
+
+    campaigns.send_campaign(ctx, s.campaign_id, actor="wang.ops")
+    got = by_loan(ctx, s.campaign_id)[waiting.loan_id]
+    assert (got.state, got.reason) == ("suppressed", "do_not_contact")
+
+    no_holdout = ONE_STEP.replace("holdout: 0.2", "holdout: 0") % ("b", "s")
+    again = plan(ctx, no_holdout, tmp_path, iid, DAY, name="b.yaml")  # no list given this time
+    later = by_loan(ctx, again.campaign_id)[waiting.loan_id]
+    assert (later.state, later.reason) == ("suppressed", "do_not_contact")

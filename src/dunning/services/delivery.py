@@ -125,9 +125,12 @@ def _ingest_mo(
                 received_at=mo.received_at or now))
     if kind in ("opt_out", "dispute"):
         flag = "opted_out" if kind == "opt_out" else "dispute"
-        exists = s.scalars(select(PhoneFlag.id).where(PhoneFlag.phone == mo.phone, PhoneFlag.kind == flag)).first()
-        if exists is None:
-            s.add(PhoneFlag(phone=mo.phone, kind=flag, detail=f"短信回复：{mo.text[:50]}", created_at=now))
+        existing = s.scalars(select(PhoneFlag).where(PhoneFlag.phone == mo.phone, PhoneFlag.kind == flag)).first()
+        if existing is None or existing.cleared_at is not None:  # a cleared flag is raised again by a new reply
+            if existing is None:
+                s.add(PhoneFlag(phone=mo.phone, kind=flag, detail=f"短信回复：{mo.text[:50]}", created_at=now))
+            else:
+                existing.cleared_at, existing.detail = None, f"短信回复：{mo.text[:50]}"
             audit.record(s, at=now, actor="system", action=f"phone.{flag}", entity="phone",
                          entity_id=mask_phone(mo.phone), after={"reply": mo.text[:50], "message_id": last})
     return kind

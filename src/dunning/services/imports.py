@@ -10,10 +10,12 @@ from pathlib import Path
 
 import polars as pl
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from dunning.db.bulk import bulk_insert
-from dunning.db.models import Account, Import, RejectRow
+from dunning.db.models import Account, Import, PhoneFlag, RejectRow
 from dunning.intake import read_portfolio, write_reject_report
+from dunning.intake.readers import read_exclude
 from dunning.services import audit
 from dunning.services.context import AppContext
 
@@ -96,11 +98,36 @@ def import_portfolio(
             csv_p, xlsx_p = write_reject_report(result.rejected, stem)
             csv_path, xlsx_path = str(csv_p), str(xlsx_p)
             imp.reject_report = csv_path
+        flagged = _flag_do_not_contact(ctx, s, exclude, imp.id, encoding) if exclude else 0
         audit.record(s, at=ctx.now(), actor=actor, action="import.create", entity="import", entity_id=imp.id,
                      after={"rows": result.rows, "accepted": imp.accepted, "rejected": imp.rejected,
-                            "reasons": result.reasons, "as_of": as_of.isoformat()})
+                            "reasons": result.reasons, "as_of": as_of.isoformat(), "do_not_contact_flagged": flagged})
         return ImportSummary(imp.id, result.rows, imp.accepted, imp.rejected, dict(result.reasons), csv_path,
                              xlsx_path, as_of.isoformat(), False, [str(p) for p in paths])
+
+
+def _flag_do_not_contact(ctx: AppContext, s: Session, exclude: Sequence[Path], import_id: int,
+                         encoding: str | None) -> int:
+    """The exclusion lists (complaints, disputes, deceased, litigation) also stand beyond this import: each number
+    becomes a ``do_not_contact`` flag, so messages already planned from earlier snapshots are stopped at the
+    re-check before sending, and later imports without the list are still suppressed at planning.
+    Returns how many numbers were newly flagged (or flagged again after being cleared)."""
+    phones = set(read_exclude(exclude, encoding).unique().to_list())
+    if not phones:
+        return 0
+    existing = {f.phone: f for f in s.scalars(select(PhoneFlag).where(PhoneFlag.kind == "do_not_contact"))}
+    now, files = ctx.now(), "、".join(Path(p).name for p in exclude)
+    detail = f"排除名单 {files}（导入 #{import_id}）"
+    n = 0
+    for phone in sorted(phones):
+        flag = existing.get(phone)
+        if flag is None:
+            s.add(PhoneFlag(phone=phone, kind="do_not_contact", detail=detail, created_at=now))
+            n += 1
+        elif flag.cleared_at is not None:
+            flag.cleared_at, flag.detail = None, detail
+            n += 1
+    return n
 
 
 def latest_import_id(ctx: AppContext) -> int | None:
