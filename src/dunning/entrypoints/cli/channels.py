@@ -1,4 +1,5 @@
-"""`dunning channels list|test`: the configured SMS channels, and a bind/auth check that sends nothing."""
+"""`dunning channels list|test|sweep|reconcile`: the configured SMS channels, a bind/auth check that sends nothing,
+the delivery-report timeout sweep and an operator's reconciliation of messages whose outcome is unknown."""
 
 from __future__ import annotations
 
@@ -117,3 +118,43 @@ def test(
         emit_json({"name": name, "kind": cs.kind, "ok": True})
     else:
         console.print(f"[green]通道 {name}（{cs.kind}）连通正常[/]：已完成绑定/认证，未发送任何短信。")
+
+
+@app.command("sweep")
+def sweep(json_out: bool = JsonOpt) -> None:
+    """把提交后超过 dlr_timeout_hours 仍无最终状态报告的短信标为“过期”（迟到的报告仍会更新状态）。可定时运行。"""
+    from dunning.entrypoints.cli.common import context, default_actor
+    from dunning.services.sending import sweep_expired
+
+    with handled(json_out):
+        ctx = context()
+        n = sweep_expired(ctx, actor=default_actor())
+        hours = ctx.settings.dlr_timeout_hours
+    if json_out:
+        emit_json({"expired": n, "timeout_hours": hours})
+    else:
+        console.print(f"已将 {n} 条超过 {hours:g} 小时无状态报告的短信标为过期。")
+
+
+@app.command("reconcile")
+def reconcile(
+    name: str = typer.Argument(..., help="通道名称"),
+    json_out: bool = JsonOpt,
+) -> None:
+    """核对该通道上结果未知（已提交未确认、进程中断）的短信：能向通道查询的按查询结果结算，否则交给人工处理；绝不盲目重发。"""
+    from dunning.entrypoints.cli.common import context, default_actor
+    from dunning.services.sending import reconcile_channel
+
+    with handled(json_out):
+        ctx = context()
+        if name not in ctx.settings.channels:
+            from dunning.errors import ConfigError
+
+            known = "、".join(sorted(ctx.settings.channels)) or "（无）"
+            raise ConfigError(f"未配置名为 {name} 的通道。已配置：{known}", f"no channel named {name!r}")
+        totals = reconcile_channel(ctx, name, actor=default_actor())
+    if json_out:
+        emit_json({"channel": name, **totals})
+    else:
+        console.print(f"通道 {name} 核对完成：确认已提交 {totals['submitted']} 条，重新排队 {totals['requeued']} 条，"
+                      f"待人工处理 {totals['held']} 条。")
