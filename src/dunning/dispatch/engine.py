@@ -145,7 +145,8 @@ class Dispatcher:
     receipt_quiet: float = 0.3  # … stopping once none arrived for this long
     event_interval: float = 0.1
     progress_interval: float = 0.2
-    claim_seconds: float = 0.2  # at low rates, how much sending one claim holds
+    claim_seconds: float = 0.2  # how much sending one claim holds …
+    max_claim: int = 5000  # … and at most how many messages (what a crash can leave for reconciliation)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -161,13 +162,17 @@ class Dispatcher:
         return max(1, min(self.batch_size, route.channel.capabilities.max_batch, route.limiter.max_batch))
 
     def _claim_size(self, route: Route) -> int:
-        """Messages per claim. When the strict rate promise keeps chunks small (low rates), one claim holds
-        about ``claim_seconds`` of sending, paced chunk by chunk, so the database work per message stays low."""
+        """Messages per claim: about ``claim_seconds`` of sending at the limiter's rate, paced chunk by chunk, so
+        the database work per message stays low (one claim and one record transaction for several channel
+        calls). At low rates, where the strict rate promise keeps chunks small, up to ``batch_size``; at high
+        rates up to ``max_claim``. Channels whose calls are smaller than the limiter's batch get one call a claim.
+        """
         chunk = self._chunk(route)
-        if chunk < route.limiter.max_batch or chunk >= self.batch_size:
+        if chunk < route.limiter.max_batch:
             return chunk
+        cap = self.batch_size if chunk < self.batch_size else max(self.batch_size, self.max_claim)
         per_claim = max(1, int(route.limiter.effective_rate * self.claim_seconds) // chunk)
-        return max(chunk, min(self.batch_size, chunk * per_claim))
+        return max(chunk, min(cap, chunk * per_claim))
 
     # ------------------------------------------------------------------ run
 
