@@ -1,25 +1,33 @@
 """Campaigns: pilot → four-eyes approval → send (⇄ pause) → completed / cancelled (planning: planning.py).
 
 Every state change writes an audit event in the same transaction (``campaigns_base.transition``).
+
+Sending runs where ``settings.dispatch_mode`` says: ``inline`` dispatches in the caller's process; ``celery``
+enqueues the worker task after the commit and follows the campaign's progress in the database until the
+worker reports the run finished (audit ``dispatch.finished``), the campaign leaves its sending state, or
+nothing has moved for ``follow_timeout`` seconds (the worker carries on; the caller just stops watching).
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from typing import Any
 
 import polars as pl
+from kombu.exceptions import OperationalError
 from sqlalchemy import func, select, update
 
 from dunning.db.bulk import read_frame
-from dunning.db.models import Campaign, Message
-from dunning.dispatch.engine import Progress
+from dunning.db.models import AuditEvent, Campaign, Message
+from dunning.dispatch.engine import DispatchOutcome, Progress
 from dunning.domain.states import CampaignState, MessageState
-from dunning.errors import StateError
+from dunning.errors import ConfigError, StateError
+from dunning.services import audit
 from dunning.services.campaigns_base import get_campaign, strategy_spec, transition
 from dunning.services.context import AppContext
-from dunning.services.sending import run_dispatch
+from dunning.services.sending import run_dispatch, start_dispatch
 from dunning.services.users import Role, require_role
 
 # --------------------------------------------------------------------------------------------------- pilot
@@ -44,7 +52,8 @@ def _wilson(k: int, n: int, z: float) -> tuple[float, float]:
 
 
 def start_pilot(ctx: AppContext, campaign_id: int, *, actor: str,
-                on_progress: Callable[[Progress], None] | None = None) -> dict[str, Any]:
+                on_progress: Callable[[Progress], None] | None = None,
+                follow_timeout: float | None = None) -> dict[str, Any]:
     """Queue a stratified sample (by segment and variant) and send it; the rest waits for approval."""
     with ctx.db.transaction() as s:
         c = get_campaign(s, campaign_id)
@@ -67,7 +76,10 @@ def start_pilot(ctx: AppContext, campaign_id: int, *, actor: str,
             s.execute(update(Message).where(Message.id.in_(ids[i:i + 500])).values(
                 is_pilot=True, state=MessageState.QUEUED.value))
         transition(ctx, s, c, CampaignState.PILOTING, actor, pilot_summary={"sample": len(ids), "started_by": actor})
-    run_dispatch(ctx, campaign_id, pilot_only=True, on_progress=on_progress)
+    if ctx.settings.dispatch_mode == "celery":
+        follow_worker(ctx, campaign_id, pilot_only=True, on_progress=on_progress, follow_timeout=follow_timeout)
+    else:
+        run_dispatch(ctx, campaign_id, pilot_only=True, on_progress=on_progress)
     return pilot_report(ctx, campaign_id)
 
 
@@ -126,8 +138,12 @@ def approve_pilot(ctx: AppContext, campaign_id: int, *, actor: str) -> dict[str,
 
 
 def send_campaign(ctx: AppContext, campaign_id: int, *, actor: str,
-                  on_progress: Callable[[Progress], None] | None = None) -> dict[str, Any]:
-    """Queue everything planned and send; returns when done, paused, cancelled or the window closes."""
+                  on_progress: Callable[[Progress], None] | None = None,
+                  follow_timeout: float | None = None) -> dict[str, Any]:
+    """Queue everything planned and send; returns when done, paused, cancelled or the window closes.
+
+    In ``celery`` mode a worker sends (and completes the campaign, as ``system``); this call follows it, or
+    returns with ``stopped = "following_timeout"`` after ``follow_timeout`` seconds without any progress."""
     with ctx.db.transaction() as s:
         c = get_campaign(s, campaign_id)
         if c.state in (CampaignState.COMPLETED.value, CampaignState.CANCELLED.value):
@@ -141,12 +157,130 @@ def send_campaign(ctx: AppContext, campaign_id: int, *, actor: str,
         s.execute(update(Message).where(Message.campaign_id == campaign_id,
                                         Message.state == MessageState.PLANNED.value)
                   .values(state=MessageState.QUEUED.value))
-    outcome = run_dispatch(ctx, campaign_id, pilot_only=False, on_progress=on_progress)
+    if ctx.settings.dispatch_mode == "celery":
+        stopped, detail = follow_worker(ctx, campaign_id, pilot_only=False, on_progress=on_progress,
+                                        follow_timeout=follow_timeout)
+    else:
+        outcome = run_dispatch(ctx, campaign_id, pilot_only=False, on_progress=on_progress)
+        stopped, detail = outcome.stopped, outcome.detail
     with ctx.db.transaction() as s:
         c = get_campaign(s, campaign_id)
-        if outcome.stopped in ("done", "window_closed") and c.state == CampaignState.SENDING.value:
+        if stopped in ("done", "window_closed") and c.state == CampaignState.SENDING.value:
             transition(ctx, s, c, CampaignState.COMPLETED, actor)
-    return status(ctx, campaign_id) | {"stopped": outcome.stopped, "detail": outcome.detail}
+    return status(ctx, campaign_id) | {"stopped": stopped, "detail": detail}
+
+
+# --------------------------------------------------------------------------------------------------- celery mode
+
+DISPATCH_FINISHED = "dispatch.finished"  # audit action the worker writes when a run ends (after.task_id)
+FOLLOW_TIMEOUT = 300.0  # seconds without any change after which the caller stops following the worker
+_POLL = 0.5
+_FINISH_GRACE = 10.0  # after the campaign left its sending state, how long to wait for the worker's report
+
+
+def dispatch_enqueued(ctx: AppContext, campaign_id: int, *, pilot_only: bool, task_id: str,
+                      worker: str) -> DispatchOutcome:
+    """The worker's side of ``celery`` mode: send in this process, complete a finished full send, and record
+    ``dispatch.finished`` (task id, how it stopped, who sent) for the caller following the campaign.
+
+    A run that found the campaign's lease held (``busy``: another delivery of the same task, or another
+    sender) records nothing: the holder reports when it ends.
+    """
+    outcome = run_dispatch(ctx, campaign_id, pilot_only=pilot_only, on_progress=None)
+    if outcome.stopped == "busy":
+        return outcome
+    with ctx.db.transaction() as s:
+        c = get_campaign(s, campaign_id)
+        if (not pilot_only and outcome.stopped in ("done", "window_closed")
+                and c.state == CampaignState.SENDING.value):
+            transition(ctx, s, c, CampaignState.COMPLETED, "system")
+        p = outcome.progress
+        audit.record(s, at=ctx.now(), actor="system", action=DISPATCH_FINISHED, entity="campaign",
+                     entity_id=campaign_id, after={
+                         "task_id": task_id, "worker": worker, "pilot_only": pilot_only,
+                         "stopped": outcome.stopped, "detail": outcome.detail, "submitted": p.submitted,
+                         "failed": p.failed, "suppressed": p.suppressed, "held": p.held})
+    return outcome
+
+
+def _snapshot(ctx: AppContext, campaign_id: int, pilot_only: bool, task_id: str | None,
+              after_event: int) -> tuple[str, dict[str, int], dict[str, Any] | None]:
+    """The campaign's state, its (pilot) messages by state, and the worker's finish report for ``task_id`` (an
+    audit event newer than ``after_event``) once written."""
+    with ctx.db.transaction() as s:
+        c = get_campaign(s, campaign_id)
+        q = select(Message.state, func.count()).where(Message.campaign_id == campaign_id)
+        if pilot_only:
+            q = q.where(Message.is_pilot.is_(True))
+        counts: dict[str, int] = {k: int(v) for k, v in s.execute(q.group_by(Message.state)).all()}
+        finished = None
+        if task_id is not None:
+            for ev in s.scalars(select(AuditEvent).where(
+                    AuditEvent.entity == "campaign", AuditEvent.entity_id == str(campaign_id),
+                    AuditEvent.action == DISPATCH_FINISHED, AuditEvent.id > after_event)):
+                if (ev.after or {}).get("task_id") == task_id:
+                    finished = dict(ev.after or {})
+        return c.state, counts, finished
+
+
+def _progress(base: dict[str, int], now: dict[str, int], elapsed: float, channel: str) -> Progress:
+    """Run figures from the message counts: what left ``queued`` since the enqueue, split by where it went."""
+    def grown(k: str) -> int:
+        return max(0, now.get(k, 0) - base.get(k, 0))
+
+    total = base.get(MessageState.QUEUED.value, 0)
+    remaining = now.get(MessageState.QUEUED.value, 0) + now.get(MessageState.SUBMITTING.value, 0)
+    failed, suppressed, held = grown("failed"), grown("suppressed"), grown("held")
+    submitted = max(0, total - remaining - failed - suppressed - held)
+    return Progress(total=total, submitted=submitted, failed=failed, suppressed=suppressed, held=held,
+                    delivered=now.get(MessageState.DELIVERED.value, 0), rate=submitted / max(elapsed, 1e-9),
+                    elapsed=elapsed, channel=channel)
+
+
+def follow_worker(ctx: AppContext, campaign_id: int, *, pilot_only: bool,
+                  on_progress: Callable[[Progress], None] | None,
+                  follow_timeout: float | None = None) -> tuple[str, str]:
+    """Enqueue the campaign's dispatch (the queueing transaction has committed) and follow it by polling the
+    database; returns the run's ``(stopped, detail)`` as the worker reported it, or as far as it can tell."""
+    timeout = FOLLOW_TIMEOUT if follow_timeout is None else follow_timeout
+    sending = CampaignState.PILOTING.value if pilot_only else CampaignState.SENDING.value
+    _, base, _ = _snapshot(ctx, campaign_id, pilot_only, None, 0)
+    with ctx.db.transaction() as s:
+        channel = get_campaign(s, campaign_id).channel
+        first_event = s.scalar(select(func.max(AuditEvent.id))) or 0
+    try:
+        task_id = str(start_dispatch(ctx, campaign_id, pilot_only=pilot_only))
+    except OperationalError as exc:
+        raise ConfigError(f"无法把发送任务交给 broker（{exc}）：请检查 broker_url 与 Redis/RabbitMQ 是否可用；"
+                          "短信已排队，修复后重新执行发送即可",
+                          f"cannot enqueue the dispatch task ({exc}); messages stay queued, send again once the "
+                          "broker is reachable", code="config.broker_unreachable") from exc
+    started = last_change = time.monotonic()
+    seen: dict[str, int] | None = None
+    left_at: float | None = None
+    while True:
+        state, counts, finished = _snapshot(ctx, campaign_id, pilot_only, task_id, first_event)
+        now = time.monotonic()
+        if on_progress is not None:
+            on_progress(_progress(base, counts, now - started, channel))
+        if finished is not None:
+            return str(finished.get("stopped", "")), str(finished.get("detail", ""))
+        if state != sending:
+            # Paused or cancelled elsewhere (or by the worker's breaker): give the worker a moment to report.
+            left_at = left_at or now
+            if now - left_at >= min(_FINISH_GRACE, timeout):
+                with ctx.db.transaction() as s:
+                    reason = get_campaign(s, campaign_id).pause_reason or ""
+                return state, reason
+        else:
+            left_at = None
+        if counts != seen:
+            seen, last_change = counts, now
+        elif now - last_change >= timeout:
+            return "following_timeout", (
+                f"{timeout:.0f} 秒内未见发送进展，不再等待：任务 {task_id} 仍在队列或由 worker 执行中"
+                "（请确认 `dunning worker` 已启动并连接同一 broker）")
+        time.sleep(_POLL)
 
 
 def pause(ctx: AppContext, campaign_id: int, *, actor: str, reason: str = "") -> dict[str, Any]:

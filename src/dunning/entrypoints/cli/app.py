@@ -39,6 +39,12 @@ except ModuleNotFoundError as _exc:
     if _exc.name != "dunning.entrypoints.cli.serve":
         raise
 
+try:  # the Celery send worker (`dunning worker`)
+    app.add_typer(importlib.import_module("dunning.entrypoints.cli.worker").app)
+except ModuleNotFoundError as _exc:
+    if _exc.name != "dunning.entrypoints.cli.worker":
+        raise
+
 JsonOpt = typer.Option(False, "--json", help="输出 JSON")
 
 
