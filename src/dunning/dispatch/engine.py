@@ -340,9 +340,7 @@ class Dispatcher:
 
         Chunks are launched without waiting for the previous one's answers (a provider's round trip may be
         longer than the gap between grants). The limiter is asked on its own thread, so a busy database thread
-        never delays a grant (a late sender only loses time, the limiter's ``jitter`` absorbs up to 20 ms). The
-        lateness is counted from the moment the grant was decided (under the store's lock), not from the
-        question: waiting for a shared store's lock (another writer of the database) costs no cells.
+        never delays a grant (a late sender only loses time, the limiter's ``jitter`` absorbs up to 20 ms).
 
         Returns the results of the chunks sent, the messages never handed to the channel (or whose call raised
         an error saying nothing was sent), and that error.
@@ -358,10 +356,10 @@ class Dispatcher:
                         or self._stopping(self._campaign_state)):
                     unsent.extend(m for c in chunks[i:] for m in c)
                     break
-                wait, granted_at = await loop.run_in_executor(self._limiter_pool, route.limiter.decide_at,
-                                                              route.name, len(chunk))
+                asked = route.limiter.clock()
+                wait = await loop.run_in_executor(self._limiter_pool, route.limiter.decide, route.name, len(chunk))
                 if wait <= 0:
-                    if route.limiter.clock() - granted_at > route.limiter.jitter:
+                    if route.limiter.clock() - asked > route.limiter.jitter:
                         continue  # granted, but we came back too late to use it safely: the cells go unused
                     calls.append((i, asyncio.create_task(route.channel.send_batch(chunk))))
                     break

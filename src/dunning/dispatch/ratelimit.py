@@ -158,17 +158,10 @@ class GcraLimiter:
         More than ``max_batch`` cells are granted only once the bucket has drained (then a window may see up to
         ``n − max_batch`` cells more than the rate: callers size batches with :func:`batch_size_for`).
         """
-        return self.decide_at(key, n)[0]
-
-    def decide_at(self, key: str, n: int) -> tuple[float, float]:
-        """:meth:`decide`, with the clock reading the decision was made at: a grant is for that instant, so the
-        cells must be sent within ``jitter`` of it. Time spent waiting for the store's lock before the decision
-        does not count against the grant (the clock is read under the lock)."""
         wait = [0.0]
-        at = [0.0]
 
         def step(old: float | None) -> float | None:
-            now = at[0] = self.clock()
+            now = self.clock()
             start = max(old if old is not None else now, now - self.jitter)
             wait[0] = start + (n - 1) * self.interval - max(self.tolerance, (n - 1) * self.interval) - now
             if wait[0] > 1e-9:
@@ -177,7 +170,7 @@ class GcraLimiter:
             return start + n * self.interval
 
         self.store.update(key, step)
-        return wait[0], at[0]
+        return wait[0]
 
     async def acquire(self, key: str, n: int, *, on_wait: Callable[[], bool] | None = None) -> bool:
         """Wait until ``n`` cells are granted. ``on_wait`` is asked between sleeps; False abandons the wait."""
