@@ -137,15 +137,22 @@ def _dispatch_in_thread(ctx: AppContext, d: Any, cid: int) -> tuple[threading.Th
     return t, box
 
 
+def _stop_after_a_second(ctx: AppContext, cid: int, stop: Any) -> tuple[DispatchOutcome, float]:
+    """Send on the slow channel in a thread, ``stop`` (pause or cancel) after a second, wait for the run to end;
+    returns its outcome and when the stop was asked for."""
+    t, box = _dispatch_in_thread(ctx, dispatcher(ctx, "slow"), cid)
+    time.sleep(1.0)
+    stop(ctx, cid, actor="ops")
+    asked = time.time()
+    t.join(timeout=30)
+    return box[0], asked
+
+
 def test_pause_takes_effect_within_a_second_and_resume_finishes_without_repeats(
         ctx: AppContext, peer: SmppPeer) -> None:
     cid = bulk_campaign(ctx, 150, channel="slow", phone_start=1)  # 50/s: three seconds of sending
-    t, box = _dispatch_in_thread(ctx, dispatcher(ctx, "slow"), cid)
-    time.sleep(1.0)
-    campaigns.pause(ctx, cid, actor="ops")
-    paused_at = time.time()
-    t.join(timeout=30)
-    assert box[0].stopped == "paused"
+    outcome, paused_at = _stop_after_a_second(ctx, cid, campaigns.pause)
+    assert outcome.stopped == "paused"
     late = [e for e in peer.entries() if e["t"] / 1000.0 > paused_at + 1.0]
     assert late == [], f"{len(late)} messages left more than a second after the pause"
     sent_before = sum(accepted(peer).values())
@@ -158,12 +165,8 @@ def test_pause_takes_effect_within_a_second_and_resume_finishes_without_repeats(
 
 def test_cancel_stops_sending_and_the_rest_is_never_sent(ctx: AppContext, peer: SmppPeer) -> None:
     cid = bulk_campaign(ctx, 150, channel="slow", phone_start=1)
-    t, box = _dispatch_in_thread(ctx, dispatcher(ctx, "slow"), cid)
-    time.sleep(1.0)
-    campaigns.cancel(ctx, cid, actor="ops")
-    cancelled_at = time.time()
-    t.join(timeout=30)
-    assert box[0].stopped == "cancelled"
+    outcome, cancelled_at = _stop_after_a_second(ctx, cid, campaigns.cancel)
+    assert outcome.stopped == "cancelled"
     assert [e for e in peer.entries() if e["t"] / 1000.0 > cancelled_at + 1.0] == []
     sent = sum(accepted(peer).values())
     st = states(ctx, cid)

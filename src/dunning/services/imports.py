@@ -5,14 +5,15 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from dunning.db.bulk import bulk_insert
+from dunning.db.bulk import bulk_insert, read_frame
 from dunning.db.models import Account, Import, PhoneFlag, RejectRow
 from dunning.intake import read_portfolio, write_reject_report
 from dunning.intake.readers import read_exclude
@@ -112,22 +113,30 @@ def _flag_do_not_contact(ctx: AppContext, s: Session, exclude: Sequence[Path], i
     becomes a ``do_not_contact`` flag, so messages already planned from earlier snapshots are stopped at the
     re-check before sending, and later imports without the list are still suppressed at planning.
     Returns how many numbers were newly flagged (or flagged again after being cleared)."""
-    phones = set(read_exclude(exclude, encoding).unique().to_list())
-    if not phones:
+    phones = read_exclude(exclude, encoding).unique()
+    if phones.is_empty():
         return 0
-    existing = {f.phone: f for f in s.scalars(select(PhoneFlag).where(PhoneFlag.kind == "do_not_contact"))}
+    existing = read_frame(s, "SELECT phone, cleared_at FROM phone_flags WHERE kind = 'do_not_contact'",
+                          schema={"phone": pl.Utf8, "cleared_at": pl.Utf8})
+    listed = pl.DataFrame({"phone": phones}).join(existing, on="phone", how="left")
+    new = listed.filter(~pl.col("phone").is_in(existing["phone"].implode()))["phone"]
+    cleared = listed.filter(pl.col("cleared_at").is_not_null())["phone"].to_list()
     now, files = ctx.now(), "、".join(Path(p).name for p in exclude)
     detail = f"排除名单 {files}（导入 #{import_id}）"
-    n = 0
-    for phone in sorted(phones):
-        flag = existing.get(phone)
-        if flag is None:
-            s.add(PhoneFlag(phone=phone, kind="do_not_contact", detail=detail, created_at=now))
-            n += 1
-        elif flag.cleared_at is not None:
-            flag.cleared_at, flag.detail = None, detail
-            n += 1
-    return n
+    bulk_insert(s, PhoneFlag.__table__, pl.DataFrame({"phone": new}).with_columns(  # type: ignore[arg-type]
+        pl.lit("do_not_contact").alias("kind"), pl.lit(detail).alias("detail"),
+        pl.lit(_db_now(s, now)).alias("created_at")))
+    for i in range(0, len(cleared), 500):
+        s.execute(update(PhoneFlag).where(PhoneFlag.kind == "do_not_contact", PhoneFlag.phone.in_(cleared[i:i + 500]))
+                  .values(cleared_at=None, detail=detail))
+    return new.len() + len(cleared)
+
+
+def _db_now(s: Session, now: datetime) -> Any:
+    """``created_at`` for a bulk insert: SQLite stores the text SQLAlchemy's DateTime reads (UTC)."""
+    if s.connection().dialect.name != "sqlite":
+        return now
+    return now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def latest_import_id(ctx: AppContext) -> int | None:
