@@ -200,6 +200,9 @@ class Message(Base):
     variant: Mapped[str | None] = mapped_column(String(32), nullable=True)
     template_version_id: Mapped[int | None] = mapped_column(ForeignKey("template_versions.id"), nullable=True)
     text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The template's variable values as rendered into ``text`` (JSON object, name → string, in the order the
+    # variables first appear in the template): what template-based providers (Aliyun, Tencent) are sent.
+    params: Mapped[str | None] = mapped_column(Text, nullable=True)
     parts: Mapped[int] = mapped_column(SmallInteger, default=1)
     state: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(String(32), nullable=True)  # suppression / failure reason code

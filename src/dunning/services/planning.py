@@ -39,7 +39,7 @@ from dunning.strategy import StrategySpec, assign_steps, load_bundled_strategy, 
 from dunning.strategy.budget import apply_caps
 from dunning.strategy.calendar import FireDays, fire_days
 from dunning.strategy.schedule import ZoneWindow, legal_window, schedule, zone_expr, zone_window
-from dunning.templates import compile_template, render
+from dunning.templates import compile_template, render, render_params
 
 SUPPRESSION_ZH = {
     "no_segment": "未匹配任何分群",
@@ -349,8 +349,11 @@ def _plan_frame(ctx: AppContext, s: Any, accounts: pl.DataFrame, spec: StrategyS
         part = df.filter(pl.col("reason").is_null() & (pl.col("template") == code))
         if part.is_empty():
             continue
-        rendered.append(part.select("_i", render(part, tmpl, context).alias("text")))
-    texts = pl.concat(rendered) if rendered else pl.DataFrame(schema={"_i": pl.UInt32, "text": pl.Utf8})
+        # The variable values rendered into the text, for template-based providers (Aliyun, Tencent).
+        rendered.append(part.select("_i", render(part, tmpl, context).alias("text"),
+                                    render_params(part, tmpl, context).alias("params")))
+    texts = pl.concat(rendered) if rendered else pl.DataFrame(schema={"_i": pl.UInt32, "text": pl.Utf8,
+                                                                      "params": pl.Utf8})
     df = df.join(texts, on="_i", how="left")
 
     # Lint every rendered message again; a block finding keeps it unsent, with the rules it tripped.
@@ -380,6 +383,8 @@ def _plan_frame(ctx: AppContext, s: Any, accounts: pl.DataFrame, spec: StrategyS
         pl.when(sendable).then(pl.col("scheduled_at")).otherwise(None).alias("scheduled_at"),
         pl.when(pl.col("reason").is_null() | (pl.col("reason") == "lint_block")).then(pl.col("text"))
         .otherwise(None).alias("text"),
+        pl.when(pl.col("reason").is_null() | (pl.col("reason") == "lint_block")).then(pl.col("params"))
+        .otherwise(None).alias("params"),
         pl.when(sendable).then(pl.col("verify_code_hash")).otherwise(None).alias("verify_code_hash"),
         pl.lit(False).alias("is_test"),
         pl.lit(False).alias("is_pilot"),
@@ -427,7 +432,8 @@ def _test_messages(ctx: AppContext, df: pl.DataFrame, spec: StrategySpec, campai
     for code, tmpl in compiled.items():
         part = rows.filter(pl.col("template") == code)
         if part.height:
-            parts.append(part.with_columns(render(part, tmpl, context).alias("text")))
+            parts.append(part.with_columns(render(part, tmpl, context).alias("text"),
+                                           render_params(part, tmpl, context).alias("params")))
     rows = pl.concat(parts)
     at = max(window.earliest, window.opens)
     return rows.with_columns(
@@ -453,7 +459,7 @@ def _persist_plan(ctx: AppContext, s: Any, plan: _Plan, campaign: Campaign, stra
     # (`ORDER BY id` among those due) on a short index range.
     rows = df.sort([planned_first, "scheduled_at", "_i"], nulls_last=True).select(
         pl.lit(campaign.id).alias("campaign_id"), "account_id", "loan_id", "phone", "segment", "step", "variant",
-        "template_version_id", "text", "parts", "state", "reason", "detail", "is_pilot", "is_test",
+        "template_version_id", "text", "params", "parts", "state", "reason", "detail", "is_pilot", "is_test",
         "scheduled_at", "send_after", "send_before", "idempotency_key", pl.lit(0).alias("attempts"),
         "verify_code_hash",
     )

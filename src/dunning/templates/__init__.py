@@ -138,6 +138,25 @@ class CompiledTemplate:
             return pl.lit("")
         return pl.concat_str(parts)
 
+    @property
+    def param_names(self) -> list[str]:
+        """The template's variables in order of first appearance in the text: the order of the parameters a
+        template-based provider receives (Aliyun by name, Tencent by position)."""
+        seen: list[str] = []
+        for _, var in self.pieces:
+            if var is not None and var not in seen:
+                seen.append(var)
+        return seen
+
+    def params_expr(self, context: Mapping[str, str]) -> pl.Expr:
+        """One Utf8 expression: a JSON object of every variable's rendered value (name → string, in
+        :attr:`param_names` order), formatted exactly as in :meth:`expr` (null → empty string)."""
+        names = self.param_names
+        if not names:
+            return pl.lit("{}")
+        return pl.struct([self._var_expr(n, context).fill_null("").cast(pl.Utf8).alias(n) for n in names]) \
+            .struct.json_encode()
+
     def render_one(self, values: Mapping[str, Any], context: Mapping[str, str]) -> str:
         """Render one row given as a mapping of accounts-frame columns (previews; same code path as a frame)."""
         cols = {BINDINGS[v]: values.get(BINDINGS[v]) for v in self.variables if v not in CONTEXT_VARS}
@@ -241,6 +260,14 @@ def render(frame: pl.DataFrame, compiled: CompiledTemplate, context: Mapping[str
     return out
 
 
+def render_params(frame: pl.DataFrame, compiled: CompiledTemplate, context: Mapping[str, str]) -> pl.Series:
+    """The variable values of every row of ``frame`` as JSON objects (a Utf8 Series named ``params``)."""
+    out = frame.select(compiled.params_expr(context).alias("params"))["params"]
+    if out.len() != frame.height:  # constants only: one value, broadcast to every row
+        out = pl.repeat(out[0] if out.len() else "{}", frame.height, dtype=pl.Utf8, eager=True).alias("params")
+    return out
+
+
 def render_many(frame: pl.DataFrame, compiled: Mapping[str, CompiledTemplate], context: Mapping[str, str], *,
                 template_col: str = "template") -> pl.Series:
     """Render a frame whose rows name their template in ``template_col``: one expression per template, each
@@ -285,5 +312,5 @@ def load_bundled_templates() -> list[TemplateSpec]:
 __all__: Sequence[str] = (
     "ALLOWED_TYPES", "BINDINGS", "CONTEXT_VARS", "MAX_WIDTH", "PLACEHOLDER", "STAGES", "TEXT_MAX", "TONES", "VAR_TYPES",
     "CompiledTemplate", "Sample", "TemplateError", "TemplateSpec", "compile_template", "format_rate",
-    "load_bundled_templates", "money_expr", "parse_specs", "rate_expr", "render", "render_many",
+    "load_bundled_templates", "money_expr", "parse_specs", "rate_expr", "render", "render_many", "render_params",
 )
