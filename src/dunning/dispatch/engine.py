@@ -292,12 +292,13 @@ class Dispatcher:
             n = self._claim_size(route)
             claim = await self._db(outbox.claim, self.db.engine, self._sql, campaign_id=campaign_id,
                                    channel=route.name, n=n, now=now, pilot_only=pilot_only, tz=self.window.tz,
-                                   budget=self.budget)
+                                   budget=self.budget, template_keys=outbox.template_keys(route.name, route.channel))
             progress.suppressed += len(claim.suppressed) + claim.expired
+            progress.failed += len(claim.failed)
             if not claim.messages:
                 if claim.exhausted and not self._inflight:
                     return DispatchOutcome("done", progress, "", failovers)
-                if claim.suppressed:
+                if claim.suppressed or claim.failed:
                     continue
                 # Nothing due now: batches in flight may put messages back, retries wait for their backoff.
                 if self._inflight:

@@ -15,6 +15,7 @@ through the ORM.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -94,15 +95,35 @@ class Claim:
     attempts: dict[int, int] = field(default_factory=dict)  # attempt number of each claimed message (1 = first)
     exhausted: bool = False  # nothing queued is left at all (not even retries waiting for their backoff)
     expired: int = 0  # queued messages whose own send window closed, expired by this call
+    failed: dict[int, str] = field(default_factory=dict)  # claimed but failed before sending: id → reason
+
+
+TEMPLATE_UNREGISTERED = "template_unregistered"
+TEMPLATE_PARAMS_MISSING = "template_params_missing"
+
+
+def template_keys(name: str, channel: Any) -> tuple[str, ...]:
+    """Where a claim for channel ``name`` looks up a version's provider template code in ``channel_codes``: the
+    channel's name, then its kind (``aliyun``, ``tencent``); ``()`` for channels that send free text."""
+    if not channel.capabilities.template_based:
+        return ()
+    kind = str(getattr(channel, "kind", name))
+    return (name,) if kind == name else (name, kind)
 
 
 def claim(engine: Engine, sql: Sql, *, campaign_id: int, channel: str, n: int, now: datetime, pilot_only: bool,
-          tz: ZoneInfo, budget: ContactBudget) -> Claim:
+          tz: ZoneInfo, budget: ContactBudget, template_keys: Sequence[str] = ()) -> Claim:
     """Move up to ``n`` due queued messages to ``submitting`` (committed before any network call).
 
     The claimed rows are then re-checked in the same transaction — opt-out / dispute / do-not-contact flags,
     payment in full, the contact budget — and the ones that must not go are ``suppressed`` instead.
     On PostgreSQL the claim skips rows another transaction holds (``FOR UPDATE SKIP LOCKED``).
+
+    For a template-based channel (``template_keys`` non-empty, see :func:`template_keys`) each message also
+    carries its template version's provider code (``channel_codes``, looked up once per version in this claim)
+    and the variable values stored at planning. A message whose version has no code for the channel is
+    ``failed`` (``template_unregistered``, with a detail naming the template, version and channel) instead of
+    being sent: the provider would refuse it, and retrying cannot help until someone registers the code.
     """
     pilot = " AND is_pilot = ?" if pilot_only else ""
     base = [campaign_id, MessageState.QUEUED.value]
@@ -115,6 +136,8 @@ def claim(engine: Engine, sql: Sql, *, campaign_id: int, channel: str, n: int, n
             "ORDER BY id LIMIT ?")
     pick_params = [*base, *([True] if pilot_only else []), sql.ts(now), sql.ts(now), sql.ts(now), n]
     returning = "RETURNING id, idempotency_key, phone, text, loan_id, account_id, attempts"
+    if template_keys:
+        returning += ", template_version_id, params"
     with engine.begin() as conn:
         if sql.pg:
             # A materialised CTE runs the LIMIT once (an IN-subquery may be re-run by the planner and claim
@@ -141,14 +164,86 @@ def claim(engine: Engine, sql: Sql, *, campaign_id: int, channel: str, n: int, n
                        [*base, *([True] if pilot_only else [])]).first()
             return Claim([], {}, exhausted=left is None, expired=expired)
         rows.sort(key=lambda r: r[0])
-        why = _recheck(conn, sql, rows, now, tz, budget, since=_snapshot_start(conn, sql, campaign_id, tz))
+        attempts = {r[0]: int(r[6]) for r in rows}
+        failed: dict[int, str] = {}
+        codes: dict[int, str] = {}
+        if template_keys:
+            codes, failed = _template_codes(conn, sql, rows, channel, template_keys, now)
+            if failed:
+                rows = [r for r in rows if r[0] not in failed]
+        why = _recheck(conn, sql, rows, now, tz, budget,
+                       since=_snapshot_start(conn, sql, campaign_id, tz)) if rows else {}
         if why:
             run_many(conn, sql,
                      "UPDATE messages SET state = 'suppressed', reason = ?, final_at = ? "
                      "WHERE id = ? AND state = 'submitting'",
                      [(reason, sql.ts(now), mid) for mid, reason in why.items()])
-    return Claim([OutboundMessage(r[0], r[1], r[2], r[3] or "") for r in rows if r[0] not in why], why,
-                 {r[0]: int(r[6]) for r in rows})
+    if template_keys:
+        out = [OutboundMessage(r[0], r[1], r[2], r[3] or "", template_code=codes[r[7]],
+                               params=json.loads(r[8]) if r[8] else {}) for r in rows if r[0] not in why]
+    else:
+        out = [OutboundMessage(r[0], r[1], r[2], r[3] or "") for r in rows if r[0] not in why]
+    return Claim(out, why, attempts, failed=failed)
+
+
+def _template_codes(conn: Connection, sql: Sql, rows: Sequence[Any], channel: str, keys: Sequence[str],
+                    now: datetime) -> tuple[dict[int, str], dict[int, str]]:
+    """The provider template code of each claimed row's version (one query for the claim's versions), and the
+    rows that cannot go through this channel — ``failed`` here with a reason and a Chinese detail.
+
+    Rows are ``(id, key, phone, text, loan_id, account_id, attempts, template_version_id, params)``."""
+    versions = sorted({int(r[7]) for r in rows if r[7] is not None})
+    found: dict[int, tuple[str, int, Any, Any]] = {}
+    if versions:
+        in_v, p_v = sql.in_list(versions)
+        for vid, tcode, version, channel_codes, variables in run(
+                conn, sql, "SELECT v.id, t.code, v.version, v.channel_codes, v.variables FROM template_versions v "
+                           f"JOIN templates t ON t.id = v.template_id WHERE v.id{in_v}", p_v).all():
+            found[int(vid)] = (str(tcode), int(version), _json(channel_codes), _json(variables))
+    codes: dict[int, str] = {}
+    failed: dict[int, tuple[str, str]] = {}
+    for vid, (tcode, version, channel_codes, _) in found.items():
+        code = next((str(channel_codes[k]).strip() for k in keys
+                     if isinstance(channel_codes, dict) and str(channel_codes.get(k) or "").strip()), "")
+        if code:
+            codes[vid] = code
+        else:
+            failed[vid] = (TEMPLATE_UNREGISTERED, unregistered_detail(tcode, version, channel))
+    out: dict[int, str] = {}
+    fail_rows: list[tuple[Any, ...]] = []
+    ts = sql.ts(now)
+    for r in rows:
+        vid = r[7]
+        if vid is None or int(vid) not in found:
+            reason, detail = TEMPLATE_UNREGISTERED, f"该短信没有模板版本，不能经模板通道 {channel} 发送"
+        elif int(vid) in failed:
+            reason, detail = failed[int(vid)]
+        elif not r[8] and found[int(vid)][3]:
+            tcode, version = found[int(vid)][:2]
+            reason, detail = TEMPLATE_PARAMS_MISSING, (
+                f"该短信规划时未记录模板 {tcode} 版本 {version} 的变量值，不能经模板通道 {channel} 发送：请重新规划批次")
+        else:
+            continue
+        out[r[0]] = reason
+        fail_rows.append((reason, detail, ts, r[0]))
+    run_many(conn, sql, "UPDATE messages SET state = 'failed', reason = ?, detail = ?, final_at = ? "
+                        "WHERE id = ? AND state = 'submitting'", fail_rows)
+    return codes, out
+
+
+def unregistered_detail(template: str, version: int, channel: str) -> str:
+    return (f"模板 {template} 版本 {version} 未在通道 {channel} 登记模板编号：请用 dunning templates codes {template} "
+            f"--version {version} --set {channel}=编号 登记后重新发送")
+
+
+def _json(value: Any) -> Any:
+    """A JSON column read with plain SQL: text on SQLite, already decoded on PostgreSQL."""
+    if isinstance(value, str | bytes):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return None
+    return value
 
 
 LATE_DETAIL = "已过该短信的发送时段，未发送（不会延后发送）"
