@@ -28,6 +28,7 @@ from dunning.services import audit
 from dunning.services.campaigns_base import get_campaign, strategy_spec, transition
 from dunning.services.context import AppContext
 from dunning.services.sending import run_dispatch, start_dispatch
+from dunning.services.templates import missing_channel_codes
 from dunning.services.users import Role, require_role
 
 # --------------------------------------------------------------------------------------------------- pilot
@@ -59,6 +60,7 @@ def start_pilot(ctx: AppContext, campaign_id: int, *, actor: str,
         c = get_campaign(s, campaign_id)
         if c.state == CampaignState.PILOTING.value:
             return pilot_report(ctx, campaign_id) | {"already_piloting": True}
+        _require_template_codes(ctx, s, c, "试发")
         spec = strategy_spec(s, c.strategy_id)
         planned = read_frame(
             s, "SELECT id, segment, variant FROM messages WHERE campaign_id = :c AND state = 'planned'",
@@ -81,6 +83,23 @@ def start_pilot(ctx: AppContext, campaign_id: int, *, actor: str,
     else:
         run_dispatch(ctx, campaign_id, pilot_only=True, on_progress=on_progress)
     return pilot_report(ctx, campaign_id)
+
+
+def _require_template_codes(ctx: AppContext, s: Any, c: Campaign, action_zh: str) -> None:
+    """A template-based channel (Aliyun, Tencent) sends only registered templates: refuse to pilot or send while
+    a template version the campaign uses has no provider code for the campaign's channel, naming each one."""
+    missing = missing_channel_codes(ctx, s, c.id, c.channel)
+    if not missing:
+        return
+    names = "、".join(f"{code} 版本 {v}" for code, v in missing)
+    first_code, first_v = missing[0]
+    raise StateError(
+        f"批次 #{c.id} 经模板短信通道 {c.channel} 发送，但模板 {names} 未在通道 {c.channel} 登记模板编号，"
+        f"不能{action_zh}：请先在服务商处报备模板，再用 dunning templates codes {first_code} --version {first_v} "
+        f"--set {c.channel}=模板编号 逐个登记",
+        f"campaign #{c.id} uses template-based channel {c.channel!r} but "
+        f"{', '.join(f'{code} v{v}' for code, v in missing)} have no code registered for it",
+        code="state.template_unregistered")
 
 
 def pilot_report(ctx: AppContext, campaign_id: int) -> dict[str, Any]:
@@ -148,6 +167,8 @@ def send_campaign(ctx: AppContext, campaign_id: int, *, actor: str,
         c = get_campaign(s, campaign_id)
         if c.state in (CampaignState.COMPLETED.value, CampaignState.CANCELLED.value):
             return status(ctx, campaign_id) | {"already_finished": True}
+        if c.state in (CampaignState.PILOT_APPROVED.value, CampaignState.SENDING.value):
+            _require_template_codes(ctx, s, c, "发送")
         if c.state == CampaignState.PILOT_APPROVED.value:
             transition(ctx, s, c, CampaignState.SENDING, actor)
         elif c.state != CampaignState.SENDING.value:

@@ -377,6 +377,95 @@ def approve(ctx: AppContext, code: str, version: int | None = None, *, actor: st
         return _view(ctx, rec, tv)
 
 
+def _approved_version(s: Session, code: str, version: int | None) -> tuple[TemplateRecord, TemplateVersion]:
+    """The given version, or the newest approved one (what planning uses) when ``version`` is None."""
+    if version is not None:
+        return _version(s, code, version)
+    rec = _record(s, code)
+    tv = s.scalars(select(TemplateVersion).where(TemplateVersion.template_id == rec.id,
+                                                 TemplateVersion.status == TemplateStatus.APPROVED.value)
+                   .order_by(TemplateVersion.version.desc())).first()
+    if tv is None:
+        raise NotFoundError(f"模板 {code} 没有已批准的版本：请用 --version 指定版本",
+                            f"template {code!r} has no approved version; give --version",
+                            code="not_found.template_version")
+    return rec, tv
+
+
+def _template_channel_keys(ctx: AppContext) -> dict[str, str]:
+    """Keys ``channel_codes`` may use: the configured template-based channels' names and their kinds."""
+    from dunning.channels.registry import capabilities_of, kinds
+
+    keys = {k: k for k in kinds() if capabilities_of(k).template_based}
+    for name, cfg in ctx.settings.channels.items():
+        if cfg.kind in keys:
+            keys[name] = cfg.kind
+    return keys
+
+
+def set_channel_codes(ctx: AppContext, code: str, version: int | None = None, *, codes: Mapping[str, str],
+                      actor: str) -> VersionView:
+    """Record the template codes providers assigned to an approved version (``{"aliyun": "SMS_123456",
+    "tencent": "1234567"}``), keyed by channel name or kind; an empty value removes that channel's code.
+
+    The text stays immutable; only the provider codes change (merged into ``channel_codes``), with an audit
+    event ``template.channel_codes`` holding before and after. ``version`` None: the newest approved version."""
+    if not codes:
+        raise InputError("请至少给出一个 通道=模板编号（如 --set aliyun=SMS_123456）",
+                         "give at least one channel=code (e.g. --set aliyun=SMS_123456)", code="template.codes")
+    allowed = _template_channel_keys(ctx)
+    unknown = sorted(k for k in codes if k not in allowed)
+    if unknown:
+        known = "、".join(sorted(allowed)) or "（无）"
+        raise InputError(f"{'、'.join(unknown)} 不是模板短信通道（可登记：{known}）；自由文本通道（SMPP、HTTP 等）不需要模板编号",
+                         f"{', '.join(unknown)}: not a template-based channel (known: {', '.join(sorted(allowed))})",
+                         code="template.codes")
+    with ctx.db.transaction() as s:
+        require_role(s, actor, *EDITOR_ROLES)
+        rec, tv = _approved_version(s, code, version)
+        if tv.status != TemplateStatus.APPROVED.value:
+            raise StateError(f"模板 {code} v{tv.version} 当前为 {tv.status}：只有已批准的版本才能登记模板编号",
+                             f"template {code} v{tv.version} is {tv.status}; only approved versions take codes",
+                             code="state.template")
+        before = dict(tv.channel_codes or {})
+        after = dict(before)
+        for key, value in codes.items():
+            value = str(value).strip()
+            if value:
+                after[key] = value
+            else:
+                after.pop(key, None)
+        tv.channel_codes = after  # a new dict: the JSON column sees the change
+        audit.record(s, at=ctx.now(), actor=actor, action="template.channel_codes", entity="template",
+                     entity_id=f"{code}@{tv.version}", before={"channel_codes": before},
+                     after={"channel_codes": after})
+        return _view(ctx, rec, tv)
+
+
+def missing_channel_codes(ctx: AppContext, s: Session, campaign_id: int, channel: str) -> list[tuple[str, int]]:
+    """``(template code, version)`` of the versions a campaign's unsent messages use that have no provider code
+    for ``channel`` — empty when the channel sends free text (or is not configured)."""
+    from dunning.channels.registry import capabilities_of
+    from dunning.db.models import Message
+    from dunning.domain.states import MessageState
+
+    cfg = ctx.settings.channels.get(channel)
+    if cfg is None or not capabilities_of(cfg.kind).template_based:
+        return []
+    keys = (channel, cfg.kind)
+    rows = s.execute(
+        select(TemplateRecord.code, TemplateVersion.version, TemplateVersion.channel_codes)
+        .join(TemplateVersion, TemplateVersion.template_id == TemplateRecord.id)
+        .where(TemplateVersion.id.in_(
+            select(Message.template_version_id).where(
+                Message.campaign_id == campaign_id,
+                Message.state.in_([MessageState.PLANNED.value, MessageState.QUEUED.value]),
+                Message.template_version_id.is_not(None)).distinct()))
+        .order_by(TemplateRecord.code, TemplateVersion.version)).all()
+    return [(str(c), int(v)) for c, v, codes in rows
+            if not any(str((codes or {}).get(k) or "").strip() for k in keys)]
+
+
 def reject(ctx: AppContext, code: str, version: int | None = None, *, actor: str, reason: str = "") -> VersionView:
     """in review → draft, with the reviewer's reason in the audit log."""
     with ctx.db.transaction() as s:

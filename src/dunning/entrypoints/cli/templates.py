@@ -210,3 +210,49 @@ def show(code: str, json_out: bool = JsonOpt) -> None:
     for v in versions:
         _print_view(v, False)
         console.print()
+
+
+@app.command("codes")
+def codes(
+    code: str = typer.Argument(..., help="模板编号"),
+    version: int = typer.Option(None, "--version", "-v", help="版本号（默认最新的已批准版本）"),
+    sets: list[str] = typer.Option(None, "--set", help="通道=服务商模板编号，如 aliyun=SMS_123456、tencent=1234567；"
+                                                       "可重复；编号留空则删除该通道的登记"),
+    actor: str = typer.Option(None, "--as", help="操作人"),
+    json_out: bool = JsonOpt,
+) -> None:
+    """登记或查看模板在阿里云、腾讯云等模板短信通道的模板编号（不带 --set 时只列出）。
+    / Register (--set channel=code) or list the provider template codes of a template's versions."""
+    from dunning.errors import InputError
+    from dunning.services import templates as svc
+
+    with handled(json_out):
+        if sets:
+            parsed: dict[str, str] = {}
+            for item in sets:
+                key, eq, value = item.partition("=")
+                if not eq or not key.strip():
+                    raise InputError(f"--set 应写作 通道=模板编号（如 aliyun=SMS_123456）：{item}",
+                                     f"--set must be channel=code (e.g. aliyun=SMS_123456): {item}",
+                                     code="template.codes")
+                parsed[key.strip()] = value.strip()
+            views = [svc.set_channel_codes(context(), code, version, codes=parsed,
+                                           actor=actor or default_actor())]
+        elif version is not None:
+            views = [svc.get(context(), code, version)]
+        else:
+            views = svc.history(context(), code)
+    if json_out:
+        emit_json({"code": code, "versions": [{"version": v.version, "status": v.status,
+                                               "channel_codes": v.channel_codes} for v in views]})
+        return
+    if sets:
+        console.print(f"[green]已登记[/] {code} v{views[0].version} 的模板编号。")
+    table = Table(title=f"模板 {code} 的服务商模板编号")
+    table.add_column("版本", justify="right")
+    table.add_column("状态")
+    table.add_column("通道 = 模板编号")
+    for v in views:
+        registered = "\n".join(f"{k} = {c}" for k, c in sorted(v.channel_codes.items())) or "[dim]（未登记）[/]"
+        table.add_row(str(v.version), v.status, registered)
+    console.print(table)
