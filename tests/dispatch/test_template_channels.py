@@ -22,7 +22,7 @@ from sqlalchemy import select, update
 
 from dunning.channels.base import WebhookRequest
 from dunning.config import ChannelSettings, Settings
-from dunning.db.models import AuditEvent, Campaign, Message
+from dunning.db.models import AuditEvent, Campaign, Message, TemplateVersion
 from dunning.dispatch.engine import DispatchOutcome
 from dunning.errors import StateError
 from dunning.services import campaigns
@@ -50,8 +50,9 @@ segments:
 """
 M1_ORDER = ["name", "last4", "amount", "dpd", "due_date", "penalty_rate", "app", "hotline", "verify_code"]
 M1B_ORDER = ["name", "last4", "amount", "dpd", "penalty_rate", "app", "hotline", "verify_code"]
-ACCOUNTS = [Acct(f"LN{i:04d}{i}", 5, phone=f"+86139120{i:04d}5", amount_fen=100_000 + i * 12_345,
-                 name=n) for i, n in enumerate(["王小明", "李四", "欧阳娜娜", "张三", "赵敏", "周杰", "吴芳", "郑爽"])]
+NAMES = ["王小明", "李四", "欧阳娜娜", "张三", "赵敏", "周杰", "吴芳", "郑爽"]
+ACCOUNTS = [Acct(f"LN{i:04d}{i}", 5, phone=f"+86139120{i:04d}5", amount_fen=100_000 + i * 12_345, name=n)
+            for i, n in enumerate(NAMES)]
 
 
 @pytest.fixture
@@ -89,8 +90,9 @@ def tencent_settings(peer: TencentPeer) -> ChannelSettings:
         secrets={"secret_key": SecretStr(peer.secret_key), "webhook_token": SecretStr(TC_TOKEN)})
 
 
-def make_ctx(tmp_path: Path, channels: dict[str, ChannelSettings]) -> AppContext:
+def make_ctx(tmp_path: Path, channels: dict[str, ChannelSettings], database_url: str | None = None) -> AppContext:
     settings = Settings(data_dir=tmp_path / ".dunning", secret_key="test-secret-key",  # type: ignore[arg-type]
+                        database_url=database_url,
                         channels={"sandbox": ChannelSettings(kind="sandbox", options={"seed": 7}), **channels})
     ctx = build_context(settings, clock=FrozenClock(at(DAY, 10)).now)
     ensure_bundled_templates(ctx)
@@ -98,10 +100,13 @@ def make_ctx(tmp_path: Path, channels: dict[str, ChannelSettings]) -> AppContext
     return ctx
 
 
-def plan_on(ctx: AppContext, tmp_path: Path, channel: str) -> int:
-    iid = import_accounts(ctx, ACCOUNTS, DAY)
+def plan_on(ctx: AppContext, tmp_path: Path, channel: str, *, phones: str = "139120") -> int:
+    """Plan the eight accounts (phones ``+86{phones}XXXX5``) for ``channel``; returns the campaign id."""
+    accounts = [Acct(a.loan_id, a.dpd, phone=f"+86{phones}{i:04d}5", amount_fen=a.amount_fen, name=a.name)
+                for i, a in enumerate(ACCOUNTS)]
+    iid = import_accounts(ctx, accounts, DAY)
     path = tmp_path / f"{channel}.yaml"
-    path.write_text(STRATEGY % f"tpl-{channel}", encoding="utf-8")
+    path.write_text(STRATEGY % f"tpl-{channel}-{phones}", encoding="utf-8")
     summary = plan_campaign(ctx, actor="planner", strategy_path=path, import_id=iid, as_of=DAY, channel=channel)
     assert summary.planned == len(ACCOUNTS), summary
     return summary.campaign_id
@@ -206,12 +211,17 @@ def test_tencent_campaign_sends_the_values_positionally_in_template_order(
         assert got["params"] == list(expected_params(m, order).values())
 
 
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 def test_a_queued_message_without_a_code_fails_with_a_clear_reason_and_is_never_sent(
-        tmp_path: Path, aliyun_peer: AliyunPeer) -> None:
+        tmp_path: Path, aliyun_peer: AliyunPeer, database: str, request: pytest.FixtureRequest) -> None:
     """The safety net behind the pilot check: messages queued for a template channel (a fallback, or a code
     removed after the pilot) whose version has no code fail at the claim, once, with the fix in the detail."""
-    ctx = make_ctx(tmp_path, {"aliyun": aliyun_settings(aliyun_peer)})
-    cid = plan_on(ctx, tmp_path, "aliyun")
+    url = request.getfixturevalue("pg_url") if database == "postgresql" else None
+    ctx = make_ctx(tmp_path, {"aliyun": aliyun_settings(aliyun_peer)}, database_url=url)
+    cid = plan_on(ctx, tmp_path, "aliyun", phones="137120" if url else "139120")
+    with ctx.db.transaction() as s:  # a PostgreSQL database lives for the session: start from no codes
+        for tv in s.scalars(select(TemplateVersion)):
+            tv.channel_codes = {}
     tsvc.set_channel_codes(ctx, "M1_b", codes={"aliyun": "SMS_900002"}, actor="wang.ops")
     with ctx.db.transaction() as s:
         s.execute(update(Message).where(Message.campaign_id == cid).values(state="queued"))
@@ -239,6 +249,10 @@ def test_a_queued_message_without_a_code_fails_with_a_clear_reason_and_is_never_
     assert all(m.state == "submitted" for m in registered)
     assert sorted(s["phone"] for s in aliyun_peer.sent) == sorted(m.phone.removeprefix("+86") for m in registered)
     assert {s["template"] for s in aliyun_peer.sent} == {"SMS_900002"}
+    for m, sent in zip(sorted(registered, key=lambda m: m.phone),
+                       sorted(aliyun_peer.sent, key=lambda s: s["phone"]), strict=True):
+        assert sent["params"] == expected_params(m, M1B_ORDER)
+    ctx.db.dispose()
 
 
 def test_codes_go_on_approved_versions_of_template_channels_only(tmp_path: Path) -> None:

@@ -120,3 +120,36 @@ def test_save_submit_approve_preview_stored(env: dict[str, str]) -> None:
     assert code == 0 and len(json.loads(out)["previews"]) == 4
     code, out = run(env, "show", "mine")
     assert code == 0 and "approved" in out
+
+
+def test_codes_registers_and_lists_provider_template_codes(env: dict[str, str]) -> None:
+    from dunning.config import Settings
+    from dunning.services.context import build_context
+    from dunning.services.users import add_user
+
+    ctx = build_context(Settings(data_dir=Path(env["DUNNING_DATA_DIR"]), secret_key="test-secret"))  # type: ignore[arg-type]
+    add_user(ctx, "zhao", "strategist")
+    add_user(ctx, "li", "compliance")
+    ctx.db.dispose()
+    assert run(env, "save", "coded", "--text", GOOD["text"], "--vars", json.dumps(GOOD["variables"]),  # type: ignore[arg-type]
+               "--as", "zhao", "--json")[0] == 0
+    code, out = run(env, "codes", "coded", "--set", "aliyun=SMS_1", "--as", "zhao", "--json")
+    assert code == 2 and json.loads(out)["error"]["code"] == "not_found.template_version"  # none approved yet
+    code, out = run(env, "codes", "coded", "-v", "1", "--set", "aliyun=SMS_1", "--as", "zhao", "--json")
+    assert code == 2 and json.loads(out)["error"]["code"] == "state.template"  # a draft takes no codes
+    assert run(env, "submit", "coded", "--as", "zhao")[0] == 0
+    assert run(env, "approve", "coded", "--as", "li")[0] == 0
+
+    code, out = run(env, "codes", "coded", "--set", "aliyun=SMS_123456", "--set", "tencent=1234567", "--as", "zhao",
+                    "--json")
+    assert code == 0, out
+    assert json.loads(out)["versions"] == [{"version": 1, "status": "approved",
+                                            "channel_codes": {"aliyun": "SMS_123456", "tencent": "1234567"}}]
+    code, out = run(env, "codes", "coded")
+    assert code == 0 and "aliyun = SMS_123456" in out and "tencent = 1234567" in out
+    code, out = run(env, "codes", "coded", "--version", "1", "--set", "tencent=", "--as", "zhao", "--json")
+    assert code == 0 and json.loads(out)["versions"][0]["channel_codes"] == {"aliyun": "SMS_123456"}
+    code, out = run(env, "codes", "coded", "--set", "SMS_9", "--as", "zhao")
+    assert code == 2 and "通道=模板编号" in out
+    code, out = run(env, "codes", "coded", "--set", "smpp=X", "--as", "zhao", "--json")
+    assert code == 2 and json.loads(out)["error"]["code"] == "template.codes"
