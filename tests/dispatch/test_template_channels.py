@@ -226,6 +226,10 @@ def test_a_queued_message_without_a_code_fails_with_a_clear_reason_and_is_never_
     with ctx.db.transaction() as s:
         s.execute(update(Message).where(Message.campaign_id == cid).values(state="queued"))
         s.execute(update(Campaign).where(Campaign.id == cid).values(state="sending"))
+        # one message as planned before params were stored: it cannot go either
+        stale = s.scalars(select(Message.id).where(Message.campaign_id == cid, Message.variant == "b")
+                          .order_by(Message.id.desc())).first()
+        s.execute(update(Message).where(Message.id == stale).values(params=None))
 
     d = dispatcher(ctx, "aliyun", receipt_wait=0.0)
 
@@ -239,9 +243,11 @@ def test_a_queued_message_without_a_code_fails_with_a_clear_reason_and_is_never_
     assert outcome.stopped == "done"
     msgs = rows(ctx, cid)
     unregistered = [m for m in msgs if m.variant == "a"]
-    registered = [m for m in msgs if m.variant == "b"]
+    registered = [m for m in msgs if m.variant == "b" and m.id != stale]
     assert unregistered and registered
-    assert outcome.progress.failed == len(unregistered)
+    assert outcome.progress.failed == len(unregistered) + 1
+    old = next(m for m in msgs if m.id == stale)
+    assert (old.state, old.reason) == ("failed", "template_params_missing") and "重新规划" in (old.detail or "")
     for m in unregistered:
         assert (m.state, m.reason, m.attempts) == ("failed", "template_unregistered", 1)
         assert m.detail is not None and "模板 M1 版本 1 未在通道 aliyun 登记模板编号" in m.detail
