@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -18,11 +19,11 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import select, update
+from sqlalchemy import create_engine, select, text, update
 
 from dunning.channels.base import WebhookRequest
 from dunning.config import ChannelSettings, Settings
-from dunning.db.models import AuditEvent, Campaign, Message, TemplateVersion
+from dunning.db.models import AuditEvent, Campaign, Message
 from dunning.dispatch.engine import DispatchOutcome
 from dunning.errors import StateError
 from dunning.services import campaigns
@@ -33,6 +34,7 @@ from dunning.services.delivery import ingest_events
 from dunning.services.planning import plan_campaign
 from dunning.services.users import ensure_demo_users
 from dunning.testing import FrozenClock
+from tests.dispatch.conftest import PG_ADMIN
 from tests.dispatch.support import dispatcher
 from tests.peers.http_peers import AliyunPeer, TencentPeer, WebhookSink
 from tests.strategy.helpers import Acct, at, import_accounts
@@ -60,6 +62,21 @@ def sink() -> Iterator[WebhookSink]:
     s = WebhookSink()
     yield s
     s.close()
+
+
+@pytest.fixture
+def fresh_pg() -> Iterator[str]:
+    """A PostgreSQL database of this test's own (the session's is shared with tests that number ids by hand)."""
+    name = f"dunning_tpl_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
 
 
 @pytest.fixture
@@ -216,12 +233,9 @@ def test_a_queued_message_without_a_code_fails_with_a_clear_reason_and_is_never_
         tmp_path: Path, aliyun_peer: AliyunPeer, database: str, request: pytest.FixtureRequest) -> None:
     """The safety net behind the pilot check: messages queued for a template channel (a fallback, or a code
     removed after the pilot) whose version has no code fail at the claim, once, with the fix in the detail."""
-    url = request.getfixturevalue("pg_url") if database == "postgresql" else None
+    url = request.getfixturevalue("fresh_pg") if database == "postgresql" else None
     ctx = make_ctx(tmp_path, {"aliyun": aliyun_settings(aliyun_peer)}, database_url=url)
-    cid = plan_on(ctx, tmp_path, "aliyun", phones="137120" if url else "139120")
-    with ctx.db.transaction() as s:  # a PostgreSQL database lives for the session: start from no codes
-        for tv in s.scalars(select(TemplateVersion)):
-            tv.channel_codes = {}
+    cid = plan_on(ctx, tmp_path, "aliyun")
     tsvc.set_channel_codes(ctx, "M1_b", codes={"aliyun": "SMS_900002"}, actor="wang.ops")
     with ctx.db.transaction() as s:
         s.execute(update(Message).where(Message.campaign_id == cid).values(state="queued"))

@@ -393,14 +393,25 @@ def _approved_version(s: Session, code: str, version: int | None) -> tuple[Templ
 
 
 def _template_channel_keys(ctx: AppContext) -> dict[str, str]:
-    """Keys ``channel_codes`` may use: the configured template-based channels' names and their kinds."""
-    from dunning.channels.registry import capabilities_of, kinds
+    """Keys ``channel_codes`` may use: the configured template-based channels' names and their kinds. A kind whose
+    adapter cannot be loaded here (its SDK not installed on this host) is accepted: only the sender needs it."""
+    from dunning.channels.registry import kinds
 
-    keys = {k: k for k in kinds() if capabilities_of(k).template_based}
+    keys = {k: k for k in kinds() if _template_based(k) is not False}
     for name, cfg in ctx.settings.channels.items():
         if cfg.kind in keys:
             keys[name] = cfg.kind
     return keys
+
+
+def _template_based(kind: str) -> bool | None:
+    """Whether channels of ``kind`` send only registered templates; None when this host cannot load the adapter."""
+    from dunning.channels.registry import capabilities_of
+
+    try:
+        return capabilities_of(kind).template_based
+    except ConfigError:
+        return None
 
 
 def set_channel_codes(ctx: AppContext, code: str, version: int | None = None, *, codes: Mapping[str, str],
@@ -444,13 +455,14 @@ def set_channel_codes(ctx: AppContext, code: str, version: int | None = None, *,
 
 def missing_channel_codes(ctx: AppContext, s: Session, campaign_id: int, channel: str) -> list[tuple[str, int]]:
     """``(template code, version)`` of the versions a campaign's unsent messages use that have no provider code
-    for ``channel`` — empty when the channel sends free text (or is not configured)."""
-    from dunning.channels.registry import capabilities_of
+    for ``channel`` — empty when the channel sends free text (or is not configured, or cannot be loaded here)."""
     from dunning.db.models import Message
     from dunning.domain.states import MessageState
 
     cfg = ctx.settings.channels.get(channel)
-    if cfg is None or not capabilities_of(cfg.kind).template_based:
+    # An adapter this host cannot load (a caller handing sending to a worker) is left to the sender's claim,
+    # which fails such messages one by one with the same explanation.
+    if cfg is None or not _template_based(cfg.kind):
         return []
     keys = (channel, cfg.kind)
     rows = s.execute(
