@@ -185,9 +185,8 @@ class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (
         Index("ix_messages_campaign_state", "campaign_id", "state", "id"),
-        Index("ix_messages_phone_sent", "phone", "submitted_at"),
+        Index("ix_messages_phone", "phone"),  # contact budget, message search, replies (see migration 0007)
         Index("ix_messages_loan", "loan_id"),
-        Index("ix_messages_provider", "provider_id"),
         Index("ix_messages_submitting_at", "submitting_at"),  # planning counts each phone's recent contacts
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -245,7 +244,7 @@ class DeliveryReportRow(Base):
     __tablename__ = "delivery_reports"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     channel: Mapped[str] = mapped_column(String(64))
-    provider_id: Mapped[str] = mapped_column(String(128), index=True)
+    provider_id: Mapped[str] = mapped_column(String(128))
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), nullable=True, index=True)
     status: Mapped[str] = mapped_column(String(16))
     error_code: Mapped[str | None] = mapped_column(String(32), nullable=True)

@@ -41,9 +41,10 @@ from zoneinfo import ZoneInfo
 
 from dunning.channels.base import Channel, ChannelEvent, OutboundMessage, SubmitResult
 from dunning.db.engine import Database
+from dunning.db.rawsql import Sql
 from dunning.dispatch import outbox
 from dunning.dispatch.breaker import CircuitBreaker
-from dunning.dispatch.outbox import ContactBudget, Orphan, Sql
+from dunning.dispatch.outbox import ContactBudget, Orphan
 from dunning.dispatch.ratelimit import GcraLimiter
 from dunning.dispatch.retry import RetryPolicy
 from dunning.dispatch.state import CampaignLease

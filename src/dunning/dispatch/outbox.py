@@ -3,14 +3,8 @@
 Every function here is synchronous and short; the async engine runs them on its single database thread, so
 they never block the network I/O of a send in flight.
 
-Statements are plain SQL sent with ``exec_driver_sql`` as executemany batches, because this is the hot path
-(three to five row operations per message at tens of thousands of messages a second) and SQLAlchemy's
-per-row parameter processing would cost more than the database work. The SQL is portable between SQLite and
-PostgreSQL; the two differences (placeholder style and how a timestamp is bound) live in :class:`Sql`.
-
-Timestamps are bound as UTC. On SQLite that means the text form SQLAlchemy's ``DateTime`` writes
-(``YYYY-MM-DD HH:MM:SS.ffffff``, UTC wall time), so rows written here compare correctly with rows written
-through the ORM.
+Statements are plain SQL sent as executemany batches (:mod:`dunning.db.rawsql`), because this is the hot path:
+three to five row operations per message at tens of thousands of messages a second.
 """
 
 from __future__ import annotations
@@ -18,13 +12,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine
 
 from dunning.channels.base import OutboundMessage, SubmitResult
+from dunning.db.rawsql import Sql, fetch, run, run_many
 from dunning.dispatch.retry import GiveUp, RetryPolicy
 from dunning.domain.states import MessageState
 from dunning.errors import ChannelError, RateLimitedError
@@ -34,49 +29,6 @@ CONTACT_STATES = ("submitting", "submitted", "delivered", "held", "expired")
 BLOCKING_FLAGS = {"opted_out": "opted_out", "dispute": "dispute", "do_not_contact": "do_not_contact"}
 OUTCOME_UNKNOWN = "channel.outcome_unknown"
 PARTIAL = "channel.partial"
-
-
-class Sql:
-    """Dialect differences for the outbox's plain SQL."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.pg = engine.dialect.name == "postgresql"
-        self.placeholder = "%s" if engine.dialect.paramstyle in ("format", "pyformat") else "?"
-        self._cache: dict[str, str] = {}
-
-    def q(self, sql: str) -> str:
-        """``sql`` written with ``?`` placeholders, in the driver's style."""
-        if self.placeholder == "?":
-            return sql
-        out = self._cache.get(sql)
-        if out is None:
-            out = self._cache[sql] = sql.replace("?", self.placeholder)
-        return out
-
-    def ts(self, value: datetime | None) -> Any:
-        if value is None:
-            return None
-        utc = value.astimezone(UTC) if value.tzinfo else value
-        if self.pg:
-            return utc if utc.tzinfo else utc.replace(tzinfo=UTC)
-        return utc.strftime("%Y-%m-%d %H:%M:%S.%f")
-
-    def in_list(self, values: Sequence[Any]) -> tuple[str, list[Any]]:
-        """An ``IN`` / ``= ANY`` predicate tail for ``values``: ``(sql, params)``."""
-        if self.pg:
-            return " = ANY(?)", [list(values)]
-        return f" IN ({','.join('?' * len(values))})", list(values)
-
-
-def run(conn: Connection, sql: Sql, statement: str, params: Sequence[Any] = ()) -> Any:
-    """One execution of ``statement`` with positional ``params``."""
-    return conn.exec_driver_sql(sql.q(statement), tuple(params))
-
-
-def run_many(conn: Connection, sql: Sql, statement: str, rows: list[tuple[Any, ...]]) -> None:
-    """``statement`` once per row, as one executemany."""
-    if rows:
-        conn.exec_driver_sql(sql.q(statement), rows)
 
 
 # ------------------------------------------------------------------------------------------------ claim
@@ -142,21 +94,21 @@ def claim(engine: Engine, sql: Sql, *, campaign_id: int, channel: str, n: int, n
         if sql.pg:
             # A materialised CTE runs the LIMIT once (an IN-subquery may be re-run by the planner and claim
             # more than n); SKIP LOCKED lets concurrent claimers pass each other.
-            rows = run(
+            rows = fetch(
                 conn, sql,
                 f"WITH picked AS MATERIALIZED ({pick} FOR UPDATE SKIP LOCKED) "
                 "UPDATE messages AS m SET state = 'submitting', submitting_at = ?, channel = ?, "
                 "attempts = m.attempts + 1 FROM picked WHERE m.id = picked.id AND m.state = 'queued' "
                 + returning.replace("RETURNING ", "RETURNING m.").replace(", ", ", m."),
                 [*pick_params, sql.ts(now), channel],
-            ).all()
+            )
         else:
-            rows = run(
+            rows = fetch(
                 conn, sql,
                 "UPDATE messages SET state = 'submitting', submitting_at = ?, channel = ?, attempts = attempts + 1 "
                 f"WHERE id IN ({pick}) AND state = 'queued' {returning}",
                 [sql.ts(now), channel, *pick_params],
-            ).all()
+            )
         if not rows:
             # Nothing due: expire what can no longer go (only here, so a busy send never pays for the scan).
             expired = _expire_late(conn, sql, campaign_id, now)
@@ -275,8 +227,8 @@ def _recheck(conn: Connection, sql: Sql, rows: Sequence[Any], now: datetime, tz:
     why: dict[int, str] = {}
     phones = sorted({r[2] for r in rows})
     in_phones, p_phones = sql.in_list(phones)
-    flagged = dict(run(conn, sql, f"SELECT phone, kind FROM phone_flags WHERE cleared_at IS NULL AND phone{in_phones}",
-                       p_phones).all())
+    flagged = dict(fetch(conn, sql, f"SELECT phone, kind FROM phone_flags WHERE cleared_at IS NULL AND phone{in_phones}",
+                         p_phones))
     if flagged:
         for r in rows:
             if r[2] in flagged:
@@ -284,27 +236,29 @@ def _recheck(conn: Connection, sql: Sql, rows: Sequence[Any], now: datetime, tz:
     loans = sorted({r[4] for r in rows})
     in_loans, p_loans = sql.in_list(loans)
     after = " AND paid_at >= ?" if since is not None else ""
-    paid = dict(run(conn, sql, f"SELECT loan_id, SUM(amount_fen) FROM payments WHERE loan_id{in_loans}{after} "
-                               "GROUP BY loan_id", [*p_loans, *([sql.ts(since)] if since is not None else [])]).all())
+    paid = dict(fetch(conn, sql, f"SELECT loan_id, SUM(amount_fen) FROM payments WHERE loan_id{in_loans}{after} "
+                                 "GROUP BY loan_id", [*p_loans, *([sql.ts(since)] if since is not None else [])]))
     if paid:
         accounts = sorted({r[5] for r in rows if r[4] in paid})
         in_acc, p_acc = sql.in_list(accounts)
-        due = dict(run(conn, sql, f"SELECT id, amount_due_fen FROM accounts WHERE id{in_acc}", p_acc).all())
+        due = dict(fetch(conn, sql, f"SELECT id, amount_due_fen FROM accounts WHERE id{in_acc}", p_acc))
         for r in rows:
             if r[4] in paid and r[5] in due and paid[r[4]] >= due[r[5]]:
                 why.setdefault(r[0], "paid")
     # Contact budget in the campaign's time zone; the claimed rows themselves are already ``submitting`` and
-    # counted by the query, so they are subtracted before counting them in one by one, in id order.
+    # counted by the query, so they are subtracted before counting them in one by one, in id order. Only
+    # phones with more than one contact come back (a phone counted once is this claim's own message alone).
     midnight = now.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
     states = "','".join(CONTACT_STATES)
     counts = {
         phone: (int(day or 0), int(week or 0))
-        for phone, day, week in run(
+        for phone, day, week in fetch(
             conn, sql,
             "SELECT phone, SUM(CASE WHEN submitting_at >= ? THEN 1 ELSE 0 END), COUNT(*) FROM messages "
-            f"WHERE phone{in_phones} AND state IN ('{states}') AND submitting_at >= ? GROUP BY phone",
+            f"WHERE phone{in_phones} AND state IN ('{states}') AND submitting_at >= ? GROUP BY phone "
+            "HAVING COUNT(*) > 1",
             [sql.ts(midnight), *p_phones, sql.ts(now - timedelta(days=7))],
-        ).all()
+        )
     }
     claimed_per_phone: dict[str, int] = {}
     for r in rows:
@@ -314,8 +268,8 @@ def _recheck(conn: Connection, sql: Sql, rows: Sequence[Any], now: datetime, tz:
         if r[0] in why:
             continue
         phone = r[2]
-        day, week = counts.get(phone, (0, 0))
         own = claimed_per_phone[phone]
+        day, week = counts.get(phone, (own, own))
         extra = taken.get(phone, 0)
         if day - own + extra >= budget.max_per_day or week - own + extra >= budget.max_per_7d:
             why[r[0]] = "budget"

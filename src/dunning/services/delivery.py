@@ -8,20 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Table, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.orm import Session
 
 from dunning.channels.base import ChannelEvent, DeliveryReport, DeliveryStatus, InboundMessage
-from dunning.db.models import DeliveryReportRow, Message, MessagePart, PhoneFlag, Reply
+from dunning.db.models import Message, PhoneFlag, Reply
+from dunning.db.rawsql import Sql, fetch, run_many
 from dunning.domain.masking import mask_phone
 from dunning.domain.replies import classify_reply
 from dunning.domain.states import MessageState
 from dunning.services import audit
 
-MT: Table = Message.__table__  # type: ignore[assignment]
-PT: Table = MessagePart.__table__  # type: ignore[assignment]
-_CHUNK = 500
+_CHUNK = 2000
 SETTLEABLE = (MessageState.SUBMITTED, MessageState.HELD, MessageState.EXPIRED, MessageState.SUBMITTING)
 
 
@@ -39,98 +39,138 @@ def ingest_events(
     counts = {"dlr": len(dlrs), "dlr_unmatched": 0, "mo": len(mos), "opt_out": 0, "dispute": 0}
     if dlrs:
         counts["dlr_unmatched"] = _ingest_dlrs(s, channel, dlrs, now)
-    for mo in mos:
-        kind = _ingest_mo(s, channel, mo, now, stop_keywords, dispute_keywords)
-        if kind in counts:
-            counts[kind] += 1
+    if mos:
+        for kind in _ingest_mos(s, channel, mos, now, stop_keywords, dispute_keywords):
+            if kind in counts:
+                counts[kind] += 1
     return counts
 
 
 def _ingest_dlrs(s: Session, channel: str, dlrs: Sequence[DeliveryReport], now: datetime) -> int:
-    part_of: dict[str, int] = {}
+    """Store every report, mark its part, settle the messages whose parts are now final; returns the number of
+    reports for ids we never sent (kept, with no message).
+
+    Plain SQL executemany (:mod:`dunning.db.rawsql`): a busy channel returns tens of thousands of receipts a
+    second, and the ORM's per-row work cost several times the database's. Most messages have one part; their
+    part's and message's new states are worked out here from the part's state before the batch, without a
+    second query. Messages of several parts are settled from all their parts' states (:func:`_settle`).
+    """
+    conn = s.connection()
+    sql = Sql(conn.engine)
+    part_of: dict[str, tuple[int, str | None, int]] = {}  # provider id → (message id, part state, parts)
     ids = list({d.provider_id for d in dlrs})
     for i in range(0, len(ids), _CHUNK):
-        part_of.update(
-            s.execute(
-                select(MessagePart.provider_id, MessagePart.message_id).where(
-                    MessagePart.channel == channel, MessagePart.provider_id.in_(ids[i:i + _CHUNK])
-                )
-            ).all()
-        )
-    s.execute(
-        insert(DeliveryReportRow),
-        [
-            {"channel": channel, "provider_id": d.provider_id, "message_id": part_of.get(d.provider_id),
-             "status": d.status.value, "error_code": d.error_code, "done_at": d.done_at, "received_at": now,
-             "raw": d.raw}
-            for d in dlrs
-        ],
-    )
-    final = [d for d in dlrs if d.status != DeliveryStatus.UNKNOWN and d.provider_id in part_of]
-    if final:
-        s.execute(
-            update(PT)
-            # Worst part wins: some gateways (Kannel) send one receipt per part under one id; a later
-            # "delivered" must never overwrite an earlier "failed".
-            .where(PT.c.channel == channel, PT.c.provider_id == bindparam("pid"),
-                   or_(PT.c.status.is_(None), PT.c.status != DeliveryStatus.FAILED.value))
-            .values(status=bindparam("st")),
-            [{"pid": d.provider_id, "st": d.status.value} for d in final],
-        )
-        _settle(s, sorted({part_of[d.provider_id] for d in final}), now)
+        tail, params = sql.in_list(ids[i:i + _CHUNK])
+        for pid, mid, status, parts in fetch(
+                conn, sql, "SELECT p.provider_id, p.message_id, p.status, "
+                           "(SELECT COUNT(*) FROM message_parts q WHERE q.message_id = p.message_id) "
+                           f"FROM message_parts p WHERE p.channel = ? AND p.provider_id{tail}", [channel, *params]):
+            part_of[pid] = (int(mid), status, int(parts))
+    received = sql.ts(now)
+    stamps: dict[datetime | None, Any] = {}
+    rows: list[tuple[Any, ...]] = []
+    for d in dlrs:
+        if d.done_at not in stamps:
+            stamps[d.done_at] = sql.ts(d.done_at)
+        hit = part_of.get(d.provider_id)
+        rows.append((channel, d.provider_id, hit[0] if hit else None, d.status.value, d.error_code, stamps[d.done_at],
+                     received, d.raw))
+    run_many(conn, sql, "INSERT INTO delivery_reports (channel, provider_id, message_id, status, error_code, done_at, "
+                        "received_at, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    # Worst part wins: some gateways (Kannel) send one receipt per part under one id; a later "delivered" must
+    # never overwrite an earlier "failed". Otherwise the latest report sets the part's state.
+    state: dict[str, str | None] = {}
+    for d in dlrs:
+        hit = part_of.get(d.provider_id)
+        if hit is None or d.status == DeliveryStatus.UNKNOWN:
+            continue
+        current = state.get(d.provider_id, hit[1])
+        if current != DeliveryStatus.FAILED.value:
+            state[d.provider_id] = d.status.value
+    changed = [(st, channel, pid) for pid, st in state.items() if st != part_of[pid][1]]
+    run_many(conn, sql, "UPDATE message_parts SET status = ? WHERE channel = ? AND provider_id = ?", changed)
+    single: list[tuple[Any, ...]] = []
+    several: set[int] = set()
+    ts = sql.ts(now)
+    for pid, st in state.items():
+        mid, _, parts = part_of[pid]
+        if parts > 1:
+            several.add(mid)
+        elif st is not None:
+            single.append((st, _REASON.get(st), ts, mid))
+    _update_messages(conn, sql, single)
+    if several:
+        _settle(conn, sql, sorted(several), now)
     return sum(1 for d in dlrs if d.provider_id not in part_of)
 
 
-def _settle(s: Session, message_ids: list[int], now: datetime) -> None:
-    """Derive each message's final state from its parts' states."""
-    updates = []
+_REASON = {"failed": "dlr_failed", "expired": "dlr_expired"}
+
+
+def _update_messages(conn: Connection, sql: Sql, rows: list[tuple[Any, ...]]) -> None:
+    """Final states ``(state, reason, final_at, id)``, for messages still awaiting one (or expired by the sweep)."""
+    settleable = "','".join(st.value for st in SETTLEABLE)
+    run_many(conn, sql, f"UPDATE messages SET state = ?, reason = ?, final_at = ? WHERE id = ? "
+                        f"AND state IN ('{settleable}')", rows)
+
+
+def _settle(conn: Connection, sql: Sql, message_ids: list[int], now: datetime) -> None:
+    """Derive each message's final state from its parts' states: failed if any part failed, expired if any
+    expired, delivered when every part is delivered; otherwise unchanged."""
+    updates: list[tuple[Any, ...]] = []
+    ts = sql.ts(now)
     for i in range(0, len(message_ids), _CHUNK):
-        chunk = message_ids[i:i + _CHUNK]
-        rows = s.execute(
-            select(
-                MessagePart.message_id,
-                func.count(),
-                func.sum(case((MessagePart.status == "delivered", 1), else_=0)),
-                func.sum(case((MessagePart.status == "failed", 1), else_=0)),
-                func.sum(case((MessagePart.status == "expired", 1), else_=0)),
-            )
-            .where(MessagePart.message_id.in_(chunk))
-            .group_by(MessagePart.message_id)
-        ).all()
+        tail, params = sql.in_list(message_ids[i:i + _CHUNK])
+        rows = fetch(conn, sql,
+                     "SELECT message_id, COUNT(*), SUM(CASE WHEN status = 'delivered' THEN 1 ELSE 0 END), "
+                     "SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), "
+                     "SUM(CASE WHEN status = 'expired' THEN 1 ELSE 0 END) "
+                     f"FROM message_parts WHERE message_id{tail} GROUP BY message_id", params)
         for mid, total, delivered, failed, expired in rows:
             if failed:
-                updates.append({"mid": mid, "st": MessageState.FAILED.value, "why": "dlr_failed"})
+                updates.append((MessageState.FAILED.value, "dlr_failed", ts, mid))
             elif expired:
-                updates.append({"mid": mid, "st": MessageState.EXPIRED.value, "why": "dlr_expired"})
+                updates.append((MessageState.EXPIRED.value, "dlr_expired", ts, mid))
             elif delivered == total:
-                updates.append({"mid": mid, "st": MessageState.DELIVERED.value, "why": None})
-    if updates:
-        s.execute(
-            update(MT)
-            .where(MT.c.id == bindparam("mid"), or_(*(MT.c.state == st.value for st in SETTLEABLE)))
-            .values(state=bindparam("st"), reason=bindparam("why"), final_at=now),
-            updates,
-        )
+                updates.append((MessageState.DELIVERED.value, None, ts, mid))
+    _update_messages(conn, sql, updates)
 
 
-def _ingest_mo(
-    s: Session, channel: str, mo: InboundMessage, now: datetime, stop_kw: Sequence[str], dispute_kw: Sequence[str]
-) -> str:
-    kind = classify_reply(mo.text, stop_kw, dispute_kw)
-    last = s.scalars(
-        select(Message.id).where(Message.phone == mo.phone, Message.state.in_(
-            (MessageState.SUBMITTED, MessageState.DELIVERED))).order_by(Message.id.desc()).limit(1)
-    ).first()
-    s.add(Reply(channel=channel, phone=mo.phone, text=mo.text, classification=kind, message_id=last,
-                received_at=mo.received_at or now))
-    if kind in ("opt_out", "dispute"):
+def _ingest_mos(s: Session, channel: str, mos: Sequence[InboundMessage], now: datetime, stop_kw: Sequence[str],
+                dispute_kw: Sequence[str]) -> list[str]:
+    """Store each reply against the phone's latest sent message; an opt-out or dispute raises the phone's flag
+    (again, if it was cleared) with an audit event. Returns each reply's classification, in order.
+
+    One query for the latest messages and one for the flags of the whole batch: a large campaign's replies
+    arrive by the hundreds with its receipts."""
+    kinds = [classify_reply(mo.text, stop_kw, dispute_kw) for mo in mos]
+    phones = sorted({mo.phone for mo in mos})
+    last: dict[str, int] = {}
+    flags: dict[tuple[str, str], PhoneFlag] = {}
+    for i in range(0, len(phones), _CHUNK):
+        chunk = phones[i:i + _CHUNK]
+        last.update(s.execute(
+            select(Message.phone, func.max(Message.id))
+            .where(Message.phone.in_(chunk), Message.state.in_((MessageState.SUBMITTED, MessageState.DELIVERED)))
+            .group_by(Message.phone)).tuples().all())
+        flags.update(((f.phone, f.kind), f) for f in s.scalars(select(PhoneFlag).where(PhoneFlag.phone.in_(chunk))))
+    s.execute(insert(Reply), [
+        {"channel": channel, "phone": mo.phone, "text": mo.text, "classification": kind,
+         "message_id": last.get(mo.phone), "received_at": mo.received_at or now}
+        for mo, kind in zip(mos, kinds, strict=True)])
+    for mo, kind in zip(mos, kinds, strict=True):
+        if kind not in ("opt_out", "dispute"):
+            continue
         flag = "opted_out" if kind == "opt_out" else "dispute"
-        existing = s.scalars(select(PhoneFlag).where(PhoneFlag.phone == mo.phone, PhoneFlag.kind == flag)).first()
-        if existing is None or existing.cleared_at is not None:  # a cleared flag is raised again by a new reply
-            if existing is None:
-                s.add(PhoneFlag(phone=mo.phone, kind=flag, detail=f"短信回复：{mo.text[:50]}", created_at=now))
-            else:
-                existing.cleared_at, existing.detail = None, f"短信回复：{mo.text[:50]}"
-            audit.record(s, at=now, actor="system", action=f"phone.{flag}", entity="phone",
-                         entity_id=mask_phone(mo.phone), after={"reply": mo.text[:50], "message_id": last})
-    return kind
+        existing = flags.get((mo.phone, flag))
+        if existing is not None and existing.cleared_at is None:
+            continue
+        detail = f"短信回复：{mo.text[:50]}"
+        if existing is None:  # a cleared flag is raised again by a new reply
+            flags[(mo.phone, flag)] = PhoneFlag(phone=mo.phone, kind=flag, detail=detail, created_at=now)
+            s.add(flags[(mo.phone, flag)])
+        else:
+            existing.cleared_at, existing.detail = None, detail
+        audit.record(s, at=now, actor="system", action=f"phone.{flag}", entity="phone",
+                     entity_id=mask_phone(mo.phone), after={"reply": mo.text[:50], "message_id": last.get(mo.phone)})
+    return kinds
