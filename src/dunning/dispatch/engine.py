@@ -12,7 +12,8 @@ How a run goes (:meth:`Dispatcher.run`):
 2. Loop: re-read the campaign state and the send window, claim a batch (sized so the strict rate promise holds,
    see :mod:`dunning.dispatch.ratelimit`), wait for the shared limiter, hand the batch to a send task.
    Up to ``max_inflight`` batches are on the wire at once (pipelining keeps a windowed protocol such as SMPP
-   busy while the database records the previous batch). All database work runs on one thread, in order.
+   busy while the database records the previous batch). The send path's database work runs on one thread, in
+   order.
 3. Each send task re-reads the campaign state right before the network call (a pause or cancel committed
    since the claim puts the batch back untouched), sends, and records the outcome in one transaction.
 4. Whole-channel failures: a raised :class:`~dunning.errors.PermanentChannelError` (bind refused, credentials
@@ -21,9 +22,9 @@ How a run goes (:meth:`Dispatcher.run`):
    backoff with jitter and count towards the :class:`~dunning.dispatch.breaker.CircuitBreaker`, which stops
    the run with ``breaker`` after N consecutive failed calls. The service layer pauses the campaign with the
    reason and writes the audit event.
-5. Delivery reports and replies are polled while sending and handed to ``on_events`` (on the database thread)
-   only after every batch that was on the wire when they were polled has been recorded, so a receipt never
-   arrives before the message part it settles.
+5. Delivery reports and replies are polled while sending and handed to ``on_events`` (on a thread of their own,
+   so recording them overlaps the send path's database work) only after every batch that was on the wire when
+   they were polled has been recorded, so a receipt never arrives before the message part it settles.
 """
 
 from __future__ import annotations
@@ -144,10 +145,10 @@ class Dispatcher:
     reconcile_grace: float = 0.0  # wait before asking a provider about a dead sender's in-flight messages
     receipt_wait: float = 0.0  # after the last batch, keep collecting receipts for up to this long …
     receipt_quiet: float = 0.3  # … stopping once none arrived for this long
-    event_interval: float = 0.1
+    event_interval: float = 0.25  # how often receipts and replies are collected and recorded
     progress_interval: float = 0.2
     claim_seconds: float = 0.2  # how much sending one claim holds …
-    max_claim: int = 5000  # … and at most how many messages (what a crash can leave for reconciliation)
+    max_claim: int = 10_000  # … and at most how many messages (what a crash can leave for reconciliation)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -180,6 +181,7 @@ class Dispatcher:
     async def run(self, campaign_id: int, *, pilot_only: bool = False) -> DispatchOutcome:
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="dunning-dispatch-db")
         self._limiter_pool = ThreadPoolExecutor(1, thread_name_prefix="dunning-dispatch-limiter")
+        self._events_pool = ThreadPoolExecutor(1, thread_name_prefix="dunning-dispatch-events")
         self._sql = Sql(self.db.engine)
         self._inflight: set[asyncio.Task[None]] = set()
         self._stop: _Stop | None = None
@@ -223,6 +225,7 @@ class Dispatcher:
         finally:
             self._pool.shutdown(wait=True)
             self._limiter_pool.shutdown(wait=True)
+            self._events_pool.shutdown(wait=True)
 
     async def _loop(self, campaign_id: int, pilot_only: bool, progress: Progress,
                     lease: CampaignLease) -> DispatchOutcome:
@@ -480,7 +483,11 @@ class Dispatcher:
             if on_flight:
                 await asyncio.wait(on_flight)
             if self.on_events is not None:
-                await self._db(self.on_events, route.name, events)
+                # On a thread (and connection) of their own: recording receipts overlaps the claims and
+                # records of the send path instead of queueing behind them (a busy campaign's receipts cost
+                # about as much database work as its sends).
+                loop = asyncio.get_running_loop()
+                await loop.run_in_executor(self._events_pool, functools.partial(self.on_events, route.name, events))
             self._progress.events += len(events)
         return got
 

@@ -103,12 +103,19 @@ def claim(engine: Engine, sql: Sql, *, campaign_id: int, channel: str, n: int, n
                 [*pick_params, sql.ts(now), channel],
             )
         else:
-            rows = fetch(
-                conn, sql,
-                "UPDATE messages SET state = 'submitting', submitting_at = ?, channel = ?, attempts = attempts + 1 "
-                f"WHERE id IN ({pick}) AND state = 'queued' {returning}",
-                [sql.ts(now), channel, *pick_params],
-            )
+            # SQLite has one writer at a time: read the candidates first (a WAL read, no lock held; the driver
+            # opens the transaction at the first write), then claim those still queued and keep only them.
+            # Reading the texts inside the UPDATE's RETURNING held the write lock about twice as long.
+            cols = returning.removeprefix("RETURNING ")
+            candidates = fetch(conn, sql, pick.replace("SELECT id ", f"SELECT {cols} ", 1), pick_params)
+            if candidates:
+                tail, ids = sql.in_list([r[0] for r in candidates])
+                won = dict(fetch(conn, sql, "UPDATE messages SET state = 'submitting', submitting_at = ?, channel = ?, "
+                                            f"attempts = attempts + 1 WHERE id{tail} AND state = 'queued' "
+                                            "RETURNING id, attempts", [sql.ts(now), channel, *ids]))
+                rows = [(*r[:6], won[r[0]], *r[7:]) for r in candidates if r[0] in won]
+            else:
+                rows = []
         if not rows:
             # Nothing due: expire what can no longer go (only here, so a busy send never pays for the scan).
             expired = _expire_late(conn, sql, campaign_id, now)
