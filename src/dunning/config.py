@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     broker_url: str | None = None
     dispatch_mode: str = "inline"  # inline | celery
+    # The broker queue of the dispatch task: installations sharing one broker need different queues, or one's
+    # worker would send the other's campaigns against its own (wrong) database.
+    dispatch_queue: str = "dunning.dispatch"
     breaker_threshold: int = 20
     log_level: str = "INFO"
 

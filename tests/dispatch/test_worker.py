@@ -8,6 +8,7 @@ import random
 import signal
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -50,12 +51,17 @@ def broker_url() -> Iterator[str]:
         client.close()
 
 
+# The caller enqueues on, and the worker consumes, this installation's own queue (not Celery's default
+# "celery"): with a mismatch the caller would follow a task nobody takes, and the test would time out.
+QUEUE = f"dunning.test-{uuid.uuid4().hex[:8]}"
+
+
 @pytest.fixture
 def caller(tmp_path: Path, broker_url: str) -> Iterator[AppContext]:
     """The caller's context: celery mode, and a channel it cannot open (an unknown kind), so any message the
     caller tried to send itself would fail instead of going out."""
     settings = Settings(data_dir=tmp_path / "data", secret_key="worker-secret",  # type: ignore[arg-type]
-                        dispatch_mode="celery", broker_url=broker_url,
+                        dispatch_mode="celery", broker_url=broker_url, dispatch_queue=QUEUE,
                         business_time=datetime.fromisoformat(BUSINESS_TIME),
                         channels={"sandbox": ChannelSettings(kind="not-available-to-the-caller")})
     ctx = build_context(settings)
@@ -68,7 +74,8 @@ def worker(tmp_path: Path, broker_url: str) -> Iterator[subprocess.Popen[bytes]]
     """`dunning worker` as a subprocess, on the same data dir and broker, with a sandbox channel that delivers
     everything (so the pilot's go/no-go does not hinge on the simulated failure rate)."""
     toml = tmp_path / "dunning.toml"
-    toml.write_text(f'dispatch_mode = "celery"\nbroker_url = "{broker_url}"\n\n[channels.sandbox]\n'
+    toml.write_text(f'dispatch_mode = "celery"\nbroker_url = "{broker_url}"\ndispatch_queue = "{QUEUE}"\n\n'
+                    '[channels.sandbox]\n'
                     'kind = "sandbox"\nrate = 50000.0\n'
                     'options = {delivered_rate = 1.0, expired_rate = 0.0, reply_rate = 0.0}\n', encoding="utf-8")
     env = dict(os.environ)
@@ -167,7 +174,12 @@ def test_worker_sends_pilot_and_campaign_once_while_the_caller_follows(
     with ctx.db.transaction() as s:
         completed_by = s.scalar(select(AuditEvent.actor).where(
             AuditEvent.entity_id == str(cid), AuditEvent.action == "campaign.completed"))
-    assert completed_by == "system"
+    # The worker acts in the name of the person who started the send, not as an anonymous "system".
+    assert completed_by == "wang.ops"
+    with ctx.db.transaction() as s:
+        finished_by = set(s.scalars(select(AuditEvent.actor).where(
+            AuditEvent.entity_id == str(cid), AuditEvent.action == campaigns.DISPATCH_FINISHED)))
+    assert finished_by == {"wang.ops"}
 
     # Sending again is a no-op: nothing is re-sent.
     again = campaigns.send_campaign(ctx, cid, actor="wang.ops", follow_timeout=60)

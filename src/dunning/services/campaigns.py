@@ -79,7 +79,8 @@ def start_pilot(ctx: AppContext, campaign_id: int, *, actor: str,
                 is_pilot=True, state=MessageState.QUEUED.value))
         transition(ctx, s, c, CampaignState.PILOTING, actor, pilot_summary={"sample": len(ids), "started_by": actor})
     if ctx.settings.dispatch_mode == "celery":
-        follow_worker(ctx, campaign_id, pilot_only=True, on_progress=on_progress, follow_timeout=follow_timeout)
+        follow_worker(ctx, campaign_id, pilot_only=True, on_progress=on_progress, follow_timeout=follow_timeout,
+                      actor=actor)
     else:
         run_dispatch(ctx, campaign_id, pilot_only=True, on_progress=on_progress)
     return pilot_report(ctx, campaign_id)
@@ -161,7 +162,7 @@ def send_campaign(ctx: AppContext, campaign_id: int, *, actor: str,
                   follow_timeout: float | None = None) -> dict[str, Any]:
     """Queue everything planned and send; returns when done, paused, cancelled or the window closes.
 
-    In ``celery`` mode a worker sends (and completes the campaign, as ``system``); this call follows it, or
+    In ``celery`` mode a worker sends (and completes the campaign in ``actor``'s name); this call follows it, or
     returns with ``stopped = "following_timeout"`` after ``follow_timeout`` seconds without any progress."""
     with ctx.db.transaction() as s:
         c = get_campaign(s, campaign_id)
@@ -180,7 +181,7 @@ def send_campaign(ctx: AppContext, campaign_id: int, *, actor: str,
                   .values(state=MessageState.QUEUED.value))
     if ctx.settings.dispatch_mode == "celery":
         stopped, detail = follow_worker(ctx, campaign_id, pilot_only=False, on_progress=on_progress,
-                                        follow_timeout=follow_timeout)
+                                        follow_timeout=follow_timeout, actor=actor)
     else:
         outcome = run_dispatch(ctx, campaign_id, pilot_only=False, on_progress=on_progress)
         stopped, detail = outcome.stopped, outcome.detail
@@ -200,9 +201,10 @@ _FINISH_GRACE = 10.0  # after the campaign left its sending state, how long to w
 
 
 def dispatch_enqueued(ctx: AppContext, campaign_id: int, *, pilot_only: bool, task_id: str,
-                      worker: str) -> DispatchOutcome:
+                      worker: str, requested_by: str = "system") -> DispatchOutcome:
     """The worker's side of ``celery`` mode: send in this process, complete a finished full send, and record
-    ``dispatch.finished`` (task id, how it stopped, who sent) for the caller following the campaign.
+    ``dispatch.finished`` (task id, how it stopped, which worker sent) for the caller following the campaign —
+    both in the name of ``requested_by``, the person who started the send.
 
     A run that found the campaign's lease held (``busy``: another delivery of the same task, or another
     sender) records nothing: the holder reports when it ends.
@@ -214,9 +216,9 @@ def dispatch_enqueued(ctx: AppContext, campaign_id: int, *, pilot_only: bool, ta
         c = get_campaign(s, campaign_id)
         if (not pilot_only and outcome.stopped in ("done", "window_closed")
                 and c.state == CampaignState.SENDING.value):
-            transition(ctx, s, c, CampaignState.COMPLETED, "system")
+            transition(ctx, s, c, CampaignState.COMPLETED, requested_by)
         p = outcome.progress
-        audit.record(s, at=ctx.now(), actor="system", action=DISPATCH_FINISHED, entity="campaign",
+        audit.record(s, at=ctx.now(), actor=requested_by, action=DISPATCH_FINISHED, entity="campaign",
                      entity_id=campaign_id, after={
                          "task_id": task_id, "worker": worker, "pilot_only": pilot_only,
                          "stopped": outcome.stopped, "detail": outcome.detail, "submitted": p.submitted,
@@ -260,7 +262,7 @@ def _progress(base: dict[str, int], now: dict[str, int], elapsed: float, channel
 
 def follow_worker(ctx: AppContext, campaign_id: int, *, pilot_only: bool,
                   on_progress: Callable[[Progress], None] | None,
-                  follow_timeout: float | None = None) -> tuple[str, str]:
+                  follow_timeout: float | None = None, actor: str = "system") -> tuple[str, str]:
     """Enqueue the campaign's dispatch (the queueing transaction has committed) and follow it by polling the
     database; returns the run's ``(stopped, detail)`` as the worker reported it, or as far as it can tell."""
     timeout = FOLLOW_TIMEOUT if follow_timeout is None else follow_timeout
@@ -270,7 +272,7 @@ def follow_worker(ctx: AppContext, campaign_id: int, *, pilot_only: bool,
         channel = get_campaign(s, campaign_id).channel
         first_event = s.scalar(select(func.max(AuditEvent.id))) or 0
     try:
-        task_id = str(start_dispatch(ctx, campaign_id, pilot_only=pilot_only))
+        task_id = str(start_dispatch(ctx, campaign_id, pilot_only=pilot_only, requested_by=actor))
     except OperationalError as exc:
         raise ConfigError(f"无法把发送任务交给 broker（{exc}）：请检查 broker_url 与 Redis/RabbitMQ 是否可用；"
                           "短信已排队，修复后重新执行发送即可",

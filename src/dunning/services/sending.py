@@ -173,17 +173,20 @@ def apply_outcome(ctx: AppContext, campaign_id: int, outcome: DispatchOutcome) -
 
 
 def start_dispatch(ctx: AppContext, campaign_id: int, *, pilot_only: bool = False,
-                   on_progress: Callable[[Progress], None] | None = None) -> DispatchOutcome | str:
+                   on_progress: Callable[[Progress], None] | None = None,
+                   requested_by: str = "system") -> DispatchOutcome | str:
     """Start sending a campaign the configured way. Call it after the transaction that queued the messages
     committed: ``inline`` runs :func:`run_dispatch` here; ``celery`` enqueues the worker task (ids only) and
     returns its task id."""
     if ctx.settings.dispatch_mode == "celery":
-        return enqueue_dispatch(ctx, campaign_id, pilot_only=pilot_only)
+        return enqueue_dispatch(ctx, campaign_id, pilot_only=pilot_only, requested_by=requested_by)
     return run_dispatch(ctx, campaign_id, pilot_only=pilot_only, on_progress=on_progress)
 
 
-def enqueue_dispatch(ctx: AppContext, campaign_id: int, *, pilot_only: bool = False) -> str:
-    """Enqueue the worker task for a campaign (by task name, so services never import the worker)."""
+def enqueue_dispatch(ctx: AppContext, campaign_id: int, *, pilot_only: bool = False,
+                     requested_by: str = "system") -> str:
+    """Enqueue the worker task for a campaign (by task name, so services never import the worker) on the
+    settings' ``dispatch_queue``; the worker records what it does in ``requested_by``'s name."""
     from celery import Celery
 
     if not ctx.settings.broker_url:
@@ -191,7 +194,9 @@ def enqueue_dispatch(ctx: AppContext, campaign_id: int, *, pilot_only: bool = Fa
                           "dispatch_mode = celery needs broker_url (redis:// or amqp://)")
     client = Celery("dunning-client", broker=ctx.settings.broker_url, set_as_current=False)
     try:
-        result = client.send_task(DISPATCH_TASK, args=[campaign_id], kwargs={"pilot_only": pilot_only})
+        result = client.send_task(DISPATCH_TASK, args=[campaign_id],
+                                  kwargs={"pilot_only": pilot_only, "requested_by": requested_by},
+                                  queue=ctx.settings.dispatch_queue)
         return str(result.id)
     finally:
         client.close()

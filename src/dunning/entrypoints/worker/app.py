@@ -1,4 +1,5 @@
-"""The Celery app and its one task, ``dunning.dispatch_campaign(campaign_id, pilot_only=False)``.
+"""The Celery app and its one task, ``dunning.dispatch_campaign(campaign_id, pilot_only=False, requested_by=…)``,
+on the ``dispatch_queue`` of the settings.
 
 Services enqueue the task by name (:func:`dunning.services.sending.enqueue_dispatch`, after their commit);
 this module is the consuming side. The task carries ids only and runs the same dispatch code as the embedded
@@ -33,10 +34,11 @@ def create_app(settings: Settings) -> Celery:
         task_ignore_result=True,
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
+        task_default_queue=settings.dispatch_queue,  # the worker consumes this queue only
     )
 
     @app.task(name=DISPATCH_TASK, bind=True)
-    def dispatch_campaign(self: Task, campaign_id: int, pilot_only: bool = False) -> str:
+    def dispatch_campaign(self: Task, campaign_id: int, pilot_only: bool = False, requested_by: str = "system") -> str:
         # Idempotent by construction, so a second delivery (acks_late redelivery after a crash, or the broker's
         # visibility timeout passing during a long run) is harmless: the campaign lease lets one sender at a
         # time in (a concurrent duplicate returns "busy"), the outbox claim moves each message out of `queued`
@@ -45,7 +47,7 @@ def create_app(settings: Settings) -> Celery:
         try:
             outcome = campaigns.dispatch_enqueued(
                 ctx, campaign_id, pilot_only=pilot_only, task_id=str(self.request.id),
-                worker=f"{self.request.hostname}:{os.getpid()}")
+                worker=f"{self.request.hostname}:{os.getpid()}", requested_by=requested_by)
         finally:
             ctx.db.dispose()
         return outcome.stopped
