@@ -16,7 +16,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from dunning.channels.base import (
     Capabilities,
@@ -59,6 +59,10 @@ class _Units:
     def __init__(self, seed: int) -> None:
         self._prefix = {salt: hashlib.blake2b(f"{seed}:{salt}:".encode(), digest_size=8)
                         for salt in ("submit", "dlr", "mo", "which")}
+
+    def prefix(self, salt: str) -> Any:
+        """The hash state of ``"{seed}:{salt}:"``, to ``copy()`` and ``update(key)``."""
+        return self._prefix[salt]
 
     def __call__(self, key: bytes, salt: str) -> float:
         h = self._prefix[salt].copy()
@@ -111,12 +115,12 @@ class SandboxChannel:
         if self.options.latency_ms:
             await asyncio.sleep(self.options.latency_ms / 1000.0)
         results: list[SubmitResult] = []
-        dlrs: list[dict[str, str]] = []
+        dlrs: list[list[str]] = []
         mos: list[dict[str, str]] = []
         now = datetime.now(UTC).isoformat()
         o = self.options
         delivered_below, expired_below = o.delivered_rate, o.delivered_rate + o.expired_rate
-        unit = self._units
+        unit, dlr_prefix = self._units, self._units.prefix("dlr")
         for m in messages:
             key = m.idempotency_key.encode()
             if o.submit_failure_rate and unit(key, "submit") < o.submit_failure_rate:
@@ -128,21 +132,26 @@ class SandboxChannel:
                     )
                 )
                 continue
-            provider_id = "sbx-" + hashlib.blake2b(key, digest_size=8).hexdigest()
+            # One hash gives the delivery outcome and the provider id (unique per key like any 64-bit hash).
+            h = dlr_prefix.copy()
+            h.update(key)
+            digest = h.digest()
+            provider_id = "sbx-" + digest.hex()
             results.append(SubmitResult(m.message_id, provider_id, None, (provider_id,)))
-            u_dlr = unit(key, "dlr")
+            u_dlr = int.from_bytes(digest, "big") / 2**64
             if u_dlr < delivered_below:
                 stat, err = "DELIVRD", "000"
             elif u_dlr < expired_below:
                 stat, err = "EXPIRED", "006"
             else:
                 stat, err = "UNDELIV", "001"
-            dlrs.append({"id": provider_id, "stat": stat, "err": err, "done": now})
+            dlrs.append([provider_id, stat, err])
             if stat == "DELIVRD" and o.reply_rate and unit(key, "mo") < o.reply_rate:
                 reply = _REPLIES[int(unit(key, "which") * len(_REPLIES))]
                 mos.append({"from": m.phone, "text": reply, "received": now, "ref": provider_id})
         if dlrs or mos:
-            self._pending.append(json.dumps({"dlr": dlrs, "mo": mos}, ensure_ascii=False).encode())
+            # Compact webhook form: a batch's reports as [id, stat, err] rows sharing one "done" time.
+            self._pending.append(json.dumps({"done": now, "dlr": dlrs, "mo": mos}, ensure_ascii=False).encode())
         return results
 
     def _sign(self, body: bytes) -> str:
@@ -167,17 +176,24 @@ class SandboxChannel:
                     "EXPIRED": DeliveryStatus.EXPIRED}
         events: list[ChannelEvent] = []
         stamps: dict[str, datetime] = {}  # a batch's reports share one timestamp: parse it once
+        shared_done = payload.get("done")
         for d in payload.get("dlr", []):
-            done = d.get("done")
+            # A report is {"id", "stat", "err", "done"} or, in the compact batch form, [id, stat, err] with the
+            # batch's "done".
+            if isinstance(d, list):
+                pid, stat, err, done = str(d[0]), d[1] if len(d) > 1 else None, d[2] if len(d) > 2 else None, \
+                    shared_done
+            else:
+                pid, stat, err, done = str(d["id"]), d.get("stat"), d.get("err"), d.get("done", shared_done)
             if done and done not in stamps:
                 stamps[done] = datetime.fromisoformat(done)
             events.append(
                 DeliveryReport(
-                    provider_id=str(d["id"]),
-                    status=statuses.get(str(d.get("stat")), DeliveryStatus.UNKNOWN),
-                    error_code=str(d.get("err")) if d.get("err") else None,
+                    provider_id=pid,
+                    status=statuses.get(str(stat), DeliveryStatus.UNKNOWN),
+                    error_code=str(err) if err else None,
                     done_at=stamps[done] if done else None,
-                    raw=f"id:{d['id']} stat:{d.get('stat')} err:{d.get('err')} done:{done}",
+                    raw=f"id:{pid} stat:{stat} err:{err} done:{done}",
                 )
             )
         for mo in payload.get("mo", []):

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine
 
 from dunning.channels.base import OutboundMessage, SubmitResult
-from dunning.db.rawsql import Sql, fetch, run, run_many
+from dunning.db.rawsql import Sql, fetch, fetch_rows, insert_rows, run, run_many, update_rows
 from dunning.dispatch.retry import GiveUp, RetryPolicy
 from dunning.domain.states import MessageState
 from dunning.errors import ChannelError, RateLimitedError
@@ -104,18 +104,27 @@ def claim(engine: Engine, sql: Sql, *, campaign_id: int, channel: str, n: int, n
             )
         else:
             # SQLite has one writer at a time: read the candidates first (a WAL read, no lock held; the driver
-            # opens the transaction at the first write), then claim those still queued and keep only them.
-            # Reading the texts inside the UPDATE's RETURNING held the write lock about twice as long.
-            cols = returning.removeprefix("RETURNING ")
-            candidates = fetch(conn, sql, pick.replace("SELECT id ", f"SELECT {cols} ", 1), pick_params)
+            # opens the transaction at the first write), then claim those still queued. The lease makes this
+            # sender the campaign's only claimer, so normally every candidate is claimed; if something else moved
+            # one meanwhile (a cancel), the rows this UPDATE claimed are read back under its write lock.
+            cols = returning.removeprefix("RETURNING ").split(", ")
+            candidates = fetch_rows(conn, sql, cols, pick.removeprefix("SELECT id "), pick_params)
+            rows = []
             if candidates:
+                stamp = sql.ts(now)
                 tail, ids = sql.in_list([r[0] for r in candidates])
-                won = dict(fetch(conn, sql, "UPDATE messages SET state = 'submitting', submitting_at = ?, channel = ?, "
-                                            f"attempts = attempts + 1 WHERE id{tail} AND state = 'queued' "
-                                            "RETURNING id, attempts", [sql.ts(now), channel, *ids]))
-                rows = [(*r[:6], won[r[0]], *r[7:]) for r in candidates if r[0] in won]
-            else:
-                rows = []
+                claimed = run(conn, sql, "UPDATE messages SET state = 'submitting', submitting_at = ?, channel = ?, "
+                                         f"attempts = attempts + 1 WHERE id{tail} AND state = 'queued'",
+                              [stamp, channel, *ids]).rowcount
+                if claimed == len(candidates):
+                    for r in candidates:  # JSON rows are lists: count the attempt in place
+                        r[6] = int(r[6]) + 1  # type: ignore[index]
+                    rows = candidates
+                else:
+                    won: dict[int, int] = {int(i): int(a) for i, a in fetch_rows(
+                        conn, sql, ["id", "attempts"], f"FROM messages WHERE id{tail} AND state = 'submitting' "
+                        "AND submitting_at = ? AND channel = ?", [*ids, stamp, channel])}
+                    rows = [(*r[:6], won[r[0]], *r[7:]) for r in candidates if r[0] in won]
         if not rows:
             # Nothing due: expire what can no longer go (only here, so a busy send never pays for the scan).
             expired = _expire_late(conn, sql, campaign_id, now)
@@ -316,7 +325,7 @@ def record(engine: Engine, sql: Sql, *, channel: str, results: Sequence[SubmitRe
     ts = sql.ts(now)
     for r in results:
         if r.error is None:
-            ok.append((r.provider_id, ts, r.message_id))
+            ok.append((r.message_id, r.provider_id, ts))
             ids = r.part_ids or ((r.provider_id,) if r.provider_id else ())
             parts.extend((r.message_id, channel, pid, i + 1) for i, pid in enumerate(ids))
             continue
@@ -340,10 +349,9 @@ def record(engine: Engine, sql: Sql, *, channel: str, results: Sequence[SubmitRe
             retry_rows.append((sql.ts(now + timedelta(seconds=decision.delay)), err.message_zh, 0, r.message_id))
     parts.sort(key=lambda row: row[2])  # index locality: provider ids are often random strings
     with engine.begin() as conn:
-        run_many(conn, sql, "UPDATE messages SET state = 'submitted', provider_id = ?, submitted_at = ?, "
-                            "next_attempt_at = NULL WHERE id = ? AND state = 'submitting'", ok)
-        run_many(conn, sql, "INSERT INTO message_parts (message_id, channel, provider_id, part_no) VALUES (?, ?, ?, ?)",
-                 parts)
+        update_rows(conn, sql, "messages", "state = 'submitted', provider_id = v.pid, submitted_at = v.at, "
+                                           "next_attempt_at = NULL", ["pid", "at"], ok, "messages.state = 'submitting'")
+        insert_rows(conn, sql, "message_parts", ["message_id", "channel", "provider_id", "part_no"], parts)
         run_many(conn, sql, "UPDATE messages SET state = 'queued', next_attempt_at = ?, detail = ?, "
                             "attempts = attempts - ? WHERE id = ? AND state = 'submitting'", retry_rows)
         run_many(conn, sql, "UPDATE messages SET state = 'failed', reason = ?, detail = ?, final_at = ? "

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from dunning.channels.base import ChannelEvent, DeliveryReport, DeliveryStatus, InboundMessage
 from dunning.db.models import Message, PhoneFlag, Reply
-from dunning.db.rawsql import Sql, fetch, run, run_many
+from dunning.db.rawsql import Sql, fetch, fetch_rows, insert_rows, run
 from dunning.domain.masking import mask_phone
 from dunning.domain.replies import classify_reply
 from dunning.domain.states import MessageState
@@ -61,11 +61,11 @@ def _ingest_dlrs(s: Session, channel: str, dlrs: Sequence[DeliveryReport], now: 
     ids = list({d.provider_id for d in dlrs})
     for i in range(0, len(ids), _CHUNK):
         tail, params = sql.in_list(ids[i:i + _CHUNK])
-        for pid, mid, status, parts in fetch(
-                conn, sql, "SELECT p.provider_id, p.message_id, p.status, "
-                           "(SELECT COUNT(*) FROM message_parts q WHERE q.message_id = p.message_id) "
-                           f"FROM message_parts p WHERE p.channel = ? AND p.provider_id{tail}", [channel, *params]):
-            part_of[pid] = (int(mid), status, int(parts))
+        for pid, mid, status, parts in fetch_rows(
+                conn, sql, ["p.provider_id", "p.message_id", "p.status",
+                            "(SELECT COUNT(*) FROM message_parts q WHERE q.message_id = p.message_id)"],
+                f"FROM message_parts p WHERE p.channel = ? AND p.provider_id{tail}", [channel, *params]):
+            part_of[str(pid)] = (int(mid), status, int(parts))
     received = sql.ts(now)
     stamps: dict[datetime | None, Any] = {}
     rows: list[tuple[Any, ...]] = []
@@ -75,8 +75,8 @@ def _ingest_dlrs(s: Session, channel: str, dlrs: Sequence[DeliveryReport], now: 
         hit = part_of.get(d.provider_id)
         rows.append((channel, d.provider_id, hit[0] if hit else None, d.status.value, d.error_code, stamps[d.done_at],
                      received, d.raw))
-    run_many(conn, sql, "INSERT INTO delivery_reports (channel, provider_id, message_id, status, error_code, done_at, "
-                        "received_at, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    insert_rows(conn, sql, "delivery_reports", ["channel", "provider_id", "message_id", "status", "error_code", "done_at",
+                                                "received_at", "raw"], rows)
     # Worst part wins: some gateways (Kannel) send one receipt per part under one id; a later "delivered" must
     # never overwrite an earlier "failed". Otherwise the latest report sets the part's state.
     state: dict[str, str | None] = {}
