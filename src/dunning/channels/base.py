@@ -21,7 +21,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import ClassVar, Protocol, runtime_checkable
+from types import MappingProxyType
+from typing import ClassVar, NamedTuple, Protocol, runtime_checkable
 
 from dunning.errors import ChannelError
 
@@ -37,19 +38,23 @@ class Capabilities:
     status_query: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class OutboundMessage:
+# The three per-message value types below are NamedTuples, not frozen dataclasses: the dispatcher creates
+# hundreds of thousands of them a minute, and a frozen dataclass's __init__ (one object.__setattr__ per field,
+# plus a fresh dict for ``params``) cost a fifth of a claim. They stay immutable and typed.
+NO_PARAMS: Mapping[str, str] = MappingProxyType({})
+
+
+class OutboundMessage(NamedTuple):
     message_id: int
     idempotency_key: str
     phone: str  # E.164, e.g. +8613812348000
     text: str  # the full rendered text, signature included
     template_code: str | None = None  # for template-based providers (Aliyun, Tencent)
-    params: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, str] = NO_PARAMS
     signature: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class SubmitResult:
+class SubmitResult(NamedTuple):
     message_id: int
     provider_id: str | None  # the provider's id of the (first part of the) message
     error: ChannelError | None = None
@@ -67,8 +72,7 @@ class DeliveryStatus(StrEnum):
     UNKNOWN = "unknown"  # an intermediate or undecodable report: stored, does not finalise the message
 
 
-@dataclass(frozen=True, slots=True)
-class DeliveryReport:
+class DeliveryReport(NamedTuple):
     provider_id: str
     status: DeliveryStatus
     error_code: str | None = None
