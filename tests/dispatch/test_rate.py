@@ -140,3 +140,28 @@ def test_two_sender_processes_share_rate_200_through_the_smpp_peer(
     # bench/dispatch.py), not asserted; the simulation above asserts ≥ 190 on a clock nothing can starve.
     print(f"[{backend}] {len(times)} submits, busiest 1-s window {worst}, sustained {rate:.1f}/s")
     assert worst <= 200
+
+
+def test_on_sqlite_a_limiter_decision_does_not_wait_for_the_send_paths_writes(tmp_path: Path) -> None:
+    """SQLite has one writer per file. The limiter keeps its cells in a file of its own next to the database, so
+    a decision is made while another connection holds the main database's write lock (as the send path and the
+    receipts do for tens of milliseconds at a time), instead of waiting it out."""
+    db = tmp_path / "dunning.db"
+    engine = create_engine(f"sqlite:///{db}", connect_args={"timeout": 2})
+    writer = create_engine(f"sqlite:///{db}").raw_connection()
+    try:
+        store = DbLimiterStore(engine)
+        assert (tmp_path / "dunning.limiter.db").exists()
+        limiter = GcraLimiter(rate=100.0, max_batch=batch_size_for(100.0, 10), store=store)
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("CREATE TABLE busy (x INTEGER)")  # the main file's write lock is held from here on
+        assert limiter.decide("sms", 1) <= 0  # answered, not "database is locked" after the busy timeout
+        # A second process (another engine on the same database) shares the cell: the next cells must wait.
+        other = GcraLimiter(rate=100.0, max_batch=batch_size_for(100.0, 10),
+                            store=DbLimiterStore(create_engine(f"sqlite:///{db}")))
+        waits = [other.decide("sms", 1) for _ in range(5)]
+        assert any(w > 0 for w in waits)
+    finally:
+        writer.rollback()
+        writer.close()
+        engine.dispose()

@@ -4,7 +4,9 @@ One small key/value table, ``dispatch_state`` (``key`` primary key, a float ``va
 in two ways:
 
 * ``rate:<channel>`` — the GCRA theoretical arrival time of a channel (:class:`DbLimiterStore`); changed only
-  by an atomic compare-and-set (a conditional ``UPDATE … WHERE value = :old``).
+  by an atomic compare-and-set (a conditional ``UPDATE … WHERE value = :old``). On SQLite these rows live in a
+  file of their own next to the database (:func:`limiter_engine`), so limiter decisions never wait for the
+  send path's bulk writes.
 * ``lease:campaign:<id>`` — which sender process currently dispatches a campaign (``holder``) and until when
   (``value``, epoch seconds). Only the lease holder claims a campaign's messages, so ``submitting`` rows of a
   campaign whose lease is free (released, expired, or held by a dead process on this host) are orphans of a
@@ -24,10 +26,12 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import Column, Engine, Float, MetaData, String, Table, insert, inspect, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from dunning.db.engine import make_engine
 from dunning.errors import ConfigError
 
 STATE_METADATA = MetaData(naming_convention={"pk": "pk_%(table_name)s"})  # as dunning.db.models names it
@@ -99,14 +103,40 @@ def _holder_is_dead(holder: str | None) -> bool:
     return False
 
 
+_limiter_engines: dict[str, Engine] = {}
+
+
+def limiter_engine(engine: Engine) -> Engine:
+    """Where the limiter cells of ``engine``'s database live.
+
+    PostgreSQL: the database itself (a row lock per decision). A SQLite file: a small SQLite file of its own next
+    to it (``dunning.db`` → ``dunning.limiter.db``), shared the same way by every process on the machine. SQLite
+    has one writer per file: in the main file, every limiter decision (one per channel call) queued behind the
+    send path's and the receipts' bulk writes for tens of milliseconds, and those waits left the dispatcher idle
+    about half the time at high rates. Connections are opened per decision (no pool holding the file open).
+    """
+    if engine.dialect.name != "sqlite":
+        return engine
+    path = engine.url.database or ""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return engine
+    own = str(Path(path).with_suffix("")) + ".limiter.db"
+    cached = _limiter_engines.get(own)
+    if cached is None:
+        cached = _limiter_engines.setdefault(own, make_engine(f"sqlite:///{own}", pooled=False))
+    return cached
+
+
 @dataclass
 class DbLimiterStore:
-    """A :class:`~dunning.dispatch.ratelimit.LimiterStore` in the database, shared by every process using it."""
+    """A :class:`~dunning.dispatch.ratelimit.LimiterStore` in the database (for SQLite, in a file of its own
+    next to it: :func:`limiter_engine`), shared by every process using it."""
 
     engine: Engine
     prefix: str = "rate:"
 
     def __post_init__(self) -> None:
+        self.engine = limiter_engine(self.engine)
         ensure_state_table(self.engine)
 
     def get(self, key: str) -> float | None:
