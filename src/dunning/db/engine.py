@@ -13,7 +13,6 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import NullPool
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -32,18 +31,16 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def make_engine(url: str, *, pooled: bool = True) -> Engine:
-    """An engine for ``url``; SQLite connections get WAL and the pragmas above. ``pooled=False``: a connection
-    per use, nothing held open (small side files such as the limiter's)."""
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite connections get WAL and the pragmas above."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        extra: dict[str, Any] = {} if pooled else {"poolclass": NullPool}
-        engine = create_engine(url, connect_args={"timeout": 30}, **extra)
+        engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        engine = create_engine(url, pool_pre_ping=True, **({} if pooled else {"poolclass": NullPool}))
+        engine = create_engine(url, pool_pre_ping=True)
     return engine
 
 

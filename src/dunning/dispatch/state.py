@@ -113,7 +113,8 @@ def limiter_engine(engine: Engine) -> Engine:
     to it (``dunning.db`` → ``dunning.limiter.db``), shared the same way by every process on the machine. SQLite
     has one writer per file: in the main file, every limiter decision (one per channel call) queued behind the
     send path's and the receipts' bulk writes for tens of milliseconds, and those waits left the dispatcher idle
-    about half the time at high rates. Connections are opened per decision (no pool holding the file open).
+    about half the time at high rates. One pooled engine per file and process: a decision is then five short
+    statements on an open connection (each statement hands the GIL back and forth, see :mod:`dunning.db.rawsql`).
     """
     if engine.dialect.name != "sqlite":
         return engine
@@ -123,7 +124,7 @@ def limiter_engine(engine: Engine) -> Engine:
     own = str(Path(path).with_suffix("")) + ".limiter.db"
     cached = _limiter_engines.get(own)
     if cached is None:
-        cached = _limiter_engines.setdefault(own, make_engine(f"sqlite:///{own}", pooled=False))
+        cached = _limiter_engines.setdefault(own, make_engine(f"sqlite:///{own}"))
     return cached
 
 
