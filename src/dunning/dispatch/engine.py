@@ -145,7 +145,8 @@ class Dispatcher:
     reconcile_grace: float = 0.0  # wait before asking a provider about a dead sender's in-flight messages
     receipt_wait: float = 0.0  # after the last batch, keep collecting receipts for up to this long …
     receipt_quiet: float = 0.3  # … stopping once none arrived for this long
-    event_interval: float = 0.25  # how often receipts and replies are collected and recorded
+    event_interval: float = 0.25  # how often receipts and replies are collected and recorded …
+    events_per_call: int = 2000  # … in transactions of at most this many
     progress_interval: float = 0.2
     claim_seconds: float = 0.2  # how much sending one claim holds …
     max_claim: int = 10_000  # … and at most how many messages (what a crash can leave for reconciliation)
@@ -485,9 +486,12 @@ class Dispatcher:
             if self.on_events is not None:
                 # On a thread (and connection) of their own: recording receipts overlaps the claims and
                 # records of the send path instead of queueing behind them (a busy campaign's receipts cost
-                # about as much database work as its sends).
+                # about as much database work as its sends). In transactions of at most ``events_per_call``,
+                # so the send path's own writes are never held up for long by one large batch of receipts.
                 loop = asyncio.get_running_loop()
-                await loop.run_in_executor(self._events_pool, functools.partial(self.on_events, route.name, events))
+                for i in range(0, len(events), self.events_per_call):
+                    await loop.run_in_executor(self._events_pool, functools.partial(
+                        self.on_events, route.name, events[i:i + self.events_per_call]))
             self._progress.events += len(events)
         return got
 
