@@ -23,6 +23,7 @@ import json
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -112,7 +113,7 @@ def insert_rows(conn: Connection, sql: Sql, table: str, columns: Sequence[str], 
     for i in range(0, len(rows), _ROWS_PER_STATEMENT):
         chunk = rows[i:i + _ROWS_PER_STATEMENT]
         conn.exec_driver_sql(f"INSERT INTO {table} ({cols}) VALUES {','.join([one] * len(chunk))}",
-                             tuple(v for r in chunk for v in r))
+                             tuple(chain.from_iterable(chunk)))
 
 
 def update_rows(conn: Connection, sql: Sql, table: str, assignments: str, value_columns: Sequence[str],
@@ -141,6 +142,6 @@ def update_rows(conn: Connection, sql: Sql, table: str, assignments: str, value_
         chunk = rows[i:i + _ROWS_PER_STATEMENT]
         res = conn.exec_driver_sql(
             f"UPDATE {table} SET {sets} FROM (VALUES {','.join([one] * len(chunk))}) AS v "
-            f"WHERE {table}.id = v.column1{extra}", tuple(x for r in chunk for x in r))
+            f"WHERE {table}.id = v.column1{extra}", tuple(chain.from_iterable(chunk)))
         changed += int(res.rowcount or 0)
     return changed

@@ -327,7 +327,10 @@ def record(engine: Engine, sql: Sql, *, channel: str, results: Sequence[SubmitRe
         if r.error is None:
             ok.append((r.message_id, r.provider_id, ts))
             ids = r.part_ids or ((r.provider_id,) if r.provider_id else ())
-            parts.extend((r.message_id, channel, pid, i + 1) for i, pid in enumerate(ids))
+            if len(ids) == 1:  # nearly every message: no generator per message
+                parts.append((r.message_id, channel, ids[0], 1))
+            else:
+                parts.extend((r.message_id, channel, pid, i + 1) for i, pid in enumerate(ids))
             continue
         err = r.error
         if err.code == OUTCOME_UNKNOWN:

@@ -69,44 +69,42 @@ def _ingest_dlrs(s: Session, channel: str, dlrs: Sequence[DeliveryReport], now: 
     received = sql.ts(now)
     stamps: dict[datetime | None, Any] = {}
     rows: list[tuple[Any, ...]] = []
-    for d in dlrs:
-        if d.done_at not in stamps:
-            stamps[d.done_at] = sql.ts(d.done_at)
-        hit = part_of.get(d.provider_id)
-        rows.append((channel, d.provider_id, hit[0] if hit else None, d.status.value, d.error_code, stamps[d.done_at],
-                     received, d.raw))
-    insert_rows(conn, sql, "delivery_reports", ["channel", "provider_id", "message_id", "status", "error_code", "done_at",
-                                                "received_at", "raw"], rows)
     # Worst part wins: some gateways (Kannel) send one receipt per part under one id; a later "delivered" must
     # never overwrite an earlier "failed". Otherwise the latest report sets the part's state.
-    state: dict[str, str | None] = {}
-    for d in dlrs:
-        hit = part_of.get(d.provider_id)
-        if hit is None or d.status == DeliveryStatus.UNKNOWN:
-            continue
-        current = state.get(d.provider_id, hit[1])
-        if current != DeliveryStatus.FAILED.value:
-            state[d.provider_id] = d.status.value
-    changed: dict[str | None, list[str]] = {}
+    state: dict[str, str] = {}
+    failed, unknown = DeliveryStatus.FAILED.value, DeliveryStatus.UNKNOWN
+    for d in dlrs:  # one pass: the report rows and each part's new state
+        done = d.done_at
+        if done not in stamps:
+            stamps[done] = sql.ts(done)
+        pid = d.provider_id
+        hit = part_of.get(pid)
+        st = str(d.status)
+        rows.append((channel, pid, hit[0] if hit else None, st, d.error_code, stamps[done], received, d.raw))
+        if hit is not None and d.status is not unknown and state.get(pid, hit[1]) != failed:
+            state[pid] = st
+    insert_rows(conn, sql, "delivery_reports", ["channel", "provider_id", "message_id", "status", "error_code", "done_at",
+                                                "received_at", "raw"], rows)
+    changed: dict[str, list[str]] = {}
+    settled: dict[str, list[int]] = {}  # single-part messages by their new state
+    several: set[int] = set()
     for pid, st in state.items():
-        if st != part_of[pid][1]:
+        mid, before, parts = part_of[pid]
+        if st != before:
             changed.setdefault(st, []).append(pid)
+        if parts > 1:
+            several.add(mid)
+        else:
+            settled.setdefault(st, []).append(mid)
     for st, pids in changed.items():  # set-based, one statement per state and chunk
         pids.sort()
         for i in range(0, len(pids), _CHUNK):
             tail, params = sql.in_list(pids[i:i + _CHUNK])
             run(conn, sql, f"UPDATE message_parts SET status = ? WHERE channel = ? AND provider_id{tail}",
                 [st, channel, *params])
-    single: list[tuple[Any, ...]] = []
-    several: set[int] = set()
     ts = sql.ts(now)
-    for pid, st in state.items():
-        mid, _, parts = part_of[pid]
-        if parts > 1:
-            several.add(mid)
-        elif st is not None:
-            single.append((st, _REASON.get(st), ts, mid))
-    _update_messages(conn, sql, single)
+    for st, mids in settled.items():
+        _update_messages(conn, sql, st, _REASON.get(st), ts, mids)
     if several:
         _settle(conn, sql, sorted(several), now)
     return sum(1 for d in dlrs if d.provider_id not in part_of)
@@ -115,28 +113,23 @@ def _ingest_dlrs(s: Session, channel: str, dlrs: Sequence[DeliveryReport], now: 
 _REASON = {"failed": "dlr_failed", "expired": "dlr_expired"}
 
 
-def _update_messages(conn: Connection, sql: Sql, rows: list[tuple[Any, ...]]) -> None:
-    """Final states ``(state, reason, final_at, id)``, for messages still awaiting one (or expired by the sweep).
+def _update_messages(conn: Connection, sql: Sql, state: str, reason: str | None, at: Any, ids: list[int]) -> None:
+    """Messages ``ids`` reach their final ``state`` (if still awaiting one, or expired by the sweep).
 
-    Set-based: one ``UPDATE … WHERE id IN (…)`` per state and chunk of ids (about half the cost of a row-by-row
+    Set-based: one ``UPDATE … WHERE id IN (…)`` per chunk of ids (about half the cost of a row-by-row
     executemany, and this runs for every message of a campaign)."""
     settleable = "','".join(st.value for st in SETTLEABLE)
-    groups: dict[tuple[Any, Any, Any], list[int]] = {}
-    for st, reason, at, mid in rows:
-        groups.setdefault((st, reason, at), []).append(mid)
-    for (st, reason, at), ids in groups.items():
-        ids.sort()
-        for i in range(0, len(ids), _CHUNK):
-            tail, params = sql.in_list(ids[i:i + _CHUNK])
-            run(conn, sql, f"UPDATE messages SET state = ?, reason = ?, final_at = ? WHERE id{tail} "
-                           f"AND state IN ('{settleable}')", [st, reason, at, *params])
+    ids.sort()
+    for i in range(0, len(ids), _CHUNK):
+        tail, params = sql.in_list(ids[i:i + _CHUNK])
+        run(conn, sql, f"UPDATE messages SET state = ?, reason = ?, final_at = ? WHERE id{tail} "
+                       f"AND state IN ('{settleable}')", [state, reason, at, *params])
 
 
 def _settle(conn: Connection, sql: Sql, message_ids: list[int], now: datetime) -> None:
     """Derive each message's final state from its parts' states: failed if any part failed, expired if any
     expired, delivered when every part is delivered; otherwise unchanged."""
-    updates: list[tuple[Any, ...]] = []
-    ts = sql.ts(now)
+    final: dict[str, list[int]] = {}
     for i in range(0, len(message_ids), _CHUNK):
         tail, params = sql.in_list(message_ids[i:i + _CHUNK])
         rows = fetch(conn, sql,
@@ -146,12 +139,14 @@ def _settle(conn: Connection, sql: Sql, message_ids: list[int], now: datetime) -
                      f"FROM message_parts WHERE message_id{tail} GROUP BY message_id", params)
         for mid, total, delivered, failed, expired in rows:
             if failed:
-                updates.append((MessageState.FAILED.value, "dlr_failed", ts, mid))
+                final.setdefault(MessageState.FAILED.value, []).append(mid)
             elif expired:
-                updates.append((MessageState.EXPIRED.value, "dlr_expired", ts, mid))
+                final.setdefault(MessageState.EXPIRED.value, []).append(mid)
             elif delivered == total:
-                updates.append((MessageState.DELIVERED.value, None, ts, mid))
-    _update_messages(conn, sql, updates)
+                final.setdefault(MessageState.DELIVERED.value, []).append(mid)
+    ts = sql.ts(now)
+    for st, mids in final.items():
+        _update_messages(conn, sql, st, _REASON.get(st), ts, mids)
 
 
 def _ingest_mos(s: Session, channel: str, mos: Sequence[InboundMessage], now: datetime, stop_kw: Sequence[str],
