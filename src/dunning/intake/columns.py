@@ -13,7 +13,7 @@ import yaml
 from dunning.errors import InputError, MissingColumnsError
 
 REQUIRED: tuple[str, ...] = ("loan_id", "phone", "amount_due", "due_date")
-OPTIONAL: tuple[str, ...] = ("name", "penalty_rate", "overdue_count", "product", "payday", "region")
+OPTIONAL: tuple[str, ...] = ("name", "penalty_rate", "overdue_count", "product", "payday", "region", "agency")
 CANONICAL: tuple[str, ...] = REQUIRED + OPTIONAL
 
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -31,11 +31,15 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "product": ("product", "product_name", "产品", "产品名称"),
     "payday": ("payday", "pay_day", "salary_day", "发薪日"),
     "region": ("region", "province", "area", "地区", "省份", "所在地区"),
+    # The outsourced agency an account is assigned to (委外分案): agency users of the console see only theirs.
+    "agency": ("agency", "collection_agency", "assigned_agency", "委外机构", "催收机构", "外包机构", "分案机构",
+               "委外公司"),
 }
 
 LABELS_ZH: dict[str, str] = {
     "loan_id": "借款编号", "name": "姓名", "phone": "手机号", "amount_due": "应还金额", "due_date": "到期日",
     "penalty_rate": "日罚息率", "overdue_count": "逾期次数", "product": "产品", "payday": "发薪日", "region": "地区",
+    "agency": "委外机构",
 }
 
 _BRACKETED = re.compile(r"[(\[【（].*?[)\]】）]")

@@ -37,7 +37,7 @@ ACCEPTED_SCHEMA: dict[str, pl.DataType] = {
     "source_file": pl.Utf8(), "source_row": pl.Int64(), "loan_id": pl.Utf8(), "name": pl.Utf8(),
     "phone": pl.Utf8(), "amount_due_fen": pl.Int64(), "due_date": pl.Date(), "penalty_rate": pl.Float64(),
     "overdue_count": pl.Int32(), "product": pl.Utf8(), "payday": pl.Int8(), "region": pl.Utf8(),
-    "dpd": pl.Int32(), "bucket": pl.Utf8(),
+    "agency": pl.Utf8(), "dpd": pl.Int32(), "bucket": pl.Utf8(),
 }
 REJECTED_SCHEMA: dict[str, pl.DataType] = {
     "source_file": pl.Utf8(), "source_row": pl.Int64(), "reason": pl.Utf8(), "message_zh": pl.Utf8(),
@@ -46,7 +46,7 @@ REJECTED_SCHEMA: dict[str, pl.DataType] = {
 
 # What "the same content" means for duplicates: every normalised field, so "¥1,234.50" and "1234.5" agree.
 _CONTENT = ("name", "phone", "amount_due_fen", "due_date", "penalty_rate", "overdue_count", "product",
-            "payday", "region")
+            "payday", "region", "agency")
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ def read_portfolio(
         df.filter(pl.col("reason").is_null())
         .select(
             "source_file", "source_row", "loan_id", "name", "phone", "amount_due_fen", "due_date",
-            "penalty_rate", "overdue_count", "product", "payday", "region",
+            "penalty_rate", "overdue_count", "product", "payday", "region", "agency",
         )
         .with_columns(dpd_expr("due_date", as_of).alias("dpd"))
         .with_columns(bucket_expr("dpd").alias("bucket"))
@@ -211,6 +211,7 @@ def _validate(df: pl.DataFrame, allow_international: bool) -> pl.DataFrame:
         "product": _text(df["product"]),
         "payday": parse_paydays(df["payday"]),
         "region": _text(df["region"]),
+        "agency": _text(df["agency"]),
         "reason": reason,
     })
 

@@ -162,10 +162,10 @@ def _ingest_mos(s: Session, channel: str, mos: Sequence[InboundMessage], now: da
     flags: dict[tuple[str, str], PhoneFlag] = {}
     for i in range(0, len(phones), _CHUNK):
         chunk = phones[i:i + _CHUNK]
-        last.update(s.execute(
+        last.update((str(phone), int(mid)) for phone, mid in s.execute(
             select(Message.phone, func.max(Message.id))
             .where(Message.phone.in_(chunk), Message.state.in_((MessageState.SUBMITTED, MessageState.DELIVERED)))
-            .group_by(Message.phone)).tuples().all())
+            .group_by(Message.phone)).all())
         flags.update(((f.phone, f.kind), f) for f in s.scalars(select(PhoneFlag).where(PhoneFlag.phone.in_(chunk))))
     s.execute(insert(Reply), [
         {"channel": channel, "phone": mo.phone, "text": mo.text, "classification": kind,
