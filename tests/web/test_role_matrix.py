@@ -49,6 +49,7 @@ SPEC: dict[tuple[str, str], set[Role] | None] = {
     ("POST", "/templates/{code}/versions/{version}/approve"): {A, C},
     ("POST", "/templates/{code}/versions/{version}/reject"): {A, C},
     ("POST", "/templates/{code}/versions/{version}/retire"): {A, S, C, OP},
+    ("POST", "/templates/{code}/versions/{version}/codes"): {A, S, C, OP},
     ("GET", "/campaigns"): STAFF,
     ("POST", "/campaigns"): {A, OP},
     ("GET", "/campaigns/{campaign_id}"): STAFF,

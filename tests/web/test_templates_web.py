@@ -54,3 +54,27 @@ def test_draft_review_and_four_eyes_approval(app: object, web_ctx: AppContext) -
     assert r.status_code == 303
     assert "四眼原则" in comp.get("/templates/M1").text
     assert tsvc.get(web_ctx, "M1", 3).status == "in_review"
+
+
+def test_provider_template_codes_are_registered_on_an_approved_version(app: object, web_ctx: AppContext) -> None:
+    """Aliyun and Tencent send only templates registered with them: an operator records the code the provider
+    assigned on the approved version's row, and the campaign's claim hands it to the channel."""
+    approved = next(v for v in tsvc.history(web_ctx, "M1") if v.status == "approved")
+    op = login_as(app, Role.OPERATOR)  # type: ignore[arg-type]
+    r = op.post(f"/templates/M1/versions/{approved.version}/codes",
+                data={"channel": "aliyun", "provider_code": " SMS_465321 "})
+    assert r.status_code == 303
+    page = op.get("/templates/M1").text
+    assert "已登记通道 aliyun 的模板编号 SMS_465321" in page
+    assert f'data-testid="codes-v{approved.version}"' in page and "aliyun SMS_465321" in page
+    assert tsvc.get(web_ctx, "M1", approved.version).channel_codes == {"aliyun": "SMS_465321"}
+    # A free-text channel needs no code: refused with the reason, nothing stored.
+    r = op.post(f"/templates/M1/versions/{approved.version}/codes", data={"channel": "sandbox", "provider_code": "X1"},
+                headers={"X-CSRF-Token": op.csrf, "Referer": "http://testserver/templates/M1"})
+    assert r.status_code == 303
+    assert "不是模板短信通道" in op.get("/templates/M1").text
+    assert tsvc.get(web_ctx, "M1", approved.version).channel_codes == {"aliyun": "SMS_465321"}
+    # A viewer may look but not register.
+    viewer = login_as(app, Role.VIEWER)  # type: ignore[arg-type]
+    assert viewer.post(f"/templates/M1/versions/{approved.version}/codes",
+                       data={"channel": "aliyun", "provider_code": "SMS_1"}).status_code == 403

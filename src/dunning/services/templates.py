@@ -404,6 +404,13 @@ def _template_channel_keys(ctx: AppContext) -> dict[str, str]:
     return keys
 
 
+def template_channels(ctx: AppContext) -> list[str]:
+    """The configured channels that send only registered templates (Aliyun, Tencent…): where a version needs
+    provider codes. For the console's code form."""
+    keys = _template_channel_keys(ctx)
+    return sorted(name for name in ctx.settings.channels if name in keys)
+
+
 def _template_based(kind: str) -> bool | None:
     """Whether channels of ``kind`` send only registered templates; None when this host cannot load the adapter."""
     from dunning.channels.registry import capabilities_of

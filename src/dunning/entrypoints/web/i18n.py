@@ -106,6 +106,8 @@ EN: dict[str, str] = {
     "动作": "Action", "对象": "Entity", "对象编号": "Entity id", "起始日期": "From", "截止日期": "To",
     "筛选": "Filter", "变更": "Change", "没有符合条件的记录。": "No matching events.",
     # templates
+    "通道模板编号": "Provider template codes", "未登记": "none registered", "模板编号": "Template code",
+    "登记编号": "Register code",
     "语气": "Tone", "阶段": "Stage", "合规配置": "Policy profile", "生效版本": "Version in use", "编辑": "Edit",
     "正文": "Text", "变量（每行一个：名称: 类型）": "Variables (one per line: name: type)",
     "保存为新草稿": "Save as a new draft", "合规检查与预览": "Compliance check and preview", "正在检查……": "Checking…",

@@ -37,7 +37,8 @@ def template_page(request: Request, code: str, principal: Principal = allow(*STA
     return renderer(request).page(
         request, "template_edit.html", t=t, versions=versions, can_edit=principal.has(*EDITORS),
         can_review=principal.has(*REVIEWERS), draft_text=latest.text if latest else "",
-        draft_vars=console.format_variables(latest.variables if latest else {}))
+        draft_vars=console.format_variables(latest.variables if latest else {}),
+        template_channels=tsvc.template_channels(ctx))
 
 
 @router.post("/templates/{code}/check")
@@ -94,6 +95,19 @@ def template_reject(request: Request, code: str, version: int, reason: str = For
 def template_retire(request: Request, code: str, version: int, principal: Principal = allow(*EDITORS)) -> Response:
     tsvc.retire(request.app.state.ctx, code, version, actor=principal.username)
     return done(request, f"/templates/{code}", f"v{version} 已停用。", f"v{version} retired.", "warn")
+
+
+@router.post("/templates/{code}/versions/{version}/codes")
+def template_codes(request: Request, code: str, version: int, channel: str = Form(""), provider_code: str = Form(""),
+                   principal: Principal = allow(*EDITORS)) -> Response:
+    """Register (or, with an empty code, remove) the template code a provider assigned to an approved version."""
+    tsvc.set_channel_codes(request.app.state.ctx, code, version, codes={channel.strip(): provider_code.strip()},
+                           actor=principal.username)
+    if provider_code.strip():
+        return done(request, f"/templates/{code}", f"v{version} 已登记通道 {channel} 的模板编号 {provider_code.strip()}。",
+                    f"v{version}: {channel} template code {provider_code.strip()} registered.")
+    return done(request, f"/templates/{code}", f"v{version} 已删除通道 {channel} 的模板编号。",
+                f"v{version}: {channel} template code removed.", "warn")
 
 
 __all__ = ["Role", "router"]
