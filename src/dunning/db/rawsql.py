@@ -61,6 +61,16 @@ class Sql:
         return f" IN ({','.join('?' * len(values))})", list(values)
 
 
+def json_column(value: Any) -> Any:
+    """A JSON column read with plain SQL: text on SQLite, already decoded on PostgreSQL (None if unreadable)."""
+    if isinstance(value, str | bytes):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return None
+    return value
+
+
 def run(conn: Connection, sql: Sql, statement: str, params: Sequence[Any] = ()) -> Any:
     """One execution of ``statement`` with positional ``params``."""
     return conn.exec_driver_sql(sql.q(statement), tuple(params))

@@ -19,10 +19,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine
 
 from dunning.channels.base import OutboundMessage, SubmitResult
-from dunning.db.rawsql import Sql, fetch, fetch_rows, insert_rows, run, run_many, update_rows
+from dunning.db.rawsql import Sql, fetch, fetch_rows, insert_rows, json_column, run, run_many, update_rows
 from dunning.dispatch.retry import GiveUp, RetryPolicy
 from dunning.domain.states import MessageState
 from dunning.errors import ChannelError, RateLimitedError
+from dunning.templates import provider_code
 
 # States that count as "this phone was contacted" for the contact budget (claimed and not since refused).
 CONTACT_STATES = ("submitting", "submitted", "delivered", "held", "expired")
@@ -167,12 +168,11 @@ def _template_codes(conn: Connection, sql: Sql, rows: Sequence[Any], channel: st
         for vid, tcode, version, channel_codes, variables in run(
                 conn, sql, "SELECT v.id, t.code, v.version, v.channel_codes, v.variables FROM template_versions v "
                            f"JOIN templates t ON t.id = v.template_id WHERE v.id{in_v}", p_v).all():
-            found[int(vid)] = (str(tcode), int(version), _json(channel_codes), _json(variables))
+            found[int(vid)] = (str(tcode), int(version), json_column(channel_codes), json_column(variables))
     codes: dict[int, str] = {}
     failed: dict[int, tuple[str, str]] = {}
     for vid, (tcode, version, channel_codes, _) in found.items():
-        code = next((str(channel_codes[k]).strip() for k in keys
-                     if isinstance(channel_codes, dict) and str(channel_codes.get(k) or "").strip()), "")
+        code = provider_code(channel_codes, keys)
         if code:
             codes[vid] = code
         else:
@@ -203,15 +203,6 @@ def unregistered_detail(template: str, version: int, channel: str) -> str:
     return (f"模板 {template} 版本 {version} 未在通道 {channel} 登记模板编号：请用 dunning templates codes {template} "
             f"--version {version} --set {channel}=编号 登记后重新发送")
 
-
-def _json(value: Any) -> Any:
-    """A JSON column read with plain SQL: text on SQLite, already decoded on PostgreSQL."""
-    if isinstance(value, str | bytes):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return None
-    return value
 
 
 LATE_DETAIL = "已过该短信的发送时段，未发送（不会延后发送）"

@@ -5,9 +5,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 from sqlalchemy import select, update
@@ -15,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from dunning.db.bulk import bulk_insert, read_frame
 from dunning.db.models import Account, Import, PhoneFlag, RejectRow
+from dunning.db.rawsql import Sql
 from dunning.intake import read_portfolio, write_reject_report
 from dunning.intake.readers import read_exclude
 from dunning.services import audit
@@ -125,18 +125,11 @@ def _flag_do_not_contact(ctx: AppContext, s: Session, exclude: Sequence[Path], i
     detail = f"排除名单 {files}（导入 #{import_id}）"
     bulk_insert(s, PhoneFlag.__table__, pl.DataFrame({"phone": new}).with_columns(  # type: ignore[arg-type]
         pl.lit("do_not_contact").alias("kind"), pl.lit(detail).alias("detail"),
-        pl.lit(_db_now(s, now)).alias("created_at")))
+        pl.lit(Sql(s.connection().engine).ts(now)).alias("created_at")))
     for i in range(0, len(cleared), 500):
         s.execute(update(PhoneFlag).where(PhoneFlag.kind == "do_not_contact", PhoneFlag.phone.in_(cleared[i:i + 500]))
                   .values(cleared_at=None, detail=detail))
     return new.len() + len(cleared)
-
-
-def _db_now(s: Session, now: datetime) -> Any:
-    """``created_at`` for a bulk insert: SQLite stores the text SQLAlchemy's DateTime reads (UTC)."""
-    if s.connection().dialect.name != "sqlite":
-        return now
-    return now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def latest_import_id(ctx: AppContext) -> int | None:

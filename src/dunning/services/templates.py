@@ -42,6 +42,7 @@ from dunning.templates import (
     TemplateSpec,
     compile_template,
     parse_specs,
+    provider_code,
     render,
 )
 
@@ -481,8 +482,7 @@ def missing_channel_codes(ctx: AppContext, s: Session, campaign_id: int, channel
                 Message.state.in_([MessageState.PLANNED.value, MessageState.QUEUED.value]),
                 Message.template_version_id.is_not(None)).distinct()))
         .order_by(TemplateRecord.code, TemplateVersion.version)).all()
-    return [(str(c), int(v)) for c, v, codes in rows
-            if not any(str((codes or {}).get(k) or "").strip() for k in keys)]
+    return [(str(c), int(v)) for c, v, codes in rows if not provider_code(codes, keys)]
 
 
 def reject(ctx: AppContext, code: str, version: int | None = None, *, actor: str, reason: str = "") -> VersionView:

@@ -260,6 +260,14 @@ def render(frame: pl.DataFrame, compiled: CompiledTemplate, context: Mapping[str
     return out
 
 
+def provider_code(channel_codes: Mapping[str, Any] | None, keys: Sequence[str]) -> str:
+    """The provider template code a version registered for a channel: the first non-blank entry of
+    ``channel_codes`` under ``keys`` (the channel's name, then its kind); ``""`` when none is registered."""
+    if not isinstance(channel_codes, Mapping):
+        return ""
+    return next((code for k in keys if (code := str(channel_codes.get(k) or "").strip())), "")
+
+
 def render_params(frame: pl.DataFrame, compiled: CompiledTemplate, context: Mapping[str, str]) -> pl.Series:
     """The variable values of every row of ``frame`` as JSON objects (a Utf8 Series named ``params``)."""
     out = frame.select(compiled.params_expr(context).alias("params"))["params"]
@@ -312,5 +320,6 @@ def load_bundled_templates() -> list[TemplateSpec]:
 __all__: Sequence[str] = (
     "ALLOWED_TYPES", "BINDINGS", "CONTEXT_VARS", "MAX_WIDTH", "PLACEHOLDER", "STAGES", "TEXT_MAX", "TONES", "VAR_TYPES",
     "CompiledTemplate", "Sample", "TemplateError", "TemplateSpec", "compile_template", "format_rate",
-    "load_bundled_templates", "money_expr", "parse_specs", "rate_expr", "render", "render_many", "render_params",
+    "load_bundled_templates", "money_expr", "parse_specs", "provider_code", "rate_expr", "render", "render_many",
+    "render_params",
 )
