@@ -106,6 +106,22 @@ class Settings(BaseSettings):
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'dunning.db').resolve()}"
 
+    def private_dir(self) -> Path:
+        """``data_dir``, created owner-only (0700): it holds the database, keys, reports and uploads."""
+        return ensure_private_dir(self.data_dir)
+
+    def install_key(self, name: str) -> bytes:
+        """A random key of this installation kept in ``data_dir/<name>.key`` (0600), created on first use."""
+        path = self.private_dir() / f"{name}.key"
+        if not path.exists():
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:  # another process created it first
+                return path.read_text().strip().encode()
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+        return path.read_text().strip().encode()
+
     def secret(self) -> bytes:
         """The server secret (HMAC for verification codes, session signing).
 
@@ -114,13 +130,15 @@ class Settings(BaseSettings):
         """
         if self.secret_key is not None:
             return self.secret_key.get_secret_value().encode()
-        path = self.data_dir / "secret.key"
-        if not path.exists():
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_hex(32))
-        return path.read_text().strip().encode()
+        return self.install_key("secret")
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """Create ``path`` (and missing parents) owner-only; tighten it when it exists with wider modes."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o700)
+    return path
 
 
 @lru_cache(maxsize=1)

@@ -140,9 +140,11 @@ class SandboxHarness(Harness):
 
     def genuine_webhooks(self) -> list[WebhookRequest]:
         # the sandbox documents its callback as a JSON body signed with hex HMAC-SHA256 of the webhook secret
+        # signed over the timestamp, the method, the path and the body (see SandboxChannel.sign)
         body = json.dumps({"dlr": [{"id": "sbx-1", "stat": "DELIVRD", "err": "000"}], "mo": []}).encode()
-        sig = hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
-        return [WebhookRequest("POST", "/sandbox", {"x-sandbox-signature": sig}, body)]
+        ts = str(int(time.time()))
+        sig = hmac.new(WEBHOOK_SECRET.encode(), f"{ts}\nPOST\n/sandbox\n".encode() + body, hashlib.sha256).hexdigest()
+        return [WebhookRequest("POST", "/sandbox", {"x-sandbox-timestamp": ts, "x-sandbox-signature": sig}, body)]
 
 
 class SmppHarness(Harness):

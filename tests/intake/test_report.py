@@ -8,8 +8,8 @@ from pathlib import Path
 
 import polars as pl
 
+from dunning.exports import column_letter, write_xlsx
 from dunning.intake import REJECTED_SCHEMA, read_portfolio, write_reject_report
-from dunning.intake.xlsx import column_letter, write_xlsx
 
 from .conftest import AS_OF, EN_HEADER, row
 
@@ -38,7 +38,7 @@ def test_report_csv_and_xlsx_hold_every_reject_with_its_original_cells(make_csv:
     assert sheet.height == 3
     assert sheet.columns == table.columns
     assert sheet["行号 row"].to_list() == ["2", "2", "3"]
-    assert sheet["name"].to_list()[1:] == ["=HYPERLINK(\"http://x\")", "<&>"]  # stored as text, not a formula
+    assert sheet["name"].to_list()[1:] == ["'=HYPERLINK(\"http://x\")", "<&>"]  # neutralised text, not a formula
     assert "<f>" not in zipfile.ZipFile(xlsx_path).read("xl/worksheets/sheet1.xml").decode()
 
 
@@ -51,7 +51,8 @@ def test_an_empty_report_still_has_its_header(tmp_path: Path) -> None:
 
 def test_xlsx_writer_escapes_and_strips_what_xml_cannot_carry(tmp_path: Path) -> None:
     df = pl.DataFrame({"t": ["a\x00b\x1fc", "x < y & z > w", None, "  spaced  "], "n": [1, None, 3, -4]})
-    path = write_xlsx(df, tmp_path / "t.xlsx")
+    path = tmp_path / "t.xlsx"
+    write_xlsx(df, path)
     back = pl.read_excel(path, engine="calamine", read_options={"dtypes": "string"})
     assert back["t"].to_list() == ["abc", "x < y & z > w", None, "  spaced  "]
     assert back["n"].to_list() == ["1", None, "3", "-4"]

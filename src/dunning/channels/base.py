@@ -101,6 +101,7 @@ class WebhookRequest:
     headers: Mapping[str, str]
     body: bytes
     query: Mapping[str, str] = field(default_factory=dict)
+    client: str = ""  # the caller's address (after trusted-proxy resolution), for source allow-lists
 
 
 @runtime_checkable

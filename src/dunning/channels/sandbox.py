@@ -13,10 +13,13 @@ import asyncio
 import hashlib
 import hmac
 import json
+import secrets
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from dunning.channels.base import (
     Capabilities,
@@ -94,8 +97,11 @@ class SandboxChannel:
             expired_rate=float(o.get("expired_rate", 0.005)),
             reply_rate=float(o.get("reply_rate", 0.005)),
         )
+        # The application context hands every sandbox a per-install secret (``webhook_secret``); one built
+        # without it signs its own simulated callbacks with a random key nobody else knows.
         secret = settings.secrets.get("webhook_secret")
-        self._webhook_secret = secret.get_secret_value().encode() if secret else b"sandbox"
+        self._webhook_secret = secret.get_secret_value().encode() if secret else secrets.token_bytes(32)
+        self.max_skew = float(o.get("max_skew_seconds", 300.0))
         self._pending: list[bytes] = []
         self._open = False
         self._units = _Units(self.options.seed)
@@ -156,21 +162,34 @@ class SandboxChannel:
             self._pending.append(json.dumps({"done": now, "dlr": dlrs, "mo": mos}, ensure_ascii=False).encode())
         return results
 
-    def _sign(self, body: bytes) -> str:
-        return hmac.new(self._webhook_secret, body, hashlib.sha256).hexdigest()
+    def sign(self, timestamp: str, method: str, url: str, body: bytes) -> str:
+        """The signature of a whole request: hex HMAC-SHA256 over the timestamp, the method, the path with its
+        query and the body (``X-Sandbox-Timestamp`` / ``X-Sandbox-Signature``)."""
+        parts = urlsplit(url)
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        msg = f"{timestamp}\n{method.upper()}\n{target}\n".encode() + body
+        return hmac.new(self._webhook_secret, msg, hashlib.sha256).hexdigest()
 
     async def poll_events(self) -> list[ChannelEvent]:
         bodies, self._pending = self._pending, []
         events: list[ChannelEvent] = []
+        ts = str(int(time.time()))
         for body in bodies:
-            req = WebhookRequest("POST", "/sandbox", {"x-sandbox-signature": self._sign(body)}, body)
+            headers = {"x-sandbox-timestamp": ts, "x-sandbox-signature": self.sign(ts, "POST", "/sandbox", body)}
+            req = WebhookRequest("POST", "/sandbox", headers, body)
             if self.verify_webhook(req):
                 events.extend(self.parse_webhook(req))
         return events
 
     def verify_webhook(self, request: WebhookRequest) -> bool:
+        ts = request.headers.get("x-sandbox-timestamp", "")
+        try:
+            if abs(time.time() - float(ts)) > self.max_skew:
+                return False  # outside the replay window
+        except ValueError:
+            return False
         given = request.headers.get("x-sandbox-signature", "")
-        return hmac.compare_digest(given, self._sign(request.body))
+        return hmac.compare_digest(given, self.sign(ts, request.method, request.url, request.body))
 
     def parse_webhook(self, request: WebhookRequest) -> list[ChannelEvent]:
         payload = json.loads(request.body)

@@ -298,6 +298,10 @@ class AuditEvent(Base):
     entity_id: Mapped[str] = mapped_column(String(64))
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # How the action came: cli | web | api | worker; for the CLI, the OS user and host that ran it.
+    via: Mapped[str] = mapped_column(String(8), default="worker", server_default="worker")
+    os_user: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    host: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
 
 class VerificationAttempt(Base):
@@ -312,3 +316,7 @@ class VerificationAttempt(Base):
     phone_masked: Mapped[str] = mapped_column(String(20))
     outcome: Mapped[str] = mapped_column(String(16))  # genuine | not_found | expired | rate_limited | invalid
     channel: Mapped[str] = mapped_column(String(16), default="public")  # public | hotline
+
+
+# Tables of the security guards live in a module of their own; imported here so the metadata is complete.
+from dunning.db import security_models as _security_models  # noqa: E402,F401

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import polars as pl
 
-from dunning.intake.xlsx import write_xlsx
+from dunning.exports import write_csv, write_xlsx
 
 _FIXED = {
     "source_file": "来源文件 file",
@@ -38,29 +38,17 @@ def report_table(rejected: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([fixed, originals], how="horizontal")
 
 
-def _defuse(table: pl.DataFrame) -> pl.DataFrame:
-    """Cells Excel would run as a formula (``=…``, ``+…``, ``@…``) get a leading apostrophe; numbers stay."""
-    risky = r"^[=@\t\r]|^[+-][^0-9.]"
-    return table.with_columns(
-        pl.when(pl.col(c).str.contains(risky)).then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c)
-        for c in table.columns
-        if table.schema[c] == pl.Utf8
-    )
-
-
 def write_reject_report(rejected: pl.DataFrame, stem: Path) -> tuple[Path, Path]:
     """Write ``stem.csv`` (UTF-8 with BOM, so Excel opens it) and ``stem.xlsx``; return both paths.
 
     ``rejected`` has the columns of :attr:`IntakeResult.rejected`. Original values come from its ``raw``
-    JSON. Text is written as text in the workbook (never as a formula or a link).
+    JSON. Both go through :mod:`dunning.exports`: a cell that would run as a formula is neutralised.
     """
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     table = report_table(rejected)
     csv_path = stem.with_name(stem.name + ".csv")
-    with csv_path.open("wb") as fh:
-        fh.write(b"\xef\xbb\xbf")
-        _defuse(table).write_csv(fh)
+    write_csv(table, csv_path)
     xlsx_path = stem.with_name(stem.name + ".xlsx")
     write_xlsx(table, xlsx_path, sheet="拒绝明细", widths={"原因说明": 48, "reason": 48})
     return csv_path, xlsx_path

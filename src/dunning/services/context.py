@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from pydantic import SecretStr
+
 from dunning.channels import registry
 from dunning.channels.base import Channel
 from dunning.config import Settings, get_settings
@@ -52,8 +54,7 @@ class AppContext:
 
     @property
     def data_dir(self) -> Path:
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        return self.settings.data_dir
+        return self.settings.private_dir()
 
     def channel(self, name: str) -> Channel:
         """The channel instance ``name`` from settings (built once per context)."""
@@ -62,6 +63,10 @@ class AppContext:
             if cfg is None:
                 known = ", ".join(self.settings.channels) or "（无）"
                 raise ConfigError(f"未配置通道 {name}（已配置：{known}）", f"channel {name!r} is not configured")
+            if cfg.kind == "sandbox" and "webhook_secret" not in cfg.secrets:
+                # never a fallback in code: a random secret of this installation, kept in the data dir (0600)
+                key = SecretStr(self.settings.install_key(f"sandbox-webhook-{name}").decode())
+                cfg = cfg.model_copy(update={"secrets": {**cfg.secrets, "webhook_secret": key}})
             self._channels[name] = registry.create(name, cfg, **self.channel_io.get(name, {}))
         return self._channels[name]
 

@@ -11,6 +11,7 @@ from typing import Any
 import polars as pl
 
 from dunning.db.bulk import read_frame
+from dunning.exports import write_xlsx_sheets
 from dunning.reporting.html import (
     TextBlock,
     arm_label,
@@ -415,10 +416,5 @@ def write_campaign_report(ctx: AppContext, campaign_id: int, out: Path | None = 
                  footer="dunning · 数据来自本地数据库；手机号与姓名不出现在报告中。"
                         "Figures from the local database; no phone number or name appears in this report.")
     xlsx = out.with_suffix(".xlsx")
-    import xlsxwriter
-
-    with xlsxwriter.Workbook(str(xlsx)) as wb:
-        for t in tables:
-            if t.frame.width:
-                t.frame.write_excel(wb, worksheet=t.sheet[:31], autofit=True)
+    write_xlsx_sheets({t.sheet: t.frame for t in tables if t.frame.width}, xlsx)
     return {"html": str(out), "xlsx": str(xlsx)}

@@ -67,7 +67,7 @@ def status_for(exc: DunningError) -> int:
         return 403
     if isinstance(exc, NotFoundError):
         return 404
-    if isinstance(exc, StateError):
+    if isinstance(exc, StateError | webhooks.WebhookReplayed):
         return 409
     if exc.code == "input.too_large":
         return 413

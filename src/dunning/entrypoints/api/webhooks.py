@@ -1,7 +1,10 @@
 """Delivery reports (DLR) and replies (MO) pushed by providers. Authenticated by the channel's signature check.
 
 A request whose signature does not verify is refused (401) and logged with the channel and client address —
-never parsed. Every verified event is handed to :func:`dunning.services.delivery.ingest_events`.
+never parsed; a verified request already seen within the replay window is refused (409). The body is read
+with a limit (413 past ``MAX_BODY``, never read whole first). Kannel calls its ``dlr-url`` and ``get-url`` with
+GET, so the route takes GET as well as POST. Every verified event is handed to
+:func:`dunning.services.delivery.ingest_events`.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from dunning.errors import DunningError, InputError, NotFoundError
 from dunning.services.auth import Principal
 from dunning.services.context import AppContext
 from dunning.services.delivery import ingest_events
+from dunning.services.guard import replay
 
 log = logging.getLogger("dunning.webhooks")
 MAX_BODY = 1 << 20
@@ -28,6 +32,25 @@ router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 
 class WebhookRejected(DunningError):
     code = "webhook.signature"
+
+
+class WebhookReplayed(DunningError):
+    code = "webhook.replay"
+
+
+async def _limited_body(request: Request, limit: int) -> bytes:
+    """The request body, refused as soon as it passes ``limit`` bytes (the declared length is checked first)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise InputError("回调内容过大", "callback body too large", code="input.too_large")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise InputError("回调内容过大", "callback body too large", code="input.too_large")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _keywords(request: Request) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -42,12 +65,13 @@ def _keywords(request: Request) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return cached
 
 
-@router.post("/{channel}/{kind}", response_model=S.WebhookOut,
-             responses={401: {"model": S.ErrorOut, "description": "签名无效 / bad signature"},
-                        404: {"model": S.ErrorOut, "description": "未配置的通道 / unknown channel"},
-                        413: {"model": S.ErrorOut, "description": "请求过大 / body too large"},
-                        422: {"model": S.ErrorOut, "description": "无法解析 / unparseable"}},
-             summary="通道回调：状态报告（dlr）或上行回复（mo） / provider callback: DLR or MO")
+@router.api_route("/{channel}/{kind}", methods=["GET", "POST"], response_model=S.WebhookOut,
+                  responses={401: {"model": S.ErrorOut, "description": "签名无效 / bad signature"},
+                             404: {"model": S.ErrorOut, "description": "未配置的通道 / unknown channel"},
+                             409: {"model": S.ErrorOut, "description": "重放的回调 / replayed callback"},
+                             413: {"model": S.ErrorOut, "description": "请求过大 / body too large"},
+                             422: {"model": S.ErrorOut, "description": "无法解析 / unparseable"}},
+                  summary="通道回调：状态报告（dlr）或上行回复（mo） / provider callback: DLR or MO")
 async def webhook(request: Request, channel: str, kind: Literal["dlr", "mo"],
                   _p: Principal | None = public(csrf=False)) -> dict[str, Any]:
     ctx: AppContext = request.app.state.ctx
@@ -56,16 +80,20 @@ async def webhook(request: Request, channel: str, kind: Literal["dlr", "mo"],
         log.warning("webhook for unknown channel %r from %s refused", channel[:64], client_ip(request))
         raise NotFoundError(f"未配置通道 {channel[:64]}", f"channel {channel[:64]!r} is not configured",
                             code="not_found.channel")
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        raise InputError("回调内容过大", "callback body too large", code="input.too_large")
-    req = WebhookRequest(method=request.method, url=str(request.url),
-                         headers={k.lower(): v for k, v in request.headers.items()}, body=body,
-                         query=dict(request.query_params))
+    body = await _limited_body(request, MAX_BODY)
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    req = WebhookRequest(method=request.method, url=str(request.url), headers=headers, body=body,
+                         query=dict(request.query_params), client=client_ip(request))
     ch = ctx.channel(channel)
     if not ch.verify_webhook(req):
         log.warning("webhook %s/%s from %s refused: signature does not verify", channel, kind, client_ip(request))
         raise WebhookRejected("回调签名校验失败，已拒绝", "callback signature does not verify; refused")
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    digest = replay.request_digest(channel, request.method, target, headers, body)
+    if not await run_in_threadpool(replay.remember, ctx, channel, digest):
+        log.warning("webhook %s/%s from %s refused: replay of a request already seen", channel, kind,
+                    client_ip(request))
+        raise WebhookReplayed("重复的回调请求，已拒绝", "callback already received (replay); refused")
     try:
         events = ch.parse_webhook(req)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -83,5 +111,9 @@ async def webhook(request: Request, channel: str, kind: Literal["dlr", "mo"],
         with ctx.db.transaction() as s:
             return ingest_events(s, channel, events, now=ctx.now(), stop_keywords=stop, dispute_keywords=dispute)
 
-    counts = await run_in_threadpool(ingest)
+    try:
+        counts = await run_in_threadpool(ingest)
+    except BaseException:
+        await run_in_threadpool(replay.forget, ctx, digest)  # not stored: the provider's retry must pass
+        raise
     return {"channel": channel, **counts}

@@ -1,0 +1,1 @@
+"""Security guards the entry points call: webhook replay refusal, staff lookup limits, CLI identity."""
