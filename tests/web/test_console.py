@@ -33,7 +33,8 @@ def test_agency_users_see_only_their_agencys_accounts(app: object, seeded: Seede
     assert agency.get(f"/messages/{seeded.other_message_id}").status_code == 404, "not 403: existence is hidden"
     api = TestClient(app)  # type: ignore[arg-type]
     h = {"Authorization": f"Bearer {seeded.tokens[Role.AGENCY]}"}
-    assert [m["loan_id"] for m in api.get("/api/v1/messages?phone=13812348000", headers=h).json()["items"]] == []
+    found = api.post("/api/v1/messages/search", json={"phone": "13812348000"}, headers=h).json()["items"]
+    assert [m["loan_id"] for m in found] == []
     assert api.get(f"/api/v1/messages/{seeded.agency_message_id}", headers=h).json()["message"]["phone"] == \
         "139****5678"
     assert AGENCY_PHONE not in api.get(f"/api/v1/messages/{seeded.agency_message_id}", headers=h).text

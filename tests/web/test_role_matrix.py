@@ -89,11 +89,13 @@ SPEC: dict[tuple[str, str], set[Role] | None] = {
     ("POST", "/api/v1/campaigns/{campaign_id}/cancel"): {A, OP},
     ("GET", "/api/v1/jobs/{job_id}"): STAFF,
     ("GET", "/api/v1/messages"): ALL,
+    ("POST", "/api/v1/messages/search"): ALL,
     ("GET", "/api/v1/messages/{message_id}"): ALL,
     ("GET", "/api/v1/audit"): {A, C},
     ("GET", "/api/v1/templates"): STAFF,
     ("GET", "/api/v1/templates/{code}"): STAFF,
     ("POST", "/api/v1/webhooks/{channel}/{kind}"): PUBLIC,
+    ("GET", "/api/v1/webhooks/{channel}/{kind}"): PUBLIC,  # Kannel calls back with GET
     # authenticity verification (issue 8): public page and API, and the hotline's lookup inside the console
     ("GET", "/verify"): PUBLIC,
     ("POST", "/verify"): PUBLIC,

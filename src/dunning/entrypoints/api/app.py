@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from dunning.entrypoints.api import docs, v1, webhooks
+from dunning.entrypoints.api import docs, logscrub, v1, webhooks
 from dunning.entrypoints.api.jobs import JobRunner
 from dunning.entrypoints.api.security import (
     Forbidden,
@@ -124,6 +124,7 @@ def create_app(ctx: AppContext | None = None, *, auth_policy: AuthPolicy | None 
     """Build the app around ``ctx`` (built from settings when omitted). Nothing happens at import time."""
     ctx = ctx or build_context()
     auth_policy = auth_policy or AuthPolicy()
+    logscrub.install()  # access logs keep neither query strings (tokens, phones) nor phone numbers in paths
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -168,6 +168,17 @@ class MessageOut(BaseModel):
     final_at: datetime | None
 
 
+class MessageSearchIn(BaseModel):
+    """Search criteria in the request body, so a phone number never appears in a URL or an access log."""
+
+    loan_id: str | None = Field(None, max_length=64)
+    phone: str | None = Field(None, max_length=32)
+    campaign_id: int | None = Field(None, ge=1, le=2**63 - 1)
+    state: str | None = Field(None, max_length=16)
+    cursor: int | None = Field(None, ge=1, le=2**62)
+    limit: int = Field(50, ge=1, le=200)
+
+
 class MessageListOut(BaseModel):
     items: list[MessageOut]
     next_cursor: int | None

@@ -14,6 +14,7 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse
 
 from dunning.entrypoints.api import schemas as S
+from dunning.entrypoints.api.ids import MAX_ID, DbId
 from dunning.entrypoints.api.jobs import Job, fork_context
 from dunning.entrypoints.api.security import ALL_ROLES, STAFF, allow
 from dunning.errors import InputError, NotFoundError, StateError
@@ -69,14 +70,14 @@ def import_upload(request: Request, files: list[UploadFile] = File(...), as_of: 
 
 @router.get("/imports/{import_id}", response_model=S.ImportDetailOut, tags=["imports"], responses=NOT_FOUND,
             summary="导入详情与拒绝原因 / import with reject reasons")
-def import_detail(request: Request, import_id: int, principal: Principal = allow(*STAFF)) -> dict[str, Any]:
+def import_detail(request: Request, import_id: DbId, principal: Principal = allow(*STAFF)) -> dict[str, Any]:
     v = console.import_view(request.app.state.ctx, principal, import_id, samples=0)
     return asdict(v.row) | {"reasons": [asdict(r) for r in v.reasons]}
 
 
 @router.get("/imports/{import_id}/rejects.{fmt}", tags=["imports"], response_class=FileResponse,
             responses=NOT_FOUND | INVALID, summary="下载拒绝明细 / download the reject report")
-def import_rejects(request: Request, import_id: int, fmt: str,
+def import_rejects(request: Request, import_id: DbId, fmt: str,
                    principal: Principal = allow(Role.OPERATOR, Role.COMPLIANCE)) -> FileResponse:
     path = console.reject_report(request.app.state.ctx, import_id, fmt, actor=principal.username)
     return FileResponse(path, filename=f"import-{import_id}-rejects.{fmt}")
@@ -111,7 +112,7 @@ def campaign_plan(request: Request, body: S.PlanIn, principal: Principal = allow
 
 @router.get("/campaigns/{campaign_id}", response_model=S.CampaignOut, tags=["campaigns"], responses=NOT_FOUND,
             summary="批次详情 / campaign")
-def campaign_get(request: Request, campaign_id: int, principal: Principal = allow(*STAFF)) -> dict[str, Any]:
+def campaign_get(request: Request, campaign_id: DbId, principal: Principal = allow(*STAFF)) -> dict[str, Any]:
     v = console.campaign_view(request.app.state.ctx, principal, campaign_id)
     return {"progress": v.progress.to_dict(), "plan": v.plan, "funnel": asdict(v.funnel), "strategy": v.strategy,
             "import_id": v.import_id, "suppressed_by_reason": v.reasons, "pilot": v.pilot}
@@ -119,7 +120,7 @@ def campaign_get(request: Request, campaign_id: int, principal: Principal = allo
 
 @router.get("/campaigns/{campaign_id}/progress", response_model=S.ProgressOut, tags=["campaigns"],
             responses=NOT_FOUND, summary="发送进度 / live counts")
-def campaign_progress(request: Request, campaign_id: int, principal: Principal = allow(*STAFF)) -> dict[str, Any]:
+def campaign_progress(request: Request, campaign_id: DbId, principal: Principal = allow(*STAFF)) -> dict[str, Any]:
     return console.campaign_progress(request.app.state.ctx, principal, campaign_id).to_dict()
 
 
@@ -147,32 +148,32 @@ def _background(request: Request, principal: Principal, campaign_id: int, kind: 
 
 @router.post("/campaigns/{campaign_id}/pilot", response_model=S.JobOut, status_code=202, tags=["campaigns"],
              responses=NOT_FOUND, summary="开始试发（后台） / start the pilot (background)")
-def campaign_pilot(request: Request, campaign_id: int, principal: Principal = allow(Role.OPERATOR)) -> dict[str, Any]:
+def campaign_pilot(request: Request, campaign_id: DbId, principal: Principal = allow(Role.OPERATOR)) -> dict[str, Any]:
     return _background(request, principal, campaign_id, "pilot")
 
 
 @router.get("/campaigns/{campaign_id}/pilot", tags=["campaigns"], responses=NOT_FOUND,
             summary="试发结果与达标判断 / pilot report and go/no-go")
-def campaign_pilot_report(request: Request, campaign_id: int, principal: Principal = allow(*STAFF)) -> dict[str, Any]:
+def campaign_pilot_report(request: Request, campaign_id: DbId, principal: Principal = allow(*STAFF)) -> dict[str, Any]:
     return campaigns.pilot_report(request.app.state.ctx, campaign_id)
 
 
 @router.post("/campaigns/{campaign_id}/approve", tags=["campaigns"], responses=NOT_FOUND | CONFLICT,
              summary="批准全量发送（四眼原则） / approve the pilot (four eyes)")
-def campaign_approve(request: Request, campaign_id: int,
+def campaign_approve(request: Request, campaign_id: DbId,
                      principal: Principal = allow(Role.COMPLIANCE)) -> dict[str, Any]:
     return campaigns.approve_pilot(request.app.state.ctx, campaign_id, actor=principal.username)
 
 
 @router.post("/campaigns/{campaign_id}/send", response_model=S.JobOut, status_code=202, tags=["campaigns"],
              responses=NOT_FOUND | CONFLICT, summary="全量发送（后台） / send (background)")
-def campaign_send(request: Request, campaign_id: int, principal: Principal = allow(Role.OPERATOR)) -> dict[str, Any]:
+def campaign_send(request: Request, campaign_id: DbId, principal: Principal = allow(Role.OPERATOR)) -> dict[str, Any]:
     return _background(request, principal, campaign_id, "send")
 
 
 @router.post("/campaigns/{campaign_id}/pause", response_model=S.ProgressOut, tags=["campaigns"],
              responses=NOT_FOUND | CONFLICT, summary="暂停 / pause")
-def campaign_pause(request: Request, campaign_id: int, body: S.PauseIn | None = None,
+def campaign_pause(request: Request, campaign_id: DbId, body: S.PauseIn | None = None,
                    principal: Principal = allow(Role.OPERATOR, Role.COMPLIANCE)) -> dict[str, Any]:
     ctx = request.app.state.ctx
     campaigns.pause(ctx, campaign_id, actor=principal.username, reason=body.reason if body else "")
@@ -181,14 +182,14 @@ def campaign_pause(request: Request, campaign_id: int, body: S.PauseIn | None = 
 
 @router.post("/campaigns/{campaign_id}/resume", response_model=S.JobOut, status_code=202, tags=["campaigns"],
              responses=NOT_FOUND | CONFLICT, summary="恢复发送（后台） / resume sending (background)")
-def campaign_resume(request: Request, campaign_id: int, principal: Principal = allow(Role.OPERATOR)) -> dict[str, Any]:
+def campaign_resume(request: Request, campaign_id: DbId, principal: Principal = allow(Role.OPERATOR)) -> dict[str, Any]:
     campaigns.resume(request.app.state.ctx, campaign_id, actor=principal.username)
     return _background(request, principal, campaign_id, "send")
 
 
 @router.post("/campaigns/{campaign_id}/cancel", response_model=S.ProgressOut, tags=["campaigns"],
              responses=NOT_FOUND | CONFLICT, summary="取消 / cancel")
-def campaign_cancel(request: Request, campaign_id: int, principal: Principal = allow(Role.OPERATOR)) -> dict[str, Any]:
+def campaign_cancel(request: Request, campaign_id: DbId, principal: Principal = allow(Role.OPERATOR)) -> dict[str, Any]:
     ctx = request.app.state.ctx
     campaigns.cancel(ctx, campaign_id, actor=principal.username)
     return console.campaign_progress(ctx, principal, campaign_id).to_dict()
@@ -208,19 +209,31 @@ def job_get(request: Request, job_id: str, principal: Principal = allow(*STAFF))
 
 
 @router.get("/messages", response_model=S.MessageListOut, tags=["messages"], responses=INVALID,
-            summary="按借款编号或手机号查询短信 / search messages by loan id or phone")
+            summary="按借款编号、批次或状态查询短信 / search messages by loan id, campaign or state")
 def message_search(request: Request, loan_id: str | None = Query(None, max_length=64),
-                   phone: str | None = Query(None, max_length=32), campaign_id: int | None = Query(None, ge=1),
+                   campaign_id: int | None = Query(None, ge=1, le=MAX_ID),
                    state: str | None = Query(None, max_length=16), cursor: int | None = Cursor,
                    limit: int = Limit, principal: Principal = allow(*ALL_ROLES)) -> dict[str, Any]:
-    page = console.search_messages(request.app.state.ctx, principal, loan_id=loan_id, phone=phone,
+    """A phone number never rides in a URL (URLs end up in access logs): search by phone with
+    ``POST /api/v1/messages/search``."""
+    page = console.search_messages(request.app.state.ctx, principal, loan_id=loan_id, phone=None,
                                    campaign_id=campaign_id, state=state, cursor=cursor, limit=limit)
+    return {"items": [asdict(m) for m in page.items], "next_cursor": page.next_cursor}
+
+
+@router.post("/messages/search", response_model=S.MessageListOut, tags=["messages"], responses=INVALID,
+             summary="按手机号等条件查询短信（条件在请求体中） / search messages, phone in the body")
+def message_search_body(request: Request, body: S.MessageSearchIn,
+                        principal: Principal = allow(*ALL_ROLES)) -> dict[str, Any]:
+    page = console.search_messages(request.app.state.ctx, principal, loan_id=body.loan_id, phone=body.phone,
+                                   campaign_id=body.campaign_id, state=body.state, cursor=body.cursor,
+                                   limit=body.limit)
     return {"items": [asdict(m) for m in page.items], "next_cursor": page.next_cursor}
 
 
 @router.get("/messages/{message_id}", response_model=S.MessageDetailOut, tags=["messages"], responses=NOT_FOUND,
             summary="一条短信的完整记录 / one message's history")
-def message_get(request: Request, message_id: int, principal: Principal = allow(*ALL_ROLES)) -> dict[str, Any]:
+def message_get(request: Request, message_id: DbId, principal: Principal = allow(*ALL_ROLES)) -> dict[str, Any]:
     d = console.message_detail(request.app.state.ctx, principal, message_id)
     out = asdict(d)
     out["message"] = out.pop("row")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from dunning.entrypoints.api.ids import QueryId
 from dunning.entrypoints.api.security import allow
 from dunning.entrypoints.web.common import query_base
 from dunning.entrypoints.web.import_pages import parse_day
@@ -18,7 +19,7 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/audit")
 def audit_page(request: Request, actor: str = "", action: str = "", entity: str = "", entity_id: str = "",
-               since: str = "", until: str = "", cursor: int | None = None,
+               since: str = "", until: str = "", cursor: QueryId = None,
                principal: Principal = allow(Role.COMPLIANCE)) -> Response:
     ctx = request.app.state.ctx
     f = console.AuditFilter(actor or None, action or None, entity or None, entity_id or None, parse_day(since),

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, Response
 
+from dunning.entrypoints.api.ids import MAX_ID, DbId, QueryId
 from dunning.entrypoints.api.jobs import Job, fork_context
 from dunning.entrypoints.api.security import STAFF, allow
 from dunning.entrypoints.web.common import RateMeter, done, pick, redirect, sse_response
@@ -38,7 +39,7 @@ def _reason_labels() -> dict[str, str]:
 
 
 @router.get("/campaigns")
-def campaigns_page(request: Request, cursor: int | None = None, import_id: int | None = None,
+def campaigns_page(request: Request, cursor: QueryId = None, import_id: QueryId = None,
                    principal: Principal = allow(*STAFF)) -> Response:
     ctx = request.app.state.ctx
     page = console.list_campaigns(ctx, principal, cursor=cursor)
@@ -52,7 +53,7 @@ def campaigns_page(request: Request, cursor: int | None = None, import_id: int |
 
 
 @router.post("/campaigns")
-def plan(request: Request, import_id: int = Form(...), channel: str = Form(""),
+def plan(request: Request, import_id: int = Form(..., ge=1, le=MAX_ID), channel: str = Form(""),
          strategy: UploadFile | None = File(None), principal: Principal = allow(Role.OPERATOR)) -> Response:
     from dunning.services.bootstrap import ensure_bundled_templates
     from dunning.services.planning import plan_campaign
@@ -80,7 +81,7 @@ def plan(request: Request, import_id: int = Form(...), channel: str = Form(""),
 
 
 @router.get("/campaigns/{campaign_id}")
-def campaign_page(request: Request, campaign_id: int, principal: Principal = allow(*STAFF)) -> Response:
+def campaign_page(request: Request, campaign_id: DbId, principal: Principal = allow(*STAFF)) -> Response:
     ctx = request.app.state.ctx
     v = console.campaign_view(ctx, principal, campaign_id)
     job = request.app.state.jobs.latest(f"campaign:{campaign_id}")
@@ -89,7 +90,7 @@ def campaign_page(request: Request, campaign_id: int, principal: Principal = all
 
 
 @router.get("/campaigns/{campaign_id}/events")
-def campaign_events(request: Request, campaign_id: int, once: bool = False,
+def campaign_events(request: Request, campaign_id: DbId, once: bool = False,
                     principal: Principal = allow(*STAFF)) -> Response:
     ctx = request.app.state.ctx
     jobs = request.app.state.jobs
@@ -134,7 +135,7 @@ def _start(request: Request, principal: Principal, campaign_id: int, kind: str) 
 
 
 @router.post("/campaigns/{campaign_id}/pilot")
-def pilot(request: Request, campaign_id: int, principal: Principal = allow(Role.OPERATOR)) -> Response:
+def pilot(request: Request, campaign_id: DbId, principal: Principal = allow(Role.OPERATOR)) -> Response:
     st = console.campaign_progress(request.app.state.ctx, principal, campaign_id)
     if st.state not in ("planned", "piloting"):
         return done(request, f"/campaigns/{campaign_id}", f"批次当前为「{st.state_zh}」，只有已计划的批次可以试发。",
@@ -145,14 +146,14 @@ def pilot(request: Request, campaign_id: int, principal: Principal = allow(Role.
 
 
 @router.post("/campaigns/{campaign_id}/approve")
-def approve(request: Request, campaign_id: int, principal: Principal = allow(Role.COMPLIANCE)) -> Response:
+def approve(request: Request, campaign_id: DbId, principal: Principal = allow(Role.COMPLIANCE)) -> Response:
     campaigns.approve_pilot(request.app.state.ctx, campaign_id, actor=principal.username)
     return done(request, f"/campaigns/{campaign_id}", "已批准全量发送。运营人员现在可以开始发送。",
                 "Approved for the full send; an operator can now start it.")
 
 
 @router.post("/campaigns/{campaign_id}/send")
-def send(request: Request, campaign_id: int, principal: Principal = allow(Role.OPERATOR)) -> Response:
+def send(request: Request, campaign_id: DbId, principal: Principal = allow(Role.OPERATOR)) -> Response:
     st = console.campaign_progress(request.app.state.ctx, principal, campaign_id)
     if st.state not in ("pilot_approved", "sending"):
         return done(request, f"/campaigns/{campaign_id}", "批次须先试发并经第二人批准后才能全量发送。",
@@ -162,7 +163,7 @@ def send(request: Request, campaign_id: int, principal: Principal = allow(Role.O
 
 
 @router.post("/campaigns/{campaign_id}/pause")
-def pause(request: Request, campaign_id: int, reason: str = Form(""),
+def pause(request: Request, campaign_id: DbId, reason: str = Form(""),
           principal: Principal = allow(Role.OPERATOR, Role.COMPLIANCE)) -> Response:
     campaigns.pause(request.app.state.ctx, campaign_id, actor=principal.username, reason=reason[:200])
     return done(request, f"/campaigns/{campaign_id}", "已暂停。正在提交的一批完成后停止。",
@@ -170,21 +171,21 @@ def pause(request: Request, campaign_id: int, reason: str = Form(""),
 
 
 @router.post("/campaigns/{campaign_id}/resume")
-def resume(request: Request, campaign_id: int, principal: Principal = allow(Role.OPERATOR)) -> Response:
+def resume(request: Request, campaign_id: DbId, principal: Principal = allow(Role.OPERATOR)) -> Response:
     campaigns.resume(request.app.state.ctx, campaign_id, actor=principal.username)
     _start(request, principal, campaign_id, "send")
     return done(request, f"/campaigns/{campaign_id}", "已恢复发送。", "Sending resumed.", "info")
 
 
 @router.post("/campaigns/{campaign_id}/cancel")
-def cancel(request: Request, campaign_id: int, principal: Principal = allow(Role.OPERATOR)) -> Response:
+def cancel(request: Request, campaign_id: DbId, principal: Principal = allow(Role.OPERATOR)) -> Response:
     campaigns.cancel(request.app.state.ctx, campaign_id, actor=principal.username)
     return done(request, f"/campaigns/{campaign_id}", "批次已取消，未发送的短信不会再发送。",
                 "Campaign cancelled; nothing unsent will be sent.", "warn")
 
 
 @router.get("/campaigns/{campaign_id}/report.xlsx")
-def report(request: Request, campaign_id: int, principal: Principal = allow(*STAFF)) -> Response:
+def report(request: Request, campaign_id: DbId, principal: Principal = allow(*STAFF)) -> Response:
     from dunning.services.reports import write_campaign_report
 
     paths = write_campaign_report(request.app.state.ctx, campaign_id)

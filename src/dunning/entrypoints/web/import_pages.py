@@ -7,6 +7,7 @@ from datetime import date
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, Response
 
+from dunning.entrypoints.api.ids import DbId, QueryId
 from dunning.entrypoints.api.jobs import Job, fork_context
 from dunning.entrypoints.api.security import STAFF, allow
 from dunning.entrypoints.web.common import query_base, redirect
@@ -31,7 +32,7 @@ def parse_day(value: str | None) -> date | None:
 
 
 @router.get("/imports")
-def imports_page(request: Request, cursor: int | None = None, principal: Principal = allow(*STAFF)) -> Response:
+def imports_page(request: Request, cursor: QueryId = None, principal: Principal = allow(*STAFF)) -> Response:
     ctx = request.app.state.ctx
     page = console.list_imports(ctx, cursor=cursor)
     return renderer(request).page(request, "imports.html", page=page, cursor=cursor, query_base="",
@@ -63,14 +64,14 @@ def upload(request: Request, files: list[UploadFile] = File(...), as_of: str = F
 
 
 @router.get("/imports/{import_id}")
-def import_detail(request: Request, import_id: int, principal: Principal = allow(*STAFF)) -> Response:
+def import_detail(request: Request, import_id: DbId, principal: Principal = allow(*STAFF)) -> Response:
     v = console.import_view(request.app.state.ctx, principal, import_id)
     return renderer(request).page(request, "import_detail.html", v=v,
                                   may_download=principal.role in console.REJECT_DETAIL_ROLES)
 
 
 @router.get("/imports/{import_id}/rejects.{fmt}")
-def reject_download(request: Request, import_id: int, fmt: str,
+def reject_download(request: Request, import_id: DbId, fmt: str,
                     principal: Principal = allow(Role.OPERATOR, Role.COMPLIANCE)) -> Response:
     path = console.reject_report(request.app.state.ctx, import_id, fmt, actor=principal.username)
     media = "text/csv; charset=utf-8" if fmt == "csv" else \

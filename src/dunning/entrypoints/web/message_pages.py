@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from dunning.entrypoints.api.ids import DbId, QueryId
 from dunning.entrypoints.api.security import ALL_ROLES, allow
 from dunning.entrypoints.web.common import pick, query_base
 from dunning.entrypoints.web.render import renderer
@@ -16,8 +17,8 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/messages")
-def messages_page(request: Request, loan_id: str = "", phone: str = "", campaign_id: int | None = None,
-                  state: str = "", cursor: int | None = None, principal: Principal = allow(*ALL_ROLES)) -> Response:
+def messages_page(request: Request, loan_id: str = "", phone: str = "", campaign_id: QueryId = None,
+                  state: str = "", cursor: QueryId = None, principal: Principal = allow(*ALL_ROLES)) -> Response:
     ctx = request.app.state.ctx
     q = {"loan_id": loan_id, "phone": phone, "campaign_id": campaign_id, "state": state}
     page = error = None
@@ -33,6 +34,6 @@ def messages_page(request: Request, loan_id: str = "", phone: str = "", campaign
 
 
 @router.get("/messages/{message_id}")
-def message_page(request: Request, message_id: int, principal: Principal = allow(*ALL_ROLES)) -> Response:
+def message_page(request: Request, message_id: DbId, principal: Principal = allow(*ALL_ROLES)) -> Response:
     d = console.message_detail(request.app.state.ctx, principal, message_id)
     return renderer(request).page(request, "message.html", d=d)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
+from dunning.entrypoints.api.ids import DbId
 from dunning.entrypoints.api.security import STAFF, allow
 from dunning.entrypoints.web.common import done, pick
 from dunning.entrypoints.web.render import renderer
@@ -70,14 +71,14 @@ def template_save(request: Request, code: str, text: str = Form(...), variables:
 
 
 @router.post("/templates/{code}/versions/{version}/submit")
-def template_submit(request: Request, code: str, version: int, principal: Principal = allow(*EDITORS)) -> Response:
+def template_submit(request: Request, code: str, version: DbId, principal: Principal = allow(*EDITORS)) -> Response:
     tsvc.submit_for_review(request.app.state.ctx, code, version, actor=principal.username)
     return done(request, f"/templates/{code}", f"v{version} 已提交审核，须由作者以外的合规审核人批准。",
                 f"v{version} is in review; a compliance reviewer other than the author approves it.")
 
 
 @router.post("/templates/{code}/versions/{version}/approve")
-def template_approve(request: Request, code: str, version: int,
+def template_approve(request: Request, code: str, version: DbId,
                      principal: Principal = allow(*REVIEWERS)) -> Response:
     tsvc.approve(request.app.state.ctx, code, version, actor=principal.username)
     return done(request, f"/templates/{code}", f"v{version} 已批准，新计划的批次将使用此版本。",
@@ -85,20 +86,20 @@ def template_approve(request: Request, code: str, version: int,
 
 
 @router.post("/templates/{code}/versions/{version}/reject")
-def template_reject(request: Request, code: str, version: int, reason: str = Form(""),
+def template_reject(request: Request, code: str, version: DbId, reason: str = Form(""),
                     principal: Principal = allow(*REVIEWERS)) -> Response:
     tsvc.reject(request.app.state.ctx, code, version, actor=principal.username, reason=reason[:200])
     return done(request, f"/templates/{code}", f"v{version} 已退回为草稿。", f"v{version} sent back to draft.", "warn")
 
 
 @router.post("/templates/{code}/versions/{version}/retire")
-def template_retire(request: Request, code: str, version: int, principal: Principal = allow(*EDITORS)) -> Response:
+def template_retire(request: Request, code: str, version: DbId, principal: Principal = allow(*EDITORS)) -> Response:
     tsvc.retire(request.app.state.ctx, code, version, actor=principal.username)
     return done(request, f"/templates/{code}", f"v{version} 已停用。", f"v{version} retired.", "warn")
 
 
 @router.post("/templates/{code}/versions/{version}/codes")
-def template_codes(request: Request, code: str, version: int, channel: str = Form(""), provider_code: str = Form(""),
+def template_codes(request: Request, code: str, version: DbId, channel: str = Form(""), provider_code: str = Form(""),
                    principal: Principal = allow(*EDITORS)) -> Response:
     """Register (or, with an empty code, remove) the template code a provider assigned to an approved version."""
     tsvc.set_channel_codes(request.app.state.ctx, code, version, codes={channel.strip(): provider_code.strip()},

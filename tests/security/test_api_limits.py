@@ -1,0 +1,54 @@
+"""Point 9: ids past what the database holds are a 422, not a 500; point 6: phones leave URLs and access logs."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from fastapi.testclient import TestClient
+
+from dunning.entrypoints.api.logscrub import AccessLogScrubber
+from dunning.services.users import Role
+from tests.web.seed import Seeded
+
+
+@pytest.mark.parametrize("path", ["/api/v1/messages/99999999999999999999", "/api/v1/campaigns/99999999999999999999",
+                                  "/api/v1/imports/99999999999999999999", "/api/v1/campaigns/9223372036854775808",
+                                  "/api/v1/messages/0", "/api/v1/campaigns/-1"])
+def test_out_of_range_ids_are_refused_not_a_server_error(app: object, seeded: Seeded, path: str) -> None:
+    c = TestClient(app, raise_server_exceptions=False)  # type: ignore[arg-type]
+    r = c.get(path, headers={"Authorization": f"Bearer {seeded.tokens[Role.ADMIN]}"})
+    assert r.status_code == 422, r.text
+
+
+def test_the_largest_id_is_simply_not_found(app: object, seeded: Seeded) -> None:
+    c = TestClient(app, raise_server_exceptions=False)  # type: ignore[arg-type]
+    r = c.get("/api/v1/messages/9223372036854775807", headers={"Authorization": f"Bearer {seeded.tokens[Role.ADMIN]}"})
+    assert r.status_code == 404
+
+
+def test_phone_search_moves_into_the_body(app: object, seeded: Seeded) -> None:
+    c = TestClient(app)  # type: ignore[arg-type]
+    h = {"Authorization": f"Bearer {seeded.tokens[Role.ADMIN]}"}
+    by_body = c.post("/api/v1/messages/search", json={"loan_id": "L0001"}, headers=h)
+    assert by_body.status_code == 200 and by_body.json()["items"]
+    phone = by_body.json()["items"][0]["phone"]
+    assert c.post("/api/v1/messages/search", json={"phone": phone}, headers=h).json()["items"]
+    # the old URL form no longer searches by phone: the parameter is not part of the API
+    assert "phone" not in {p["name"] for p in c.get("/api/v1/openapi.json").json()["paths"]["/api/v1/messages"]
+                           ["get"]["parameters"]}
+
+
+def test_access_log_keeps_no_query_string_nor_phone(app: object) -> None:
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+                               ("127.0.0.1:5", "GET", "/api/v1/webhooks/kannel/mo?token=abc&from=%2B8613812345678"
+                                "&text=TD", "1.1", 200), None)
+    logger = logging.getLogger("uvicorn.access")
+    assert any(isinstance(f, AccessLogScrubber) for f in logger.filters), "create_app installs the scrubber"
+    assert logger.filter(record)
+    line = record.getMessage()
+    assert "token" not in line and "13812345678" not in line and "/api/v1/webhooks/kannel/mo?…" in line
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+                               ("127.0.0.1:5", "GET", "/verify/13812345678", "1.1", 404), None)
+    logger.filter(record)
+    assert "13812345678" not in record.getMessage()
