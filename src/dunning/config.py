@@ -133,6 +133,28 @@ class Settings(BaseSettings):
         return self.install_key("secret")
 
 
+def private_umask() -> None:
+    """Files this process creates are owner-only from now on (0600 files, 0700 folders): the database, its
+    journal, reports, uploads and keys hold names, phones, debts and codes. Entry points call it first."""
+    os.umask(0o077)
+
+
+def tighten(path: Path) -> None:
+    """Make an existing data directory owner-only, files and folders alike (an install from before)."""
+    if not path.is_dir():
+        return
+    ensure_private_dir(path)
+    for root, dirs, files in os.walk(path):
+        for d in dirs:
+            p = Path(root, d)
+            if p.stat().st_mode & 0o077:
+                p.chmod(0o700)
+        for f in files:
+            p = Path(root, f)
+            if not p.is_symlink() and p.stat().st_mode & 0o077:
+                p.chmod(0o600)
+
+
 def ensure_private_dir(path: Path) -> Path:
     """Create ``path`` (and missing parents) owner-only; tighten it when it exists with wider modes."""
     path.mkdir(mode=0o700, parents=True, exist_ok=True)

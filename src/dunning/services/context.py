@@ -14,7 +14,7 @@ from pydantic import SecretStr
 
 from dunning.channels import registry
 from dunning.channels.base import Channel
-from dunning.config import Settings, get_settings
+from dunning.config import Settings, get_settings, tighten
 from dunning.db.engine import Database, open_database
 from dunning.errors import ConfigError
 
@@ -78,7 +78,11 @@ class AppContext:
 
 def build_context(settings: Settings | None = None, *, clock: Callable[[], datetime] | None = None) -> AppContext:
     settings = settings or get_settings()
+    if settings.database_url is None:
+        settings.private_dir()  # the SQLite file's folder: 0700 before the file exists
     db = open_database(settings.resolved_database_url)
+    tighten(settings.data_dir)  # owner-only (SQLite's journal files copy the database's mode), even when an
+    # older version left it readable
     if clock is None and settings.business_time is not None:
         start = settings.business_time
         clock = BusinessClock(start if start.tzinfo else start.replace(tzinfo=UTC))

@@ -124,6 +124,7 @@ def create_app(ctx: AppContext | None = None, *, auth_policy: AuthPolicy | None 
     """Build the app around ``ctx`` (built from settings when omitted). Nothing happens at import time."""
     ctx = ctx or build_context()
     auth_policy = auth_policy or AuthPolicy()
+    private_umask()  # uploads, reports and the database are written owner-only
     logscrub.install()  # access logs keep neither query strings (tokens, phones) nor phone numbers in paths
 
     @asynccontextmanager

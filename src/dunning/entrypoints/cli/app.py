@@ -202,6 +202,9 @@ def _print_demo(s: dict) -> None:  # type: ignore[type-arg]
 
 
 def main() -> None:
+    from dunning.config import private_umask
+
+    private_umask()  # the data directory and every file written into it: owner-only
     app()
 
 
