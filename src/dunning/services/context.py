@@ -17,6 +17,7 @@ from dunning.channels.base import Channel
 from dunning.config import Settings, get_settings, tighten
 from dunning.db.engine import Database, open_database
 from dunning.errors import ConfigError
+from dunning.services.guard.codefill import CodeFillingChannel
 
 
 def _utcnow() -> datetime:
@@ -67,7 +68,9 @@ class AppContext:
                 # never a fallback in code: a random secret of this installation, kept in the data dir (0600)
                 key = SecretStr(self.settings.install_key(f"sandbox-webhook-{name}").decode())
                 cfg = cfg.model_copy(update={"secrets": {**cfg.secrets, "webhook_secret": key}})
-            self._channels[name] = registry.create(name, cfg, **self.channel_io.get(name, {}))
+            inner = registry.create(name, cfg, **self.channel_io.get(name, {}))
+            # verification codes are not stored: each goes into its text as the message leaves
+            self._channels[name] = CodeFillingChannel(inner, self.settings.secret())  # type: ignore[assignment]
         return self._channels[name]
 
     async def close_channels(self) -> None:

@@ -34,7 +34,7 @@ from dunning.services import audit
 from dunning.services.campaigns_base import transition
 from dunning.services.context import AppContext
 from dunning.services.policy import policy_for, render_context
-from dunning.services.verification import codes_and_hashes
+from dunning.services.verification import CODE_PLACEHOLDER, codes_and_hashes
 from dunning.strategy import StrategySpec, assign_steps, load_bundled_strategy, load_strategy
 from dunning.strategy.budget import apply_caps
 from dunning.strategy.calendar import FireDays, fire_days
@@ -335,7 +335,8 @@ def _plan_frame(ctx: AppContext, s: Any, accounts: pl.DataFrame, spec: StrategyS
     to_code = df.filter(pl.col("reason").is_null() & pl.col("template").is_not_null())
     codes, hashes = codes_and_hashes(secret, to_code["idempotency_key"].to_list(), to_code["phone"].to_list())
     df = df.join(
-        pl.DataFrame({"_i": to_code["_i"], "verify_code": codes, "verify_code_hash": hashes},
+        # the stored text carries the placeholder; the code goes in as the message leaves (ADR codes at rest)
+        pl.DataFrame({"_i": to_code["_i"], "verify_code": [CODE_PLACEHOLDER] * len(codes), "verify_code_hash": hashes},
                      schema={"_i": pl.UInt32, "verify_code": pl.Utf8, "verify_code_hash": pl.Utf8}),
         on="_i", how="left",
     )
@@ -427,7 +428,8 @@ def _test_messages(ctx: AppContext, df: pl.DataFrame, spec: StrategySpec, campai
                        pl.lit("|"), pl.col("variant")]).alias("idempotency_key"),
     )
     codes, hashes = codes_and_hashes(secret, rows["idempotency_key"].to_list(), rows["phone"].to_list())
-    rows = rows.with_columns(pl.Series("verify_code", codes, pl.Utf8), pl.Series("verify_code_hash", hashes, pl.Utf8))
+    rows = rows.with_columns(pl.lit(CODE_PLACEHOLDER, pl.Utf8).alias("verify_code"),
+                             pl.Series("verify_code_hash", hashes, pl.Utf8))
     parts = []
     for code, tmpl in compiled.items():
         part = rows.filter(pl.col("template") == code)

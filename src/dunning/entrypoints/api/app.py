@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from dunning.config import private_umask
 from dunning.entrypoints.api import docs, logscrub, v1, webhooks
 from dunning.entrypoints.api.jobs import JobRunner
 from dunning.entrypoints.api.security import (
