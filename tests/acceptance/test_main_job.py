@@ -15,8 +15,14 @@ AS_OF = "2026-11-23"
 BUSINESS_TIME = "2026-11-23T02:00:00+00:00"  # 10:00 Asia/Shanghai
 
 
+PASSWORDS = {"wang.ops": "wang-ops-password", "li.compliance": "li-compliance-password"}
+
+
 def cli(env: dict[str, str], *args: str, expect: int = 0) -> Any:
-    proc = subprocess.run([sys.executable, "-m", "dunning.entrypoints.cli.app", *args], env=env,
+    """Run the CLI; ``--as NAME`` is proven with NAME's password (the way a script authenticates a person)."""
+    claimed = args[args.index("--as") + 1] if "--as" in args else None
+    run_env = {**env, "DUNNING_PASSWORD": PASSWORDS[claimed]} if claimed in PASSWORDS else env
+    proc = subprocess.run([sys.executable, "-m", "dunning.entrypoints.cli.app", *args], env=run_env,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == expect, proc.stdout + proc.stderr
     return json.loads(proc.stdout) if "--json" in args and proc.stdout.strip() else proc
@@ -34,15 +40,17 @@ def env(tmp_path: Path) -> dict[str, str]:
 def test_portfolio_to_delivered_messages_numbers_add_up(env: dict[str, str], tmp_path: Path) -> None:
     portfolio = tmp_path / "portfolio.csv"
     cli(env, "sample", "--accounts", "1500", "--seed", "5", "--as-of", AS_OF, "-o", str(portfolio))
-    imp = cli(env, "import", str(portfolio), "--as-of", AS_OF, "--json")
+    # the installer adds the first administrator (their OS account is mapped to it), who adds the people
+    cli(env, "users", "add", "root", "--role", "admin", "--password", "root-admin-password", "--json")
+    for name, role in (("wang.ops", "operator"), ("li.compliance", "compliance")):
+        cli(env, "users", "add", name, "--role", role, "--password", PASSWORDS[name], "--json")
+
+    imp = cli(env, "import", str(portfolio), "--as-of", AS_OF, "--as", "wang.ops", "--json")
     assert imp["accepted"] + imp["rejected"] == imp["rows"] >= 1500
     assert imp["rejected"] == sum(imp["reasons"].values()) > 0
 
-    again = cli(env, "import", str(portfolio), "--as-of", AS_OF, "--json")
+    again = cli(env, "import", str(portfolio), "--as-of", AS_OF, "--as", "wang.ops", "--json")
     assert again["import_id"] == imp["import_id"] and again["already_imported"]
-
-    cli(env, "users", "add", "wang.ops", "--role", "operator", "--json")
-    cli(env, "users", "add", "li.compliance", "--role", "compliance", "--json")
 
     plan = cli(env, "campaign", "plan", "--as-of", AS_OF, "--as", "wang.ops", "--json")
     cid = plan["campaign_id"]

@@ -38,8 +38,13 @@ def write(tmp_path: Path, items: list[dict[str, object]]) -> Path:
     return path
 
 
+PASSWORDS = {"zhao": "zhao-password-1", "li": "li-password-123"}
+
+
 def run(env: dict[str, str], *args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, list(args), env=env)
+    """``--as NAME`` is proven with NAME's password (the CLI authenticates the person)."""
+    claimed = args[args.index("--as") + 1] if "--as" in args else None
+    result = CliRunner().invoke(app, list(args), env={**env, "DUNNING_PASSWORD": PASSWORDS.get(claimed or "", "")})
     return result.exit_code, result.output
 
 
@@ -104,8 +109,8 @@ def test_save_submit_approve_preview_stored(env: dict[str, str]) -> None:
 
     # the same database the CLI opens (its settings come from the environment)
     ctx = build_context(Settings(data_dir=Path(env["DUNNING_DATA_DIR"]), secret_key="test-secret"))  # type: ignore[arg-type]
-    add_user(ctx, "zhao", "strategist")
-    add_user(ctx, "li", "compliance")
+    add_user(ctx, "zhao", "strategist", password=PASSWORDS["zhao"])
+    add_user(ctx, "li", "compliance", password=PASSWORDS["li"])
     ctx.db.dispose()
     code, out = run(env, "save", "mine", "--text", GOOD["text"], "--vars", json.dumps(GOOD["variables"]),  # type: ignore[arg-type]
                     "--stage", "pre_due_3", "--tone", "gentle", "--as", "zhao", "--json")
@@ -128,8 +133,8 @@ def test_codes_registers_and_lists_provider_template_codes(env: dict[str, str]) 
     from dunning.services.users import add_user
 
     ctx = build_context(Settings(data_dir=Path(env["DUNNING_DATA_DIR"]), secret_key="test-secret"))  # type: ignore[arg-type]
-    add_user(ctx, "zhao", "strategist")
-    add_user(ctx, "li", "compliance")
+    add_user(ctx, "zhao", "strategist", password=PASSWORDS["zhao"])
+    add_user(ctx, "li", "compliance", password=PASSWORDS["li"])
     ctx.db.dispose()
     assert run(env, "save", "coded", "--text", GOOD["text"], "--vars", json.dumps(GOOD["variables"]),  # type: ignore[arg-type]
                "--as", "zhao", "--json")[0] == 0

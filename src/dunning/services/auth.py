@@ -23,6 +23,7 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -220,8 +221,15 @@ def set_active(ctx: AppContext, username: str, active: bool, *, actor: str) -> N
             raise NotFoundError(f"用户 {username} 不存在", f"no user {username!r}", code="not_found.user")
         if user.active != active:
             user.active = active
+            revoked = 0
+            if not active:  # a deactivated user's tokens die with the deactivation: reactivating revives none
+                rows = s.scalars(select(ApiToken).where(ApiToken.user_id == user.id,
+                                                        ApiToken.revoked.is_(False))).all()
+                for row in rows:
+                    row.revoked = True
+                revoked = len(rows)
             audit.record(s, at=ctx.now(), actor=actor, action="user.activate" if active else "user.deactivate",
-                         entity="user", entity_id=username)
+                         entity="user", entity_id=username, after=None if active else {"tokens_revoked": revoked})
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,7 +312,9 @@ class SessionData:
 class SessionCodec:
     """Signs and reads the session cookie; derives the CSRF token of a session."""
 
-    def __init__(self, secret: bytes, *, max_age: int = DEFAULT_POLICY.session_max_age) -> None:
+    def __init__(self, secret: bytes, *, max_age: int = DEFAULT_POLICY.session_max_age,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock  # the clock login times are taken from (the business clock in drills)
         self._serializer = URLSafeTimedSerializer(secret, salt="dunning.session")
         self._csrf_key = hmac.new(secret, b"dunning.csrf", hashlib.sha256).digest()
         self.max_age = max_age
@@ -329,7 +339,11 @@ class SessionCodec:
             return None
         flash = tuple((str(k), str(v)) for k, v in payload.get("f", []) if isinstance(k, str))
         user = payload.get("u")
-        return SessionData(payload["s"], user if isinstance(user, str) else None, float(payload.get("t", 0)), flash)
+        issued = float(payload.get("t", 0))
+        if isinstance(user, str) and self._clock() - issued > self.max_age:
+            # an absolute lifetime counted from login: re-signing the cookie on every write does not extend it
+            return None
+        return SessionData(payload["s"], user if isinstance(user, str) else None, issued, flash)
 
     def csrf_token(self, session: SessionData) -> str:
         return hmac.new(self._csrf_key, session.sid.encode(), hashlib.sha256).hexdigest()[:40]

@@ -5,6 +5,7 @@ Idempotent: a second run on the same day finds the import and the campaign and s
 
 from __future__ import annotations
 
+import getpass
 import time as _time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time
@@ -17,6 +18,7 @@ from dunning.dispatch.engine import Progress
 from dunning.services import campaigns, planning
 from dunning.services.bootstrap import ensure_bundled_templates
 from dunning.services.context import AppContext, BusinessClock, build_context
+from dunning.services.guard.identity import map_os_user, mapped_user
 from dunning.services.imports import import_portfolio
 from dunning.services.reports import campaign_figures, write_campaign_report
 from dunning.services.users import DEMO_USERS, ensure_demo_users
@@ -61,6 +63,12 @@ def run_demo(
 
     seeded = ensure_bundled_templates(ctx)
     ensure_demo_users(ctx)
+    os_user = getpass.getuser()
+    if mapped_user(ctx, os_user) is None:
+        # the demo's owner acts on the CLI as the built-in operator (no password to invent); see README
+        map_os_user(ctx, os_user, OPERATOR, actor="system")
+        say(f"命令行身份：系统用户 {os_user} 以 {OPERATOR} 的身份操作（dunning users map-os 可更改）。"
+            f" CLI identity: OS user {os_user} acts as {OPERATOR}.")
     if seeded:
         say(f"已载入 {seeded} 个内置模板（已审核批准）。")
 

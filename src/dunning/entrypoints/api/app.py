@@ -145,7 +145,8 @@ def create_app(ctx: AppContext | None = None, *, auth_policy: AuthPolicy | None 
         openapi_tags=[{"name": n} for n in ("auth", "imports", "campaigns", "messages", "templates", "audit",
                                              "webhooks")],
     )
-    codec = SessionCodec(ctx.settings.secret(), max_age=auth_policy.session_max_age)
+    codec = SessionCodec(ctx.settings.secret(), max_age=auth_policy.session_max_age,
+                         clock=lambda: ctx.now().timestamp())
     app.state.ctx = ctx
     app.state.codec = codec
     app.state.auth_policy = auth_policy

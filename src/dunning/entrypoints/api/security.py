@@ -21,7 +21,7 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 
-from dunning.services import auth
+from dunning.services import audit, auth
 from dunning.services.auth import Principal, SessionCodec, SessionData
 from dunning.services.users import ROLE_ZH, Role
 
@@ -226,6 +226,8 @@ class Allow:
                 raise Forbidden(principal, self.roles)
         if self.csrf:
             await _check_csrf(request, principal)
+        # audit rows written for this request record how it came
+        audit.set_origin("api" if request.url.path.startswith("/api/") else "web")
         return principal
 
 

@@ -9,7 +9,16 @@ import typer
 from rich.table import Table
 
 from dunning.entrypoints.cli import campaign
-from dunning.entrypoints.cli.common import console, context, default_actor, emit_json, handled, parse_date
+from dunning.entrypoints.cli.common import (
+    acting,
+    acting_admin,
+    console,
+    context,
+    emit_json,
+    handled,
+    parse_date,
+    set_token,
+)
 
 app = typer.Typer(
     name="dunning",
@@ -89,7 +98,7 @@ def import_(
         ctx = context()
         if json_out:
             s = import_portfolio(ctx, files, as_of=parse_date(as_of), mapping=mapping, exclude=exclude,
-                                 encoding=encoding, actor=actor or default_actor())
+                                 encoding=encoding, actor=acting(ctx, actor))
         else:
             with Progress(TextColumn("{task.description}"), BarColumn(), console=console, transient=True) as bar:
                 task = bar.add_task("读取中", total=None)
@@ -98,7 +107,7 @@ def import_(
                     bar.update(task, description=stage, completed=done, total=total or None)
 
                 s = import_portfolio(ctx, files, as_of=parse_date(as_of), mapping=mapping, exclude=exclude,
-                                     encoding=encoding, actor=actor or default_actor(), progress=progress)
+                                     encoding=encoding, actor=acting(ctx, actor), progress=progress)
     if json_out:
         emit_json({"import_id": s.import_id, "rows": s.rows, "accepted": s.accepted, "rejected": s.rejected,
                    "reasons": s.reasons, "reject_report": s.reject_report, "already_imported": s.already_imported})
@@ -127,18 +136,40 @@ def users_add(
     display_name: str = typer.Option("", "--name", help="显示名"),
     json_out: bool = JsonOpt,
 ) -> None:
-    """添加用户。"""
+    """添加用户（需管理员；全新安装时由安装者添加第一位管理员，其系统用户随即绑定到该管理员）。"""
+    from dunning.services.guard.identity import after_user_added
     from dunning.services.users import add_user
 
     if password is None and not json_out:
         password = typer.prompt("密码", hide_input=True, confirmation_prompt=True, default="", show_default=False) or None
     with handled(json_out):
-        u = add_user(context(), username, role, password=password, display_name=display_name, agency=agency,
-                     actor=default_actor())
+        ctx = context()
+        who = acting_admin(ctx)
+        u = add_user(ctx, username, role, password=password, display_name=display_name, agency=agency, actor=who)
+        after_user_added(ctx, who, username, role)
     if json_out:
         emit_json({"username": u.username, "role": u.role, "agency": u.agency})
     else:
         console.print(f"已添加用户 {u.username}（{u.role}）")
+
+
+@users_app.command("map-os")
+def users_map_os(
+    os_user: str = typer.Argument(..., help="操作系统用户名"),
+    username: str = typer.Argument(None, help="应用用户名（省略则解除绑定）"),
+    json_out: bool = JsonOpt,
+) -> None:
+    """绑定系统用户与应用用户：该系统用户在命令行上即以此身份操作（需管理员）。
+    / Map an OS account to an app user for the CLI (administrators only)."""
+    from dunning.services.guard.identity import map_os_user
+
+    with handled(json_out):
+        ctx = context()
+        map_os_user(ctx, os_user, username, actor=acting_admin(ctx))
+    if json_out:
+        emit_json({"os_user": os_user, "username": username})
+    else:
+        console.print(f"系统用户 {os_user} → {username}" if username else f"已解除系统用户 {os_user} 的绑定")
 
 
 @app.command("demo")
@@ -201,10 +232,19 @@ def _print_demo(s: dict) -> None:  # type: ignore[type-arg]
     console.print(f"报告：{s['report']['html']}（Excel：{s['report']['xlsx']}）")
 
 
+@app.callback()
+def _root(token: str = typer.Option(None, "--token", envvar="DUNNING_TOKEN", show_envvar=True,
+                                    help="API 令牌：证明操作人身份 / API token proving who acts")) -> None:
+    """dunning — 合规催收短信平台 / compliance-first collection reminder SMS"""
+    set_token(token)
+
+
 def main() -> None:
     from dunning.config import private_umask
+    from dunning.services.audit import set_origin
 
     private_umask()  # the data directory and every file written into it: owner-only
+    set_origin("cli")  # audit rows of this run: via cli, with the OS user and host
     app()
 
 

@@ -16,7 +16,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from dunning.entrypoints.cli.common import console, context, default_actor, emit_json, handled, parse_date
+from dunning.entrypoints.cli.common import acting, console, context, emit_json, handled, parse_date
 
 app = typer.Typer(help="批次（campaign）：计划、试发、审批、发送、暂停/恢复/取消、报告", no_args_is_help=True)
 
@@ -69,7 +69,7 @@ def plan(
     with handled(json_out):
         ctx = context()
         ensure_bundled_templates(ctx)
-        s = planning.plan_campaign(ctx, actor=actor or default_actor(), strategy_path=strategy, import_id=import_id,
+        s = planning.plan_campaign(ctx, actor=acting(ctx, actor), strategy_path=strategy, import_id=import_id,
                                     as_of=parse_date(as_of), channel=channel, policy_overlay=policy)
     if json_out:
         emit_json(s.to_dict())
@@ -126,7 +126,7 @@ def pilot(campaign_id: int, actor: str = ActorOpt, json_out: bool = JsonOpt) -> 
     from dunning.services import campaigns
 
     with handled(json_out):
-        r = campaigns.start_pilot(context(), campaign_id, actor=actor or default_actor())
+        r = campaigns.start_pilot(ctx := context(), campaign_id, actor=acting(ctx, actor))
     if json_out:
         emit_json(r)
         return
@@ -143,7 +143,7 @@ def approve(campaign_id: int, actor: str = ActorOpt, json_out: bool = JsonOpt) -
     from dunning.services import campaigns
 
     with handled(json_out):
-        r = campaigns.approve_pilot(context(), campaign_id, actor=actor or default_actor())
+        r = campaigns.approve_pilot(ctx := context(), campaign_id, actor=acting(ctx, actor))
     if json_out:
         emit_json(r)
         return
@@ -158,11 +158,11 @@ def send(campaign_id: int, actor: str = ActorOpt, json_out: bool = JsonOpt) -> N
     with handled(json_out):
         ctx = context()
         if json_out:
-            r = campaigns.send_campaign(ctx, campaign_id, actor=actor or default_actor())
+            r = campaigns.send_campaign(ctx, campaign_id, actor=acting(ctx, actor))
         else:
             bar, on_progress = progress_bar()
             with bar:
-                r = campaigns.send_campaign(ctx, campaign_id, actor=actor or default_actor(), on_progress=on_progress)
+                r = campaigns.send_campaign(ctx, campaign_id, actor=acting(ctx, actor), on_progress=on_progress)
     if json_out:
         emit_json(r)
         return
@@ -180,7 +180,7 @@ def _simple(action: str):
 
         with handled(json_out):
             ctx = context()
-            who = actor or default_actor()
+            who = acting(ctx, actor)
             if action == "pause":
                 r = campaigns.pause(ctx, campaign_id, actor=who, reason=reason)
             elif action == "resume":

@@ -123,12 +123,12 @@ def test(
 @app.command("sweep")
 def sweep(json_out: bool = JsonOpt) -> None:
     """把提交后超过 dlr_timeout_hours 仍无最终状态报告的短信标为“过期”（迟到的报告仍会更新状态）。可定时运行。"""
-    from dunning.entrypoints.cli.common import context, default_actor
+    from dunning.entrypoints.cli.common import acting_or_system, context
     from dunning.services.sending import sweep_expired
 
     with handled(json_out):
         ctx = context()
-        n = sweep_expired(ctx, actor=default_actor())
+        n = sweep_expired(ctx, actor=acting_or_system(ctx))
         hours = ctx.settings.dlr_timeout_hours
     if json_out:
         emit_json({"expired": n, "timeout_hours": hours})
@@ -142,7 +142,7 @@ def reconcile(
     json_out: bool = JsonOpt,
 ) -> None:
     """核对该通道上结果未知（已提交未确认、进程中断）的短信：能向通道查询的按查询结果结算，否则交给人工处理；绝不盲目重发。"""
-    from dunning.entrypoints.cli.common import context, default_actor
+    from dunning.entrypoints.cli.common import acting_or_system, context
     from dunning.services.sending import reconcile_channel
 
     with handled(json_out):
@@ -152,7 +152,7 @@ def reconcile(
 
             known = "、".join(sorted(ctx.settings.channels)) or "（无）"
             raise ConfigError(f"未配置名为 {name} 的通道。已配置：{known}", f"no channel named {name!r}")
-        totals = reconcile_channel(ctx, name, actor=default_actor())
+        totals = reconcile_channel(ctx, name, actor=acting_or_system(ctx))
     if json_out:
         emit_json({"channel": name, **totals})
     else:

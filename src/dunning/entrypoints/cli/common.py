@@ -20,8 +20,58 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-def default_actor() -> str:
-    return os.environ.get("DUNNING_USER") or getpass.getuser()
+# set by the root command's ``--token`` option (``dunning --token … campaign approve 2``)
+_TOKEN: dict[str, str | None] = {"token": None}
+
+
+def set_token(token: str | None) -> None:
+    _TOKEN["token"] = token
+
+
+def _credentials(ctx: Any, claimed: str | None) -> Any:
+    from dunning.services.guard.identity import Credentials
+
+    return Credentials(os_user=getpass.getuser(), claimed=claimed or None,
+                       token=_TOKEN["token"] or os.environ.get("DUNNING_TOKEN") or None,
+                       password=os.environ.get("DUNNING_PASSWORD"))
+
+
+def acting(ctx: Any, claimed: str | None = None) -> str:
+    """The authenticated person running this command (``--as`` is only a claim, checked here); the audit rows
+    of the command record it, with ``via = cli``, the OS user and the host. A clear error otherwise."""
+    from dataclasses import replace
+
+    from dunning.services.auth import AuthFailed
+    from dunning.services.guard.identity import authenticate
+
+    cred = _credentials(ctx, claimed)
+    try:
+        return authenticate(ctx, cred)
+    except AuthFailed as exc:
+        if exc.code not in ("auth.cli", "auth.mismatch") or not cred.claimed or cred.token \
+                or not sys.stdin.isatty():
+            raise
+    password = getpass.getpass(f"{cred.claimed} 的密码 / password: ")
+    return authenticate(ctx, replace(cred, password=password))
+
+
+def acting_or_system(ctx: Any) -> str:
+    """Housekeeping a scheduler runs (sweeps, reconciliation): the authenticated person when there is one,
+    else ``system`` — the audit rows still carry ``via = cli``, the OS user and the host."""
+    from dunning.services.auth import AuthFailed
+    from dunning.services.guard.identity import authenticate
+
+    try:
+        return authenticate(ctx, _credentials(ctx, None))
+    except AuthFailed:
+        return "system"
+
+
+def acting_admin(ctx: Any, claimed: str | None = None) -> str:
+    """An authenticated administrator (or the owner of a fresh install that has none yet)."""
+    from dunning.services.guard.identity import authenticate_admin
+
+    return authenticate_admin(ctx, _credentials(ctx, claimed))
 
 
 def to_json(data: Any) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from dunning.entrypoints.cli.common import console, context, default_actor, emit_json, handled
+from dunning.entrypoints.cli.common import acting, console, context, emit_json, handled
 
 app = typer.Typer(help="还款记录：导入后，发送前会再次核对，已还清的借款不再提醒", no_args_is_help=True)
 
@@ -28,7 +28,7 @@ def import_(
     from dunning.services.payments import import_payments
 
     with handled(json_out):
-        s = import_payments(context(), files, actor=actor or default_actor(), encoding=encoding)
+        s = import_payments(ctx := context(), files, actor=acting(ctx, actor), encoding=encoding)
     if json_out:
         emit_json(s.to_dict())
         return

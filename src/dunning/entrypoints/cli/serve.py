@@ -13,7 +13,7 @@ import ipaddress
 
 import typer
 
-from dunning.entrypoints.cli.common import console, context, default_actor, emit_json, handled
+from dunning.entrypoints.cli.common import acting_admin, console, context, emit_json, handled
 
 app = typer.Typer(no_args_is_help=False)
 
@@ -60,13 +60,13 @@ def users_token(
     with handled(json_out):
         ctx = context()
         if revoke:
-            n = auth.revoke_tokens(ctx, username, actor=default_actor())
+            n = auth.revoke_tokens(ctx, username, actor=acting_admin(ctx))
             if json_out:
                 emit_json({"username": username, "revoked": n})
             else:
                 console.print(f"已吊销 {username} 的 {n} 个令牌")
             return
-        token = auth.issue_token(ctx, username, label=label, actor=default_actor())
+        token = auth.issue_token(ctx, username, label=label, actor=acting_admin(ctx))
     if json_out:
         emit_json({"username": username, "token": token})
     else:
@@ -85,12 +85,12 @@ def users_password(
     with handled():
         ctx = context()
         if unlock:
-            auth.unlock(ctx, username, actor=default_actor())
+            auth.unlock(ctx, username, actor=acting_admin(ctx))
             console.print(f"已解锁 {username}")
             return
         if password is None:
             password = typer.prompt("新密码", hide_input=True, confirmation_prompt=True)
-        auth.set_password(ctx, username, password, actor=default_actor())
+        auth.set_password(ctx, username, password, actor=acting_admin(ctx))
     console.print(f"已设置 {username} 的密码")
 
 

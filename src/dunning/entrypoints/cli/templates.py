@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from dunning.entrypoints.cli.common import console, context, default_actor, emit_json, handled
+from dunning.entrypoints.cli.common import acting, console, context, emit_json, handled
 
 app = typer.Typer(help="短信模板：检查、预览、保存、审核 / SMS templates", no_args_is_help=True)
 
@@ -152,8 +152,8 @@ def save(
             raise InputError(f"--vars 不是合法 JSON：{exc}", f"--vars is not valid JSON: {exc}") from None
         if not isinstance(parsed, dict):
             raise InputError("--vars 应为 JSON 对象", "--vars must be a JSON object")
-        v = svc.save(context(), code=code, text=text, variables=parsed, tone=tone, stage=stage, profile=profile,
-                     name=name, actor=actor or default_actor(), policy_overlay=policy)
+        v = svc.save(ctx := context(), code=code, text=text, variables=parsed, tone=tone, stage=stage, profile=profile,
+                     name=name, actor=acting(ctx, actor), policy_overlay=policy)
     _print_view(v, json_out)
 
 
@@ -165,7 +165,7 @@ def _transition(action: str, code: str, version: int | None, actor: str | None, 
                                               "reject": svc.reject, "retire": svc.retire}
     fn = actions[action]
     with handled(json_out):
-        v = fn(context(), code, version, actor=actor or default_actor(), **kw)
+        v = fn(ctx := context(), code, version, actor=acting(ctx, actor), **kw)
     _print_view(v, json_out)
 
 
@@ -236,8 +236,8 @@ def codes(
                                      f"--set must be channel=code (e.g. aliyun=SMS_123456): {item}",
                                      code="template.codes")
                 parsed[key.strip()] = value.strip()
-            views = [svc.set_channel_codes(context(), code, version, codes=parsed,
-                                           actor=actor or default_actor())]
+            views = [svc.set_channel_codes(ctx := context(), code, version, codes=parsed,
+                                           actor=acting(ctx, actor))]
         elif version is not None:
             views = [svc.get(context(), code, version)]
         else:
