@@ -64,7 +64,13 @@ class Settings(BaseSettings):
     verify_code_ttl_days: int = 30
     verify_window_minutes: int = 10  # fixed window for verification rate limits
     verify_max_per_ip: int = 20
-    verify_max_per_phone: int = 5
+    verify_max_per_phone: int = 5  # failed checks of one phone per window (a genuine check is never counted)
+    # Staff hotline lookups per window: per user and per client address; past them the lookup is refused and
+    # an alert (audit ``verify.hotline_limited``, a warning in the log) is raised.
+    hotline_max_per_user: int = 20
+    hotline_max_per_ip: int = 40
+    # Behind a reverse proxy the client address comes from X-Forwarded-For, but only from these proxies
+    # (``dunning serve --forwarded-allow-ips``); without it every public visitor shares the proxy's address.
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
     channels: dict[str, ChannelSettings] = Field(
         default_factory=lambda: {"sandbox": ChannelSettings(kind="sandbox", rate=50000.0, priority=100)}

@@ -121,7 +121,7 @@ def test_rate_limited_page_says_so_and_confirms_nothing(client: TestClient, sent
     code, _ = sent
     for _ in range(ctx.settings.verify_max_per_phone):
         _ask(client, PHONE, "ZZZZZZ")
-    r = client.post("/verify", data={"phone": PHONE, "code": code, "csrf_token": _token(client)})
+    r = client.post("/verify", data={"phone": PHONE, "code": "YYYYYY", "csrf_token": _token(client)})
     assert r.status_code == 429
     assert r.headers["retry-after"] == str(ctx.settings.verify_window_minutes * 60)
     assert 'data-result="rate_limited"' in r.text and "过于频繁" in r.text
@@ -210,7 +210,8 @@ def test_hotline_view_answers_staff_the_same_way_and_is_logged_as_hotline(
     # The public limit for this phone is used up; the hotline still answers (staff are not rate limited).
     for _ in range(ctx.settings.verify_max_per_phone):
         _ask(client, PHONE, "ZZZZZZ")
-    assert _ask(client, PHONE, code)[1] == "rate_limited"
+    assert _ask(client, PHONE, "YYYYYY")[1] == "rate_limited"
+    assert _ask(client, PHONE, code)[1] == "genuine"  # failures elsewhere never block the real code (17.8)
     status, result, page = _ask(viewer, "138-0000-0007", code, "/hotline")
     assert (status, result) == (200, "genuine")
     _assert_no_debt_detail(page, code, loan_id)
@@ -230,3 +231,26 @@ def test_hotline_view_answers_staff_the_same_way_and_is_logged_as_hotline(
     assert [(a.after or {}).get("outcome") for a in audited] == ["genuine", "not_found"]
     assert {a.actor for a in audited} == {f"{Role.VIEWER.value}-hl"}
     assert all("00000007" not in a.entity_id for a in audited)
+
+
+def test_hotline_guessing_a_masked_phone_is_stopped_and_alerted(
+        app: FastAPI, ctx: AppContext, sent: tuple[str, str]) -> None:
+    """Issue 17.2: a staff member who reads a code and a masked phone (138****0007) cannot try the hidden digits
+    through /hotline: lookups are limited per user (and per address), and going over raises an audit alert."""
+    code, _ = sent
+    viewer = _staff(app, ctx, Role.VIEWER)
+    limit = ctx.settings.hotline_max_per_user
+    results = [_ask(viewer, f"138{n:04d}0007", code, "/hotline")[1] for n in range(1, limit + 5)]
+    assert results[:limit] == ["not_found"] * limit
+    assert set(results[limit:]) == {"rate_limited"}
+    # once over the limit even the right number gets no answer that could confirm it
+    assert _ask(viewer, "138-0000-0007", code, "/hotline")[1] == "rate_limited"
+    with ctx.db.transaction() as s:
+        alerts = s.execute(select(AuditEvent.actor, AuditEvent.after).where(
+            AuditEvent.action == "verify.hotline_limited")).all()
+    assert [a.actor for a in alerts] == [f"{Role.VIEWER.value}-hl"]  # one alert per user and window
+    # another staff member on the same address shares the per-address budget
+    ctx.settings.hotline_max_per_ip = limit + 10
+    other = _staff(app, ctx, Role.OPERATOR)
+    tail = [_ask(other, "138-0000-0007", code, "/hotline")[1] for _ in range(10)]
+    assert tail[-1] == "rate_limited"

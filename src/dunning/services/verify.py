@@ -11,17 +11,22 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import phonenumbers
 from sqlalchemy import func, select
 
-from dunning.db.models import Message, VerificationAttempt
+from dunning.db.models import AuditEvent, Message, VerificationAttempt
+from dunning.db.security_models import StaffLookup
 from dunning.domain.masking import mask_phone
 from dunning.services import audit
 from dunning.services.context import AppContext
 from dunning.services.verification import ALPHABET, CODE_LENGTH, stored_hash
+
+log = logging.getLogger("dunning.verify")
 
 SENT = ("submitted", "delivered", "expired", "held")
 
@@ -63,7 +68,8 @@ def _window_start(now: datetime, minutes: int) -> datetime:
 def verify_message(ctx: AppContext, phone: str, code: str, *, ip: str, channel: str = "public",
                    actor: str | None = None) -> VerifyAnswer:
     """Answer one lookup. ``actor`` is the staff member for a hotline lookup: it goes into the audit log (who
-    looked up which masked number, with what answer), since staff lookups are not rate limited."""
+    looked up which masked number, with what answer); staff lookups have limits of their own, per user and
+    per address (:func:`_staff_limited`)."""
     st = ctx.settings
     ident = st.identity
     secret = st.secret()
@@ -78,14 +84,21 @@ def verify_message(ctx: AppContext, phone: str, code: str, *, ip: str, channel: 
         since = _window_start(now, st.verify_window_minutes)
         by_ip = s.scalar(select(func.count()).select_from(VerificationAttempt).where(
             VerificationAttempt.ip == ip, VerificationAttempt.at >= since)) or 0
+        # per phone, only failed checks count: wrong tries from elsewhere must not block the borrower's own
+        # genuine check (which succeeds and is not counted)
         by_phone = s.scalar(select(func.count()).select_from(VerificationAttempt).where(
-            VerificationAttempt.phone_hash == phone_key, VerificationAttempt.at >= since)) or 0
+            VerificationAttempt.phone_hash == phone_key, VerificationAttempt.at >= since,
+            VerificationAttempt.outcome.in_(("not_found", "expired", "invalid")))) or 0
         row = s.execute(select(Message.verify_code_hash, Message.submitted_at).where(
             Message.verify_code_hash == digest, Message.state.in_(SENT)).limit(1)).first()
-        limited = channel == "public" and (by_ip >= st.verify_max_per_ip or by_phone >= st.verify_max_per_phone)
         matched = row is not None and hmac.compare_digest(row.verify_code_hash or "", digest)
         fresh = matched and row is not None and row.submitted_at is not None and (
             now - _aware(row.submitted_at, now) <= timedelta(days=st.verify_code_ttl_days))
+        # the per-phone limit stops guessing; the borrower holding the real code still gets their answer
+        limited = channel == "public" and (by_ip >= st.verify_max_per_ip
+                                           or (by_phone >= st.verify_max_per_phone and not fresh))
+        if channel == "hotline":
+            limited = _staff_limited(s, ctx, actor or "-", ip, since, now)
         if limited:
             outcome = "rate_limited"
         elif fresh:
@@ -120,6 +133,27 @@ def verify_message(ctx: AppContext, phone: str, code: str, *, ip: str, channel: 
         f"未找到该短信：请视为可疑短信，不要付款、不要点击链接，请致电官方客服 {common['hotline']} 核实。",
         f"Not found: treat it as suspicious; do not pay or click; call the official hotline {common['hotline']}.",
         **common)
+
+
+def _staff_limited(s: Any, ctx: AppContext, actor: str, ip: str, since: datetime, now: datetime) -> bool:
+    """Count one staff lookup; ``True`` past the per-user or per-address limit, with an audit alert (once per
+    window and user) and a warning in the log."""
+    st = ctx.settings
+    by_user = s.scalar(select(func.count()).select_from(StaffLookup).where(
+        StaffLookup.username == actor, StaffLookup.at >= since)) or 0
+    by_ip = s.scalar(select(func.count()).select_from(StaffLookup).where(
+        StaffLookup.ip == ip[:64], StaffLookup.at >= since)) or 0
+    s.add(StaffLookup(at=now, username=actor[:64], ip=ip[:64], kind="hotline"))
+    limited = by_user >= st.hotline_max_per_user or by_ip >= st.hotline_max_per_ip
+    if limited:
+        log.warning("hotline lookups over the limit: user %s from %s (%d by user, %d by address this window)",
+                    actor, ip, by_user + 1, by_ip + 1)
+        alerted = s.scalar(select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.action == "verify.hotline_limited", AuditEvent.actor == actor, AuditEvent.at >= since))
+        if not alerted:
+            audit.record(s, at=now, actor=actor, action="verify.hotline_limited", entity="user", entity_id=actor,
+                         after={"ip": ip[:64], "by_user": by_user + 1, "by_ip": by_ip + 1})
+    return bool(limited)
 
 
 def _aware(dt: datetime, like: datetime) -> datetime:
