@@ -253,6 +253,7 @@ class HeadersMiddleware:
             await self.app(scope, receive, send)
             return
         static = scope.get("path", "").startswith("/static/")
+        https = scope.get("scheme") == "https"  # behind a trusted proxy, from X-Forwarded-Proto
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -262,6 +263,8 @@ class HeadersMiddleware:
                         h[k] = v
                 if not static and "cache-control" not in h:
                     h["Cache-Control"] = "no-store"
+                if https and "strict-transport-security" not in h:
+                    h["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
             await send(message)
 
         await self.app(scope, receive, send_wrapper)

@@ -20,13 +20,16 @@ authority to forge).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import time
 from typing import Literal
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from dunning.entrypoints.api.security import allow, client_ip, public
+from dunning.entrypoints.api.security import Forbidden, allow, client_ip, public, session_of
 from dunning.entrypoints.web.render import renderer
 from dunning.services.auth import Principal
 from dunning.services.users import Role
@@ -49,7 +52,32 @@ def _page(request: Request, name: str, answer: VerifyAnswer | None,
           headers: dict[str, str] | None = None) -> Response:
     ttl = request.app.state.ctx.settings.verify_code_ttl_days
     return renderer(request).page(request, name, status=200 if answer is None else _status(answer),
-                                  headers=headers, answer=answer, ttl_days=ttl)
+                                  headers=headers, answer=answer, ttl_days=ttl, form_token=_form_token(request))
+
+
+# The public /verify form must work in a browser that refuses cookies (a borrower's locked-down phone): besides
+# the session's CSRF token it carries a stateless form token — an HMAC of the time it was served — so a post
+# with either is accepted, and a post with neither (a form on another site, a bare script) is refused.
+FORM_TOKEN_TTL = 2 * 3600
+
+
+def _form_key(request: Request) -> bytes:
+    return hmac.new(request.app.state.ctx.settings.secret(), b"dunning.verify-form", hashlib.sha256).digest()
+
+
+def _form_token(request: Request, at: int | None = None) -> str:
+    stamp = str(int(time.time()) if at is None else at)
+    return f"{stamp}.{hmac.new(_form_key(request), stamp.encode(), hashlib.sha256).hexdigest()[:32]}"
+
+
+def _form_ok(request: Request, csrf: str, form_token: str) -> bool:
+    holder = session_of(request)
+    if holder.data.sid and request.app.state.codec.csrf_ok(holder.data, csrf):
+        return True
+    stamp, _, _sig = form_token.partition(".")
+    if not stamp.isdigit() or not 0 <= time.time() - int(stamp) <= FORM_TOKEN_TTL:
+        return False
+    return hmac.compare_digest(form_token, _form_token(request, int(stamp)))
 
 
 def _retry_after(request: Request, answer: VerifyAnswer) -> dict[str, str] | None:
@@ -68,7 +96,10 @@ def verify_page(request: Request, _p: Principal | None = public()) -> Response:
 
 @router.post("/verify", response_class=HTMLResponse)
 def verify_submit(request: Request, phone: str = Form("", max_length=MAX_INPUT),
-                  code: str = Form("", max_length=MAX_INPUT), _p: Principal | None = public()) -> Response:
+                  code: str = Form("", max_length=MAX_INPUT), csrf_token: str = Form("", max_length=128),
+                  form_token: str = Form("", max_length=128), _p: Principal | None = public(csrf=False)) -> Response:
+    if not _form_ok(request, csrf_token, form_token):
+        raise Forbidden(None, frozenset(), "csrf")
     # The phone and code are not echoed back: the page may be on a shared device, and the answer is enough.
     answer = verify_message(request.app.state.ctx, phone, code, ip=client_ip(request), channel="public")
     return _page(request, "public_verify.html", answer, _retry_after(request, answer))
