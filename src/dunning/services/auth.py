@@ -112,15 +112,34 @@ def _verify(stored: str | None, password: str) -> bool:
         return False
 
 
+def _backoff(s: Any, username: str, ip: str, now: datetime, policy: AuthPolicy) -> tuple[int, datetime | None]:
+    """Failed logins of ``username`` from ``ip`` since their last success (or an unlock), within the lockout
+    span, and when the last one was."""
+    since = now - policy.lockout
+    reset = s.scalar(select(func.max(AuditEvent.at)).where(or_(
+        and_(AuditEvent.action == "auth.login", AuditEvent.actor == username, AuditEvent.entity_id == ip),
+        and_(AuditEvent.action == "user.unlock", AuditEvent.entity_id == username))))
+    if reset is not None and _aware(reset, now) > since:
+        since = _aware(reset, now)
+    n, last = s.execute(select(func.count(), func.max(AuditEvent.at)).where(
+        AuditEvent.action == "auth.login_failed", AuditEvent.actor == username, AuditEvent.entity == "login_ip",
+        AuditEvent.entity_id == ip, AuditEvent.at > since)).one()
+    return int(n or 0), (_aware(last, now) if last is not None else None)
+
+
 def login(ctx: AppContext, username: str, password: str, *, ip: str,
           policy: AuthPolicy = DEFAULT_POLICY) -> Principal:
-    """Check a console login. Raises :class:`LoginThrottled` or :class:`AuthFailed`; returns the principal."""
+    """Check a console login. Raises :class:`LoginThrottled` or :class:`AuthFailed`; returns the principal.
+
+    Wrong passwords back off per (user, address): after ``max_failures`` in a row from one address, further
+    tries from it wait 30 s, then 1, 2, 4… minutes (at most ``lockout``) — the same user from elsewhere is not
+    locked out, so five requests cannot lock anyone out. Every refusal reads the same ("wrong user name or
+    password"), whether the account exists, the password was wrong or the address is backing off."""
     now = ctx.now()
     username = username.strip()[:64]
     ip = ip[:64] or "unknown"
     outcome: str
     user_row: Principal | None = None
-    locked_until: datetime | None = None
     with ctx.db.transaction() as s:
         since = _window_start(now, policy.ip_window)
         attempts = s.scalar(select(func.count()).select_from(AuditEvent).where(
@@ -131,9 +150,13 @@ def login(ctx: AppContext, username: str, password: str, *, ip: str,
                                  f"Too many login attempts; try again in {max(1, retry // 60)} minutes.",
                                  retry_after=retry)
         user = s.scalars(select(User).where(User.username == username, User.active.is_(True))).first()
-        ok = _verify(user.password_hash if user else None, password)
-        if user is not None and user.locked_until is not None and _aware(user.locked_until, now) > now:
-            outcome, locked_until = "locked", _aware(user.locked_until, now)
+        ok = _verify(user.password_hash if user else None, password)  # always: the same work either way
+        failures, last = _backoff(s, username, ip, now, policy)
+        wait = timedelta(0)
+        if failures >= policy.max_failures:
+            wait = min(policy.lockout, timedelta(seconds=30) * 2 ** (failures - policy.max_failures))
+        if last is not None and now - last < wait:
+            outcome = "locked"
         elif user is not None and ok:
             outcome = "ok"
             user.failed_logins = 0
@@ -145,22 +168,14 @@ def login(ctx: AppContext, username: str, password: str, *, ip: str,
             outcome = "failed"
             if user is not None:
                 user.failed_logins = (user.failed_logins or 0) + 1
-                if user.failed_logins >= policy.max_failures:
-                    user.locked_until = now + policy.lockout
-                    user.failed_logins = 0
-                    locked_until = user.locked_until
-                    audit.record(s, at=now, actor="system", action="auth.locked", entity="user",
-                                 entity_id=username, after={"until": locked_until.isoformat(), "ip": ip})
+            if failures + 1 == policy.max_failures:  # an alert for the administrators, once per streak
+                audit.record(s, at=now, actor="system", action="auth.locked", entity="user",
+                             entity_id=username, after={"ip": ip, "backoff": "per user and address"})
         action = {"ok": "auth.login", "failed": "auth.login_failed", "locked": "auth.login_locked"}[outcome]
         audit.record(s, at=now, actor=username or "-", action=action, entity="login_ip", entity_id=ip)
     if outcome == "ok":
-        assert user_row is not None
+        assert user_row is not None  # nosec B101: set on the "ok" branch above
         return user_row
-    if locked_until is not None:
-        local = locked_until.astimezone(ctx.tz)
-        raise AuthFailed(f"连续多次密码错误，账户已锁定至 {local:%H:%M}。请稍后再试，或请管理员解锁。",
-                         f"Too many wrong passwords; the account is locked until {local:%H:%M}. "
-                         "Try later or ask an administrator to unlock it.", code="auth.locked")
     raise AuthFailed("用户名或密码错误。", "Wrong user name or password.")
 
 

@@ -133,8 +133,9 @@ EN: dict[str, str] = {
     "参数": "Parameters", "必填": "required", "请求体": "Request body", "响应": "Responses", "数据结构": "Schemas",
     # login
     "登录": "Sign in", "密码": "Password",
-    "请使用管理员分配的账号登录。连续多次输错密码将暂时锁定账户。":
-        "Sign in with the account your administrator gave you. Repeated wrong passwords lock it for a while.",
+    "请使用管理员分配的账号登录。连续多次输错密码后需稍候再试。":
+        "Sign in with the account your administrator gave you. After repeated wrong passwords, wait a little "
+        "before trying again.",
 }
 
 
