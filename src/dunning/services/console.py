@@ -44,6 +44,7 @@ from dunning.errors import InputError, NotFoundError
 from dunning.services import audit, campaigns
 from dunning.services.auth import Principal
 from dunning.services.context import AppContext
+from dunning.services.guard.masking import mask_raw_row, masked_report
 from dunning.services.users import Role
 
 T = TypeVar("T")
@@ -596,7 +597,7 @@ def import_view(ctx: AppContext, viewer: Principal, import_id: int, *, samples: 
         if viewer.role in REJECT_DETAIL_ROLES or viewer.role is Role.ADMIN:
             for r in s.scalars(select(RejectRow).where(RejectRow.import_id == import_id).order_by(RejectRow.id)
                                .limit(samples)).all():
-                raw = r.raw if may_see_phone(viewer) else mask_text_phones(r.raw)
+                raw = r.raw if may_see_phone(viewer) else mask_raw_row(r.raw)  # names too
                 sample_rows.append({"file": Path(r.source_file).name, "row": r.source_row, "reason": r.reason,
                                     "message": r.message_zh, "raw": raw})
         camps = [(c.id, c.name, c.state) for c in s.scalars(select(Campaign).where(Campaign.import_id == import_id)
@@ -604,8 +605,10 @@ def import_view(ctx: AppContext, viewer: Principal, import_id: int, *, samples: 
         return ImportView(_import_row(imp), reasons, sample_rows, camps)
 
 
-def reject_report(ctx: AppContext, import_id: int, fmt: str, *, actor: str) -> Path:
-    """The reject report file of an import (``csv`` or ``xlsx``); the download is audited (it holds raw rows)."""
+def reject_report(ctx: AppContext, import_id: int, fmt: str, *, actor: str,
+                  viewer: Principal | None = None) -> Path | bytes:
+    """The reject report of an import (``csv`` or ``xlsx``); the download is audited (it holds raw rows). For a
+    ``viewer`` whose role sees masked phones the content comes back with names and mobiles masked (bytes)."""
     if fmt not in ("csv", "xlsx"):
         raise InputError("格式应为 csv 或 xlsx", "format must be csv or xlsx", code="input.format")
     with ctx.db.transaction() as s:
@@ -618,10 +621,11 @@ def reject_report(ctx: AppContext, import_id: int, fmt: str, *, actor: str) -> P
     if not p.exists():
         raise NotFoundError(f"拒绝明细文件已不存在：{p.name}", f"reject report file is gone: {p.name}",
                             code="not_found.report")
+    masked = viewer is not None and not may_see_phone(viewer)
     with ctx.db.transaction() as s:
         audit.record(s, at=ctx.now(), actor=actor, action="import.rejects_download", entity="import",
-                     entity_id=import_id, after={"format": fmt})
-    return p
+                     entity_id=import_id, after={"format": fmt, "masked": masked})
+    return masked_report(p, fmt) if masked else p
 
 
 # ----------------------------------------------------------------------------------------------- audit

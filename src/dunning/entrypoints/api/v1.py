@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 
 from dunning.entrypoints.api import schemas as S
 from dunning.entrypoints.api.ids import MAX_ID, DbId
@@ -31,6 +31,8 @@ CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": S.ErrorOut, "descrip
 INVALID: dict[int | str, dict[str, Any]] = {422: {"model": S.ErrorOut, "description": "输入无效 / invalid input"}}
 
 router = APIRouter(prefix="/api/v1", responses=ERRORS)
+REJECT_MEDIA = {"csv": "text/csv; charset=utf-8",
+                "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 Cursor = Query(None, ge=1, le=2**62, description="上一页最后一条的编号 / last id of the previous page")
 Limit = Query(50, ge=1, le=200)
 
@@ -78,9 +80,14 @@ def import_detail(request: Request, import_id: DbId, principal: Principal = allo
 @router.get("/imports/{import_id}/rejects.{fmt}", tags=["imports"], response_class=FileResponse,
             responses=NOT_FOUND | INVALID, summary="下载拒绝明细 / download the reject report")
 def import_rejects(request: Request, import_id: DbId, fmt: str,
-                   principal: Principal = allow(Role.OPERATOR, Role.COMPLIANCE)) -> FileResponse:
-    path = console.reject_report(request.app.state.ctx, import_id, fmt, actor=principal.username)
-    return FileResponse(path, filename=f"import-{import_id}-rejects.{fmt}")
+                   principal: Principal = allow(Role.OPERATOR, Role.COMPLIANCE)) -> Response:
+    got = console.reject_report(request.app.state.ctx, import_id, fmt, actor=principal.username,
+                                viewer=principal)
+    name = f"import-{import_id}-rejects.{fmt}"
+    if isinstance(got, bytes):  # masked for this role
+        return Response(got, media_type=REJECT_MEDIA[fmt],
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return FileResponse(got, filename=name)
 
 
 # -------------------------------------------------------------------------------------------- campaigns
