@@ -281,7 +281,9 @@ def test_codes_go_on_approved_versions_of_template_channels_only(tmp_path: Path)
     ctx = make_ctx(tmp_path, {"ali-main": ChannelSettings(kind="aliyun", options={"endpoint": "127.0.0.1:9"})})
     v = tsvc.set_channel_codes(ctx, "M1", codes={"ali-main": " SMS_1 ", "tencent": "77"}, actor="wang.ops")
     assert v.channel_codes == {"ali-main": "SMS_1", "tencent": "77"}
-    v = tsvc.set_channel_codes(ctx, "M1", 1, codes={"tencent": ""}, actor="wang.ops")  # empty removes
+    v = tsvc.set_channel_codes(ctx, "M1", 1, codes={"tencent": ""}, actor="wang.ops")  # empty removes...
+    assert v.pending == "codes" and v.channel_codes == {"ali-main": "SMS_1", "tencent": "77"}
+    v = tsvc.set_channel_codes(ctx, "M1", 1, codes={"tencent": ""}, actor="li.compliance")  # ...once reviewed
     assert v.channel_codes == {"ali-main": "SMS_1"}
     with pytest.raises(Exception) as bad:
         tsvc.set_channel_codes(ctx, "M1", codes={"sandbox": "X"}, actor="wang.ops")

@@ -152,7 +152,13 @@ def test_codes_registers_and_lists_provider_template_codes(env: dict[str, str]) 
                                             "channel_codes": {"aliyun": "SMS_123456", "tencent": "1234567"}}]
     code, out = run(env, "codes", "coded")
     assert code == 0 and "aliyun = SMS_123456" in out and "tencent = 1234567" in out
+    # changing or removing a registered code on an approved version is a request a reviewer confirms
     code, out = run(env, "codes", "coded", "--version", "1", "--set", "tencent=", "--as", "zhao", "--json")
+    assert code == 0 and json.loads(out)["versions"][0]["pending"] == "codes"
+    assert json.loads(out)["versions"][0]["channel_codes"] == {"aliyun": "SMS_123456", "tencent": "1234567"}
+    code, out = run(env, "codes", "coded", "--version", "1", "--set", "tencent=", "--as", "zhao", "--json")
+    assert code == 2 and json.loads(out)["error"]["code"] == "state.four_eyes"
+    code, out = run(env, "codes", "coded", "--version", "1", "--set", "tencent=", "--as", "li", "--json")
     assert code == 0 and json.loads(out)["versions"][0]["channel_codes"] == {"aliyun": "SMS_123456"}
     code, out = run(env, "codes", "coded", "--set", "SMS_9", "--as", "zhao")
     assert code == 2 and "通道=模板编号" in out

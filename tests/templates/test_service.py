@@ -61,14 +61,21 @@ def test_full_lifecycle_with_four_eyes(users: AppContext) -> None:
     v2 = save(users, SPEC.text.replace("请尽快", "请"))
     assert v2.version == 2 and v2.status == "draft"
     assert svc.get(users, "m1_custom", 1).text == SPEC.text
-    assert svc.retire(users, "m1_custom", 1, actor="zhao.strategy").status == "retired"
+    # retiring an approved version is a request until another person, a reviewer, confirms it
+    assert svc.retire(users, "m1_custom", 1, actor="zhao.strategy").pending == "retire"
+    assert svc.get(users, "m1_custom", 1).status == "approved"
+    with pytest.raises(StateError):
+        svc.retire(users, "m1_custom", 1, actor="zhao.strategy")
+    with pytest.raises(PermissionDenied):
+        svc.retire(users, "m1_custom", 1, actor="wang.ops")
+    assert svc.retire(users, "m1_custom", 1, actor="li.compliance").status == "retired"
     with pytest.raises(StateError):
         svc.approve(users, "m1_custom", 1, actor="li.compliance")
     with users.db.transaction() as s:
         actions = s.scalars(select(AuditEvent.action).where(AuditEvent.entity == "template")
                             .order_by(AuditEvent.id)).all()
     assert list(actions) == ["template.save", "template.in_review", "template.approved", "template.save",
-                             "template.retired"]
+                             "template.retire_requested", "template.retire_confirmed", "template.retired"]
 
 
 def test_author_cannot_approve_own_version(users: AppContext) -> None:

@@ -14,7 +14,7 @@ Rules kept here:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from dunning.domain.states import TEMPLATE_TRANSITIONS, TemplateStatus
 from dunning.errors import ComplianceBlocked, ConfigError, InputError, NotFoundError, StateError
 from dunning.services import audit
 from dunning.services.context import AppContext
+from dunning.services.guard.changes import request_or_confirm
 from dunning.services.policy import policy_for, render_context
 from dunning.services.users import Role, require_role
 from dunning.templates import (
@@ -72,6 +73,7 @@ class VersionView:
     segments: int
     created_at: datetime | None = None
     approved_at: datetime | None = None
+    pending: str | None = None  # "retire" | "codes": requested on this approved version, awaiting a reviewer
 
     @property
     def blocked(self) -> bool:
@@ -454,6 +456,14 @@ def set_channel_codes(ctx: AppContext, code: str, version: int | None = None, *,
                 after[key] = value
             else:
                 after.pop(key, None)
+        if after == before:
+            return _view(ctx, rec, tv)
+        # Registering a code a channel does not have yet is immediate (the provider reviewed the template);
+        # changing or removing a registered one is a request a reviewer must confirm.
+        changes = any(before.get(k) not in (None, after.get(k)) for k in codes)
+        if changes and not request_or_confirm(s, ctx, kind="codes", entity_id=f"{code}@{tv.version}", actor=actor,
+                                              payload={k: str(v).strip() for k, v in codes.items()}):
+            return replace(_view(ctx, rec, tv), pending="codes")  # applied once a reviewer confirms
         tv.channel_codes = after  # a new dict: the JSON column sees the change
         audit.record(s, at=ctx.now(), actor=actor, action="template.channel_codes", entity="template",
                      entity_id=f"{code}@{tv.version}", before={"channel_codes": before},
@@ -495,10 +505,14 @@ def reject(ctx: AppContext, code: str, version: int | None = None, *, actor: str
 
 
 def retire(ctx: AppContext, code: str, version: int | None = None, *, actor: str) -> VersionView:
-    """Retire a version (approved ones included): campaigns planned after this no longer use it."""
+    """Retire a version: campaigns planned after this no longer use it. An approved version is retired only
+    when a reviewer (compliance) confirms another person's request: until then ``pending == "retire"``."""
     with ctx.db.transaction() as s:
         require_role(s, actor, *EDITOR_ROLES)
         rec, tv = _version(s, code, version)
+        if tv.status == TemplateStatus.APPROVED.value and not request_or_confirm(
+                s, ctx, kind="retire", entity_id=f"{code}@{tv.version}", actor=actor, payload={}):
+            return replace(_view(ctx, rec, tv), pending="retire")
         _move(s, ctx, rec, tv, TemplateStatus.RETIRED, actor)
         return _view(ctx, rec, tv)
 

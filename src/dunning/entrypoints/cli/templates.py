@@ -244,9 +244,13 @@ def codes(
             views = svc.history(context(), code)
     if json_out:
         emit_json({"code": code, "versions": [{"version": v.version, "status": v.status,
-                                               "channel_codes": v.channel_codes} for v in views]})
+                                               "channel_codes": v.channel_codes,
+                                               **({"pending": v.pending} if v.pending else {})} for v in views]})
         return
-    if sets:
+    if sets and views[0].pending:
+        console.print(f"[yellow]已提交[/] {code} v{views[0].version} 的模板编号变更，须由另一位合规审核人员确认"
+                      "（同样的 --set 再执行一次）。")
+    elif sets:
         console.print(f"[green]已登记[/] {code} v{views[0].version} 的模板编号。")
     table = Table(title=f"模板 {code} 的服务商模板编号")
     table.add_column("版本", justify="right")

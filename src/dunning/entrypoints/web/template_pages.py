@@ -94,7 +94,10 @@ def template_reject(request: Request, code: str, version: DbId, reason: str = Fo
 
 @router.post("/templates/{code}/versions/{version}/retire")
 def template_retire(request: Request, code: str, version: DbId, principal: Principal = allow(*EDITORS)) -> Response:
-    tsvc.retire(request.app.state.ctx, code, version, actor=principal.username)
+    v = tsvc.retire(request.app.state.ctx, code, version, actor=principal.username)
+    if v.pending:
+        return done(request, f"/templates/{code}", f"v{version} 的停用申请已提交，须由另一位合规审核人员确认。",
+                    f"v{version}: retirement requested; another compliance reviewer must confirm it.", "warn")
     return done(request, f"/templates/{code}", f"v{version} 已停用。", f"v{version} retired.", "warn")
 
 
@@ -102,8 +105,12 @@ def template_retire(request: Request, code: str, version: DbId, principal: Princ
 def template_codes(request: Request, code: str, version: DbId, channel: str = Form(""), provider_code: str = Form(""),
                    principal: Principal = allow(*EDITORS)) -> Response:
     """Register (or, with an empty code, remove) the template code a provider assigned to an approved version."""
-    tsvc.set_channel_codes(request.app.state.ctx, code, version, codes={channel.strip(): provider_code.strip()},
-                           actor=principal.username)
+    v = tsvc.set_channel_codes(request.app.state.ctx, code, version, codes={channel.strip(): provider_code.strip()},
+                               actor=principal.username)
+    if v.pending:
+        return done(request, f"/templates/{code}", f"v{version} 的模板编号变更已提交，须由另一位合规审核人员确认。",
+                    f"v{version}: template code change requested; another compliance reviewer must confirm it.",
+                    "warn")
     if provider_code.strip():
         return done(request, f"/templates/{code}", f"v{version} 已登记通道 {channel} 的模板编号 {provider_code.strip()}。",
                     f"v{version}: {channel} template code {provider_code.strip()} registered.")
