@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import ipaddress
 import json
 import re
 import time
@@ -128,6 +129,10 @@ class HttpChannel:
         self.concurrency = int(o.get("concurrency", 32))
         self.timeout = float(o.get("timeout", 10.0))
         self.max_skew = float(o.get("max_skew_seconds", 300.0))
+        # Kannel calls back with GET and cannot sign what it substitutes (status, time): its callbacks are
+        # accepted only from these addresses (smsbox runs beside the server by default).
+        self.callback_sources = tuple(ipaddress.ip_network(str(n), strict=False)
+                                      for n in o.get("callback_sources", ("127.0.0.1/32", "::1/128")))
         secrets = settings.secrets
         self._password = secrets["password"].get_secret_value() if "password" in secrets else ""
         self._api_key = secrets["api_key"].get_secret_value() if "api_key" in secrets else ""
@@ -322,10 +327,27 @@ class HttpChannel:
                 return False
             expected = hmac.new(self._webhook_secret, ts.encode() + b"." + request.body, hashlib.sha256).hexdigest()
             return hmac.compare_digest(given, expected)
+        if request.client and not self._from_callback_source(request.client):
+            return False
         q = request.query
         if "ref" in q:
             return hmac.compare_digest(q.get("sig", ""), self.ref_signature(q["ref"]))
         return hmac.compare_digest(q.get("token", ""), self.mo_token())
+
+    def _from_callback_source(self, client: str) -> bool:
+        try:
+            addr = ipaddress.ip_address(client)
+        except ValueError:
+            return False
+        return any(addr in net for net in self.callback_sources)
+
+    def replay_key(self, request: WebhookRequest) -> str | None:
+        """What makes a Kannel receipt unique: its reference once it is final (delivered, failed, rejected) —
+        a second final report for the same reference, whatever status it claims, is a replay."""
+        if self.format == "json" or "ref" not in request.query:
+            return None
+        kind = request.query.get("type", "")
+        return f"kannel-final|{request.query['ref']}" if kind in ("1", "2", "16") else None
 
     def parse_webhook(self, request: WebhookRequest) -> list[ChannelEvent]:
         if self.format == "json":

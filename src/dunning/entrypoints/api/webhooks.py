@@ -89,7 +89,9 @@ async def webhook(request: Request, channel: str, kind: Literal["dlr", "mo"],
         log.warning("webhook %s/%s from %s refused: signature does not verify", channel, kind, client_ip(request))
         raise WebhookRejected("回调签名校验失败，已拒绝", "callback signature does not verify; refused")
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    digest = replay.request_digest(channel, request.method, target, headers, body)
+    key = getattr(ch, "replay_key", lambda _r: None)(req)  # a channel may name what makes a callback unique
+    digest = replay.request_digest(channel, request.method, key or target, {} if key else headers,
+                                   b"" if key else body)
     if not await run_in_threadpool(replay.remember, ctx, channel, digest):
         log.warning("webhook %s/%s from %s refused: replay of a request already seen", channel, kind,
                     client_ip(request))
