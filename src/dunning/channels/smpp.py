@@ -175,7 +175,7 @@ class _Protocol(asyncio.Protocol):
         self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        assert isinstance(transport, asyncio.Transport)  # nosec B101  # narrows a type for mypy; the invariant holds by construction
         self.transport = transport
 
     def data_received(self, data: bytes) -> None:
@@ -230,7 +230,7 @@ class SmppChannel:
         self._source_addr = src.lstrip("+")
         self._tz = ZoneInfo(self.options.receipt_timezone)
         self._seq = 0
-        self._concat_ref = random.randrange(256)
+        self._concat_ref = random.randrange(256)  # nosec B311  # jitter and sequence numbers, not security
         self._pending: dict[int, asyncio.Future[P.Pdu]] = {}
         self._events: deque[ChannelEvent] = deque()
         self._mo_parts: dict[tuple[str, int], _Mo] = {}
@@ -312,7 +312,7 @@ class SmppChannel:
 
     async def _supervise(self) -> None:
         """Connect, bind, wait for the link to drop, back off, repeat — until closed or bind is refused."""
-        assert self._bound is not None
+        assert self._bound is not None  # nosec B101  # narrows a type for mypy; the invariant holds by construction
         delay = self.options.reconnect_initial
         connected_once = False
         while not self._closing:
@@ -323,7 +323,7 @@ class SmppChannel:
                 return
             except TransientChannelError as exc:
                 self._last_error = exc
-                await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+                await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # nosec B311  # jitter and sequence numbers, not security
                 delay = min(self.options.reconnect_max, delay * 2)
                 continue
             if connected_once:
@@ -477,7 +477,7 @@ class SmppChannel:
         return [_Part(dest, dc, esm, tlvs, chunk) for chunk in chunks] or [_Part(dest, dc, esm, tlvs, b"", status=-1)]
 
     async def _write_parts(self, parts: list[_Part], batch: _Batch) -> None:
-        assert self._window is not None
+        assert self._window is not None  # nosec B101  # narrows a type for mypy; the invariant holds by construction
         loop = asyncio.get_running_loop()
         for part in parts:
             if part.status == -1:
@@ -506,7 +506,7 @@ class SmppChannel:
                 self.max_in_flight = self._in_flight
 
     def _release_window(self, _fut: asyncio.Future[P.Pdu]) -> None:
-        assert self._window is not None
+        assert self._window is not None  # nosec B101  # narrows a type for mypy; the invariant holds by construction
         self._in_flight -= 1
         self._window.release()
 
@@ -592,7 +592,7 @@ class SmppChannel:
         if not self.options.query_by_reference or not self.options.client_ref_tlv:
             raise NotImplementedError("SMPP status query by reference is disabled (options.query_by_reference)")
         await self._await_bound()
-        assert self._window is not None
+        assert self._window is not None  # nosec B101  # narrows a type for mypy; the invariant holds by construction
         out: dict[str, SubmitResult | None] = {}
         for start in range(0, len(idempotency_keys), 256):
             keys = idempotency_keys[start : start + 256]

@@ -26,7 +26,7 @@ def bulk_insert(session: Session, table: Table, frame: pl.DataFrame) -> int:
                     copy.write_row(row)
         return frame.height
     placeholders = ", ".join("?" for _ in cols)
-    sql = f'INSERT INTO "{table.name}" ({", ".join(cols)}) VALUES ({placeholders})'
+    sql = f'INSERT INTO "{table.name}" ({", ".join(cols)}) VALUES ({placeholders})'  # nosec B608  # identifiers and placeholders from code only; every value is a bound parameter
     dbapi: Any = conn.connection.dbapi_connection
     cur = dbapi.cursor()
     try:

@@ -105,7 +105,7 @@ def fetch_rows(conn: Connection, sql: Sql, columns: Sequence[str], rest: str,
         return fetch(conn, sql, f"SELECT {', '.join(columns)} {rest}", params)
     inner = ", ".join(f"{c} AS c{i}" for i, c in enumerate(columns))
     outer = ", ".join(f"c{i}" for i in range(len(columns)))
-    row = fetch(conn, sql, f"SELECT json_group_array(json_array({outer})) FROM (SELECT {inner} {rest})", params)
+    row = fetch(conn, sql, f"SELECT json_group_array(json_array({outer})) FROM (SELECT {inner} {rest})", params)  # nosec B608  # identifiers and placeholders from code only; every value is a bound parameter
     return json.loads(row[0][0]) if row and row[0][0] else []
 
 
@@ -116,13 +116,13 @@ def insert_rows(conn: Connection, sql: Sql, table: str, columns: Sequence[str], 
         return
     cols = ", ".join(columns)
     if sql.pg:
-        run_many(conn, sql, f"INSERT INTO {table} ({cols}) VALUES ({', '.join('?' * len(columns))})",
+        run_many(conn, sql, f"INSERT INTO {table} ({cols}) VALUES ({', '.join('?' * len(columns))})",  # nosec B608  # identifiers and placeholders from code only; every value is a bound parameter
                  [tuple(r) for r in rows])
         return
     one = f"({','.join('?' * len(columns))})"
     for i in range(0, len(rows), _ROWS_PER_STATEMENT):
         chunk = rows[i:i + _ROWS_PER_STATEMENT]
-        conn.exec_driver_sql(f"INSERT INTO {table} ({cols}) VALUES {','.join([one] * len(chunk))}",
+        conn.exec_driver_sql(f"INSERT INTO {table} ({cols}) VALUES {','.join([one] * len(chunk))}",  # nosec B608  # identifiers and placeholders from code only; every value is a bound parameter
                              tuple(chain.from_iterable(chunk)))
 
 
@@ -139,7 +139,7 @@ def update_rows(conn: Connection, sql: Sql, table: str, assignments: str, value_
         index = {name: k for k, name in enumerate(value_columns)}
         order = [index[m] for m in re.findall(r"\bv\.(\w+)", assignments)]
         plain = re.sub(r"\bv\.\w+", "?", assignments)
-        run_many(conn, sql, f"UPDATE {table} SET {plain} WHERE id = ?{extra}",
+        run_many(conn, sql, f"UPDATE {table} SET {plain} WHERE id = ?{extra}",  # nosec B608  # identifiers and placeholders from code only; every value is a bound parameter
                  [(*(r[1 + k] for k in order), r[0]) for r in rows])
         return len(rows)
     index = {name: k for k, name in enumerate(value_columns)}
@@ -151,7 +151,7 @@ def update_rows(conn: Connection, sql: Sql, table: str, assignments: str, value_
     for i in range(0, len(rows), _ROWS_PER_STATEMENT):
         chunk = rows[i:i + _ROWS_PER_STATEMENT]
         res = conn.exec_driver_sql(
-            f"UPDATE {table} SET {sets} FROM (VALUES {','.join([one] * len(chunk))}) AS v "
+            f"UPDATE {table} SET {sets} FROM (VALUES {','.join([one] * len(chunk))}) AS v "  # nosec B608  # identifiers and placeholders from code only; every value is a bound parameter
             f"WHERE {table}.id = v.column1{extra}", tuple(chain.from_iterable(chunk)))
         changed += int(res.rowcount or 0)
     return changed

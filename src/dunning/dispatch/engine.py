@@ -137,7 +137,7 @@ class Dispatcher:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     on_events: Callable[[str, Sequence[ChannelEvent]], None] | None = None
     on_progress: Callable[[Progress], None] | None = None
-    rng: random.Random = field(default_factory=lambda: random.Random(0))
+    rng: random.Random = field(default_factory=lambda: random.Random(0))  # nosec B311  # jitter and sequence numbers, not security
     fallbacks: Sequence[Route] = ()
     breaker_threshold: int = 20
     max_inflight: int = 1  # batches on the wire at once; services raise it for windowed protocols

@@ -83,7 +83,7 @@ def claim(engine: Engine, sql: Sql, *, campaign_id: int, channel: str, n: int, n
     # Each message carries the window planning gave it (its recipient's zone, its day): nothing goes before
     # ``send_after`` and nothing at or after ``send_before`` — a campaign resumed the next day does not send
     # yesterday's texts (see ``expire_late``).
-    pick = (f"SELECT id FROM messages WHERE campaign_id = ? AND state = ?{pilot} "
+    pick = (f"SELECT id FROM messages WHERE campaign_id = ? AND state = ?{pilot} "  # nosec B608  # identifiers and placeholders from code only; every value is a bound parameter
             "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) "
             "AND (send_after IS NULL OR send_after <= ?) AND (send_before IS NULL OR send_before > ?) "
             "ORDER BY id LIMIT ?")
@@ -97,7 +97,7 @@ def claim(engine: Engine, sql: Sql, *, campaign_id: int, channel: str, n: int, n
             # more than n); SKIP LOCKED lets concurrent claimers pass each other.
             rows = fetch(
                 conn, sql,
-                f"WITH picked AS MATERIALIZED ({pick} FOR UPDATE SKIP LOCKED) "
+                f"WITH picked AS MATERIALIZED ({pick} FOR UPDATE SKIP LOCKED) "  # nosec B608  # identifiers and placeholders from code only; every value is a bound parameter
                 "UPDATE messages AS m SET state = 'submitting', submitting_at = ?, channel = ?, "
                 "attempts = m.attempts + 1 FROM picked WHERE m.id = picked.id AND m.state = 'queued' "
                 + returning.replace("RETURNING ", "RETURNING m.").replace(", ", ", m."),
@@ -114,7 +114,7 @@ def claim(engine: Engine, sql: Sql, *, campaign_id: int, channel: str, n: int, n
             if candidates:
                 stamp = sql.ts(now)
                 tail, ids = sql.in_list([r[0] for r in candidates])
-                claimed = run(conn, sql, "UPDATE messages SET state = 'submitting', submitting_at = ?, channel = ?, "
+                claimed = run(conn, sql, "UPDATE messages SET state = 'submitting', submitting_at = ?, channel = ?, "  # nosec B608  # identifiers and placeholders from code only; every value is a bound parameter
                                          f"attempts = attempts + 1 WHERE id{tail} AND state = 'queued'",
                               [stamp, channel, *ids]).rowcount
                 if claimed == len(candidates):
@@ -129,7 +129,7 @@ def claim(engine: Engine, sql: Sql, *, campaign_id: int, channel: str, n: int, n
         if not rows:
             # Nothing due: expire what can no longer go (only here, so a busy send never pays for the scan).
             expired = _expire_late(conn, sql, campaign_id, now)
-            left = run(conn, sql, f"SELECT 1 FROM messages WHERE campaign_id = ? AND state = ?{pilot} LIMIT 1",
+            left = run(conn, sql, f"SELECT 1 FROM messages WHERE campaign_id = ? AND state = ?{pilot} LIMIT 1",  # nosec B608  # identifiers and placeholders from code only; every value is a bound parameter
                        [*base, *([True] if pilot_only else [])]).first()
             return Claim([], {}, exhausted=left is None, expired=expired)
         rows.sort(key=lambda r: r[0])
@@ -166,7 +166,7 @@ def _template_codes(conn: Connection, sql: Sql, rows: Sequence[Any], channel: st
     if versions:
         in_v, p_v = sql.in_list(versions)
         for vid, tcode, version, channel_codes, variables in run(
-                conn, sql, "SELECT v.id, t.code, v.version, v.channel_codes, v.variables FROM template_versions v "
+                conn, sql, "SELECT v.id, t.code, v.version, v.channel_codes, v.variables FROM template_versions v "  # nosec B608  # identifiers and placeholders from code only; every value is a bound parameter
                            f"JOIN templates t ON t.id = v.template_id WHERE v.id{in_v}", p_v).all():
             found[int(vid)] = (str(tcode), int(version), json_column(channel_codes), json_column(variables))
     codes: dict[int, str] = {}
@@ -234,7 +234,7 @@ def _recheck(conn: Connection, sql: Sql, rows: Sequence[Any], now: datetime, tz:
     why: dict[int, str] = {}
     phones = sorted({r[2] for r in rows})
     in_phones, p_phones = sql.in_list(phones)
-    flagged = dict(fetch(conn, sql, f"SELECT phone, kind FROM phone_flags WHERE cleared_at IS NULL AND phone{in_phones}",
+    flagged = dict(fetch(conn, sql, f"SELECT phone, kind FROM phone_flags WHERE cleared_at IS NULL AND phone{in_phones}",  # nosec B608  # identifiers and placeholders from code only; every value is a bound parameter
                          p_phones))
     if flagged:
         for r in rows:
@@ -243,12 +243,12 @@ def _recheck(conn: Connection, sql: Sql, rows: Sequence[Any], now: datetime, tz:
     loans = sorted({r[4] for r in rows})
     in_loans, p_loans = sql.in_list(loans)
     after = " AND paid_at >= ?" if since is not None else ""
-    paid = dict(fetch(conn, sql, f"SELECT loan_id, SUM(amount_fen) FROM payments WHERE loan_id{in_loans}{after} "
+    paid = dict(fetch(conn, sql, f"SELECT loan_id, SUM(amount_fen) FROM payments WHERE loan_id{in_loans}{after} "  # nosec B608  # identifiers and placeholders from code only; every value is a bound parameter
                                  "GROUP BY loan_id", [*p_loans, *([sql.ts(since)] if since is not None else [])]))
     if paid:
         accounts = sorted({r[5] for r in rows if r[4] in paid})
         in_acc, p_acc = sql.in_list(accounts)
-        due = dict(fetch(conn, sql, f"SELECT id, amount_due_fen FROM accounts WHERE id{in_acc}", p_acc))
+        due = dict(fetch(conn, sql, f"SELECT id, amount_due_fen FROM accounts WHERE id{in_acc}", p_acc))  # nosec B608  # identifiers and placeholders from code only; every value is a bound parameter
         for r in rows:
             if r[4] in paid and r[5] in due and paid[r[4]] >= due[r[5]]:
                 why.setdefault(r[0], "paid")
@@ -261,7 +261,7 @@ def _recheck(conn: Connection, sql: Sql, rows: Sequence[Any], now: datetime, tz:
         phone: (int(day or 0), int(week or 0))
         for phone, day, week in fetch(
             conn, sql,
-            "SELECT phone, SUM(CASE WHEN submitting_at >= ? THEN 1 ELSE 0 END), COUNT(*) FROM messages "
+            "SELECT phone, SUM(CASE WHEN submitting_at >= ? THEN 1 ELSE 0 END), COUNT(*) FROM messages "  # nosec B608  # identifiers and placeholders from code only; every value is a bound parameter
             f"WHERE phone{in_phones} AND state IN ('{states}') AND submitting_at >= ? GROUP BY phone "
             "HAVING COUNT(*) > 1",
             [sql.ts(midnight), *p_phones, sql.ts(now - timedelta(days=7))],
@@ -391,7 +391,7 @@ def count_states(engine: Engine, sql: Sql, campaign_id: int, pilot_only: bool = 
     pilot = " AND is_pilot = ?" if pilot_only else ""
     with engine.connect() as conn:
         return {str(s): int(n) for s, n in run(
-            conn, sql, f"SELECT state, COUNT(*) FROM messages WHERE campaign_id = ?{pilot} GROUP BY state",
+            conn, sql, f"SELECT state, COUNT(*) FROM messages WHERE campaign_id = ?{pilot} GROUP BY state",  # nosec B608  # identifiers and placeholders from code only; every value is a bound parameter
             [campaign_id, *([True] if pilot_only else [])]).all()}
 
 
@@ -440,7 +440,7 @@ def orphans(engine: Engine, sql: Sql, *, campaign_id: int | None = None, channel
     cond = "".join(f" AND {w}" for w in where)
     with engine.connect() as conn:
         rows = run(conn, sql,
-                   "SELECT id, idempotency_key, channel, state FROM messages WHERE "
+                   "SELECT id, idempotency_key, channel, state FROM messages WHERE "  # nosec B608  # identifiers and placeholders from code only; every value is a bound parameter
                    f"(state = 'submitting' OR (state = 'held' AND reason = 'outcome_unknown')){cond} ORDER BY id",
                    params).all()
     return [Orphan(int(r[0]), str(r[1]), r[2], str(r[3])) for r in rows]
@@ -452,13 +452,13 @@ def settle_orphans(engine: Engine, sql: Sql, *, channel: str, found: dict[int, S
     ts = sql.ts(now)
     states = "('submitting','held')"
     with engine.begin() as conn:
-        run_many(conn, sql, f"UPDATE messages SET state = 'submitted', provider_id = ?, submitted_at = ?, channel = ?, "
+        run_many(conn, sql, f"UPDATE messages SET state = 'submitted', provider_id = ?, submitted_at = ?, channel = ?, "  # nosec B608  # identifiers and placeholders from code only; every value is a bound parameter
                             f"reason = NULL WHERE id = ? AND state IN {states}",
                  [(r.provider_id, ts, channel, mid) for mid, r in found.items()])
         run_many(conn, sql, "INSERT INTO message_parts (message_id, channel, provider_id, part_no) VALUES (?, ?, ?, ?)",
                  [(mid, channel, pid, i + 1) for mid, r in found.items()
                   for i, pid in enumerate(r.part_ids or ((r.provider_id,) if r.provider_id else ()))])
-        run_many(conn, sql, f"UPDATE messages SET state = 'queued', reason = NULL, next_attempt_at = NULL, "
+        run_many(conn, sql, f"UPDATE messages SET state = 'queued', reason = NULL, next_attempt_at = NULL, "  # nosec B608  # identifiers and placeholders from code only; every value is a bound parameter
                             f"attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END "
                             f"WHERE id = ? AND state IN {states}", [(mid,) for mid in unknown])
         run_many(conn, sql, "UPDATE messages SET state = 'held', reason = ?, detail = ? "

@@ -147,7 +147,7 @@ def _cn_plan() -> _CnPlan:
                                 desc(meta.voip), desc(meta.personal_number), desc(meta.pager), desc(meta.uan),
                                 desc(meta.voicemail)) if x is not None)
     general, fixed, mobile = desc(meta.general_desc), desc(meta.fixed_line), desc(meta.mobile)
-    assert general is not None and fixed is not None and mobile is not None
+    assert general is not None and fixed is not None and mobile is not None  # nosec B101  # narrows a type for mypy; the invariant holds by construction
     # The library's patterns capture groups of their own; ours must be the only capturing group.
     prefix = re.sub(r"\((?!\?)", "(?:", (meta.national_prefix_for_parsing or "0").replace("\\d", "[0-9]"))
     idd = re.sub(r"\((?!\?)", "(?:", (meta.international_prefix or "00").replace("\\d", "[0-9]"))

@@ -9,10 +9,13 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from xml.etree import ElementTree
 
 import fastexcel
 import polars as pl
+from defusedxml import (
+    DefusedXmlException,
+    ElementTree,  # uploaded workbooks: no entity expansion, no external entities
+)
 
 from dunning.errors import InputError
 from dunning.intake.columns import MappingSpec, find_header_row, header_score
@@ -223,7 +226,8 @@ def _first_value_row(path: Path, sheet_index: int) -> int:
                         return int(digits) if digits else 1
                     if element.tag == f"{_MAIN_NS}row":
                         element.clear()
-    except (zipfile.BadZipFile, KeyError, IndexError, StopIteration, ElementTree.ParseError, OSError, ValueError):
+    except (zipfile.BadZipFile, KeyError, IndexError, StopIteration, ElementTree.ParseError, DefusedXmlException,
+            OSError, ValueError):
         return 1
     return 1
 

@@ -39,7 +39,7 @@ from dunning.services import audit
 from dunning.services.context import AppContext
 from dunning.services.users import ROLE_ZH, Role, get_user, hasher
 
-TOKEN_PREFIX = "dun_"
+TOKEN_PREFIX = "dun_"  # nosec B105  # not a password (a constant naming a token format or slot)
 MIN_PASSWORD = 8
 
 
@@ -174,7 +174,7 @@ def login(ctx: AppContext, username: str, password: str, *, ip: str,
         action = {"ok": "auth.login", "failed": "auth.login_failed", "locked": "auth.login_locked"}[outcome]
         audit.record(s, at=now, actor=username or "-", action=action, entity="login_ip", entity_id=ip)
     if outcome == "ok":
-        assert user_row is not None  # nosec B101: set on the "ok" branch above
+        assert user_row is not None  # nosec B101  # set on the "ok" branch above
         return user_row
     raise AuthFailed("用户名或密码错误。", "Wrong user name or password.")
 

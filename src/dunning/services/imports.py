@@ -78,7 +78,7 @@ def import_portfolio(
 
     result = read_portfolio(paths, as_of=as_of, mapping=mapping, exclude=exclude, encoding=encoding,
                             progress=progress)
-    assert result.accepted.height + result.rejected.height == result.rows, "intake lost rows"
+    assert result.accepted.height + result.rejected.height == result.rows, "intake lost rows"  # nosec B101  # narrows a type for mypy; the invariant holds by construction
 
     with ctx.db.transaction() as s:
         imp = Import(kind="portfolio", as_of=as_of, files=[str(p) for p in paths], rows=result.rows,

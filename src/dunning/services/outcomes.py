@@ -93,7 +93,7 @@ def _planned_start(session: Session, campaign_id: int, fallback: datetime) -> da
     """The earliest ``send_after`` of the campaign's messages, else the earliest ``scheduled_at``, else
     ``fallback``. Read as distinct values and compared as times: stored text may mix offsets."""
     for col in ("send_after", "scheduled_at"):
-        got = _fetch(session, f"SELECT DISTINCT {col} AS t FROM messages WHERE campaign_id = :c AND {col} IS NOT NULL",
+        got = _fetch(session, f"SELECT DISTINCT {col} AS t FROM messages WHERE campaign_id = :c AND {col} IS NOT NULL",  # nosec B608  # identifiers and placeholders from code only; every value is a bound parameter
                      {"c": campaign_id}, {}, times=("t",))
         first = got.select(pl.col("t").min()).item() if got.height else None
         if isinstance(first, datetime):
@@ -148,14 +148,14 @@ def load_outcome_frames(ctx: AppContext, campaign_id: int, settings: OutcomeSett
         loans = "SELECT loan_id FROM messages WHERE campaign_id = :c"
         touches = _fetch(
             s,
-            "SELECT m.id AS message_id, m.loan_id, COALESCE(m.submitted_at, m.final_at) AS sent_at FROM messages m "
+            "SELECT m.id AS message_id, m.loan_id, COALESCE(m.submitted_at, m.final_at) AS sent_at FROM messages m "  # nosec B608  # identifiers and placeholders from code only; every value is a bound parameter
             f"WHERE m.state = 'delivered' AND m.campaign_id <> :c AND m.loan_id IN ({loans}) "
             "AND (m.submitted_at >= :since OR (m.submitted_at IS NULL AND m.final_at >= :since))",
             {**c, "since": since}, TOUCHES_SCHEMA, times=("sent_at",),
         )
         payments = _fetch(
             s,
-            f"SELECT p.loan_id, p.amount_fen, p.paid_at FROM payments p WHERE p.loan_id IN ({loans}) "
+            f"SELECT p.loan_id, p.amount_fen, p.paid_at FROM payments p WHERE p.loan_id IN ({loans}) "  # nosec B608  # identifiers and placeholders from code only; every value is a bound parameter
             "AND p.paid_at >= :since",
             {**c, "since": since}, PAYMENTS_SCHEMA, times=("paid_at",),
         )

@@ -14,7 +14,7 @@ CODE_LENGTH = 6
 # Stands for the code in stored texts; the code goes in as the message leaves (services/guard/codefill.py).
 # Same width as a code, so length and part counts of the stored text are those of the sent one.
 CODE_PLACEHOLDER = "#CODE#"
-assert len(CODE_PLACEHOLDER) == CODE_LENGTH  # nosec B101: an import-time invariant of constants
+assert len(CODE_PLACEHOLDER) == CODE_LENGTH  # nosec B101  # an import-time invariant of constants
 
 
 def _code_of(n: int) -> str:

@@ -120,7 +120,7 @@ def verify_message(ctx: AppContext, phone: str, code: str, *, ip: str, channel: 
                             f"Too many attempts; try again in {st.verify_window_minutes} minutes or call {common['hotline']}.",
                             **common)
     if outcome == "genuine":
-        assert row is not None and row.submitted_at is not None
+        assert row is not None and row.submitted_at is not None  # nosec B101  # narrows a type for mypy; the invariant holds by construction
         sent_on = _aware(row.submitted_at, now).astimezone(ctx.tz).date().isoformat()
         return VerifyAnswer(
             "genuine",

@@ -187,7 +187,7 @@ class Step(_Strict):
     def variant_list(self) -> list[Variant]:
         if self.variants is not None:
             return self.variants
-        assert self.template is not None
+        assert self.template is not None  # nosec B101  # narrows a type for mypy; the invariant holds by construction
         return [Variant(name="A", template=self.template, weight=1.0)]
 
     def cadence_values(self) -> list[int]:

@@ -65,12 +65,12 @@ def cadence_hit(step: Step, lo: pl.Expr, hi: pl.Expr | None = None) -> pl.Expr:
         if values:
             parts.append(lo.is_in(values))
         if step.every is not None:
-            assert step.dpd_from is not None and step.dpd_to is not None
+            assert step.dpd_from is not None and step.dpd_to is not None  # nosec B101  # narrows a type for mypy; the invariant holds by construction
             parts.append((lo >= step.dpd_from) & (lo <= step.dpd_to) & ((lo - step.dpd_from) % step.every == 0))
     else:
         parts.extend((lo <= v) & (hi >= v) for v in values)
         if step.every is not None:
-            assert step.dpd_from is not None and step.dpd_to is not None
+            assert step.dpd_from is not None and step.dpd_to is not None  # nosec B101  # narrows a type for mypy; the invariant holds by construction
             a = pl.max_horizontal(lo, pl.lit(step.dpd_from))
             b = pl.min_horizontal(hi, pl.lit(step.dpd_to))
             # The first progression value at or after a: a + ((from − a) mod every) (floor modulo).
@@ -100,7 +100,7 @@ def payday_fire_expr(step: Step, fire_day: date, dpd_on_fire_day: pl.Expr) -> pl
     is past it), and a cadence day must lie in (previous aligned day, fire_day] and within the maximum shift; or
     the account's aligned day is too far away and the cadence day is fire_day itself.
     """
-    assert step.payday_offset is not None
+    assert step.payday_offset is not None  # nosec B101  # narrows a type for mypy; the invariant holds by construction
     n, max_shift = step.payday_offset, step.payday_max_shift_days
     x = fire_day + timedelta(days=n)
     p = pl.col("payday").cast(pl.Int32)

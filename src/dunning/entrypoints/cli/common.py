@@ -21,7 +21,7 @@ err_console = Console(stderr=True)
 
 
 # set by the root command's ``--token`` option (``dunning --token … campaign approve 2``)
-_TOKEN: dict[str, str | None] = {"token": None}
+_TOKEN: dict[str, str | None] = {"token": None}  # nosec B105  # not a password (a constant naming a token format or slot)
 
 
 def set_token(token: str | None) -> None:
