@@ -27,7 +27,15 @@ from dunning.testing import FrozenClock
 from tests.conftest import make_settings
 from tests.dispatch.support import dispatcher
 from tests.foundation.factories import seed_campaign
-from tests.peers.kannel import PASSWORD, SENDER, USERNAME, KannelPeer, KannelUnavailable, free_port, start_kannel
+from tests.peers.kannel import (
+    PASSWORD,
+    SENDER,
+    USERNAME,
+    KannelPeer,
+    KannelUnavailable,
+    free_port,
+    start_kannel,
+)
 from tests.peers.smpp_peer import SmppPeer
 
 SECRET = "kannel-webhook-secret"

@@ -52,3 +52,32 @@ def test_access_log_keeps_no_query_string_nor_phone(app: object) -> None:
                                ("127.0.0.1:5", "GET", "/verify/13812345678", "1.1", 404), None)
     logger.filter(record)
     assert "13812345678" not in record.getMessage()
+
+
+def test_every_id_in_a_path_declares_its_limits_for_schemathesis(app: object) -> None:
+    """The fuzz test (tests/web/test_api_fuzz.py) generates path parameters from these bounds, so it tries ids at
+    both limits; an unbounded integer would let it skip the overflow the issue found."""
+    doc = TestClient(app).get("/api/v1/openapi.json").json()  # type: ignore[arg-type]
+    unbounded = [f"{method.upper()} {path} {p['name']}" for path, ops in doc["paths"].items()
+                 for method, op in ops.items() for p in op.get("parameters", [])
+                 if p["in"] == "path" and p["schema"].get("type") == "integer"
+                 and not ("maximum" in p["schema"] and "minimum" in p["schema"])]
+    assert unbounded == []
+
+
+def test_audit_rows_say_whether_an_action_came_through_the_web_or_the_api(app: object, seeded: Seeded,
+                                                                         web_ctx: object) -> None:
+    from sqlalchemy import select
+
+    from dunning.db.models import AuditEvent
+    from tests.web.conftest import login_as
+
+    op = login_as(app, Role.OPERATOR)  # type: ignore[arg-type]
+    assert op.get(f"/imports/{seeded.import_id}/rejects.csv").status_code == 200  # type: ignore[attr-defined]
+    h = {"Authorization": f"Bearer {seeded.tokens[Role.OPERATOR]}"}
+    r = TestClient(app).get(f"/api/v1/imports/{seeded.import_id}/rejects.csv", headers=h)  # type: ignore[arg-type]
+    assert r.status_code == 200
+    with web_ctx.db.transaction() as s:  # type: ignore[attr-defined]
+        rows = s.scalars(select(AuditEvent).where(AuditEvent.action == "import.rejects_download")
+                         .order_by(AuditEvent.id)).all()
+        assert [(e.via, e.os_user) for e in rows] == [("web", None), ("api", None)]
