@@ -32,6 +32,7 @@ lint: install-test
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/bandit -q -r src -c pyproject.toml
+	$(VENV)/bin/deptry src
 
 test: install-test system-deps lint
 	$(VENV)/bin/pytest
