@@ -72,15 +72,18 @@ def test_missing_column_names_what_was_found(tmp_path: Path) -> None:
     f = tmp_path / "p.csv"
     f.write_text("借款编号,金额\nL1,100\n", encoding="utf-8")
     runner = CliRunner()
+    from dunning.services.users import add_user
+
+    add_user(ctx, "pay.ops", "operator", password="pay-ops-password")  # the CLI authenticates the person
     env = {"DUNNING_DATA_DIR": str(tmp_path / ".dunning"), "DUNNING_SECRET_KEY": "k",
-           "DUNNING_SETTINGS_FILE": str(tmp_path / "none.toml")}
-    res = runner.invoke(app, ["import", str(f), "--json"], env=env)
+           "DUNNING_SETTINGS_FILE": str(tmp_path / "none.toml"), "DUNNING_PASSWORD": "pay-ops-password"}
+    res = runner.invoke(app, ["import", str(f), "--as", "pay.ops", "--json"], env=env)
     assert res.exit_code == 2
     err = json.loads(res.stdout)["error"]
     assert err["code"] == "input.missing_columns" and "paid_at" in err["message_zh"]
     ok = tmp_path / "ok.csv"
     ok.write_text("借款编号,还款金额,还款时间\nL1,100,2026-11-23 09:00\n", encoding="utf-8")
-    res = runner.invoke(app, ["import", str(ok), "--json"], env=env)
+    res = runner.invoke(app, ["import", str(ok), "--as", "pay.ops", "--json"], env=env)
     assert res.exit_code == 0, res.stdout
     assert json.loads(res.stdout)["accepted"] == 1
     ctx.db.dispose()

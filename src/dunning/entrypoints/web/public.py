@@ -72,6 +72,7 @@ def _form_token(request: Request, at: int | None = None) -> str:
 
 def _form_ok(request: Request, csrf: str, form_token: str) -> bool:
     holder = session_of(request)
+    csrf = csrf or request.headers.get("x-csrf-token", "")  # htmx sends the session token as a header
     if holder.data.sid and request.app.state.codec.csrf_ok(holder.data, csrf):
         return True
     stamp, _, _sig = form_token.partition(".")

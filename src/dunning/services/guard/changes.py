@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dunning.db.models import AuditEvent, User
-from dunning.errors import PermissionDenied, StateError
+from dunning.errors import StateError
 from dunning.services import audit
 from dunning.services.context import AppContext
 from dunning.services.users import Role
@@ -37,12 +37,11 @@ def request_or_confirm(s: Session, ctx: AppContext, *, kind: str, entity_id: str
         if pending.actor == actor:
             raise StateError("四眼原则：该变更须由另一位合规审核人员确认", "four eyes: another reviewer must "
                              "confirm this change", code="state.four_eyes")
-        if role not in REVIEWERS:
-            raise PermissionDenied("确认已批准模板的变更需要合规审核角色", "confirming a change to an approved "
-                                   "template needs the compliance role", code="auth.forbidden")
-        audit.record(s, at=ctx.now(), actor=actor, action=f"template.{kind}_confirmed", entity="template",
-                     entity_id=entity_id, after={"payload": payload, "requested_by": pending.actor})
-        return True
+        if role in REVIEWERS:
+            audit.record(s, at=ctx.now(), actor=actor, action=f"template.{kind}_confirmed", entity="template",
+                         entity_id=entity_id, after={"payload": payload, "requested_by": pending.actor})
+            return True
+        # not a reviewer: they second the request, which still waits for a reviewer
     audit.record(s, at=ctx.now(), actor=actor, action=f"template.{kind}_requested", entity="template",
                  entity_id=entity_id, after={"payload": payload})
     return False
