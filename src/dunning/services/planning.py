@@ -31,13 +31,14 @@ from dunning.domain.states import CampaignState, MessageState, TemplateStatus
 from dunning.errors import ConfigError, InputError, NotFoundError, StateError
 from dunning.intake import phone_expr
 from dunning.services import audit
+from dunning.services.calendar import calendar_for, next_year_warning
 from dunning.services.campaigns_base import transition
 from dunning.services.context import AppContext
 from dunning.services.policy import policy_for, render_context
 from dunning.services.verification import codes_and_hashes
 from dunning.strategy import StrategySpec, assign_steps, load_bundled_strategy, load_strategy
 from dunning.strategy.budget import apply_caps
-from dunning.strategy.calendar import FireDays, fire_days
+from dunning.strategy.calendar import FireDays, HolidayCalendar, fire_days
 from dunning.strategy.schedule import ZoneWindow, legal_window, schedule, zone_expr, zone_window
 from dunning.templates import compile_template, render, render_params
 
@@ -91,6 +92,8 @@ class PlanSummary:
     last_send: str | None = None
     rate: float = 0.0  # messages per second the schedule assumes
     test_messages: int = 0  # samples to internal test numbers (pilot only; not in `planned`)
+    # From 1 November when next year has no holiday data: {"zh": …, "en": …} naming the command that fixes it.
+    calendar_warning: dict[str, str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -178,6 +181,9 @@ def plan_campaign(
     """Create the campaign for one strategy, snapshot and as-of date; planning the same again finds it."""
     spec, sha, body = load_strategy(strategy_path) if strategy_path else load_bundled_strategy()
     now = ctx.now()
+    calendar = calendar_for(ctx)
+    warning = next_year_warning(ctx, calendar=calendar)
+    calendar_warning = {"zh": warning[0], "en": warning[1]} if warning else None
     with ctx.db.transaction() as s:
         if import_id is None:
             import_id = s.scalar(select(func.max(Import.id)).where(Import.kind == "portfolio"))
@@ -195,6 +201,7 @@ def plan_campaign(
             summary = PlanSummary(**existing.plan_summary)
             summary.state = existing.state
             summary.already_planned = True
+            summary.calendar_warning = calendar_warning
             return summary
         templates = _approved_templates(s, spec.templates())
         channel_name = channel or ctx.settings.default_channel
@@ -213,8 +220,9 @@ def plan_campaign(
             (pl.lit(as_of) - pl.col("due_date")).dt.total_days().cast(pl.Int32).alias("dpd"),
         ).with_columns(bucket_expr("dpd").alias("bucket"))
         plan = _plan_frame(ctx, s, accounts, spec, campaign, templates, policy_overlay, snapshot=imp.as_of,
-                           rate=rate)
+                           rate=rate, calendar=calendar)
         summary = _persist_plan(ctx, s, plan, campaign, strat, accounts.height, actor)
+        summary.calendar_warning = calendar_warning
         return summary
 
 
@@ -267,10 +275,10 @@ def _zone_windows(ctx: AppContext, spec: StrategySpec, policy_raw: Any, as_of: d
 
 def _plan_frame(ctx: AppContext, s: Any, accounts: pl.DataFrame, spec: StrategySpec, campaign: Campaign,
                 templates: dict[str, TemplateVersion], policy_overlay: Path | None, *, snapshot: date,
-                rate: float) -> _Plan:
+                rate: float, calendar: HolidayCalendar | None = None) -> _Plan:
     as_of = campaign.as_of
     tz = ZoneInfo(spec.timezone)
-    fire = fire_days(as_of, spec.holidays, spec.holiday_days, spec.quiet_dates)
+    fire = fire_days(as_of, spec.holidays, spec.holiday_days, spec.quiet_dates, calendar=calendar)
     deferred = 0
     if not fire.days:
         # A rest day under `defer`: nothing goes today; count what moves to the next working day.
