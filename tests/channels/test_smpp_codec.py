@@ -10,6 +10,8 @@ from __future__ import annotations
 import polars as pl
 import pytest
 import smpplib.gsm
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dunning.channels import smpp_pdu as P
 from dunning.domain.sms import GSM_EXTENSION, GSM_TABLE, length_expr, measure
@@ -148,3 +150,19 @@ def test_the_smscs_default_alphabet_is_a_channel_choice() -> None:
 ])
 def test_receipts_and_replies_decode_per_data_coding(data: bytes, dc: int, alphabet: str, want: str) -> None:
     assert P.decode_text(data, dc, 0, alphabet) == want
+
+
+ALPHABET_MIX = "".join(BASIC) + "".join(EXTENSION) + "您好还款€😀🙏é`ô"
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet=ALPHABET_MIX, min_size=0, max_size=400),
+       alphabet=st.sampled_from(["gsm7", "ascii", "latin1"]))
+def test_any_text_round_trips_and_every_count_agrees(text: str, alphabet: str) -> None:
+    dc, esm, chunks = P.segment_text(text, 9, alphabet)
+    counting = {"gsm7": "intl", "ascii": "intl_ascii", "latin1": "intl_latin1"}[alphabet]
+    shown = pl.DataFrame({"t": [text]}).select(length_expr("t", counting).struct.field("parts")).item()
+    assert len(chunks) == measure(text, counting).parts == shown
+    assert "".join(P.decode_text(c, dc, esm, alphabet) for c in chunks) == text
+    limit = (140 if len(chunks) == 1 else 134) if dc == P.DC_UCS2 else (160 if len(chunks) == 1 else 153)
+    assert all(len(b) <= limit for b in payloads(chunks, esm))

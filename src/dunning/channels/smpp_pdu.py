@@ -19,6 +19,7 @@ Contracts:
 
 from __future__ import annotations
 
+import codecs
 import struct
 from dataclasses import dataclass, field
 
@@ -219,16 +220,17 @@ def parse_pdu(frame: bytes) -> Pdu:
     return p
 
 
-_GSM_CODE = {ch: bytes((i,)) for i, ch in enumerate(GSM_TABLE) if i != GSM_ESCAPE}
-_GSM_CODE.update({ch: bytes((GSM_ESCAPE, code)) for ch, code in GSM_EXT_TABLE.items()})
+# A charmap codec table (code point → septet, or ESC + code): encoded in C, no Python loop per character.
+_GSM_CODE: dict[int, int | bytes] = {ord(ch): i for i, ch in enumerate(GSM_TABLE) if i != GSM_ESCAPE}
+_GSM_CODE.update({ord(ch): bytes((GSM_ESCAPE, code)) for ch, code in GSM_EXT_TABLE.items()})
 _GSM_EXT_CHAR = {code: ch for ch, code in GSM_EXT_TABLE.items()}
 _DATA_CODING = {"gsm7": DC_DEFAULT, "ascii": DC_DEFAULT, "latin1": DC_DEFAULT, "ucs2": DC_UCS2}
 
 
 def gsm7_encode(text: str) -> bytes:
     """GSM 03.38 septets, one per octet (unpacked, as SMPP carries them); extension characters as ESC + code.
-    Raises ``KeyError`` on a character outside the alphabet (callers check :func:`dunning.domain.sms.fits`)."""
-    return b"".join(_GSM_CODE[ch] for ch in text)
+    Raises ``UnicodeEncodeError`` (a ``ValueError``) on a character outside the alphabet."""
+    return codecs.charmap_encode(text, "strict", _GSM_CODE)[0]
 
 
 def gsm7_decode(data: bytes) -> str:

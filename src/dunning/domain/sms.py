@@ -24,6 +24,7 @@ GSM escape sequence or a UTF-16 surrogate pair, so a 2-unit character at a bound
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -54,6 +55,8 @@ ASCII_CHARS = frozenset(map(chr, range(0x20, 0x7F))) | {"\n", "\r"}
 LATIN1_CHARS = ASCII_CHARS | frozenset(map(chr, range(0xA0, 0x100)))
 _ALPHABET_CHARS = {"gsm7": GSM_BASIC | GSM_EXTENSION, "ascii": ASCII_CHARS, "latin1": LATIN1_CHARS}
 
+_FITS = {a: re.compile("[" + "".join(re.escape(c) for c in sorted(chars)) + "]*") for a, chars in _ALPHABET_CHARS.items()}
+
 COUNTINGS = ("cn_domestic", "intl", "intl_ascii", "intl_latin1", "gsm7", "ucs2")
 _COUNTING_ALPHABET = {"intl": "gsm7", "gsm7": "gsm7", "intl_ascii": "ascii", "intl_latin1": "latin1"}
 
@@ -80,17 +83,17 @@ def cn_parts(n_chars: int) -> int:
 
 
 def is_gsm7(text: str) -> bool:
-    return all(ch in GSM_BASIC or ch in GSM_EXTENSION for ch in text)
+    return fits(text, "gsm7")
 
 
 def gsm7_units(text: str) -> int:
     """Septets of a GSM-7 text (extension characters count 2). The caller checks :func:`is_gsm7` first."""
-    return sum(2 if ch in GSM_EXTENSION else 1 for ch in text)
+    return len(text) + sum(map(text.count, GSM_EXTENSION))
 
 
 def ucs2_units(text: str) -> int:
     """UTF-16 code units: characters beyond U+FFFF are a surrogate pair."""
-    return sum(2 if ord(ch) > 0xFFFF else 1 for ch in text)
+    return len(text.encode("utf-16-le")) // 2
 
 
 def counting_for(alphabet: str) -> str:
@@ -102,8 +105,7 @@ def counting_for(alphabet: str) -> str:
 
 def fits(text: str, alphabet: str) -> bool:
     """Every character of ``text`` is in the default alphabet ``alphabet``."""
-    chars = _ALPHABET_CHARS[alphabet]
-    return all(ch in chars for ch in text)
+    return _FITS[alphabet].fullmatch(text) is not None
 
 
 @dataclass(frozen=True)
@@ -116,12 +118,9 @@ class Segments:
     parts: tuple[str, ...]
 
 
-def _units_of(ch: str, encoding: str) -> int:
-    if encoding == "gsm7":
-        return 2 if ch in GSM_EXTENSION else 1
-    if encoding == "ucs2":
-        return 2 if ord(ch) > 0xFFFF else 1
-    return 1
+# Characters that take 2 units in an encoding (found with a regex, so splitting loops per part, not per character).
+_WIDE = {"gsm7": re.compile("[" + re.escape("".join(sorted(GSM_EXTENSION))) + "]"),
+         "ucs2": re.compile("[\U00010000-\U0010FFFF]")}
 
 
 def segment(text: str, alphabet: str = "gsm7") -> Segments:
@@ -132,23 +131,28 @@ def segment(text: str, alphabet: str = "gsm7") -> Segments:
 
 
 def _split(text: str, encoding: str) -> Segments:
-    if encoding == "gsm7":
-        units, single, per_part = gsm7_units(text), GSM_SINGLE, GSM_PART
-    elif encoding == "ucs2":
-        units, single, per_part = ucs2_units(text), UCS2_SINGLE, UCS2_PART
-    else:
-        units, single, per_part = len(text), GSM_SINGLE, GSM_PART
+    wide_re = _WIDE.get(encoding)
+    wide = [m.start() for m in wide_re.finditer(text)] if wide_re is not None else []
+    n = len(text)
+    units = n + len(wide)
+    single, per_part = (UCS2_SINGLE, UCS2_PART) if encoding == "ucs2" else (GSM_SINGLE, GSM_PART)
     if units <= single:
         return Segments(encoding, units, (text,))
+    if not wide:
+        return Segments(encoding, units, tuple(text[i : i + per_part] for i in range(0, n, per_part)))
     parts: list[str] = []
-    start, n = 0, 0
-    for i, ch in enumerate(text):
-        u = _units_of(ch, encoding)
-        if n + u > per_part:
-            parts.append(text[start:i])
-            start, n = i, 0
-        n += u
-    parts.append(text[start:])
+    start = 0
+    while start < n:
+        # The longest part from ``start`` that fits: binary search on its end (units grow with it).
+        lo, hi, w0 = start + 1, min(n, start + per_part), bisect_left(wide, start)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if (mid - start) + bisect_left(wide, mid) - w0 <= per_part:
+                lo = mid
+            else:
+                hi = mid - 1
+        parts.append(text[start:lo])
+        start = lo
     return Segments(encoding, units, tuple(parts))
 
 
