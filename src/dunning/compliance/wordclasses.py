@@ -102,7 +102,7 @@ def build(data: Mapping[str, Any], strong: Mapping[str, Sequence[str]], extra_cl
         not_after=tuple((k, tuple(v)) for k, v in not_after.items()),
         negations=tuple(str(n) for n in (data.get("negations") or ())),  # none: every word counts (US)
         clause_breaks=str(data.get("clause_breaks") or "，,。；;！!？?\n"),
-        exempt=tuple(exempt),
+        exempt=tuple(str(e) for e in data.get("exempt") or ()) + tuple(exempt),
     )
 
 
