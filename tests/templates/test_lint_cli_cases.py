@@ -62,3 +62,16 @@ def test_a_binding_problem_does_not_hide_the_other_findings(tmp_path: Path, env:
     binding = next(f for f in result["findings"] if f["rule"] == "template.binding")
     assert "due" in binding["message_zh"]
     assert result["segments"] >= 4  # `due: date` linted at a date's width, the length counted
+
+
+def test_preview_signs_with_the_overlay_signature(tmp_path: Path, env: dict[str, str]) -> None:  # noqa: F811
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text(OVERLAY, encoding="utf-8")
+    path = write(tmp_path, [{"id": "plain", "text": BODY, "variables": VARS},
+                            {"id": "own", "text": "【安心消金】" + BODY, "variables": VARS}])
+    for tid in ("plain", "own"):
+        code, out = run(env, "preview", "--file", str(path), "--id", tid, "--policy", str(overlay), "--json")
+        assert code == 0, out
+        previews = json.loads(out)["previews"]
+        assert previews and all(p["text"].startswith("【安心消金】") and p["text"].count("【") == 1 for p in previews)
+        assert all(not any(f["severity"] == "block" for f in p["findings"]) for p in previews)
