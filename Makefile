@@ -31,6 +31,7 @@ lint: install-test
 	$(VENV)/bin/ruff check src tests $(wildcard bench)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/deptry src
 
 test: install-test system-deps lint
 	$(VENV)/bin/pytest
@@ -42,6 +43,7 @@ bench: install-test
 	$(PY) bench/outcomes.py
 	$(PY) bench/dispatch.py
 	$(PY) bench/crash.py
+	$(PY) bench/lint_quality.py
 
 clean:
 	rm -rf $(VENV) .dunning .pytest_cache .mypy_cache .ruff_cache
