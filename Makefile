@@ -44,6 +44,7 @@ bench: install-test
 	$(PY) bench/dispatch.py
 	$(PY) bench/segmentation.py
 	$(PY) bench/crash.py
+	$(PY) bench/lint_quality.py
 
 clean:
 	rm -rf $(VENV) .dunning .pytest_cache .mypy_cache .ruff_cache

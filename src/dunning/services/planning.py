@@ -360,7 +360,7 @@ def _plan_frame(ctx: AppContext, s: Any, accounts: pl.DataFrame, spec: StrategyS
                      schema={"_i": pl.UInt32, "verify_code": pl.Utf8, "verify_code_hash": pl.Utf8}),
         on="_i", how="left",
     )
-    context = render_context(ctx)
+    context = render_context(ctx, policy)
     if not policy.signature_prefix:  # US: the sender's name is in the text, no 【signature】 (as templates lint it)
         context.pop("signature", None)
     tv_ids = {code: tv.id for code, tv in templates.items()}
