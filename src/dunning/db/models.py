@@ -312,3 +312,8 @@ class VerificationAttempt(Base):
     phone_masked: Mapped[str] = mapped_column(String(20))
     outcome: Mapped[str] = mapped_column(String(16))  # genuine | not_found | expired | rate_limited | invalid
     channel: Mapped[str] = mapped_column(String(16), default="public")  # public | hotline
+
+
+# Capabilities keep their tables in modules of their own; importing them here keeps the metadata complete for
+# create_all, Alembic and the schema test.
+from dunning.db import visit_models as _visit_models  # noqa: E402,F401

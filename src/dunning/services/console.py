@@ -44,7 +44,7 @@ from dunning.errors import InputError, NotFoundError
 from dunning.services import audit, campaigns
 from dunning.services.auth import Principal
 from dunning.services.context import AppContext
-from dunning.services.users import Role
+from dunning.services.users import FIELD_ROLES, Role
 
 T = TypeVar("T")
 
@@ -86,6 +86,8 @@ def mask_text_phones(text: str) -> str:
 def _agency(viewer: Principal) -> str | None:
     if viewer.role is Role.AGENCY:
         return viewer.agency or _NO_AGENCY
+    if viewer.role in FIELD_ROLES and viewer.agency:
+        return viewer.agency
     return None
 
 

@@ -21,6 +21,9 @@ class Role(StrEnum):
     OPERATOR = "operator"
     VIEWER = "viewer"
     AGENCY = "agency"
+    COLLECTOR = "collector"
+    TEAM_LEAD = "team_lead"
+    SUPERVISOR = "supervisor"
 
 
 ROLE_ZH = {
@@ -30,7 +33,13 @@ ROLE_ZH = {
     Role.OPERATOR: "运营",
     Role.VIEWER: "只读",
     Role.AGENCY: "委外机构",
+    Role.COLLECTOR: "外访员",
+    Role.TEAM_LEAD: "外访组长",
+    Role.SUPERVISOR: "外访主管",
 }
+
+# Field-visit roles; one with an agency sees only that agency's accounts, visits and messages.
+FIELD_ROLES = frozenset({Role.COLLECTOR, Role.TEAM_LEAD, Role.SUPERVISOR})
 
 DEMO_USERS = (
     ("wang.ops", "运营-王敏", Role.OPERATOR),
