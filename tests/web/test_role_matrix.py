@@ -22,7 +22,8 @@ from tests.web.conftest import Browser, login_as
 from tests.web.seed import Seeded
 
 A, S, C, OP, V, G = Role.ADMIN, Role.STRATEGIST, Role.COMPLIANCE, Role.OPERATOR, Role.VIEWER, Role.AGENCY
-ALL = {A, S, C, OP, V, G}
+COL, TL, SUP = Role.COLLECTOR, Role.TEAM_LEAD, Role.SUPERVISOR
+ALL = {A, S, C, OP, V, G, COL, TL, SUP}
 STAFF = {A, S, C, OP, V}
 PUBLIC = None
 
@@ -101,6 +102,24 @@ SPEC: dict[tuple[str, str], set[Role] | None] = {
     ("POST", "/api/v1/verify"): PUBLIC,
     ("GET", "/hotline"): {A, OP, C, V},
     ("POST", "/hotline"): {A, OP, C, V},
+    # field visits (issue 21): requests and registration, the live board, route sheets, the field page
+    ("GET", "/visits"): {A, SUP, TL, COL, C},
+    ("POST", "/visits"): {A, TL, COL},
+    ("GET", "/visits/{visit_id}"): {A, SUP, TL, COL, C},
+    ("POST", "/visits/{visit_id}/approve"): {A, SUP},
+    ("POST", "/visits/{visit_id}/reject"): {A, SUP},
+    ("GET", "/visits/board"): {A, SUP, TL},
+    ("GET", "/visits/board/events"): {A, SUP, TL},
+    ("POST", "/visits/alarms/{alarm_id}/ack"): {A, SUP},
+    ("GET", "/visits/routes"): {A, SUP, TL, COL},
+    ("GET", "/visits/accounts/{loan_id}"): {A, SUP, TL, COL, C},
+    ("GET", "/field"): {A, TL, COL},
+    ("GET", "/field/visits/{visit_id}"): {A, TL, COL},
+    ("POST", "/field/visits/{visit_id}/checkin"): {A, TL, COL},
+    ("POST", "/field/visits/{visit_id}/outcome"): {A, TL, COL},
+    ("POST", "/field/visits/{visit_id}/checkout"): {A, TL, COL},
+    ("POST", "/field/visits/{visit_id}/sos"): {A, TL, COL},
+    ("GET", "/visit-check"): PUBLIC,
 }
 
 
@@ -145,7 +164,8 @@ def test_every_route_declares_exactly_the_specified_roles(app: FastAPI) -> None:
 def _fill(path: str, seeded: Seeded, job_id: str) -> str:
     values = {"import_id": seeded.import_id, "campaign_id": seeded.campaign_id, "message_id": seeded.agency_message_id,
               "job_id": job_id, "code": seeded.template_code, "username": "target1", "fmt": "csv", "channel": "sandbox",
-              "kind": "dlr", "version": 1}
+              "kind": "dlr", "version": 1, "visit_id": seeded.visit_id, "alarm_id": seeded.alarm_id,
+              "loan_id": "L0001"}
     out = re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]), path)
     if out.endswith("/events") or out.startswith("/events/"):
         out += "?once=1"

@@ -81,7 +81,8 @@ def status_for(exc: DunningError) -> int:
 
 
 def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
+    # The API, and the field page's fetch() calls, which ask for JSON explicitly.
+    return request.url.path.startswith("/api/") or request.headers.get("accept", "").startswith("application/json")
 
 
 def _is_htmx(request: Request) -> bool:
@@ -213,6 +214,7 @@ def create_app(ctx: AppContext | None = None, *, auth_policy: AuthPolicy | None 
         message_pages,
         public,
         template_pages,
+        visit_pages,
     )
 
     app.include_router(v1.router)
@@ -222,7 +224,7 @@ def create_app(ctx: AppContext | None = None, *, auth_policy: AuthPolicy | None 
     if public_api is not None:
         app.include_router(public_api)
     for module in (auth_pages, dashboard_pages, import_pages, job_pages, template_pages, campaign_pages,
-                   message_pages, audit_pages, admin_pages, public):
+                   message_pages, audit_pages, admin_pages, public, visit_pages):
         app.include_router(module.router)
     static_dir = resources.files("dunning.entrypoints.web") / "static"
     app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")

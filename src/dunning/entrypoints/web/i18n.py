@@ -144,3 +144,46 @@ def translator(lang: str) -> Callable[..., str]:
         return out.format(**kw) if kw else out
 
     return _
+
+
+# Field visits (外访)
+EN.update({
+    "外访": "Field visits", "外访看板": "Visit board", "今日外访": "Today's visits", "外访员": "Collector",
+    "外访组长": "Team lead", "外访主管": "Visit supervisor", "外访实时看板": "Live visit board",
+    "外访申请与报备": "Visit requests and registration", "账户外访记录": "Visits to this account",
+    "实时看板": "Live board", "路线单": "Route sheets", "申请外访": "Request a visit",
+    "外访须两人以上同行、持有效工作证件且一年内参加过合规培训；时段须在当地 08:00–22:00 之内；主管审批后获得登记号，借款人可在官网核验。":
+        "A visit needs at least two people, each with a valid credential and conduct training within the last year; "
+        "the window must lie within 08:00–22:00 local time; a supervisor's approval issues a registration number "
+        "the borrower can verify on our website.",
+    "同行人员（用户名，逗号分隔）": "Team (usernames, comma-separated)", "外访地址": "Address",
+    "纬度（可选）": "Latitude (optional)", "经度（可选）": "Longitude (optional)", "日期": "Date",
+    "开始时间": "Start", "结束时间": "End", "外访目的": "Purpose", "风险提示（可选）": "Risk notes (optional)",
+    "风险提示": "Risk notes", "提交申请": "Submit the request", "外访记录": "Visits", "时段": "Window",
+    "人员": "Staff", "登记号": "Registration", "外访结果": "Outcome", "还没有外访记录。": "No visit yet.",
+    "申请人": "Requested by", "审批人": "Decided by", "批准并登记": "Approve and register",
+    "驳回原因": "Reason for rejecting", "驳回": "Reject", "警报": "Alarms", "级别": "Level",
+    "确认人": "Acknowledged by", "没有警报。": "No alarm.", "现场记录（时间与位置）": "Field events (time and position)",
+    "事件": "Event", "位置": "Position", "距地址": "From the address", "还没有现场记录。": "No field event yet.",
+    "更新于": "Updated", "未确认警报": "Unacknowledged alarms", "确认": "Acknowledge",
+    "没有未确认的警报。": "No unacknowledged alarm.", "上次报平安": "Last check-in", "下次应报": "Next check-in due",
+    "查看": "Show", "按报备的小组、外访时段与工作时间排线（OR-Tools 带时间窗的车辆路径）；距离为直线距离。":
+        "Routes keep each visit with its registered team, inside its window and the working hours (OR-Tools "
+        "vehicle routing with time windows); distances are straight-line.",
+    "小组": "Team", "顺序": "#", "到达": "Arrive", "路程": "Leg", "当日没有已报备的外访。": "No registered visit that day.",
+    "无法排线的外访": "Visits that could not be routed", "今天没有分配给您的外访。": "No visit for you today.",
+    "签到前确认行为规范": "Confirm the conduct rules before checking in", "我确认录音录像已开始": "I confirm the recording has started",
+    "签到 / 报平安（获取定位）": "Check in / I'm safe (uses your location)", "承诺还款日期": "Promised date",
+    "承诺金额（元）": "Promised amount (yuan)", "备注": "Notes",
+    "见到家属时不得透露欠款信息；遇家庭纠纷保持冷静并离开。":
+        "Never disclose the debt to family members; in a family dispute stay calm and leave.",
+    "记录结果": "Record the outcome", "签退": "Check out", "一键求助": "Call for help",
+    "按下后主管立即收到警报；如有人身危险请同时拨打 110。":
+        "Pressing it alarms the supervisors at once; in danger also call 110.",
+    # visit states, alarms, levels, outcomes
+    "待审批": "Awaiting approval", "已报备": "Registered", "已驳回": "Rejected", "外访中": "In the field",
+    "已结束": "Closed", "SOS 求助": "SOS", "超时未报平安": "Missed check-in", "二线主管": "Second supervisor",
+    "紧急联系人": "Emergency contacts", "见到借款人": "Met the borrower", "见到家属（未透露欠款）": "Met family (debt not disclosed)",
+    "未找到": "Not found", "地址无效": "Address invalid", "承诺还款": "Promise to pay", "有争议": "Dispute",
+    "拒绝沟通": "Refused",
+})
