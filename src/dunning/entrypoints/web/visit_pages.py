@@ -20,14 +20,15 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from dunning.entrypoints.api.security import allow, public
-from dunning.entrypoints.web.common import done, sse_response
+from dunning.entrypoints.web.common import done, pick, sse_response
+from dunning.entrypoints.web.i18n import EN
 from dunning.entrypoints.web.render import renderer
 from dunning.errors import InputError
 from dunning.services.auth import Principal
 from dunning.services.users import Role
 from dunning.services.visits import field, queries, safety
 from dunning.services.visits.policy import load_policy
-from dunning.services.visits.requests import VisitRequest, decide, request_visit, verify_registration
+from dunning.services.visits.requests import STATE_ZH, VisitRequest, decide, request_visit, verify_registration
 from dunning.services.visits.sheets import day_sheets
 
 router = APIRouter(include_in_schema=False)
@@ -165,8 +166,9 @@ class Outcome(Where):
 
 
 def _ok(request: Request, state: str, zh: str, en: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"state": state, "message": en if request.cookies.get("dunning_lang") == "en" else zh,
-                         **extra})
+    label = STATE_ZH.get(state, state)
+    return JSONResponse({"state": state, "state_label": pick(request, label, EN.get(label, label)),
+                         "message": pick(request, zh, en), **extra})
 
 
 @router.post("/field/visits/{visit_id}/checkin")

@@ -71,7 +71,7 @@
           }
           say(j.message, true);
           var badge = document.querySelector('[data-testid="field-state"]');
-          if (badge && j.state && j.state !== "sos") { badge.textContent = j.state; }
+          if (badge && j.state && j.state !== "sos") { badge.textContent = j.state_label; }
           return j;
         });
       }).catch(function () { say("网络异常，请重试 / network error, retry", false); });
