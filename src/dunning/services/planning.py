@@ -48,6 +48,7 @@ SUPPRESSION_ZH = {
     "opted_out": "已退订",
     "dispute": "存在争议",
     "paid": "已还款",
+    "promise": "已承诺还款（承诺日前不提醒）",
     "budget": "超出联系频次上限",
     "lint_block": "合规检查未通过",
     "window": "超出发送时段",
@@ -289,6 +290,10 @@ def _plan_frame(ctx: AppContext, s: Any, accounts: pl.DataFrame, spec: StrategyS
                       {"since": _db_ts(s, datetime.combine(snapshot, time(0), tz))},
                       schema={"loan_id": pl.Utf8, "paid_fen": pl.Int64})
     df = df.join(flags.rename({"kind": "_flag"}), on="phone", how="left").join(paid, on="loan_id", how="left")
+    # A promise to pay (taken on a field visit) holds reminders until the promised date.
+    promised = read_frame(s, "SELECT DISTINCT loan_id FROM promises_to_pay WHERE promised_on > :as_of",
+                          {"as_of": as_of}, schema={"loan_id": pl.Utf8}).with_columns(pl.lit(True).alias("_promised"))
+    df = df.join(promised, on="loan_id", how="left")
 
     policy = policy_for(ctx, spec.profile, policy_overlay)
     zones = sorted(set(df["zone"].unique().to_list()) | {spec.timezone})
@@ -301,6 +306,7 @@ def _plan_frame(ctx: AppContext, s: Any, accounts: pl.DataFrame, spec: StrategyS
         .when(pl.lit(spec.holidays == "skip" and fire.rest_today)).then(pl.lit("holiday"))
         .when(pl.col("_flag").is_not_null()).then(pl.col("_flag"))
         .when(pl.col("paid_fen").fill_null(0) >= pl.col("amount_due_fen")).then(pl.lit("paid"))
+        .when(pl.col("_promised").fill_null(False)).then(pl.lit("promise"))
         .when(pl.col("zone").is_in(empty_zones)).then(pl.lit("window"))
         .otherwise(pl.lit(None, pl.Utf8))
     )

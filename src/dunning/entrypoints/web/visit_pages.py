@@ -28,7 +28,13 @@ from dunning.services.auth import Principal
 from dunning.services.users import Role
 from dunning.services.visits import field, queries, safety
 from dunning.services.visits.policy import load_policy
-from dunning.services.visits.requests import STATE_ZH, VisitRequest, decide, request_visit, verify_registration
+from dunning.services.visits.requests import (
+    STATE_ZH,
+    VisitRequest,
+    decide,
+    request_visit,
+    verify_registration,
+)
 from dunning.services.visits.sheets import day_sheets
 
 router = APIRouter(include_in_schema=False)
