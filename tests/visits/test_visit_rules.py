@@ -140,3 +140,22 @@ def test_sos_reaches_the_board_at_once_and_outcome_closes(ctx: AppContext, world
         field.check_out(ctx, world.lead, vid)  # no outcome yet
     field.record_outcome(ctx, world.lead, vid, "promise_to_pay", promise_on=date(2026, 11, 30), promise_fen=50000)
     assert field.check_out(ctx, world.lead, vid).state == "closed"
+
+
+def test_the_visit_notice_goes_only_for_an_approved_visit_and_only_it_may_say_shangmen(
+        ctx: AppContext, world: World) -> None:
+    from dunning.compliance import blocking, lint_text
+    from dunning.services.policy import policy_for
+    from dunning.services.visits.notice import visit_notice
+
+    pending = request_visit(ctx, world.lead, ask(ctx, world, local(TODAY, 15)))
+    with pytest.raises(StateError):
+        visit_notice(ctx, world.supervisor, pending.id)
+    vid = approved(ctx, world, local(TODAY, 16))
+    notice = visit_notice(ctx, world.supervisor, vid)
+    assert "上门" in notice.text and "张伟" in notice.text and "REG-20261123-" in notice.text
+    assert "1234" not in notice.text and "逾期" not in notice.text  # factual: no debt detail, no pressure
+    policy = policy_for(ctx)
+    assert blocking(lint_text(notice.text, policy))  # the same words anywhere else are still a threat
+    assert not blocking(lint_text(notice.text, policy, visit_notice=True))
+    assert blocking(lint_text("【阳光消费金融】再不还款我们就上门，后果自负。", policy, visit_notice=True))

@@ -43,6 +43,8 @@ def test_request_refused_then_approved_by_another_person(app: FastAPI, seeded: S
     detail = boss.get(visit_url).text
     m = re.search(r'data-testid="reg-no">(REG-\d{8}-[A-Z0-9]{6})<', detail)
     assert m, detail[:2000]
+    notice = re.search(r'data-testid="visit-notice">([^<]+)<', detail)
+    assert notice and m.group(1) in notice.group(1) and "上门" in notice.group(1)
 
 
 def test_an_agency_sees_only_its_own_visits(app: FastAPI, seeded: Seeded) -> None:

@@ -27,6 +27,7 @@ from dunning.errors import InputError
 from dunning.services.auth import Principal
 from dunning.services.users import Role
 from dunning.services.visits import field, queries, safety
+from dunning.services.visits.notice import visit_notice
 from dunning.services.visits.policy import load_policy
 from dunning.services.visits.requests import (
     STATE_ZH,
@@ -115,9 +116,11 @@ def account_visits(request: Request, loan_id: str, p: Principal = allow(*READERS
 
 @router.get("/visits/{visit_id}")
 def visit_page(request: Request, visit_id: int, p: Principal = allow(*READERS)) -> Response:
-    d = queries.visit_detail(request.app.state.ctx, p, visit_id)
+    ctx = request.app.state.ctx
+    d = queries.visit_detail(ctx, p, visit_id)
+    notice = visit_notice(ctx, p, visit_id).text if d.visit.state == "approved" else None
     return renderer(request).page(request, "visit.html", d=d, can_decide=p.has(SUP) and d.visit.state == "requested"
-                                  and d.visit.requested_by != p.username, policy=load_policy())
+                                  and d.visit.requested_by != p.username, policy=load_policy(), notice=notice)
 
 
 @router.post("/visits/{visit_id}/approve")
