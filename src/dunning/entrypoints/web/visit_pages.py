@@ -69,7 +69,7 @@ def visits_page(request: Request, state: str = "", loan_id: str = "", p: Princip
 
 
 @router.post("/visits")
-def visits_request(request: Request, loan_id: str = Form(..., max_length=64), address: str = Form(..., max_length=500),
+def visits_request(request: Request, loan_id: str = Form(..., max_length=64), address: str = Form("", max_length=500),
                    purpose: str = Form(..., max_length=500), day: date = Form(...), start: str = Form(...),
                    end: str = Form(...), members: str = Form(..., max_length=300), risk_notes: str = Form(""),
                    lat: str = Form(""), lon: str = Form(""), p: Principal = allow(*FIELD)) -> Response:

@@ -118,8 +118,8 @@ def request_visit(ctx: AppContext, p: Principal, req: VisitRequest, *, policy: V
     pol = policy or load_policy()
     if not p.has(*REQUESTERS):
         raise PermissionDenied("只有外访员或外访组长可以申请外访", "only collectors and team leads request visits")
-    if not req.address.strip() or not req.purpose.strip():
-        raise InputError("请填写外访地址和目的", "address and purpose are required", code="visits.input")
+    if not req.purpose.strip():
+        raise InputError("请填写外访目的", "a purpose is required", code="visits.input")
     now = ctx.now()
     with ctx.db.transaction() as s:
         acct = s.scalars(select(Account).where(Account.loan_id == req.loan_id).order_by(Account.id.desc())).first()
@@ -128,6 +128,11 @@ def request_visit(ctx: AppContext, p: Principal, req: VisitRequest, *, policy: V
         agency = scope_agency(p)
         if agency is not None and acct.agency != agency:
             raise NotFoundError(f"账户 {req.loan_id} 不存在", f"no account {req.loan_id!r}", code="not_found.account")
+        address = req.address.strip() or (acct.address or "")
+        lat, lon = (req.lat, req.lon) if req.lat is not None and req.lon is not None else (acct.lat, acct.lon)
+        if not address:
+            raise InputError("请填写外访地址（账户导入中没有地址）", "an address is required (the account has none)",
+                             code="visits.input")
         day = utc(req.window_start).astimezone(ctx.tz).date()
         problems = check_window(ctx, pol, req.window_start, req.window_end) + check_team(s, pol, req.members, day)
         if _month_count(s, ctx, req.loan_id, day) >= pol.max_per_borrower_month:
@@ -135,8 +140,7 @@ def request_visit(ctx: AppContext, p: Principal, req: VisitRequest, *, policy: V
                                     f"this borrower already has {pol.max_per_borrower_month} visits this month"))
         if problems:
             raise _refuse(problems)
-        v = Visit(loan_id=req.loan_id, phone=acct.phone, agency=acct.agency, address=req.address.strip(),
-                  lat=req.lat, lon=req.lon, purpose=req.purpose.strip(), risk_notes=req.risk_notes.strip(),
+        v = Visit(loan_id=req.loan_id, phone=acct.phone, agency=acct.agency, address=address, lat=lat, lon=lon, purpose=req.purpose.strip(), risk_notes=req.risk_notes.strip(),
                   window_start=utc(req.window_start), window_end=utc(req.window_end),
                   members=sorted(set(req.members)), state="requested", requested_by=p.username, requested_at=now,
                   decision_reason="", recording_confirmed=False, notes="")

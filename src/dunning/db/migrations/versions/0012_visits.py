@@ -1,4 +1,4 @@
-"""field visits: staff registry, visits, field events, safety alarms, promises to pay
+"""field visits: staff registry, visits, field events, safety alarms, promises to pay; accounts.address/lat/lon
 
 Revision ID: 0012
 Revises: 0007
@@ -18,6 +18,10 @@ TS = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("accounts", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("address", sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column("lat", sa.Float(), nullable=True))
+        batch_op.add_column(sa.Column("lon", sa.Float(), nullable=True))
     op.create_table(
         "field_staff",
         sa.Column("id", BigId, nullable=False),
@@ -119,3 +123,7 @@ def downgrade() -> None:
     op.drop_table("visit_events")
     op.drop_table("visits")
     op.drop_table("field_staff")
+    with op.batch_alter_table("accounts", schema=None) as batch_op:
+        batch_op.drop_column("lon")
+        batch_op.drop_column("lat")
+        batch_op.drop_column("address")
