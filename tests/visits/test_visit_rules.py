@@ -159,3 +159,25 @@ def test_the_visit_notice_goes_only_for_an_approved_visit_and_only_it_may_say_sh
     assert blocking(lint_text(notice.text, policy))  # the same words anywhere else are still a threat
     assert not blocking(lint_text(notice.text, policy, visit_notice=True))
     assert blocking(lint_text("【阳光消费金融】再不还款我们就上门，后果自负。", policy, visit_notice=True))
+
+
+def test_repayment_after_a_visit_by_team_against_accounts_without_one(ctx: AppContext, world: World,
+                                                                      clock: FrozenClock) -> None:
+    from datetime import timedelta
+
+    from dunning.db.models import Account, Payment
+    from dunning.services.visits.results import repayment_after_visits
+
+    with ctx.db.transaction() as s:
+        s.add_all([Account(import_id=1, loan_id=f"N{i}", phone=f"+861380000000{i}", amount_due_fen=1000,
+                           due_date=date(2026, 11, 1), dpd=22, bucket="M1", agency="华信催收", source_file="p.csv",
+                           source_row=10 + i) for i in range(4)])
+    vid = approved(ctx, world, local(TODAY, 10))
+    field.check_in(ctx, world.lead, vid, AT_HOME, checklist=ALL_RULES, recording=True)
+    field.record_outcome(ctx, world.lead, vid, "met_borrower")
+    field.check_out(ctx, world.lead, vid)
+    with ctx.db.transaction() as s:
+        s.add_all([Payment(loan_id="L0001", amount_fen=5000, paid_at=clock.now() + timedelta(days=2)),
+                   Payment(loan_id="N0", amount_fen=1000, paid_at=clock.now() + timedelta(days=1))])
+    got = {r.team: (r.accounts, r.repaid) for r in repayment_after_visits(ctx, world.supervisor)}
+    assert got == {"li+zhang": (1, 1), "未外访": (4, 1)}

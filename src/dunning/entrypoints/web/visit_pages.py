@@ -36,6 +36,7 @@ from dunning.services.visits.requests import (
     request_visit,
     verify_registration,
 )
+from dunning.services.visits.results import repayment_after_visits
 from dunning.services.visits.sheets import day_sheets
 
 router = APIRouter(include_in_schema=False)
@@ -65,7 +66,8 @@ def visits_page(request: Request, state: str = "", loan_id: str = "", p: Princip
     ctx = request.app.state.ctx
     rows = queries.list_visits(ctx, p, state=state or None, loan_id=loan_id or None)
     return renderer(request).page(request, "visits.html", rows=rows, state=state, loan_id=loan_id,
-                                  can_request=p.has(*FIELD), today=ctx.today().isoformat(), title_loan=None)
+                                  can_request=p.has(*FIELD), today=ctx.today().isoformat(), title_loan=None,
+                                  results=repayment_after_visits(ctx, p))
 
 
 @router.post("/visits")
@@ -111,7 +113,7 @@ def routes_page(request: Request, day: date | None = None, p: Principal = allow(
 def account_visits(request: Request, loan_id: str, p: Principal = allow(*READERS)) -> Response:
     rows = queries.list_visits(request.app.state.ctx, p, loan_id=loan_id)
     return renderer(request).page(request, "visits.html", rows=rows, state="", loan_id=loan_id, can_request=False,
-                                  today="", title_loan=loan_id)
+                                  today="", title_loan=loan_id, results=[])
 
 
 @router.get("/visits/{visit_id}")
