@@ -187,5 +187,8 @@ EN.update({
     "未找到": "Not found", "地址无效": "Address invalid", "承诺还款": "Promise to pay", "有争议": "Dispute",
     "拒绝沟通": "Refused", "外访后 30 天内还款（按小组，对比未外访账户）":
         "Repaid within 30 days of a visit, by team (against accounts without a visit)", "账户": "Accounts",
-    "还款率": "Repayment rate", "未外访": "No visit", "留空则用账户导入的地址": "Blank: the address from the account import", "外访通知短信（已批准的事实性模板）": "Visit-notice SMS (approved factual template)", "已承诺还款（承诺日前不提醒）": "Promised to pay (no reminder before the date)",
+    "还款率": "Repayment rate", "打印": "Print", "未外访": "No visit",
+    "留空则用账户导入的地址": "Blank: the address from the account import",
+    "外访通知短信（已批准的事实性模板）": "Visit-notice SMS (approved factual template)",
+    "已承诺还款（承诺日前不提醒）": "Promised to pay (no reminder before the date)",
 })

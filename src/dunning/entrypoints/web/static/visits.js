@@ -108,5 +108,8 @@
     if (b) { board(b); }
     var f = document.getElementById("field-visit");
     if (f) { field(f); }
+    document.querySelectorAll("[data-print]").forEach(function (b) {
+      b.addEventListener("click", function () { window.print(); });
+    });
   });
 })();
