@@ -43,6 +43,7 @@ bench: install-test
 	$(PY) bench/outcomes.py
 	$(PY) bench/dispatch.py
 	$(PY) bench/crash.py
+	$(PY) bench/lint_quality.py
 	$(PY) bench/routes.py
 
 clean:
