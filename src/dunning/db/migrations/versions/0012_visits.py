@@ -1,7 +1,7 @@
 """field visits: staff registry, visits, field events, safety alarms, promises to pay; accounts.address/lat/lon
 
 Revision ID: 0012
-Revises: 0007
+Revises: 0010
 """
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0007"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
