@@ -135,6 +135,27 @@ EN: dict[str, str] = {
     "登录": "Sign in", "密码": "Password",
     "请使用管理员分配的账号登录。连续多次输错密码将暂时锁定账户。":
         "Sign in with the account your administrator gave you. Repeated wrong passwords lock it for a while.",
+    # lists: filters, totals, pages, exports; replies inbox; payments import (console #19)
+    "« 上一页": "« Previous", "分页": "Pages", "共 {n} 条": "{n} in total", "第 {a}–{b} 条": "rows {a}–{b}",
+    "第 {p} / {q} 页": "page {p} of {q}", "导出当前筛选结果": "Export these results", "分群": "Segment",
+    "回复": "Replies", "类别": "Class", "对应短信": "Answers a message", "已对应": "Matched to a message",
+    "未对应到短信": "Matched to no message", "有回复": "Has a reply", "没有符合条件的回复。": "No matching reply.",
+    "没有符合条件的短信。": "No matching message.", "返回": "Back",
+    "任务未完成：请按上面的提示修改后重新提交。": "The job did not finish: fix what the message above says and submit again.",
+    "列映射文件（可选，YAML；表头与标准列名不同时使用）":
+        "Column mapping (optional, YAML; when the headers differ from the standard names)",
+    "导入还款记录": "Import payments", "还款文件": "Payment files", "上传并导入还款": "Upload and import payments",
+    "借款编号、还款金额、还款时间（中英文表头均可）。计划时与每批发送前都会核对，已还清的借款不再提醒；同一文件不会重复导入。":
+        "Loan id, amount paid and time of payment (Chinese or English headers). Planning and every send batch "
+        "check them: a loan paid in full gets no more reminders. The same file is never imported twice.",
+    "还款记录已入库：计划时与每批发送前都会核对，已还清的借款不再提醒。":
+        "Payments stored: planning and every send batch check them; a loan paid in full gets no more reminders.",
+    "这些文件此前已经导入过（本页即当时的导入），没有重复导入。":
+        "These files were imported before (this page is that import); nothing was imported twice.",
+    "账户导入": "Accounts", "还款导入": "Payments", "退订": "Opt-out", "争议": "Dispute", "承诺还款": "Promise to pay",
+    "其他": "Other", "必填项为空": "Required field empty", "手机号无效": "Invalid phone", "非手机号": "Not a mobile",
+    "金额无效": "Invalid amount", "无应还金额": "Nothing due", "日期无效": "Invalid date",
+    "重复且内容冲突": "Conflicting duplicate", "重复行": "Duplicate row",
 }
 
 
