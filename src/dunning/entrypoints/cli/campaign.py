@@ -73,13 +73,14 @@ def plan(
         ensure_bundled_templates(ctx)
         s = planning.plan_campaign(ctx, actor=actor or default_actor(), strategy_path=strategy, import_id=import_id,
                                     as_of=parse_date(as_of), channel=channel, policy_overlay=policy)
+        today = ctx.today()
     if json_out:
         emit_json(s.to_dict())
         return
     if s.already_planned:
         console.print(f"[yellow]批次 #{s.campaign_id} 已存在（{zh(s.state)}），未重复计划。[/]")
     console.print(f"批次 [bold]#{s.campaign_id}[/] · {s.strategy} · 业务日期 {s.as_of} · 账户 {s.accounts:,}")
-    _explain_past_as_of(s)
+    _explain_past_as_of(s, today)
     console.print(_table("计划 Planned", {"计划发送": s.planned, "已抑制": s.suppressed, "今日无需提醒": s.not_due_today}))
     console.print(_table("按分群 By segment", s.by_segment, "分群"))
     console.print(_table("按模板 By template", s.by_template, "模板"))
@@ -87,12 +88,10 @@ def plan(
         console.print(_table("抑制原因 Suppressed", s.by_reason, "原因"))
 
 
-def _explain_past_as_of(s: Any) -> None:
+def _explain_past_as_of(s: Any, today: Any) -> None:
     """A business date before today: its send window is over, so nothing is due to be sent today because of it."""
-    from datetime import date, datetime
-    from zoneinfo import ZoneInfo
+    from datetime import date
 
-    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
     if date.fromisoformat(s.as_of) < today:
         console.print(f"[yellow]业务日期 {s.as_of} 早于今天（{today}）：该日的发送时段已过，"
                       f"因此没有短信会在今天发送（{s.planned:,} 条计划只能过期）。如需今天提醒，请去掉 --as-of 或改为今天。[/]")
