@@ -195,6 +195,18 @@ def cancel(request: Request, campaign_id: int, principal: Principal = allow(Role
                 "Campaign cancelled; nothing unsent will be sent.", "warn")
 
 
+@router.get("/campaigns/{campaign_id}/report.html")
+def report_html(request: Request, campaign_id: int, principal: Principal = allow(*STAFF)) -> Response:
+    """The HTML report (charts, verdicts, tables) as one self-contained page, to read or to save and email."""
+    from fastapi.responses import HTMLResponse
+
+    from dunning.services.reports import campaign_report_html
+
+    return HTMLResponse(campaign_report_html(request.app.state.ctx, campaign_id),
+                        headers={"Content-Disposition": f'inline; filename="campaign-{campaign_id}.html"',
+                                 "Cache-Control": "no-store"})
+
+
 @router.get("/campaigns/{campaign_id}/report.xlsx")
 def report(request: Request, campaign_id: int, principal: Principal = allow(*STAFF)) -> Response:
     from dunning.services.reports import write_campaign_report

@@ -156,6 +156,9 @@ EN: dict[str, str] = {
     "其他": "Other", "必填项为空": "Required field empty", "手机号无效": "Invalid phone", "非手机号": "Not a mobile",
     "金额无效": "Invalid amount", "无应还金额": "Nothing due", "日期无效": "Invalid date",
     "重复且内容冲突": "Conflicting duplicate", "重复行": "Duplicate row",
+    "新建模板": "New template", "HTML 报告": "HTML report",
+    "新模板先存为草稿：在模板页面检查合规与预览后提交审核。":
+        "A new template starts as a draft: check compliance and the preview on its page, then submit it for review.",
 }
 
 
