@@ -116,7 +116,7 @@ def repayment_curve_chart(curve: pl.DataFrame, window_days: int, title: str) -> 
             name=f"{arm_label(str(arm))} (n={part['accounts'][0]:,})",
             line={"dash": next(dashes), "color": "#6b7280"} if is_hold else {},
         ))
-    last = int(curve["day"].max()) if curve.height else 0
+    last = int(curve["day"].cast(pl.Int64).max() or 0) if curve.height else 0  # type: ignore[arg-type]
     if window_days <= last:
         fig.add_vline(x=window_days, line={"dash": "dot", "color": "#94a3b8"},
                       annotation_text=f"归因窗口 {window_days} 天 window")
