@@ -239,6 +239,8 @@ def dashboard(ctx: AppContext, viewer: Principal) -> DashboardView:
         rows = list(s.scalars(select(Campaign).where(or_(Campaign.as_of == today, Campaign.state.in_(ACTIVE_STATES)))
                               .order_by(Campaign.id.desc()).limit(20)).all())
         progress = _progress_rows(s, rows, agency)
+        if agency is not None:  # an agency sees the campaigns that reach its own accounts, never a row of "0 / 0"
+            progress = [p for p in progress if p.counts]
         imports_today = int(s.scalar(select(func.count()).select_from(Import).where(Import.created_at >= midnight))
                             or 0) if agency is None else 0
         day = _scoped_messages(agency).where(Message.submitted_at >= midnight)

@@ -157,6 +157,7 @@ EN: dict[str, str] = {
     "金额无效": "Invalid amount", "无应还金额": "Nothing due", "日期无效": "Invalid date",
     "重复且内容冲突": "Conflicting duplicate", "重复行": "Duplicate row",
     "新建模板": "New template", "HTML 报告": "HTML report",
+    "今天没有发往本机构账户的批次。": "No campaign reaches your agency's accounts today.",
     "新模板先存为草稿：在模板页面检查合规与预览后提交审核。":
         "A new template starts as a draft: check compliance and the preview on its page, then submit it for review.",
 }
