@@ -160,10 +160,10 @@ def campaign_pilot_report(request: Request, campaign_id: int, principal: Princip
 @router.get("/campaigns/{campaign_id}/report.html", tags=["campaigns"], responses=NOT_FOUND,
             response_class=HTMLResponse, summary="HTML 报告（单个自包含文件）/ the HTML report, one self-contained file")
 def campaign_report_html(request: Request, campaign_id: int, principal: Principal = allow(*STAFF)) -> HTMLResponse:
+    from dunning.entrypoints.web.campaign_pages import report_response
     from dunning.services.reports import campaign_report_html as render
 
-    return HTMLResponse(render(request.app.state.ctx, campaign_id),
-                        headers={"Content-Disposition": f'inline; filename="campaign-{campaign_id}.html"'})
+    return report_response(render(request.app.state.ctx, campaign_id), campaign_id)  # type: ignore[return-value]
 
 
 @router.post("/campaigns/{campaign_id}/approve", tags=["campaigns"], responses=NOT_FOUND | CONFLICT,

@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from dunning.entrypoints.api.security import ALL_ROLES, allow
 from dunning.entrypoints.web.common import pick
 from dunning.entrypoints.web.import_pages import parse_day
-from dunning.entrypoints.web.listing import download, filters_query, page_request
+from dunning.entrypoints.web.listing import download, filters_query, page_request, parse_id
 from dunning.entrypoints.web.render import renderer
 from dunning.errors import InputError
 from dunning.services import console
@@ -22,16 +22,17 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/messages")
-def messages_page(request: Request, loan_id: str = "", phone: str = "", campaign_id: int | None = None,
+def messages_page(request: Request, loan_id: str = "", phone: str = "", campaign_id: str = "",
                   state: str = "", channel: str = "", template: str = "", segment: str = "", since: str = "",
                   until: str = "", reply: str = "", page: int | None = None, sort: str = "", export: str = "",
                   principal: Principal = allow(*ALL_ROLES)) -> Response:
     ctx = request.app.state.ctx
-    q = {"loan_id": loan_id, "phone": phone, "campaign_id": campaign_id, "state": state, "channel": channel,
+    q = {"loan_id": loan_id, "phone": phone, "campaign_id": campaign_id.strip(), "state": state, "channel": channel,
          "template": template, "segment": segment, "since": since, "until": until, "reply": reply}
     lp = error = None
     try:
-        f = messages.MessageFilter(loan_id or None, phone or None, campaign_id, state or None, channel or None,
+        cid = parse_id(campaign_id)
+        f = messages.MessageFilter(loan_id or None, phone or None, cid, state or None, channel or None,
                                    template or None, segment or None, parse_day(since), parse_day(until),
                                    reply or None)
         lp = messages.list_messages(ctx, principal, f, page_request(page, sort, export))

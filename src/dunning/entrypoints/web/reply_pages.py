@@ -8,7 +8,7 @@ from fastapi.responses import Response
 from dunning.entrypoints.api.security import ALL_ROLES, allow
 from dunning.entrypoints.web.common import pick
 from dunning.entrypoints.web.import_pages import parse_day
-from dunning.entrypoints.web.listing import download, filters_query, page_request
+from dunning.entrypoints.web.listing import download, filters_query, page_request, parse_id
 from dunning.entrypoints.web.render import renderer
 from dunning.errors import InputError
 from dunning.services.auth import Principal
@@ -20,16 +20,17 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/replies")
-def replies_page(request: Request, classification: str = "", campaign_id: int | None = None, loan_id: str = "",
+def replies_page(request: Request, classification: str = "", campaign_id: str = "", loan_id: str = "",
                  phone: str = "", since: str = "", until: str = "", matched: str = "", page: int | None = None,
                  sort: str = "", export: str = "", principal: Principal = allow(*ALL_ROLES)) -> Response:
     ctx = request.app.state.ctx
-    q = {"classification": classification, "campaign_id": campaign_id, "loan_id": loan_id, "phone": phone,
+    q = {"classification": classification, "campaign_id": campaign_id.strip(), "loan_id": loan_id, "phone": phone,
          "since": since, "until": until, "matched": matched}
     lp = error = None
     counts: dict[str, int] = {}
     try:
-        f = replies.ReplyFilter(classification or None, campaign_id, loan_id or None, phone or None,
+        cid = parse_id(campaign_id)
+        f = replies.ReplyFilter(classification or None, cid, loan_id or None, phone or None,
                                 parse_day(since), parse_day(until), matched or None)
         lp = replies.list_replies(ctx, principal, f, page_request(page, sort, export))
         if export:
