@@ -5,6 +5,7 @@ rendering its charts from the one file. Screenshots land in ``test-output/screen
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,14 +14,25 @@ from fastapi import FastAPI
 
 from dunning.services.context import AppContext
 from dunning.services.users import Role
-from tests.web.browser import CHROMIUM, SCREENSHOTS, serve
+from tests.web.browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, serve
 from tests.web.seed import PASSWORD, USERS, Seeded
-from tests.web.test_e2e_browser import browser  # noqa: F401  (the fixture)
 from tests.web.test_lists import add_messages
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (scripts/setup-test-env.sh)")]
 WAIT = 60_000  # ms
+
+
+@pytest.fixture
+def chromium() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
 
 
 def _login(browser: Any, base: str, role: Role) -> Any:
@@ -41,9 +53,10 @@ def _shot(page: Any, name: str) -> None:
 
 
 def test_find_import_create_and_read_the_report_in_a_browser(app: FastAPI, web_ctx: AppContext, seeded: Seeded,
-                                                             browser: Any, tmp_path: Path) -> None:  # noqa: F811
+                                                             chromium: Any, tmp_path: Path) -> None:
     add_messages(web_ctx, seeded, 70, state="failed", segment="M2", loan_prefix="A")
     add_messages(web_ctx, seeded, 25, state="delivered", segment="M2", loan_prefix="B")
+    browser = chromium
     with serve(app) as base:
         page = _login(browser, base, Role.ADMIN)
 
