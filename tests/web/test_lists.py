@@ -216,3 +216,27 @@ def test_the_agency_dashboard_lists_no_campaign_it_cannot_open(app: FastAPI, web
         s.query(Message).filter(Message.id == seeded.agency_message_id).update({"loan_id": "L0001"})
         s.query(Account).filter(Account.loan_id == "L0001").update({"agency": "别家"})
     assert f"campaign_id={seeded.campaign_id}" not in text(agency.get("/"))
+
+
+def test_trends_across_campaigns_by_day_segment_and_template(app: FastAPI, web_ctx: AppContext,
+                                                             seeded: Seeded) -> None:
+    from dunning.db.models import Payment
+    from dunning.services.queries.trends import trends
+    from dunning.services.users import get_user
+
+    failed = add_messages(web_ctx, seeded, 2, state="failed", segment="M2", loan_prefix="T")
+    with web_ctx.db.transaction() as s:  # the seeded delivered L0002 message: disputed (seed) and repaid in 7 days
+        s.add(Payment(loan_id="L0002", amount_fen=100, paid_at=web_ctx.now()))
+        viewer = get_user(s, "viewer1")
+        from dunning.services.auth import Principal
+
+        who = Principal(viewer.username, viewer.display_name, Role.VIEWER, None, "test")
+    by_segment = {r.key: r for r in trends(web_ctx, who, days=30, by="segment")}
+    m1, m2 = by_segment["M1"], by_segment["M2"]
+    assert (m1.sent, m1.delivered, m1.disputes, m1.repaid) == (2, 2, 1, 1)
+    assert m1.dispute_rate == 0.5 and m1.repayment_rate == 0.5
+    assert (m2.sent, m2.delivered, m2.delivery_rate) == (len(failed), 0, 0.0)
+    [day] = trends(web_ctx, who, days=90, by="day")
+    assert (day.key, day.sent, day.delivered) == ("2026-11-23", 4, 2) and day.delivery_rate == 0.5
+    page = text(login_as(app, Role.VIEWER).get("/trends?days=30&by=segment"))
+    assert "trend-table" in page and "50.0%" in page and 'data-testid="by-template"' in page

@@ -67,6 +67,7 @@ SPEC: dict[tuple[str, str], set[Role] | None] = {
     ("GET", "/messages"): ALL,
     ("GET", "/messages/{message_id}"): ALL,
     ("GET", "/replies"): ALL,
+    ("GET", "/trends"): ALL,
     ("GET", "/audit"): {A, C},
     ("GET", "/admin/users"): {A},
     ("POST", "/admin/users"): {A},

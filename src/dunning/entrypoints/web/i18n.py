@@ -158,6 +158,13 @@ EN: dict[str, str] = {
     "重复且内容冲突": "Conflicting duplicate", "重复行": "Duplicate row",
     "新建模板": "New template", "HTML 报告": "HTML report",
     "今天没有发往本机构账户的批次。": "No campaign reaches your agency's accounts today.",
+    "趋势": "Trends", "跨批次趋势（最近 30 / 90 天）": "Trends across campaigns (last 30 / 90 days)", "跨批次：送达率、退订率、争议率、还款率": "Across campaigns: delivery, opt-out, dispute and repayment rates",
+    "最近 {n} 天": "Last {n} days", "按日期": "By day", "已发送": "Sent", "送达率": "Delivery rate",
+    "退订率": "Opt-out rate", "争议率": "Dispute rate", "还款率": "Repayment rate",
+    "这段时间内没有已发送的短信。": "No message was sent in this period.",
+    "送达率 = 已送达 ÷ 已发送；退订率、争议率、还款率（送达后 7 天内）均以已送达为分母。每个比率都由右侧的合计算出，不是日比率的平均。":
+        "Delivery rate = delivered ÷ sent; opt-out, dispute and repayment (within 7 days of delivery) rates are per "
+        "delivered message. Every rate comes from the totals beside it, never an average of daily rates.",
     "新模板先存为草稿：在模板页面检查合规与预览后提交审核。":
         "A new template starts as a draft: check compliance and the preview on its page, then submit it for review.",
 }

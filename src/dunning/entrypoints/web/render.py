@@ -27,6 +27,7 @@ NAV: tuple[tuple[str, str, tuple[Role, ...]], ...] = (
     ("/campaigns", "批次", STAFF),
     ("/messages", "短信查询", tuple(Role)),
     ("/replies", "回复", tuple(Role)),
+    ("/trends", "趋势", tuple(Role)),
     ("/hotline", "来电核验", (Role.ADMIN, Role.OPERATOR, Role.COMPLIANCE, Role.VIEWER)),
     ("/audit", "审计日志", (Role.ADMIN, Role.COMPLIANCE)),
     ("/admin/users", "用户", (Role.ADMIN,)),
