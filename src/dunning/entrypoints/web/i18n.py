@@ -158,6 +158,7 @@ EN: dict[str, str] = {
     "重复且内容冲突": "Conflicting duplicate", "重复行": "Duplicate row",
     "新建模板": "New template", "HTML 报告": "HTML report",
     "今天没有发往本机构账户的批次。": "No campaign reaches your agency's accounts today.",
+    "批次 #{n}": "Campaign #{n}", "导入 #{n}": "Import #{n}", "短信 #{n}": "Message #{n}",
     "趋势": "Trends", "跨批次趋势（最近 30 / 90 天）": "Trends across campaigns (last 30 / 90 days)", "跨批次：送达率、退订率、争议率、还款率": "Across campaigns: delivery, opt-out, dispute and repayment rates",
     "最近 {n} 天": "Last {n} days", "按日期": "By day", "已发送": "Sent", "送达率": "Delivery rate",
     "退订率": "Opt-out rate", "争议率": "Dispute rate", "还款率": "Repayment rate",

@@ -56,7 +56,7 @@ class Renderer:
                           trim_blocks=True, lstrip_blocks=True)
         env.filters.update(dt=self._dt, num=_num, money=_money, pct=_pct, tojson_pretty=_json)
         env.globals.update(health_zh=HEALTH_ZH, job_state_zh=JOB_STATE_ZH, check_zh=CHECK_ZH,
-                           status_zh=TEMPLATE_STATUS_ZH, severity_zh=SEVERITY_ZH, reason_zh=label_zh)
+                           status_zh=TEMPLATE_STATUS_ZH, severity_zh=SEVERITY_ZH, code_zh=label_zh)
         self.env = env
 
     def _dt(self, value: datetime | date | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
