@@ -240,3 +240,19 @@ def test_trends_across_campaigns_by_day_segment_and_template(app: FastAPI, web_c
     assert (day.key, day.sent, day.delivered) == ("2026-11-23", 4, 2) and day.delivery_rate == 0.5
     page = text(login_as(app, Role.VIEWER).get("/trends?days=30&by=segment"))
     assert "trend-table" in page and "50.0%" in page and 'data-testid="by-template"' in page
+
+
+def test_report_chart_legends_follow_the_console_language(app: FastAPI, seeded: Seeded) -> None:
+    import json
+
+    from dunning.entrypoints.api.security import LANG_COOKIE
+
+    viewer = login_as(app, Role.VIEWER)
+    url = f"/campaigns/{seeded.campaign_id}/report.html"
+    viewer.client.cookies.set(LANG_COOKIE, "en")
+    english = viewer.get(url).text
+    assert '"failed"' in english and json.dumps("失败 failed")[1:-1] not in english
+    assert json.dumps("距计划发送天数")[1:-1] not in english
+    viewer.client.cookies.set(LANG_COOKIE, "zh")
+    chinese = viewer.get(url).text
+    assert json.dumps("失败")[1:-1] in chinese and json.dumps("失败 failed")[1:-1] not in chinese

@@ -6,6 +6,10 @@ CDN, no sidecar). Tables are escaped by Jinja2's autoescape.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -90,7 +94,50 @@ def plotly_js() -> str:
     return str(get_plotlyjs())
 
 
+# Chart labels are written "中文 English". The report file keeps both; a page shown in one language (the console)
+# renders its charts inside ``chart_language("zh" | "en")`` so legends, titles and axes follow that language.
+_LANG: ContextVar[str] = ContextVar("chart_language", default="both")
+_BILINGUAL = re.compile(r"^(.*?[\u3000-\u9fff\uff00-\uffef][^A-Za-z]*?)\s+([A-Za-z(].*)$", re.S)
+
+
+@contextmanager
+def chart_language(lang: str) -> Iterator[None]:
+    token = _LANG.set(lang if lang in ("zh", "en") else "both")
+    try:
+        yield
+    finally:
+        _LANG.reset(token)
+
+
+def pick_label(text: Any, lang: str | None = None) -> Any:
+    """The Chinese or the English half of a "中文 English" label (anything else unchanged)."""
+    lang = lang or _LANG.get()
+    if lang == "both" or not isinstance(text, str):
+        return text
+    m = _BILINGUAL.match(text)
+    if m is None:
+        return text
+    return m.group(1).strip() if lang == "zh" else m.group(2).strip()
+
+
+def _localise(fig: go.Figure) -> None:
+    if _LANG.get() == "both":
+        return
+    for t in fig.data:
+        t.name = pick_label(t.name)
+        for axis in ("x", "y"):
+            values = getattr(t, axis, None)
+            if values is not None and len(values) and isinstance(values[0], str):
+                setattr(t, axis, [pick_label(v) for v in values])
+    fig.layout.title.text = pick_label(fig.layout.title.text)
+    fig.layout.xaxis.title.text = pick_label(fig.layout.xaxis.title.text)
+    fig.layout.yaxis.title.text = pick_label(fig.layout.yaxis.title.text)
+    for a in fig.layout.annotations or ():
+        a.text = pick_label(a.text)
+
+
 def _fragment(fig: go.Figure) -> str:
+    _localise(fig)
     return str(fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False}))
 
 

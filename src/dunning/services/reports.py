@@ -15,6 +15,7 @@ from dunning.reporting.html import (
     TextBlock,
     arm_label,
     bar_chart,
+    chart_language,
     delivery_by_carrier_chart,
     funnel_chart,
     recovery_by_bucket_chart,
@@ -432,9 +433,12 @@ def _report_parts(ctx: AppContext, campaign_id: int,
     return page, tables
 
 
-def campaign_report_html(ctx: AppContext, campaign_id: int, settings: OutcomeSettings | None = None) -> str:
-    """The HTML report as one self-contained page (for the console and the API)."""
-    page, _tables = _report_parts(ctx, campaign_id, settings)
+def campaign_report_html(ctx: AppContext, campaign_id: int, settings: OutcomeSettings | None = None,
+                         lang: str = "both") -> str:
+    """The HTML report as one self-contained page (for the console and the API); with ``lang`` "zh" or "en" the
+    charts' legends, titles and axes are in that language only."""
+    with chart_language(lang):
+        page, _tables = _report_parts(ctx, campaign_id, settings)
     return render_report(**page)
 
 

@@ -198,9 +198,11 @@ def cancel(request: Request, campaign_id: int, principal: Principal = allow(Role
 @router.get("/campaigns/{campaign_id}/report.html")
 def report_html(request: Request, campaign_id: int, principal: Principal = allow(*STAFF)) -> Response:
     """The HTML report (charts, verdicts, tables) as one self-contained page, to read or to save and email."""
+    from dunning.entrypoints.web.render import lang_of
     from dunning.services.reports import campaign_report_html
 
-    return report_response(campaign_report_html(request.app.state.ctx, campaign_id), campaign_id)
+    return report_response(campaign_report_html(request.app.state.ctx, campaign_id, lang=lang_of(request)),
+                           campaign_id)
 
 
 def report_response(html: str, campaign_id: int) -> Response:
