@@ -256,3 +256,31 @@ def test_report_chart_legends_follow_the_console_language(app: FastAPI, seeded: 
     viewer.client.cookies.set(LANG_COOKIE, "zh")
     chinese = viewer.get(url).text
     assert json.dumps("失败")[1:-1] in chinese and json.dumps("失败 failed")[1:-1] not in chinese
+
+
+def test_dashboard_submitted_figures_agree(app: FastAPI, web_ctx: AppContext, seeded: Seeded) -> None:
+    from dunning.services import console
+    from dunning.services.auth import Principal
+
+    ids = add_messages(web_ctx, seeded, 3, state="failed", loan_prefix="D")  # submitted, then failed
+    with web_ctx.db.transaction() as s:
+        s.query(Message).filter(Message.id.in_(ids)).update({"submitting_at": web_ctx.now() - timedelta(minutes=5)},
+                                                            synchronize_session=False)
+    view = console.dashboard(web_ctx, Principal("admin1", "admin", Role.ADMIN, None, "test"))
+    [sandbox] = [c for c in view.channels if c.name == "sandbox"]
+    assert view.sent_today == sandbox.submitted == 5  # 2 delivered + 3 failed, on both
+    assert sandbox.failed == 3 and sandbox.failure_rate == 3 / 5
+
+
+def test_the_live_rate_is_averaged_over_a_window_not_one_poll() -> None:
+    from dunning.entrypoints.web.common import RateMeter
+
+    meter = RateMeter(window=10.0)
+    meter.rates("c", {"sent": 0}, now=0.0)
+    # 100 msg/s configured; the database shows the work in batches: nothing for 0.9 s, then 100 at once.
+    got = [meter.rates("c", {"sent": 100 * k}, now=float(k)) for k in range(1, 21)]
+    assert max(r["sent"] for r in got) <= 100.0
+    burst = RateMeter(window=10.0)
+    burst.rates("c", {"sent": 0}, now=0.0)
+    burst.rates("c", {"sent": 0}, now=0.9)
+    assert burst.rates("c", {"sent": 100}, now=1.0)["sent"] == 100.0  # over the window, not 100 / 0.1 s
