@@ -690,10 +690,15 @@ def template_check(ctx: AppContext, text: str, variables_text: str, *, profile: 
         variables = parse_variables(variables_text)
         result = tsvc.lint(ctx, [TemplateSpec(id="draft", text=text, variables=variables, tone=tone,
                                               stage=stage, profile=profile)])[0]
-        rows = tsvc.preview(ctx, text=text, variables=variables, profile=profile)
     except InputError as exc:
         return TemplateCheck([Segment(text)], [], len(text), 0, [], exc.message_zh, exc.message_en)
+    error: tuple[str | None, str | None] = (None, None)
+    try:  # the same findings as `dunning templates lint`, whether or not the text can be rendered yet
+        rows = tsvc.preview(ctx, text=text, variables=variables, profile=profile)
+    except InputError as exc:  # a binding or syntax problem: a finding of its own; no previews until fixed
+        rows, error = [], (exc.message_zh, exc.message_en)
     findings = [f.to_dict() for f in result.findings]
     previews = [{"label": r.loan_id, "text": r.text, "chars": r.length, "parts": r.segments,
                  "blocks": sum(1 for f in r.findings if f.severity == "block")} for r in rows[:3]]
-    return TemplateCheck(highlight(text, findings), findings, result.worst_case_length, result.segments, previews)
+    return TemplateCheck(highlight(text, findings), findings, result.worst_case_length, result.segments, previews,
+                         *error)

@@ -356,7 +356,7 @@ def _plan_frame(ctx: AppContext, s: Any, accounts: pl.DataFrame, spec: StrategyS
                      schema={"_i": pl.UInt32, "verify_code": pl.Utf8, "verify_code_hash": pl.Utf8}),
         on="_i", how="left",
     )
-    context = render_context(ctx)
+    context = render_context(ctx, policy)
     tv_ids = {code: tv.id for code, tv in templates.items()}
     df = df.with_columns(pl.col("template").replace_strict(tv_ids, default=None, return_dtype=pl.Int64)
                          .alias("template_version_id"))
