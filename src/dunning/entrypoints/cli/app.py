@@ -227,12 +227,12 @@ def _print_demo(s: dict) -> None:  # type: ignore[type-arg]
     t.add_row("  接受", f"{imp['accepted']:,}")
     t.add_row("  拒绝", f"{imp['rejected']:,}")
     for k, v in sorted(imp["rejected_by_reason"].items(), key=lambda kv: -kv[1]):
-        t.add_row(f"    · {k}", f"{v:,}")
+        t.add_row(f"    · {zh(k)}", f"{v:,}")
     t.add_row("[bold]计划[/] 今日应提醒", f"{c['planned'] + c['suppressed']:,}")
     t.add_row("  计划发送", f"{c['planned']:,}")
     t.add_row("  已抑制", f"{c['suppressed']:,}")
     for k, v in sorted(c["suppressed_by_reason"].items(), key=lambda kv: -kv[1]):
-        t.add_row(f"    · {k}", f"{v:,}")
+        t.add_row(f"    · {zh(k)}", f"{v:,}")
     for k, v in c["by_segment"].items():
         t.add_row(f"  分群 {k}", f"{v:,}")
     for k, v in c["sent_by_template"].items():
@@ -242,11 +242,11 @@ def _print_demo(s: dict) -> None:  # type: ignore[type-arg]
     t.add_row("  失败", f"{d['failed']:,}")
     t.add_row("  过期", f"{d['expired']:,}")
     for k, v in d["replies"].items():
-        t.add_row(f"  回复 {k}", f"{v:,}")
+        t.add_row(f"  回复 {zh(k)}", f"{v:,}")
     console.print(t)
     for line in s["found_existing"]:
         console.print(f"[yellow]已存在：{line}[/]")
-    console.print(f"批次 #{c['campaign_id']} 状态：[bold]{c['state']}[/]")
+    console.print(f"批次 #{c['campaign_id']} 状态：[bold]{zh(c['state'])}[/]")
     if imp["reject_report"]:
         console.print(f"拒绝明细：{imp['reject_report']}")
     console.print(f"报告：{s['report']['html']}（Excel：{s['report']['xlsx']}）")
