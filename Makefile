@@ -42,6 +42,7 @@ bench: install-test
 	$(PY) bench/plan.py
 	$(PY) bench/outcomes.py
 	$(PY) bench/dispatch.py
+	$(PY) bench/segmentation.py
 	$(PY) bench/crash.py
 	$(PY) bench/lint_quality.py
 

@@ -42,6 +42,7 @@ from dunning.domain.states import CampaignState
 from dunning.errors import InputError, NotFoundError
 from dunning.services import audit, campaigns
 from dunning.services.auth import Principal
+from dunning.services.calendar import next_year_warning
 from dunning.services.context import AppContext
 from dunning.services.queries.audit import AuditFilter, audit_conditions
 from dunning.services.queries.campaigns import CampaignProgress
@@ -265,6 +266,9 @@ def dashboard(ctx: AppContext, viewer: Principal) -> DashboardView:
                 alerts.append(Alert("danger", f"通道 {ch.name} 近一小时失败率 {ch.failure_rate:.0%}，请检查通道或切换备用通道。",
                                     f"Channel {ch.name}: {ch.failure_rate:.0%} failed in the last hour; check it "
                                     "or fail over.", None))
+        warning = next_year_warning(ctx, today)
+        if warning is not None:
+            alerts.append(Alert("warn", warning[0], warning[1], "/admin/calendar"))
     return DashboardView(today, progress, alerts, channels, imports_today, sent_today, delivered_today)
 
 

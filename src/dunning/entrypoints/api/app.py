@@ -206,6 +206,7 @@ def create_app(ctx: AppContext | None = None, *, auth_policy: AuthPolicy | None 
         admin_pages,
         audit_pages,
         auth_pages,
+        calendar_pages,
         campaign_pages,
         dashboard_pages,
         import_pages,
@@ -224,7 +225,7 @@ def create_app(ctx: AppContext | None = None, *, auth_policy: AuthPolicy | None 
     if public_api is not None:
         app.include_router(public_api)
     for module in (auth_pages, dashboard_pages, import_pages, job_pages, template_pages, campaign_pages,
-                   message_pages, reply_pages, trend_pages, audit_pages, admin_pages, public):
+                   message_pages, reply_pages, trend_pages, audit_pages, admin_pages, calendar_pages, public):
         app.include_router(module.router)
     static_dir = resources.files("dunning.entrypoints.web") / "static"
     app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")

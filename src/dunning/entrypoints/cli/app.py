@@ -35,7 +35,8 @@ app.add_typer(users_app, name="users")
 for _name, _module in (("templates", "dunning.entrypoints.cli.templates"),
                        ("channels", "dunning.entrypoints.cli.channels"),
                        ("payments", "dunning.entrypoints.cli.payments"),
-                       ("imports", "dunning.entrypoints.cli.imports")):
+                       ("imports", "dunning.entrypoints.cli.imports"),
+                       ("calendar", "dunning.entrypoints.cli.calendar")):
     try:
         app.add_typer(importlib.import_module(_module).app, name=_name)
     except ModuleNotFoundError as _exc:
