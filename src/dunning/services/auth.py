@@ -33,13 +33,13 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import and_, func, or_, select
 
 from dunning.db.models import ApiToken, AuditEvent, User
-from dunning.errors import DunningError, InputError, NotFoundError
+from dunning.errors import DunningError, NotFoundError
 from dunning.services import audit
 from dunning.services.context import AppContext
-from dunning.services.users import ROLE_ZH, Role, get_user, hasher
+from dunning.services.users import MIN_PASSWORD as MIN_PASSWORD  # the rule lives in users.check_password
+from dunning.services.users import ROLE_ZH, Role, check_password, get_user, hasher
 
 TOKEN_PREFIX = "dun_"
-MIN_PASSWORD = 8
 
 
 class AuthFailed(DunningError):
@@ -192,9 +192,7 @@ def active_principal(ctx: AppContext, username: str, *, sid: str, issued: float)
 
 
 def set_password(ctx: AppContext, username: str, password: str, *, actor: str) -> None:
-    if len(password) < MIN_PASSWORD:
-        raise InputError(f"密码至少 {MIN_PASSWORD} 位。", f"passwords need at least {MIN_PASSWORD} characters",
-                         code="input.password")
+    check_password(password)
     with ctx.db.transaction() as s:
         user = get_user(s, username)
         user.password_hash = hasher().hash(password)

@@ -202,8 +202,14 @@ def plan_campaign(
                 raise StateError("还没有导入任何账户数据，请先运行 dunning import", "nothing imported yet",
                                  code="state.no_import")
         imp = s.get(Import, import_id)
-        if imp is None or imp.kind != "portfolio":
+        if imp is None:
             raise NotFoundError(f"导入批次 #{import_id} 不存在", f"import #{import_id} does not exist")
+        if imp.kind != "portfolio":
+            # Payment and account imports share one numbering: say what #N is and which imports hold accounts.
+            raise NotFoundError(
+                f"导入批次 #{import_id} 是还款导入，不是账户导入，不能据此创建批次：请用 dunning imports list 查看账户导入的编号",
+                f"import #{import_id} is a payments import, not an accounts import: see dunning imports list",
+                code="not_found.portfolio_import")
         as_of = as_of or imp.as_of
         strat = _store_strategy(s, spec, sha, body, actor, now)
         existing = s.scalars(select(Campaign).where(Campaign.strategy_id == strat.id, Campaign.as_of == as_of,
@@ -217,7 +223,7 @@ def plan_campaign(
         templates = _approved_templates(s, spec.templates())
         channel_name = channel or ctx.settings.default_channel
         rate = channel_rate(ctx, channel_name)
-        campaign = Campaign(name=f"{spec.name} {as_of.isoformat()}", strategy_id=strat.id, import_id=import_id,
+        campaign = Campaign(name=_distinct_name(s, f"{spec.name} {as_of.isoformat()}"), strategy_id=strat.id, import_id=import_id,
                             as_of=as_of, state=CampaignState.DRAFT.value, channel=channel_name,
                             created_by=actor, created_at=now, updated_at=now,
                             seed=int(hashlib.sha256(f"{sha}|{as_of}|{import_id}".encode()).hexdigest()[:12], 16))
@@ -235,6 +241,17 @@ def plan_campaign(
         summary = _persist_plan(ctx, s, plan, campaign, strat, accounts.height, actor)
         summary.calendar_warning = calendar_warning
         return summary
+
+
+def _distinct_name(s: Any, base: str) -> str:
+    """``base``, or ``base (2)``, ``base (3)``… when campaigns of that name exist (another import, same day)."""
+    taken = set(s.scalars(select(Campaign.name).where(Campaign.name.like(f"{base}%"))).all())
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base} ({n})" in taken:
+        n += 1
+    return f"{base} ({n})"
 
 
 ACCOUNT_SCHEMA: dict[str, Any] = {

@@ -40,6 +40,7 @@ ROLE_ZH = {
 
 # Field-visit roles; one with an agency sees only that agency's accounts, visits and messages.
 FIELD_ROLES = frozenset({Role.COLLECTOR, Role.TEAM_LEAD, Role.SUPERVISOR})
+MIN_PASSWORD = 8  # the one password rule, for the CLI, the console and the API alike
 
 DEMO_USERS = (
     ("wang.ops", "运营-王敏", Role.OPERATOR),
@@ -51,6 +52,13 @@ def hasher() -> PasswordHasher:
     return PasswordHasher()
 
 
+def check_password(password: str) -> None:
+    """The password rule every entry point applies (``users add``, ``users password``, the users page)."""
+    if len(password) < MIN_PASSWORD or not password.strip():
+        raise InputError(f"密码至少 {MIN_PASSWORD} 位。", f"passwords need at least {MIN_PASSWORD} characters",
+                         code="input.password")
+
+
 def add_user(ctx: AppContext, username: str, role: str, *, password: str | None = None,
              display_name: str = "", agency: str | None = None, actor: str = "system") -> User:
     try:
@@ -60,6 +68,8 @@ def add_user(ctx: AppContext, username: str, role: str, *, password: str | None 
                          f"unknown role {role!r}", code="user.role") from None
     if r is Role.AGENCY and not agency:
         raise InputError("委外机构用户须指定所属机构（--agency）", "agency users need --agency", code="user.agency")
+    if password is not None:
+        check_password(password)
     with ctx.db.transaction() as s:
         if s.scalars(select(User).where(User.username == username)).first() is not None:
             raise InputError(f"用户 {username} 已存在", f"user {username!r} exists", code="user.exists")

@@ -214,7 +214,9 @@ def create_app(ctx: AppContext | None = None, *, auth_policy: AuthPolicy | None 
         job_pages,
         message_pages,
         public,
+        reply_pages,
         template_pages,
+        trend_pages,
         visit_pages,
     )
 
@@ -225,7 +227,8 @@ def create_app(ctx: AppContext | None = None, *, auth_policy: AuthPolicy | None 
     if public_api is not None:
         app.include_router(public_api)
     for module in (auth_pages, dashboard_pages, import_pages, job_pages, template_pages, campaign_pages,
-                   message_pages, audit_pages, admin_pages, calendar_pages, public, visit_pages):
+                   message_pages, reply_pages, trend_pages, audit_pages, admin_pages, calendar_pages, public,
+                   visit_pages):
         app.include_router(module.router)
     static_dir = resources.files("dunning.entrypoints.web") / "static"
     app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")

@@ -16,7 +16,7 @@ import threading
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
-from dunning.entrypoints.cli.common import console, context, default_actor, emit_json, handled
+from dunning.entrypoints.cli.common import console, context, default_actor, emit_json, handled, read_password
 from dunning.services.context import AppContext
 
 app = typer.Typer(no_args_is_help=False)
@@ -107,6 +107,7 @@ def users_token(
 def users_password(
     username: str = typer.Argument(..., help="用户名"),
     password: str = typer.Option(None, "--password", help="新密码（不填则提示输入）"),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="从标准输入读取新密码"),
     unlock: bool = typer.Option(False, "--unlock", help="只解除登录锁定"),
 ) -> None:
     """设置用户的控制台登录密码（同时解除锁定）。"""
@@ -118,9 +119,8 @@ def users_password(
             auth.unlock(ctx, username, actor=default_actor())
             console.print(f"已解锁 {username}")
             return
-        if password is None:
-            password = typer.prompt("新密码", hide_input=True, confirmation_prompt=True)
-        auth.set_password(ctx, username, password, actor=default_actor())
+        new = read_password(password, password_stdin, required=True, json_out=False)
+        auth.set_password(ctx, username, new or "", actor=default_actor())
     console.print(f"已设置 {username} 的密码")
 
 

@@ -145,6 +145,39 @@ EN: dict[str, str] = {
     "登录": "Sign in", "密码": "Password",
     "请使用管理员分配的账号登录。连续多次输错密码将暂时锁定账户。":
         "Sign in with the account your administrator gave you. Repeated wrong passwords lock it for a while.",
+    # lists: filters, totals, pages, exports; replies inbox; payments import (console #19)
+    "« 上一页": "« Previous", "分页": "Pages", "共 {n} 条": "{n} in total", "第 {a}–{b} 条": "rows {a}–{b}",
+    "第 {p} / {q} 页": "page {p} of {q}", "导出当前筛选结果": "Export these results", "分群": "Segment",
+    "回复": "Replies", "类别": "Class", "对应短信": "Answers a message", "已对应": "Matched to a message",
+    "未对应到短信": "Matched to no message", "有回复": "Has a reply", "没有符合条件的回复。": "No matching reply.",
+    "没有符合条件的短信。": "No matching message.", "返回": "Back",
+    "任务未完成：请按上面的提示修改后重新提交。": "The job did not finish: fix what the message above says and submit again.",
+    "列映射文件（可选，YAML；表头与标准列名不同时使用）":
+        "Column mapping (optional, YAML; when the headers differ from the standard names)",
+    "导入还款记录": "Import payments", "还款文件": "Payment files", "上传并导入还款": "Upload and import payments",
+    "借款编号、还款金额、还款时间（中英文表头均可）。计划时与每批发送前都会核对，已还清的借款不再提醒；同一文件不会重复导入。":
+        "Loan id, amount paid and time of payment (Chinese or English headers). Planning and every send batch "
+        "check them: a loan paid in full gets no more reminders. The same file is never imported twice.",
+    "还款记录已入库：计划时与每批发送前都会核对，已还清的借款不再提醒。":
+        "Payments stored: planning and every send batch check them; a loan paid in full gets no more reminders.",
+    "这些文件此前已经导入过（本页即当时的导入），没有重复导入。":
+        "These files were imported before (this page is that import); nothing was imported twice.",
+    "账户导入": "Accounts", "还款导入": "Payments", "退订": "Opt-out", "争议": "Dispute", "承诺还款": "Promise to pay",
+    "其他": "Other", "必填项为空": "Required field empty", "手机号无效": "Invalid phone", "非手机号": "Not a mobile",
+    "金额无效": "Invalid amount", "无应还金额": "Nothing due", "日期无效": "Invalid date",
+    "重复且内容冲突": "Conflicting duplicate", "重复行": "Duplicate row",
+    "新建模板": "New template", "HTML 报告": "HTML report",
+    "今天没有发往本机构账户的批次。": "No campaign reaches your agency's accounts today.",
+    "批次 #{n}": "Campaign #{n}", "导入 #{n}": "Import #{n}", "短信 #{n}": "Message #{n}",
+    "趋势": "Trends", "跨批次趋势（最近 30 / 90 天）": "Trends across campaigns (last 30 / 90 days)", "跨批次：送达率、退订率、争议率、还款率": "Across campaigns: delivery, opt-out, dispute and repayment rates",
+    "最近 {n} 天": "Last {n} days", "按日期": "By day", "已发送": "Sent", "送达率": "Delivery rate",
+    "退订率": "Opt-out rate", "争议率": "Dispute rate", "还款率": "Repayment rate",
+    "这段时间内没有已发送的短信。": "No message was sent in this period.",
+    "送达率 = 已送达 ÷ 已发送；退订率、争议率、还款率（送达后 7 天内）均以已送达为分母。每个比率都由右侧的合计算出，不是日比率的平均。":
+        "Delivery rate = delivered ÷ sent; opt-out, dispute and repayment (within 7 days of delivery) rates are per "
+        "delivered message. Every rate comes from the totals beside it, never an average of daily rates.",
+    "新模板先存为草稿：在模板页面检查合规与预览后提交审核。":
+        "A new template starts as a draft: check compliance and the preview on its page, then submit it for review.",
 }
 
 
