@@ -46,8 +46,9 @@ def open_tender(ctx: AppContext, clock: FrozenClock, agencies: dict[str, int]) -
                                 lots=[{"name": "M2+ 全国", "buckets": [], "regions": []}],
                                 evaluators=[EVAL1, EVAL2], opens_at=now - timedelta(hours=1),
                                 closes_at=now + timedelta(hours=1), actor=MANAGER)
-    from dunning.db.agency_models import TenderLot
     from sqlalchemy import select
+
+    from dunning.db.agency_models import TenderLot
 
     with ctx.db.transaction() as s:
         lot_id = s.scalars(select(TenderLot.id).where(TenderLot.tender_id == tid)).one()

@@ -19,6 +19,7 @@ Pure and vectorised (Polars); no I/O. The method, in order:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import polars as pl
 
@@ -103,30 +104,46 @@ def stratum_quotas(counts: pl.DataFrame, agencies: pl.DataFrame) -> pl.DataFrame
 
 
 def _respect_capacity(q: pl.DataFrame) -> pl.DataFrame:
-    """Move rounding +1s off agencies whose total would exceed capacity (a loop over strata × agencies only)."""
-    totals = q.group_by("agency_id").agg(pl.col("quota").sum(), pl.col("capacity").first())
-    over = {a: int(t - c) for a, t, c in totals.iter_rows() if t > c}
+    """Balance the rounding over the whole lot: each agency's total is brought to its own largest-remainder
+    target of ``Σ n_s × share`` (never above capacity) by moving +1s from agencies over it to agencies under it,
+    inside strata where the giver was rounded up — so every stratum stays within ±1. A loop over strata ×
+    agencies only (a few hundred rows), never over accounts."""
+    exact = q.group_by("agency_id").agg(pl.col("_exact").sum(), pl.col("quota").sum().alias("total"),
+                                        pl.col("capacity").first()).sort("agency_id")
+    seats = int(exact["total"].sum())
+    base = {a: int(x) for a, x in zip(exact["agency_id"], exact["_exact"], strict=True)}
+    rem = sorted(exact["agency_id"], key=lambda a: -(float(exact.filter(pl.col("agency_id") == a)["_exact"][0])
+                                                      - base[a]))
+    for a in rem[:max(0, seats - sum(base.values()))]:
+        base[a] += 1
+    cap = dict(zip(exact["agency_id"], exact["capacity"], strict=True))
+    target = {a: min(base[a], int(cap[a])) for a in base}
+    total = dict(zip(exact["agency_id"], exact["total"], strict=True))
+    over = {a: int(total[a] - target[a]) for a in base if total[a] > target[a]}
     if not over:
         return q.select("stratum", "agency_id", "quota")
     rows = q.sort("_s", "agency_id").to_dicts()
-    by_stratum: dict[int, list[dict[str, object]]] = {}
+    by_stratum: dict[int, list[dict[str, Any]]] = {}
     for r in rows:
-        by_stratum.setdefault(int(r["_s"]), []).append(r)  # type: ignore[call-overload]
-    room = {a: int(c - t) for a, t, c in totals.iter_rows()}
+        by_stratum.setdefault(int(r["_s"]), []).append(r)
+    room = {a: int(target[a] - total[a]) for a in base}
     for a, excess in over.items():
         for group in by_stratum.values():
             if excess <= 0:
                 break
             mine = next(r for r in group if r["agency_id"] == a)
-            if int(mine["quota"]) <= int(float(mine["_exact"])):  # type: ignore[call-overload, arg-type]
+            if int(mine["quota"]) <= int(float(mine["_exact"])):
                 continue  # no rounding-up here to give back
-            taker = max((r for r in group if r["agency_id"] != a and room.get(r["agency_id"], 0) > 0),  # type: ignore[arg-type]
-                        key=lambda r: float(r["_exact"]) - int(r["quota"]), default=None)  # type: ignore[call-overload, arg-type]
-            mine["quota"] = int(mine["quota"]) - 1  # type: ignore[call-overload]
+            taker = max((r for r in group if r["agency_id"] != a and room.get(r["agency_id"], 0) > 0
+                         and int(r["quota"]) <= int(float(r["_exact"]))),
+                        key=lambda r: float(r["_exact"]) - int(r["quota"]), default=None)
+            if taker is None and total[a] - (over[a] - excess) <= int(cap[a]):
+                continue  # nobody here to take it, and the agency is within capacity: keep the seat
+            mine["quota"] = int(mine["quota"]) - 1
             excess -= 1
             if taker is not None:
-                taker["quota"] = int(taker["quota"]) + 1  # type: ignore[call-overload]
-                room[taker["agency_id"]] -= 1  # type: ignore[index]
+                taker["quota"] = int(taker["quota"]) + 1
+                room[taker["agency_id"]] -= 1
     return pl.DataFrame(rows).select("stratum", "agency_id", pl.col("quota").cast(pl.Int64))
 
 

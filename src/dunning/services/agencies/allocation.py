@@ -167,7 +167,7 @@ def plan_notice(ctx: AppContext, period_id: int, *, actor: str, channel: str | N
     with ctx.db.transaction() as s:
         p = _period(s, period_id)
         rows = allocated(s, p.id).filter(~pl.col("notice_delivered"))
-        names = dict(s.execute(select(Agency.id, Agency.name)).tuples().all())
+        names = {int(i): str(n) for i, n in s.execute(select(Agency.id, Agency.name)).all()}
         import_id = p.import_id
     if rows.is_empty():
         raise StateError("本周期的分案账户均已送达委外告知", "every allocated account already has its notice",
