@@ -45,6 +45,9 @@ class Seeded:
     other_message_id: int
     template_code: str
     tokens: dict[Role, str]
+    agency_id: int = 0  # the agency user's agency record (issue 22)
+    tender_id: int = 0
+    period_id: int = 0
 
 
 def seed(ctx: AppContext) -> Seeded:
@@ -114,7 +117,11 @@ def seed(ctx: AppContext) -> Seeded:
                                     error_code="000", done_at=sent, received_at=sent, raw="{}"))
         s.add(Reply(channel="sandbox", phone=OTHER_PHONE, text="我的号码是13812348000，已还款", classification="dispute",
                     message_id=msgs[1].id, received_at=sent + timedelta(minutes=1)))
-        return Seeded(imp.id, camp.id, msgs[0].id, msgs[1].id, "M1", tokens)
+        ids = imp.id, camp.id, msgs[0].id, msgs[1].id
+    from tests.web.agency_seed import seed_agencies
+
+    agency_id, tender_id, period_id = seed_agencies(ctx, ids[0], AGENCY)
+    return Seeded(*ids, "M1", tokens, agency_id, tender_id, period_id)
 
 
 def business_noon() -> datetime:

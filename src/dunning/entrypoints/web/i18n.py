@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from dunning.entrypoints.web.agency_i18n import AGENCY_EN
+
 EN: dict[str, str] = {
     # layout and navigation
     "催收短信平台": "Collection SMS", "退出": "Sign out", "导航": "Navigation", "仪表盘": "Dashboard",
@@ -136,6 +138,10 @@ EN: dict[str, str] = {
     "请使用管理员分配的账号登录。连续多次输错密码将暂时锁定账户。":
         "Sign in with the account your administrator gave you. Repeated wrong passwords lock it for a while.",
 }
+
+# Capabilities keep their strings beside their pages; an entry here wins over theirs.
+for _k, _v in AGENCY_EN.items():
+    EN.setdefault(_k, _v)
 
 
 def translator(lang: str) -> Callable[..., str]:

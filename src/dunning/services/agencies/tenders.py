@@ -138,7 +138,8 @@ def submit_bid(ctx: AppContext, tender_id: int, lot_id: int, *, actor: str, comm
 
 def _evaluator(s: Session, t: Tender, actor: str) -> None:
     if actor not in (t.evaluators or []):
-        raise PermissionDenied(f"{actor} 不是招标 #{t.id} 的评委", f"{actor!r} is not an evaluator of tender #{t.id}")
+        raise InputError(f"{actor} 不是招标 #{t.id} 的评委，不能评分或声明冲突", f"{actor!r} is not an evaluator of tender #{t.id}",
+                         code="tender.not_evaluator")
 
 
 def declare_conflict(ctx: AppContext, tender_id: int, agency_id: int, *, actor: str, note: str = "") -> None:
