@@ -7,7 +7,16 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
-from dunning.db.agency_models import Agency, Allocation, AllocationPeriod, Award, Bid, BidScore, Tender, TenderLot
+from dunning.db.agency_models import (
+    Agency,
+    Allocation,
+    AllocationPeriod,
+    Award,
+    Bid,
+    BidScore,
+    Tender,
+    TenderLot,
+)
 from dunning.db.models import Account
 from dunning.services.context import AppContext
 from dunning.strategy.tender_scoring import DEFAULT_CRITERIA

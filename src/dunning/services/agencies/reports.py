@@ -49,12 +49,17 @@ def tender_tables(sheet: ScoreSheet) -> list[Table]:
                  pl.col("past_recovery_rate").round(4).alias("历史回收率 past recovery"),
                  pl.col("history_source").replace({"declared": "投标声明 declared", "measured": "实测 measured"})
                  .alias("历史数据来源 source"),
-                 pl.col("flags").list.join("、").alias("评委分歧 flags"), pl.col("explain").alias("说明 explanation")]
+                 pl.col("flags").list.join("、").alias("评委分歧 flags")]
         out.append(_table("评分表 Score sheet", "评分 scores", sheet.sheet.select(cols)))
+        out.append(_table("得分说明 How each total was reached", "说明 explanations", sheet.sheet.select(
+            pl.col("lot_id").replace_strict(lots, return_dtype=pl.Utf8).alias("标段 lot"),
+            pl.col("rank").alias("排名 rank"), pl.col("agency").alias("机构 agency"),
+            pl.col("explain").alias("说明 explanation"))))
     if sheet.matrix.height:
         bid_agency = dict(zip(sheet.sheet["bid_id"].to_list(), sheet.sheet["agency"].to_list(), strict=True))
+        labels = {c.key: c.label_zh or c.key for c in sheet.criteria}
         m = sheet.matrix.with_columns(pl.col("bid_id").replace_strict(bid_agency, return_dtype=pl.Utf8)
-                                      .alias("bid_id")).rename({"bid_id": "机构 agency", "criterion": "评分项 criterion"})
+                                      .alias("bid_id"), pl.col("criterion").replace(labels)).rename({"bid_id": "机构 agency", "criterion": "评分项 criterion"})
         out.append(_table("评委独立评分 Evaluators' scores", "评委 evaluators", m))
     if sheet.conflicts:
         out.append(_table("利益冲突声明 Conflicts of interest", "冲突 conflicts", pl.DataFrame(
