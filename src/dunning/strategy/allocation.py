@@ -184,16 +184,30 @@ def allocate(accounts: pl.DataFrame, agencies: pl.DataFrame, *, previous: pl.Dat
     ).with_columns(
         (pl.min_horizontal(pl.col("_cum"), pl.col("_room"))
          - pl.min_horizontal(pl.col("_cum") - pl.col("_left"), pl.col("_room"))).alias("_left"))
-    intervals = remaining.filter(pl.col("_left") > 0).sort("stratum", "agency_id").with_columns(
-        (pl.col("_left").cum_sum().over("stratum") - pl.col("_left")).alias("_lo"),
-        pl.col("_left").cum_sum().over("stratum").alias("_hi"),
-    ).select("stratum", "agency_id", "_lo", "_hi")
-    free = df.filter(pl.col("_prev").is_null()).sort("stratum", "_key").with_columns(
-        pl.int_range(pl.len(), dtype=pl.Int64).over("stratum").alias("_lo"))
-    placed = free.join_asof(intervals.sort("_lo"), on="_lo", by="stratum", strategy="backward",
-                            check_sortedness=False).with_columns(
-        pl.when(pl.col("_lo") < pl.col("_hi")).then(pl.col("agency_id")).alias("agency_id"),
-        pl.lit(False).alias("sticky"))
+    # Each free account's position in its stratum (seeded random order), laid end to end over the strata, is
+    # looked up in the agencies' quota intervals laid out the same way: one binary search per account, and the
+    # frame (with its loan ids) is never sorted.
+    free = df.filter(pl.col("_prev").is_null())
+    sizes = free.group_by("stratum").len("_n").sort("stratum").with_columns(
+        (pl.col("_n").cum_sum() - pl.col("_n")).cast(pl.Int64).alias("_off"))
+    intervals = remaining.filter(pl.col("_left") > 0).join(sizes.select("stratum", "_off"), on="stratum").sort(
+        "stratum", "agency_id").with_columns(
+        (pl.col("_off") + pl.col("_left").cum_sum().over("stratum")).alias("_hi")).with_columns(
+        (pl.col("_hi") - pl.col("_left")).alias("_lo"))
+    free = free.join(sizes.select("stratum", "_off"), on="stratum", how="left").with_columns(
+        (pl.col("_off") + pl.col("_key").rank("ordinal").over("stratum").cast(pl.Int64) - 1).alias("_pos"))
+    his = intervals["_hi"]
+    idx = his.search_sorted(free["_pos"], side="right")
+    n_iv = intervals.height
+    safe = idx.clip(upper_bound=max(n_iv - 1, 0)).cast(pl.Int64)
+    if n_iv:
+        lo = intervals["_lo"].gather(safe)
+        hit = (idx < n_iv) & (lo <= free["_pos"])
+        agency = intervals["agency_id"].gather(safe)
+        placed = free.with_columns(pl.when(hit).then(agency).otherwise(None).alias("agency_id"),
+                                   pl.lit(False).alias("sticky"))
+    else:
+        placed = free.with_columns(pl.lit(None, ids_dtype).alias("agency_id"), pl.lit(False).alias("sticky"))
     kept = df.filter(pl.col("_prev").is_not_null()).select("loan_id", "stratum", pl.col("_prev").alias("agency_id"),
                                                            pl.lit(True).alias("sticky"))
     return pl.concat([kept, placed.select("loan_id", "stratum", "agency_id", "sticky")])
