@@ -74,3 +74,23 @@ def test_the_award_needs_an_approver_who_did_not_evaluate(ctx: AppContext, clock
     assert {(a["agency"], a["share"]) for a in sheet.awards} == {("华信商务", 0.6), ("诚达咨询", 0.4)}
     with ctx.db.transaction() as s:
         assert set(s.scalars(select(Agency.status))) == {"active"}  # winning candidates became active
+
+
+def test_bid_documents_are_limited_in_type_and_size(ctx: AppContext, tendered, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from dunning.errors import InputError
+
+    exe = tmp_path / "setup.exe"
+    exe.write_bytes(b"MZ")
+    big = tmp_path / "scan.pdf"
+    big.write_bytes(b"%PDF" + b"0" * tenders.BID_DOC_MAX_BYTES)
+    for doc, code in ((exe, "input.file_type"), (big, "input.too_large")):
+        with pytest.raises(InputError) as err:
+            tenders.submit_bid(ctx, tendered.tender_id, tendered.lot_id, actor="agent1", commission_rate=0.09,
+                               capacity=9_000, documents=[doc])
+        assert err.value.code == code
+    ok = tmp_path / "licence.pdf"
+    ok.write_bytes(b"%PDF-1.4")
+    tenders.submit_bid(ctx, tendered.tender_id, tendered.lot_id, actor="agent1", commission_rate=0.09, capacity=9_000,
+                       documents=[ok])
+    sheet = score_sheet(ctx, tendered.tender_id).sheet
+    assert sheet.filter(sheet["agency"] == "华信商务")[["commission_rate", "documents"]].row(0) == (0.09, 1)
