@@ -332,7 +332,9 @@ def _plan_frame(ctx: AppContext, s: Any, accounts: pl.DataFrame, spec: StrategyS
         "SUM(CASE WHEN submitting_at >= :week THEN 1 ELSE 0 END) AS sent_7d, MAX(submitting_at) AS last_contact "
         f"FROM messages WHERE state IN ('{states}') AND submitting_at >= :since GROUP BY phone",
         {"day": _db_ts(s, midnight), "week": _db_ts(s, week), "since": _db_ts(s, since)},
-        schema={"phone": pl.Utf8, "sent_day": pl.Int64, "sent_7d": pl.Int64, "last_contact": pl.Utf8},
+        # SQLite returns the timestamp as text, PostgreSQL as an aware datetime.
+        schema={"phone": pl.Utf8, "sent_day": pl.Int64, "sent_7d": pl.Int64,
+                "last_contact": pl.Utf8 if s.connection().dialect.name == "sqlite" else UTC_US},
     )
     sent = sent.with_columns(_as_utc("last_contact", sent).alias("last_contact"))
     df = df.join(sent, on="phone", how="left")

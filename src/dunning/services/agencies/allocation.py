@@ -8,7 +8,7 @@ Allocating writes ``accounts.agency`` for the snapshot's allocated accounts, so 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date
 from importlib import resources
 from pathlib import Path
 
@@ -73,7 +73,7 @@ def allocate_lot(ctx: AppContext, lot_id: int, *, import_id: int, starts_on: dat
     the agency's registered and bid capacity; accounts of the lot's previous period stay with their agency."""
     if ends_on < starts_on:
         raise InputError("周期结束日不能早于开始日", "the period cannot end before it starts", code="period.dates")
-    now = ctx.now()
+    now = ctx.now().astimezone(UTC)
     with ctx.db.transaction() as s:
         require_role(s, actor, *MANAGERS)
         lot = s.get(TenderLot, lot_id)
@@ -141,7 +141,7 @@ def recall(ctx: AppContext, period_id: int, *, actor: str, reason: str, loan_ids
     """Recall accounts from their agency (all of the period's, one agency's, or the listed loans)."""
     if not reason.strip():
         raise InputError("请填写收回原因", "a reason is required", code="recall.reason")
-    now = ctx.now()
+    now = ctx.now().astimezone(UTC)
     with ctx.db.transaction() as s:
         require_role(s, actor, *MANAGERS)
         p = _period(s, period_id)

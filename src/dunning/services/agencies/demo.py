@@ -8,7 +8,7 @@ and the scoring and award run on the same database with the clock moved past the
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -42,7 +42,7 @@ def seed_demo_agencies(ctx: AppContext, *, import_id: int, say: Any = lambda _m:
                             pipl_contract_start=ctx.today(), pipl_contract_end=ctx.today() + timedelta(days=730))
         _user(ctx, f"agency{i + 1}.demo", Role.AGENCY, name)
         ids.append(a.id)
-    now = ctx.now()
+    now = ctx.now().astimezone(UTC)
     tid = tenders.create_tender(ctx, title="M2+ 委外催收服务招标（演示）", requirements="持牌经营；数据安全等保三级；全程录音",
                                 lots=[{"name": "M2+ 全国", "buckets": ["M2", "M3", "M4+"], "regions": []}],
                                 evaluators=list(EVALUATORS), opens_at=now - timedelta(hours=1),

@@ -130,7 +130,7 @@ def close_period(ctx: AppContext, period_id: int, *, actor: str) -> dict[int, fl
     """Record the period's scorecards (figures, score, next share); they feed the next period's shares and the
     next tender's past-performance criterion. Returns agency id → next share."""
     frame = figures(ctx, period_id)
-    now = ctx.now()
+    now = ctx.now().astimezone(UTC)
     keep = ("accounts", "allocated_fen", "recovered_fen", "recovered_count", "recovery_rate", "messages", "findings",
             "outside_window", "complaints", "opt_outs", "complaints_per_10k", "opt_outs_per_10k", "findings_per_10k",
             "outside_window_per_10k")
@@ -186,7 +186,7 @@ def commission(ctx: AppContext, period_id: int, *, agency_id: int | None = None)
 def yearly_evaluation(ctx: AppContext, agency_id: int, *, actor: str) -> dict[str, Any]:
     """The yearly evaluation: every scorecard of the agency over the past year, with its status and documents;
     recording it moves the next due date a year on (the registry reminds before it is due)."""
-    now = ctx.now()
+    now = ctx.now().astimezone(UTC)
     with ctx.db.transaction() as s:
         require_role(s, actor, *CLOSERS)
         a = s.get(Agency, agency_id)

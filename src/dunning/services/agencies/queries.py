@@ -4,6 +4,7 @@ bids, its own allocation and scorecard rows — nothing of other agencies."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
 
 import polars as pl
@@ -15,7 +16,7 @@ from dunning.services.agencies.evaluation import ScoreSheet, score_sheet
 from dunning.services.agencies.gate import allocated
 from dunning.services.agencies.performance import commission, figures
 from dunning.services.agencies.registry import own_agency_id
-from dunning.services.agencies.tenders import STATE_ZH, conflicted, get_tender
+from dunning.services.agencies.tenders import STATE_ZH, aware_utc, conflicted, get_tender
 from dunning.services.auth import Principal
 from dunning.services.context import AppContext
 
@@ -49,7 +50,7 @@ def tenders(ctx: AppContext) -> list[dict[str, Any]]:
 
 def tender_view(ctx: AppContext, tender_id: int, viewer: Principal) -> TenderView:
     mine = own_agency_id(ctx, viewer)
-    now = ctx.now()
+    now = ctx.now().astimezone(UTC)
     with ctx.db.transaction() as s:
         t = get_tender(s, tender_id)
         lots = [{"id": lot.id, "name": lot.name, "buckets": lot.buckets, "regions": lot.regions}
@@ -59,8 +60,7 @@ def tender_view(ctx: AppContext, tender_id: int, viewer: Principal) -> TenderVie
                    for b in s.scalars(select(Bid).where(Bid.tender_id == t.id, Bid.agency_id == mine))] \
             if mine is not None else []
         n_bids = s.scalar(select(func.count()).select_from(Bid).where(Bid.tender_id == t.id)) or 0
-        closes = t.closes_at if t.closes_at.tzinfo else t.closes_at.replace(tzinfo=now.tzinfo)
-        opens = t.opens_at if t.opens_at.tzinfo else t.opens_at.replace(tzinfo=now.tzinfo)
+        closes, opens = aware_utc(t.closes_at), aware_utc(t.opens_at)
         view = TenderView(t.id, t.title, t.requirements, t.state, STATE_ZH.get(t.state, t.state), t.opens_at,
                           t.closes_at, t.state == "open" and opens <= now < closes, lots, list(t.evaluators or []),
                           list(t.criteria), my_bids, n_bids, conflicted(s, t.id, viewer.username), None)

@@ -6,7 +6,7 @@ by a tender manager and approved by someone who did not evaluate. Every step is 
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -51,9 +51,10 @@ def create_tender(ctx: AppContext, *, title: str, requirements: str, lots: list[
     if sum(c.weight for c in criteria) <= 0:
         raise InputError("评分权重之和须大于 0", "criteria weights must add up to more than 0", code="tender.weights")
     evaluators = sorted({e.strip() for e in evaluators if e.strip()})
+    opens_at, closes_at = aware_utc(opens_at).astimezone(UTC), aware_utc(closes_at).astimezone(UTC)
     if not evaluators:
         raise InputError("请至少指定一名评委", "at least one evaluator is required", code="tender.evaluators")
-    now = ctx.now()
+    now = ctx.now().astimezone(UTC)
     with ctx.db.transaction() as s:
         require_role(s, actor, *MANAGERS)
         for e in evaluators:
@@ -75,9 +76,8 @@ def create_tender(ctx: AppContext, *, title: str, requirements: str, lots: list[
         return t.id
 
 
-def _aware(value: datetime) -> datetime:
-    from datetime import UTC
-
+def aware_utc(value: datetime) -> datetime:
+    """A stored instant as an aware UTC datetime (SQLite returns the stored UTC wall time without a zone)."""
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
@@ -86,7 +86,7 @@ def submit_bid(ctx: AppContext, tender_id: int, lot_id: int, *, actor: str, comm
                documents: list[Path] | None = None) -> int:
     """An agency user's bid for one lot (a second bid before the deadline replaces the first). Refused before
     the window opens and from the deadline on; documents are checked for type and size."""
-    now = ctx.now()
+    now = ctx.now().astimezone(UTC)
     docs = documents or []
     for p in docs:
         if not p.name.lower().endswith(BID_DOC_TYPES):
@@ -111,11 +111,11 @@ def submit_bid(ctx: AppContext, tender_id: int, lot_id: int, *, actor: str, comm
         lot = s.get(TenderLot, lot_id)
         if lot is None or lot.tender_id != t.id:
             raise NotFoundError(f"标段 #{lot_id} 不属于招标 #{tender_id}", f"lot #{lot_id} is not in tender #{tender_id}")
-        if now < _aware(t.opens_at):
+        if now < aware_utc(t.opens_at):
             raise StateError("投标尚未开始", "bidding has not opened yet", code="state.bid_early")
-        if t.state != "open" or now >= _aware(t.closes_at):
-            raise StateError(f"投标已于 {_aware(t.closes_at):%Y-%m-%d %H:%M} (UTC) 截止，逾期投标不予接受",
-                             f"bidding closed at {_aware(t.closes_at):%Y-%m-%d %H:%M} UTC; late bids are refused",
+        if t.state != "open" or now >= aware_utc(t.closes_at):
+            raise StateError(f"投标已于 {aware_utc(t.closes_at):%Y-%m-%d %H:%M} (UTC) 截止，逾期投标不予接受",
+                             f"bidding closed at {aware_utc(t.closes_at):%Y-%m-%d %H:%M} UTC; late bids are refused",
                              code="state.bid_late")
         bid = s.scalars(select(Bid).where(Bid.lot_id == lot.id, Bid.agency_id == agency.id)).first()
         before = None
@@ -145,7 +145,7 @@ def _evaluator(s: Session, t: Tender, actor: str) -> None:
 def declare_conflict(ctx: AppContext, tender_id: int, agency_id: int, *, actor: str, note: str = "") -> None:
     """An evaluator declares a conflict of interest with a bidder: from now on they cannot score its bids, and
     any score they already gave it is withdrawn (and the withdrawal audited)."""
-    now = ctx.now()
+    now = ctx.now().astimezone(UTC)
     with ctx.db.transaction() as s:
         t = get_tender(s, tender_id)
         _evaluator(s, t, actor)
@@ -172,7 +172,7 @@ def conflicted(s: Session, tender_id: int, evaluator: str) -> set[int]:
 def score_bid(ctx: AppContext, bid_id: int, scores: dict[str, float], *, actor: str, note: str = "") -> None:
     """An evaluator's own 0–100 scores for a bid's qualitative criteria, after the deadline. Refused for a bidder
     the evaluator declared a conflict with; evaluators do not see each other's scores while scoring."""
-    now = ctx.now()
+    now = ctx.now().astimezone(UTC)
     with ctx.db.transaction() as s:
         bid = s.get(Bid, bid_id)
         if bid is None:
@@ -182,7 +182,7 @@ def score_bid(ctx: AppContext, bid_id: int, scores: dict[str, float], *, actor: 
         if bid.agency_id in conflicted(s, t.id, actor):
             raise PermissionDenied("您已声明与该投标机构存在利益冲突，不能为其评分",
                                    "you declared a conflict of interest with this bidder and cannot score it")
-        if t.state != "open" or now < _aware(t.closes_at):
+        if t.state != "open" or now < aware_utc(t.closes_at):
             raise StateError("投标截止后、授标前方可评分", "scoring is open from the deadline until the award",
                              code="state.scoring")
         keys = {c.key for c in criteria_of(t) if c.kind == "qualitative"}
@@ -204,11 +204,11 @@ def score_bid(ctx: AppContext, bid_id: int, scores: dict[str, float], *, actor: 
 
 def propose_award(ctx: AppContext, tender_id: int, winners: list[tuple[int, int, float]], *, actor: str) -> None:
     """Winners per lot as ``(lot_id, agency_id, share)``; each lot's shares add up to 1. Waits for approval."""
-    now = ctx.now()
+    now = ctx.now().astimezone(UTC)
     with ctx.db.transaction() as s:
         require_role(s, actor, *MANAGERS)
         t = get_tender(s, tender_id)
-        if t.state not in ("open", "proposed") or now < _aware(t.closes_at):
+        if t.state not in ("open", "proposed") or now < aware_utc(t.closes_at):
             raise StateError("投标截止后方可提出授标建议", "an award is proposed after the deadline", code="state.award")
         lots = {lot.id for lot in s.scalars(select(TenderLot).where(TenderLot.tender_id == t.id))}
         per_lot: dict[int, float] = {}
@@ -238,7 +238,7 @@ def propose_award(ctx: AppContext, tender_id: int, winners: list[tuple[int, int,
 def approve_award(ctx: AppContext, tender_id: int, *, actor: str) -> None:
     """Approve the proposed award: only someone who neither evaluated the tender nor proposed the award. Winning
     candidates become active (unless blacklisted)."""
-    now = ctx.now()
+    now = ctx.now().astimezone(UTC)
     with ctx.db.transaction() as s:
         require_role(s, actor, *APPROVERS)
         t = get_tender(s, tender_id)
