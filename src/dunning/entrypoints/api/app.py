@@ -208,6 +208,7 @@ def create_app(ctx: AppContext | None = None, *, auth_policy: AuthPolicy | None 
         agency_pages,
         audit_pages,
         auth_pages,
+        calendar_pages,
         campaign_pages,
         dashboard_pages,
         import_pages,
@@ -225,7 +226,7 @@ def create_app(ctx: AppContext | None = None, *, auth_policy: AuthPolicy | None 
     if public_api is not None:
         app.include_router(public_api)
     for module in (auth_pages, dashboard_pages, import_pages, job_pages, template_pages, campaign_pages,
-                   message_pages, audit_pages, admin_pages, agency_pages, public):
+                   message_pages, audit_pages, admin_pages, agency_pages, calendar_pages, public):
         app.include_router(module.router)
     static_dir = resources.files("dunning.entrypoints.web") / "static"
     app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")
