@@ -52,6 +52,9 @@ class Seeded:
     visit_id: int = 0
     alarm_id: int = 0
     reg_no: str = ""
+    agency_id: int = 0  # the agency user's agency record (issue 22)
+    tender_id: int = 0
+    period_id: int = 0
 
 
 def seed(ctx: AppContext) -> Seeded:
@@ -121,8 +124,12 @@ def seed(ctx: AppContext) -> Seeded:
                                     error_code="000", done_at=sent, received_at=sent, raw="{}"))
         s.add(Reply(channel="sandbox", phone=OTHER_PHONE, text="我的号码是13812348000，已还款", classification="dispute",
                     message_id=msgs[1].id, received_at=sent + timedelta(minutes=1)))
+        ids = imp.id, camp.id, msgs[0].id, msgs[1].id
+    from tests.web.agency_seed import seed_agencies
+
+    agency_id, tender_id, period_id = seed_agencies(ctx, ids[0], AGENCY)
     visit_id, alarm_id, reg_no = seed_visit(ctx)
-    return Seeded(imp.id, camp.id, msgs[0].id, msgs[1].id, "M1", tokens, visit_id, alarm_id, reg_no)
+    return Seeded(*ids, "M1", tokens, visit_id, alarm_id, reg_no, agency_id, tender_id, period_id)
 
 
 def seed_visit(ctx: AppContext) -> tuple[int, int, str]:

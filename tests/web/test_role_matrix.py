@@ -129,6 +129,33 @@ SPEC: dict[tuple[str, str], set[Role] | None] = {
     ("POST", "/field/visits/{visit_id}/checkout"): {A, TL, COL},
     ("POST", "/field/visits/{visit_id}/sos"): {A, TL, COL},
     ("GET", "/visit-check"): PUBLIC,
+    # outsourced agencies (issue 22): registry, tenders, allocation; agency users see only their own
+    ("GET", "/agencies"): ALL,
+    ("POST", "/agencies"): {A, C},
+    ("GET", "/agencies/{agency_id}"): ALL,
+    ("POST", "/agencies/{agency_id}/status"): {A, C},
+    ("POST", "/agencies/{agency_id}/documents"): {A, C},
+    ("POST", "/agencies/{agency_id}/evaluation"): {A, C},
+    ("GET", "/tenders"): ALL,
+    ("POST", "/tenders"): {A, S},
+    ("GET", "/tenders/{tender_id}"): ALL,
+    ("POST", "/tenders/{tender_id}/bids"): {A, G},
+    ("POST", "/tenders/{tender_id}/conflicts"): STAFF,
+    ("POST", "/tenders/{tender_id}/scores"): STAFF,
+    ("POST", "/tenders/{tender_id}/award"): {A, S},
+    ("POST", "/tenders/{tender_id}/approve"): {A, C},
+    ("GET", "/tenders/{tender_id}/report.{fmt}"): STAFF,
+    ("GET", "/allocations"): ALL,
+    ("POST", "/allocations"): {A, OP, S},
+    ("GET", "/allocations/{period_id}"): ALL,
+    ("POST", "/allocations/{period_id}/notice"): {A, OP, S},
+    ("POST", "/allocations/{period_id}/recall"): {A, OP, S},
+    ("POST", "/allocations/{period_id}/close"): {A, C},
+    ("GET", "/allocations/{period_id}/commission.{fmt}"): ALL,
+    ("GET", "/api/v1/agencies"): ALL,
+    ("GET", "/api/v1/agencies/tenders/{tender_id}/sheet"): STAFF,
+    ("POST", "/api/v1/agencies/tenders/{tender_id}/bids"): {A, G},
+    ("GET", "/api/v1/agencies/periods/{period_id}"): ALL,
 }
 
 
@@ -174,8 +201,11 @@ def _fill(path: str, seeded: Seeded, job_id: str) -> str:
     values = {"import_id": seeded.import_id, "campaign_id": seeded.campaign_id, "message_id": seeded.agency_message_id,
               "job_id": job_id, "code": seeded.template_code, "username": "target1", "fmt": "csv", "channel": "sandbox",
               "kind": "dlr", "version": 1, "visit_id": seeded.visit_id, "alarm_id": seeded.alarm_id,
-              "loan_id": "L0001"}
+              "loan_id": "L0001", "agency_id": seeded.agency_id,
+              "tender_id": seeded.tender_id, "period_id": seeded.period_id}
     out = re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]), path)
+    if "/report." in out and out.startswith("/tenders/"):
+        out = out.replace("/report.csv", "/report.html")
     if out.endswith("/events") or out.startswith("/events/"):
         out += "?once=1"
     if out.endswith("/messages"):

@@ -104,6 +104,9 @@ def run_demo(
 
     figures = campaign_figures(ctx, cid)
     report = write_campaign_report(ctx, cid)
+    from dunning.services.agencies.demo import seed_demo_agencies
+
+    agencies = seed_demo_agencies(ctx, import_id=imp.import_id, say=say)
     elapsed = _time.perf_counter() - t0
     per_template = {f"{t}/{v}" if v and v != "A" else t: n for t, v, n, _d in figures["per_template"].iter_rows()}
     return {
@@ -121,6 +124,7 @@ def run_demo(
         "delivery": {"sent": figures["sent"], "delivered": figures["delivered"], "failed": figures["failed"],
                      "expired": figures["expired"], "held": figures["held"], "replies": figures["replies"]},
         "found_existing": found,
+        "agencies": agencies,
         "report": report,
         "elapsed_seconds": round(elapsed, 2),
         "database": ctx.settings.resolved_database_url,

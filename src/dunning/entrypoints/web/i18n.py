@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from dunning.entrypoints.web.agency_i18n import AGENCY_EN
+
 EN: dict[str, str] = {
     # layout and navigation
     "催收短信平台": "Collection SMS", "退出": "Sign out", "导航": "Navigation", "仪表盘": "Dashboard",
@@ -179,6 +181,10 @@ EN: dict[str, str] = {
     "新模板先存为草稿：在模板页面检查合规与预览后提交审核。":
         "A new template starts as a draft: check compliance and the preview on its page, then submit it for review.",
 }
+
+# Capabilities keep their strings beside their pages; an entry here wins over theirs.
+for _k, _v in AGENCY_EN.items():
+    EN.setdefault(_k, _v)
 
 
 def translator(lang: str) -> Callable[..., str]:
