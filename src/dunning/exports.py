@@ -16,6 +16,7 @@ A top-level module that imports nothing else of ``dunning``: every layer may use
 
 from __future__ import annotations
 
+import io
 import re
 import zipfile
 from collections.abc import Mapping
@@ -63,16 +64,19 @@ def _flat(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(pl.col(c).map_elements(str, return_dtype=pl.Utf8) for c in odd) if odd else frame
 
 
-def write_csv(frame: pl.DataFrame, sink: Sink) -> None:
+def write_csv(frame: pl.DataFrame, sink: Sink | IO[str]) -> None:
     """``frame`` as CSV (UTF-8 with BOM) to a path or a binary file object, text cells neutralised."""
     safe = neutralise_frame(_flat(frame))
     if isinstance(sink, str | Path):
         with open(sink, "wb") as fh:
             fh.write(b"\xef\xbb\xbf")
             safe.write_csv(fh)
+    elif isinstance(sink, io.TextIOBase):  # a text stream: the BOM as a character
+        sink.write("\ufeff" + safe.write_csv())
     else:
-        sink.write(b"\xef\xbb\xbf")
-        safe.write_csv(sink)
+        binary: Any = sink
+        binary.write(b"\xef\xbb\xbf")
+        safe.write_csv(binary)
 
 
 MAX_DATA_ROWS = 1_048_575  # Excel's 1,048,576 rows, less the header
@@ -182,7 +186,7 @@ def _rows_xml(part: pl.DataFrame) -> str:
     return rows.select(pl.col("x").str.join("")).item() if part.height else ""
 
 
-def write_xlsx(frame: pl.DataFrame, sink: Sink, sheet: str = "Sheet1", *,
+def write_xlsx(frame: pl.DataFrame, sink: Sink, sheet: str = "导出", *,
                widths: Mapping[str, int] | None = None) -> None:
     """``frame`` as a one-sheet workbook (more rows than a sheet holds continue on ``sheet2``…), text cells
     neutralised, to a path or a binary file object."""

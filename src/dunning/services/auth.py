@@ -34,13 +34,13 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import and_, func, or_, select
 
 from dunning.db.models import ApiToken, AuditEvent, User
-from dunning.errors import DunningError, InputError, NotFoundError
+from dunning.errors import DunningError, NotFoundError
 from dunning.services import audit
 from dunning.services.context import AppContext
-from dunning.services.users import ROLE_ZH, Role, get_user, hasher
+from dunning.services.users import MIN_PASSWORD as MIN_PASSWORD  # the rule lives in users.check_password
+from dunning.services.users import ROLE_ZH, Role, check_password, get_user, hasher
 
 TOKEN_PREFIX = "dun_"  # nosec B105  # not a password (a constant naming a token format or slot)
-MIN_PASSWORD = 8
 
 
 class AuthFailed(DunningError):
@@ -119,12 +119,12 @@ def _backoff(s: Any, username: str, ip: str, now: datetime, policy: AuthPolicy) 
     reset = s.scalar(select(func.max(AuditEvent.at)).where(or_(
         and_(AuditEvent.action == "auth.login", AuditEvent.actor == username, AuditEvent.entity_id == ip),
         and_(AuditEvent.action == "user.unlock", AuditEvent.entity_id == username))))
-    if reset is not None and _aware(reset, now) > since:
-        since = _aware(reset, now)
+    if reset is not None and aware_utc(reset, now) > since:
+        since = aware_utc(reset, now)
     n, last = s.execute(select(func.count(), func.max(AuditEvent.at)).where(
         AuditEvent.action == "auth.login_failed", AuditEvent.actor == username, AuditEvent.entity == "login_ip",
         AuditEvent.entity_id == ip, AuditEvent.at > since)).one()
-    return int(n or 0), (_aware(last, now) if last is not None else None)
+    return int(n or 0), (aware_utc(last, now) if last is not None else None)
 
 
 def login(ctx: AppContext, username: str, password: str, *, ip: str,
@@ -208,9 +208,7 @@ def active_principal(ctx: AppContext, username: str, *, sid: str, issued: float)
 
 
 def set_password(ctx: AppContext, username: str, password: str, *, actor: str) -> None:
-    if len(password) < MIN_PASSWORD:
-        raise InputError(f"密码至少 {MIN_PASSWORD} 位。", f"passwords need at least {MIN_PASSWORD} characters",
-                         code="input.password")
+    check_password(password)
     with ctx.db.transaction() as s:
         user = get_user(s, username)
         user.password_hash = hasher().hash(password)
@@ -266,7 +264,7 @@ def list_users(ctx: AppContext) -> list[UserRow]:
         users = s.scalars(select(User).order_by(User.username)).all()
         now = ctx.now()
         return [UserRow(u.username, u.display_name, u.role, u.agency, u.active,
-                        _aware(u.locked_until, now) if u.locked_until and _aware(u.locked_until, now) > now else None,
+                        aware_utc(u.locked_until, now) if u.locked_until and aware_utc(u.locked_until, now) > now else None,
                         u.password_hash is not None, int(counts.get(u.id, 0))) for u in users]
 
 
@@ -367,5 +365,5 @@ class SessionCodec:
         return bool(token) and hmac.compare_digest(self.csrf_token(session), token or "")
 
 
-def _aware(dt: datetime, like: datetime) -> datetime:
+def aware_utc(dt: datetime, like: datetime) -> datetime:
     return dt if dt.tzinfo is not None else dt.replace(tzinfo=like.tzinfo)
