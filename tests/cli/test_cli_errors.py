@@ -35,16 +35,43 @@ class Result:
 Run = Callable[..., Result]
 
 
+TEST_PASSWORD = "cli-test-password"
+
+
 @pytest.fixture
 def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
     monkeypatch.setenv("DUNNING_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("DUNNING_SECRET_KEY", "cli-test-secret")
     monkeypatch.setenv("DUNNING_SETTINGS_FILE", str(tmp_path / "none.toml"))
-    monkeypatch.setenv("DUNNING_USER", "wang.ops")
     monkeypatch.delenv("DUNNING_DATABASE_URL", raising=False)
+
+    def authenticate(args: tuple[str, ...]) -> None:
+        """What an administrator sets up once (issue 17.4): this OS account acts as an admin on the CLI, and a
+        person named with ``--as`` proves it with their password."""
+        import getpass
+
+        from dunning.services import auth
+        from dunning.services.context import build_context
+        from dunning.services.guard.identity import map_os_user, mapped_user
+        from dunning.services.users import add_user
+
+        ctx = build_context()
+        if mapped_user(ctx, getpass.getuser()) is None:
+            add_user(ctx, "cli.tester", "admin", password=TEST_PASSWORD)
+            map_os_user(ctx, getpass.getuser(), "cli.tester", actor="test")
+        monkeypatch.delenv("DUNNING_PASSWORD", raising=False)
+        if "--as" in args:
+            try:
+                auth.set_password(ctx, args[args.index("--as") + 1], TEST_PASSWORD, actor="test")
+                monkeypatch.setenv("DUNNING_PASSWORD", TEST_PASSWORD)
+            except Exception:  # noqa: BLE001 - an unknown name stays unknown: the CLI must refuse it
+                pass
+        ctx.db.dispose()
 
     def invoke(*args: str, at: str = MORNING, stdin: str | None = None) -> Result:
         monkeypatch.setenv("DUNNING_BUSINESS_TIME", at)
+        get_settings.cache_clear()
+        authenticate(args)
         get_settings.cache_clear()
         r = CliRunner().invoke(app, list(args), input=stdin)
         get_settings.cache_clear()
