@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
+from dunning.entrypoints.api.ids import DbId
 from dunning.entrypoints.api.security import ALL_ROLES, STAFF, allow
 from dunning.services.agencies import queries, registry, tenders
 from dunning.services.auth import Principal
@@ -34,7 +35,7 @@ def agencies(request: Request, principal: Principal = allow(*ALL_ROLES)) -> list
 
 
 @router.get("/tenders/{tender_id}/sheet", summary="招标评分表 / a tender's score sheet")
-def tender_sheet(request: Request, tender_id: int, principal: Principal = allow(*STAFF)) -> dict[str, Any]:
+def tender_sheet(request: Request, tender_id: DbId, principal: Principal = allow(*STAFF)) -> dict[str, Any]:
     view = queries.tender_view(request.app.state.ctx, tender_id, principal)
     assert view.sheet is not None  # staff always get the sheet  # nosec B101  # narrows a type for mypy; the invariant holds by construction
     return {"tender_id": view.id, "title": view.title, "state": view.state, "criteria": view.criteria,
@@ -45,7 +46,7 @@ def tender_sheet(request: Request, tender_id: int, principal: Principal = allow(
 
 
 @router.post("/tenders/{tender_id}/bids", status_code=201, summary="提交投标 / submit a bid (agency users)")
-def submit_bid(request: Request, tender_id: int, body: BidIn, principal: Principal = allow(Role.AGENCY)) -> dict[str, int]:
+def submit_bid(request: Request, tender_id: DbId, body: BidIn, principal: Principal = allow(Role.AGENCY)) -> dict[str, int]:
     bid_id = tenders.submit_bid(request.app.state.ctx, tender_id, body.lot_id, actor=principal.username,
                                 commission_rate=body.commission_rate, capacity=body.capacity,
                                 promised_recovery_rate=body.promised_recovery_rate,
@@ -55,6 +56,6 @@ def submit_bid(request: Request, tender_id: int, body: BidIn, principal: Princip
 
 
 @router.get("/periods/{period_id}", summary="分案周期、考核与佣金 / allocation period, scorecard and commission")
-def period(request: Request, period_id: int, principal: Principal = allow(*ALL_ROLES)) -> dict[str, Any]:
+def period(request: Request, period_id: DbId, principal: Principal = allow(*ALL_ROLES)) -> dict[str, Any]:
     info = queries.period_view(request.app.state.ctx, period_id, principal)
     return {k: (str(v) if k in ("starts_on", "ends_on") else v) for k, v in info.items()}

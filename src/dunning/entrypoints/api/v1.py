@@ -167,7 +167,7 @@ def campaign_pilot_report(request: Request, campaign_id: DbId, principal: Princi
 
 @router.get("/campaigns/{campaign_id}/report.html", tags=["campaigns"], responses=NOT_FOUND,
             response_class=HTMLResponse, summary="HTML 报告（单个自包含文件）/ the HTML report, one self-contained file")
-def campaign_report_html(request: Request, campaign_id: int, principal: Principal = allow(*STAFF)) -> HTMLResponse:
+def campaign_report_html(request: Request, campaign_id: DbId, principal: Principal = allow(*STAFF)) -> HTMLResponse:
     from dunning.entrypoints.web.campaign_pages import report_response
     from dunning.services.reports import campaign_report_html as render
 
