@@ -312,3 +312,7 @@ class VerificationAttempt(Base):
     phone_masked: Mapped[str] = mapped_column(String(20))
     outcome: Mapped[str] = mapped_column(String(16))  # genuine | not_found | expired | rate_limited | invalid
     channel: Mapped[str] = mapped_column(String(16), default="public")  # public | hotline
+
+
+# Tables of capabilities kept in modules of their own; imported here so that Base.metadata is complete.
+from dunning.db import case_models as _case_models  # noqa: E402,F401

@@ -32,6 +32,7 @@ from dunning.errors import ConfigError, InputError, NotFoundError, StateError
 from dunning.intake import phone_expr
 from dunning.services import audit
 from dunning.services.campaigns_base import transition
+from dunning.services.cases.suppression import hardship_phones
 from dunning.services.context import AppContext
 from dunning.services.policy import policy_for, render_context
 from dunning.services.verification import codes_and_hashes
@@ -47,6 +48,7 @@ SUPPRESSION_ZH = {
     "do_not_contact": "禁止联系名单",
     "opted_out": "已退订",
     "dispute": "存在争议",
+    "hardship": "困难协商中（暂停）",
     "paid": "已还款",
     "budget": "超出联系频次上限",
     "lint_block": "合规检查未通过",
@@ -289,6 +291,12 @@ def _plan_frame(ctx: AppContext, s: Any, accounts: pl.DataFrame, spec: StrategyS
                       {"since": _db_ts(s, datetime.combine(snapshot, time(0), tz))},
                       schema={"loan_id": pl.Utf8, "paid_fen": pl.Int64})
     df = df.join(flags.rename({"kind": "_flag"}), on="phone", how="left").join(paid, on="loan_id", how="left")
+    # An open hardship case: the strategy pauses the borrower's reminders or sends its gentle template instead.
+    hardship = hardship_phones(s).with_columns(pl.lit(True).alias("_hardship"))
+    df = df.join(hardship, on="phone", how="left").with_columns(pl.col("_hardship").fill_null(False))
+    if spec.hardship.action == "gentle":
+        df = df.with_columns(pl.when(pl.col("_hardship") & pl.col("template").is_not_null())
+                             .then(pl.lit(spec.hardship.template)).otherwise(pl.col("template")).alias("template"))
 
     policy = policy_for(ctx, spec.profile, policy_overlay)
     zones = sorted(set(df["zone"].unique().to_list()) | {spec.timezone})
@@ -300,6 +308,7 @@ def _plan_frame(ctx: AppContext, s: Any, accounts: pl.DataFrame, spec: StrategyS
         .when(pl.col("holdout")).then(pl.lit("holdout"))
         .when(pl.lit(spec.holidays == "skip" and fire.rest_today)).then(pl.lit("holiday"))
         .when(pl.col("_flag").is_not_null()).then(pl.col("_flag"))
+        .when(pl.lit(spec.hardship.action == "pause") & pl.col("_hardship")).then(pl.lit("hardship"))
         .when(pl.col("paid_fen").fill_null(0) >= pl.col("amount_due_fen")).then(pl.lit("paid"))
         .when(pl.col("zone").is_in(empty_zones)).then(pl.lit("window"))
         .otherwise(pl.lit(None, pl.Utf8))
