@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from dunning.db.case_models import Case
 from dunning.db.models import (
     Account,
     Campaign,
@@ -45,6 +46,7 @@ class Seeded:
     other_message_id: int
     template_code: str
     tokens: dict[Role, str]
+    case_id: int = 0  # a complaint about the agency's account: every role that sees cases sees this one
 
 
 def seed(ctx: AppContext) -> Seeded:
@@ -114,7 +116,14 @@ def seed(ctx: AppContext) -> Seeded:
                                     error_code="000", done_at=sent, received_at=sent, raw="{}"))
         s.add(Reply(channel="sandbox", phone=OTHER_PHONE, text="我的号码是13812348000，已还款", classification="dispute",
                     message_id=msgs[1].id, received_at=sent + timedelta(minutes=1)))
-        return Seeded(imp.id, camp.id, msgs[0].id, msgs[1].id, "M1", tokens)
+        s.flush()
+        complaint = Case(type="complaint", state="new", source="reply", phone=AGENCY_PHONE, loan_ids=["L0001"],
+                         agency=AGENCY, message_id=msgs[0].id, team="compliance", summary="我要投诉催收态度",
+                         opened_by="system", opened_at=sent, ack_due_at=sent + timedelta(days=1),
+                         due_at=sent + timedelta(days=15), outcome_data={}, updated_at=sent)
+        s.add(complaint)
+        s.flush()
+        return Seeded(imp.id, camp.id, msgs[0].id, msgs[1].id, "M1", tokens, complaint.id)
 
 
 def business_noon() -> datetime:

@@ -101,6 +101,24 @@ SPEC: dict[tuple[str, str], set[Role] | None] = {
     ("POST", "/api/v1/verify"): PUBLIC,
     ("GET", "/hotline"): {A, OP, C, V},
     ("POST", "/hotline"): {A, OP, C, V},
+    # borrower cases (issue 20): self-service after verification, the console's queue and case page, the API
+    ("GET", "/help"): PUBLIC,
+    ("POST", "/help"): PUBLIC,
+    ("GET", "/cases"): {A, OP, C, G},
+    ("POST", "/cases"): {A, OP, C},
+    ("POST", "/cases/assign"): {A, OP, C},
+    ("GET", "/cases/{case_id}"): {A, OP, C, G},
+    ("POST", "/cases/{case_id}/note"): {A, OP, C, G},
+    ("POST", "/cases/{case_id}/transition"): {A, OP, C, G},
+    ("POST", "/cases/{case_id}/assign"): {A, OP, C},
+    ("POST", "/cases/{case_id}/resolve"): {A, OP, C, G},
+    ("GET", "/api/v1/cases"): {A, OP, C, G},
+    ("POST", "/api/v1/cases"): {A, OP, C},
+    ("POST", "/api/v1/cases/assign"): {A, OP, C},
+    ("GET", "/api/v1/cases/{case_id}"): {A, OP, C, G},
+    ("POST", "/api/v1/cases/{case_id}/notes"): {A, OP, C, G},
+    ("POST", "/api/v1/cases/{case_id}/transition"): {A, OP, C, G},
+    ("POST", "/api/v1/cases/{case_id}/resolve"): {A, OP, C, G},
 }
 
 
@@ -145,7 +163,7 @@ def test_every_route_declares_exactly_the_specified_roles(app: FastAPI) -> None:
 def _fill(path: str, seeded: Seeded, job_id: str) -> str:
     values = {"import_id": seeded.import_id, "campaign_id": seeded.campaign_id, "message_id": seeded.agency_message_id,
               "job_id": job_id, "code": seeded.template_code, "username": "target1", "fmt": "csv", "channel": "sandbox",
-              "kind": "dlr", "version": 1}
+              "kind": "dlr", "version": 1, "case_id": seeded.case_id}
     out = re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]), path)
     if out.endswith("/events") or out.startswith("/events/"):
         out += "?once=1"

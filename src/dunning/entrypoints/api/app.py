@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from dunning.entrypoints.api import cases as cases_api
 from dunning.entrypoints.api import docs, v1, webhooks
 from dunning.entrypoints.api.jobs import JobRunner
 from dunning.entrypoints.api.security import (
@@ -207,22 +208,25 @@ def create_app(ctx: AppContext | None = None, *, auth_policy: AuthPolicy | None 
         audit_pages,
         auth_pages,
         campaign_pages,
+        case_pages,
         dashboard_pages,
         import_pages,
         job_pages,
         message_pages,
         public,
+        self_service,
         template_pages,
     )
 
     app.include_router(v1.router)
+    app.include_router(cases_api.router)
     app.include_router(webhooks.router)
     app.include_router(docs.router)
     public_api = getattr(public, "api_router", None)  # the verification API lives beside its page
     if public_api is not None:
         app.include_router(public_api)
     for module in (auth_pages, dashboard_pages, import_pages, job_pages, template_pages, campaign_pages,
-                   message_pages, audit_pages, admin_pages, public):
+                   message_pages, audit_pages, admin_pages, public, case_pages, self_service):
         app.include_router(module.router)
     static_dir = resources.files("dunning.entrypoints.web") / "static"
     app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")

@@ -25,6 +25,7 @@ NAV: tuple[tuple[str, str, tuple[Role, ...]], ...] = (
     ("/templates", "模板", STAFF),
     ("/campaigns", "批次", STAFF),
     ("/messages", "短信查询", tuple(Role)),
+    ("/cases", "案件", (Role.ADMIN, Role.OPERATOR, Role.COMPLIANCE, Role.AGENCY)),
     ("/hotline", "来电核验", (Role.ADMIN, Role.OPERATOR, Role.COMPLIANCE, Role.VIEWER)),
     ("/audit", "审计日志", (Role.ADMIN, Role.COMPLIANCE)),
     ("/admin/users", "用户", (Role.ADMIN,)),
