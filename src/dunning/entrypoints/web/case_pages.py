@@ -76,7 +76,7 @@ def case_open(request: Request, type: str = Form(...), phone: str = Form("", max
 @router.post("/cases/assign")
 async def cases_assign(request: Request, principal: Principal = allow(*OPEN_ROLES)) -> Response:
     form = await request.form()
-    ids = [int(v) for v in form.getlist("case_id") if str(v).isdigit()]
+    ids = [int(str(v)) for v in form.getlist("case_id") if str(v).isdigit()]
     owner = str(form.get("owner") or "")
     try:
         n = commands.assign(request.app.state.ctx, principal, ids, owner)
