@@ -204,3 +204,47 @@ def test_compliance_sees_complaints_only_and_agency_users_nothing_of_others(ctx:
     for who in (compliance, agency):
         with pytest.raises(NotFoundError):
             commands.add_note(ctx, who, hardship.id, "看一下")
+
+
+HARDSHIP_GENTLE = """name: %s
+hardship: {action: gentle, template: pre_due_1}
+segments:
+  - {name: all, steps: [{name: %s, dpd: [1], template: M1}]}
+"""
+
+
+@pytest.mark.parametrize("strategy", ["pause", "gentle"])
+def test_an_open_hardship_case_pauses_or_softens_reminders_as_the_strategy_says(tmp_path: Path, strategy: str) -> None:
+    ctx = make_ctx(tmp_path, FrozenClock(at(DAY, 9)))
+    helped, other = "+8613900000061", "+8613900000062"
+    commands.open_case(ctx, OPERATOR, commands.OpenRequest("hardship", helped, "hotline", "失业，申请分期"))
+    iid = import_accounts(ctx, [Acct("H1", 1, phone=helped), Acct("H2", 1, phone=other)], DAY)
+    text = EVERY_DAY % ("h", "h") if strategy == "pause" else HARDSHIP_GENTLE % ("h", "h")
+    got = by_loan(ctx, plan(ctx, text, tmp_path, iid, DAY).campaign_id)
+    if strategy == "pause":
+        assert (got["H1"].state, got["H1"].reason) == ("suppressed", "hardship")
+    else:
+        assert got["H1"].state == "planned" and got["H1"].template_version_id != got["H2"].template_version_id
+    assert got["H2"].state == "planned"
+
+
+def test_hardship_outcomes_compare_repayment_after_help_against_without(tmp_path: Path) -> None:
+    from dunning.services.cases.report import hardship_outcomes
+
+    clock = FrozenClock(at(DAY, 10))
+    ctx = make_ctx(tmp_path, clock)
+    refs = [commands.open_case(ctx, OPERATOR, commands.OpenRequest("hardship", f"+86139000001{i:02d}",
+                                                                   loan_ids=(f"HL{i}",))) for i in range(4)]
+    plan_terms = {"instalments": "3", "first_due": "2026-12-01", "instalment_amount": "300"}
+    commands.resolve(ctx, OPERATOR, refs[0].id, "instalment_plan", plan_terms)
+    commands.resolve(ctx, OPERATOR, refs[1].id, "instalment_plan", plan_terms)
+    commands.resolve(ctx, OPERATOR, refs[2].id, "declined")
+    pay = tmp_path / "p.csv"  # HL0 repays within the window, HL2 before it opened (not counted), HL3 never
+    pay.write_text("借款编号,还款金额,还款时间\nHL0,300.00,2026-11-25 10:00:00\nHL2,100.00,2026-11-20 10:00:00\n",
+                   encoding="utf-8")
+    clock.advance(days=5)
+    import_payments(ctx, [pay], actor="finance")
+    r = {g.group: g for g in hardship_outcomes(ctx, window_days=30).groups}
+    assert (r["helped"].cases, r["helped"].repaid, r["helped"].repaid_fen) == (2, 1, 30000)
+    assert (r["not_helped"].cases, r["not_helped"].repaid) == (2, 0)
+    assert r["helped"].repaid_rate == 0.5 and r["not_helped"].repaid_rate == 0.0

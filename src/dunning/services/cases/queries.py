@@ -245,3 +245,13 @@ def _note_text(n: CaseNote) -> tuple[str, str]:
         return (f"结案：{d.get('outcome')}{'（' + terms + '）' if terms else ''}{'：' + n.text if n.text else ''}",
                 f"closed: {d.get('outcome')}{' (' + terms + ')' if terms else ''}{': ' + n.text if n.text else ''}")
     return f"备注：{n.text}", f"note: {n.text}"
+
+
+def open_summary(ctx: AppContext, *, overdue_only: bool = False) -> list[dict[str, Any]]:
+    """Open cases counted by type, team and SLA class (the whole book; for the CLI, the demo and the bench)."""
+    with ctx.db.transaction() as s:
+        frame = sla_frame(s, ctx.now())
+    if overdue_only:
+        frame = frame.filter(pl.col("sla") == "overdue")
+    counts = frame.group_by("type", "team", "sla").len().sort("type", "team", "sla")
+    return [{"type": t, "team": team, "sla": sla, "count": int(n)} for t, team, sla, n in counts.iter_rows()]
