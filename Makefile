@@ -42,6 +42,7 @@ bench: install-test
 	$(PY) bench/outcomes.py
 	$(PY) bench/dispatch.py
 	$(PY) bench/crash.py
+	$(PY) bench/cases.py
 
 clean:
 	rm -rf $(VENV) .dunning .pytest_cache .mypy_cache .ruff_cache
