@@ -230,7 +230,7 @@ def load_policy(profile: str = "CN", overlay: Path | str | Mapping[str, Any] | N
         stop_keywords=_strs(replies.get("stop_keywords") or opt.get("keywords"), "stop_keywords"),
         dispute_keywords=_strs(replies.get("dispute_keywords"), "dispute_keywords"),
         case_keywords={str(k): _strs(v, f"case_keywords.{k}")
-                       for k, v in (replies.get("case_keywords") or {}).items()},
+                       for k, v in (extra.get("case_keywords") or jext.get("case_keywords") or {}).items()},
         counting="cn_domestic" if length.get("counting") == "cn_domestic" else "intl",
         warn_segments=int(length_over.get("warn_segments", length.get("default_max_segments", 2))),
         block_segments=int(length_over.get("block_segments", length.get("hard_max_segments", 3))),
