@@ -31,6 +31,7 @@ lint: install-test
 	$(VENV)/bin/ruff check src tests $(wildcard bench)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/deptry src
 
 test: install-test system-deps lint
 	$(VENV)/bin/pytest
@@ -41,7 +42,9 @@ bench: install-test
 	$(PY) bench/plan.py
 	$(PY) bench/outcomes.py
 	$(PY) bench/dispatch.py
+	$(PY) bench/segmentation.py
 	$(PY) bench/crash.py
+	$(PY) bench/lint_quality.py
 	$(PY) bench/cases.py
 
 clean:

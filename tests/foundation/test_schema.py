@@ -9,6 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import MetaData
 
+from dunning.db import calendar_models  # noqa: F401  (registers calendar_years on Base.metadata)
 from dunning.db.engine import make_engine, migrate
 from dunning.db.models import Base
 from dunning.dispatch.state import DISPATCH_STATE

@@ -71,6 +71,8 @@ SPEC: dict[tuple[str, str], set[Role] | None] = {
     ("POST", "/admin/users/{username}/active"): {A},
     ("POST", "/admin/users/{username}/token"): {A},
     ("POST", "/admin/users/{username}/revoke"): {A},
+    ("GET", "/admin/calendar"): {A},
+    ("POST", "/admin/calendar"): {A},
     ("GET", "/api/v1/me"): ALL,
     ("GET", "/api/v1/imports"): STAFF,
     ("POST", "/api/v1/imports"): {A, OP},
@@ -188,6 +190,8 @@ def _request(client: Browser | TestClient, method: str, url: str, token: str | N
             kw["data"] = {"phone": "13812348000", "code": "ABCDEF"}
         elif url.endswith("/check") or re.fullmatch(r"/templates/[^/]+", url):
             kw["data"] = {"text": "${name}您好，请致电${hotline}。", "variables": "name: masked_name\nhotline: text"}
+        elif url == "/admin/calendar":
+            kw["data"] = {"text": "kind,name,first,last\nholiday,春节,2030-02-02,2030-02-08\n"}
         elif url.startswith("/admin/users"):
             kw["data"] = {"username": "newuser", "role": "viewer", "password": "another-pass-1", "active": "1"}
     if isinstance(client, Browser):

@@ -43,6 +43,7 @@ from dunning.domain.states import CAMPAIGN_STATE_ZH, CampaignState
 from dunning.errors import InputError, NotFoundError
 from dunning.services import audit, campaigns
 from dunning.services.auth import Principal
+from dunning.services.calendar import next_year_warning
 from dunning.services.context import AppContext
 from dunning.services.users import Role
 
@@ -363,6 +364,9 @@ def dashboard(ctx: AppContext, viewer: Principal) -> DashboardView:
                 alerts.append(Alert("danger", f"通道 {ch.name} 近一小时失败率 {ch.failure_rate:.0%}，请检查通道或切换备用通道。",
                                     f"Channel {ch.name}: {ch.failure_rate:.0%} failed in the last hour; check it "
                                     "or fail over.", None))
+        warning = next_year_warning(ctx, today)
+        if warning is not None:
+            alerts.append(Alert("warn", warning[0], warning[1], "/admin/calendar"))
     return DashboardView(today, progress, alerts, channels, imports_today, sent_today, delivered_today)
 
 
@@ -850,10 +854,15 @@ def template_check(ctx: AppContext, text: str, variables_text: str, *, profile: 
         variables = parse_variables(variables_text)
         result = tsvc.lint(ctx, [TemplateSpec(id="draft", text=text, variables=variables, tone=tone,
                                               stage=stage, profile=profile)])[0]
-        rows = tsvc.preview(ctx, text=text, variables=variables, profile=profile)
     except InputError as exc:
         return TemplateCheck([Segment(text)], [], len(text), 0, [], exc.message_zh, exc.message_en)
+    error: tuple[str | None, str | None] = (None, None)
+    try:  # the same findings as `dunning templates lint`, whether or not the text can be rendered yet
+        rows = tsvc.preview(ctx, text=text, variables=variables, profile=profile)
+    except InputError as exc:  # a binding or syntax problem: a finding of its own; no previews until fixed
+        rows, error = [], (exc.message_zh, exc.message_en)
     findings = [f.to_dict() for f in result.findings]
     previews = [{"label": r.loan_id, "text": r.text, "chars": r.length, "parts": r.segments,
                  "blocks": sum(1 for f in r.findings if f.severity == "block")} for r in rows[:3]]
-    return TemplateCheck(highlight(text, findings), findings, result.worst_case_length, result.segments, previews)
+    return TemplateCheck(highlight(text, findings), findings, result.worst_case_length, result.segments, previews,
+                         *error)

@@ -13,7 +13,7 @@ not fit it (``window``). Samples to the pilot's internal test numbers are added 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,10 +27,12 @@ from dunning.compliance import lint_messages
 from dunning.db.bulk import bulk_insert, read_frame
 from dunning.db.models import Account, Campaign, Import, Message, Strategy, TemplateRecord, TemplateVersion
 from dunning.domain.buckets import bucket_expr
+from dunning.domain.sms import counting_for, parts_expr
 from dunning.domain.states import CampaignState, MessageState, TemplateStatus
 from dunning.errors import ConfigError, InputError, NotFoundError, StateError
 from dunning.intake import phone_expr
 from dunning.services import audit
+from dunning.services.calendar import calendar_for, next_year_warning
 from dunning.services.campaigns_base import transition
 from dunning.services.cases.suppression import hardship_phones
 from dunning.services.context import AppContext
@@ -38,7 +40,7 @@ from dunning.services.policy import policy_for, render_context
 from dunning.services.verification import codes_and_hashes
 from dunning.strategy import StrategySpec, assign_steps, load_bundled_strategy, load_strategy
 from dunning.strategy.budget import apply_caps
-from dunning.strategy.calendar import FireDays, fire_days
+from dunning.strategy.calendar import FireDays, HolidayCalendar, fire_days
 from dunning.strategy.schedule import ZoneWindow, legal_window, schedule, zone_expr, zone_window
 from dunning.templates import compile_template, render, render_params
 
@@ -93,6 +95,8 @@ class PlanSummary:
     last_send: str | None = None
     rate: float = 0.0  # messages per second the schedule assumes
     test_messages: int = 0  # samples to internal test numbers (pilot only; not in `planned`)
+    # From 1 November when next year has no holiday data: {"zh": …, "en": …} naming the command that fixes it.
+    calendar_warning: dict[str, str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -129,10 +133,19 @@ def _approved_templates(s: Any, codes: set[str]) -> dict[str, TemplateVersion]:
     return found
 
 
-def _parts_expr(col: str) -> pl.Expr:
-    # CN domestic counting: every character counts 1, signature included; ≤ 70 one part, else 67 per part.
-    n = pl.col(col).str.len_chars()
-    return pl.when(n <= 70).then(1).otherwise((n + 66) // 67).cast(pl.Int16)
+def _parts_expr(col: str, counting: str) -> pl.Expr:
+    """Billed parts per text, counted by the one segmentation (``domain.sms``) as the channel sends it."""
+    return parts_expr(col, counting).cast(pl.Int16)
+
+
+def channel_counting(ctx: AppContext, name: str) -> str:
+    """How the channel ``name`` splits texts: carrier-direct channels (SMPP, HTTP gateways, Twilio) by their
+    SMSC's default alphabet (GSM-7 / ASCII / Latin-1, else UCS-2); Chinese SMS platforms and the sandbox by CN
+    domestic billing (every character 1, 70/67)."""
+    cfg = ctx.settings.channels.get(name)
+    if cfg is None or cfg.kind not in ("smpp", "http", "twilio"):
+        return "cn_domestic"
+    return counting_for(str(cfg.options.get("default_alphabet", "gsm7")))
 
 
 def channel_rate(ctx: AppContext, name: str) -> float:
@@ -180,6 +193,9 @@ def plan_campaign(
     """Create the campaign for one strategy, snapshot and as-of date; planning the same again finds it."""
     spec, sha, body = load_strategy(strategy_path) if strategy_path else load_bundled_strategy()
     now = ctx.now()
+    calendar = calendar_for(ctx)
+    warning = next_year_warning(ctx, calendar=calendar)
+    calendar_warning = {"zh": warning[0], "en": warning[1]} if warning else None
     with ctx.db.transaction() as s:
         if import_id is None:
             import_id = s.scalar(select(func.max(Import.id)).where(Import.kind == "portfolio"))
@@ -197,6 +213,7 @@ def plan_campaign(
             summary = PlanSummary(**existing.plan_summary)
             summary.state = existing.state
             summary.already_planned = True
+            summary.calendar_warning = calendar_warning
             return summary
         templates = _approved_templates(s, spec.templates())
         channel_name = channel or ctx.settings.default_channel
@@ -215,8 +232,9 @@ def plan_campaign(
             (pl.lit(as_of) - pl.col("due_date")).dt.total_days().cast(pl.Int32).alias("dpd"),
         ).with_columns(bucket_expr("dpd").alias("bucket"))
         plan = _plan_frame(ctx, s, accounts, spec, campaign, templates, policy_overlay, snapshot=imp.as_of,
-                           rate=rate)
+                           rate=rate, calendar=calendar)
         summary = _persist_plan(ctx, s, plan, campaign, strat, accounts.height, actor)
+        summary.calendar_warning = calendar_warning
         return summary
 
 
@@ -269,10 +287,10 @@ def _zone_windows(ctx: AppContext, spec: StrategySpec, policy_raw: Any, as_of: d
 
 def _plan_frame(ctx: AppContext, s: Any, accounts: pl.DataFrame, spec: StrategySpec, campaign: Campaign,
                 templates: dict[str, TemplateVersion], policy_overlay: Path | None, *, snapshot: date,
-                rate: float) -> _Plan:
+                rate: float, calendar: HolidayCalendar | None = None) -> _Plan:
     as_of = campaign.as_of
     tz = ZoneInfo(spec.timezone)
-    fire = fire_days(as_of, spec.holidays, spec.holiday_days, spec.quiet_dates)
+    fire = fire_days(as_of, spec.holidays, spec.holiday_days, spec.quiet_dates, calendar=calendar)
     deferred = 0
     if not fire.days:
         # A rest day under `defer`: nothing goes today; count what moves to the next working day.
@@ -299,6 +317,9 @@ def _plan_frame(ctx: AppContext, s: Any, accounts: pl.DataFrame, spec: StrategyS
                              .then(pl.lit(spec.hardship.template)).otherwise(pl.col("template")).alias("template"))
 
     policy = policy_for(ctx, spec.profile, policy_overlay)
+    counting = channel_counting(ctx, campaign.channel)
+    if policy.counting != "cn_domestic" and counting != "cn_domestic":
+        policy = replace(policy, counting=counting)  # lint the length as this channel will split it
     zones = sorted(set(df["zone"].unique().to_list()) | {spec.timezone})
     windows = _zone_windows(ctx, spec, policy.raw, as_of, zones)
     empty_zones = [z for z, w in windows.items() if w.empty]
@@ -348,7 +369,9 @@ def _plan_frame(ctx: AppContext, s: Any, accounts: pl.DataFrame, spec: StrategyS
                      schema={"_i": pl.UInt32, "verify_code": pl.Utf8, "verify_code_hash": pl.Utf8}),
         on="_i", how="left",
     )
-    context = render_context(ctx)
+    context = render_context(ctx, policy)
+    if not policy.signature_prefix:  # US: the sender's name is in the text, no 【signature】 (as templates lint it)
+        context.pop("signature", None)
     tv_ids = {code: tv.id for code, tv in templates.items()}
     df = df.with_columns(pl.col("template").replace_strict(tv_ids, default=None, return_dtype=pl.Int64)
                          .alias("template_version_id"))
@@ -399,12 +422,12 @@ def _plan_frame(ctx: AppContext, s: Any, accounts: pl.DataFrame, spec: StrategyS
         pl.lit(False).alias("is_pilot"),
     )
     df = df.with_columns(
-        _parts_expr("text").fill_null(0).alias("parts"),
+        _parts_expr("text", counting).fill_null(0).alias("parts"),
         pl.when(sendable).then(pl.lit(MessageState.PLANNED.value))
         .otherwise(pl.lit(MessageState.SUPPRESSED.value)).alias("state"),
         pl.col("_rules").alias("detail"),
     )
-    tests = _test_messages(ctx, df, spec, campaign, compiled, windows[spec.timezone], context, secret)
+    tests = _test_messages(ctx, df, spec, campaign, compiled, windows[spec.timezone], context, secret, counting)
     if tests is not None:
         df = pl.concat([df, tests], how="diagonal_relaxed")
     return _Plan(df, fire, deferred, windows, rate, spec.timezone)
@@ -412,7 +435,7 @@ def _plan_frame(ctx: AppContext, s: Any, accounts: pl.DataFrame, spec: StrategyS
 
 def _test_messages(ctx: AppContext, df: pl.DataFrame, spec: StrategySpec, campaign: Campaign,
                    compiled: dict[str, Any], window: ZoneWindow, context: dict[str, str],
-                   secret: bytes) -> pl.DataFrame | None:
+                   secret: bytes, counting: str = "cn_domestic") -> pl.DataFrame | None:
     """One sample of every planned (segment, step, variant) to each internal test number, rendered from synthetic
     borrower data (never a real borrower's name, amount or loan), part of the pilot only."""
     numbers = spec.pilot.test_numbers
@@ -446,7 +469,7 @@ def _test_messages(ctx: AppContext, df: pl.DataFrame, spec: StrategySpec, campai
     rows = pl.concat(parts)
     at = max(window.earliest, window.opens)
     return rows.with_columns(
-        _parts_expr("text").alias("parts"), pl.lit(True).alias("is_test"), pl.lit(True).alias("is_pilot"),
+        _parts_expr("text", counting).alias("parts"), pl.lit(True).alias("is_test"), pl.lit(True).alias("is_pilot"),
         pl.lit(at).cast(UTC_US).alias("scheduled_at"), pl.lit(window.opens).cast(UTC_US).alias("send_after"),
         pl.lit(window.closes).cast(UTC_US).alias("send_before"), pl.lit("test_number").alias("detail"),
     ).drop("_test_phone")

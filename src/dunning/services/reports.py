@@ -23,6 +23,7 @@ from dunning.reporting.html import (
     write_report,
 )
 from dunning.reporting.outcomes import CARRIER_ZH, CampaignOutcomes, OutcomeSettings
+from dunning.services.calendar import next_year_warning
 from dunning.services.campaigns import status
 from dunning.services.context import AppContext
 from dunning.services.outcomes import campaign_outcomes
@@ -408,10 +409,12 @@ def write_campaign_report(ctx: AppContext, campaign_id: int, out: Path | None = 
     tables = [*view.tables, suppressed, replies]
     cards = [("计划发送 planned", f"{f['planned']:,}"), ("已抑制 suppressed", f"{f['suppressed']:,}"),
              ("已提交 sent", f"{f['sent']:,}"), *view.cards]
+    warning = next_year_warning(ctx)
+    calendar_blocks = [TextBlock("节假日日历 Holiday calendar", [warning], "warn")] if warning else []
     write_report(out, title=f"批次报告 #{campaign_id} · {st['name']}（{st['state']}）", cards=cards,
                  charts=[c.html for c in view.charts],
                  tables=[{"title": t.title, "header": t.header, "rows": t.rows} for t in tables if t.on_page],
-                 blocks=view.blocks,
+                 blocks=[*calendar_blocks, *view.blocks],
                  footer="dunning · 数据来自本地数据库；手机号与姓名不出现在报告中。"
                         "Figures from the local database; no phone number or name appears in this report.")
     xlsx = out.with_suffix(".xlsx")

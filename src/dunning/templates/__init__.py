@@ -23,9 +23,11 @@ domain,
 signature
 =============  ==================  =========================================================================
 
-**Signature.** A template's text does *not* contain the 【signature】: :meth:`CompiledTemplate.expr` (and so
-:func:`render`) prefixes ``【context["signature"]】`` when the context has a signature, so one approved text serves
-every registered signature and the prefix is always exactly one. The lint always sees the full text a borrower
+**Signature.** A template's text usually does *not* contain the 【signature】: :meth:`CompiledTemplate.expr` (and
+so :func:`render`) prefixes ``【context["signature"]】`` (the policy's first registered signature) when the context
+has one, so one approved text serves every registered signature. A text that begins with its own 【…】 (the form
+Chinese SMS aggregators expect) carries that signature and nothing is prefixed: the prefix is always exactly one,
+and the lint checks that the template's own signature is registered. The lint always sees the full text a borrower
 receives: :func:`dunning.compliance.lint_template` lints the widest rendering with the signature prefixed, and
 rendered messages are linted as rendered. A context without ``signature`` renders no prefix (the US profile, where
 the sender identity is written in the text itself).
@@ -50,6 +52,7 @@ from dunning.compliance.placeholders import (
     TEXT_MAX,
     VAR_TYPES,
     Sample,
+    own_signature,
     problems,
 )
 from dunning.compliance.placeholders import sample as _sample
@@ -127,7 +130,7 @@ class CompiledTemplate:
         """
         parts: list[pl.Expr] = []
         sig = context.get("signature")
-        if sig:
+        if sig and own_signature(self.text) is None:
             parts.append(pl.lit(f"【{sig}】"))
         for literal, var in self.pieces:
             if literal:

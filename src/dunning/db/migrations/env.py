@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from dunning.db import calendar_models  # noqa: F401  (its table belongs to the metadata)
 from dunning.db.models import Base
 
 config = context.config

@@ -207,6 +207,7 @@ def create_app(ctx: AppContext | None = None, *, auth_policy: AuthPolicy | None 
         admin_pages,
         audit_pages,
         auth_pages,
+        calendar_pages,
         campaign_pages,
         case_pages,
         dashboard_pages,
@@ -226,7 +227,7 @@ def create_app(ctx: AppContext | None = None, *, auth_policy: AuthPolicy | None 
     if public_api is not None:
         app.include_router(public_api)
     for module in (auth_pages, dashboard_pages, import_pages, job_pages, template_pages, campaign_pages,
-                   message_pages, audit_pages, admin_pages, public, case_pages, self_service):
+                   message_pages, audit_pages, admin_pages, calendar_pages, public, case_pages, self_service):
         app.include_router(module.router)
     static_dir = resources.files("dunning.entrypoints.web") / "static"
     app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")

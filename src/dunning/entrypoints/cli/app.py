@@ -25,6 +25,7 @@ app.add_typer(users_app, name="users")
 for _name, _module in (("templates", "dunning.entrypoints.cli.templates"),
                        ("channels", "dunning.entrypoints.cli.channels"),
                        ("payments", "dunning.entrypoints.cli.payments"),
+                       ("calendar", "dunning.entrypoints.cli.calendar"),
                        ("cases", "dunning.entrypoints.cli.cases")):
     try:
         app.add_typer(importlib.import_module(_module).app, name=_name)

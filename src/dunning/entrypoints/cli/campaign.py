@@ -82,6 +82,9 @@ def plan(
     console.print(_table("按模板 By template", s.by_template, "模板"))
     if s.by_reason:
         console.print(_table("抑制原因 Suppressed", s.by_reason, "原因"))
+    if s.calendar_warning:
+        console.print(f"[bold yellow]注意[/] {s.calendar_warning['zh']}")
+        console.print(f"[dim]{s.calendar_warning['en']}[/]")
 
 
 @app.command("show")

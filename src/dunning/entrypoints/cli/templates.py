@@ -89,8 +89,9 @@ def preview(
             if spec is None:
                 raise InputError(f"文件中没有模板 {template_id}", f"no template {template_id!r} in {file}")
             settings = get_settings()
-            rows = preview_compiled(compile_template(spec.text, spec.variables),
-                                    settings_policy(settings, spec.profile, policy), settings_context(settings))
+            effective = settings_policy(settings, spec.profile, policy)
+            rows = preview_compiled(compile_template(spec.text, spec.variables), effective,
+                                    settings_context(settings, effective))
             title = spec.id
         else:
             if code is None:

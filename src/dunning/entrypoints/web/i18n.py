@@ -122,6 +122,16 @@ EN: dict[str, str] = {
         "No templates yet; the bundled ones load when the app starts.",
     "未发现合规问题。": "No compliance finding.", "最长": "longest", "有阻断项": "has blocking findings",
     "个阻断项": "blocking findings", "预览（样例账户）": "Preview (sample accounts)",
+    # holiday calendar
+    "节假日日历": "Holiday calendar", "导入一年的节假日安排": "Import a year's holiday schedule",
+    "国务院公布新一年的节假日安排后即可导入：每行一个假期（holiday,节日,开始,结束）或一个调休上班日（workday,节日,日期）。导入的年份优先于内置数据；每次导入都记入审计日志。":
+        "Import the schedule as soon as the State Council publishes it: one holiday per line "
+        "(holiday,name,first,last) or one make-up working day (workday,name,day). An imported year wins over the "
+        "shipped data; every import is in the audit log.",
+    "日历文件（CSV）": "Calendar file (CSV)", "或粘贴内容": "or paste it", "校验并导入": "Check and import",
+    "年份": "Year", "来源": "Source", "导入数据": "Imported", "内置数据": "Shipped", "节日": "Holiday", "日期": "Date",
+    "天数": "Days", "放假": "Holiday", "调休上班": "Make-up working day",
+    "这一年还没有节假日数据。": "No holiday data for this year yet.", "已有年份": "Years with data",
     # users
     "用户与角色": "Users and roles", "新的 API 令牌（只显示这一次，请立即保存）": "New API token (shown once: save it now)",
     "添加用户": "Add a user", "用户名": "User name", "显示名": "Display name", "角色": "Role",
@@ -141,7 +151,7 @@ EN: dict[str, str] = {
     "到期": "Due", "到期时间": "Due", "办结时限": "Answer due", "受理时限": "Acknowledge by", "已受理": "acknowledged",
     "团队": "Team", "处理人": "Owner", "处理结果": "Outcome", "备注": "Notes", "添加备注": "Add note",
     "已超时": "Overdue", "未结案": "Open", "开立": "Open", "开立时间": "Opened", "开立案件": "Open a case",
-    "手工": "By hand", "热线来电": "Hotline call", "来源": "Source", "时间线": "Timeline", "时限": "SLA",
+    "手工": "By hand", "热线来电": "Hotline call", "时间线": "Timeline", "时限": "SLA",
     "没有符合条件的案件。": "No case matches.", "结案": "Close", "转为": "Move to", "驳回（不予受理）": "Reject (not admissible)",
     "异议": "Dispute", "非本人": "Wrong person", "已还款核实": "Payment check", "困难/分期": "Hardship / instalments",
     "投诉": "Complaint", "回电请求": "Call-back", "新建": "New", "处理中": "In progress", "等待借款人": "Waiting for borrower",

@@ -29,6 +29,7 @@ NAV: tuple[tuple[str, str, tuple[Role, ...]], ...] = (
     ("/hotline", "来电核验", (Role.ADMIN, Role.OPERATOR, Role.COMPLIANCE, Role.VIEWER)),
     ("/audit", "审计日志", (Role.ADMIN, Role.COMPLIANCE)),
     ("/admin/users", "用户", (Role.ADMIN,)),
+    ("/admin/calendar", "节假日日历", (Role.ADMIN,)),
 )
 
 

@@ -1,7 +1,7 @@
 """cases, case_notes: borrower cases (disputes, hardship requests, complaints) with owners and due times
 
 Revision ID: 0011
-Revises: 0007
+Revises: 0010
 """
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0007"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
