@@ -44,7 +44,9 @@ bench: install-test
 	$(PY) bench/dispatch.py
 	$(PY) bench/segmentation.py
 	$(PY) bench/crash.py
+	$(PY) bench/allocation.py
 	$(PY) bench/lint_quality.py
+	$(PY) bench/routes.py
 	$(PY) bench/cases.py
 
 clean:

@@ -20,7 +20,7 @@ PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 BINDINGS: dict[str, str] = {
     "name": "name", "amount": "amount_due_fen", "amount_due": "amount_due_fen", "due_date": "due_date",
     "dpd": "dpd", "days_overdue": "dpd", "days_to_due": "dpd", "last4": "loan_id", "penalty_rate": "penalty_rate",
-    "product": "product", "verify_code": "verify_code",
+    "product": "product", "verify_code": "verify_code", "agency": "agency",
 }
 # variable name → the types it may be declared with (a name bound to money cannot be rendered as text, etc.)
 ALLOWED_TYPES: dict[str, frozenset[str]] = {
@@ -30,7 +30,7 @@ ALLOWED_TYPES: dict[str, frozenset[str]] = {
     "dpd": frozenset({"integer"}), "days_overdue": frozenset({"integer"}), "days_to_due": frozenset({"integer"}),
     "last4": frozenset({"last4"}),
     "penalty_rate": frozenset({"rate"}),
-    "product": frozenset({"text"}), "verify_code": frozenset({"text"}),
+    "product": frozenset({"text"}), "verify_code": frozenset({"text"}), "agency": frozenset({"text"}),
     **{c: frozenset({"text"}) for c in CONTEXT_VARS},
 }
 TEXT_MAX = 20  # a text value longer than this is cut: SMS space is billed and a long value hides content

@@ -104,6 +104,9 @@ class Account(Base):
     dpd: Mapped[int] = mapped_column(Integer)
     bucket: Mapped[str] = mapped_column(String(8))
     agency: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    address: Mapped[str | None] = mapped_column(Text, nullable=True)
+    lat: Mapped[float | None] = mapped_column(Float, nullable=True)
+    lon: Mapped[float | None] = mapped_column(Float, nullable=True)
     source_file: Mapped[str] = mapped_column(String(512))
     source_row: Mapped[int] = mapped_column(BigInteger)
 
@@ -314,5 +317,7 @@ class VerificationAttempt(Base):
     channel: Mapped[str] = mapped_column(String(16), default="public")  # public | hotline
 
 
-# Tables of capabilities kept in modules of their own; imported here so that Base.metadata is complete.
+# Capabilities keep their tables in modules of their own; importing them here keeps the metadata complete for
+# create_all, Alembic and the schema test.
 from dunning.db import case_models as _case_models  # noqa: E402,F401
+from dunning.db import visit_models as _visit_models  # noqa: E402,F401

@@ -52,11 +52,13 @@ SUPPRESSION_ZH = {
     "dispute": "存在争议",
     "hardship": "困难协商中（暂停）",
     "paid": "已还款",
+    "promise": "已承诺还款（承诺日前不提醒）",
     "budget": "超出联系频次上限",
     "lint_block": "合规检查未通过",
     "window": "超出发送时段",
     "holiday": "节假日不发送",
     "cancelled": "批次已取消",
+    "agency_notice": "委外告知短信尚未送达（机构不得联系）",
 }
 # Message states that count as "this phone was contacted" (claimed and not since refused), as the dispatcher's.
 CONTACT_STATES = ("submitting", "submitted", "delivered", "held", "expired")
@@ -189,8 +191,15 @@ def plan_campaign(
     as_of: date | None = None,
     channel: str | None = None,
     policy_overlay: Path | None = None,
+    scope: pl.DataFrame | None = None,
+    name: str | None = None,
 ) -> PlanSummary:
-    """Create the campaign for one strategy, snapshot and as-of date; planning the same again finds it."""
+    """Create the campaign for one strategy, snapshot and as-of date; planning the same again finds it.
+
+    ``scope`` (loan_id plus optional columns) restricts the campaign to those accounts and adds the columns to
+    the frame (e.g. ``agency`` for the entrustment notice). A boolean ``agency_notice_pending`` column in it
+    suppresses those accounts with reason ``agency_notice``: an agency's campaign never reaches a borrower
+    whose entrustment notice has not been delivered (see :mod:`dunning.services.agencies.gate`)."""
     spec, sha, body = load_strategy(strategy_path) if strategy_path else load_bundled_strategy()
     now = ctx.now()
     calendar = calendar_for(ctx)
@@ -203,8 +212,14 @@ def plan_campaign(
                 raise StateError("还没有导入任何账户数据，请先运行 dunning import", "nothing imported yet",
                                  code="state.no_import")
         imp = s.get(Import, import_id)
-        if imp is None or imp.kind != "portfolio":
+        if imp is None:
             raise NotFoundError(f"导入批次 #{import_id} 不存在", f"import #{import_id} does not exist")
+        if imp.kind != "portfolio":
+            # Payment and account imports share one numbering: say what #N is and which imports hold accounts.
+            raise NotFoundError(
+                f"导入批次 #{import_id} 是还款导入，不是账户导入，不能据此创建批次：请用 dunning imports list 查看账户导入的编号",
+                f"import #{import_id} is a payments import, not an accounts import: see dunning imports list",
+                code="not_found.portfolio_import")
         as_of = as_of or imp.as_of
         strat = _store_strategy(s, spec, sha, body, actor, now)
         existing = s.scalars(select(Campaign).where(Campaign.strategy_id == strat.id, Campaign.as_of == as_of,
@@ -218,7 +233,7 @@ def plan_campaign(
         templates = _approved_templates(s, spec.templates())
         channel_name = channel or ctx.settings.default_channel
         rate = channel_rate(ctx, channel_name)
-        campaign = Campaign(name=f"{spec.name} {as_of.isoformat()}", strategy_id=strat.id, import_id=import_id,
+        campaign = Campaign(name=name or _distinct_name(s, f"{spec.name} {as_of.isoformat()}"), strategy_id=strat.id, import_id=import_id,
                             as_of=as_of, state=CampaignState.DRAFT.value, channel=channel_name,
                             created_by=actor, created_at=now, updated_at=now,
                             seed=int(hashlib.sha256(f"{sha}|{as_of}|{import_id}".encode()).hexdigest()[:12], 16))
@@ -231,11 +246,24 @@ def plan_campaign(
         accounts = _read_accounts(s, import_id).with_columns(
             (pl.lit(as_of) - pl.col("due_date")).dt.total_days().cast(pl.Int32).alias("dpd"),
         ).with_columns(bucket_expr("dpd").alias("bucket"))
+        if scope is not None:
+            accounts = accounts.join(scope, on="loan_id", how="inner")
         plan = _plan_frame(ctx, s, accounts, spec, campaign, templates, policy_overlay, snapshot=imp.as_of,
                            rate=rate, calendar=calendar)
         summary = _persist_plan(ctx, s, plan, campaign, strat, accounts.height, actor)
         summary.calendar_warning = calendar_warning
         return summary
+
+
+def _distinct_name(s: Any, base: str) -> str:
+    """``base``, or ``base (2)``, ``base (3)``… when campaigns of that name exist (another import, same day)."""
+    taken = set(s.scalars(select(Campaign.name).where(Campaign.name.like(f"{base}%"))).all())
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base} ({n})" in taken:
+        n += 1
+    return f"{base} ({n})"
 
 
 ACCOUNT_SCHEMA: dict[str, Any] = {
@@ -309,6 +337,10 @@ def _plan_frame(ctx: AppContext, s: Any, accounts: pl.DataFrame, spec: StrategyS
                       {"since": _db_ts(s, datetime.combine(snapshot, time(0), tz))},
                       schema={"loan_id": pl.Utf8, "paid_fen": pl.Int64})
     df = df.join(flags.rename({"kind": "_flag"}), on="phone", how="left").join(paid, on="loan_id", how="left")
+    # A promise to pay (taken on a field visit) holds reminders until the promised date.
+    promised = read_frame(s, "SELECT DISTINCT loan_id FROM promises_to_pay WHERE promised_on > :as_of",
+                          {"as_of": as_of}, schema={"loan_id": pl.Utf8}).with_columns(pl.lit(True).alias("_promised"))
+    df = df.join(promised, on="loan_id", how="left")
     # An open hardship case: the strategy pauses the borrower's reminders or sends its gentle template instead.
     hardship = hardship_phones(s).with_columns(pl.lit(True).alias("_hardship"))
     df = df.join(hardship, on="phone", how="left").with_columns(pl.col("_hardship").fill_null(False))
@@ -329,8 +361,11 @@ def _plan_frame(ctx: AppContext, s: Any, accounts: pl.DataFrame, spec: StrategyS
         .when(pl.col("holdout")).then(pl.lit("holdout"))
         .when(pl.lit(spec.holidays == "skip" and fire.rest_today)).then(pl.lit("holiday"))
         .when(pl.col("_flag").is_not_null()).then(pl.col("_flag"))
+        .when(pl.col("agency_notice_pending").fill_null(False) if "agency_notice_pending" in df.columns
+              else pl.lit(False)).then(pl.lit("agency_notice"))
         .when(pl.lit(spec.hardship.action == "pause") & pl.col("_hardship")).then(pl.lit("hardship"))
         .when(pl.col("paid_fen").fill_null(0) >= pl.col("amount_due_fen")).then(pl.lit("paid"))
+        .when(pl.col("_promised").fill_null(False)).then(pl.lit("promise"))
         .when(pl.col("zone").is_in(empty_zones)).then(pl.lit("window"))
         .otherwise(pl.lit(None, pl.Utf8))
     )
@@ -350,7 +385,9 @@ def _plan_frame(ctx: AppContext, s: Any, accounts: pl.DataFrame, spec: StrategyS
         "SUM(CASE WHEN submitting_at >= :week THEN 1 ELSE 0 END) AS sent_7d, MAX(submitting_at) AS last_contact "
         f"FROM messages WHERE state IN ('{states}') AND submitting_at >= :since GROUP BY phone",
         {"day": _db_ts(s, midnight), "week": _db_ts(s, week), "since": _db_ts(s, since)},
-        schema={"phone": pl.Utf8, "sent_day": pl.Int64, "sent_7d": pl.Int64, "last_contact": pl.Utf8},
+        # SQLite returns the timestamp as text, PostgreSQL as an aware datetime.
+        schema={"phone": pl.Utf8, "sent_day": pl.Int64, "sent_7d": pl.Int64,
+                "last_contact": pl.Utf8 if s.connection().dialect.name == "sqlite" else UTC_US},
     )
     sent = sent.with_columns(_as_utc("last_contact", sent).alias("last_contact"))
     df = df.join(sent, on="phone", how="left")

@@ -13,6 +13,7 @@ Rules kept here:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
@@ -539,3 +540,22 @@ def lint(ctx: AppContext, specs: Sequence[TemplateSpec], policy_overlay: Path | 
     """Lint templates against the effective policy (settings identity + overlay), without storing anything."""
     policies = {p: policy_for(ctx, p, policy_overlay) for p in {s.profile for s in specs}}
     return lint_specs(specs, policies, None, ctx.settings)
+
+
+_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+
+
+def create(ctx: AppContext, *, code: str, text: str, variables: Mapping[str, str], actor: str, tone: str = "neutral",
+           stage: str = "", profile: str = "CN", name: str = "") -> VersionView:
+    """A new template (its first draft); a code that exists is refused, never turned into a new version of it."""
+    code = code.strip()
+    if not _CODE.match(code):
+        raise InputError("模板代码只能用字母、数字、下划线、点或连字符（最长 64 位），例如 M1_firm_v2",
+                         "template codes are letters, digits, _ . - (up to 64), e.g. M1_firm_v2",
+                         code="template.code")
+    with ctx.db.transaction() as s:
+        if s.scalars(select(TemplateRecord.id).where(TemplateRecord.code == code)).first() is not None:
+            raise InputError(f"模板 {code} 已存在：请在该模板页面修改（会生成新版本）",
+                             f"template {code} exists: edit it on its page (a new version)", code="template.exists")
+    return save(ctx, code=code, text=text, variables=variables, actor=actor, tone=tone, stage=stage,
+                profile=profile, name=name)

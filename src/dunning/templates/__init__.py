@@ -17,6 +17,7 @@ last4          ``loan_id``         last4 (last four characters)
 penalty_rate   ``penalty_rate``    rate (a daily fraction rendered as percent per day: 0.0005 → ``0.05%``)
 product        ``product``         text
 verify_code    ``verify_code``     text (filled by the planning service before rendering)
+agency         ``agency``          text (the entrusted agency's name; the entrustment notice, issue 22)
 institution,   context             text (constants of the institution's identity; the same for every row)
 hotline, app,
 domain,
@@ -60,7 +61,7 @@ from dunning.domain.masking import mask_name_expr
 from dunning.errors import InputError
 
 TONES = ("gentle", "neutral", "firm")
-STAGES = ("pre_due_3", "pre_due_1", "due_today", "first_overdue", "M1", "M2", "M3", "M4+")
+STAGES = ("pre_due_3", "pre_due_1", "due_today", "first_overdue", "M1", "M2", "M3", "M4+", "agency_notice")
 URLISH = r"(?i)https?://|www\.|\.(?:com|cn|net|cc|top|xyz|io|me)\b"
 
 
@@ -187,6 +188,7 @@ def _schema_for(cols: Mapping[str, Any]) -> dict[str, pl.DataType]:
     types: dict[str, pl.DataType] = {
         "name": pl.Utf8(), "amount_due_fen": pl.Int64(), "due_date": pl.Date(), "dpd": pl.Int32(),
         "loan_id": pl.Utf8(), "penalty_rate": pl.Float64(), "product": pl.Utf8(), "verify_code": pl.Utf8(),
+        "agency": pl.Utf8(),
     }
     return {k: types[k] for k in cols}
 
