@@ -156,6 +156,24 @@ SPEC: dict[tuple[str, str], set[Role] | None] = {
     ("GET", "/api/v1/agencies/tenders/{tender_id}/sheet"): STAFF,
     ("POST", "/api/v1/agencies/tenders/{tender_id}/bids"): {A, G},
     ("GET", "/api/v1/agencies/periods/{period_id}"): STAFF | {G},
+    # borrower cases (issue 20): self-service after verification, the console's queue and case page, the API
+    ("GET", "/help"): PUBLIC,
+    ("POST", "/help"): PUBLIC,
+    ("GET", "/cases"): {A, OP, C, G},
+    ("POST", "/cases"): {A, OP, C},
+    ("POST", "/cases/assign"): {A, OP, C},
+    ("GET", "/cases/{case_id}"): {A, OP, C, G},
+    ("POST", "/cases/{case_id}/note"): {A, OP, C, G},
+    ("POST", "/cases/{case_id}/transition"): {A, OP, C, G},
+    ("POST", "/cases/{case_id}/assign"): {A, OP, C},
+    ("POST", "/cases/{case_id}/resolve"): {A, OP, C, G},
+    ("GET", "/api/v1/cases"): {A, OP, C, G},
+    ("POST", "/api/v1/cases"): {A, OP, C},
+    ("POST", "/api/v1/cases/assign"): {A, OP, C},
+    ("GET", "/api/v1/cases/{case_id}"): {A, OP, C, G},
+    ("POST", "/api/v1/cases/{case_id}/notes"): {A, OP, C, G},
+    ("POST", "/api/v1/cases/{case_id}/transition"): {A, OP, C, G},
+    ("POST", "/api/v1/cases/{case_id}/resolve"): {A, OP, C, G},
 }
 
 
@@ -202,7 +220,7 @@ def _fill(path: str, seeded: Seeded, job_id: str) -> str:
               "job_id": job_id, "code": seeded.template_code, "username": "target1", "fmt": "csv", "channel": "sandbox",
               "kind": "dlr", "version": 1, "visit_id": seeded.visit_id, "alarm_id": seeded.alarm_id,
               "loan_id": "L0001", "agency_id": seeded.agency_id,
-              "tender_id": seeded.tender_id, "period_id": seeded.period_id}
+              "tender_id": seeded.tender_id, "period_id": seeded.period_id, "case_id": seeded.case_id}
     out = re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]), path)
     if "/report." in out and out.startswith("/tenders/"):
         out = out.replace("/report.csv", "/report.html")

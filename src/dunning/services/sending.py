@@ -53,11 +53,11 @@ def campaign_window(spec: StrategySpec) -> SendWindow:
     return SendWindow(ZoneInfo(spec.timezone), start, end)
 
 
-def _reply_keywords(ctx: AppContext, profile: str) -> tuple[list[str], list[str]]:
+def _reply_keywords(ctx: AppContext, profile: str) -> tuple[list[str], list[str], dict[str, tuple[str, ...]]]:
     from dunning.services.policy import policy_for
 
     policy = policy_for(ctx, profile)
-    return list(policy.stop_keywords), list(policy.dispute_keywords)
+    return list(policy.stop_keywords), list(policy.dispute_keywords), dict(policy.case_keywords)
 
 
 def route_names(ctx: AppContext, name: str) -> list[str]:
@@ -97,11 +97,12 @@ def build_dispatcher(ctx: AppContext, c: Campaign, spec: StrategySpec,
     names = route_names(ctx, c.channel)
     store = limiter_store(ctx)
     routes = [Route(n, ctx.channel(n), channel_limiter(ctx, n, store)) for n in names]
-    stop_kw, dispute_kw = _reply_keywords(ctx, spec.profile)
+    stop_kw, dispute_kw, case_kw = _reply_keywords(ctx, spec.profile)
 
     def on_events(name: str, events: Sequence[ChannelEvent]) -> None:
         with ctx.db.transaction() as s:
-            ingest_events(s, name, events, now=ctx.now(), stop_keywords=stop_kw, dispute_keywords=dispute_kw)
+            ingest_events(s, name, events, now=ctx.now(), stop_keywords=stop_kw, dispute_keywords=dispute_kw,
+                          case_keywords=case_kw)
 
     primary = routes[0]
     options: dict[str, Any] = {

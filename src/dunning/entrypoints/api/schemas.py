@@ -246,3 +246,4 @@ class WebhookOut(BaseModel):
     mo: int
     opt_out: int
     dispute: int
+    cases: int = 0

@@ -30,14 +30,17 @@ class WebhookRejected(DunningError):
     code = "webhook.signature"
 
 
-def _keywords(request: Request) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The reply keywords of the effective policy, loaded once per app."""
-    cached: tuple[tuple[str, ...], tuple[str, ...]] | None = getattr(request.app.state, "reply_keywords", None)
+Keywords = tuple[tuple[str, ...], tuple[str, ...], dict[str, tuple[str, ...]]]
+
+
+def _keywords(request: Request) -> Keywords:
+    """The reply keywords of the effective policy (stop, dispute, per case type), loaded once per app."""
+    cached: Keywords | None = getattr(request.app.state, "reply_keywords", None)
     if cached is None:
         from dunning.services.policy import policy_for
 
         policy = policy_for(request.app.state.ctx)
-        cached = (tuple(policy.stop_keywords), tuple(policy.dispute_keywords))
+        cached = (tuple(policy.stop_keywords), tuple(policy.dispute_keywords), dict(policy.case_keywords))
         request.app.state.reply_keywords = cached
     return cached
 
@@ -77,11 +80,12 @@ async def webhook(request: Request, channel: str, kind: Literal["dlr", "mo"],
     others = [e for e in events if not isinstance(e, wanted)]
     if others:  # some providers post both kinds to one URL: accept them, but say so in the log
         log.info("webhook %s/%s carried %d events of the other kind", channel, kind, len(others))
-    stop, dispute = _keywords(request)
+    stop, dispute, cases = _keywords(request)
 
     def ingest() -> dict[str, int]:
         with ctx.db.transaction() as s:
-            return ingest_events(s, channel, events, now=ctx.now(), stop_keywords=stop, dispute_keywords=dispute)
+            return ingest_events(s, channel, events, now=ctx.now(), stop_keywords=stop, dispute_keywords=dispute,
+                                 case_keywords=cases)
 
     counts = await run_in_threadpool(ingest)
     return {"channel": channel, **counts}
