@@ -32,7 +32,13 @@ Contract (beyond :mod:`dunning.channels.base`):
   ``receipted_message_id`` TLV, else the ``id:`` of the receipt text; ``message_state`` TLV wins over
   ``stat:``; receipts without ``sub``/``dlvrd`` or with undecodable text are accepted (an unattributable one is
   kept with an empty ``provider_id`` and status UNKNOWN). Other deliver_sm are MO replies
-  (:class:`InboundMessage`), concatenated MO reassembled. Every deliver_sm is acknowledged at once.
+  (:class:`InboundMessage`), concatenated MO reassembled. Store, then acknowledge: a deliver_sm_resp is sent
+  only by :meth:`SmppChannel.acknowledge`, which the caller invokes after committing the events
+  :meth:`SmppChannel.poll_events` handed over; what a crash or a dropped link leaves unacknowledged, the SMSC
+  redelivers.
+* Every request has a deadline (``connect_timeout`` for connect, ``response_timeout`` for bind, submit,
+  query_sm and enquire_link): a silent SMSC makes the call raise, never hang; a submit or query that timed out
+  has an unknown outcome.
 """
 
 from __future__ import annotations
@@ -125,7 +131,12 @@ class SmppOptions:
     throttle_retry_after: float = 1.0
     partial_retry_seconds: float = 5.0
     client_ref_tlv: int = P.TLV_CLIENT_REF
-    query_by_reference: bool = True
+    # query_sm by our client reference (vendor TLV) instead of the SMSC's message_id: only for SMSCs that
+    # implement that extension. Off by default: a standard SMSC answers such a query "query failed".
+    query_by_reference: bool = False
+    # Set only when the SMSC's by-reference lookup covers every submit it ever accepted (its log is complete):
+    # then "query failed" proves the message never arrived and reconciliation may queue it again.
+    reference_query_authoritative: bool = False
     receipt_timezone: str = "Asia/Shanghai"
 
     @classmethod
@@ -165,6 +176,7 @@ class _Part:
 class _Mo:
     parts: dict[int, str] = field(default_factory=dict)
     total: int = 0
+    acks: list[tuple[_Protocol | None, int]] = field(default_factory=list)
 
 
 class _Protocol(asyncio.Protocol):
@@ -233,6 +245,11 @@ class SmppChannel:
         self._concat_ref = random.randrange(256)
         self._pending: dict[int, asyncio.Future[P.Pdu]] = {}
         self._events: deque[ChannelEvent] = deque()
+        # deliver_sm not yet acknowledged: per queued event, the (connection, sequence) of its PDUs; those
+        # handed out by poll_events() wait in _handed until acknowledge()
+        self._event_acks: deque[list[tuple[_Protocol | None, int]]] = deque()
+        self._handed: list[tuple[_Protocol | None, int]] = []
+        self._mo_acks: dict[int, list[tuple[_Protocol | None, int]]] = {}
         self._mo_parts: dict[tuple[str, int], _Mo] = {}
         self._window: asyncio.Semaphore | None = None
         self._proto: _Protocol | None = None
@@ -254,7 +271,7 @@ class SmppChannel:
     async def check(self) -> None:
         """Bind (if not bound) and prove the link with an enquire_link round trip; nothing is submitted."""
         await self._await_bound()
-        resp = await self._request(P.ENQUIRE_LINK, b"")
+        resp = await self._answer(P.ENQUIRE_LINK, b"", "enquire_link")
         if resp.status != P.ESME_ROK:
             raise TransientChannelError(
                 f"SMPP 链路检测失败：{_status_name(resp.status)}", f"enquire_link failed: {_status_name(resp.status)}"
@@ -408,10 +425,13 @@ class SmppChannel:
                 fut.set_result(pdu)
             return
         if cid == P.DELIVER_SM:
-            replies.append(P.pdu(P.DELIVER_SM | P.RESP, pdu.sequence, b"\x00"))
-            event = self._event_of(pdu)
+            # Store, then acknowledge: the deliver_sm_resp is written by acknowledge(), after the caller has
+            # committed what poll_events() handed over. An SMSC redelivers what was never acknowledged.
+            ack = (self._proto, pdu.sequence)
+            event = self._event_of(pdu, ack)
             if event is not None:
                 self._events.append(event)
+                self._event_acks.append(self._mo_acks.pop(id(event), [ack]))
         elif cid == P.ENQUIRE_LINK:
             replies.append(P.pdu(P.ENQUIRE_LINK | P.RESP, pdu.sequence))
         elif cid == P.UNBIND:
@@ -588,7 +608,40 @@ class SmppChannel:
 
     # ----------------------------------------------------------------- reconciliation
 
+    @property
+    def absence_is_proof(self) -> bool:
+        """Whether a lookup miss proves the SMSC never had the message (see :mod:`dunning.channels.base`).
+
+        Only an SMSC whose by-reference lookup is declared complete (``reference_query_authoritative``) can say
+        so; a standard SMSC's "query failed" (unknown id, expired from its store, another node) proves nothing.
+        """
+        return bool(self.options.query_by_reference and self.options.client_ref_tlv
+                    and self.options.reference_query_authoritative)
+
+    async def _answer(self, command_id: int, body: bytes, what: str) -> P.Pdu:
+        """One request and its response within ``response_timeout``; a silent SMSC raises, never hangs."""
+        fut = self._request(command_id, body)
+        try:
+            return await asyncio.wait_for(fut, timeout=self.options.response_timeout)
+        except TimeoutError:
+            self._forget(fut)
+            raise TransientChannelError(
+                f"SMPP 服务器 {self.options.response_timeout:g} 秒内未应答 {what}：结果未知",
+                f"SMSC did not answer {what} within {self.options.response_timeout:g} s: outcome unknown",
+                code="channel.timeout") from None
+
+    def _forget(self, *futures: asyncio.Future[P.Pdu]) -> None:
+        gone = set(futures)
+        for seq in [seq for seq, f in self._pending.items() if f in gone]:
+            self._pending.pop(seq, None)
+
     async def query_status(self, idempotency_keys: Sequence[str]) -> dict[str, SubmitResult | None]:
+        """query_sm by client reference (vendor extension, ``query_by_reference``); every query has a deadline.
+
+        ``None`` for a key means "the SMSC answered query failed", which proves absence only where
+        :attr:`absence_is_proof`. A query the SMSC does not answer within ``response_timeout`` raises
+        :class:`TransientChannelError` (code ``channel.timeout``): the outcome stays unknown.
+        """
         if not self.options.query_by_reference or not self.options.client_ref_tlv:
             raise NotImplementedError("SMPP status query by reference is disabled (options.query_by_reference)")
         await self._await_bound()
@@ -601,7 +654,15 @@ class SmppChannel:
                 body = (P.cstr("") + bytes((self._source_ton, self._source_npi)) + P.cstr(self._source_addr)
                         + P.tlv(self.options.client_ref_tlv, P.cstr(key, "utf-8")))
                 futs.append(self._request(P.QUERY_SM, body))
-            done = await asyncio.gather(*futs, return_exceptions=True)
+            try:
+                done = await asyncio.wait_for(asyncio.gather(*futs, return_exceptions=True),
+                                              timeout=self.options.response_timeout)
+            except TimeoutError:
+                self._forget(*futs)
+                raise TransientChannelError(
+                    f"SMPP 服务器 {self.options.response_timeout:g} 秒内未应答 query_sm：结果未知",
+                    f"SMSC did not answer query_sm within {self.options.response_timeout:g} s: outcome unknown",
+                    code="channel.timeout") from None
             for key, resp in zip(keys, done, strict=True):
                 if isinstance(resp, BaseException):
                     raise TransientChannelError("SMPP 状态查询中断", "SMPP status query interrupted") from resp
@@ -615,17 +676,41 @@ class SmppChannel:
                     raise TransientChannelError(f"SMPP 状态查询失败：{_status_name(resp.status)}",
                                                 f"query_sm failed: {_status_name(resp.status)}")
                 else:
-                    parts = tuple(x for x in resp.tlvs.get(P.TLV_CLIENT_PARTS, b"").rstrip(b"\x00").decode("latin-1").split(",") if x) or (
-                        resp.message_id,)
+                    raw = resp.tlvs.get(P.TLV_CLIENT_PARTS, b"").rstrip(b"\x00").decode("latin-1")
+                    parts = tuple(x for x in raw.split(",") if x) or (resp.message_id,)
                     out[key] = SubmitResult(0, resp.message_id, None, parts)
         return out
 
     # ----------------------------------------------------------------- events
 
     async def poll_events(self) -> list[ChannelEvent]:
+        """Receipts and replies received so far. Their deliver_sm are acknowledged only by :meth:`acknowledge`,
+        which the caller invokes once it has committed them (store, then acknowledge)."""
         events = list(self._events)
         self._events.clear()
+        for acks in self._event_acks:
+            self._handed.extend(acks)
+        self._event_acks.clear()
         return events
+
+    async def acknowledge(self) -> int:
+        """Send deliver_sm_resp for every event handed out by :meth:`poll_events` (call after committing them).
+
+        Acknowledgements for a connection that has dropped since are discarded: the SMSC redelivers those
+        receipts and replies on the next bind, and ingestion tolerates the repeat.
+        """
+        handed, self._handed = self._handed, []
+        by_proto: dict[int, tuple[_Protocol, list[bytes]]] = {}
+        for proto, seq in handed:
+            if proto is None or proto is not self._proto or proto.transport is None or proto.transport.is_closing():
+                continue
+            by_proto.setdefault(id(proto), (proto, []))[1].append(P.pdu(P.DELIVER_SM | P.RESP, seq, b"\x00"))
+        sent = 0
+        for proto, frames in by_proto.values():
+            assert proto.transport is not None
+            proto.transport.write(b"".join(frames))
+            sent += len(frames)
+        return sent
 
     def verify_webhook(self, request: WebhookRequest) -> bool:
         return False  # SMPP has no webhooks: receipts arrive on the bound connection
@@ -633,11 +718,11 @@ class SmppChannel:
     def parse_webhook(self, request: WebhookRequest) -> list[ChannelEvent]:
         return []
 
-    def _event_of(self, pdu: P.Pdu) -> ChannelEvent | None:
+    def _event_of(self, pdu: P.Pdu, ack: tuple[_Protocol | None, int]) -> ChannelEvent | None:
         kind = pdu.esm_class & P.ESM_TYPE_MASK
         if kind in (P.ESM_DELIVERY_RECEIPT, P.ESM_INTERMEDIATE):
             return self._receipt(pdu, intermediate=kind == P.ESM_INTERMEDIATE)
-        return self._mo(pdu)
+        return self._mo(pdu, ack)
 
     def _receipt(self, pdu: P.Pdu, *, intermediate: bool) -> DeliveryReport:
         text = pdu.short_message.decode("latin-1")
@@ -666,7 +751,7 @@ class SmppChannel:
         return DeliveryReport(provider_id=provider_id, status=status, error_code=error_code, done_at=done_at,
                               raw=raw)
 
-    def _mo(self, pdu: P.Pdu) -> InboundMessage | None:
+    def _mo(self, pdu: P.Pdu, ack: tuple[_Protocol | None, int]) -> InboundMessage | None:
         phone = ("+" if pdu.source_ton == 1 else "") + pdu.source_addr
         text = P.decode_text(pdu.short_message, pdu.data_coding, pdu.esm_class)
         concat = P.concat_header(pdu.short_message, pdu.esm_class)
@@ -678,9 +763,14 @@ class SmppChannel:
                 del self._mo_parts[next(iter(self._mo_parts))]
             acc = self._mo_parts.setdefault(key, _Mo(total=total))
             acc.parts[seq] = text
+            acc.acks.append(ack)  # a part is acknowledged with its whole reply, never before
             if len(acc.parts) < acc.total:
                 return None
             del self._mo_parts[key]
             text = "".join(acc.parts[i] for i in sorted(acc.parts))
+            mo = InboundMessage(phone=phone, text=text, received_at=datetime.now(self._tz), provider_id=None,
+                                raw=pdu.short_message.hex())
+            self._mo_acks[id(mo)] = acc.acks
+            return mo
         return InboundMessage(phone=phone, text=text, received_at=datetime.now(self._tz), provider_id=None,
                               raw=pdu.short_message.hex())

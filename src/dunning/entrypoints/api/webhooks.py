@@ -68,7 +68,7 @@ async def webhook(request: Request, channel: str, kind: Literal["dlr", "mo"],
         raise WebhookRejected("回调签名校验失败，已拒绝", "callback signature does not verify; refused")
     try:
         events = ch.parse_webhook(req)
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:  # nested bodies: 422
         log.warning("webhook %s/%s from %s refused: cannot parse (%s)", channel, kind, client_ip(request),
                     type(exc).__name__)
         raise InputError("回调内容无法解析", f"callback body cannot be parsed ({type(exc).__name__})",
@@ -83,5 +83,7 @@ async def webhook(request: Request, channel: str, kind: Literal["dlr", "mo"],
         with ctx.db.transaction() as s:
             return ingest_events(s, channel, events, now=ctx.now(), stop_keywords=stop, dispute_keywords=dispute)
 
+    # Store, then acknowledge: the transaction has committed when ingest() returns; an error raised by it
+    # answers 5xx, so the provider retries instead of believing the events were kept.
     counts = await run_in_threadpool(ingest)
     return {"channel": channel, **counts}

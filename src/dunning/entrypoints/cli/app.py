@@ -24,7 +24,8 @@ app.add_typer(users_app, name="users")
 # Sub-apps owned by other stages; each module exposes `app`.
 for _name, _module in (("templates", "dunning.entrypoints.cli.templates"),
                        ("channels", "dunning.entrypoints.cli.channels"),
-                       ("payments", "dunning.entrypoints.cli.payments")):
+                       ("payments", "dunning.entrypoints.cli.payments"),
+                       ("messages", "dunning.entrypoints.cli.messages")):
     try:
         app.add_typer(importlib.import_module(_module).app, name=_name)
     except ModuleNotFoundError as _exc:

@@ -54,6 +54,10 @@ def handled(json_mode: bool = False) -> Iterator[None]:
             if exc.message_en != exc.message_zh:
                 err_console.print(f"[dim]{exc.message_en}[/]")
         raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        # Ctrl-C while waiting on a peer: one clear line; what was committed stays, nothing was guessed
+        err_console.print("[bold yellow]已中断[/]：已提交的结果已保存，未确认的短信保持原状态 / interrupted")
+        raise typer.Exit(130) from None
 
 
 def context() -> Any:
