@@ -336,3 +336,20 @@ def test_receipts_are_acknowledged_only_when_the_caller_says_they_are_stored(smp
             await ch.close()
 
     run(body())
+
+
+def test_no_later_part_is_sent_after_part_one_is_refused(smpp: SmppHarness) -> None:
+    """Before, part 2 went out right behind part 1; with part 1 throttled the borrower got a tail fragment."""
+    async def body() -> None:
+        ch = smpp.build()
+        msg = smpp.message(1, text=LONG_ZH)
+        smpp.peer.throttle(1)  # the next submit (part 1) is refused
+        try:
+            with pytest.raises(RateLimitedError):
+                await ch.send_batch([msg])
+        finally:
+            await ch.close()
+        mine = [e for e in smpp.peer.entries() if e["ref"] == msg.idempotency_key]
+        assert [e["part"] for e in mine] == [1], mine
+
+    run(body())

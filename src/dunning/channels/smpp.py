@@ -25,9 +25,12 @@ Contract (beyond :mod:`dunning.channels.base`):
   carries a non-retryable ``ChannelError`` with code ``channel.outcome_unknown`` — the message may have been
   sent, so it must be reconciled, never blindly resent. A batch in which nothing was accepted and every
   message was throttled (or never written) raises instead of returning.
-* Continuation parts of a message whose first part was accepted are retried here for up to
-  ``partial_retry_seconds`` (resending part 1 would duplicate it); if they still fail the result is a
-  non-retryable error ``channel.partial`` that keeps the accepted part ids.
+* No fragments: a concatenated message's later parts are written only after part 1 was accepted (a refused or
+  unanswered part 1 means no later part is ever sent). Continuation parts that are throttled are retried
+  with the same UDH reference for up to ``partial_retry_seconds`` (resending part 1 would duplicate it); if
+  they still fail the result is a non-retryable error ``channel.partial`` that keeps the accepted part ids.
+* Back-off: on ESME_RTHROTTLED / ESME_RMSGQFUL the channel paces its own submits (:class:`Aimd`: cut to a bit
+  below what the SMSC accepted in the last second, probe upward slowly, never above the configured ``rate``).
 * Receipts (deliver_sm with esm_class 0x04/0x20) become :class:`DeliveryReport` keyed by the
   ``receipted_message_id`` TLV, else the ``id:`` of the receipt text; ``message_state`` TLV wins over
   ``stat:``; receipts without ``sub``/``dlvrd`` or with undecodable text are accepted (an unattributable one is
@@ -153,6 +156,50 @@ class SmppOptions:
 
 
 @dataclass(slots=True)
+class Aimd:
+    """Back off like a good ESME: after ESME_RTHROTTLED / ESME_RMSGQFUL, pace submits at a bit less than what the
+    SMSC accepted in the last second (multiplicative cut, at most once a second), then probe upward slowly
+    (additive, ``probe`` of the pace per second), never above ``ceiling`` (the channel's configured rate).
+    Until the first throttle it paces nothing: the dispatcher's limiter alone sets the rate."""
+
+    ceiling: float
+    cut: float = 0.85
+    probe: float = 0.02
+    rate: float | None = None
+    next_at: float = 0.0
+    cut_at: float = float("-inf")
+    grown_at: float = 0.0
+    accepted: deque[float] = field(default_factory=deque)
+
+    def on_accept(self, now: float) -> None:
+        self.accepted.append(now)
+        while self.accepted and self.accepted[0] <= now - 1.0:
+            self.accepted.popleft()
+        if self.rate is not None:
+            dt = min(1.0, max(0.0, now - self.grown_at))
+            self.rate = min(self.ceiling, self.rate + max(1.0, self.rate * self.probe) * dt)
+            self.grown_at = now
+
+    def on_throttle(self, now: float) -> None:
+        if now - self.cut_at < 1.0:
+            return
+        while self.accepted and self.accepted[0] <= now - 1.0:
+            self.accepted.popleft()
+        seen = float(len(self.accepted)) or self.ceiling
+        base = min(self.rate, seen) if self.rate is not None else seen
+        self.rate = max(1.0, min(self.ceiling, base * self.cut))
+        self.cut_at = self.grown_at = now
+
+    def delay(self, now: float) -> float:
+        """Seconds to wait before the next PDU may go (and reserve its slot)."""
+        if self.rate is None:
+            return 0.0
+        at = max(now, self.next_at)
+        self.next_at = at + 1.0 / self.rate
+        return at - now
+
+
+@dataclass(slots=True)
 class _Batch:
     """Shared by the parts of one send_batch call: once throttled, later messages are not written."""
 
@@ -261,6 +308,8 @@ class SmppChannel:
         self._closing = False
         self.reconnects = 0  # connections established after the first one (observable by tests and ops)
         self._in_flight = 0
+        self._aimd = Aimd(ceiling=float(settings.rate))
+        self.throttled = 0  # submit_sm answered ESME_RTHROTTLED / ESME_RMSGQFUL (observable by tests and ops)
         self.max_in_flight = 0  # high-water mark of unanswered submit_sm, never above options.window
 
     # ----------------------------------------------------------------- connection lifecycle
@@ -462,14 +511,25 @@ class SmppChannel:
         await self._await_bound()
         batch = _Batch()
         plans = [self._plan(m) for m in messages]
+        tails: list[asyncio.Task[None]] = []
         for parts in plans:
             if batch.throttled:
                 break
-            await self._write_parts(parts, batch)
+            if len(parts) == 1:
+                await self._write_parts(parts, batch)
+                continue
+            # No fragments: part 1 first; the later parts only once the SMSC has accepted it (a refused or
+            # unanswered part 1 means no later part is ever sent). Other messages keep flowing meanwhile.
+            await self._write_parts(parts[:1], batch)
+            if parts[0].written:
+                tails.append(asyncio.create_task(self._write_tail(parts)))
+        if tails:
+            await asyncio.gather(*tails)
         await self._collect([p for parts in plans for p in parts])
-        for parts in plans:
-            if parts[0].status == P.ESME_ROK and any(p.status != P.ESME_ROK for p in parts):
-                await self._complete_partial(parts)
+        partial = [parts for parts in plans
+                   if parts[0].status == P.ESME_ROK and any(p.status != P.ESME_ROK for p in parts)]
+        if partial:
+            await asyncio.gather(*(self._complete_partial(parts) for parts in partial))
         results = [self._result(m, parts, batch.throttled) for m, parts in zip(messages, plans, strict=True)]
         if all(r.error is not None for r in results):
             errors = [r.error for r in results]
@@ -503,6 +563,9 @@ class SmppChannel:
             if part.status == -1:
                 return
             await self._window.acquire()
+            pause = self._aimd.delay(loop.time())
+            if pause > 0:
+                await asyncio.sleep(pause)
             proto = self._proto
             if batch.throttled or proto is None or proto.transport is None or proto.transport.is_closing():
                 self._window.release()
@@ -517,6 +580,7 @@ class SmppChannel:
             fut: asyncio.Future[P.Pdu] = loop.create_future()
             fut.add_done_callback(self._release_window)
             fut.add_done_callback(functools.partial(self._note_throttle, batch=batch))
+            fut.add_done_callback(self._note_answer)
             self._pending[seq] = fut
             part.future = fut
             part.written = True
@@ -524,6 +588,16 @@ class SmppChannel:
             self._in_flight += 1
             if self._in_flight > self.max_in_flight:
                 self.max_in_flight = self._in_flight
+
+    def _note_answer(self, fut: asyncio.Future[P.Pdu]) -> None:
+        if fut.cancelled() or fut.exception() is not None:
+            return
+        now = asyncio.get_running_loop().time()
+        if fut.result().status in _RATE_LIMIT_STATUSES:
+            self.throttled += 1
+            self._aimd.on_throttle(now)
+        elif fut.result().status == P.ESME_ROK:
+            self._aimd.on_accept(now)
 
     def _release_window(self, _fut: asyncio.Future[P.Pdu]) -> None:
         assert self._window is not None
@@ -552,6 +626,17 @@ class SmppChannel:
             resp = done.result()
             p.status = resp.status
             p.message_id = resp.message_id if resp.status == P.ESME_ROK else None
+
+    async def _write_tail(self, parts: list[_Part]) -> None:
+        first = parts[0].future
+        if first is None:
+            return
+        await asyncio.wait([first], timeout=self.options.response_timeout)
+        if not first.done() or first.cancelled() or first.exception() is not None:
+            return
+        if first.result().status != P.ESME_ROK:
+            return
+        await self._write_parts(parts[1:], _Batch())
 
     async def _complete_partial(self, parts: list[_Part]) -> None:
         """Retry continuation parts after part 1 went through; part 1 itself is never resent."""
