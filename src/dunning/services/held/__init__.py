@@ -90,6 +90,20 @@ def list_held(ctx: AppContext, *, campaign_id: int | None = None, limit: int = 1
                         r[5], r[6], _age(now, r[6])) for r in rows]
 
 
+def ids_of_campaign(ctx: AppContext, campaign_id: int, ids: Sequence[int]) -> list[int]:
+    """``ids`` checked to belong to the campaign (an API call names the campaign in its path)."""
+    wanted = sorted({int(i) for i in ids})
+    with ctx.db.transaction() as s:
+        get_campaign(s, campaign_id)
+        mine = {int(i) for i in s.scalars(select(Message.id).where(
+            Message.id.in_(wanted), Message.campaign_id == campaign_id)).all()}
+    other = [i for i in wanted if i not in mine]
+    if other:
+        raise NotFoundError(f"批次 #{campaign_id} 中没有这些短信：{', '.join(map(str, other[:20]))}",
+                            f"not messages of campaign #{campaign_id}: {other[:20]}")
+    return wanted
+
+
 def as_dict(m: HeldMessage) -> dict[str, Any]:
     d = asdict(m)
     d["since"] = m.since.isoformat() if m.since else None
