@@ -156,6 +156,7 @@ class Dispatcher:
     # the wire, 0.05 s keeps that under 200 messages; at very high rates max_claim caps it.
     claim_seconds: float = 0.05
     max_claim: int = 10_000
+    min_claim: int = 64  # at low rates, enough per claim that the database keeps up (2 × 64 ≤ 200 unknown)
     count_parts: bool = False  # the primary channel's rate counts PDUs (rate_unit = "parts")
 
     # ------------------------------------------------------------------ plumbing
@@ -203,7 +204,7 @@ class Dispatcher:
             return chunk
         cap = self.batch_size if chunk < self.batch_size else max(self.batch_size, self.max_claim)
         rate = route.limiter.effective_rate / (self._avg_parts if route.count_parts else 1.0)
-        per_claim = max(1, int(rate * self.claim_seconds) // chunk)
+        per_claim = max(1, max(int(rate * self.claim_seconds), self.min_claim) // chunk)
         return max(chunk, min(cap, chunk * per_claim))
 
     # ------------------------------------------------------------------ run
