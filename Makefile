@@ -31,6 +31,7 @@ lint: install-test
 	$(VENV)/bin/ruff check src tests $(wildcard bench)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/deptry src
 
 test: install-test system-deps lint
 	$(VENV)/bin/pytest

@@ -44,7 +44,9 @@ def _load(kind: str) -> ChannelFactory:
             importlib.import_module(_BUILTIN_MODULES[kind])
         except ModuleNotFoundError as exc:
             raise ConfigError(
-                f"通道类型 {kind} 不可用：{exc.name} 未安装", f"channel kind {kind!r} unavailable: {exc.name} missing"
+                f"通道类型 {kind} 不可用：{exc.name} 未安装。请安装通道扩展：pip install 'dunning[channels]'",
+                f"channel kind {kind!r} unavailable: {exc.name} missing. Install the channels extra: "
+                "pip install 'dunning[channels]'",
             ) from exc
     try:
         return _FACTORIES[kind]

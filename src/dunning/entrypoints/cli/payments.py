@@ -19,12 +19,17 @@ def payments() -> None:
 
 @app.command("import")
 def import_(
-    files: list[Path] = typer.Argument(..., help="还款文件（CSV/XLSX/Parquet）：借款编号、还款金额、还款时间", exists=True),
+    files: list[Path] = typer.Argument(..., help="还款文件（CSV/XLSX/Parquet），可多个", exists=True),
     encoding: str = typer.Option(None, "--encoding", help="强制编码，如 gbk"),
     actor: str = typer.Option(None, "--as", help="操作人"),
     json_out: bool = typer.Option(False, "--json", help="输出 JSON"),
 ) -> None:
-    """导入还款记录：清洗、校验、去重，逐行说明拒绝原因。"""
+    """导入还款记录：清洗、校验、去重，逐行说明拒绝原因。
+
+    必需的列 Required columns: 借款编号 loan_id、还款金额 amount（¥1,234.50、800、2000.00元 均可）、
+    还款时间 paid_at（2026-11-22 10:15、2026年11月21日 均可）。常见中英文表头都能识别；
+    示例 example: examples/repayments.csv
+    """
     from dunning.services.payments import import_payments
 
     with handled(json_out):
