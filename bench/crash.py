@@ -65,7 +65,8 @@ def main() -> int:
     print(f"held per kill: {r.held_per_kill} (bound 200); resolved by a person against the SMSC log: "
           f"{r.resolved_as_sent:,} as sent, {r.resolved_requeued:,} requeued and sent")
     print(f"SMSC restarts {r.peer_restarts}; replies acknowledged {r.replies_acked:,}")
-    print(f"duplicates {r.duplicates}; missing {r.missing}; fragments {r.fragments}; "
+    print(f"duplicates {r.duplicates}; missing {r.missing}; fragments {r.fragments} "
+          f"(continuation segments repeated after a lost link, same UDH: {r.repeated_segments}); "
           f"receipts acknowledged but not stored {r.receipts_acked_not_stored}; "
           f"replies acknowledged but not stored {r.replies_acked_not_stored}")
     print(f"peer log: {r.accepted_once:,} accepted once, rejected by the peer's rules {r.rejected_by_peer}; "

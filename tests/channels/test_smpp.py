@@ -338,18 +338,22 @@ def test_receipts_are_acknowledged_only_when_the_caller_says_they_are_stored(smp
     run(body())
 
 
-def test_no_later_part_is_sent_after_part_one_is_refused(smpp: SmppHarness) -> None:
-    """Before, part 2 went out right behind part 1; with part 1 throttled the borrower got a tail fragment."""
-    async def body() -> None:
+def test_a_throttled_part_one_is_sent_again_with_the_same_udh_so_no_tail_fragment_is_left(
+        smpp: SmppHarness) -> None:
+    """Before, part 1 throttled and part 2 accepted left the borrower a tail fragment without the signature."""
+    msg = smpp.message(1, text=LONG_ZH)
+
+    async def body() -> list[SubmitResult]:
         ch = smpp.build()
-        msg = smpp.message(1, text=LONG_ZH)
-        smpp.peer.throttle(1)  # the next submit (part 1) is refused
+        smpp.peer.throttle(1)  # the next submit (part 1) is refused, part 2 right behind it is accepted
         try:
-            with pytest.raises(RateLimitedError):
-                await ch.send_batch([msg])
+            return await ch.send_batch([msg])
         finally:
             await ch.close()
-        mine = [e for e in smpp.peer.entries() if e["ref"] == msg.idempotency_key]
-        assert [e["part"] for e in mine] == [1], mine
 
-    run(body())
+    [res] = run(body())
+    assert res.accepted and len(res.part_ids) == 2, res
+    mine = [e for e in smpp.peer.entries() if e["ref"] == msg.idempotency_key]
+    ok = [e for e in mine if e["status"] == 0]
+    assert sorted(e["part"] for e in ok) == [1, 2], mine
+    assert len({e["cref"] for e in mine}) == 1, "the resent part carries the same concatenation reference"

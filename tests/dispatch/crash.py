@@ -48,7 +48,8 @@ class CrashReport:
     kills: list[dict[str, Any]] = field(default_factory=list)
     final: dict[str, Any] = field(default_factory=dict)
     accepted_once: int = 0
-    duplicates: int = 0
+    duplicates: int = 0  # messages whose part 1 the SMSC accepted more than once: the borrower got it twice
+    repeated_segments: int = 0  # continuation parts accepted twice (same UDH: the handset keeps one)
     missing: int = 0
     fragments: int = 0
     rejected_by_peer: int = 0
@@ -180,7 +181,15 @@ def run_crash_scenario(workdir: Path, peer: SmppPeer, *, messages: int, kill_at:
             got_parts[e["ref"]][int(e.get("part", 1))] += 1
     rejected = {e["ref"] for e in entries if e["status"] not in (0, -1) and e["status"] != 0x58}
     report.accepted_once = sum(1 for k in keys if firsts[k] == 1)
-    report.duplicates = sum(1 for k in keys if any(n > 1 for n in got_parts[k].values()))
+    # a second copy of a message is a second concatenation reference (or, single-part, a second accept); a part
+    # sent again under the same reference after a lost link is one segment twice, which the handset drops
+    crefs: dict[str, set[Any]] = defaultdict(set)
+    for e in entries:
+        if e["status"] == 0:
+            crefs[e["ref"]].add(e.get("cref"))
+    report.duplicates = sum(1 for k in keys if len(crefs[k]) > 1 or (None in crefs[k] and got_parts[k][1] > 1))
+    report.repeated_segments = sum(1 for k in keys if len(crefs[k]) == 1 and None not in crefs[k]
+                                   for n in got_parts[k].values() if n > 1)
     report.rejected_by_peer = sum(1 for k in keys if k in rejected and not got_parts[k])
     report.missing = sum(1 for k in keys if not got_parts[k] and k not in rejected)
     report.fragments = sum(1 for k in keys if got_parts[k] and set(got_parts[k]) != set(range(1, parts + 1)))

@@ -25,10 +25,12 @@ Contract (beyond :mod:`dunning.channels.base`):
   carries a non-retryable ``ChannelError`` with code ``channel.outcome_unknown`` — the message may have been
   sent, so it must be reconciled, never blindly resent. A batch in which nothing was accepted and every
   message was throttled (or never written) raises instead of returning.
-* No fragments: a concatenated message's later parts are written only after part 1 was accepted (a refused or
-  unanswered part 1 means no later part is ever sent). Continuation parts that are throttled are retried
-  with the same UDH reference for up to ``partial_retry_seconds`` (resending part 1 would duplicate it); if
-  they still fail the result is a non-retryable error ``channel.partial`` that keeps the accepted part ids.
+* No fragments: a concatenated message's parts go back to back, in order (a kill can hardly fall between
+  them). When some parts were accepted and others throttled, never written or unanswered (link lost), the
+  missing parts — part 1 included — are retried with the same UDH reference for up to
+  ``partial_retry_seconds`` (an accepted part is never resent), so the handset can assemble the whole text; if
+  they still fail, or one was refused for good, the result is a non-retryable error ``channel.partial`` that
+  keeps the accepted part ids (recorded as partial). A batch stopped by throttling writes no further message.
 * Back-off: on ESME_RTHROTTLED / ESME_RMSGQFUL the channel paces its own submits (:class:`Aimd`: cut to a bit
   below what the SMSC accepted in the last second, probe upward slowly, never above the configured ``rate``).
 * Receipts (deliver_sm with esm_class 0x04/0x20) become :class:`DeliveryReport` keyed by the
@@ -511,23 +513,16 @@ class SmppChannel:
         await self._await_bound()
         batch = _Batch()
         plans = [self._plan(m) for m in messages]
-        tails: list[asyncio.Task[None]] = []
         for parts in plans:
             if batch.throttled:
                 break
-            if len(parts) == 1:
-                await self._write_parts(parts, batch)
-                continue
-            # No fragments: part 1 first; the later parts only once the SMSC has accepted it (a refused or
-            # unanswered part 1 means no later part is ever sent). Other messages keep flowing meanwhile.
-            await self._write_parts(parts[:1], batch)
-            if parts[0].written:
-                tails.append(asyncio.create_task(self._write_tail(parts)))
-        if tails:
-            await asyncio.gather(*tails)
+            # the parts of a message go back to back, in order: a kill can hardly fall between them
+            await self._write_parts(parts, batch)
         await self._collect([p for parts in plans for p in parts])
-        partial = [parts for parts in plans
-                   if parts[0].status == P.ESME_ROK and any(p.status != P.ESME_ROK for p in parts)]
+        # No fragments: where some parts were accepted and others throttled or unanswered, the missing ones
+        # (part 1 included) are sent again with the same UDH reference until accepted or the deadline passes
+        partial = [parts for parts in plans if len(parts) > 1 and any(p.status == P.ESME_ROK for p in parts)
+                   and any(p.status != P.ESME_ROK for p in parts)]
         if partial:
             await asyncio.gather(*(self._complete_partial(parts) for parts in partial))
         results = [self._result(m, parts, batch.throttled) for m, parts in zip(messages, plans, strict=True)]
@@ -627,27 +622,19 @@ class SmppChannel:
             p.status = resp.status
             p.message_id = resp.message_id if resp.status == P.ESME_ROK else None
 
-    async def _write_tail(self, parts: list[_Part]) -> None:
-        first = parts[0].future
-        if first is None:
-            return
-        await asyncio.wait([first], timeout=self.options.response_timeout)
-        if not first.done() or first.cancelled() or first.exception() is not None:
-            return
-        if first.result().status != P.ESME_ROK:
-            return
-        await self._write_parts(parts[1:], _Batch())
-
     async def _complete_partial(self, parts: list[_Part]) -> None:
-        """Retry continuation parts after part 1 went through; part 1 itself is never resent."""
+        """Retry the parts not accepted of a message some of whose parts were; an accepted part is never resent."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.options.partial_retry_seconds
         delay = 0.1
         while loop.time() < deadline:
             todo = [p for p in parts if p.status != P.ESME_ROK]
-            retryable = [p for p in todo if not p.written or p.status in _RATE_LIMIT_STATUSES]
+            # throttled, never written, or unanswered (link lost, timeout): a transient failure of a continuation
+            # part is retried with the same UDH reference — at worst the handset sees a segment twice and keeps
+            # one; a permanent refusal ends the retries and the message is recorded as partial
+            retryable = [p for p in todo if not p.written or p.status is None or p.status in _RATE_LIMIT_STATUSES]
             if not todo or len(retryable) != len(todo):
-                return  # done, or a part failed in a way a retry will not fix (unknown or permanent)
+                return  # done, or a part was refused for good
             await asyncio.sleep(delay)
             delay = min(1.0, delay * 2)
             try:
