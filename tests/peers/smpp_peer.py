@@ -99,6 +99,7 @@ class SmppPeer:
         """Kill (SIGKILL by default) and start the peer again on the same ports; its memory is lost, as an
         SMSC restarted without a persistent store (ids are never reused: they start from the clock)."""
         if self.process.poll() is None:
+            self._call("/freeze", {})  # stop reading, flush the log: what this SMSC accepted stays on record
             before = self._call("/acked")
             self._acked["receipts"].extend(before["receipts"])
             self._acked["mo"].extend(before["mo"])

@@ -72,13 +72,7 @@ function parseArgs(argv) {
 }
 
 const opts = parseArgs(process.argv);
-// Written synchronously: an SMSC killed with SIGKILL (SmppPeer.restart) keeps every line it accepted, as a
-// carrier's persistent log would; the judge of duplicates and missing messages must not lose evidence.
-const logFd = fs.openSync(opts.log, 'a');
-const log = {
-  write(line, cb) { if (line) fs.writeSync(logFd, line); if (cb) cb(); return true; },
-  end(cb) { fs.closeSync(logFd); if (cb) cb(); },
-};
+const log = fs.createWriteStream(opts.log, { flags: 'a' });
 const standard = opts.mode === 'standard';
 const state = {
   // standard mode: ids from the clock, so a restarted peer never hands out an id twice
@@ -211,6 +205,7 @@ function concatInfo(sm) {
 }
 
 function handleSubmit(session, pdu) {
+  if (state.frozen) return;
   state.stats.submits += 1;
   const ref = pdu.dunning_ref || null;
   const sm = pdu.short_message || {};
@@ -420,6 +415,13 @@ const control = http.createServer(async (req, res) => {
       s.closed = true; receivers.delete(s); requeueUnacked(s); s.destroy(); n += 1;
     }
     return reply(200, { dropped: n });
+  }
+  if (req.url === '/freeze') {
+    // before SmppPeer.restart kills the process: stop reading PDUs (what arrives now is lost, as with a crash)
+    // and flush the log, so the judge keeps every line of what this SMSC accepted
+    state.frozen = true;
+    for (const s of server.sessions.slice()) { if (s.socket) s.socket.pause(); }
+    return log.write('', () => reply(200, { frozen: true }));
   }
   if (req.url === '/flush') {
     return log.write('', () => reply(200, { flushed: true }));
