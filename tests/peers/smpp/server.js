@@ -292,6 +292,9 @@ function handleQuery(session, pdu) {
 }
 
 const server = smpp.createServer((session) => {
+  // TCP_NODELAY, as SMSCs set it: a deliver_sm acknowledged only after the ESME's commit must not hold the next
+  // submit_sm_resp back behind Nagle's algorithm
+  if (session.socket && session.socket.setNoDelay) session.socket.setNoDelay(true);
   session.systemId = null;
   session.bound = false;
   session.canReceive = false;
