@@ -53,6 +53,7 @@ import contextlib
 import functools
 import random
 import re
+import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -171,12 +172,24 @@ class Aimd:
     next_at: float = 0.0
     cut_at: float = float("-inf")
     grown_at: float = 0.0
-    accepted: deque[float] = field(default_factory=deque)
+    second: int = 0  # accepted submits counted per whole second (O(1) per answer): this one and the last
+    this_second: int = 0
+    last_second: int = 0
+
+    def _count(self, now: float) -> None:
+        sec = int(now)
+        if sec != self.second:
+            self.last_second = self.this_second if sec == self.second + 1 else 0
+            self.this_second, self.second = 0, sec
+
+    def seen(self, now: float) -> float:
+        """Accepted submits in about the last second."""
+        self._count(now)
+        return self.this_second + self.last_second * (1.0 - (now - int(now)))
 
     def on_accept(self, now: float) -> None:
-        self.accepted.append(now)
-        while self.accepted and self.accepted[0] <= now - 1.0:
-            self.accepted.popleft()
+        self._count(now)
+        self.this_second += 1
         if self.rate is not None:
             dt = min(1.0, max(0.0, now - self.grown_at))
             self.rate = min(self.ceiling, self.rate + max(1.0, self.rate * self.probe) * dt)
@@ -185,9 +198,7 @@ class Aimd:
     def on_throttle(self, now: float) -> None:
         if now - self.cut_at < 1.0:
             return
-        while self.accepted and self.accepted[0] <= now - 1.0:
-            self.accepted.popleft()
-        seen = float(len(self.accepted)) or self.ceiling
+        seen = self.seen(now) or self.ceiling
         base = min(self.rate, seen) if self.rate is not None else seen
         self.rate = max(1.0, min(self.ceiling, base * self.cut))
         self.cut_at = self.grown_at = now
@@ -558,7 +569,7 @@ class SmppChannel:
             if part.status == -1:
                 return
             await self._window.acquire()
-            pause = self._aimd.delay(loop.time())
+            pause = self._aimd.delay(time.monotonic()) if self._aimd.rate is not None else 0.0
             if pause > 0:
                 await asyncio.sleep(pause)
             proto = self._proto
@@ -573,9 +584,7 @@ class SmppChannel:
                 service_type=self.options.service_type, tlvs=part.tlvs,
             )
             fut: asyncio.Future[P.Pdu] = loop.create_future()
-            fut.add_done_callback(self._release_window)
-            fut.add_done_callback(functools.partial(self._note_throttle, batch=batch))
-            fut.add_done_callback(self._note_answer)
+            fut.add_done_callback(functools.partial(self._answered, batch=batch))
             self._pending[seq] = fut
             part.future = fut
             part.written = True
@@ -584,25 +593,23 @@ class SmppChannel:
             if self._in_flight > self.max_in_flight:
                 self.max_in_flight = self._in_flight
 
-    def _note_answer(self, fut: asyncio.Future[P.Pdu]) -> None:
+    def _answered(self, fut: asyncio.Future[P.Pdu], batch: _Batch) -> None:
+        """One callback per submit_sm: free its window slot; feed the back-off; note throttling for the batch."""
+        self._release_window(fut)
         if fut.cancelled() or fut.exception() is not None:
             return
-        now = asyncio.get_running_loop().time()
-        if fut.result().status in _RATE_LIMIT_STATUSES:
+        status = fut.result().status
+        if status == P.ESME_ROK:
+            self._aimd.on_accept(time.monotonic())
+        elif status in _RATE_LIMIT_STATUSES:
+            batch.throttled = True
             self.throttled += 1
-            self._aimd.on_throttle(now)
-        elif fut.result().status == P.ESME_ROK:
-            self._aimd.on_accept(now)
+            self._aimd.on_throttle(time.monotonic())
 
     def _release_window(self, _fut: asyncio.Future[P.Pdu]) -> None:
         assert self._window is not None
         self._in_flight -= 1
         self._window.release()
-
-    @staticmethod
-    def _note_throttle(fut: asyncio.Future[P.Pdu], batch: _Batch) -> None:
-        if not fut.cancelled() and fut.exception() is None and fut.result().status in _RATE_LIMIT_STATUSES:
-            batch.throttled = True
 
     async def _collect(self, parts: list[_Part]) -> None:
         futures = [p.future for p in parts if p.future is not None]
