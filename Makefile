@@ -42,7 +42,11 @@ bench: install-test
 	$(PY) bench/plan.py
 	$(PY) bench/outcomes.py
 	$(PY) bench/dispatch.py
+	$(PY) bench/segmentation.py
 	$(PY) bench/crash.py
+	$(PY) bench/allocation.py
+	$(PY) bench/lint_quality.py
+	$(PY) bench/routes.py
 
 clean:
 	rm -rf $(VENV) .dunning .pytest_cache .mypy_cache .ruff_cache

@@ -23,6 +23,17 @@ def make_settings(tmp_path: Path, **channel_options: object) -> Settings:
     )
 
 
+@pytest.fixture(autouse=True)
+def _fresh_settings() -> Iterator[None]:
+    """Settings are cached per process (``get_settings``); a CLI test that sets ``DUNNING_*`` variables must not
+    hand its data directory to the next test."""
+    from dunning.config import get_settings
+
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
 @pytest.fixture
 def clock() -> FrozenClock:
     return FrozenClock(BUSINESS_NOON)

@@ -22,6 +22,7 @@ from dunning.channels import registry
 from dunning.channels.base import Channel, ChannelEvent, OutboundMessage, WebhookRequest
 from dunning.channels.sandbox import _unit
 from dunning.config import ChannelSettings
+from dunning.domain.sms import measure
 from dunning.errors import ChannelError, PermanentChannelError, RateLimitedError
 from tests.peers.http_peers import AliyunPeer, JsonGatewayPeer, Received, TencentPeer, TwilioPeer, WebhookSink
 from tests.peers.kannel import BLACKLIST_PHONE, PASSWORD, SENDER, USERNAME, KannelPeer
@@ -168,8 +169,7 @@ class SmppHarness(Harness):
         return {"address": self.peer.address}
 
     def expected_parts(self, text: str) -> int:
-        units = len(text.encode("utf-16-be")) // 2
-        return 1 if units <= 70 else -(-units // 67)
+        return measure(text, "intl").parts  # the one segmentation, default alphabet GSM 03.38
 
     def arm_batch_error(self) -> type[ChannelError]:
         self.peer.throttle(100_000)

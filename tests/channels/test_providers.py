@@ -197,6 +197,26 @@ def test_kannel_long_text_reaches_the_smsc_as_udh_parts(kannel_h: KannelHarness,
     assert "".join(e["text"] for e in sorted(parts, key=lambda e: e["part"])) == LONG_ZH
 
 
+@pytest.mark.parametrize(("text", "dc"), [
+    ("Balance $1,234.50 due_date @ once {ref}", 0),  # all GSM 03.38: coding=0, Kannel packs it for the SMSC
+    ("Balance $1,234.50 ₩", 8),                       # ₩ is outside the alphabet: the whole text as UCS-2
+])
+def test_kannel_sends_in_the_smscs_alphabet(kannel_h: KannelHarness, smpp_peer: SmppPeer, text: str,
+                                            dc: int) -> None:
+    async def body() -> str:
+        ch = kannel_h.build()
+        msg = kannel_h.message(1, text=text)
+        [r] = await ch.send_batch([msg])
+        await ch.close()
+        assert r.accepted
+        return msg.idempotency_key
+
+    key = run(body())
+    kannel_h.carried_keys(frozenset({key}))
+    [entry] = [e for e in smpp_peer.entries() if e["ref"] == key and e["status"] == 0]
+    assert entry["dc"] == dc and entry["text"] == text
+
+
 # ------------------------------------------------------------------------------------------- JSON gateway
 
 

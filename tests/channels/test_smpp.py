@@ -14,6 +14,7 @@ import pytest
 from dunning.channels import smpp_pdu as P
 from dunning.channels.base import DeliveryReport, DeliveryStatus, SubmitResult
 from dunning.channels.smpp import SmppChannel
+from dunning.domain.sms import measure
 from dunning.errors import PermanentChannelError, RateLimitedError, TransientChannelError
 from tests.channels.harness import LONG_ZH, SmppHarness, ok_phone, provider_ids
 from tests.peers.smpp_peer import SmppPeer
@@ -39,13 +40,14 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
         ("您" * 71, P.DC_UCS2, 2),
         ("您" * 134, P.DC_UCS2, 2),
         ("您" * 135, P.DC_UCS2, 3),
-        ("Pay ¥100", P.DC_UCS2, 1),  # ¥ is not GSM-safe ASCII
+        ("Pay ¥100", P.DC_DEFAULT, 1),  # ¥ is in GSM 03.38 (0x03)
+        ("Pay ₩100", P.DC_UCS2, 1),  # ₩ is not
     ],
 )
 def test_segmentation_table(text: str, coding: int, parts: int) -> None:
     dc, esm, chunks = P.segment_text(text, 7)
     assert dc == coding
-    assert len(chunks) == parts == P.segment_count(text)
+    assert len(chunks) == parts == measure(text, "intl").parts
     assert (esm == P.ESM_UDHI) == (parts > 1)
     if parts > 1:
         assert [c[:6] for c in chunks] == [bytes((5, 0, 3, 7, parts, i + 1)) for i in range(parts)]

@@ -68,7 +68,7 @@ def test_row_points_into_the_frame_and_other_columns_are_ignored(cn: Policy) -> 
     assert out["row"].dtype == pl.UInt32
     assert out.select("row", "rule").rows() == [(1, "lexicon.threat")]
     start, end = out.row(0, named=True)["start"], out.row(0, named=True)["end"]
-    assert bad[start:end] == "上门"
+    assert bad[start:end] == "否则上门"  # the whole structure: consequence, then harm
 
 
 def test_contract_rate_comes_from_the_penalty_column(cn: Policy) -> None:

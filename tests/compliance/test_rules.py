@@ -159,7 +159,7 @@ def test_every_message_rule_has_a_failing_case() -> None:
 
 
 @pytest.mark.parametrize(("text", "span"), [
-    (cn_with("请在", "否则上门处理，请在"), "上门"),
+    (cn_with("请在", "否则上门处理，请在"), "否则上门"),
     (cn_with("客服95000", "客服95000或13812345678"), "13812345678"),
     (cn_with("请在", "逾期将按合同收取每日2%的逾期罚息，请在"), "2%"),
     (cn_with("您好，", "您好，【重要】"), "【"),

@@ -9,6 +9,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import MetaData
 
+import dunning.db.agency_models  # noqa: F401  (agency tables: same metadata)
+from dunning.db import calendar_models  # noqa: F401  (registers calendar_years on Base.metadata)
 from dunning.db.engine import make_engine, migrate
 from dunning.db.models import Base
 from dunning.dispatch.state import DISPATCH_STATE

@@ -62,4 +62,5 @@ def test_quiet_dates_rest_too() -> None:
 def test_a_year_the_calendar_does_not_know_is_a_clear_error() -> None:
     with pytest.raises(ConfigError) as e:
         is_rest_day(date(2099, 1, 1))
-    assert "chinese-calendar" in e.value.message_zh
+    assert e.value.code == "config.holiday_calendar"
+    assert "dunning calendar import" in e.value.message_zh and "dunning calendar import" in e.value.message_en

@@ -157,3 +157,19 @@ segments:
     assert s.test_messages == 2 and s.planned == 10
     assert sorted(m.variant or "" for m in tests) == ["a", "b"]
     assert all(m.phone == "+8613800138000" and m.is_pilot and m.text and "王" not in m.text for m in tests)
+
+
+def test_planned_messages_carry_the_overlays_signature_and_identity(tmp_path: Path) -> None:
+    """A company overlay names another institution and signature: planning renders and lints with them (one
+    signature everywhere), so the messages are planned, signed 【安心消金】, and name the overlay's hotline."""
+    day = date(2026, 11, 23)
+    ctx = make_ctx(tmp_path, FrozenClock(at(day, 10)))
+    overlay = tmp_path / "company.yaml"
+    overlay.write_text("institution: 安心消费金融\nsignatures: [安心消金]\nhotlines: ['95188']\n", encoding="utf-8")
+    ctx.settings.policy_overlay = overlay
+    iid = import_accounts(ctx, [Acct("L1", 1)], day)
+    s = plan(ctx, WINDOW_8_22, tmp_path, iid, day)
+    m = by_loan(ctx, s.campaign_id)["L1"]
+    assert (m.state, m.reason) == ("planned", None)
+    assert m.text is not None and m.text.startswith("【安心消金】") and m.text.count("【") == 1
+    assert "95188" in m.text and "安心消费金融App" in m.text and "阳光消费金融" not in m.text

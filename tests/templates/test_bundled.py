@@ -70,6 +70,7 @@ def test_rendered_messages_lint_clean_and_fit_two_parts() -> None:
         "penalty_rate": [[0.0005, 0.0003, 0.00055][i % 3] for i in range(n)],
         "dpd": [i % 200 for i in range(n)],
         "verify_code": ["K7M2QX"] * n,
+        "agency": ["华信商务咨询"] * n,  # the entrustment notice names the agency
     }, schema_overrides={"dpd": pl.Int32})
     for spec in SPECS:
         texts = render(frame, compile_template(spec.text, spec.variables), CTX)

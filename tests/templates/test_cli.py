@@ -54,7 +54,7 @@ def test_lint_json_shape_and_exit_code(tmp_path: Path, env: dict[str, str]) -> N
     rules = {f["rule"] for f in bad["findings"]}
     assert {"lexicon.threat", "lexicon.platform", "content.mobile_number", "required.amount"} <= rules
     threat = next(f for f in bad["findings"] if f["rule"] == "lexicon.threat")
-    assert BAD["text"][threat["start"]:threat["end"]] == "上门"  # type: ignore[index]
+    assert BAD["text"][threat["start"]:threat["end"]] == "再不还款我们将上门"  # type: ignore[index]
 
 
 def test_lint_exits_zero_when_nothing_blocks(tmp_path: Path, env: dict[str, str]) -> None:
@@ -66,10 +66,13 @@ def test_lint_exits_zero_when_nothing_blocks(tmp_path: Path, env: dict[str, str]
 
 def test_lint_policy_overlay_changes_the_verdict(tmp_path: Path, env: dict[str, str]) -> None:
     overlay = tmp_path / "company.yaml"
-    overlay.write_text("hotlines: ['400-800-1234']\n", encoding="utf-8")
-    code, out = run(env, "lint", str(write(tmp_path, [GOOD])), "--policy", str(overlay), "--json")
+    overlay.write_text("word_classes: {third_party: [老乡]}\n", encoding="utf-8")
+    told = {**GOOD, "text": str(GOOD["text"]).replace("请在", "逾期将告诉你的老乡，请在")}
+    code, out = run(env, "lint", str(write(tmp_path, [told])), "--json")
+    assert code == 0, out
+    code, out = run(env, "lint", str(write(tmp_path, [told])), "--policy", str(overlay), "--json")
     assert code == 1
-    assert any(f["rule"] == "required.contact" for f in json.loads(out)["templates"][0]["findings"])
+    assert any(f["rule"] == "lexicon.third_party" for f in json.loads(out)["templates"][0]["findings"])
 
 
 def test_lint_human_output_and_broken_file(tmp_path: Path, env: dict[str, str]) -> None:

@@ -28,7 +28,7 @@ def test_good_template_is_clean(cn: Policy) -> None:
 def test_spans_point_into_the_template_text(cn: Policy) -> None:
     text = GOOD.replace("请在", "否则上门处理，请在")
     f = next(f for f in lint_template(text, GOOD_VARS, cn) if f.rule == "lexicon.threat")
-    assert text[f.start:f.end] == "上门"
+    assert text[f.start:f.end] == "否则上门"  # the structure: a consequence, then harm
 
 
 def test_finding_inside_a_variable_points_at_the_placeholder(cn: Policy) -> None:
@@ -40,7 +40,22 @@ def test_finding_inside_a_variable_points_at_the_placeholder(cn: Policy) -> None
 def test_missing_elements_and_signature_in_the_text(cn: Policy) -> None:
     assert "required.amount" in rules("${name}您好，请按时还款。客服${hotline}。", {"name": "masked_name",
                                                                               "hotline": "text"}, cn)
-    assert "content.brackets" in rules("【阳光消费金融】" + GOOD, GOOD_VARS, cn)
+    assert "content.brackets" in rules(GOOD.replace("您好，", "您好，【重要】"), GOOD_VARS, cn)
+
+
+def test_a_template_that_begins_with_its_registered_signature_carries_it(cn: Policy) -> None:
+    from dunning.compliance import worst_case
+
+    assert lint_template("【阳光消费金融】" + GOOD, GOOD_VARS, cn) == []  # not added twice, not a bracket finding
+    assert worst_case("【阳光消费金融】" + GOOD, GOOD_VARS, cn).count("【") == 1
+    f = next(f for f in lint_template("【好运金融】" + GOOD, GOOD_VARS, cn) if f.rule.startswith("signature."))
+    assert (f.rule, f.start, f.end) == ("signature.unregistered", 0, len("【好运金融】"))
+    assert "content.brackets" not in rules("【好运金融】" + GOOD, GOOD_VARS, cn)
+
+
+def test_no_registered_signature_is_a_missing_signature() -> None:
+    p = load_policy("CN", {**IDENTITY, "signatures": []})
+    assert "signature.missing" in rules(GOOD, GOOD_VARS, p)
 
 
 def test_lint_sees_the_signature_prefix() -> None:

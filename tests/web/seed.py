@@ -31,7 +31,11 @@ USERS = {
     Role.OPERATOR: "operator1",
     Role.VIEWER: "viewer1",
     Role.AGENCY: "agency1",
+    Role.COLLECTOR: "collector1",
+    Role.TEAM_LEAD: "teamlead1",
+    Role.SUPERVISOR: "supervisor1",
 }
+FIELD_AGENCY_ROLES = (Role.AGENCY, Role.COLLECTOR, Role.TEAM_LEAD)
 AGENCY = "华信催收"
 AGENCY_PHONE = "+8613912345678"
 OTHER_PHONE = "+8613812348000"
@@ -45,13 +49,19 @@ class Seeded:
     other_message_id: int
     template_code: str
     tokens: dict[Role, str]
+    visit_id: int = 0
+    alarm_id: int = 0
+    reg_no: str = ""
+    agency_id: int = 0  # the agency user's agency record (issue 22)
+    tender_id: int = 0
+    period_id: int = 0
 
 
 def seed(ctx: AppContext) -> Seeded:
     now = ctx.now()
     for role, name in USERS.items():
         add_user(ctx, name, role.value, password=PASSWORD, display_name=f"{role.value}-用户",
-                 agency=AGENCY if role is Role.AGENCY else None, actor="test")
+                 agency=AGENCY if role in FIELD_AGENCY_ROLES else None, actor="test")
     add_user(ctx, "target1", "viewer", password=PASSWORD, actor="test")  # the admin routes act on this one
     tokens = {role: auth.issue_token(ctx, name, label="test", actor="test") for role, name in USERS.items()}
     reports = ctx.data_dir / "reports"
@@ -114,7 +124,35 @@ def seed(ctx: AppContext) -> Seeded:
                                     error_code="000", done_at=sent, received_at=sent, raw="{}"))
         s.add(Reply(channel="sandbox", phone=OTHER_PHONE, text="我的号码是13812348000，已还款", classification="dispute",
                     message_id=msgs[1].id, received_at=sent + timedelta(minutes=1)))
-        return Seeded(imp.id, camp.id, msgs[0].id, msgs[1].id, "M1", tokens)
+        ids = imp.id, camp.id, msgs[0].id, msgs[1].id
+    from tests.web.agency_seed import seed_agencies
+
+    agency_id, tender_id, period_id = seed_agencies(ctx, ids[0], AGENCY)
+    visit_id, alarm_id, reg_no = seed_visit(ctx)
+    return Seeded(*ids, "M1", tokens, visit_id, alarm_id, reg_no, agency_id, tender_id, period_id)
+
+
+def seed_visit(ctx: AppContext) -> tuple[int, int, str]:
+    """A registered visit to the agency's account, in the field, with an unacknowledged SOS."""
+    from dunning.services.auth import Principal
+    from dunning.services.visits import field
+    from dunning.services.visits.policy import load_policy
+    from dunning.services.visits.registry import register_staff
+    from dunning.services.visits.requests import VisitRequest, decide, request_visit
+
+    for u in ("collector1", "teamlead1"):
+        register_staff(ctx, u, f"{u}-外访", credential_no=f"CRED-{u}", valid_until=date(2027, 12, 31),
+                       trained_on=date(2026, 6, 1), agency=AGENCY, actor="test")
+    lead = Principal("teamlead1", "组长", Role.TEAM_LEAD, AGENCY)
+    now = ctx.now()
+    v = request_visit(ctx, lead, VisitRequest("L0001", "上海市黄浦区人民大道 200 号", "核实还款意愿",
+                                              now - timedelta(minutes=10), now + timedelta(minutes=80),
+                                              ("collector1", "teamlead1"), lat=31.2304, lon=121.4737))
+    reg = decide(ctx, Principal("supervisor1", "主管", Role.SUPERVISOR), v.id, approve=True).reg_no or ""
+    field.check_in(ctx, lead, v.id, field.Position(31.2304, 121.4737),
+                   checklist=[c.code for c in load_policy().checklist], recording=True)
+    alarm = field.sos(ctx, lead, v.id, field.Position(31.2305, 121.4738))
+    return v.id, alarm.id, reg
 
 
 def business_noon() -> datetime:

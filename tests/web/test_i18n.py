@@ -11,6 +11,8 @@ from dunning.entrypoints.web import render
 from dunning.entrypoints.web.campaign_pages import NEXT_STEP
 from dunning.entrypoints.web.i18n import EN
 from dunning.services.console import MESSAGE_STATE_ZH, Funnel
+from dunning.services.queries import labels as code_labels
+from dunning.services.queries.users import STATUS_ZH
 from dunning.services.users import ROLE_ZH
 
 WEB = Path(str(resources.files("dunning.entrypoints.web")))
@@ -27,7 +29,8 @@ def page_strings() -> set[str]:
 def label_strings() -> set[str]:
     labels = {label for _p, label, _r in render.NAV}
     for table in (CAMPAIGN_STATE_ZH, ROLE_ZH, MESSAGE_STATE_ZH, NEXT_STEP, render.HEALTH_ZH, render.JOB_STATE_ZH,
-                  render.CHECK_ZH, render.TEMPLATE_STATUS_ZH, render.SEVERITY_ZH):
+                  render.CHECK_ZH, render.TEMPLATE_STATUS_ZH, render.SEVERITY_ZH, code_labels.REJECT_ZH,
+                  code_labels.REPLY_ZH, code_labels.IMPORT_KIND_ZH, STATUS_ZH):
         labels |= set(table.values())
     labels |= {zh for _k, zh, _v in Funnel(0, 0, 0, None).stages()}
     return labels

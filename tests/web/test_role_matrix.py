@@ -22,7 +22,8 @@ from tests.web.conftest import Browser, login_as
 from tests.web.seed import Seeded
 
 A, S, C, OP, V, G = Role.ADMIN, Role.STRATEGIST, Role.COMPLIANCE, Role.OPERATOR, Role.VIEWER, Role.AGENCY
-ALL = {A, S, C, OP, V, G}
+COL, TL, SUP = Role.COLLECTOR, Role.TEAM_LEAD, Role.SUPERVISOR
+ALL = {A, S, C, OP, V, G, COL, TL, SUP}
 STAFF = {A, S, C, OP, V}
 PUBLIC = None
 
@@ -37,12 +38,14 @@ SPEC: dict[tuple[str, str], set[Role] | None] = {
     ("GET", "/events/dashboard"): ALL,
     ("GET", "/imports"): STAFF,
     ("POST", "/imports"): {A, OP},
+    ("POST", "/imports/payments"): {A, OP},
     ("GET", "/imports/{import_id}"): STAFF,
     ("GET", "/imports/{import_id}/rejects.{fmt}"): {A, OP, C},
     ("GET", "/jobs/{job_id}"): STAFF,
     ("GET", "/jobs/{job_id}/events"): STAFF,
     ("GET", "/templates"): STAFF,
     ("GET", "/templates/{code}"): STAFF,
+    ("POST", "/templates"): {A, S, C, OP},
     ("POST", "/templates/{code}/check"): STAFF,
     ("POST", "/templates/{code}"): {A, S, C, OP},
     ("POST", "/templates/{code}/versions/{version}/submit"): {A, S, C, OP},
@@ -62,8 +65,11 @@ SPEC: dict[tuple[str, str], set[Role] | None] = {
     ("POST", "/campaigns/{campaign_id}/resume"): {A, OP},
     ("POST", "/campaigns/{campaign_id}/cancel"): {A, OP},
     ("GET", "/campaigns/{campaign_id}/report.xlsx"): STAFF,
+    ("GET", "/campaigns/{campaign_id}/report.html"): STAFF,
     ("GET", "/messages"): ALL,
     ("GET", "/messages/{message_id}"): ALL,
+    ("GET", "/replies"): ALL,
+    ("GET", "/trends"): ALL,
     ("GET", "/audit"): {A, C},
     ("GET", "/admin/users"): {A},
     ("POST", "/admin/users"): {A},
@@ -72,6 +78,8 @@ SPEC: dict[tuple[str, str], set[Role] | None] = {
     ("POST", "/admin/users/{username}/active"): {A},
     ("POST", "/admin/users/{username}/token"): {A},
     ("POST", "/admin/users/{username}/revoke"): {A},
+    ("GET", "/admin/calendar"): {A},
+    ("POST", "/admin/calendar"): {A},
     ("GET", "/api/v1/me"): ALL,
     ("GET", "/api/v1/imports"): STAFF,
     ("POST", "/api/v1/imports"): {A, OP},
@@ -83,6 +91,7 @@ SPEC: dict[tuple[str, str], set[Role] | None] = {
     ("GET", "/api/v1/campaigns/{campaign_id}/progress"): STAFF,
     ("POST", "/api/v1/campaigns/{campaign_id}/pilot"): {A, OP},
     ("GET", "/api/v1/campaigns/{campaign_id}/pilot"): STAFF,
+    ("GET", "/api/v1/campaigns/{campaign_id}/report.html"): STAFF,
     ("POST", "/api/v1/campaigns/{campaign_id}/approve"): {A, C},
     ("POST", "/api/v1/campaigns/{campaign_id}/send"): {A, OP},
     ("POST", "/api/v1/campaigns/{campaign_id}/pause"): {A, OP, C},
@@ -92,6 +101,7 @@ SPEC: dict[tuple[str, str], set[Role] | None] = {
     ("POST", "/api/v1/campaigns/{campaign_id}/cancel"): {A, OP},
     ("GET", "/api/v1/jobs/{job_id}"): STAFF,
     ("GET", "/api/v1/messages"): ALL,
+    ("GET", "/api/v1/replies"): ALL,
     ("GET", "/api/v1/messages/{message_id}"): ALL,
     ("GET", "/api/v1/audit"): {A, C},
     ("GET", "/api/v1/templates"): STAFF,
@@ -104,6 +114,51 @@ SPEC: dict[tuple[str, str], set[Role] | None] = {
     ("POST", "/api/v1/verify"): PUBLIC,
     ("GET", "/hotline"): {A, OP, C, V},
     ("POST", "/hotline"): {A, OP, C, V},
+    # field visits (issue 21): requests and registration, the live board, route sheets, the field page
+    ("GET", "/visits"): {A, SUP, TL, COL, C},
+    ("POST", "/visits"): {A, TL, COL},
+    ("GET", "/visits/{visit_id}"): {A, SUP, TL, COL, C},
+    ("POST", "/visits/{visit_id}/approve"): {A, SUP},
+    ("POST", "/visits/{visit_id}/reject"): {A, SUP},
+    ("GET", "/visits/board"): {A, SUP, TL},
+    ("GET", "/visits/board/events"): {A, SUP, TL},
+    ("POST", "/visits/alarms/{alarm_id}/ack"): {A, SUP},
+    ("GET", "/visits/routes"): {A, SUP, TL, COL},
+    ("GET", "/visits/accounts/{loan_id}"): {A, SUP, TL, COL, C},
+    ("GET", "/field"): {A, TL, COL},
+    ("GET", "/field/visits/{visit_id}"): {A, TL, COL},
+    ("POST", "/field/visits/{visit_id}/checkin"): {A, TL, COL},
+    ("POST", "/field/visits/{visit_id}/outcome"): {A, TL, COL},
+    ("POST", "/field/visits/{visit_id}/checkout"): {A, TL, COL},
+    ("POST", "/field/visits/{visit_id}/sos"): {A, TL, COL},
+    ("GET", "/visit-check"): PUBLIC,
+    # outsourced agencies (issue 22): registry, tenders, allocation; agency users see only their own
+    ("GET", "/agencies"): ALL,
+    ("POST", "/agencies"): {A, C},
+    ("GET", "/agencies/{agency_id}"): ALL,
+    ("POST", "/agencies/{agency_id}/status"): {A, C},
+    ("POST", "/agencies/{agency_id}/documents"): {A, C},
+    ("POST", "/agencies/{agency_id}/evaluation"): {A, C},
+    ("GET", "/tenders"): ALL,
+    ("POST", "/tenders"): {A, S},
+    ("GET", "/tenders/{tender_id}"): ALL,
+    ("POST", "/tenders/{tender_id}/bids"): {A, G},
+    ("POST", "/tenders/{tender_id}/conflicts"): STAFF,
+    ("POST", "/tenders/{tender_id}/scores"): STAFF,
+    ("POST", "/tenders/{tender_id}/award"): {A, S},
+    ("POST", "/tenders/{tender_id}/approve"): {A, C},
+    ("GET", "/tenders/{tender_id}/report.{fmt}"): STAFF,
+    ("GET", "/allocations"): ALL,
+    ("POST", "/allocations"): {A, OP, S},
+    ("GET", "/allocations/{period_id}"): ALL,
+    ("POST", "/allocations/{period_id}/notice"): {A, OP, S},
+    ("POST", "/allocations/{period_id}/recall"): {A, OP, S},
+    ("POST", "/allocations/{period_id}/close"): {A, C},
+    ("GET", "/allocations/{period_id}/commission.{fmt}"): ALL,
+    ("GET", "/api/v1/agencies"): ALL,
+    ("GET", "/api/v1/agencies/tenders/{tender_id}/sheet"): STAFF,
+    ("POST", "/api/v1/agencies/tenders/{tender_id}/bids"): {A, G},
+    ("GET", "/api/v1/agencies/periods/{period_id}"): ALL,
 }
 
 
@@ -148,8 +203,12 @@ def test_every_route_declares_exactly_the_specified_roles(app: FastAPI) -> None:
 def _fill(path: str, seeded: Seeded, job_id: str) -> str:
     values = {"import_id": seeded.import_id, "campaign_id": seeded.campaign_id, "message_id": seeded.agency_message_id,
               "job_id": job_id, "code": seeded.template_code, "username": "target1", "fmt": "csv", "channel": "sandbox",
-              "kind": "dlr", "version": 1}
+              "kind": "dlr", "version": 1, "visit_id": seeded.visit_id, "alarm_id": seeded.alarm_id,
+              "loan_id": "L0001", "agency_id": seeded.agency_id,
+              "tender_id": seeded.tender_id, "period_id": seeded.period_id}
     out = re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]), path)
+    if "/report." in out and out.startswith("/tenders/"):
+        out = out.replace("/report.csv", "/report.html")
     if out.endswith("/events") or out.startswith("/events/"):
         out += "?once=1"
     if out.endswith("/messages"):
@@ -173,6 +232,8 @@ def _request(client: Browser | TestClient, method: str, url: str, token: str | N
             kw["data"] = {"phone": "13812348000", "code": "ABCDEF"}
         elif url.endswith("/check") or re.fullmatch(r"/templates/[^/]+", url):
             kw["data"] = {"text": "${name}您好，请致电${hotline}。", "variables": "name: masked_name\nhotline: text"}
+        elif url == "/admin/calendar":
+            kw["data"] = {"text": "kind,name,first,last\nholiday,春节,2030-02-02,2030-02-08\n"}
         elif url.startswith("/admin/users"):
             kw["data"] = {"username": "newuser", "role": "viewer", "password": "another-pass-1", "active": "1"}
     if isinstance(client, Browser):

@@ -78,3 +78,44 @@ def test_provider_template_codes_are_registered_on_an_approved_version(app: obje
     viewer = login_as(app, Role.VIEWER)  # type: ignore[arg-type]
     assert viewer.post(f"/templates/M1/versions/{approved.version}/codes",
                        data={"channel": "aliyun", "provider_code": "SMS_1"}).status_code == 403
+
+
+def test_live_lint_shows_the_same_findings_as_the_cli(app: object, web_ctx: AppContext, tmp_path: object) -> None:
+    """The issue's three cases typed into the editor with a company overlay: the findings the console shows are
+    the ones `dunning templates lint FILE --policy overlay.yaml` reports."""
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    base = Path(str(tmp_path))
+    overlay = base / "overlay.yaml"
+    overlay.write_text("institution: 安心消费金融\nsignatures: [安心消金]\nhotlines: ['95188']\n", encoding="utf-8")
+    web_ctx.settings.policy_overlay = overlay
+    body = ("${name}您好，您尾号${last4}的借款${amount}将于${due_date}到期，请在${app}还款。客服${hotline}。"
+            "可致电客服核实，我司不会要求向个人账户转账。")
+    variables = {"name": "masked_name", "last4": "last4", "amount": "money", "due_date": "date", "app": "text",
+                 "hotline": "text"}
+    cases = [
+        (body.replace("请在", "再不还款将通知你的家人和单位，请在"), variables),
+        ("【安心消金】" + body, variables),
+        (body, variables),
+        ("您有剩余欠款人民币${amount}，截止日期为${due}。如逾期未还，将依照合同协定收取每日2%的逾期罚息。客服${hotline}。",
+         {"amount": "money", "due": "date", "hotline": "text"}),
+    ]
+    path = base / "lint.yaml"
+    path.write_text(yaml.safe_dump([{"id": str(i), "text": t, "variables": v} for i, (t, v) in enumerate(cases)],
+                                   allow_unicode=True), encoding="utf-8")
+    cli = tsvc.lint_file(path, web_ctx.settings, overlay)
+    strat = login_as(app, Role.STRATEGIST)  # type: ignore[arg-type]
+    for (text, v), result in zip(cases, cli, strict=True):
+        form = {"text": text, "variables": "\n".join(f"{k}: {t}" for k, t in v.items())}
+        r = strat.post("/templates/M1/check", data=form,
+                       headers={"HX-Request": "true", "X-CSRF-Token": strat.csrf})
+        assert r.status_code == 200
+        shown = sorted(re.findall(r'data-rule="([^"]+)"', r.text))
+        assert shown == sorted(f.rule for f in result.findings), text
+    rules = [{f.rule for f in r.findings} for r in cli]
+    assert rules[0] == {"lexicon.third_party"}  # the paraphrase, in both
+    assert rules[1] == rules[2] == set()  # the overlay's signature, own or added: no finding in either
+    assert {"template.binding", "penalty.excessive"} <= rules[3]  # a binding problem hides nothing

@@ -54,8 +54,8 @@ from dunning.channels.base import (
     WebhookRequest,
 )
 from dunning.channels.registry import register
-from dunning.channels.smpp_pdu import is_gsm_ascii
 from dunning.config import ChannelSettings
+from dunning.domain.sms import ALPHABETS, fits
 from dunning.errors import (
     ChannelError,
     PermanentChannelError,
@@ -127,6 +127,12 @@ class HttpChannel:
         self.meta_ref = str(o.get("meta_ref", ""))
         self.concurrency = int(o.get("concurrency", 32))
         self.timeout = float(o.get("timeout", 10.0))
+        # Kannel's SMSC link: texts wholly in its default alphabet go as coding=0 (Kannel converts our UTF-8 to
+        # that alphabet, alt-charset on its smsc group), anything else as coding=2 (UCS-2).
+        self.default_alphabet = str(o.get("default_alphabet", "gsm7"))
+        if self.default_alphabet not in ALPHABETS:
+            raise PermanentChannelError(f"HTTP 通道的 default_alphabet 无效：{self.default_alphabet}（可选 gsm7/ascii/latin1）",
+                                        f"invalid http default_alphabet {self.default_alphabet!r} (gsm7, ascii or latin1)")
         self.max_skew = float(o.get("max_skew_seconds", 300.0))
         secrets = settings.secrets
         self._password = secrets["password"].get_secret_value() if "password" in secrets else ""
@@ -220,7 +226,7 @@ class HttpChannel:
         assert self._client is not None
         params: dict[str, str] = {
             "username": self.username, "password": self._password, "to": m.phone, "text": m.text,
-            "charset": "UTF-8", "coding": "0" if is_gsm_ascii(m.text) else "2",
+            "charset": "UTF-8", "coding": "0" if fits(m.text, self.default_alphabet) else "2",
         }
         if self.sender:
             params["from"] = self.sender

@@ -144,6 +144,7 @@ class SmppOptions:
     # then "query failed" proves the message never arrived and reconciliation may queue it again.
     reference_query_authoritative: bool = False
     receipt_timezone: str = "Asia/Shanghai"
+    default_alphabet: str = "gsm7"  # what data_coding 0 means to this SMSC: gsm7 | ascii | latin1 (docs/channels.md)
 
     @classmethod
     def from_settings(cls, settings: ChannelSettings, address: tuple[str, int] | None) -> SmppOptions:
@@ -153,6 +154,9 @@ class SmppOptions:
         if "client_ref_tlv" in values and isinstance(values["client_ref_tlv"], str):
             values["client_ref_tlv"] = int(values["client_ref_tlv"], 0)
         opts = cls(**values)
+        if opts.default_alphabet not in P.ALPHABETS:
+            raise PermanentChannelError(f"SMPP 通道的 default_alphabet 无效：{opts.default_alphabet}（可选 gsm7/ascii/latin1）",
+                              f"invalid SMPP default_alphabet {opts.default_alphabet!r} (gsm7, ascii or latin1)")
         if address is not None:
             opts = cls(**{**values, "host": address[0], "port": int(address[1])})
         return opts
@@ -552,7 +556,7 @@ class SmppChannel:
     def _plan(self, m: OutboundMessage) -> list[_Part]:
         try:
             self._concat_ref = (self._concat_ref + 1) & 0xFF
-            dc, esm, chunks = P.segment_text(m.text, self._concat_ref)
+            dc, esm, chunks = P.segment_text(m.text, self._concat_ref, self.options.default_alphabet)
         except ValueError:
             chunks, dc, esm = [], 0, 0
         tlvs = b""
@@ -805,8 +809,8 @@ class SmppChannel:
 
     def _receipt(self, pdu: P.Pdu, *, intermediate: bool) -> DeliveryReport:
         text = pdu.short_message.decode("latin-1")
-        if pdu.data_coding == P.DC_UCS2 and len(pdu.short_message) % 2 == 0 and "id:" not in text:
-            text = pdu.short_message.decode("utf-16-be", "replace")
+        if pdu.data_coding in (P.DC_DEFAULT, P.DC_UCS2) and "id:" not in text:
+            text = P.decode_text(pdu.short_message, pdu.data_coding, 0, self.options.default_alphabet)
         found = {k.lower(): v for k, v in _RECEIPT_FIELD.findall(text)}
         rid = pdu.tlvs.get(P.TLV_RECEIPTED_MESSAGE_ID)
         provider_id = rid.rstrip(b"\x00").decode("latin-1") if rid else found.get("id", "")
@@ -832,7 +836,7 @@ class SmppChannel:
 
     def _mo(self, pdu: P.Pdu, ack: tuple[_Protocol | None, int]) -> InboundMessage | None:
         phone = ("+" if pdu.source_ton == 1 else "") + pdu.source_addr
-        text = P.decode_text(pdu.short_message, pdu.data_coding, pdu.esm_class)
+        text = P.decode_text(pdu.short_message, pdu.data_coding, pdu.esm_class, self.options.default_alphabet)
         concat = P.concat_header(pdu.short_message, pdu.esm_class)
         if concat is not None and concat[1] > 1:
             ref, total, seq = concat

@@ -10,13 +10,22 @@ Contracts:
 * :func:`parse_pdu` never raises on a well-framed PDU with a malformed body: fields it cannot read are left at
   their defaults (a peer's bad receipt must not kill the connection).
 * :func:`segment_text` turns a text into (data_coding, [short_message bytes]) with concatenation UDH when it
-  does not fit one SMS: GSM-safe ASCII uses 160/153 characters, anything else UCS-2 with 70/67.
+  does not fit one SMS. The parts are :func:`dunning.domain.sms.segment`'s (the one segmentation); each is
+  encoded in the SMSC's default alphabet (``data_coding = 0``: GSM 03.38 unpacked one septet per octet, IA5/ASCII
+  or Latin-1, per channel), or the whole text in UCS-2 when a character is outside it.
+* :func:`decode_text` reads a deliver_sm's text per its data_coding (0 the channel's alphabet, 3 Latin-1,
+  8 UCS-2); bytes it cannot decode are kept as ``\\xNN``, never dropped.
 """
 
 from __future__ import annotations
 
+import codecs
 import struct
 from dataclasses import dataclass, field
+
+from dunning.domain.sms import ALPHABETS, GSM_ESCAPE, GSM_EXT_TABLE, GSM_TABLE, segment
+
+__all__ = ["ALPHABETS"]  # re-exported for the adapters' option checks
 
 # command ids
 GENERIC_NACK = 0x80000000
@@ -72,16 +81,11 @@ ESM_DELIVERY_RECEIPT = 0x04
 ESM_INTERMEDIATE = 0x20
 
 DC_DEFAULT = 0x00
+DC_IA5 = 0x01
 DC_LATIN1 = 0x03
 DC_UCS2 = 0x08
 
 _HEADER = struct.Struct(">IIII")
-
-# Characters of the GSM 03.38 basic set that are also ASCII: texts made only of these go as 7-bit default.
-_GSM_ASCII = frozenset(
-    "@$\n\r_ !\"#%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-)
-
 
 def cstr(value: str, encoding: str = "ascii") -> bytes:
     return value.encode(encoding, "replace") + b"\x00"
@@ -216,43 +220,58 @@ def parse_pdu(frame: bytes) -> Pdu:
     return p
 
 
-def is_gsm_ascii(text: str) -> bool:
-    return all(ch in _GSM_ASCII for ch in text)
+# A charmap codec table (code point → septet, or ESC + code): encoded in C, no Python loop per character.
+_GSM_CODE: dict[int, int | bytes] = {ord(ch): i for i, ch in enumerate(GSM_TABLE) if i != GSM_ESCAPE}
+_GSM_CODE.update({ord(ch): bytes((GSM_ESCAPE, code)) for ch, code in GSM_EXT_TABLE.items()})
+_GSM_EXT_CHAR = {code: ch for ch, code in GSM_EXT_TABLE.items()}
+_DATA_CODING = {"gsm7": DC_DEFAULT, "ascii": DC_DEFAULT, "latin1": DC_DEFAULT, "ucs2": DC_UCS2}
 
 
-def segment_count(text: str) -> int:
-    """How many SMS parts :func:`segment_text` would produce (for billing estimates and tests)."""
-    if is_gsm_ascii(text):
-        return 1 if len(text) <= 160 else -(-len(text) // 153)
-    units = len(text.encode("utf-16-be")) // 2
-    return 1 if units <= 70 else -(-units // 67)
+def gsm7_encode(text: str) -> bytes:
+    """GSM 03.38 septets, one per octet (unpacked, as SMPP carries them); extension characters as ESC + code.
+    Raises ``UnicodeEncodeError`` (a ``ValueError``) on a character outside the alphabet."""
+    return codecs.charmap_encode(text, "strict", _GSM_CODE)[0]
 
 
-def segment_text(text: str, concat_ref: int) -> tuple[int, int, list[bytes]]:
+def gsm7_decode(data: bytes) -> str:
+    """Unpacked GSM 03.38 septets to text. An unknown extension code reads as its basic character (03.38 says
+    so); an octet above 0x7F or a trailing escape is kept as ``\\xNN``."""
+    out: list[str] = []
+    i, n = 0, len(data)
+    while i < n:
+        b = data[i]
+        if b == GSM_ESCAPE and i + 1 < n and data[i + 1] < 0x80:
+            code = data[i + 1]
+            out.append(_GSM_EXT_CHAR.get(code) or GSM_TABLE[code])
+            i += 2
+            continue
+        out.append(GSM_TABLE[b] if b < 0x80 and b != GSM_ESCAPE else f"\\x{b:02x}")
+        i += 1
+    return "".join(out)
+
+
+def encode_text(text: str, encoding: str) -> bytes:
+    """``text`` in ``encoding`` (``gsm7``, ``ascii``, ``latin1`` or ``ucs2``)."""
+    if encoding == "gsm7":
+        return gsm7_encode(text)
+    if encoding == "ascii":
+        return text.encode("ascii")
+    if encoding == "latin1":
+        return text.encode("latin-1")
+    return text.encode("utf-16-be")
+
+
+def segment_text(text: str, concat_ref: int, alphabet: str = "gsm7") -> tuple[int, int, list[bytes]]:
     """``(data_coding, esm_class, parts)``; each part is the short_message bytes, UDH included when split.
 
-    UCS-2 parts are cut on UTF-16 code unit boundaries that never separate a surrogate pair.
-    ``concat_ref`` (0-255) identifies the parts of one message to the handset.
+    The parts are :func:`dunning.domain.sms.segment`'s, so what planning counted is what is sent; none splits a
+    GSM escape sequence or a surrogate pair. ``concat_ref`` (0-255) identifies the parts of one message.
     """
-    if is_gsm_ascii(text):
-        raw = text.encode("ascii")
-        if len(raw) <= 160:
-            return DC_DEFAULT, 0, [raw]
-        chunks = [raw[i : i + 153] for i in range(0, len(raw), 153)]
-        dc = DC_DEFAULT
-    else:
-        raw = text.encode("utf-16-be")
-        if len(raw) <= 140:
-            return DC_UCS2, 0, [raw]
-        chunks = []
-        pos = 0
-        while pos < len(raw):
-            end = min(pos + 134, len(raw))
-            if end < len(raw) and 0xD8 <= raw[end - 2] <= 0xDB:  # high surrogate last: keep the pair together
-                end -= 2
-            chunks.append(raw[pos:end])
-            pos = end
-        dc = DC_UCS2
+    seg = segment(text, alphabet)
+    dc = _DATA_CODING[seg.encoding]
+    chunks = [encode_text(part, seg.encoding) for part in seg.parts]
+    if len(chunks) == 1:
+        return dc, 0, chunks
     total = len(chunks)
     if total > 255:
         raise ValueError("text too long for one concatenated SMS")
@@ -261,15 +280,22 @@ def segment_text(text: str, concat_ref: int) -> tuple[int, int, list[bytes]]:
     return dc, ESM_UDHI, parts
 
 
-def decode_text(data: bytes, data_coding: int, esm_class: int = 0) -> str:
-    """Best-effort text of a deliver_sm; never raises (undecodable bytes become U+FFFD)."""
+def decode_text(data: bytes, data_coding: int, esm_class: int = 0, alphabet: str = "gsm7") -> str:
+    """The text of a deliver_sm; never raises. ``data_coding`` 0 is the SMSC's default alphabet (the channel's
+    ``default_alphabet``), 1 IA5/ASCII, 3 Latin-1, 8 UCS-2; bytes that do not decode are kept as ``\\xNN``."""
     if esm_class & ESM_UDHI and data:
         data = data[data[0] + 1 :]
     coding = data_coding & 0x0F if data_coding < 0xC0 else 0
     if data_coding == DC_UCS2 or coding == DC_UCS2:
-        return data.decode("utf-16-be", "replace")
-    if data_coding in (DC_LATIN1,):
+        return data.decode("utf-16-be", "backslashreplace")
+    if data_coding == DC_LATIN1:
         return data.decode("latin-1")
+    if data_coding == DC_IA5:
+        return data.decode("ascii", "backslashreplace")
+    if data_coding == DC_DEFAULT:
+        if alphabet == "gsm7":
+            return gsm7_decode(data)
+        return data.decode("latin-1") if alphabet == "latin1" else data.decode("ascii", "backslashreplace")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:

@@ -2,8 +2,9 @@
 
 * :func:`lint_text` — one full message text (signature included) → findings.
 * :func:`lint_template` — a template: its widest rendering with the signature prefixed, plus the template-only
-  rules (``template.invalid``, ``template.adjacent_variables``, ``template.all_variables``,
-  ``template.too_many_variables``); spans point into the template's own text.
+  rules (``template.invalid``, ``template.binding``, ``template.adjacent_variables``, ``template.all_variables``,
+  ``template.too_many_variables``); spans point into the template's own text. Every rule always runs: a binding
+  or syntax problem is a finding beside the others, never instead of them.
 * :func:`lint_messages` — a frame of rendered messages, vectorised: each rule family screens the whole frame with
   Polars expressions; only the rows a screen cannot clear are checked one by one (for exact spans).
 
@@ -26,6 +27,8 @@ FINDINGS_SCHEMA = {"row": pl.UInt32, "rule": pl.Utf8, "severity": pl.Utf8, "star
                    "message_zh": pl.Utf8, "message_en": pl.Utf8}
 TEMPLATE_RULES: dict[str, tuple[str, str, str]] = {
     "template.invalid": (BLOCK, "模板无法编译（变量未声明、类型未知等）", "template cannot be compiled"),
+    "template.binding": (BLOCK, "变量没有对应的数据字段（可检查，不能保存使用）",
+                         "a variable that is no data field (lintable, not savable for use)"),
     "template.adjacent_variables": (BLOCK, "两个变量紧挨着", "two variables side by side"),
     "template.all_variables": (BLOCK, "模板几乎全是变量", "template is (almost) all variables"),
     "template.too_many_variables": (BLOCK, "变量过多", "too many variables"),
@@ -33,18 +36,29 @@ TEMPLATE_RULES: dict[str, tuple[str, str, str]] = {
 RULES: dict[str, tuple[str, str, str]] = {**MESSAGE_RULES, **TEMPLATE_RULES}
 
 __all__ = ["BLOCK", "FINDINGS_SCHEMA", "RULES", "SEVERITIES", "WARN", "Finding", "Policy", "blocking",
-           "default_context", "lint_messages", "lint_template", "lint_text", "load_policy"]
+           "default_context", "lint_messages", "lint_template", "lint_text", "load_policy", "worst_case"]
 
 
 def _none(policy: Policy) -> list[str]:
     return []
 
 
-def lint_text(text: str, policy: Policy, penalty: float | None = None) -> list[Finding]:
+# A visit notice (the template kind that tells a borrower of a registered, approved visit) may state the visit as a
+# fact, and carries no amount (anyone at the door may read it); for that kind alone these words are not threats and
+# the amount is not required. Everything else keeps both rules unchanged.
+VISIT_NOTICE_WORDS = frozenset({"上门", "登门"})
+
+
+def lint_text(text: str, policy: Policy, penalty: float | None = None, *,
+              visit_notice: bool = False) -> list[Finding]:
     """Every finding on one full message text (signature included), ordered by position then rule.
 
-    ``penalty`` is the account's contractual daily penalty rate (a fraction), when known."""
+    ``penalty`` is the account's contractual daily penalty rate (a fraction), when known. ``visit_notice`` is the
+    explicit allowance for the visit-notice kind (the caller ties it to an approved visit)."""
     found = [f for fam in FAMILIES for f in fam.check(text, policy, penalty)]
+    if visit_notice:
+        found = [f for f in found if f.rule != "required.amount"
+                 and not (f.rule == "lexicon.threat" and text[f.start:f.end] in VISIT_NOTICE_WORDS)]
     return sorted(found, key=lambda f: (f.start, f.end, f.rule))
 
 
@@ -54,10 +68,11 @@ def blocking(findings: list[Finding]) -> bool:
 
 def default_context(policy: Policy) -> dict[str, str]:
     """The identity constants a template is linted with when the caller gives none: the first registered
-    signature (CN only: US texts carry no 【】 prefix), the first hotline, the institution and ``<institution>App``."""
+    signature (CN only: US texts carry no 【】 prefix; none registered → none, and ``signature.missing``), the
+    first hotline, the institution and ``<institution>App``."""
     ctx: dict[str, str] = {}
-    if policy.signature_prefix:
-        ctx["signature"] = policy.signatures[0] if policy.signatures else (policy.institution or "签名")
+    if policy.signature_prefix and policy.signatures:
+        ctx["signature"] = policy.signatures[0]
     if policy.hotlines:
         ctx["hotline"] = policy.hotlines[0]
     if policy.institution:
@@ -74,21 +89,31 @@ def lint_template(text: str, variables: Mapping[str, str], policy: Policy,
     (defaults from :func:`default_context`) and the 【signature】 prefixed — the full text a borrower would get.
 
     Spans are mapped back into ``text``: a finding inside a variable's value points at its ``${name}``; a finding
-    in the signature prefix points at ``(0, 0)``. A template that cannot be compiled yields ``template.invalid``
-    findings (nothing else is checked)."""
+    in the signature prefix points at ``(0, 0)``. A text that begins with its own 【…】 gets no second signature.
+
+    Every rule runs whatever else is wrong: a declared variable that names no data field is a ``template.binding``
+    finding and is linted at its declared type's widest value; an unknown type or an undeclared placeholder is a
+    ``template.invalid`` finding and is linted as the widest text."""
     variables = {str(k): str(v) for k, v in variables.items()}
-    bad = placeholders.problems(text, variables)
-    if bad:
-        return [Finding("template.invalid", BLOCK, s, e, f"模板无效：{zh}", f"invalid template: {en}")
-                for zh, en, s, e in bad]
-    ctx = {**default_context(policy), **dict(context or {})}
-    sample = placeholders.sample(text, variables, ctx)
-    out: list[Finding] = []
+    out: list[Finding] = [
+        Finding("template.binding", BLOCK, s, e, f"变量无法绑定：{zh}（可检查，但不能保存使用）",
+                f"unbound variable: {en} (linted, but cannot be saved for use)")
+        for zh, en, s, e in placeholders.binding_problems(text, variables)]
+    out += [Finding("template.invalid", BLOCK, s, e, f"模板无效：{zh}", f"invalid template: {en}")
+            for zh, en, s, e in placeholders.syntax_problems(text, variables)]
+    sample = placeholders.sample(text, variables, {**default_context(policy), **dict(context or {})})
     for f in lint_text(sample.text, policy, None):
         start, end = sample.template_span(f.start, f.end)
         out.append(Finding(f.rule, f.severity, start, end, f.message_zh, f.message_en))
     out.extend(_structure(text, variables, policy))
     return sorted(out, key=lambda f: (f.start, f.end, f.rule))
+
+
+def worst_case(text: str, variables: Mapping[str, str], policy: Policy,
+               context: Mapping[str, str] | None = None) -> str:
+    """The widest rendering :func:`lint_template` lints (signature included), whatever is wrong with the text."""
+    ctx = {**default_context(policy), **dict(context or {})}
+    return placeholders.sample(text, {str(k): str(v) for k, v in variables.items()}, ctx).text
 
 
 def _structure(text: str, variables: Mapping[str, str], policy: Policy) -> list[Finding]:

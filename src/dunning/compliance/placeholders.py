@@ -20,7 +20,7 @@ PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 BINDINGS: dict[str, str] = {
     "name": "name", "amount": "amount_due_fen", "amount_due": "amount_due_fen", "due_date": "due_date",
     "dpd": "dpd", "days_overdue": "dpd", "days_to_due": "dpd", "last4": "loan_id", "penalty_rate": "penalty_rate",
-    "product": "product", "verify_code": "verify_code",
+    "product": "product", "verify_code": "verify_code", "agency": "agency",
 }
 # variable name → the types it may be declared with (a name bound to money cannot be rendered as text, etc.)
 ALLOWED_TYPES: dict[str, frozenset[str]] = {
@@ -30,7 +30,7 @@ ALLOWED_TYPES: dict[str, frozenset[str]] = {
     "dpd": frozenset({"integer"}), "days_overdue": frozenset({"integer"}), "days_to_due": frozenset({"integer"}),
     "last4": frozenset({"last4"}),
     "penalty_rate": frozenset({"rate"}),
-    "product": frozenset({"text"}), "verify_code": frozenset({"text"}),
+    "product": frozenset({"text"}), "verify_code": frozenset({"text"}), "agency": frozenset({"text"}),
     **{c: frozenset({"text"}) for c in CONTEXT_VARS},
 }
 TEXT_MAX = 20  # a text value longer than this is cut: SMS space is billed and a long value hides content
@@ -46,18 +46,32 @@ def base_type(vtype: str) -> str:
     return TYPE_VARIANTS.get(vtype, vtype)
 
 
+LEADING_SIGNATURE = re.compile(r"^【([^【】]*)】")
+
+
+def own_signature(text: str) -> str | None:
+    """The 【signature】 a template text begins with (it then carries its own: nothing is prefixed), else None."""
+    m = LEADING_SIGNATURE.match(text)
+    return m.group(1) if m else None
+
+
 def problems(text: str, variables: Mapping[str, str]) -> list[tuple[str, str, int, int]]:
     """Every reason ``text`` with ``variables`` cannot be compiled: ``(message_zh, message_en, start, end)``.
 
     Unknown type, a name with no data source, a type the name cannot take, an undeclared placeholder, a
     declaration not used, a broken ``${``, an empty text."""
+    return binding_problems(text, variables) + syntax_problems(text, variables)
+
+
+def binding_problems(text: str, variables: Mapping[str, str]) -> list[tuple[str, str, int, int]]:
+    """The declared variables that name no data field, or a type their field cannot be rendered as: the template
+    can be linted (each variable at its declared type's widest value) but not saved for use."""
     out: list[tuple[str, str, int, int]] = []
     n = len(text)
     for name, vtype in variables.items():
         if vtype not in VAR_TYPES and vtype not in TYPE_VARIANTS:
-            out.append((f"变量 {name} 的类型 {vtype} 未知（可用：{'、'.join(VAR_TYPES)}）",
-                        f"variable {name!r} has unknown type {vtype!r} (known: {', '.join(VAR_TYPES)})", 0, n))
-        elif name not in ALLOWED_TYPES:
+            continue
+        if name not in ALLOWED_TYPES:
             known = [*BINDINGS, *CONTEXT_VARS]
             out.append((f"变量 {name} 没有对应的数据字段（可用：{'、'.join(known)}）",
                         f"variable {name!r} has no data source (known: {', '.join(known)})", 0, n))
@@ -65,6 +79,18 @@ def problems(text: str, variables: Mapping[str, str]) -> list[tuple[str, str, in
             ok = sorted(ALLOWED_TYPES[name])
             out.append((f"变量 {name} 不能声明为 {vtype}（应为：{'、'.join(ok)}）",
                         f"variable {name!r} cannot be of type {vtype!r} (use: {', '.join(ok)})", 0, n))
+    return out
+
+
+def syntax_problems(text: str, variables: Mapping[str, str]) -> list[tuple[str, str, int, int]]:
+    """What makes the text itself invalid: an unknown type, an undeclared placeholder, a declaration not used, a
+    broken ``${``, an empty text."""
+    out: list[tuple[str, str, int, int]] = []
+    n = len(text)
+    for name, vtype in variables.items():
+        if vtype not in VAR_TYPES and vtype not in TYPE_VARIANTS:
+            out.append((f"变量 {name} 的类型 {vtype} 未知（可用：{'、'.join(VAR_TYPES)}）",
+                        f"variable {name!r} has unknown type {vtype!r} (known: {', '.join(VAR_TYPES)})", 0, n))
     for m in PLACEHOLDER.finditer(text):
         if m.group(1) not in variables:
             out.append((f"模板使用了未声明的变量：{m.group(1)}", f"undeclared variable: {m.group(1)}",
@@ -108,15 +134,17 @@ class Sample:
 
 def sample(text: str, variables: Mapping[str, str], context: Mapping[str, str],
            values: Mapping[str, str] | None = None) -> Sample:
-    """``【signature】`` (when the context has one) + ``text`` with every placeholder replaced: by ``values[name]``,
-    else the context's constant, else the widest value of its declared type. Assumes :func:`problems` is empty."""
+    """``【signature】`` (when the context has one and the text does not begin with its own 【…】) + ``text`` with
+    every placeholder replaced: by ``values[name]``, else the context's constant, else the widest value of its
+    declared type (an undeclared placeholder or an unknown type: the widest text), so that a template with
+    :func:`problems` can still be linted for everything else."""
     values = values or {}
     out: list[str] = []
     origin: list[tuple[int, int]] = []
     var_spans: list[tuple[int, int, str]] = []
     length = 0
     sig = context.get("signature")
-    if sig:
+    if sig and own_signature(text) is None:
         prefix = f"【{sig}】"
         out.append(prefix)
         origin.extend([(0, 0)] * len(prefix))
@@ -132,8 +160,9 @@ def sample(text: str, variables: Mapping[str, str], context: Mapping[str, str],
         if value is None and var in CONTEXT_VARS:
             value = context.get(var)
         if value is None:
-            value = NAME_WIDTH.get(var) or MAX_WIDTH[variables[var]]
-        value = str(value)[:TEXT_MAX] if variables.get(var) == "text" else str(value)
+            vtype = variables.get(var, "text")
+            value = NAME_WIDTH.get(var) or MAX_WIDTH.get(vtype) or MAX_WIDTH.get(base_type(vtype)) or MAX_WIDTH["text"]
+        value = str(value)[:TEXT_MAX] if variables.get(var, "text") == "text" else str(value)
         out.append(value)
         origin.extend([(m.start(), m.end())] * len(value))
         var_spans.append((length, length + len(value), var))

@@ -2,7 +2,9 @@
 
 Sources, weakest first: ``dunning/data/policy/collection-sms-default.yaml`` (the researched defaults, shipped
 unchanged), ``dunning/data/policy/extensions.yaml`` (word lists the lint needs that the research leaves open),
-then the company overlay (a YAML file or a mapping). Overlay keys:
+``dunning/data/policy/lexicon-classes.yaml`` (the lexicon families as structures over word classes), then the
+company overlay (a YAML file or a mapping). The overlay's ``institution`` and ``signatures`` replace the settings'
+defaults: the first registered signature is the one messages carry. Overlay keys:
 
 =================  ==========================================================================================
 institution        the lender's name (用于自报家门)
@@ -12,6 +14,8 @@ domains            the lender's own domains (links to them are allowed only when
 links              ``{enabled: bool, max_links: int}``; CN default is disabled (every link blocks)
 lexicon            ``{rule_id: [words]}`` added to the shipped lexicons
 lexicon_exempt     phrases that contain a forbidden word but are acceptable (e.g. a product name)
+word_classes       ``{class: [words]}`` added to the lexicon's word classes (``lexicon-classes.yaml``: contact,
+                   third_party, harm, legal_action, authority...)
 length             ``{warn_segments, block_segments}``
 tone               ``{max_exclamation_marks}``
 penalty            ``{daily_rate_ceiling}`` (a daily fraction; default 24 % / 365)
@@ -33,6 +37,7 @@ from typing import Any
 
 import yaml
 
+from dunning.compliance.wordclasses import Lexicon, build
 from dunning.errors import ConfigError
 
 # Daily-rate ceiling: about 24 % a year (the judicial protection line for private lending) / 365 ≈ 0.0657 %/day.
@@ -40,7 +45,7 @@ DAILY_RATE_CEILING = 0.24 / 365
 PROFILES = ("CN", "US")
 OVERLAY_KEYS = frozenset({
     "institution", "signatures", "hotlines", "domains", "links", "lexicon", "lexicon_exempt", "length", "tone",
-    "penalty", "frequency", "caps", "contact_window", "profile", "policy_id", "version",
+    "penalty", "frequency", "caps", "contact_window", "profile", "policy_id", "version", "word_classes",
 })
 
 # Lexicon families of each shipped profile → rule ids.
@@ -103,6 +108,7 @@ class Policy:
     max_variables: int = 10
     forbid_adjacent_variables: bool = True
     anti_fraud_hint: bool = False
+    lexicon: Lexicon = field(default_factory=Lexicon)
     raw: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
 
@@ -115,8 +121,8 @@ def _read(name: str) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=1)
-def _shipped() -> tuple[dict[str, Any], dict[str, Any]]:
-    return _read("collection-sms-default.yaml"), _read("extensions.yaml")
+def _shipped() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    return _read("collection-sms-default.yaml"), _read("extensions.yaml"), _read("lexicon-classes.yaml")
 
 
 def _overlay(overlay: Path | str | Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -159,7 +165,7 @@ def load_policy(profile: str = "CN", overlay: Path | str | Mapping[str, Any] | N
     """
     if profile not in PROFILES:
         raise ConfigError(f"未知的合规配置 {profile}（可用：{'、'.join(PROFILES)}）", f"unknown policy profile {profile!r}")
-    base, ext = _shipped()
+    base, ext, classes = _shipped()
     jur: Mapping[str, Any] = base["jurisdictions"][profile]
     jext: Mapping[str, Any] = ext.get("jurisdictions", {}).get(profile, {})
     common: Mapping[str, Any] = ext.get("common", {})
@@ -212,6 +218,13 @@ def load_policy(profile: str = "CN", overlay: Path | str | Mapping[str, Any] | N
     tone = _section(extra, "tone")
     penalty = _section(extra, "penalty")
 
+    known_classes = set((classes.get(profile) or {}).get("classes") or {})
+    extra_classes = {str(k): _strs(v, f"word_classes.{k}") for k, v in _section(extra, "word_classes").items()}
+    unknown_classes = sorted(set(extra_classes) - known_classes)
+    if unknown_classes:
+        raise ConfigError(f"策略覆盖中有未知的词类：{'、'.join(unknown_classes)}（可用：{'、'.join(sorted(known_classes))}）",
+                          f"unknown word classes: {', '.join(unknown_classes)} (known: {', '.join(sorted(known_classes))})")
+
     raw = dict(jur)
     for key in ("frequency", "caps", "contact_window"):
         if key in extra:
@@ -255,5 +268,7 @@ def load_policy(profile: str = "CN", overlay: Path | str | Mapping[str, Any] | N
         max_variables=int(tvars.get("max_variables", 10)),
         forbid_adjacent_variables=bool(tvars.get("forbid_adjacent_variables", True)),
         anti_fraud_hint=bool(jur.get("anti_fraud", {}).get("must_include_verification_hint", False)),
+        lexicon=build(classes.get(profile) or {}, {k: list(dict.fromkeys(v)) for k, v in lex.items()},
+                      extra_classes, _strs(extra.get("lexicon_exempt"), "lexicon_exempt")),
         raw=raw,
     )

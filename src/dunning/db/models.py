@@ -104,6 +104,9 @@ class Account(Base):
     dpd: Mapped[int] = mapped_column(Integer)
     bucket: Mapped[str] = mapped_column(String(8))
     agency: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    address: Mapped[str | None] = mapped_column(Text, nullable=True)
+    lat: Mapped[float | None] = mapped_column(Float, nullable=True)
+    lon: Mapped[float | None] = mapped_column(Float, nullable=True)
     source_file: Mapped[str] = mapped_column(String(512))
     source_row: Mapped[int] = mapped_column(BigInteger)
 
@@ -312,3 +315,8 @@ class VerificationAttempt(Base):
     phone_masked: Mapped[str] = mapped_column(String(20))
     outcome: Mapped[str] = mapped_column(String(16))  # genuine | not_found | expired | rate_limited | invalid
     channel: Mapped[str] = mapped_column(String(16), default="public")  # public | hotline
+
+
+# Capabilities keep their tables in modules of their own; importing them here keeps the metadata complete for
+# create_all, Alembic and the schema test.
+from dunning.db import visit_models as _visit_models  # noqa: E402,F401

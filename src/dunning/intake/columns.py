@@ -13,7 +13,8 @@ import yaml
 from dunning.errors import InputError, MissingColumnsError
 
 REQUIRED: tuple[str, ...] = ("loan_id", "phone", "amount_due", "due_date")
-OPTIONAL: tuple[str, ...] = ("name", "penalty_rate", "overdue_count", "product", "payday", "region", "agency")
+OPTIONAL: tuple[str, ...] = ("name", "penalty_rate", "overdue_count", "product", "payday", "region", "agency",
+                              "address", "latitude", "longitude")
 CANONICAL: tuple[str, ...] = REQUIRED + OPTIONAL
 
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -34,12 +35,17 @@ ALIASES: dict[str, tuple[str, ...]] = {
     # The outsourced agency an account is assigned to (委外分案): agency users of the console see only theirs.
     "agency": ("agency", "collection_agency", "assigned_agency", "委外机构", "催收机构", "外包机构", "分案机构",
                "委外公司"),
+    # Where a field visit (外访) would go: the first address column found, and its coordinates when given.
+    "address": ("address", "home_address", "current_address", "work_address", "地址", "现居地址", "居住地址",
+                "家庭地址", "现住址", "户籍地址", "单位地址", "工作单位地址", "联系地址", "通讯地址"),
+    "latitude": ("latitude", "lat", "纬度"),
+    "longitude": ("longitude", "lon", "lng", "经度"),
 }
 
 LABELS_ZH: dict[str, str] = {
     "loan_id": "借款编号", "name": "姓名", "phone": "手机号", "amount_due": "应还金额", "due_date": "到期日",
     "penalty_rate": "日罚息率", "overdue_count": "逾期次数", "product": "产品", "payday": "发薪日", "region": "地区",
-    "agency": "委外机构",
+    "agency": "委外机构", "address": "地址", "latitude": "纬度", "longitude": "经度",
 }
 
 _BRACKETED = re.compile(r"[(\[【（].*?[)\]】）]")

@@ -37,7 +37,8 @@ ACCEPTED_SCHEMA: dict[str, pl.DataType] = {
     "source_file": pl.Utf8(), "source_row": pl.Int64(), "loan_id": pl.Utf8(), "name": pl.Utf8(),
     "phone": pl.Utf8(), "amount_due_fen": pl.Int64(), "due_date": pl.Date(), "penalty_rate": pl.Float64(),
     "overdue_count": pl.Int32(), "product": pl.Utf8(), "payday": pl.Int8(), "region": pl.Utf8(),
-    "agency": pl.Utf8(), "dpd": pl.Int32(), "bucket": pl.Utf8(),
+    "agency": pl.Utf8(), "dpd": pl.Int32(), "bucket": pl.Utf8(), "address": pl.Utf8(), "lat": pl.Float64(),
+    "lon": pl.Float64(),
 }
 REJECTED_SCHEMA: dict[str, pl.DataType] = {
     "source_file": pl.Utf8(), "source_row": pl.Int64(), "reason": pl.Utf8(), "message_zh": pl.Utf8(),
@@ -123,7 +124,7 @@ def read_portfolio(
         df.filter(pl.col("reason").is_null())
         .select(
             "source_file", "source_row", "loan_id", "name", "phone", "amount_due_fen", "due_date",
-            "penalty_rate", "overdue_count", "product", "payday", "region", "agency",
+            "penalty_rate", "overdue_count", "product", "payday", "region", "agency", "address", "lat", "lon",
         )
         .with_columns(dpd_expr("due_date", as_of).alias("dpd"))
         .with_columns(bucket_expr("dpd").alias("bucket"))
@@ -175,6 +176,12 @@ def _text(s: pl.Series) -> pl.Series:
     return pl.select(pl.when(pl.lit(t) != "").then(pl.lit(t))).to_series().rename(s.name)
 
 
+def _coordinate(s: pl.Series, limit: float) -> pl.Series:
+    """Optional decimal degrees; null when blank, unparseable or out of range (a visit then has no geofence)."""
+    v = s.str.strip_chars().cast(pl.Float64, strict=False)
+    return pl.select(pl.when(pl.lit(v).abs() <= limit).then(pl.lit(v))).to_series().rename(s.name)
+
+
 def _validate(df: pl.DataFrame, allow_international: bool) -> pl.DataFrame:
     """Normalised values plus the first per-row reject code (dedupe and do-not-contact come later)."""
     missing = df["_missing"]
@@ -212,6 +219,9 @@ def _validate(df: pl.DataFrame, allow_international: bool) -> pl.DataFrame:
         "payday": parse_paydays(df["payday"]),
         "region": _text(df["region"]),
         "agency": _text(df["agency"]),
+        "address": _text(df["address"]),
+        "lat": _coordinate(df["latitude"], 90.0),
+        "lon": _coordinate(df["longitude"], 180.0),
         "reason": reason,
     })
 

@@ -852,6 +852,8 @@ class CampaignOutcomes:
     attribution: pl.DataFrame
     window_open_days: float = 0.0
     notes_zh: list[str] = field(default_factory=list)
+    curve_observed_days: int | None = None  # days of the curve that have happened for every account (None: no send)
+    funnel_why: list[str] = field(default_factory=list)  # per funnel stage: why it is empty ("" when it is not)
 
 
 def _with_uplift(table: pl.DataFrame, up: pl.DataFrame, by: list[str]) -> pl.DataFrame:
@@ -892,7 +894,12 @@ def compute_outcomes(frames: OutcomeFrames, settings: OutcomeSettings | None = N
     last_anchor = units["anchor"].max()
     open_days = 0.0
     notes: list[str] = []
+    observed: int | None = None
+    curve = repayment_curve(units, settings)
     if isinstance(last_anchor, datetime):
+        # Only days that have passed for every account are drawn: a future day would read as flat data.
+        observed = int(max(0.0, min(settings.curve_days, (frames.observed_at - last_anchor).total_seconds() // 86400)))
+        curve = curve.filter(pl.col("day") <= observed)
         remaining = last_anchor + settings.window - frames.observed_at
         open_days = max(0.0, remaining.total_seconds() / 86400)
         if open_days > 0:
@@ -902,9 +909,26 @@ def compute_outcomes(frames: OutcomeFrames, settings: OutcomeSettings | None = N
         settings=settings, units=units, funnel=funnel, overall=overall, by_segment=by_segment,
         by_template=by_template, by_variant=by_variant, verdicts=vs, verdict_table=verdict_table(vs),
         delivery=delivery_by_carrier(units), failures=failure_reasons(units), complaints=complaints,
-        findings=findings, curve=repayment_curve(units, settings), by_bucket=recovery_by_bucket(cube),
+        findings=findings, curve=curve, by_bucket=recovery_by_bucket(cube),
         attribution=attribution_summary(attributed, units), window_open_days=open_days, notes_zh=notes,
+        curve_observed_days=observed, funnel_why=_funnel_why([n for _s, n in funnel], frames.payments.height > 0),
     )
+
+
+def _funnel_why(counts: list[int], have_payments: bool) -> list[str]:
+    """Why each empty stage of the funnel is empty (an empty row never stands unexplained)."""
+    reasons = ["全部被抑制或未计划 all suppressed or none planned", "尚未发送 nothing sent yet",
+               "尚无送达回执 no delivery receipt yet",
+               "观察期内尚无还款 no repayment yet" if have_payments else "尚未导入还款数据 no payments imported"]
+    out: list[str] = []
+    for i, n in enumerate(counts):
+        if n:
+            out.append("")
+        elif i and not counts[i - 1]:
+            out.append("上一步为 0 previous stage is 0")
+        else:
+            out.append(reasons[min(i, len(reasons) - 1)])
+    return out
 
 
 def empty_frames(observed_at: datetime) -> OutcomeFrames:

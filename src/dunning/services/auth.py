@@ -33,13 +33,13 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import and_, func, or_, select
 
 from dunning.db.models import ApiToken, AuditEvent, User
-from dunning.errors import DunningError, InputError, NotFoundError
+from dunning.errors import DunningError, NotFoundError
 from dunning.services import audit
 from dunning.services.context import AppContext
-from dunning.services.users import ROLE_ZH, Role, get_user, hasher
+from dunning.services.users import MIN_PASSWORD as MIN_PASSWORD  # the rule lives in users.check_password
+from dunning.services.users import ROLE_ZH, Role, check_password, get_user, hasher
 
 TOKEN_PREFIX = "dun_"
-MIN_PASSWORD = 8
 
 
 class AuthFailed(DunningError):
@@ -131,8 +131,8 @@ def login(ctx: AppContext, username: str, password: str, *, ip: str,
                                  retry_after=retry)
         user = s.scalars(select(User).where(User.username == username, User.active.is_(True))).first()
         ok = _verify(user.password_hash if user else None, password)
-        if user is not None and user.locked_until is not None and _aware(user.locked_until, now) > now:
-            outcome, locked_until = "locked", _aware(user.locked_until, now)
+        if user is not None and user.locked_until is not None and aware_utc(user.locked_until, now) > now:
+            outcome, locked_until = "locked", aware_utc(user.locked_until, now)
         elif user is not None and ok:
             outcome = "ok"
             user.failed_logins = 0
@@ -192,9 +192,7 @@ def active_principal(ctx: AppContext, username: str, *, sid: str, issued: float)
 
 
 def set_password(ctx: AppContext, username: str, password: str, *, actor: str) -> None:
-    if len(password) < MIN_PASSWORD:
-        raise InputError(f"密码至少 {MIN_PASSWORD} 位。", f"passwords need at least {MIN_PASSWORD} characters",
-                         code="input.password")
+    check_password(password)
     with ctx.db.transaction() as s:
         user = get_user(s, username)
         user.password_hash = hasher().hash(password)
@@ -243,7 +241,7 @@ def list_users(ctx: AppContext) -> list[UserRow]:
         users = s.scalars(select(User).order_by(User.username)).all()
         now = ctx.now()
         return [UserRow(u.username, u.display_name, u.role, u.agency, u.active,
-                        _aware(u.locked_until, now) if u.locked_until and _aware(u.locked_until, now) > now else None,
+                        aware_utc(u.locked_until, now) if u.locked_until and aware_utc(u.locked_until, now) > now else None,
                         u.password_hash is not None, int(counts.get(u.id, 0))) for u in users]
 
 
@@ -338,5 +336,5 @@ class SessionCodec:
         return bool(token) and hmac.compare_digest(self.csrf_token(session), token or "")
 
 
-def _aware(dt: datetime, like: datetime) -> datetime:
+def aware_utc(dt: datetime, like: datetime) -> datetime:
     return dt if dt.tzinfo is not None else dt.replace(tzinfo=like.tzinfo)

@@ -22,13 +22,13 @@ from sqlalchemy import func, select, update
 from dunning.db.bulk import read_frame
 from dunning.db.models import AuditEvent, Campaign, Message
 from dunning.dispatch.engine import DispatchOutcome, Progress
-from dunning.domain.states import CampaignState, MessageState
+from dunning.domain.states import CAMPAIGN_STATE_ZH, CampaignState, MessageState
 from dunning.errors import ConfigError, StateError
 from dunning.services import audit
 from dunning.services.campaigns_base import get_campaign, strategy_spec, transition
 from dunning.services.context import AppContext
 from dunning.services.held import how_to_resolve
-from dunning.services.sending import run_dispatch, start_dispatch
+from dunning.services.sending import campaign_window, run_dispatch, start_dispatch
 from dunning.services.templates import missing_channel_codes
 from dunning.services.users import Role, require_role
 
@@ -63,6 +63,7 @@ def start_pilot(ctx: AppContext, campaign_id: int, *, actor: str,
             return pilot_report(ctx, campaign_id) | {"already_piloting": True}
         _require_template_codes(ctx, s, c, "试发")
         spec = strategy_spec(s, c.strategy_id)
+        _require_open_window(ctx, spec, c.id)
         planned = read_frame(
             s, "SELECT id, segment, variant FROM messages WHERE campaign_id = :c AND state = 'planned'",
             {"c": campaign_id}, schema={"id": pl.Int64, "segment": pl.Utf8, "variant": pl.Utf8},
@@ -85,6 +86,20 @@ def start_pilot(ctx: AppContext, campaign_id: int, *, actor: str,
     else:
         run_dispatch(ctx, campaign_id, pilot_only=True, on_progress=on_progress)
     return pilot_report(ctx, campaign_id)
+
+
+def _require_open_window(ctx: AppContext, spec: Any, campaign_id: int) -> None:
+    """Refuse a pilot outside the send window before anything is queued: a pilot then would only expire."""
+    window = campaign_window(spec)
+    pos = window.position(ctx.now())
+    if pos == "open":
+        return
+    span = f"{window.start:%H:%M}–{window.end:%H:%M}"
+    when_zh = "尚未开始" if pos == "before" else "已结束"
+    raise StateError(
+        f"现在不在发送时段 {span}（{window.tz.key}）内（今日时段{when_zh}），未试发批次 #{campaign_id}：请在时段内再试发",
+        f"outside the send window {span} ({window.tz.key}); campaign #{campaign_id} was not piloted: "
+        "pilot within the window", code="state.outside_window")
 
 
 def _require_template_codes(ctx: AppContext, s: Any, c: Campaign, action_zh: str) -> None:
@@ -145,6 +160,18 @@ def approve_pilot(ctx: AppContext, campaign_id: int, *, actor: str) -> dict[str,
     report = pilot_report(ctx, campaign_id)
     with ctx.db.transaction() as s:
         c = get_campaign(s, campaign_id)
+        if c.state in (CampaignState.DRAFT.value, CampaignState.PLANNED.value):
+            raise StateError(f"批次 #{c.id} 还没有试发，无可审批：请先运行 dunning campaign pilot {c.id}",
+                             f"campaign #{c.id} has no pilot yet: run dunning campaign pilot {c.id} first",
+                             code="state.no_pilot")
+        if c.state == CampaignState.CANCELLED.value:
+            raise StateError(f"批次 #{c.id} 已取消，不能审批", f"campaign #{c.id} is cancelled",
+                             code="state.cancelled")
+        if c.pilot_approved_by is not None:
+            return report | {"approved_by": c.pilot_approved_by, "state": c.state, "already_approved": True}
+        if c.state != CampaignState.PILOTING.value:
+            raise StateError(f"批次 #{c.id} 当前为「{CAMPAIGN_STATE_ZH[CampaignState(c.state)]}」，没有待审批的试发",
+                             f"campaign #{c.id} is {c.state}: no pilot awaits approval", code="state.no_pilot")
         require_role(s, actor, Role.COMPLIANCE)
         if actor in (c.created_by, c.pilot_summary.get("started_by")):
             raise StateError(f"四眼原则：{actor} 创建或试发了批次 #{c.id}，须由另一人审批",

@@ -14,7 +14,6 @@ Contracts:
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -38,29 +37,35 @@ from dunning.db.models import (
     TemplateRecord,
     TemplateVersion,
 )
-from dunning.domain.masking import mask_name, mask_phone
-from dunning.domain.states import CAMPAIGN_STATE_ZH, CampaignState
+from dunning.domain.masking import mask_name
+from dunning.domain.states import CampaignState
 from dunning.errors import InputError, NotFoundError
 from dunning.services import audit, campaigns
 from dunning.services.auth import Principal
+from dunning.services.calendar import next_year_warning
 from dunning.services.context import AppContext
+from dunning.services.queries.audit import AuditFilter, audit_conditions
+from dunning.services.queries.campaigns import CampaignProgress
+from dunning.services.queries.campaigns import progress_rows as _progress_rows
+from dunning.services.queries.labels import MESSAGE_STATE_ZH
+from dunning.services.queries.messages import normalise_phone_query
+from dunning.services.queries.scope import (
+    FULL_PHONE_ROLES,
+    REJECT_DETAIL_ROLES,
+    mask_text_phones,
+    may_see_phone,
+    show_phone,
+)
+from dunning.services.queries.scope import agency_of as _agency
+from dunning.services.queries.scope import scoped_messages as _scoped_messages
+from dunning.services.queries.scope import utc as _utc
+from dunning.services.queries.templates import TemplateSummary, list_templates
 from dunning.services.users import Role
 
 T = TypeVar("T")
 
-FULL_PHONE_ROLES = frozenset({Role.ADMIN, Role.COMPLIANCE})
-REJECT_DETAIL_ROLES = frozenset({Role.ADMIN, Role.COMPLIANCE, Role.OPERATOR})
-SENT_STATES = ("submitted", "delivered", "failed", "expired", "held")
-ACCEPTED_STATES = ("submitted", "delivered", "held")
-PENDING_STATES = ("planned", "queued", "submitting")
 ACTIVE_STATES = tuple(s.value for s in (CampaignState.PLANNED, CampaignState.PILOTING, CampaignState.PILOT_APPROVED,
                                         CampaignState.SENDING, CampaignState.PAUSED))
-MESSAGE_STATE_ZH = {
-    "planned": "待发送", "suppressed": "已抑制", "queued": "排队中", "submitting": "提交中", "submitted": "已提交",
-    "delivered": "已送达", "failed": "失败", "expired": "过期", "held": "待人工核查",
-}
-_MOBILE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d[- ]?\d{4}[- ]?\d{4}(?!\d)")
-_NO_AGENCY = "\x00none"  # an agency user without an agency sees nothing
 
 
 @dataclass
@@ -69,104 +74,7 @@ class Page(Generic[T]):
     next_cursor: int | None = None
 
 
-def may_see_phone(viewer: Principal) -> bool:
-    return viewer.role in FULL_PHONE_ROLES
-
-
-def show_phone(viewer: Principal, phone: str | None) -> str:
-    return (phone or "") if may_see_phone(viewer) else mask_phone(phone)
-
-
-def mask_text_phones(text: str) -> str:
-    """Mask every mobile number inside free text (raw reject rows, replies)."""
-    return _MOBILE.sub(lambda m: mask_phone(re.sub(r"[- ]", "", m.group(0)).removeprefix("+86").removeprefix("86")),
-                       text)
-
-
-def _agency(viewer: Principal) -> str | None:
-    if viewer.role is Role.AGENCY:
-        return viewer.agency or _NO_AGENCY
-    return None
-
-
-def _utc(dt: datetime | None) -> datetime | None:
-    if dt is None:
-        return None
-    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
-
-
 # ------------------------------------------------------------------------------------------- campaigns
-
-
-@dataclass
-class CampaignProgress:
-    campaign_id: int
-    name: str
-    state: str
-    as_of: str
-    channel: str
-    pause_reason: str | None
-    counts: dict[str, int]
-    pilot_counts: dict[str, int]
-    created_by: str = ""
-    pilot_approved_by: str | None = None
-
-    @property
-    def state_zh(self) -> str:
-        try:
-            return CAMPAIGN_STATE_ZH[CampaignState(self.state)]
-        except ValueError:
-            return self.state
-
-    @property
-    def to_send(self) -> int:
-        return sum(v for k, v in self.counts.items() if k != "suppressed")
-
-    @property
-    def done(self) -> int:
-        return sum(self.counts.get(k, 0) for k in SENT_STATES)
-
-    @property
-    def accepted(self) -> int:
-        return sum(self.counts.get(k, 0) for k in ACCEPTED_STATES)
-
-    @property
-    def pct(self) -> float:
-        return round(100.0 * self.done / self.to_send, 1) if self.to_send else 0.0
-
-    @property
-    def pilot_total(self) -> int:
-        return sum(self.pilot_counts.values())
-
-    @property
-    def pilot_pending(self) -> int:
-        return sum(self.pilot_counts.get(k, 0) for k in PENDING_STATES)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"campaign_id": self.campaign_id, "name": self.name, "state": self.state, "state_zh": self.state_zh,
-                "as_of": self.as_of, "channel": self.channel, "pause_reason": self.pause_reason,
-                "counts": self.counts, "pilot_counts": self.pilot_counts, "to_send": self.to_send,
-                "done": self.done, "accepted": self.accepted, "delivered": self.counts.get("delivered", 0),
-                "failed": self.counts.get("failed", 0) + self.counts.get("expired", 0),
-                "suppressed": self.counts.get("suppressed", 0), "pct": self.pct,
-                "pilot_total": self.pilot_total, "pilot_pending": self.pilot_pending}
-
-
-def _progress_rows(s: Session, campaigns: list[Campaign], agency: str | None) -> list[CampaignProgress]:
-    ids = [c.id for c in campaigns]
-    counts: dict[int, dict[str, int]] = {i: {} for i in ids}
-    pilot: dict[int, dict[str, int]] = {i: {} for i in ids}
-    if ids:
-        q = select(Message.campaign_id, Message.state, Message.is_pilot, func.count()).where(
-            Message.campaign_id.in_(ids))
-        if agency is not None:
-            q = q.join(Account, Account.id == Message.account_id).where(Account.agency == agency)
-        for cid, st, is_pilot, n in s.execute(q.group_by(Message.campaign_id, Message.state, Message.is_pilot)):
-            counts[cid][st] = counts[cid].get(st, 0) + int(n)
-            if is_pilot:
-                pilot[cid][st] = pilot[cid].get(st, 0) + int(n)
-    return [CampaignProgress(c.id, c.name, c.state, c.as_of.isoformat(), c.channel, c.pause_reason, counts[c.id],
-                             pilot[c.id], c.created_by, c.pilot_approved_by) for c in campaigns]
 
 
 def _campaign(s: Session, campaign_id: int) -> Campaign:
@@ -282,13 +190,6 @@ def campaign_view(ctx: AppContext, viewer: Principal, campaign_id: int) -> Campa
     return CampaignView(progress, dict(c.plan_summary or {}), funnel, samples, name, c.import_id, reasons, pilot)
 
 
-def _scoped_messages(agency: str | None) -> Any:
-    q = select(Message)
-    if agency is not None:
-        q = q.join(Account, Account.id == Message.account_id).where(Account.agency == agency)
-    return q
-
-
 # ------------------------------------------------------------------------------------------- dashboard
 
 
@@ -311,11 +212,11 @@ class ChannelHealth:
     delivered: int
     failed: int
     status: str  # ok | degraded | failing | idle | disabled
+    tried: int = 0  # messages handed to the channel in the window (any outcome)
 
     @property
     def failure_rate(self) -> float:
-        total = self.submitted + self.failed
-        return self.failed / total if total else 0.0
+        return self.failed / self.tried if self.tried else 0.0
 
 
 @dataclass
@@ -339,6 +240,8 @@ def dashboard(ctx: AppContext, viewer: Principal) -> DashboardView:
         rows = list(s.scalars(select(Campaign).where(or_(Campaign.as_of == today, Campaign.state.in_(ACTIVE_STATES)))
                               .order_by(Campaign.id.desc()).limit(20)).all())
         progress = _progress_rows(s, rows, agency)
+        if agency is not None:  # an agency sees the campaigns that reach its own accounts, never a row of "0 / 0"
+            progress = [p for p in progress if p.counts]
         imports_today = int(s.scalar(select(func.count()).select_from(Import).where(Import.created_at >= midnight))
                             or 0) if agency is None else 0
         day = _scoped_messages(agency).where(Message.submitted_at >= midnight)
@@ -363,11 +266,19 @@ def dashboard(ctx: AppContext, viewer: Principal) -> DashboardView:
                 alerts.append(Alert("danger", f"通道 {ch.name} 近一小时失败率 {ch.failure_rate:.0%}，请检查通道或切换备用通道。",
                                     f"Channel {ch.name}: {ch.failure_rate:.0%} failed in the last hour; check it "
                                     "or fail over.", None))
+        warning = next_year_warning(ctx, today)
+        if warning is not None:
+            alerts.append(Alert("warn", warning[0], warning[1], "/admin/calendar"))
     return DashboardView(today, progress, alerts, channels, imports_today, sent_today, delivered_today)
 
 
 def _channel_health(ctx: AppContext, s: Session, now: datetime) -> list[ChannelHealth]:
+    """Per channel over the last hour. "Submitted" counts as the "submitted today" card does (every message with a
+    submission time in the window, whatever became of it), so the two figures agree when the day is an hour old;
+    failures are failed or expired among the messages tried in the window."""
     since = now - timedelta(hours=1)
+    submitted_n = dict(s.execute(select(Message.channel, func.count()).where(
+        Message.submitted_at >= since, Message.channel.is_not(None)).group_by(Message.channel)).all())
     stats: dict[str, dict[str, int]] = {}
     for ch, state_name, n in s.execute(select(Message.channel, Message.state, func.count()).where(
             Message.submitting_at >= since, Message.channel.is_not(None)).group_by(Message.channel, Message.state)):
@@ -375,13 +286,14 @@ def _channel_health(ctx: AppContext, s: Session, now: datetime) -> list[ChannelH
     out = []
     for name, cfg in ctx.settings.channels.items():
         st = stats.get(name, {})
-        submitted = sum(st.get(k, 0) for k in ACCEPTED_STATES)
+        submitted = int(submitted_n.get(name, 0))
         failed = st.get("failed", 0) + st.get("expired", 0)
+        tried = sum(st.values())
         h = ChannelHealth(name, cfg.kind, cfg.enabled, cfg.rate, cfg.priority, submitted, st.get("delivered", 0),
-                          failed, "ok")
+                          failed, "ok", tried)
         if not cfg.enabled:
             h.status = "disabled"
-        elif submitted + failed == 0:
+        elif tried == 0:
             h.status = "idle"
         elif h.failure_rate >= 0.2:
             h.status = "failing"
@@ -415,25 +327,13 @@ class MessageRow:
         return MESSAGE_STATE_ZH.get(self.state, self.state)
 
 
-def normalise_phone_query(raw: str) -> str:
-    """``138 1234 8000`` / ``+86-138…`` → ``+8613812348000``; anything but a full mainland mobile is refused."""
-    digits = re.sub(r"\D", "", raw)
-    if len(digits) == 13 and digits.startswith("86"):
-        digits = digits[2:]
-    if len(digits) != 11 or not digits.startswith("1"):
-        raise InputError("请输入完整的 11 位手机号（例如 13812348000）。",
-                         "Enter a full 11-digit mobile number (e.g. 13812348000).", code="input.phone")
-    return "+86" + digits
-
-
 def search_messages(ctx: AppContext, viewer: Principal, *, loan_id: str | None = None, phone: str | None = None,
                     campaign_id: int | None = None, state: str | None = None, cursor: int | None = None,
                     limit: int = 50) -> Page[MessageRow]:
-    """Messages by loan id and/or phone (and optionally campaign, state), newest first, scoped to the viewer."""
+    """Messages by any of loan id, phone, campaign, state (none required), newest first, scoped to the viewer
+    (the API's keyset pages; the console's numbered pages with every filter: :mod:`queries.messages`)."""
     loan_id = (loan_id or "").strip() or None
     phone_e164 = normalise_phone_query(phone) if phone and phone.strip() else None
-    if loan_id is None and phone_e164 is None and campaign_id is None:
-        raise InputError("请输入借款编号或手机号。", "Enter a loan id or a phone number.", code="input.query")
     limit = max(1, min(limit, 200))
     q = _scoped_messages(_agency(viewer)).order_by(Message.id.desc()).limit(limit + 1)
     if loan_id is not None:
@@ -550,6 +450,7 @@ class ImportRow:
     created_by: str
     created_at: datetime | None
     has_report: bool
+    kind: str = "portfolio"  # portfolio | payments (one numbering for both)
 
 
 @dataclass
@@ -569,7 +470,7 @@ class ImportView:
 
 def _import_row(imp: Import) -> ImportRow:
     return ImportRow(imp.id, imp.as_of, [Path(str(f)).name for f in imp.files], imp.rows, imp.accepted,
-                     imp.rejected, imp.created_by, _utc(imp.created_at), bool(imp.reject_report))
+                     imp.rejected, imp.created_by, _utc(imp.created_at), bool(imp.reject_report), imp.kind)
 
 
 def list_imports(ctx: AppContext, *, cursor: int | None = None, limit: int = 20) -> Page[ImportRow]:
@@ -639,33 +540,9 @@ class AuditRow:
     after: dict[str, Any] | None
 
 
-@dataclass(frozen=True)
-class AuditFilter:
-    actor: str | None = None
-    action: str | None = None  # exact, or a prefix ending in "." (e.g. "campaign.")
-    entity: str | None = None
-    entity_id: str | None = None
-    since: date | None = None
-    until: date | None = None  # inclusive
-
-
 def audit_log(ctx: AppContext, f: AuditFilter, *, cursor: int | None = None, limit: int = 50) -> Page[AuditRow]:
     limit = max(1, min(limit, 200))
-    conds = []
-    if f.actor:
-        conds.append(AuditEvent.actor == f.actor.strip())
-    if f.action:
-        a = f.action.strip()
-        conds.append(AuditEvent.action.startswith(a, autoescape=True) if a.endswith(".") else AuditEvent.action == a)
-    if f.entity:
-        conds.append(AuditEvent.entity == f.entity.strip())
-    if f.entity_id:
-        conds.append(AuditEvent.entity_id == f.entity_id.strip())
-    if f.since:
-        conds.append(AuditEvent.at >= datetime.combine(f.since, datetime.min.time(), ctx.tz).astimezone(UTC))
-    if f.until:
-        conds.append(AuditEvent.at < datetime.combine(f.until + timedelta(days=1), datetime.min.time(),
-                                                      ctx.tz).astimezone(UTC))
+    conds = audit_conditions(ctx, f)
     if cursor is not None:
         conds.append(AuditEvent.id < cursor)
     with ctx.db.transaction() as s:
@@ -688,39 +565,6 @@ def audit_facets(ctx: AppContext) -> dict[str, list[str]]:
 
 
 # ------------------------------------------------------------------------------------------- templates
-
-
-@dataclass
-class TemplateSummary:
-    code: str
-    name: str
-    tone: str
-    stage: str
-    profile: str
-    latest_version: int
-    latest_status: str
-    approved_version: int | None
-    text: str
-
-
-def list_templates(ctx: AppContext) -> list[TemplateSummary]:
-    """Every template with its newest version and its newest approved version."""
-    with ctx.db.transaction() as s:
-        recs = s.scalars(select(TemplateRecord).order_by(TemplateRecord.code)).all()
-        versions = s.scalars(select(TemplateVersion).order_by(TemplateVersion.template_id,
-                                                              TemplateVersion.version)).all()
-    by_rec: dict[int, list[TemplateVersion]] = {}
-    for v in versions:
-        by_rec.setdefault(v.template_id, []).append(v)
-    out = []
-    for r in recs:
-        vs = by_rec.get(r.id, [])
-        latest = vs[-1] if vs else None
-        approved = [v for v in vs if v.status == "approved"]
-        out.append(TemplateSummary(r.code, r.name, r.tone, r.stage, r.profile, latest.version if latest else 0,
-                                   latest.status if latest else "", approved[-1].version if approved else None,
-                                   latest.text if latest else ""))
-    return out
 
 
 @dataclass
@@ -850,10 +694,15 @@ def template_check(ctx: AppContext, text: str, variables_text: str, *, profile: 
         variables = parse_variables(variables_text)
         result = tsvc.lint(ctx, [TemplateSpec(id="draft", text=text, variables=variables, tone=tone,
                                               stage=stage, profile=profile)])[0]
-        rows = tsvc.preview(ctx, text=text, variables=variables, profile=profile)
     except InputError as exc:
         return TemplateCheck([Segment(text)], [], len(text), 0, [], exc.message_zh, exc.message_en)
+    error: tuple[str | None, str | None] = (None, None)
+    try:  # the same findings as `dunning templates lint`, whether or not the text can be rendered yet
+        rows = tsvc.preview(ctx, text=text, variables=variables, profile=profile)
+    except InputError as exc:  # a binding or syntax problem: a finding of its own; no previews until fixed
+        rows, error = [], (exc.message_zh, exc.message_en)
     findings = [f.to_dict() for f in result.findings]
     previews = [{"label": r.loan_id, "text": r.text, "chars": r.length, "parts": r.segments,
                  "blocks": sum(1 for f in r.findings if f.severity == "block")} for r in rows[:3]]
-    return TemplateCheck(highlight(text, findings), findings, result.worst_case_length, result.segments, previews)
+    return TemplateCheck(highlight(text, findings), findings, result.worst_case_length, result.segments, previews,
+                         *error)

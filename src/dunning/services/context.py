@@ -77,4 +77,8 @@ def build_context(settings: Settings | None = None, *, clock: Callable[[], datet
     if clock is None and settings.business_time is not None:
         start = settings.business_time
         clock = BusinessClock(start if start.tzinfo else start.replace(tzinfo=UTC))
-    return AppContext(settings=settings, db=db, clock=clock or _utcnow)
+    ctx = AppContext(settings=settings, db=db, clock=clock or _utcnow)
+    from dunning.services.calendar import calendar_for  # the calendar service needs the context type
+
+    calendar_for(ctx)  # install the holiday calendar (shipped + imported years) for strategy.calendar's functions
+    return ctx

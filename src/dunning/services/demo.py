@@ -20,6 +20,7 @@ from dunning.services.context import AppContext, BusinessClock, build_context
 from dunning.services.imports import import_portfolio
 from dunning.services.reports import campaign_figures, write_campaign_report
 from dunning.services.users import DEMO_USERS, ensure_demo_users
+from dunning.services.visits.demo import seed_demo_visits
 from dunning.testing import generate_portfolio
 
 OPERATOR = DEMO_USERS[0][0]
@@ -73,6 +74,7 @@ def run_demo(
     if imp.already_imported:
         found.append(f"导入批次 #{imp.import_id} 已存在（同一文件、同一业务日期），未重复导入")
     say(f"导入 #{imp.import_id}：{imp.rows:,} 行，接受 {imp.accepted:,}，拒绝 {imp.rejected:,}")
+    seed_demo_visits(ctx, imp.import_id, say)
 
     plan = planning.plan_campaign(ctx, actor=OPERATOR, import_id=imp.import_id, as_of=as_of)
     if plan.already_planned:
@@ -102,6 +104,9 @@ def run_demo(
 
     figures = campaign_figures(ctx, cid)
     report = write_campaign_report(ctx, cid)
+    from dunning.services.agencies.demo import seed_demo_agencies
+
+    agencies = seed_demo_agencies(ctx, import_id=imp.import_id, say=say)
     elapsed = _time.perf_counter() - t0
     per_template = {f"{t}/{v}" if v and v != "A" else t: n for t, v, n, _d in figures["per_template"].iter_rows()}
     return {
@@ -119,6 +124,7 @@ def run_demo(
         "delivery": {"sent": figures["sent"], "delivered": figures["delivered"], "failed": figures["failed"],
                      "expired": figures["expired"], "held": figures["held"], "replies": figures["replies"]},
         "found_existing": found,
+        "agencies": agencies,
         "report": report,
         "elapsed_seconds": round(elapsed, 2),
         "database": ctx.settings.resolved_database_url,

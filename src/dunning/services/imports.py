@@ -22,7 +22,7 @@ from dunning.services.context import AppContext
 
 ACCOUNT_COLUMNS = [
     "loan_id", "name", "phone", "amount_due_fen", "due_date", "penalty_rate", "overdue_count", "product",
-    "payday", "region", "agency", "dpd", "bucket", "source_file", "source_row",
+    "payday", "region", "agency", "dpd", "bucket", "source_file", "source_row", "address", "lat", "lon",
 ]
 
 

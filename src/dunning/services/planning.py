@@ -13,7 +13,7 @@ not fit it (``window``). Samples to the pilot's internal test numbers are added 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,17 +27,19 @@ from dunning.compliance import lint_messages
 from dunning.db.bulk import bulk_insert, read_frame
 from dunning.db.models import Account, Campaign, Import, Message, Strategy, TemplateRecord, TemplateVersion
 from dunning.domain.buckets import bucket_expr
+from dunning.domain.sms import counting_for, parts_expr
 from dunning.domain.states import CampaignState, MessageState, TemplateStatus
 from dunning.errors import ConfigError, InputError, NotFoundError, StateError
 from dunning.intake import phone_expr
 from dunning.services import audit
+from dunning.services.calendar import calendar_for, next_year_warning
 from dunning.services.campaigns_base import transition
 from dunning.services.context import AppContext
 from dunning.services.policy import policy_for, render_context
 from dunning.services.verification import codes_and_hashes
 from dunning.strategy import StrategySpec, assign_steps, load_bundled_strategy, load_strategy
 from dunning.strategy.budget import apply_caps
-from dunning.strategy.calendar import FireDays, fire_days
+from dunning.strategy.calendar import FireDays, HolidayCalendar, fire_days
 from dunning.strategy.schedule import ZoneWindow, legal_window, schedule, zone_expr, zone_window
 from dunning.templates import compile_template, render, render_params
 
@@ -48,11 +50,13 @@ SUPPRESSION_ZH = {
     "opted_out": "已退订",
     "dispute": "存在争议",
     "paid": "已还款",
+    "promise": "已承诺还款（承诺日前不提醒）",
     "budget": "超出联系频次上限",
     "lint_block": "合规检查未通过",
     "window": "超出发送时段",
     "holiday": "节假日不发送",
     "cancelled": "批次已取消",
+    "agency_notice": "委外告知短信尚未送达（机构不得联系）",
 }
 # Message states that count as "this phone was contacted" (claimed and not since refused), as the dispatcher's.
 CONTACT_STATES = ("submitting", "submitted", "delivered", "held", "expired")
@@ -91,6 +95,8 @@ class PlanSummary:
     last_send: str | None = None
     rate: float = 0.0  # messages per second the schedule assumes
     test_messages: int = 0  # samples to internal test numbers (pilot only; not in `planned`)
+    # From 1 November when next year has no holiday data: {"zh": …, "en": …} naming the command that fixes it.
+    calendar_warning: dict[str, str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -127,10 +133,19 @@ def _approved_templates(s: Any, codes: set[str]) -> dict[str, TemplateVersion]:
     return found
 
 
-def _parts_expr(col: str) -> pl.Expr:
-    # CN domestic counting: every character counts 1, signature included; ≤ 70 one part, else 67 per part.
-    n = pl.col(col).str.len_chars()
-    return pl.when(n <= 70).then(1).otherwise((n + 66) // 67).cast(pl.Int16)
+def _parts_expr(col: str, counting: str) -> pl.Expr:
+    """Billed parts per text, counted by the one segmentation (``domain.sms``) as the channel sends it."""
+    return parts_expr(col, counting).cast(pl.Int16)
+
+
+def channel_counting(ctx: AppContext, name: str) -> str:
+    """How the channel ``name`` splits texts: carrier-direct channels (SMPP, HTTP gateways, Twilio) by their
+    SMSC's default alphabet (GSM-7 / ASCII / Latin-1, else UCS-2); Chinese SMS platforms and the sandbox by CN
+    domestic billing (every character 1, 70/67)."""
+    cfg = ctx.settings.channels.get(name)
+    if cfg is None or cfg.kind not in ("smpp", "http", "twilio"):
+        return "cn_domestic"
+    return counting_for(str(cfg.options.get("default_alphabet", "gsm7")))
 
 
 def channel_rate(ctx: AppContext, name: str) -> float:
@@ -174,10 +189,20 @@ def plan_campaign(
     as_of: date | None = None,
     channel: str | None = None,
     policy_overlay: Path | None = None,
+    scope: pl.DataFrame | None = None,
+    name: str | None = None,
 ) -> PlanSummary:
-    """Create the campaign for one strategy, snapshot and as-of date; planning the same again finds it."""
+    """Create the campaign for one strategy, snapshot and as-of date; planning the same again finds it.
+
+    ``scope`` (loan_id plus optional columns) restricts the campaign to those accounts and adds the columns to
+    the frame (e.g. ``agency`` for the entrustment notice). A boolean ``agency_notice_pending`` column in it
+    suppresses those accounts with reason ``agency_notice``: an agency's campaign never reaches a borrower
+    whose entrustment notice has not been delivered (see :mod:`dunning.services.agencies.gate`)."""
     spec, sha, body = load_strategy(strategy_path) if strategy_path else load_bundled_strategy()
     now = ctx.now()
+    calendar = calendar_for(ctx)
+    warning = next_year_warning(ctx, calendar=calendar)
+    calendar_warning = {"zh": warning[0], "en": warning[1]} if warning else None
     with ctx.db.transaction() as s:
         if import_id is None:
             import_id = s.scalar(select(func.max(Import.id)).where(Import.kind == "portfolio"))
@@ -185,8 +210,14 @@ def plan_campaign(
                 raise StateError("还没有导入任何账户数据，请先运行 dunning import", "nothing imported yet",
                                  code="state.no_import")
         imp = s.get(Import, import_id)
-        if imp is None or imp.kind != "portfolio":
+        if imp is None:
             raise NotFoundError(f"导入批次 #{import_id} 不存在", f"import #{import_id} does not exist")
+        if imp.kind != "portfolio":
+            # Payment and account imports share one numbering: say what #N is and which imports hold accounts.
+            raise NotFoundError(
+                f"导入批次 #{import_id} 是还款导入，不是账户导入，不能据此创建批次：请用 dunning imports list 查看账户导入的编号",
+                f"import #{import_id} is a payments import, not an accounts import: see dunning imports list",
+                code="not_found.portfolio_import")
         as_of = as_of or imp.as_of
         strat = _store_strategy(s, spec, sha, body, actor, now)
         existing = s.scalars(select(Campaign).where(Campaign.strategy_id == strat.id, Campaign.as_of == as_of,
@@ -195,11 +226,12 @@ def plan_campaign(
             summary = PlanSummary(**existing.plan_summary)
             summary.state = existing.state
             summary.already_planned = True
+            summary.calendar_warning = calendar_warning
             return summary
         templates = _approved_templates(s, spec.templates())
         channel_name = channel or ctx.settings.default_channel
         rate = channel_rate(ctx, channel_name)
-        campaign = Campaign(name=f"{spec.name} {as_of.isoformat()}", strategy_id=strat.id, import_id=import_id,
+        campaign = Campaign(name=name or _distinct_name(s, f"{spec.name} {as_of.isoformat()}"), strategy_id=strat.id, import_id=import_id,
                             as_of=as_of, state=CampaignState.DRAFT.value, channel=channel_name,
                             created_by=actor, created_at=now, updated_at=now,
                             seed=int(hashlib.sha256(f"{sha}|{as_of}|{import_id}".encode()).hexdigest()[:12], 16))
@@ -212,10 +244,24 @@ def plan_campaign(
         accounts = _read_accounts(s, import_id).with_columns(
             (pl.lit(as_of) - pl.col("due_date")).dt.total_days().cast(pl.Int32).alias("dpd"),
         ).with_columns(bucket_expr("dpd").alias("bucket"))
+        if scope is not None:
+            accounts = accounts.join(scope, on="loan_id", how="inner")
         plan = _plan_frame(ctx, s, accounts, spec, campaign, templates, policy_overlay, snapshot=imp.as_of,
-                           rate=rate)
+                           rate=rate, calendar=calendar)
         summary = _persist_plan(ctx, s, plan, campaign, strat, accounts.height, actor)
+        summary.calendar_warning = calendar_warning
         return summary
+
+
+def _distinct_name(s: Any, base: str) -> str:
+    """``base``, or ``base (2)``, ``base (3)``… when campaigns of that name exist (another import, same day)."""
+    taken = set(s.scalars(select(Campaign.name).where(Campaign.name.like(f"{base}%"))).all())
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base} ({n})" in taken:
+        n += 1
+    return f"{base} ({n})"
 
 
 ACCOUNT_SCHEMA: dict[str, Any] = {
@@ -267,10 +313,10 @@ def _zone_windows(ctx: AppContext, spec: StrategySpec, policy_raw: Any, as_of: d
 
 def _plan_frame(ctx: AppContext, s: Any, accounts: pl.DataFrame, spec: StrategySpec, campaign: Campaign,
                 templates: dict[str, TemplateVersion], policy_overlay: Path | None, *, snapshot: date,
-                rate: float) -> _Plan:
+                rate: float, calendar: HolidayCalendar | None = None) -> _Plan:
     as_of = campaign.as_of
     tz = ZoneInfo(spec.timezone)
-    fire = fire_days(as_of, spec.holidays, spec.holiday_days, spec.quiet_dates)
+    fire = fire_days(as_of, spec.holidays, spec.holiday_days, spec.quiet_dates, calendar=calendar)
     deferred = 0
     if not fire.days:
         # A rest day under `defer`: nothing goes today; count what moves to the next working day.
@@ -289,8 +335,15 @@ def _plan_frame(ctx: AppContext, s: Any, accounts: pl.DataFrame, spec: StrategyS
                       {"since": _db_ts(s, datetime.combine(snapshot, time(0), tz))},
                       schema={"loan_id": pl.Utf8, "paid_fen": pl.Int64})
     df = df.join(flags.rename({"kind": "_flag"}), on="phone", how="left").join(paid, on="loan_id", how="left")
+    # A promise to pay (taken on a field visit) holds reminders until the promised date.
+    promised = read_frame(s, "SELECT DISTINCT loan_id FROM promises_to_pay WHERE promised_on > :as_of",
+                          {"as_of": as_of}, schema={"loan_id": pl.Utf8}).with_columns(pl.lit(True).alias("_promised"))
+    df = df.join(promised, on="loan_id", how="left")
 
     policy = policy_for(ctx, spec.profile, policy_overlay)
+    counting = channel_counting(ctx, campaign.channel)
+    if policy.counting != "cn_domestic" and counting != "cn_domestic":
+        policy = replace(policy, counting=counting)  # lint the length as this channel will split it
     zones = sorted(set(df["zone"].unique().to_list()) | {spec.timezone})
     windows = _zone_windows(ctx, spec, policy.raw, as_of, zones)
     empty_zones = [z for z, w in windows.items() if w.empty]
@@ -300,7 +353,10 @@ def _plan_frame(ctx: AppContext, s: Any, accounts: pl.DataFrame, spec: StrategyS
         .when(pl.col("holdout")).then(pl.lit("holdout"))
         .when(pl.lit(spec.holidays == "skip" and fire.rest_today)).then(pl.lit("holiday"))
         .when(pl.col("_flag").is_not_null()).then(pl.col("_flag"))
+        .when(pl.col("agency_notice_pending").fill_null(False) if "agency_notice_pending" in df.columns
+              else pl.lit(False)).then(pl.lit("agency_notice"))
         .when(pl.col("paid_fen").fill_null(0) >= pl.col("amount_due_fen")).then(pl.lit("paid"))
+        .when(pl.col("_promised").fill_null(False)).then(pl.lit("promise"))
         .when(pl.col("zone").is_in(empty_zones)).then(pl.lit("window"))
         .otherwise(pl.lit(None, pl.Utf8))
     )
@@ -320,7 +376,9 @@ def _plan_frame(ctx: AppContext, s: Any, accounts: pl.DataFrame, spec: StrategyS
         "SUM(CASE WHEN submitting_at >= :week THEN 1 ELSE 0 END) AS sent_7d, MAX(submitting_at) AS last_contact "
         f"FROM messages WHERE state IN ('{states}') AND submitting_at >= :since GROUP BY phone",
         {"day": _db_ts(s, midnight), "week": _db_ts(s, week), "since": _db_ts(s, since)},
-        schema={"phone": pl.Utf8, "sent_day": pl.Int64, "sent_7d": pl.Int64, "last_contact": pl.Utf8},
+        # SQLite returns the timestamp as text, PostgreSQL as an aware datetime.
+        schema={"phone": pl.Utf8, "sent_day": pl.Int64, "sent_7d": pl.Int64,
+                "last_contact": pl.Utf8 if s.connection().dialect.name == "sqlite" else UTC_US},
     )
     sent = sent.with_columns(_as_utc("last_contact", sent).alias("last_contact"))
     df = df.join(sent, on="phone", how="left")
@@ -339,7 +397,9 @@ def _plan_frame(ctx: AppContext, s: Any, accounts: pl.DataFrame, spec: StrategyS
                      schema={"_i": pl.UInt32, "verify_code": pl.Utf8, "verify_code_hash": pl.Utf8}),
         on="_i", how="left",
     )
-    context = render_context(ctx)
+    context = render_context(ctx, policy)
+    if not policy.signature_prefix:  # US: the sender's name is in the text, no 【signature】 (as templates lint it)
+        context.pop("signature", None)
     tv_ids = {code: tv.id for code, tv in templates.items()}
     df = df.with_columns(pl.col("template").replace_strict(tv_ids, default=None, return_dtype=pl.Int64)
                          .alias("template_version_id"))
@@ -390,12 +450,12 @@ def _plan_frame(ctx: AppContext, s: Any, accounts: pl.DataFrame, spec: StrategyS
         pl.lit(False).alias("is_pilot"),
     )
     df = df.with_columns(
-        _parts_expr("text").fill_null(0).alias("parts"),
+        _parts_expr("text", counting).fill_null(0).alias("parts"),
         pl.when(sendable).then(pl.lit(MessageState.PLANNED.value))
         .otherwise(pl.lit(MessageState.SUPPRESSED.value)).alias("state"),
         pl.col("_rules").alias("detail"),
     )
-    tests = _test_messages(ctx, df, spec, campaign, compiled, windows[spec.timezone], context, secret)
+    tests = _test_messages(ctx, df, spec, campaign, compiled, windows[spec.timezone], context, secret, counting)
     if tests is not None:
         df = pl.concat([df, tests], how="diagonal_relaxed")
     return _Plan(df, fire, deferred, windows, rate, spec.timezone)
@@ -403,7 +463,7 @@ def _plan_frame(ctx: AppContext, s: Any, accounts: pl.DataFrame, spec: StrategyS
 
 def _test_messages(ctx: AppContext, df: pl.DataFrame, spec: StrategySpec, campaign: Campaign,
                    compiled: dict[str, Any], window: ZoneWindow, context: dict[str, str],
-                   secret: bytes) -> pl.DataFrame | None:
+                   secret: bytes, counting: str = "cn_domestic") -> pl.DataFrame | None:
     """One sample of every planned (segment, step, variant) to each internal test number, rendered from synthetic
     borrower data (never a real borrower's name, amount or loan), part of the pilot only."""
     numbers = spec.pilot.test_numbers
@@ -437,7 +497,7 @@ def _test_messages(ctx: AppContext, df: pl.DataFrame, spec: StrategySpec, campai
     rows = pl.concat(parts)
     at = max(window.earliest, window.opens)
     return rows.with_columns(
-        _parts_expr("text").alias("parts"), pl.lit(True).alias("is_test"), pl.lit(True).alias("is_pilot"),
+        _parts_expr("text", counting).alias("parts"), pl.lit(True).alias("is_test"), pl.lit(True).alias("is_pilot"),
         pl.lit(at).cast(UTC_US).alias("scheduled_at"), pl.lit(window.opens).cast(UTC_US).alias("send_after"),
         pl.lit(window.closes).cast(UTC_US).alias("send_before"), pl.lit("test_number").alias("detail"),
     ).drop("_test_phone")

@@ -1,5 +1,9 @@
 """The effective compliance policy: the shipped profile, the institution's identity from settings, then the
-company overlay file (strongest)."""
+company overlay file (strongest).
+
+One source of truth for the sender's identity: the settings' institution and signatures are defaults that an
+overlay replaces, and the rendering context (the signature messages carry, the institution named in them) is read
+from the effective policy — so lint, planning, preview and the console all use the overlay's signature."""
 
 from __future__ import annotations
 
@@ -37,12 +41,22 @@ def policy_for(ctx: AppContext, profile: str | None = None, overlay_file: Path |
     return load_policy(profile or ctx.settings.policy_profile, overlay_for(ctx, overlay_file))
 
 
-def render_context(ctx: AppContext) -> dict[str, str]:
-    ident = ctx.settings.identity
+def identity_context(policy: Policy, app_name: str = "", default_institution: str = "") -> dict[str, str]:
+    """The constants a template renders with, from the effective policy: its first registered signature (the
+    message signature), institution, first hotline and domain. The settings' app name is kept while the
+    institution is the settings' own; an overlay naming another institution gets ``<institution>App``."""
+    app = app_name if app_name and policy.institution == default_institution else (
+        f"{policy.institution}App" if policy.institution else app_name)
     return {
-        "institution": ident.institution,
-        "hotline": ident.hotlines[0] if ident.hotlines else "",
-        "app": ident.app_name,
-        "signature": ident.signatures[0] if ident.signatures else ident.institution,
-        "domain": ident.domain,
+        "institution": policy.institution,
+        "hotline": policy.hotlines[0] if policy.hotlines else "",
+        "app": app,
+        "signature": policy.signatures[0] if policy.signatures else "",
+        "domain": policy.domains[0] if policy.domains else "",
     }
+
+
+def render_context(ctx: AppContext, policy: Policy | None = None) -> dict[str, str]:
+    """The rendering context of ``policy`` (default: the effective policy of the configured profile)."""
+    ident = ctx.settings.identity
+    return identity_context(policy or policy_for(ctx), ident.app_name, ident.institution)

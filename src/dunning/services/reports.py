@@ -15,14 +15,18 @@ from dunning.reporting.html import (
     TextBlock,
     arm_label,
     bar_chart,
+    chart_language,
     delivery_by_carrier_chart,
     funnel_chart,
     recovery_by_bucket_chart,
+    render_report,
     repayment_curve_chart,
     uplift_chart,
+    uplift_verdict,
     write_report,
 )
 from dunning.reporting.outcomes import CARRIER_ZH, CampaignOutcomes, OutcomeSettings
+from dunning.services.calendar import next_year_warning
 from dunning.services.campaigns import status
 from dunning.services.context import AppContext
 from dunning.services.outcomes import campaign_outcomes
@@ -331,10 +335,14 @@ def _blocks(o: CampaignOutcomes) -> list[TextBlock]:
 
 def _charts(o: CampaignOutcomes, figures: dict[str, Any] | None) -> list[ReportChart]:
     w = o.settings.window_days
+    why = o.funnel_why or [""] * len(o.funnel)
+    stages = [(f"{label}（{reason}）" if reason else label, n) for (label, n), reason in zip(o.funnel, why, strict=False)]
     charts = [ReportChart("funnel", "发送与还款漏斗 Delivery and repayment funnel",
-                          funnel_chart(o.funnel, "发送与还款漏斗 Delivery and repayment funnel"))]
+                          funnel_chart(stages, "发送与还款漏斗 Delivery and repayment funnel"))]
     if o.curve.height:
-        title = "还款曲线：各变体对比对照组 Repayment curve by variant vs hold-out"
+        seen = o.curve_observed_days if o.curve_observed_days is not None else o.settings.curve_days
+        title = (f"还款曲线：各变体对比对照组（已观察 {seen} 天，共 {o.settings.curve_days} 天）"
+                 f" Repayment curve by variant vs hold-out ({seen} of {o.settings.curve_days} days observed)")
         charts.append(ReportChart("curve", title, repayment_curve_chart(o.curve, w, title)))
     up = o.by_variant.filter(pl.col("uplift").is_not_null()) if "uplift" in o.by_variant.columns else None
     if up is not None and up.height:
@@ -368,8 +376,19 @@ def _cards(o: CampaignOutcomes) -> list[tuple[str, str]]:
         ("已送达 delivered", f"{int(u['delivered'].sum()):,}"),
         (f"送达后 {o.settings.window_days} 天内还款 repaid after delivery", f"{int(u['attr_repaid'].sum()):,}"),
         ("归因回收 attributed", f"¥{int(u['attributed_fen'].sum()) / 100:,.0f}"),
-        ("相对对照组提升 uplift", "—" if up is None else f"{up * 100:+.1f}pp"),
+        ("相对对照组提升 uplift", _uplift_card(reminded, up)),
     ]
+
+
+def _uplift_card(reminded: pl.DataFrame, up: Any) -> str:
+    """The headline uplift with its interval and verdict: "不显著" whenever the interval spans zero."""
+    if up is None:
+        return "— （无对照组 no hold-out）"
+    row = reminded.row(0, named=True)
+    low, high = row.get("ci_low"), row.get("ci_high")
+    if low is None or high is None:
+        return f"{up * 100:+.1f}pp"
+    return f"{up * 100:+.1f}pp [{low * 100:+.1f}, {high * 100:+.1f}] · {uplift_verdict(low, high)}"
 
 
 def build_outcome_view(o: CampaignOutcomes, figures: dict[str, Any] | None = None) -> OutcomeView:
@@ -386,14 +405,12 @@ def outcome_view(ctx: AppContext, campaign_id: int, settings: OutcomeSettings | 
 # ------------------------------------------------------------------------------------------- files
 
 
-def write_campaign_report(ctx: AppContext, campaign_id: int, out: Path | None = None,
-                          settings: OutcomeSettings | None = None) -> dict[str, str]:
-    """Write the HTML report (``out``, default ``<data_dir>/reports/campaign-ID.html``, with ``plotly.min.js``
-    beside it) and the Excel export (same name, ``.xlsx``). Returns ``{"html": path, "xlsx": path}``."""
+def _report_parts(ctx: AppContext, campaign_id: int,
+                  settings: OutcomeSettings | None = None) -> tuple[dict[str, Any], list[ReportTable]]:
+    """The page's title, cards, charts, tables, blocks and footer, and every table (for the Excel export)."""
     f = campaign_figures(ctx, campaign_id)
     view = build_outcome_view(campaign_outcomes(ctx, campaign_id, settings), f)
     st = f["status"]
-    out = out or ctx.data_dir / "reports" / f"campaign-{campaign_id}.html"
     reasons = st["suppressed_by_reason"]
     suppressed = _table(
         "suppressed", "抑制原因 Suppressed by reason", "抑制 suppressed",
@@ -408,12 +425,33 @@ def write_campaign_report(ctx: AppContext, campaign_id: int, out: Path | None = 
     tables = [*view.tables, suppressed, replies]
     cards = [("计划发送 planned", f"{f['planned']:,}"), ("已抑制 suppressed", f"{f['suppressed']:,}"),
              ("已提交 sent", f"{f['sent']:,}"), *view.cards]
-    write_report(out, title=f"批次报告 #{campaign_id} · {st['name']}（{st['state']}）", cards=cards,
-                 charts=[c.html for c in view.charts],
-                 tables=[{"title": t.title, "header": t.header, "rows": t.rows} for t in tables if t.on_page],
-                 blocks=view.blocks,
-                 footer="dunning · 数据来自本地数据库；手机号与姓名不出现在报告中。"
-                        "Figures from the local database; no phone number or name appears in this report.")
+    warning = next_year_warning(ctx)
+    calendar_blocks = [TextBlock("节假日日历 Holiday calendar", [warning], "warn")] if warning else []
+    page = {"title": f"批次报告 #{campaign_id} · {st['name']}（{st['state']}）", "cards": cards,
+            "charts": [c.html for c in view.charts],
+            "tables": [{"title": t.title, "header": t.header, "rows": t.rows} for t in tables if t.on_page],
+            "blocks": [*calendar_blocks, *view.blocks],
+            "footer": "dunning · 数据来自本地数据库；手机号与姓名不出现在报告中。"
+                      "Figures from the local database; no phone number or name appears in this report."}
+    return page, tables
+
+
+def campaign_report_html(ctx: AppContext, campaign_id: int, settings: OutcomeSettings | None = None,
+                         lang: str = "both") -> str:
+    """The HTML report as one self-contained page (for the console and the API); with ``lang`` "zh" or "en" the
+    charts' legends, titles and axes are in that language only."""
+    with chart_language(lang):
+        page, _tables = _report_parts(ctx, campaign_id, settings)
+    return render_report(**page)
+
+
+def write_campaign_report(ctx: AppContext, campaign_id: int, out: Path | None = None,
+                          settings: OutcomeSettings | None = None) -> dict[str, str]:
+    """Write the HTML report (``out``, default ``<data_dir>/reports/campaign-ID.html``: one self-contained
+    file) and the Excel export (same name, ``.xlsx``). Returns ``{"html": path, "xlsx": path}``."""
+    page, tables = _report_parts(ctx, campaign_id, settings)
+    out = out or ctx.data_dir / "reports" / f"campaign-{campaign_id}.html"
+    write_report(out, **page)
     xlsx = out.with_suffix(".xlsx")
     import xlsxwriter
 

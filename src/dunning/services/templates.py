@@ -13,6 +13,7 @@ Rules kept here:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
@@ -25,7 +26,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from dunning.compliance import BLOCK, Finding, Policy, lint_template, lint_text, load_policy
+from dunning.compliance import BLOCK, Finding, Policy, lint_template, lint_text, load_policy, worst_case
 from dunning.config import Settings
 from dunning.db.models import TemplateRecord, TemplateVersion
 from dunning.domain.sms import measure
@@ -33,7 +34,7 @@ from dunning.domain.states import TEMPLATE_TRANSITIONS, TemplateStatus
 from dunning.errors import ComplianceBlocked, ConfigError, InputError, NotFoundError, StateError
 from dunning.services import audit
 from dunning.services.context import AppContext
-from dunning.services.policy import policy_for, render_context
+from dunning.services.policy import identity_context, policy_for, render_context
 from dunning.services.users import Role, require_role
 from dunning.templates import (
     STAGES,
@@ -134,23 +135,23 @@ def profile_context(policy: Policy, context: Mapping[str, str]) -> dict[str, str
 
 
 def lint_specs(specs: Sequence[TemplateSpec], policies: Mapping[str, Policy],
-               context: Mapping[str, str]) -> list[LintResult]:
-    """Lint templates (no database): each against the policy of its profile, as its widest rendering."""
+               context: Mapping[str, str] | None = None, settings: Settings | None = None) -> list[LintResult]:
+    """Lint templates (no database): each against the policy of its profile, as its widest rendering, every rule
+    always (a variable that is no data field is a ``template.binding`` finding beside the others).
+
+    ``context`` None: each policy's own identity (:func:`~dunning.services.policy.identity_context`)."""
     out = []
     for spec in specs:
         policy = policies.get(spec.profile)
         if policy is None:
             raise ConfigError(f"模板 {spec.id} 的合规配置 {spec.profile} 未加载", f"no policy for profile {spec.profile}")
-        ctx = profile_context(policy, context)
+        base = context if context is not None else identity_context(
+            policy, settings.identity.app_name if settings else "", settings.identity.institution if settings else "")
+        ctx = profile_context(policy, base)
         findings = lint_template(spec.text, spec.variables, policy, ctx)
-        try:
-            compiled = compile_template(spec.text, spec.variables)
-        except InputError:
-            out.append(LintResult(spec.id, spec.profile, 0, 0, findings))
-            continue
-        wc = compiled.worst_case_text(ctx)
+        wc = worst_case(spec.text, spec.variables, policy, ctx)
         m = measure(wc, policy.counting)
-        out.append(LintResult(spec.id, spec.profile, len(wc), m.parts, findings))
+        out.append(LintResult(spec.id, spec.profile, len(wc), m.parts if wc else 0, findings))
     return out
 
 
@@ -183,18 +184,19 @@ def settings_policy(settings: Settings, profile: str, overlay_file: Path | None 
     return load_policy(profile, overlay)
 
 
-def settings_context(settings: Settings) -> dict[str, str]:
+def settings_context(settings: Settings, policy: Policy | None = None) -> dict[str, str]:
+    """The rendering context of ``policy`` (default: the settings' own, no overlay)."""
     ident = settings.identity
-    return {"institution": ident.institution, "hotline": ident.hotlines[0] if ident.hotlines else "",
-            "app": ident.app_name, "signature": ident.signatures[0] if ident.signatures else ident.institution,
-            "domain": ident.domain}
+    return identity_context(policy or settings_policy(settings, settings.policy_profile), ident.app_name,
+                            ident.institution)
 
 
 def lint_file(path: Path, settings: Settings, overlay_file: Path | None = None) -> list[LintResult]:
-    """``dunning templates lint FILE``: every template of the file against its profile's effective policy."""
+    """``dunning templates lint FILE``: every template of the file against its profile's effective policy, with
+    that policy's identity (the overlay's signature and institution when it names them)."""
     specs = read_specs(path)
     policies = {p: settings_policy(settings, p, overlay_file) for p in {s.profile for s in specs}}
-    return lint_specs(specs, policies, settings_context(settings))
+    return lint_specs(specs, policies, None, settings)
 
 
 SAMPLE_ACCOUNTS = pl.DataFrame(
@@ -255,7 +257,7 @@ def _version(s: Session, code: str, version: int | None) -> tuple[TemplateRecord
 
 def _view(ctx: AppContext, rec: TemplateRecord, tv: TemplateVersion) -> VersionView:
     policy = policy_for(ctx, rec.profile)
-    context = profile_context(policy, render_context(ctx))
+    context = profile_context(policy, render_context(ctx, policy))
     try:
         wc = compile_template(tv.text, tv.variables).worst_case_text(context)
         parts = measure(wc, policy.counting).parts
@@ -273,7 +275,7 @@ def _view(ctx: AppContext, rec: TemplateRecord, tv: TemplateVersion) -> VersionV
 def _lint_stored(ctx: AppContext, rec: TemplateRecord, text: str, variables: Mapping[str, str],
                  overlay: Path | None = None) -> list[Finding]:
     policy = policy_for(ctx, rec.profile, overlay)
-    return lint_template(text, variables, policy, profile_context(policy, render_context(ctx)))
+    return lint_template(text, variables, policy, profile_context(policy, render_context(ctx, policy)))
 
 
 def _move(s: Session, ctx: AppContext, rec: TemplateRecord, tv: TemplateVersion, to: TemplateStatus,
@@ -531,10 +533,29 @@ def preview(ctx: AppContext, code: str | None = None, version: int | None = None
     if text is None or variables is None:
         raise InputError("请指定模板编号，或模板内容与变量", "give a template code, or a text and its variables")
     policy = policy_for(ctx, profile, policy_overlay)
-    return preview_compiled(compile_template(text, variables), policy, render_context(ctx), accounts)
+    return preview_compiled(compile_template(text, variables), policy, render_context(ctx, policy), accounts)
 
 
 def lint(ctx: AppContext, specs: Sequence[TemplateSpec], policy_overlay: Path | None = None) -> list[LintResult]:
     """Lint templates against the effective policy (settings identity + overlay), without storing anything."""
     policies = {p: policy_for(ctx, p, policy_overlay) for p in {s.profile for s in specs}}
-    return lint_specs(specs, policies, render_context(ctx))
+    return lint_specs(specs, policies, None, ctx.settings)
+
+
+_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+
+
+def create(ctx: AppContext, *, code: str, text: str, variables: Mapping[str, str], actor: str, tone: str = "neutral",
+           stage: str = "", profile: str = "CN", name: str = "") -> VersionView:
+    """A new template (its first draft); a code that exists is refused, never turned into a new version of it."""
+    code = code.strip()
+    if not _CODE.match(code):
+        raise InputError("模板代码只能用字母、数字、下划线、点或连字符（最长 64 位），例如 M1_firm_v2",
+                         "template codes are letters, digits, _ . - (up to 64), e.g. M1_firm_v2",
+                         code="template.code")
+    with ctx.db.transaction() as s:
+        if s.scalars(select(TemplateRecord.id).where(TemplateRecord.code == code)).first() is not None:
+            raise InputError(f"模板 {code} 已存在：请在该模板页面修改（会生成新版本）",
+                             f"template {code} exists: edit it on its page (a new version)", code="template.exists")
+    return save(ctx, code=code, text=text, variables=variables, actor=actor, tone=tone, stage=stage,
+                profile=profile, name=name)

@@ -21,6 +21,9 @@ class Role(StrEnum):
     OPERATOR = "operator"
     VIEWER = "viewer"
     AGENCY = "agency"
+    COLLECTOR = "collector"
+    TEAM_LEAD = "team_lead"
+    SUPERVISOR = "supervisor"
 
 
 ROLE_ZH = {
@@ -30,7 +33,14 @@ ROLE_ZH = {
     Role.OPERATOR: "运营",
     Role.VIEWER: "只读",
     Role.AGENCY: "委外机构",
+    Role.COLLECTOR: "外访员",
+    Role.TEAM_LEAD: "外访组长",
+    Role.SUPERVISOR: "外访主管",
 }
+
+# Field-visit roles; one with an agency sees only that agency's accounts, visits and messages.
+FIELD_ROLES = frozenset({Role.COLLECTOR, Role.TEAM_LEAD, Role.SUPERVISOR})
+MIN_PASSWORD = 8  # the one password rule, for the CLI, the console and the API alike
 
 DEMO_USERS = (
     ("wang.ops", "运营-王敏", Role.OPERATOR),
@@ -42,6 +52,13 @@ def hasher() -> PasswordHasher:
     return PasswordHasher()
 
 
+def check_password(password: str) -> None:
+    """The password rule every entry point applies (``users add``, ``users password``, the users page)."""
+    if len(password) < MIN_PASSWORD or not password.strip():
+        raise InputError(f"密码至少 {MIN_PASSWORD} 位。", f"passwords need at least {MIN_PASSWORD} characters",
+                         code="input.password")
+
+
 def add_user(ctx: AppContext, username: str, role: str, *, password: str | None = None,
              display_name: str = "", agency: str | None = None, actor: str = "system") -> User:
     try:
@@ -51,6 +68,8 @@ def add_user(ctx: AppContext, username: str, role: str, *, password: str | None 
                          f"unknown role {role!r}", code="user.role") from None
     if r is Role.AGENCY and not agency:
         raise InputError("委外机构用户须指定所属机构（--agency）", "agency users need --agency", code="user.agency")
+    if password is not None:
+        check_password(password)
     with ctx.db.transaction() as s:
         if s.scalars(select(User).where(User.username == username)).first() is not None:
             raise InputError(f"用户 {username} 已存在", f"user {username!r} exists", code="user.exists")

@@ -85,7 +85,7 @@ def verify_message(ctx: AppContext, phone: str, code: str, *, ip: str, channel: 
         limited = channel == "public" and (by_ip >= st.verify_max_per_ip or by_phone >= st.verify_max_per_phone)
         matched = row is not None and hmac.compare_digest(row.verify_code_hash or "", digest)
         fresh = matched and row is not None and row.submitted_at is not None and (
-            now - _aware(row.submitted_at, now) <= timedelta(days=st.verify_code_ttl_days))
+            now - aware_utc(row.submitted_at, now) <= timedelta(days=st.verify_code_ttl_days))
         if limited:
             outcome = "rate_limited"
         elif fresh:
@@ -108,7 +108,7 @@ def verify_message(ctx: AppContext, phone: str, code: str, *, ip: str, channel: 
                             **common)
     if outcome == "genuine":
         assert row is not None and row.submitted_at is not None
-        sent_on = _aware(row.submitted_at, now).astimezone(ctx.tz).date().isoformat()
+        sent_on = aware_utc(row.submitted_at, now).astimezone(ctx.tz).date().isoformat()
         return VerifyAnswer(
             "genuine",
             f"真实短信：由{ident.institution}于 {sent_on} 发送。请通过官方App「{ident.app_name}」或官方客服 "
@@ -122,5 +122,5 @@ def verify_message(ctx: AppContext, phone: str, code: str, *, ip: str, channel: 
         **common)
 
 
-def _aware(dt: datetime, like: datetime) -> datetime:
+def aware_utc(dt: datetime, like: datetime) -> datetime:
     return dt if dt.tzinfo is not None else dt.replace(tzinfo=like.tzinfo)

@@ -17,15 +17,18 @@ last4          ``loan_id``         last4 (last four characters)
 penalty_rate   ``penalty_rate``    rate (a daily fraction rendered as percent per day: 0.0005 → ``0.05%``)
 product        ``product``         text
 verify_code    ``verify_code``     text (filled by the planning service before rendering)
+agency         ``agency``          text (the entrusted agency's name; the entrustment notice, issue 22)
 institution,   context             text (constants of the institution's identity; the same for every row)
 hotline, app,
 domain,
 signature
 =============  ==================  =========================================================================
 
-**Signature.** A template's text does *not* contain the 【signature】: :meth:`CompiledTemplate.expr` (and so
-:func:`render`) prefixes ``【context["signature"]】`` when the context has a signature, so one approved text serves
-every registered signature and the prefix is always exactly one. The lint always sees the full text a borrower
+**Signature.** A template's text usually does *not* contain the 【signature】: :meth:`CompiledTemplate.expr` (and
+so :func:`render`) prefixes ``【context["signature"]】`` (the policy's first registered signature) when the context
+has one, so one approved text serves every registered signature. A text that begins with its own 【…】 (the form
+Chinese SMS aggregators expect) carries that signature and nothing is prefixed: the prefix is always exactly one,
+and the lint checks that the template's own signature is registered. The lint always sees the full text a borrower
 receives: :func:`dunning.compliance.lint_template` lints the widest rendering with the signature prefixed, and
 rendered messages are linted as rendered. A context without ``signature`` renders no prefix (the US profile, where
 the sender identity is written in the text itself).
@@ -50,6 +53,7 @@ from dunning.compliance.placeholders import (
     TEXT_MAX,
     VAR_TYPES,
     Sample,
+    own_signature,
     problems,
 )
 from dunning.compliance.placeholders import sample as _sample
@@ -57,7 +61,7 @@ from dunning.domain.masking import mask_name_expr
 from dunning.errors import InputError
 
 TONES = ("gentle", "neutral", "firm")
-STAGES = ("pre_due_3", "pre_due_1", "due_today", "first_overdue", "M1", "M2", "M3", "M4+")
+STAGES = ("pre_due_3", "pre_due_1", "due_today", "first_overdue", "M1", "M2", "M3", "M4+", "agency_notice")
 URLISH = r"(?i)https?://|www\.|\.(?:com|cn|net|cc|top|xyz|io|me)\b"
 
 
@@ -127,7 +131,7 @@ class CompiledTemplate:
         """
         parts: list[pl.Expr] = []
         sig = context.get("signature")
-        if sig:
+        if sig and own_signature(self.text) is None:
             parts.append(pl.lit(f"【{sig}】"))
         for literal, var in self.pieces:
             if literal:
@@ -184,6 +188,7 @@ def _schema_for(cols: Mapping[str, Any]) -> dict[str, pl.DataType]:
     types: dict[str, pl.DataType] = {
         "name": pl.Utf8(), "amount_due_fen": pl.Int64(), "due_date": pl.Date(), "dpd": pl.Int32(),
         "loan_id": pl.Utf8(), "penalty_rate": pl.Float64(), "product": pl.Utf8(), "verify_code": pl.Utf8(),
+        "agency": pl.Utf8(),
     }
     return {k: types[k] for k in cols}
 

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
 
 import ahocorasick
 import polars as pl
 
-# Lower-case ASCII only: str.lower() can change a text's length (e.g. "İ"), and spans must stay exact.
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+from dunning.compliance.wordclasses import alternation, ascii_lower, words_pattern
+
 CLAUSE_BREAK = "。；;！!？?\n"
-
-
-def ascii_lower(text: str) -> str:
-    return text.translate(_ASCII_LOWER)
+__all__ = ["CLAUSE_BREAK", "alternation", "any_word_expr", "ascii_lower", "automaton", "covered", "find_words",
+           "negated", "words_pattern"]
 
 
 @lru_cache(maxsize=64)
@@ -65,21 +62,6 @@ def negated(text: str, start: int, negations: Sequence[str], window: int = 20) -
             break
     before = ascii_lower(text[lo:start])
     return any(ascii_lower(n) in before for n in negations)
-
-
-def alternation(words: Sequence[str]) -> str:
-    """A regex alternation of literal words, longest first (so the longest word wins at a position)."""
-    return "|".join(re.escape(w) for w in sorted(set(words), key=lambda w: (-len(w), w)))
-
-
-def words_pattern(words: Sequence[str]) -> str:
-    """An alternation that ignores case for the ASCII words only: ``(?:中文词|(?i:ascii|words))``. Case folding
-    applied to Chinese alternatives makes a Polars (Rust) regex markedly slower, for nothing."""
-    words = [w for w in words if w]
-    cjk = alternation([w for w in words if not w.isascii()])
-    asc = alternation([w for w in words if w.isascii()])
-    parts = [p for p in (cjk, f"(?i:{asc})" if asc else "") if p]
-    return f"(?:{'|'.join(parts)})" if parts else ""
 
 
 def covered(spans: Sequence[tuple[int, int]], start: int, end: int) -> bool:

@@ -15,11 +15,14 @@ from dunning.domain.sms import length_expr, measure
 
 NAME = "length"
 RULES = {"length.segments": (BLOCK, "超过条数上限（超过建议条数时为警告）", "too many parts (warn above the default)")}
-_UNIT_ZH = {"cn_domestic": "字", "gsm7": "个 GSM-7 字符", "ucs2": "个 UCS-2 字符"}
+_UNIT_ZH = {"cn_domestic": "字", "gsm7": "个 GSM-7 字符", "ucs2": "个 UCS-2 字符", "ascii": "个 ASCII 字符",
+            "latin1": "个 Latin-1 字符"}
 
 
 def _counting(policy: Policy) -> str:
-    return "cn_domestic" if policy.counting == "cn_domestic" else "intl"
+    """``cn_domestic``, or the international counting of the channel's alphabet (``intl``, ``intl_ascii``,
+    ``intl_latin1``; planning sets it from the channel)."""
+    return policy.counting if policy.counting in ("cn_domestic", "intl_ascii", "intl_latin1") else "intl"
 
 
 def check(text: str, policy: Policy, penalty: float | None) -> list[Finding]:

@@ -1,18 +1,22 @@
-"""Forbidden words: threats, false legal pressure, impersonation, third-party shaming, insults, collateral harm,
-fees and new debt, and the terms SMS platforms reject (催款/催收/追讨).
+"""The lexicon families: threats, false legal pressure, impersonation, third-party disclosure, insults, collateral
+harm, fees and new debt, and the terms SMS platforms reject (催款/催收/追讨).
 
-Every word of every family is matched in one pass with Aho-Corasick (pyahocorasick per text; Polars'
-``contains_any``, itself Aho-Corasick, screens a whole frame first). A word inside a phrase the company exempts
-(``lexicon_exempt`` in the overlay) is not a finding.
+Each family is a structure over word classes (:mod:`dunning.compliance.wordclasses`, data in
+``lexicon-classes.yaml``), not a phrase list: "再不还款将通知你的家人和单位" is a contact verb a few characters
+before a third party, however it is worded. Rendered messages are screened over the whole frame with one Rust
+regex built from the same classes; only the rows it cannot clear are checked one by one (negations, "我公司",
+modals). A match inside a phrase the company exempts (``lexicon_exempt`` in the overlay) is not a finding.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import polars as pl
 
 from dunning.compliance.findings import BLOCK, Finding
 from dunning.compliance.policy import Policy
-from dunning.compliance.rules._common import find_words, words_pattern
+from dunning.compliance.wordclasses import find, screen
 
 NAME = "lexicon"
 RULES = {
@@ -39,29 +43,26 @@ MESSAGES = {
 }
 
 
-def _entries(policy: Policy) -> tuple[tuple[str, str], ...]:
-    return tuple(sorted((w, rule) for rule, ws in policy.lexicons.items() for w in ws))
-
-
 def check(text: str, policy: Policy, penalty: float | None) -> list[Finding]:
-    entries = _entries(policy)
-    if not entries:
-        return []
-    exempt = [(s, e) for s, e, _p, _t in find_words(text, tuple((p, "") for p in policy.lexicon_exempt))]
+    merged: list[list[Any]] = []  # overlapping matches of one family are one finding
+    for start, end, rule in sorted(find(text, policy.lexicon), key=lambda m: (m[2], m[0], -m[1])):
+        if merged and merged[-1][2] == rule and start < merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end, rule])
     out = []
-    for start, end, _word, rule in find_words(text, entries):
-        if any(s <= start and end <= e for s, e in exempt):
-            continue
+    for start, end, rule in merged:
         zh, en = MESSAGES.get(rule, ("含禁用词「{w}」。", "forbidden word {w!r}"))
         out.append(Finding(rule, BLOCK, start, end, zh.format(w=text[start:end]), en.format(w=text[start:end])))
     return out
 
 
 def screen_patterns(policy: Policy) -> list[str]:
-    """Every word of every family, for the shared one-pass screen (boundaries and exemptions: check())."""
-    pat = words_pattern(sorted({w for ws in policy.lexicons.values() for w in ws}))
+    """The families' structures without their exceptions, for the shared one-pass screen (a superset of what
+    :func:`check` finds: negations, self-references and modals are weighed there)."""
+    pat = screen(policy.lexicon)
     return [pat] if pat else []
 
 
 def trips(policy: Policy) -> pl.Expr:
-    return pl.lit(False)  # everything this family finds starts with a word of screen_patterns()
+    return pl.lit(False)  # everything this family finds matches screen_patterns()

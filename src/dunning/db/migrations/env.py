@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from alembic import context
 
+import dunning.db.agency_models  # noqa: F401  (the agency tables belong to the same metadata)
+from dunning.db import calendar_models  # noqa: F401  (its table belongs to the metadata)
 from dunning.db.models import Base
 
 config = context.config

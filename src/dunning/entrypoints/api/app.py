@@ -81,7 +81,8 @@ def status_for(exc: DunningError) -> int:
 
 
 def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
+    # The API, and the field page's fetch() calls, which ask for JSON explicitly.
+    return request.url.path.startswith("/api/") or request.headers.get("accept", "").startswith("application/json")
 
 
 def _is_htmx(request: Request) -> bool:
@@ -140,7 +141,7 @@ def create_app(ctx: AppContext | None = None, *, auth_policy: AuthPolicy | None 
         title="dunning API", version="1.0.0", description=DESCRIPTION, lifespan=lifespan,
         openapi_url="/api/v1/openapi.json", docs_url=None, redoc_url=None,
         openapi_tags=[{"name": n} for n in ("auth", "imports", "campaigns", "messages", "templates", "audit",
-                                             "webhooks")],
+                                             "agencies", "webhooks")],
     )
     codec = SessionCodec(ctx.settings.secret(), max_age=auth_policy.session_max_age)
     app.state.ctx = ctx
@@ -202,27 +203,35 @@ def create_app(ctx: AppContext | None = None, *, auth_policy: AuthPolicy | None 
                                "This page does not exist; check the address or use the menu."
                                if exc.status_code == 404 else "This method is not allowed here.")
 
+    from dunning.entrypoints.api import agencies as agencies_api
     from dunning.entrypoints.web import (
         admin_pages,
+        agency_pages,
         audit_pages,
         auth_pages,
+        calendar_pages,
         campaign_pages,
         dashboard_pages,
         import_pages,
         job_pages,
         message_pages,
         public,
+        reply_pages,
         template_pages,
+        trend_pages,
+        visit_pages,
     )
 
     app.include_router(v1.router)
     app.include_router(webhooks.router)
     app.include_router(docs.router)
+    app.include_router(agencies_api.router)
     public_api = getattr(public, "api_router", None)  # the verification API lives beside its page
     if public_api is not None:
         app.include_router(public_api)
     for module in (auth_pages, dashboard_pages, import_pages, job_pages, template_pages, campaign_pages,
-                   message_pages, audit_pages, admin_pages, public):
+                   message_pages, reply_pages, trend_pages, audit_pages, admin_pages, agency_pages, calendar_pages,
+                   public, visit_pages):
         app.include_router(module.router)
     static_dir = resources.files("dunning.entrypoints.web") / "static"
     app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")

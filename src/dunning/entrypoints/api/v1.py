@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, HTMLResponse
 
 from dunning.entrypoints.api import schemas as S
 from dunning.entrypoints.api.jobs import Job, fork_context
@@ -157,6 +157,15 @@ def campaign_pilot_report(request: Request, campaign_id: int, principal: Princip
     return campaigns.pilot_report(request.app.state.ctx, campaign_id)
 
 
+@router.get("/campaigns/{campaign_id}/report.html", tags=["campaigns"], responses=NOT_FOUND,
+            response_class=HTMLResponse, summary="HTML 报告（单个自包含文件）/ the HTML report, one self-contained file")
+def campaign_report_html(request: Request, campaign_id: int, principal: Principal = allow(*STAFF)) -> HTMLResponse:
+    from dunning.entrypoints.web.campaign_pages import report_response
+    from dunning.services.reports import campaign_report_html as render
+
+    return report_response(render(request.app.state.ctx, campaign_id), campaign_id)  # type: ignore[return-value]
+
+
 @router.post("/campaigns/{campaign_id}/approve", tags=["campaigns"], responses=NOT_FOUND | CONFLICT,
              summary="批准全量发送（四眼原则） / approve the pilot (four eyes)")
 def campaign_approve(request: Request, campaign_id: int,
@@ -231,7 +240,7 @@ def job_get(request: Request, job_id: str, principal: Principal = allow(*STAFF))
 
 
 @router.get("/messages", response_model=S.MessageListOut, tags=["messages"], responses=INVALID,
-            summary="按借款编号或手机号查询短信 / search messages by loan id or phone")
+            summary="查询短信（借款编号、手机号、批次、状态，任意组合）/ search messages by any filter")
 def message_search(request: Request, loan_id: str | None = Query(None, max_length=64),
                    phone: str | None = Query(None, max_length=32), campaign_id: int | None = Query(None, ge=1),
                    state: str | None = Query(None, max_length=16), cursor: int | None = Cursor,
@@ -239,6 +248,23 @@ def message_search(request: Request, loan_id: str | None = Query(None, max_lengt
     page = console.search_messages(request.app.state.ctx, principal, loan_id=loan_id, phone=phone,
                                    campaign_id=campaign_id, state=state, cursor=cursor, limit=limit)
     return {"items": [asdict(m) for m in page.items], "next_cursor": page.next_cursor}
+
+
+@router.get("/replies", tags=["messages"], responses=INVALID,
+            summary="回复收件箱：每条上行回复、分类与所回复的短信 / replies inbox")
+def replies(request: Request, classification: str | None = Query(None, max_length=16),
+            campaign_id: int | None = Query(None, ge=1), loan_id: str | None = Query(None, max_length=64),
+            phone: str | None = Query(None, max_length=32), since: date | None = None, until: date | None = None,
+            page: int = Query(1, ge=1, le=100_000), per_page: int = Query(50, ge=1, le=200),
+            sort: str = Query("", max_length=32), principal: Principal = allow(*ALL_ROLES)) -> dict[str, Any]:
+    from dunning.services.queries import replies as rq
+    from dunning.services.queries.paging import PageRequest
+
+    lp = rq.list_replies(request.app.state.ctx, principal,
+                         rq.ReplyFilter(classification, campaign_id, loan_id, phone, since, until),
+                         PageRequest.of(page, per_page, sort))
+    return {"items": [asdict(r) for r in lp.items], "total": lp.total, "page": lp.page, "pages": lp.pages,
+            "sort": lp.sort}
 
 
 @router.get("/messages/{message_id}", response_model=S.MessageDetailOut, tags=["messages"], responses=NOT_FOUND,

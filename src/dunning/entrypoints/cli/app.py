@@ -9,7 +9,17 @@ import typer
 from rich.table import Table
 
 from dunning.entrypoints.cli import campaign
-from dunning.entrypoints.cli.common import console, context, default_actor, emit_json, handled, parse_date
+from dunning.entrypoints.cli.common import (
+    console,
+    context,
+    default_actor,
+    emit_json,
+    handled,
+    parse_date,
+    read_password,
+)
+from dunning.errors import InputError
+from dunning.services.queries.labels import zh
 
 app = typer.Typer(
     name="dunning",
@@ -25,6 +35,9 @@ app.add_typer(users_app, name="users")
 for _name, _module in (("templates", "dunning.entrypoints.cli.templates"),
                        ("channels", "dunning.entrypoints.cli.channels"),
                        ("payments", "dunning.entrypoints.cli.payments"),
+                       ("imports", "dunning.entrypoints.cli.imports"),
+                       ("calendar", "dunning.entrypoints.cli.calendar"),
+                       ("visits", "dunning.entrypoints.cli.visits"),
                        ("messages", "dunning.entrypoints.cli.messages")):
     try:
         app.add_typer(importlib.import_module(_module).app, name=_name)
@@ -47,6 +60,17 @@ except ModuleNotFoundError as _exc:
         raise
 
 JsonOpt = typer.Option(False, "--json", help="输出 JSON")
+SAMPLE_ENCODINGS = ("utf-8", "gbk", "gb18030")
+
+
+def _encoding(value: str) -> str:
+    enc = value.strip().lower().replace("_", "-")
+    enc = "utf-8" if enc == "utf8" else enc
+    if enc not in SAMPLE_ENCODINGS:
+        raise InputError(f"不支持的编码 {value}，可选：{'、'.join(SAMPLE_ENCODINGS)}",
+                         f"unsupported encoding {value!r}; choose one of {', '.join(SAMPLE_ENCODINGS)}",
+                         code="input.encoding")
+    return enc
 
 
 @app.command("sample")
@@ -62,12 +86,15 @@ def sample(
 
     from dunning.testing import generate_portfolio
 
-    df = generate_portfolio(accounts, seed=seed, as_of=parse_date(as_of) or date.today())
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if encoding.lower() in ("utf-8", "utf8"):
-        df.write_csv(out)
-    else:
-        out.write_bytes(df.write_csv().encode(encoding))
+    with handled():
+        enc = _encoding(encoding)
+        df = generate_portfolio(accounts, seed=seed, as_of=parse_date(as_of) or date.today())
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if enc == "utf-8":
+            df.write_csv(out)
+        else:
+            # GBK has no U+00A5 "¥"; exports from Chinese systems write the full-width "￥" instead.
+            out.write_bytes(df.write_csv().replace("¥", "￥").encode(enc))
     console.print(f"已写入 {out}：{df.height:,} 行")
 
 
@@ -75,8 +102,9 @@ def sample(
 def import_(
     files: list[Path] = typer.Argument(..., help="一个或多个文件（CSV/XLSX/Parquet），共同构成一个快照", exists=True),
     as_of: str = typer.Option(None, "--as-of", help="业务日期 YYYY-MM-DD（默认：上海时间今天）"),
-    mapping: Path = typer.Option(None, "--mapping", help="列映射 YAML"),
-    exclude: list[Path] = typer.Option([], "--exclude", help="禁止联系名单（每行一个号码），可多次指定"),
+    mapping: Path = typer.Option(None, "--mapping", help="列映射 YAML", exists=True, dir_okay=False),
+    exclude: list[Path] = typer.Option([], "--exclude", help="禁止联系名单（每行一个号码），可多次指定",
+                                       exists=True, dir_okay=False),
     encoding: str = typer.Option(None, "--encoding", help="强制编码，如 gbk"),
     actor: str = typer.Option(None, "--as", help="操作人"),
     json_out: bool = JsonOpt,
@@ -113,7 +141,7 @@ def import_(
     t.add_row("接受", f"{s.accepted:,}")
     t.add_row("拒绝", f"{s.rejected:,}")
     for code, n in sorted(s.reasons.items(), key=lambda kv: -kv[1]):
-        t.add_row(f"  · {code}", f"{n:,}")
+        t.add_row(f"  · {zh(code)}", f"{n:,}")
     console.print(t)
     if s.reject_report:
         console.print(f"拒绝明细：{s.reject_report}" + (f"（Excel：{s.reject_report_xlsx}）" if s.reject_report_xlsx else ""))
@@ -124,6 +152,8 @@ def users_add(
     username: str,
     role: str = typer.Option(..., "--role", help="admin / strategist / compliance / operator / viewer / agency"),
     password: str = typer.Option(None, "--password", help="控制台登录密码（不填则提示输入）"),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="从标准输入读取密码（脚本与管道用）"),
+    no_password: bool = typer.Option(False, "--no-password", help="不设密码（只用 API 令牌）"),
     agency: str = typer.Option(None, "--agency", help="委外机构名称（agency 角色必填）"),
     display_name: str = typer.Option("", "--name", help="显示名"),
     json_out: bool = JsonOpt,
@@ -131,15 +161,38 @@ def users_add(
     """添加用户。"""
     from dunning.services.users import add_user
 
-    if password is None and not json_out:
-        password = typer.prompt("密码", hide_input=True, confirmation_prompt=True, default="", show_default=False) or None
     with handled(json_out):
-        u = add_user(context(), username, role, password=password, display_name=display_name, agency=agency,
+        secret = read_password(password, password_stdin, required=not no_password, json_out=json_out)
+        u = add_user(context(), username, role, password=secret, display_name=display_name, agency=agency,
                      actor=default_actor())
     if json_out:
         emit_json({"username": u.username, "role": u.role, "agency": u.agency})
     else:
-        console.print(f"已添加用户 {u.username}（{u.role}）")
+        console.print(f"已添加用户 {u.username}（{zh(u.role)}）")
+
+
+@users_app.command("list")
+def users_list(json_out: bool = JsonOpt) -> None:
+    """全部用户、角色与状态。"""
+    from dunning.services.auth import list_users
+
+    with handled(json_out):
+        rows = list_users(context())
+    if json_out:
+        emit_json([{"username": u.username, "display_name": u.display_name, "role": u.role, "agency": u.agency,
+                    "active": u.active, "locked": u.locked_until is not None, "has_password": u.has_password,
+                    "tokens": u.tokens} for u in rows])
+        return
+    t = Table(title=f"用户（{len(rows)}）")
+    for col in ("用户名", "显示名", "角色", "委外机构", "状态", "密码", "令牌"):
+        t.add_column(col)
+    for u in rows:
+        state = "已停用" if not u.active else ("已锁定" if u.locked_until else "启用")
+        t.add_row(u.username, u.display_name, zh(u.role), u.agency or "", state,
+                  "已设" if u.has_password else "未设", str(u.tokens))
+    console.print(t)
+    if not rows:
+        console.print("还没有用户：dunning users add 用户名 --role admin --password-stdin")
 
 
 @app.command("demo")
@@ -177,12 +230,12 @@ def _print_demo(s: dict) -> None:  # type: ignore[type-arg]
     t.add_row("  接受", f"{imp['accepted']:,}")
     t.add_row("  拒绝", f"{imp['rejected']:,}")
     for k, v in sorted(imp["rejected_by_reason"].items(), key=lambda kv: -kv[1]):
-        t.add_row(f"    · {k}", f"{v:,}")
+        t.add_row(f"    · {zh(k)}", f"{v:,}")
     t.add_row("[bold]计划[/] 今日应提醒", f"{c['planned'] + c['suppressed']:,}")
     t.add_row("  计划发送", f"{c['planned']:,}")
     t.add_row("  已抑制", f"{c['suppressed']:,}")
     for k, v in sorted(c["suppressed_by_reason"].items(), key=lambda kv: -kv[1]):
-        t.add_row(f"    · {k}", f"{v:,}")
+        t.add_row(f"    · {zh(k)}", f"{v:,}")
     for k, v in c["by_segment"].items():
         t.add_row(f"  分群 {k}", f"{v:,}")
     for k, v in c["sent_by_template"].items():
@@ -192,11 +245,11 @@ def _print_demo(s: dict) -> None:  # type: ignore[type-arg]
     t.add_row("  失败", f"{d['failed']:,}")
     t.add_row("  过期", f"{d['expired']:,}")
     for k, v in d["replies"].items():
-        t.add_row(f"  回复 {k}", f"{v:,}")
+        t.add_row(f"  回复 {zh(k)}", f"{v:,}")
     console.print(t)
     for line in s["found_existing"]:
         console.print(f"[yellow]已存在：{line}[/]")
-    console.print(f"批次 #{c['campaign_id']} 状态：[bold]{c['state']}[/]")
+    console.print(f"批次 #{c['campaign_id']} 状态：[bold]{zh(c['state'])}[/]")
     if imp["reject_report"]:
         console.print(f"拒绝明细：{imp['reject_report']}")
     console.print(f"报告：{s['report']['html']}（Excel：{s['report']['xlsx']}）")

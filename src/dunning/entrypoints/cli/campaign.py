@@ -17,6 +17,7 @@ from rich.progress import (
 from rich.table import Table
 
 from dunning.entrypoints.cli.common import console, context, default_actor, emit_json, handled, parse_date
+from dunning.services.queries.labels import zh
 
 app = typer.Typer(help="批次（campaign）：计划、试发、审批、发送、暂停/恢复/取消、报告", no_args_is_help=True)
 
@@ -29,7 +30,7 @@ def _table(title: str, rows: dict[str, Any], key: str = "项目", value: str = "
     t.add_column(key)
     t.add_column(value, justify="right")
     for k, v in rows.items():
-        t.add_row(str(k), f"{v:,}" if isinstance(v, int) else str(v))
+        t.add_row(zh(str(k)), f"{v:,}" if isinstance(v, int) else str(v))
     return t
 
 
@@ -54,11 +55,12 @@ def progress_bar() -> tuple[Progress, Any]:
 
 @app.command("plan")
 def plan(
-    strategy: Path = typer.Option(None, "--strategy", help="策略文件 YAML（默认：内置中国策略）"),
+    strategy: Path = typer.Option(None, "--strategy", help="策略文件 YAML（默认：内置中国策略）", exists=True,
+                                  dir_okay=False),
     as_of: str = typer.Option(None, "--as-of", help="业务日期 YYYY-MM-DD（默认：导入批次的日期）"),
     import_id: int = typer.Option(None, "--import", help="导入批次号（默认：最近一次）"),
     channel: str = typer.Option(None, "--channel", help="发送通道名称"),
-    policy: Path = typer.Option(None, "--policy", help="公司合规覆盖文件"),
+    policy: Path = typer.Option(None, "--policy", help="公司合规覆盖文件", exists=True, dir_okay=False),
     actor: str = ActorOpt,
     json_out: bool = JsonOpt,
 ) -> None:
@@ -71,17 +73,31 @@ def plan(
         ensure_bundled_templates(ctx)
         s = planning.plan_campaign(ctx, actor=actor or default_actor(), strategy_path=strategy, import_id=import_id,
                                     as_of=parse_date(as_of), channel=channel, policy_overlay=policy)
+        today = ctx.today()
     if json_out:
         emit_json(s.to_dict())
         return
     if s.already_planned:
-        console.print(f"[yellow]批次 #{s.campaign_id} 已存在（{s.state}），未重复计划。[/]")
+        console.print(f"[yellow]批次 #{s.campaign_id} 已存在（{zh(s.state)}），未重复计划。[/]")
     console.print(f"批次 [bold]#{s.campaign_id}[/] · {s.strategy} · 业务日期 {s.as_of} · 账户 {s.accounts:,}")
+    _explain_past_as_of(s, today)
     console.print(_table("计划 Planned", {"计划发送": s.planned, "已抑制": s.suppressed, "今日无需提醒": s.not_due_today}))
     console.print(_table("按分群 By segment", s.by_segment, "分群"))
     console.print(_table("按模板 By template", s.by_template, "模板"))
     if s.by_reason:
         console.print(_table("抑制原因 Suppressed", s.by_reason, "原因"))
+    if s.calendar_warning:
+        console.print(f"[bold yellow]注意[/] {s.calendar_warning['zh']}")
+        console.print(f"[dim]{s.calendar_warning['en']}[/]")
+
+
+def _explain_past_as_of(s: Any, today: Any) -> None:
+    """A business date before today: its send window is over, so nothing is due to be sent today because of it."""
+    from datetime import date
+
+    if date.fromisoformat(s.as_of) < today:
+        console.print(f"[yellow]业务日期 {s.as_of} 早于今天（{today}）：该日的发送时段已过，"
+                      f"因此没有短信会在今天发送（{s.planned:,} 条计划只能过期）。如需今天提醒，请去掉 --as-of 或改为今天。[/]")
 
 
 @app.command("show")
@@ -94,7 +110,7 @@ def show(campaign_id: int = typer.Argument(..., help="批次号"), json_out: boo
     if json_out:
         emit_json(st)
         return
-    console.print(f"批次 [bold]#{st['campaign_id']}[/] {st['name']} · 状态 [bold]{st['state']}[/] · 通道 {st['channel']}")
+    console.print(f"批次 [bold]#{st['campaign_id']}[/] {st['name']} · 状态 [bold]{zh(st['state'])}[/] · 通道 {st['channel']}")
     if st["pause_reason"]:
         console.print(f"[yellow]暂停原因：{st['pause_reason']}[/]")
     console.print(_table("短信状态", st["messages"], "状态"))
@@ -118,7 +134,7 @@ def list_(json_out: bool = JsonOpt) -> None:
     for col in ("#", "名称", "状态", "业务日期", "计划发送"):
         t.add_column(col)
     for r in rows:
-        t.add_row(str(r["campaign_id"]), r["name"], r["state"], r["as_of"], f"{r['planned']:,}")
+        t.add_row(str(r["campaign_id"]), r["name"], zh(r["state"]), r["as_of"], f"{r['planned']:,}")
     console.print(t)
 
 
@@ -131,12 +147,18 @@ def pilot(campaign_id: int, actor: str = ActorOpt, json_out: bool = JsonOpt) -> 
         r = campaigns.start_pilot(context(), campaign_id, actor=actor or default_actor())
     if json_out:
         emit_json(r)
+        if not r["go"]:
+            raise typer.Exit(1)
         return
+    if r.get("already_piloting"):
+        console.print(f"[yellow]批次 #{campaign_id} 已在试发中，以下为当前结果。[/]")
     console.print(f"试发样本 {r['sample']}，已发送 {r['sent']}，已送达 {r['delivered']}")
     for name, chk in r["checks"].items():
         mark = "[green]✓[/]" if chk["ok"] else "[red]✗[/]"
-        console.print(f"  {mark} {name}: {chk['value']}（阈值 {chk['threshold']}）")
+        console.print(f"  {mark} {zh(name)}: {chk['value']}（阈值 {chk['threshold']}）")
     console.print("[green]达标：可由第二人审批[/]" if r["go"] else "[red]未达标：不能批准全量发送[/]")
+    if not r["go"]:
+        raise typer.Exit(1)
 
 
 @app.command("approve")
@@ -148,6 +170,9 @@ def approve(campaign_id: int, actor: str = ActorOpt, json_out: bool = JsonOpt) -
         r = campaigns.approve_pilot(context(), campaign_id, actor=actor or default_actor())
     if json_out:
         emit_json(r)
+        return
+    if r.get("already_approved"):
+        console.print(f"[yellow]批次 #{campaign_id} 的试发已由 {r['approved_by']} 批准过（现为{zh(r['state'])}），无需再次审批。[/]")
         return
     console.print(f"[green]批次 #{campaign_id} 试发已由 {r['approved_by']} 批准，可全量发送。[/]")
 
@@ -169,8 +194,8 @@ def send(campaign_id: int, actor: str = ActorOpt, json_out: bool = JsonOpt) -> N
         emit_json(r)
         return
     if r.get("already_finished"):
-        console.print(f"[yellow]批次 #{campaign_id} 已结束（{r['state']}），未发送任何短信。[/]")
-    console.print(_table(f"批次 #{campaign_id} · {r['state']}", r["messages"], "状态"))
+        console.print(f"[yellow]批次 #{campaign_id} 已结束（{zh(r['state'])}），未发送任何短信。[/]")
+    console.print(_table(f"批次 #{campaign_id} · {zh(r['state'])}", r["messages"], "状态"))
     if r.get("detail"):
         console.print(r["detail"])
     elif r.get("held_hint"):
@@ -194,7 +219,7 @@ def _simple(action: str):
         if json_out:
             emit_json(r)
         else:
-            console.print(f"批次 #{campaign_id} 现为 [bold]{r['state']}[/]")
+            console.print(f"批次 #{campaign_id} 现为 [bold]{zh(r['state'])}[/]")
 
     return cmd
 

@@ -54,10 +54,29 @@ def handled(json_mode: bool = False) -> Iterator[None]:
             if exc.message_en != exc.message_zh:
                 err_console.print(f"[dim]{exc.message_en}[/]")
         raise typer.Exit(2) from None
+    except FileNotFoundError as exc:
+        _fail(json_mode, "input.file_not_found", f"找不到文件：{exc.filename}", f"file not found: {exc.filename}")
+    except IsADirectoryError as exc:
+        _fail(json_mode, "input.is_directory", f"这是一个目录，不是文件：{exc.filename}",
+              f"a directory, not a file: {exc.filename}")
+    except PermissionError as exc:
+        _fail(json_mode, "input.permission", f"没有权限读写：{exc.filename}", f"permission denied: {exc.filename}")
+    except (UnicodeError, LookupError) as exc:
+        _fail(json_mode, "input.encoding", f"编码错误：{exc}（请改用 utf-8，或用 --encoding 指定正确的编码）",
+              f"encoding error: {exc} (use utf-8, or pass the right --encoding)")
     except KeyboardInterrupt:
         # Ctrl-C while waiting on a peer: one clear line; what was committed stays, nothing was guessed
         err_console.print("[bold yellow]已中断[/]：已提交的结果已保存，未确认的短信保持原状态 / interrupted")
         raise typer.Exit(130) from None
+
+
+def _fail(json_mode: bool, code: str, zh: str, en: str) -> None:
+    """A user mistake the services did not name (a missing file, a bad encoding): one line, exit 2."""
+    if json_mode:
+        emit_json({"error": {"code": code, "message_zh": zh, "message_en": en}})
+    else:
+        err_console.print(f"[bold red]错误[/] [{code}] {zh}")
+    raise typer.Exit(2) from None
 
 
 def context() -> Any:
@@ -69,3 +88,25 @@ def context() -> Any:
 def run(json_mode: bool, fn: Callable[[], Any]) -> Any:
     with handled(json_mode):
         return fn()
+
+
+def read_password(password: str | None, from_stdin: bool, *, required: bool, json_out: bool) -> str | None:
+    """The password from ``--password``, ``--password-stdin`` (first line), or a prompt on a terminal.
+
+    Without a terminal and without either option the command says how to pass one instead of "Aborted."."""
+    from dunning.errors import InputError
+
+    if from_stdin:
+        line = sys.stdin.readline().rstrip("\r\n")
+        if not line:
+            raise InputError("--password-stdin：标准输入中没有密码", "--password-stdin: no password on standard input",
+                             code="input.password")
+        return line
+    if password is not None or not required or json_out:
+        return password
+    if not sys.stdin.isatty():
+        raise InputError("没有终端可以输入密码：请用 --password-stdin（从管道读取）或 --password 传入",
+                         "no terminal to type a password: pass --password-stdin (piped) or --password",
+                         code="input.password")
+    entered: str = typer.prompt("密码", hide_input=True, confirmation_prompt=True)
+    return entered

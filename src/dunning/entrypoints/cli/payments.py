@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from dunning.entrypoints.cli.common import console, context, default_actor, emit_json, handled
+from dunning.services.queries.labels import zh
 
 app = typer.Typer(help="还款记录：导入后，发送前会再次核对，已还清的借款不再提醒", no_args_is_help=True)
 
@@ -38,7 +39,11 @@ def import_(
         emit_json(s.to_dict())
         return
     if s.already_imported:
-        console.print(f"[yellow]这些文件已于导入批次 #{s.import_id} 导入过，未重复导入。[/]")
+        console.print(f"[yellow]这些文件已于还款导入 #{s.import_id} 导入过（{s.accepted:,} 笔），未重复导入，"
+                      "还款记录没有变化。[/]")
+        return
+    if s.rows and s.accepted == 0 and set(s.reasons) == {"duplicate"}:
+        console.print(f"[yellow]这 {s.rows:,} 笔还款此前都已导入（同一借款、时间与金额），没有新增还款。[/]")
     t = Table(title=f"还款导入 #{s.import_id} · Payments import")
     t.add_column("项目")
     t.add_column("数量", justify="right")
@@ -46,7 +51,7 @@ def import_(
     t.add_row("接受 accepted", f"{s.accepted:,}")
     t.add_row("拒绝 rejected", f"{s.rejected:,}")
     for code, n in sorted(s.reasons.items(), key=lambda kv: -kv[1]):
-        t.add_row(f"  · {code}", f"{n:,}")
+        t.add_row(f"  · {zh(code)}", f"{n:,}")
     t.add_row("金额合计 total", f"{s.total_fen / 100:,.2f} 元")
     t.add_row("涉及借款 loans", f"{s.loans:,}")
     if s.unknown_loans:

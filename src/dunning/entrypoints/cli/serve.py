@@ -10,12 +10,17 @@ Wiring (in ``cli/app.py``)::
 from __future__ import annotations
 
 import ipaddress
+import logging
+import threading
 
 import typer
+from sqlalchemy.exc import SQLAlchemyError
 
-from dunning.entrypoints.cli.common import console, context, default_actor, emit_json, handled
+from dunning.entrypoints.cli.common import console, context, default_actor, emit_json, handled, read_password
+from dunning.services.context import AppContext
 
 app = typer.Typer(no_args_is_help=False)
+log = logging.getLogger("dunning.visits")
 
 
 @app.command("serve")
@@ -26,6 +31,7 @@ def serve(
     forwarded_allow_ips: str = typer.Option(
         "127.0.0.1", "--forwarded-allow-ips",
         help="信任其 X-Forwarded-For 的反向代理地址（逗号分隔）；核验限流按真实来访地址计数"),
+    safety_tick: float = typer.Option(30.0, "--safety-tick", help="外访安全计时器间隔（秒，0 关闭；也可用 cron 调用 dunning visits tick）"),
 ) -> None:
     """启动网页控制台与 REST API（/api/v1，文档 /api/v1/docs）。"""
     import uvicorn
@@ -42,10 +48,34 @@ def serve(
     if not loopback:
         console.print("[yellow]注意：对外监听时请在前面放置 HTTPS 反向代理（会话 Cookie 仅在 HTTPS 下带 Secure 标记）。[/]")
     console.print(f"控制台：http://{host}:{port}/   API 文档：http://{host}:{port}/api/v1/docs")
-    uvicorn.run(web, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=10,
-                # Behind a reverse proxy every request comes from the proxy: the client address (which the public
-                # verification rate limit counts by) is taken from X-Forwarded-For, but only from these proxies.
-                proxy_headers=True, forwarded_allow_ips=forwarded_allow_ips)
+    stop = threading.Event()
+    timer = threading.Thread(target=_safety_timer, args=(ctx, stop, safety_tick), name="visit-safety-timer",
+                             daemon=True)
+    if safety_tick > 0:
+        timer.start()
+    try:
+        uvicorn.run(web, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=10,
+                    # Behind a reverse proxy every request comes from the proxy: the client address (which the public
+                    # verification rate limit counts by) is taken from X-Forwarded-For, but only from these proxies.
+                    proxy_headers=True, forwarded_allow_ips=forwarded_allow_ips)
+    finally:
+        stop.set()
+        if timer.is_alive():
+            timer.join(10)
+
+
+def _safety_timer(ctx: AppContext, stop: threading.Event, every: float) -> None:
+    """The field-visit safety timer inside the server (the same tick `dunning visits tick` runs from cron)."""
+    from dunning.errors import DunningError
+    from dunning.services.visits.safety import tick
+
+    while not stop.wait(every):
+        try:
+            tick(ctx)
+        except DunningError as exc:  # one failed tick is logged; the next one tries again
+            log.warning("visit safety tick failed: %s", exc.message_en)
+        except SQLAlchemyError as exc:
+            log.warning("visit safety tick failed: %s", exc)
 
 
 def users_token(
@@ -77,6 +107,7 @@ def users_token(
 def users_password(
     username: str = typer.Argument(..., help="用户名"),
     password: str = typer.Option(None, "--password", help="新密码（不填则提示输入）"),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="从标准输入读取新密码"),
     unlock: bool = typer.Option(False, "--unlock", help="只解除登录锁定"),
 ) -> None:
     """设置用户的控制台登录密码（同时解除锁定）。"""
@@ -88,9 +119,8 @@ def users_password(
             auth.unlock(ctx, username, actor=default_actor())
             console.print(f"已解锁 {username}")
             return
-        if password is None:
-            password = typer.prompt("新密码", hide_input=True, confirmation_prompt=True)
-        auth.set_password(ctx, username, password, actor=default_actor())
+        new = read_password(password, password_stdin, required=True, json_out=False)
+        auth.set_password(ctx, username, new or "", actor=default_actor())
     console.print(f"已设置 {username} 的密码")
 
 

@@ -89,8 +89,9 @@ def preview(
             if spec is None:
                 raise InputError(f"文件中没有模板 {template_id}", f"no template {template_id!r} in {file}")
             settings = get_settings()
-            rows = preview_compiled(compile_template(spec.text, spec.variables),
-                                    settings_policy(settings, spec.profile, policy), settings_context(settings))
+            effective = settings_policy(settings, spec.profile, policy)
+            rows = preview_compiled(compile_template(spec.text, spec.variables), effective,
+                                    settings_context(settings, effective))
             title = spec.id
         else:
             if code is None:
@@ -256,3 +257,27 @@ def codes(
         registered = "\n".join(f"{k} = {c}" for k, c in sorted(v.channel_codes.items())) or "[dim]（未登记）[/]"
         table.add_row(str(v.version), v.status, registered)
     console.print(table)
+
+
+@app.command("list")
+def list_(json_out: bool = JsonOpt) -> None:
+    """全部模板：最新版本、生效版本与状态。"""
+    from dataclasses import asdict
+
+    from dunning.services.queries.templates import list_templates
+
+    status_zh = {"draft": "草稿", "in_review": "审核中", "approved": "已批准", "retired": "已停用"}
+    with handled(json_out):
+        rows = list_templates(context())
+    if json_out:
+        emit_json([asdict(t) for t in rows])
+        return
+    t = Table(title=f"模板（{len(rows)}）")
+    for col in ("代码", "名称", "语气", "阶段", "最新版本", "状态", "生效版本"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(r.code, r.name, r.tone, r.stage, str(r.latest_version), status_zh.get(r.latest_status, r.latest_status),
+                  str(r.approved_version) if r.approved_version is not None else "—")
+    console.print(t)
+    if not rows:
+        console.print("还没有模板：dunning templates save 代码 --file 模板.yaml，或先运行 dunning campaign plan 载入内置模板")

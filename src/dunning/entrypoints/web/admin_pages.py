@@ -7,23 +7,39 @@ from fastapi.responses import Response
 
 from dunning.entrypoints.api.security import allow
 from dunning.entrypoints.web.common import done
+from dunning.entrypoints.web.listing import download, filters_query, page_request
 from dunning.entrypoints.web.render import renderer
 from dunning.services import auth
 from dunning.services.auth import Principal
+from dunning.services.queries import exporting
+from dunning.services.queries import users as users_q
+from dunning.services.queries.paging import PageRequest
+from dunning.services.queries.users import STATUS_ZH, UserFilter, list_user_rows
 from dunning.services.users import ROLE_ZH, Role, add_user
 
 router = APIRouter(include_in_schema=False)
 
 
-def _page(request: Request, new_token: str | None = None) -> Response:
-    users = auth.list_users(request.app.state.ctx)
-    return renderer(request).page(request, "users.html", users=users, new_token=new_token,
+def _page(request: Request, new_token: str | None = None, f: UserFilter | None = None,
+          req: PageRequest | None = None) -> Response:
+    f = f or UserFilter()
+    lp = list_user_rows(request.app.state.ctx, f, req or PageRequest.of())
+    q = {"role": f.role, "status": f.status, "name": f.name}
+    return renderer(request).page(request, "users.html", users=lp.items, lp=lp, q=q, qb=filters_query(q),
+                                  new_token=new_token, statuses=STATUS_ZH,
                                   roles=[(r.value, ROLE_ZH[r]) for r in Role], role_zh={r.value: z for r, z in ROLE_ZH.items()})
 
 
 @router.get("/admin/users")
-def users_page(request: Request, principal: Principal = allow(Role.ADMIN)) -> Response:
-    return _page(request)
+def users_page(request: Request, role: str = "", status: str = "", name: str = "", page: int | None = None,
+               sort: str = "", export: str = "", principal: Principal = allow(Role.ADMIN)) -> Response:
+    f = UserFilter(role or None, status or None, name or None)
+    if export:
+        ctx = request.app.state.ctx
+        lp = list_user_rows(ctx, f, page_request(page, sort, export))
+        return download(exporting.export(ctx, principal, "users", users_q.export_frame(lp), export, f.params(),
+                                         sheet="用户"))
+    return _page(request, f=f, req=page_request(page, sort, export))
 
 
 @router.post("/admin/users")

@@ -7,14 +7,19 @@ from typing import Any
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, Response
 
+from dunning.domain.states import CAMPAIGN_STATE_ZH
 from dunning.entrypoints.api.jobs import Job, fork_context
 from dunning.entrypoints.api.security import STAFF, allow
 from dunning.entrypoints.web.common import RateMeter, done, pick, redirect, sse_response
+from dunning.entrypoints.web.import_pages import parse_day
 from dunning.entrypoints.web.job_pages import job_payload
+from dunning.entrypoints.web.listing import download, filters_query, page_request
 from dunning.entrypoints.web.render import renderer
 from dunning.entrypoints.web.uploads import save_uploads
 from dunning.services import campaigns, console
 from dunning.services.auth import Principal
+from dunning.services.queries import campaigns as campaigns_q
+from dunning.services.queries import exporting
 from dunning.services.users import Role
 
 router = APIRouter(include_in_schema=False)
@@ -38,16 +43,23 @@ def _reason_labels() -> dict[str, str]:
 
 
 @router.get("/campaigns")
-def campaigns_page(request: Request, cursor: int | None = None, import_id: int | None = None,
+def campaigns_page(request: Request, import_id: int | None = None, state: str = "", since: str = "", until: str = "",
+                   name: str = "", channel: str = "", page: int | None = None, sort: str = "", export: str = "",
                    principal: Principal = allow(*STAFF)) -> Response:
     ctx = request.app.state.ctx
-    page = console.list_campaigns(ctx, principal, cursor=cursor)
+    q = {"state": state, "since": since, "until": until, "name": name, "channel": channel}
+    f = campaigns_q.CampaignFilter(state or None, parse_day(since), parse_day(until), name or None, channel or None)
+    lp = campaigns_q.list_campaigns(ctx, principal, f, page_request(page, sort, export))
+    if export:
+        return download(exporting.export(ctx, principal, "campaigns", campaigns_q.export_frame(lp), export,
+                                         f.params(), sheet="批次"))
     imports = console.list_imports(ctx, limit=30).items if principal.has(Role.OPERATOR) else []
     selected = import_id or (imports[0].import_id if imports else None)
     channels = [n for n, c in ctx.settings.channels.items() if c.enabled]
     default = ctx.settings.default_channel
     channels.sort(key=lambda n: n != default)
-    return renderer(request).page(request, "campaigns.html", page=page, cursor=cursor, query_base="",
+    return renderer(request).page(request, "campaigns.html", lp=lp, q=q, qb=filters_query(q),
+                                  states={s.value: z for s, z in CAMPAIGN_STATE_ZH.items()},
                                   imports=imports, selected_import=selected, channels=channels)
 
 
@@ -203,6 +215,31 @@ def cancel(request: Request, campaign_id: int, principal: Principal = allow(Role
     campaigns.cancel(request.app.state.ctx, campaign_id, actor=principal.username)
     return done(request, f"/campaigns/{campaign_id}", "批次已取消，未发送的短信不会再发送。",
                 "Campaign cancelled; nothing unsent will be sent.", "warn")
+
+
+@router.get("/campaigns/{campaign_id}/report.html")
+def report_html(request: Request, campaign_id: int, principal: Principal = allow(*STAFF)) -> Response:
+    """The HTML report (charts, verdicts, tables) as one self-contained page, to read or to save and email."""
+    from dunning.entrypoints.web.render import lang_of
+    from dunning.services.reports import campaign_report_html
+
+    return report_response(campaign_report_html(request.app.state.ctx, campaign_id, lang=lang_of(request)),
+                           campaign_id)
+
+
+def report_response(html: str, campaign_id: int) -> Response:
+    """The report page under a policy of its own: its inline scripts (Plotly and the charts) run by a one-time
+    nonce; nothing else may load or run, and it connects nowhere."""
+    import secrets
+
+    from fastapi.responses import HTMLResponse
+
+    nonce = secrets.token_urlsafe(18)
+    body = html.replace("<script", f'<script nonce="{nonce}"')
+    policy = (f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; img-src data:; "
+              "font-src data:; frame-ancestors 'none'; form-action 'none'; base-uri 'none'")
+    return HTMLResponse(body, headers={"Content-Disposition": f'inline; filename="campaign-{campaign_id}.html"',
+                                       "Content-Security-Policy": policy, "Cache-Control": "no-store"})
 
 
 @router.get("/campaigns/{campaign_id}/report.xlsx")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -70,16 +71,21 @@ def sse_response(request: Request, produce: Callable[[], dict[str, Any]], *, int
 
 
 class RateMeter:
-    """Per-second rates from successive counts (for the live progress)."""
+    """Per-second rates from successive counts (for the live progress), averaged over the last ``window`` seconds:
+    a batch committed between two polls does not read as a burst above the channel's configured rate."""
 
-    def __init__(self) -> None:
-        self._last: dict[Any, tuple[float, dict[str, int]]] = {}
+    def __init__(self, window: float = 10.0) -> None:
+        self.window = window
+        self._seen: dict[Any, deque[tuple[float, dict[str, int]]]] = {}
 
-    def rates(self, key: Any, counts: dict[str, int]) -> dict[str, float]:
-        now = time.monotonic()
-        prev = self._last.get(key)
-        self._last[key] = (now, counts)
-        if prev is None or now - prev[0] <= 0:
+    def rates(self, key: Any, counts: dict[str, int], *, now: float | None = None) -> dict[str, float]:
+        now = time.monotonic() if now is None else now
+        q = self._seen.setdefault(key, deque())
+        q.append((now, counts))
+        while len(q) > 2 and now - q[1][0] >= self.window:
+            q.popleft()
+        t0, first = q[0]
+        dt = now - t0
+        if dt <= 0:
             return {k: 0.0 for k in counts}
-        dt = now - prev[0]
-        return {k: round(max(0, v - prev[1].get(k, 0)) / dt, 1) for k, v in counts.items()}
+        return {k: round(max(0, v - first.get(k, 0)) / dt, 1) for k, v in counts.items()}

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from dunning.entrypoints.web.agency_i18n import AGENCY_EN
+
 EN: dict[str, str] = {
     # layout and navigation
     "催收短信平台": "Collection SMS", "退出": "Sign out", "导航": "Navigation", "仪表盘": "Dashboard",
@@ -122,6 +124,16 @@ EN: dict[str, str] = {
         "No templates yet; the bundled ones load when the app starts.",
     "未发现合规问题。": "No compliance finding.", "最长": "longest", "有阻断项": "has blocking findings",
     "个阻断项": "blocking findings", "预览（样例账户）": "Preview (sample accounts)",
+    # holiday calendar
+    "节假日日历": "Holiday calendar", "导入一年的节假日安排": "Import a year's holiday schedule",
+    "国务院公布新一年的节假日安排后即可导入：每行一个假期（holiday,节日,开始,结束）或一个调休上班日（workday,节日,日期）。导入的年份优先于内置数据；每次导入都记入审计日志。":
+        "Import the schedule as soon as the State Council publishes it: one holiday per line "
+        "(holiday,name,first,last) or one make-up working day (workday,name,day). An imported year wins over the "
+        "shipped data; every import is in the audit log.",
+    "日历文件（CSV）": "Calendar file (CSV)", "或粘贴内容": "or paste it", "校验并导入": "Check and import",
+    "年份": "Year", "来源": "Source", "导入数据": "Imported", "内置数据": "Shipped", "节日": "Holiday", "日期": "Date",
+    "天数": "Days", "放假": "Holiday", "调休上班": "Make-up working day",
+    "这一年还没有节假日数据。": "No holiday data for this year yet.", "已有年份": "Years with data",
     # users
     "用户与角色": "Users and roles", "新的 API 令牌（只显示这一次，请立即保存）": "New API token (shown once: save it now)",
     "添加用户": "Add a user", "用户名": "User name", "显示名": "Display name", "角色": "Role",
@@ -145,7 +157,44 @@ EN: dict[str, str] = {
     "处理暂扣短信": "Resolve held messages",
     "由合规审核人或管理员处理：dunning messages held / resolve":
         "Resolved by compliance or an administrator: dunning messages held / resolve",
+    # lists: filters, totals, pages, exports; replies inbox; payments import (console #19)
+    "« 上一页": "« Previous", "分页": "Pages", "共 {n} 条": "{n} in total", "第 {a}–{b} 条": "rows {a}–{b}",
+    "第 {p} / {q} 页": "page {p} of {q}", "导出当前筛选结果": "Export these results", "分群": "Segment",
+    "回复": "Replies", "类别": "Class", "对应短信": "Answers a message", "已对应": "Matched to a message",
+    "未对应到短信": "Matched to no message", "有回复": "Has a reply", "没有符合条件的回复。": "No matching reply.",
+    "没有符合条件的短信。": "No matching message.", "返回": "Back",
+    "任务未完成：请按上面的提示修改后重新提交。": "The job did not finish: fix what the message above says and submit again.",
+    "列映射文件（可选，YAML；表头与标准列名不同时使用）":
+        "Column mapping (optional, YAML; when the headers differ from the standard names)",
+    "导入还款记录": "Import payments", "还款文件": "Payment files", "上传并导入还款": "Upload and import payments",
+    "借款编号、还款金额、还款时间（中英文表头均可）。计划时与每批发送前都会核对，已还清的借款不再提醒；同一文件不会重复导入。":
+        "Loan id, amount paid and time of payment (Chinese or English headers). Planning and every send batch "
+        "check them: a loan paid in full gets no more reminders. The same file is never imported twice.",
+    "还款记录已入库：计划时与每批发送前都会核对，已还清的借款不再提醒。":
+        "Payments stored: planning and every send batch check them; a loan paid in full gets no more reminders.",
+    "这些文件此前已经导入过（本页即当时的导入），没有重复导入。":
+        "These files were imported before (this page is that import); nothing was imported twice.",
+    "账户导入": "Accounts", "还款导入": "Payments", "退订": "Opt-out", "争议": "Dispute", "承诺还款": "Promise to pay",
+    "其他": "Other", "必填项为空": "Required field empty", "手机号无效": "Invalid phone", "非手机号": "Not a mobile",
+    "金额无效": "Invalid amount", "无应还金额": "Nothing due", "日期无效": "Invalid date",
+    "重复且内容冲突": "Conflicting duplicate", "重复行": "Duplicate row",
+    "新建模板": "New template", "HTML 报告": "HTML report",
+    "今天没有发往本机构账户的批次。": "No campaign reaches your agency's accounts today.",
+    "批次 #{n}": "Campaign #{n}", "导入 #{n}": "Import #{n}", "短信 #{n}": "Message #{n}",
+    "趋势": "Trends", "跨批次趋势（最近 30 / 90 天）": "Trends across campaigns (last 30 / 90 days)", "跨批次：送达率、退订率、争议率、还款率": "Across campaigns: delivery, opt-out, dispute and repayment rates",
+    "最近 {n} 天": "Last {n} days", "按日期": "By day", "已发送": "Sent", "送达率": "Delivery rate",
+    "退订率": "Opt-out rate", "争议率": "Dispute rate", "还款率": "Repayment rate",
+    "这段时间内没有已发送的短信。": "No message was sent in this period.",
+    "送达率 = 已送达 ÷ 已发送；退订率、争议率、还款率（送达后 7 天内）均以已送达为分母。每个比率都由右侧的合计算出，不是日比率的平均。":
+        "Delivery rate = delivered ÷ sent; opt-out, dispute and repayment (within 7 days of delivery) rates are per "
+        "delivered message. Every rate comes from the totals beside it, never an average of daily rates.",
+    "新模板先存为草稿：在模板页面检查合规与预览后提交审核。":
+        "A new template starts as a draft: check compliance and the preview on its page, then submit it for review.",
 }
+
+# Capabilities keep their strings beside their pages; an entry here wins over theirs.
+for _k, _v in AGENCY_EN.items():
+    EN.setdefault(_k, _v)
 
 
 def translator(lang: str) -> Callable[..., str]:
@@ -154,3 +203,51 @@ def translator(lang: str) -> Callable[..., str]:
         return out.format(**kw) if kw else out
 
     return _
+
+
+# Field visits (外访)
+EN.update({
+    "外访": "Field visits", "外访看板": "Visit board", "今日外访": "Today's visits", "外访员": "Collector",
+    "外访组长": "Team lead", "外访主管": "Visit supervisor", "外访实时看板": "Live visit board",
+    "外访申请与报备": "Visit requests and registration", "账户外访记录": "Visits to this account",
+    "实时看板": "Live board", "路线单": "Route sheets", "申请外访": "Request a visit",
+    "外访须两人以上同行、持有效工作证件且一年内参加过合规培训；时段须在当地 08:00–22:00 之内；主管审批后获得登记号，借款人可在官网核验。":
+        "A visit needs at least two people, each with a valid credential and conduct training within the last year; "
+        "the window must lie within 08:00–22:00 local time; a supervisor's approval issues a registration number "
+        "the borrower can verify on our website.",
+    "同行人员（用户名，逗号分隔）": "Team (usernames, comma-separated)", "外访地址": "Address",
+    "纬度（可选）": "Latitude (optional)", "经度（可选）": "Longitude (optional)", "日期": "Date",
+    "开始时间": "Start", "结束时间": "End", "外访目的": "Purpose", "风险提示（可选）": "Risk notes (optional)",
+    "风险提示": "Risk notes", "提交申请": "Submit the request", "外访记录": "Visits", "时段": "Window",
+    "人员": "Staff", "登记号": "Registration", "外访结果": "Outcome", "还没有外访记录。": "No visit yet.",
+    "申请人": "Requested by", "审批人": "Decided by", "批准并登记": "Approve and register",
+    "驳回原因": "Reason for rejecting", "驳回": "Reject", "警报": "Alarms", "级别": "Level",
+    "确认人": "Acknowledged by", "没有警报。": "No alarm.", "现场记录（时间与位置）": "Field events (time and position)",
+    "事件": "Event", "位置": "Position", "距地址": "From the address", "还没有现场记录。": "No field event yet.",
+    "更新于": "Updated", "未确认警报": "Unacknowledged alarms", "确认": "Acknowledge",
+    "没有未确认的警报。": "No unacknowledged alarm.", "上次报平安": "Last check-in", "下次应报": "Next check-in due",
+    "查看": "Show", "按报备的小组、外访时段与工作时间排线（OR-Tools 带时间窗的车辆路径）；距离为直线距离。":
+        "Routes keep each visit with its registered team, inside its window and the working hours (OR-Tools "
+        "vehicle routing with time windows); distances are straight-line.",
+    "小组": "Team", "顺序": "#", "到达": "Arrive", "路程": "Leg", "当日没有已报备的外访。": "No registered visit that day.",
+    "无法排线的外访": "Visits that could not be routed", "今天没有分配给您的外访。": "No visit for you today.",
+    "签到前确认行为规范": "Confirm the conduct rules before checking in", "我确认录音录像已开始": "I confirm the recording has started",
+    "签到 / 报平安（获取定位）": "Check in / I'm safe (uses your location)", "承诺还款日期": "Promised date",
+    "承诺金额（元）": "Promised amount (yuan)", "备注": "Notes",
+    "见到家属时不得透露欠款信息；遇家庭纠纷保持冷静并离开。":
+        "Never disclose the debt to family members; in a family dispute stay calm and leave.",
+    "记录结果": "Record the outcome", "签退": "Check out", "一键求助": "Call for help",
+    "按下后主管立即收到警报；如有人身危险请同时拨打 110。":
+        "Pressing it alarms the supervisors at once; in danger also call 110.",
+    # visit states, alarms, levels, outcomes
+    "待审批": "Awaiting approval", "已报备": "Registered", "已驳回": "Rejected", "外访中": "In the field",
+    "已结束": "Closed", "SOS 求助": "SOS", "超时未报平安": "Missed check-in", "二线主管": "Second supervisor",
+    "紧急联系人": "Emergency contacts", "见到借款人": "Met the borrower", "见到家属（未透露欠款）": "Met family (debt not disclosed)",
+    "未找到": "Not found", "地址无效": "Address invalid", "承诺还款": "Promise to pay", "有争议": "Dispute",
+    "拒绝沟通": "Refused", "外访后 30 天内还款（按小组，对比未外访账户）":
+        "Repaid within 30 days of a visit, by team (against accounts without a visit)", "账户": "Accounts",
+    "还款率": "Repayment rate", "打印": "Print", "未外访": "No visit",
+    "留空则用账户导入的地址": "Blank: the address from the account import",
+    "外访通知短信（已批准的事实性模板）": "Visit-notice SMS (approved factual template)",
+    "已承诺还款（承诺日前不提醒）": "Promised to pay (no reminder before the date)",
+})

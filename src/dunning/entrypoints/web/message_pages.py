@@ -1,4 +1,5 @@
-"""Message search (by loan id or phone; phones masked unless the role may see them) and one message's history."""
+"""Message search (any combination of filters, numbered pages, sortable, exportable; phones masked unless the
+role may see them) and one message's history."""
 
 from __future__ import annotations
 
@@ -6,30 +7,43 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from dunning.entrypoints.api.security import ALL_ROLES, allow
-from dunning.entrypoints.web.common import pick, query_base
+from dunning.entrypoints.web.common import pick
+from dunning.entrypoints.web.import_pages import parse_day
+from dunning.entrypoints.web.listing import download, filters_query, page_request, parse_id
 from dunning.entrypoints.web.render import renderer
 from dunning.errors import InputError
 from dunning.services import console
 from dunning.services.auth import Principal
+from dunning.services.queries import exporting, messages
+from dunning.services.queries.labels import MESSAGE_STATE_ZH, REPLY_ZH
+from dunning.services.queries.scope import may_see_phone
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/messages")
-def messages_page(request: Request, loan_id: str = "", phone: str = "", campaign_id: int | None = None,
-                  state: str = "", cursor: int | None = None, principal: Principal = allow(*ALL_ROLES)) -> Response:
+def messages_page(request: Request, loan_id: str = "", phone: str = "", campaign_id: str = "",
+                  state: str = "", channel: str = "", template: str = "", segment: str = "", since: str = "",
+                  until: str = "", reply: str = "", page: int | None = None, sort: str = "", export: str = "",
+                  principal: Principal = allow(*ALL_ROLES)) -> Response:
     ctx = request.app.state.ctx
-    q = {"loan_id": loan_id, "phone": phone, "campaign_id": campaign_id, "state": state}
-    page = error = None
-    if loan_id.strip() or phone.strip() or campaign_id is not None:
-        try:
-            page = console.search_messages(ctx, principal, loan_id=loan_id, phone=phone, campaign_id=campaign_id,
-                                           state=state or None, cursor=cursor)
-        except InputError as exc:
-            error = pick(request, exc.message_zh, exc.message_en)
-    return renderer(request).page(request, "messages.html", q=q, page=page, error=error, cursor=cursor,
-                                  query_base=query_base(**q), states=console.MESSAGE_STATE_ZH,
-                                  full_phone=console.may_see_phone(principal))
+    q = {"loan_id": loan_id, "phone": phone, "campaign_id": campaign_id.strip(), "state": state, "channel": channel,
+         "template": template, "segment": segment, "since": since, "until": until, "reply": reply}
+    lp = error = None
+    try:
+        cid = parse_id(campaign_id)
+        f = messages.MessageFilter(loan_id or None, phone or None, cid, state or None, channel or None,
+                                   template or None, segment or None, parse_day(since), parse_day(until),
+                                   reply or None)
+        lp = messages.list_messages(ctx, principal, f, page_request(page, sort, export))
+        if export:
+            return download(exporting.export(ctx, principal, "messages", messages.export_frame(principal, lp),
+                                             export, f.params(), sheet="短信"))
+    except InputError as exc:
+        error = pick(request, exc.message_zh, exc.message_en)
+    return renderer(request).page(request, "messages.html", q=q, lp=lp, error=error, qb=filters_query(q),
+                                  states=MESSAGE_STATE_ZH, replies=REPLY_ZH, facets=messages.facets(ctx),
+                                  full_phone=may_see_phone(principal))
 
 
 @router.get("/messages/{message_id}")

@@ -28,6 +28,7 @@ from pydantic import BaseModel, Field
 
 from dunning.entrypoints.api.security import allow, client_ip, public
 from dunning.entrypoints.web.render import renderer
+from dunning.services.agencies import registry as agency_registry
 from dunning.services.auth import Principal
 from dunning.services.users import Role
 from dunning.services.verify import VerifyAnswer, verify_message
@@ -76,7 +77,9 @@ def verify_submit(request: Request, phone: str = Form("", max_length=MAX_INPUT),
 
 @router.get("/identity", response_class=HTMLResponse)
 def identity_page(request: Request, _p: Principal | None = public()) -> Response:
-    return renderer(request).page(request, "public_identity.html")
+    # The registry's active, non-blacklisted agencies (名单制), beside any listed in settings.
+    listed = agency_registry.public_list(request.app.state.ctx)
+    return renderer(request).page(request, "public_identity.html", listed_agencies=listed)
 
 
 # ------------------------------------------------------------------------------------ console: hotline

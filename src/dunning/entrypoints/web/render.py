@@ -16,6 +16,7 @@ from dunning.entrypoints.api.security import LANG_COOKIE, STAFF, csrf_token, ses
 from dunning.entrypoints.web.i18n import translator
 from dunning.services.auth import Principal
 from dunning.services.context import AppContext
+from dunning.services.queries.labels import zh as label_zh
 from dunning.services.users import Role
 
 # (path, label, roles that see it)
@@ -25,9 +26,16 @@ NAV: tuple[tuple[str, str, tuple[Role, ...]], ...] = (
     ("/templates", "模板", STAFF),
     ("/campaigns", "批次", STAFF),
     ("/messages", "短信查询", tuple(Role)),
+    ("/visits", "外访", (Role.SUPERVISOR, Role.TEAM_LEAD, Role.COLLECTOR, Role.COMPLIANCE)),
+    ("/visits/board", "外访看板", (Role.SUPERVISOR, Role.TEAM_LEAD)),
+    ("/field", "今日外访", (Role.TEAM_LEAD, Role.COLLECTOR)),
+    ("/replies", "回复", tuple(Role)),
+    ("/trends", "趋势", tuple(Role)),
+    ("/agencies", "委外机构", (*STAFF, Role.AGENCY)),
     ("/hotline", "来电核验", (Role.ADMIN, Role.OPERATOR, Role.COMPLIANCE, Role.VIEWER)),
     ("/audit", "审计日志", (Role.ADMIN, Role.COMPLIANCE)),
     ("/admin/users", "用户", (Role.ADMIN,)),
+    ("/admin/calendar", "节假日日历", (Role.ADMIN,)),
 )
 
 
@@ -53,7 +61,7 @@ class Renderer:
                           trim_blocks=True, lstrip_blocks=True)
         env.filters.update(dt=self._dt, num=_num, money=_money, pct=_pct, tojson_pretty=_json)
         env.globals.update(health_zh=HEALTH_ZH, job_state_zh=JOB_STATE_ZH, check_zh=CHECK_ZH,
-                           status_zh=TEMPLATE_STATUS_ZH, severity_zh=SEVERITY_ZH)
+                           status_zh=TEMPLATE_STATUS_ZH, severity_zh=SEVERITY_ZH, code_zh=label_zh)
         self.env = env
 
     def _dt(self, value: datetime | date | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:

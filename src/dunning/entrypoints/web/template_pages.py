@@ -14,6 +14,7 @@ from dunning.services import console
 from dunning.services import templates as tsvc
 from dunning.services.auth import Principal
 from dunning.services.users import Role
+from dunning.templates import STAGES, TONES
 
 router = APIRouter(include_in_schema=False)
 EDITORS = tsvc.EDITOR_ROLES
@@ -25,7 +26,19 @@ LENGTH_NOTE = ("按最长变量取值计算，含签名；每字计 1，70 字�
 @router.get("/templates")
 def templates_page(request: Request, principal: Principal = allow(*STAFF)) -> Response:
     items = console.list_templates(request.app.state.ctx)
-    return renderer(request).page(request, "templates.html", items=items)
+    return renderer(request).page(request, "templates.html", items=items, can_edit=principal.has(*EDITORS),
+                                  tones=TONES, stages=STAGES)
+
+
+@router.post("/templates")
+def template_create(request: Request, code: str = Form(...), name: str = Form(""), tone: str = Form("neutral"),
+                    stage: str = Form(""), profile: str = Form("CN"), text: str = Form(...),
+                    variables: str = Form(""), principal: Principal = allow(*EDITORS)) -> Response:
+    """A new template: its first version is a draft, reviewed like any other."""
+    v = tsvc.create(request.app.state.ctx, code=code, text=text, variables=console.parse_variables(variables),
+                    actor=principal.username, tone=tone, stage=stage, profile=profile, name=name.strip())
+    return done(request, f"/templates/{v.code}", f"已新建模板 {v.code}（v{v.version} 草稿）。下一步：检查无误后提交审核。",
+                f"Template {v.code} created (v{v.version}, draft). Next: check it and submit it for review.")
 
 
 @router.get("/templates/{code}")

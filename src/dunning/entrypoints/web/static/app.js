@@ -52,6 +52,8 @@
       q("state").textContent = job.state_label || job.state;
       if (job.state === "failed" && job.error) {
         var err = q("error"); err.hidden = false; err.textContent = job.error_text || job.error.message_zh;
+        if (q("hint")) { q("hint").hidden = true; }
+        if (q("failed-hint")) { q("failed-hint").hidden = false; }
       }
       if (job.state === "done") {
         bar.classList.remove("indeterminate"); bar.style.width = "100%";

@@ -1,0 +1,86 @@
+"""`dunning visits …`: the safety-timer tick (for cron), the field-staff registry, a day's route sheets."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import typer
+from rich.table import Table
+
+from dunning.entrypoints.cli.common import console, context, default_actor, emit_json, handled
+
+app = typer.Typer(help="外访：安全计时、人员名册、路线单 / field visits", no_args_is_help=True)
+
+
+@app.command("tick")
+def tick(json_out: bool = typer.Option(False, "--json", help="输出 JSON")) -> None:
+    """安全计时器走一拍：超时未报平安的外访立即报警，无人确认的警报逐级升级（供 cron 每分钟调用）。"""
+    from dunning.services.visits.safety import tick as run_tick
+
+    with handled(json_out):
+        r = run_tick(context())
+    if json_out:
+        emit_json({"raised": r.raised, "escalated": r.escalated})
+        return
+    console.print(f"新警报 raised: {len(r.raised)}  升级 escalated: {len(r.escalated)}")
+
+
+@app.command("staff")
+def staff(
+    username: str = typer.Argument(..., help="用户名"),
+    name: str = typer.Option(..., "--name", help="姓名"),
+    credential: str = typer.Option(..., "--credential", help="工作证件编号"),
+    valid_until: str = typer.Option(..., "--valid-until", help="证件有效期至 YYYY-MM-DD"),
+    trained_on: str = typer.Option(..., "--trained-on", help="最近一次合规培训日期 YYYY-MM-DD"),
+    agency: str = typer.Option(None, "--agency", help="所属委外机构"),
+    json_out: bool = typer.Option(False, "--json", help="输出 JSON"),
+) -> None:
+    """登记或更新外访人员（证件与培训）。"""
+    from dunning.errors import InputError
+    from dunning.services.visits.registry import register_staff
+
+    with handled(json_out):
+        try:
+            until, trained = date.fromisoformat(valid_until), date.fromisoformat(trained_on)
+        except ValueError:
+            raise InputError("日期格式应为 YYYY-MM-DD", "dates must be YYYY-MM-DD", code="visits.input") from None
+        f = register_staff(context(), username, name, credential_no=credential, valid_until=until,
+                           trained_on=trained, agency=agency, actor=default_actor())
+    if json_out:
+        emit_json({"username": f.username, "credential_no": f.credential_no, "valid_until": valid_until,
+                   "trained_on": trained_on, "agency": agency})
+        return
+    console.print(f"已登记 {f.display_name}（{f.username}），证件 {f.credential_no} 有效至 {valid_until}")
+
+
+@app.command("routes")
+def routes(
+    day: str = typer.Option(None, "--day", help="日期 YYYY-MM-DD（默认今天）"),
+    seconds: float = typer.Option(10.0, "--seconds", help="求解时间上限（秒）"),
+    json_out: bool = typer.Option(False, "--json", help="输出 JSON"),
+) -> None:
+    """排出某日已报备外访的路线单（每个两人小组一条路线）。"""
+    from dunning.services.auth import Principal
+    from dunning.services.users import Role
+    from dunning.services.visits.sheets import day_sheets
+
+    with handled(json_out):
+        ctx = context()
+        d = day_sheets(ctx, Principal(default_actor(), "cli", Role.ADMIN),
+                       date.fromisoformat(day) if day else ctx.today(), time_limit_s=seconds)
+    if json_out:
+        emit_json({"day": d.day.isoformat(), "total_km": round(d.total_km, 2),
+                   "teams": [{"team": s.members, "km": round(s.km, 2),
+                              "stops": [{"visit": x.visit.id, "arrive": x.arrive, "address": x.visit.address,
+                                         "reg_no": x.visit.reg_no} for x in s.stops]} for s in d.sheets],
+                   "unassigned": [{"visit": v.id, "reason": en} for v, _zh, en in d.unassigned]})
+        return
+    for s in d.sheets:
+        t = Table(title=f"{' + '.join(s.members)} · {s.km:.1f} km")
+        for col in ("#", "到达", "地址", "登记号"):
+            t.add_column(col)
+        for i, x in enumerate(s.stops, 1):
+            t.add_row(str(i), x.arrive, x.visit.address, x.visit.reg_no or "—")
+        console.print(t)
+    for v, zh, _en in d.unassigned:
+        console.print(f"[yellow]无法排线 #{v.id}：{zh}[/]")

@@ -1,0 +1,81 @@
+"""A few demo visits on the demo portfolio: one awaiting approval, one closed with a promise to pay, and one in
+the field whose check-in was missed (its alarm is on the live board). Idempotent: skipped when visits exist."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from dunning.db.models import Account, User
+from dunning.db.visit_models import Visit
+from dunning.errors import DunningError
+from dunning.services.auth import Principal
+from dunning.services.context import AppContext
+from dunning.services.users import Role
+from dunning.services.visits import field, safety
+from dunning.services.visits.policy import load_policy
+from dunning.services.visits.registry import register_staff
+from dunning.services.visits.requests import VisitRequest, decide, request_visit
+
+DEMO_FIELD_USERS = (("zhao.lead", "外访组长-赵强", Role.TEAM_LEAD), ("qian.field", "外访员-钱芳", Role.COLLECTOR),
+                    ("sun.supervisor", "外访主管-孙磊", Role.SUPERVISOR))
+SPOTS = ((31.2304, 121.4737, "上海市黄浦区人民大道 200 号"), (31.2397, 121.4998, "上海市浦东新区陆家嘴环路 1000 号"),
+         (31.1955, 121.4365, "上海市徐汇区漕溪北路 88 号"))
+
+
+def seed_demo_visits(ctx: AppContext, import_id: int, say: Callable[[str], None] = lambda _m: None) -> int:
+    with ctx.db.transaction() as s:
+        if (s.scalar(select(func.count()).select_from(Visit)) or 0) > 0:
+            return 0
+        loans = list(s.scalars(select(Account.loan_id).where(Account.import_id == import_id)
+                               .order_by(Account.id).limit(3)))
+        for username, name, role in DEMO_FIELD_USERS:
+            if s.scalars(select(User.id).where(User.username == username)).first() is None:
+                s.add(User(username=username, display_name=name, role=role.value, created_at=ctx.now()))
+    if len(loans) < 3:
+        return 0
+    now = ctx.now()
+    today = now.astimezone(ctx.tz).date()
+    for username, name, _role in DEMO_FIELD_USERS[:2]:
+        register_staff(ctx, username, name, credential_no=f"WF-{username.upper()}", valid_until=today + timedelta(days=365),
+                       trained_on=today - timedelta(days=90), actor="demo")
+    lead = Principal("zhao.lead", "外访组长-赵强", Role.TEAM_LEAD)
+    boss = Principal("sun.supervisor", "外访主管-孙磊", Role.SUPERVISOR)
+    team = ("qian.field", "zhao.lead")
+    rules = [c.code for c in load_policy().checklist]
+    made = 0
+    try:
+        # In the field since 40 minutes ago, checked in once and silent since: the timer raises the alarm.
+        lat, lon, addr = SPOTS[0]
+        start = now - timedelta(minutes=50)
+        v = request_visit(ctx, lead, VisitRequest(loans[0], addr, "核实联系方式与还款意愿", start,
+                                                  start + timedelta(minutes=120), team, "借款人曾情绪激动", lat, lon))
+        decide(ctx, boss, v.id, approve=True)
+        earlier = dataclasses.replace(ctx, clock=lambda: now - timedelta(minutes=40))
+        field.check_in(earlier, lead, v.id, field.Position(lat, lon), checklist=rules, recording=True)
+        made += 1
+        # Closed with a promise to pay in a week.
+        lat, lon, addr = SPOTS[1]
+        v2 = request_visit(ctx, lead, VisitRequest(loans[1], addr, "送达还款提示", start, start + timedelta(minutes=120),
+                                                   team, "", lat, lon))
+        decide(ctx, boss, v2.id, approve=True)
+        field.check_in(ctx, lead, v2.id, field.Position(lat, lon), checklist=rules, recording=True)
+        field.record_outcome(ctx, lead, v2.id, "promise_to_pay", notes="借款人同意下周还款",
+                             promise_on=today + timedelta(days=7), promise_fen=200_000)
+        field.check_out(ctx, lead, v2.id)
+        made += 1
+        # Tomorrow afternoon, awaiting a supervisor.
+        lat, lon, addr = SPOTS[2]
+        tomorrow = start.astimezone(ctx.tz).replace(hour=14, minute=0) + timedelta(days=1)
+        request_visit(ctx, lead, VisitRequest(loans[2], addr, "核实工作单位地址", tomorrow, tomorrow + timedelta(hours=1),
+                                              team, "", lat, lon))
+        made += 1
+        raised = safety.tick(ctx).raised
+        say(f"外访演示：{made} 个外访（1 个待审批、1 个承诺还款、1 个超时未报平安 → 警报 {len(raised)} 个）。"
+            " Demo visits seeded; the live board is at /visits/board.")
+    except DunningError as exc:  # e.g. the demo clock is outside the visit hours: the rest of the demo goes on
+        say(f"外访演示跳过：{exc.message_zh}")
+    return made

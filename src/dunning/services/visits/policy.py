@@ -1,0 +1,90 @@
+"""The field-visit policy, read from data (``data/policy/field-visits.yaml``) into a frozen value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import time
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dunning.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Labelled:
+    code: str
+    zh: str
+    en: str
+
+
+@dataclass(frozen=True)
+class VisitPolicy:
+    earliest: time
+    latest: time
+    holidays_allowed: bool
+    max_per_borrower_month: int
+    min_team: int
+    training_max_age_days: int
+    checkin_minutes: int
+    escalate_minutes: int
+    second_supervisor: str
+    emergency_contacts: tuple[str, ...]
+    geofence_m: float
+    work_start: time
+    work_end: time
+    service_minutes: int
+    checklist: tuple[Labelled, ...]
+    outcomes: tuple[Labelled, ...]
+    notice_template: str
+
+    def outcome(self, code: str) -> Labelled | None:
+        return next((o for o in self.outcomes if o.code == code), None)
+
+
+def _t(value: Any, key: str) -> time:
+    try:
+        return time.fromisoformat(str(value))
+    except ValueError:
+        raise ConfigError(f"外访政策 {key} 时间格式无效：{value}", f"visit policy {key}: bad time {value!r}",
+                          code="visits.policy") from None
+
+
+def _labels(raw: dict[str, Any]) -> tuple[Labelled, ...]:
+    return tuple(Labelled(k, str(v["zh"]), str(v["en"])) for k, v in raw.items())
+
+
+def parse_policy(raw: dict[str, Any]) -> VisitPolicy:
+    try:
+        w, team, safety, hours = raw["window"], raw["team"], raw["safety"], raw["working_hours"]
+        return VisitPolicy(
+            earliest=_t(w["earliest"], "window.earliest"), latest=_t(w["latest"], "window.latest"),
+            holidays_allowed=bool(w["holidays_allowed"]),
+            max_per_borrower_month=int(raw["max_visits_per_borrower_per_month"]),
+            min_team=int(team["min_size"]), training_max_age_days=int(team["training_max_age_days"]),
+            checkin_minutes=int(safety["checkin_interval_minutes"]),
+            escalate_minutes=int(safety["escalate_after_minutes"]),
+            second_supervisor=str(safety["escalation"]["second_supervisor"]),
+            emergency_contacts=tuple(str(x) for x in safety["escalation"]["emergency_contacts"]),
+            geofence_m=float(raw["geofence_radius_m"]),
+            work_start=_t(hours["start"], "working_hours.start"), work_end=_t(hours["end"], "working_hours.end"),
+            service_minutes=int(raw["service_minutes"]),
+            checklist=_labels(raw["checklist"]), outcomes=_labels(raw["outcomes"]),
+            notice_template=str(raw["notice_template"]).strip(),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"外访政策缺少或无效的项：{exc}", f"visit policy: missing or invalid entry {exc}",
+                          code="visits.policy") from None
+
+
+@lru_cache(maxsize=4)
+def load_policy(path: str | None = None) -> VisitPolicy:
+    """The bundled policy, or the YAML at ``path`` (settings may point elsewhere)."""
+    if path:
+        text = Path(path).read_text(encoding="utf-8")
+    else:
+        text = (resources.files("dunning.data") / "policy" / "field-visits.yaml").read_text(encoding="utf-8")
+    return parse_policy(yaml.safe_load(text))

@@ -1,0 +1,143 @@
+"""Read models for the console: visit lists, one visit with its events and alarms, the live board."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from dunning.db.visit_models import Visit, VisitAlarm, VisitEvent
+from dunning.services.auth import Principal
+from dunning.services.context import AppContext
+from dunning.services.visits.policy import load_policy
+from dunning.services.visits.requests import STATE_ZH, get_visit, scope_agency, utc
+
+ALARM_ZH = {"sos": "SOS 求助", "missed_checkin": "超时未报平安"}
+LEVEL_ZH = {1: "外访主管", 2: "二线主管", 3: "紧急联系人"}
+
+
+@dataclass
+class VisitRow:
+    id: int
+    loan_id: str
+    agency: str | None
+    address: str
+    window_start: datetime
+    window_end: datetime
+    members: list[str]
+    state: str
+    state_zh: str
+    reg_no: str | None
+    requested_by: str
+    decided_by: str | None
+    decision_reason: str
+    last_checkin_at: datetime | None
+    next_checkin_due: datetime | None
+    outcome: str | None
+    outcome_zh: str
+    purpose: str
+    risk_notes: str
+    lat: float | None
+    lon: float | None
+    overdue: bool = False
+
+
+@dataclass
+class AlarmRow:
+    id: int
+    visit_id: int
+    kind: str
+    kind_zh: str
+    raised_at: datetime
+    raised_by: str
+    level: int
+    level_zh: str
+    lat: float | None
+    lon: float | None
+    acknowledged_by: str | None
+    address: str = ""
+    reg_no: str | None = None
+
+
+def _row(v: Visit, now: datetime) -> VisitRow:
+    pol = load_policy()
+    o = pol.outcome(v.outcome) if v.outcome else None
+    due = utc(v.next_checkin_due) if v.next_checkin_due else None
+    return VisitRow(v.id, v.loan_id, v.agency, v.address, utc(v.window_start), utc(v.window_end), list(v.members),
+                    v.state, STATE_ZH.get(v.state, v.state), v.reg_no, v.requested_by, v.decided_by,
+                    v.decision_reason, utc(v.last_checkin_at) if v.last_checkin_at else None, due, v.outcome,
+                    o.zh if o else "", v.purpose, v.risk_notes, v.lat, v.lon,
+                    overdue=v.state == "in_field" and due is not None and due <= now)
+
+
+def _alarm(a: VisitAlarm, v: Visit | None = None) -> AlarmRow:
+    return AlarmRow(a.id, a.visit_id, a.kind, ALARM_ZH.get(a.kind, a.kind), utc(a.raised_at), a.raised_by, a.level,
+                    LEVEL_ZH.get(a.level, str(a.level)), a.lat, a.lon, a.acknowledged_by,
+                    v.address if v else "", v.reg_no if v else None)
+
+
+def list_visits(ctx: AppContext, p: Principal, *, state: str | None = None, loan_id: str | None = None,
+                day: date | None = None, limit: int = 200) -> list[VisitRow]:
+    now = ctx.now()
+    with ctx.db.transaction() as s:
+        q = select(Visit).order_by(Visit.window_start.desc(), Visit.id.desc()).limit(limit)
+        agency = scope_agency(p)
+        if agency is not None:
+            q = q.where(Visit.agency == agency)
+        if state:
+            q = q.where(Visit.state == state)
+        if loan_id:
+            q = q.where(Visit.loan_id == loan_id)
+        if day is not None:
+            start = datetime.combine(day, time(0), ctx.tz)
+            q = q.where(Visit.window_start >= start, Visit.window_start < start + timedelta(days=1))
+        return [_row(v, now) for v in s.scalars(q)]
+
+
+@dataclass
+class VisitDetail:
+    visit: VisitRow
+    events: list[dict[str, Any]]
+    alarms: list[AlarmRow]
+
+
+def visit_detail(ctx: AppContext, p: Principal, visit_id: int) -> VisitDetail:
+    with ctx.db.transaction() as s:
+        v = get_visit(s, p, visit_id)
+        events = [{"at": utc(e.at), "actor": e.actor, "kind": e.kind, "lat": e.lat, "lon": e.lon,
+                   "distance_m": e.distance_m, "detail": e.detail}
+                  for e in s.scalars(select(VisitEvent).where(VisitEvent.visit_id == v.id).order_by(VisitEvent.id))]
+        alarms = [_alarm(a, v) for a in s.scalars(select(VisitAlarm).where(VisitAlarm.visit_id == v.id)
+                                                  .order_by(VisitAlarm.id))]
+        return VisitDetail(_row(v, ctx.now()), events, alarms)
+
+
+def board(ctx: AppContext, p: Principal) -> dict[str, Any]:
+    """Today's visits and every unacknowledged alarm (JSON-ready: the live board streams it)."""
+    now = ctx.now()
+    today = now.astimezone(ctx.tz).date()
+    visits = [v for v in list_visits(ctx, p, day=today) if v.state in ("approved", "in_field", "closed")]
+    agency = scope_agency(p)
+    with ctx.db.transaction() as s:
+        q = (select(VisitAlarm, Visit).join(Visit, Visit.id == VisitAlarm.visit_id)
+             .where(VisitAlarm.acknowledged_at.is_(None)).order_by(VisitAlarm.id.desc()))
+        if agency is not None:
+            q = q.where(Visit.agency == agency)
+        alarms = [_alarm(a, v) for a, v in s.execute(q).all()]
+    tz = ctx.tz
+
+    def hm(d: datetime | None) -> str:
+        return d.astimezone(tz).strftime("%H:%M") if d else "—"
+
+    return {
+        "now": hm(now),
+        "visits": [{**{k: val for k, val in asdict(v).items() if k in ("id", "loan_id", "address", "members", "state",
+                                                                      "state_zh", "reg_no", "outcome_zh", "overdue")},
+                    "window": f"{hm(v.window_start)}–{hm(v.window_end)}", "last_checkin": hm(v.last_checkin_at),
+                    "next_due": hm(v.next_checkin_due)} for v in visits],
+        "alarms": [{"id": a.id, "visit_id": a.visit_id, "kind": a.kind, "kind_zh": a.kind_zh, "level": a.level,
+                    "level_zh": a.level_zh, "raised_at": hm(a.raised_at), "raised_by": a.raised_by,
+                    "lat": a.lat, "lon": a.lon, "address": a.address, "reg_no": a.reg_no} for a in alarms],
+    }

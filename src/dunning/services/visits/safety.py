@@ -1,0 +1,96 @@
+"""The safety timer: a tick (cron, or the loop in ``dunning serve``) raises an alarm for every open visit whose
+check-in is overdue and climbs unacknowledged alarms one level every M minutes (1 supervisors → 2 the second
+supervisor → 3 the emergency contacts). Driven only by the injected clock, so a frozen clock tests it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from dunning.db.visit_models import Visit, VisitAlarm, VisitEvent
+from dunning.errors import NotFoundError, PermissionDenied, StateError
+from dunning.services import audit
+from dunning.services.auth import Principal
+from dunning.services.context import AppContext
+from dunning.services.users import Role
+from dunning.services.visits.policy import VisitPolicy, load_policy
+from dunning.services.visits.requests import scope_agency, utc
+
+ACKERS = (Role.SUPERVISOR,)
+MAX_LEVEL = 3
+
+
+@dataclass
+class TickResult:
+    raised: list[int] = field(default_factory=list)      # alarm ids raised for missed check-ins
+    escalated: list[int] = field(default_factory=list)   # alarm ids that climbed a level
+
+
+def _recipients(pol: VisitPolicy, level: int) -> list[str]:
+    return [pol.second_supervisor] if level == 2 else list(pol.emergency_contacts)
+
+
+def tick(ctx: AppContext, *, policy: VisitPolicy | None = None) -> TickResult:
+    pol = policy or load_policy()
+    now = ctx.now()
+    out = TickResult()
+    with ctx.db.transaction() as s:
+        open_alarm = select(VisitAlarm.visit_id).where(VisitAlarm.acknowledged_at.is_(None),
+                                                        VisitAlarm.kind == "missed_checkin")
+        overdue = s.scalars(select(Visit).where(Visit.state == "in_field", Visit.next_checkin_due.is_not(None),
+                                                Visit.next_checkin_due <= now, Visit.id.not_in(open_alarm))).all()
+        for v in overdue:
+            a = VisitAlarm(visit_id=v.id, kind="missed_checkin", raised_at=now, raised_by="safety-timer", level=1,
+                           notified=["supervisors"])
+            s.add(a)
+            s.flush()
+            due = utc(v.next_checkin_due) if v.next_checkin_due else now
+            s.add(VisitEvent(visit_id=v.id, at=now, actor="safety-timer", kind="missed_checkin",
+                             detail={"due": due.isoformat(), "alarm": a.id}))
+            audit.record(s, at=now, actor="safety-timer", action="visit.alarm", entity="visit", entity_id=v.id,
+                         after={"alarm": a.id, "kind": "missed_checkin", "due": due.isoformat()})
+            out.raised.append(a.id)
+        step = timedelta(minutes=pol.escalate_minutes)
+        pending = s.scalars(select(VisitAlarm).where(VisitAlarm.acknowledged_at.is_(None),
+                                                     VisitAlarm.level < MAX_LEVEL)).all()
+        for a in pending:
+            since = utc(a.escalated_at or a.raised_at)
+            if now - since < step:
+                continue
+            a.level += 1
+            a.escalated_at = now
+            a.notified = [*a.notified, *_recipients(pol, a.level)]
+            audit.record(s, at=now, actor="safety-timer", action="visit.alarm_escalate", entity="visit",
+                         entity_id=a.visit_id, after={"alarm": a.id, "level": a.level,
+                                                      "notified": _recipients(pol, a.level)})
+            out.escalated.append(a.id)
+    return out
+
+
+def acknowledge(ctx: AppContext, p: Principal, alarm_id: int, note: str = "") -> VisitAlarm:
+    if not p.has(*ACKERS):
+        raise PermissionDenied("只有外访主管可以确认警报", "only supervisors acknowledge alarms")
+    now = ctx.now()
+    with ctx.db.transaction() as s:
+        a = s.get(VisitAlarm, alarm_id)
+        v = s.get(Visit, a.visit_id) if a else None
+        agency = scope_agency(p)
+        if a is None or v is None or (agency is not None and v.agency != agency):
+            raise NotFoundError(f"警报 #{alarm_id} 不存在", f"no alarm #{alarm_id}", code="not_found.alarm")
+        if a.acknowledged_at is not None:
+            raise StateError(f"警报 #{alarm_id} 已由 {a.acknowledged_by} 确认", f"alarm #{alarm_id} already acknowledged",
+                             code="visits.acked")
+        a.acknowledged_by, a.acknowledged_at = p.username, now
+        if a.kind == "missed_checkin" and v.state == "in_field":
+            # The supervisor reached the team: the next check-in is due one interval from now.
+            v.next_checkin_due = now + timedelta(minutes=load_policy().checkin_minutes)
+        s.add(VisitEvent(visit_id=v.id, at=now, actor=p.username, kind="alarm_ack",
+                         detail={"alarm": a.id, "note": note.strip()}))
+        audit.record(s, at=now, actor=p.username, action="visit.alarm_ack", entity="visit", entity_id=v.id,
+                     after={"alarm": a.id, "level": a.level, "note": note.strip()})
+        s.flush()
+        s.expunge(a)
+    return a
+

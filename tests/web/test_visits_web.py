@@ -1,0 +1,62 @@
+"""Field-visit pages through HTTP: the public registration check (genuine, no debt detail), a request refused
+by the policy in one clear line, approval as a second person, and agency scoping."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from dunning.services.users import Role
+from tests.web.conftest import Browser, login_as
+from tests.web.seed import Seeded
+
+
+def test_the_registration_verifies_publicly_without_any_debt_detail(app: FastAPI, seeded: Seeded) -> None:
+    anon = TestClient(app)
+    r = anon.get("/visit-check", params={"reg": seeded.reg_no.lower()})
+    assert r.status_code == 200
+    assert 'data-result="genuine"' in r.text and seeded.reg_no in r.text
+    assert "collector1-外访" in r.text and "teamlead1-外访" in r.text and "2026-11-23" in r.text
+    for secret in ("L0001", "1,234.56", "1234.56", "王小明", "13912345678", "5678", "人民大道"):
+        assert secret not in r.text, f"the public answer leaks {secret!r}"
+    miss = anon.get("/visit-check", params={"reg": "REG-20261123-ZZZZZZ"})
+    assert 'data-result="not_found"' in miss.text and "collector1" not in miss.text
+    assert "/visit-check" in anon.get("/verify").text  # linked from the public verification page
+
+
+def test_request_refused_then_approved_by_another_person(app: FastAPI, seeded: Seeded) -> None:
+    lead = login_as(app, Role.TEAM_LEAD)
+    form = {"loan_id": "L0001", "address": "上海市黄浦区人民大道 200 号", "purpose": "核实", "day": "2026-11-24",
+            "start": "21:30", "end": "22:30", "members": "collector1, teamlead1", "lat": "31.2304", "lon": "121.4737"}
+    r = lead.post("/visits", data=form, headers={"referer": "http://testserver/visits"})
+    assert r.status_code == 303 and r.headers["location"] == "/visits"  # back to the form, with the reason
+    page = lead.get("/visits").text
+    assert "22:00" in page and "Traceback" not in page
+    r = lead.post("/visits", data={**form, "start": "14:00", "end": "15:00"})
+    assert r.status_code == 303
+    visit_url = r.headers["location"]
+    vid = int(visit_url.rsplit("/", 1)[1])
+    boss = login_as(app, Role.SUPERVISOR)
+    assert boss.post(f"/visits/{vid}/approve").status_code == 303
+    detail = boss.get(visit_url).text
+    m = re.search(r'data-testid="reg-no">(REG-\d{8}-[A-Z0-9]{6})<', detail)
+    assert m, detail[:2000]
+    notice = re.search(r'data-testid="visit-notice">([^<]+)<', detail)
+    assert notice and m.group(1) in notice.group(1) and "上门" in notice.group(1)
+
+
+def test_an_agency_sees_only_its_own_visits(app: FastAPI, seeded: Seeded) -> None:
+    from dunning.services.auth import Principal
+    from dunning.services.visits.requests import VisitRequest, request_visit
+
+    ctx = app.state.ctx
+    other = request_visit(ctx, Principal("x", "x", Role.TEAM_LEAD), VisitRequest(
+        "L0002", "北京市朝阳区", "核实", ctx.now().replace(hour=6), ctx.now().replace(hour=7),
+        ("collector1", "teamlead1")))
+    collector: Browser = login_as(app, Role.COLLECTOR)  # agency 华信催收
+    assert collector.get(f"/visits/{other.id}").status_code == 404
+    assert collector.get(f"/visits/{seeded.visit_id}").status_code == 200
+    assert "L0002" not in collector.get("/visits").text
+    assert "L0002" in login_as(app, Role.ADMIN).get("/visits").text
