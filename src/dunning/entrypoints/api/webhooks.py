@@ -7,6 +7,7 @@ never parsed. Every verified event is handed to :func:`dunning.services.delivery
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
@@ -22,6 +23,7 @@ from dunning.services.delivery import ingest_events
 
 log = logging.getLogger("dunning.webhooks")
 MAX_BODY = 1 << 20
+_PHONE = re.compile(r"\+?[0-9]{3,20}")  # what the 20-character phone column can hold, digits only
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 
@@ -71,11 +73,17 @@ async def webhook(request: Request, channel: str, kind: Literal["dlr", "mo"],
         raise WebhookRejected("回调签名校验失败，已拒绝", "callback signature does not verify; refused")
     try:
         events = ch.parse_webhook(req)
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:  # nested bodies: 422
         log.warning("webhook %s/%s from %s refused: cannot parse (%s)", channel, kind, client_ip(request),
                     type(exc).__name__)
         raise InputError("回调内容无法解析", f"callback body cannot be parsed ({type(exc).__name__})",
                          code="input.webhook") from None
+    bad_sender = [e for e in events if isinstance(e, InboundMessage) and not _PHONE.fullmatch(e.phone or "")]
+    if bad_sender:  # an object, 5,000 digits…: refused, never squeezed into the phone column
+        log.warning("webhook %s/%s from %s refused: MO sender is not a phone number", channel, kind,
+                    client_ip(request))
+        raise InputError("上行短信的发送号码不是有效的电话号码，已拒绝", "MO sender is not a phone number",
+                         code="input.webhook_sender")
     wanted = DeliveryReport if kind == "dlr" else InboundMessage
     others = [e for e in events if not isinstance(e, wanted)]
     if others:  # some providers post both kinds to one URL: accept them, but say so in the log
@@ -87,5 +95,7 @@ async def webhook(request: Request, channel: str, kind: Literal["dlr", "mo"],
             return ingest_events(s, channel, events, now=ctx.now(), stop_keywords=stop, dispute_keywords=dispute,
                                  case_keywords=cases)
 
+    # Store, then acknowledge: the transaction has committed when ingest() returns; an error raised by it
+    # answers 5xx, so the provider retries instead of believing the events were kept.
     counts = await run_in_threadpool(ingest)
     return {"channel": channel, **counts}

@@ -38,7 +38,8 @@ for _name, _module in (("templates", "dunning.entrypoints.cli.templates"),
                        ("imports", "dunning.entrypoints.cli.imports"),
                        ("calendar", "dunning.entrypoints.cli.calendar"),
                        ("visits", "dunning.entrypoints.cli.visits"),
-                       ("cases", "dunning.entrypoints.cli.cases")):
+                       ("cases", "dunning.entrypoints.cli.cases"),
+                       ("messages", "dunning.entrypoints.cli.messages")):
     try:
         app.add_typer(importlib.import_module(_module).app, name=_name)
     except ModuleNotFoundError as _exc:

@@ -147,6 +147,16 @@ EN: dict[str, str] = {
     "登录": "Sign in", "密码": "Password",
     "请使用管理员分配的账号登录。连续多次输错密码将暂时锁定账户。":
         "Sign in with the account your administrator gave you. Repeated wrong passwords lock it for a while.",
+    # held messages (issue 15)
+    "暂扣短信": "Held messages",
+    "条：发送结果未知，系统不会自动重发。请先在 SMSC/通道侧核实，再处理（须填写原因，写入审计）。":
+        "with an unknown send outcome; they are never resent automatically. Check with the SMSC/provider first, "
+        "then resolve them (a reason is required and audited).",
+    "确认处理全部暂扣短信？": "Resolve all held messages?", "已核实发出：记为已提交": "Checked, it went out: mark as sent",
+    "已核实未发出：重新排队": "Checked, it did not: queue again", "原因（必填）": "Reason (required)",
+    "处理暂扣短信": "Resolve held messages",
+    "由合规审核人或管理员处理：dunning messages held / resolve":
+        "Resolved by compliance or an administrator: dunning messages held / resolve",
     # lists: filters, totals, pages, exports; replies inbox; payments import (console #19)
     "« 上一页": "« Previous", "分页": "Pages", "共 {n} 条": "{n} in total", "第 {a}–{b} 条": "rows {a}–{b}",
     "第 {p} / {q} 页": "page {p} of {q}", "导出当前筛选结果": "Export these results", "分群": "Segment",
