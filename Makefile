@@ -48,6 +48,7 @@ bench: install-test
 	$(PY) bench/allocation.py
 	$(PY) bench/lint_quality.py
 	$(PY) bench/routes.py
+	$(PY) bench/cases.py
 
 clean:
 	rm -rf $(VENV) .dunning .pytest_cache .mypy_cache .ruff_cache

@@ -12,7 +12,7 @@ import secrets
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import (
@@ -28,11 +28,24 @@ class ChannelSettings(BaseModel):
 
     kind: str = "sandbox"
     rate: float = 1000.0
+    # What ``rate`` counts: "parts" (PDUs, what carriers contract; default for SMPP and HTTP gateways) or
+    # "messages" (default for the template APIs, which bill and throttle per request). Progress counts messages.
+    rate_unit: Literal["parts", "messages"] | None = None
     priority: int = 100
     fallback: str | None = None
     enabled: bool = True
     options: dict[str, Any] = Field(default_factory=dict)
     secrets: dict[str, SecretStr] = Field(default_factory=dict)
+
+
+    @property
+    def effective_rate_unit(self) -> str:
+        if self.rate_unit is not None:
+            return self.rate_unit
+        return "parts" if self.kind in PARTS_RATE_KINDS else "messages"
+
+
+PARTS_RATE_KINDS = frozenset({"smpp", "http"})
 
 
 class IdentitySettings(BaseModel):

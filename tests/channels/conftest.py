@@ -41,6 +41,17 @@ def smpp_peer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmppPeer]:
 
 
 @pytest.fixture(scope="session")
+def vendor_smpp_peer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmppPeer]:
+    """The SMPP peer in vendor mode: it also answers query_sm by our client reference."""
+    try:
+        peer = start_peer(tmp_path_factory.mktemp("smpp-vendor") / "submits.jsonl", dlr_delay_ms=10, mode="vendor")
+    except PeerUnavailable as exc:
+        pytest.fail(str(exc))
+    yield peer
+    peer.stop()
+
+
+@pytest.fixture(scope="session")
 def webhook_sink() -> Iterator[WebhookSink]:
     sink = WebhookSink()
     yield sink

@@ -100,6 +100,9 @@ class Harness:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             got.extend(await channel.poll_events())
+            ack = getattr(channel, "acknowledge", None)
+            if ack is not None:
+                await ack()  # nothing to store here: acknowledge at once
             if until(got):
                 break
             await asyncio.sleep(0.05)

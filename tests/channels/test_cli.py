@@ -67,6 +67,8 @@ def test_list_json_shows_kind_rate_priority_fallback_and_capabilities(settings_f
     assert rows["carrier"]["fallback"] == "backup" and rows["carrier"]["priority"] == 10
     assert rows["carrier"]["capabilities"]["delivery_reports"] is True
     assert rows["carrier"]["capabilities"]["free_text"] is True
+    # the unit the carrier counts: PDUs for SMPP, messages for the sandbox
+    assert rows["carrier"]["rate_unit"] == "parts" and rows["backup"]["rate_unit"] == "messages"
     assert [r["name"] for r in data["channels"]][0] == "carrier"  # by priority
 
 

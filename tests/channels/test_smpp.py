@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from collections import Counter
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -16,6 +17,7 @@ from dunning.channels.smpp import SmppChannel
 from dunning.domain.sms import measure
 from dunning.errors import PermanentChannelError, RateLimitedError, TransientChannelError
 from tests.channels.harness import LONG_ZH, SmppHarness, ok_phone, provider_ids
+from tests.peers.smpp_peer import SmppPeer
 
 T = TypeVar("T")
 
@@ -201,9 +203,11 @@ def test_submit_window_bounds_unanswered_submits(smpp: SmppHarness) -> None:
     run(body())
 
 
-def test_query_status_by_reference(smpp: SmppHarness) -> None:
+def test_query_status_by_reference_where_the_smsc_implements_it(vendor_smpp_peer: SmppPeer) -> None:
+    smpp = SmppHarness(vendor_smpp_peer)
+
     async def body() -> None:
-        ch = smpp.build()
+        ch = smpp.build_with(query_by_reference=True)
         msg = smpp.message(1, text=LONG_ZH)
         try:
             [sent] = await ch.send_batch([msg])
@@ -270,3 +274,88 @@ def test_mo_reply_carries_phone_and_chinese_text(smpp: SmppHarness, text: str) -
         assert mo.text == text  # type: ignore[union-attr]
 
     run(body())
+
+
+def test_query_by_reference_is_off_by_default_and_a_miss_proves_nothing(vendor_smpp_peer: SmppPeer) -> None:
+    smpp = SmppHarness(vendor_smpp_peer)
+    plain = smpp.build()
+    assert getattr(plain, "absence_is_proof", None) is False
+    with pytest.raises(NotImplementedError):
+        run(plain.query_status(["k"]))
+    run(plain.close())
+    assert getattr(smpp.build_with(query_by_reference=True), "absence_is_proof", None) is False
+    declared = smpp.build_with(query_by_reference=True, reference_query_authoritative=True)
+    assert getattr(declared, "absence_is_proof", None) is True
+
+
+def test_a_query_the_smsc_never_answers_times_out_instead_of_hanging(vendor_smpp_peer: SmppPeer) -> None:
+    smpp = SmppHarness(vendor_smpp_peer)
+
+    async def body() -> None:
+        ch = smpp.build_with(query_by_reference=True, response_timeout=0.3)
+        vendor_smpp_peer.mute_queries(True)
+        try:
+            with pytest.raises(TransientChannelError) as err:
+                await asyncio.wait_for(ch.query_status(["some-key"]), timeout=5.0)
+        finally:
+            vendor_smpp_peer.mute_queries(False)
+            await ch.close()
+        assert err.value.code == "channel.timeout"
+
+    run(body())
+
+
+def test_receipts_are_acknowledged_only_when_the_caller_says_they_are_stored(smpp: SmppHarness) -> None:
+    """Before, deliver_sm_resp went out on arrival: a crash before the write lost the receipt for good. Now an
+    unacknowledged receipt is delivered again by the SMSC after a reconnect, and nothing is lost."""
+    async def body() -> None:
+        ch = smpp.build()
+        try:
+            [sent] = await ch.send_batch([smpp.message(1)])
+            assert sent.accepted
+            pid = sent.provider_id
+
+            async def receipt_for(provider_id: str | None) -> list[Any]:
+                got: list[Any] = []
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline and not any(
+                        getattr(e, "provider_id", None) == provider_id for e in got):
+                    got += await ch.poll_events()
+                    await asyncio.sleep(0.02)
+                return [e for e in got if getattr(e, "provider_id", None) == provider_id]
+
+            assert await receipt_for(pid), "the receipt arrived"
+            assert pid not in smpp.peer.acked()["receipts"], "not acknowledged before the caller stored it"
+            smpp.peer.drop()  # the process 'crashed' before storing: the link goes, unacknowledged
+            again = await receipt_for(pid)  # the channel reconnects; the SMSC delivers it again
+            assert again, "the unacknowledged receipt was redelivered"
+            assert await ch.acknowledge() >= 1  # type: ignore[attr-defined]
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and pid not in smpp.peer.acked()["receipts"]:
+                await asyncio.sleep(0.02)
+            assert pid in smpp.peer.acked()["receipts"]
+        finally:
+            await ch.close()
+
+    run(body())
+
+
+def test_a_throttled_part_one_is_sent_again_with_the_same_udh_so_no_tail_fragment_is_left(
+        smpp: SmppHarness) -> None:
+    """Before, part 1 throttled and part 2 accepted left the borrower a tail fragment without the signature."""
+    msg = smpp.message(1, text=LONG_ZH)
+
+    async def body() -> list[SubmitResult]:
+        ch = smpp.build()
+        smpp.peer.throttle(1)  # the next submit (part 1) is refused, part 2 right behind it is accepted
+        try:
+            return await ch.send_batch([msg])
+        finally:
+            await ch.close()
+
+    [res] = run(body())
+    assert res.accepted and len(res.part_ids) == 2, res
+    mine = [e for e in smpp.peer.entries() if e["ref"] == msg.idempotency_key]
+    ok = [e for e in mine if e["status"] == 0]
+    assert sorted(e["part"] for e in ok) == [1, 2], mine
+    assert len({e["cref"] for e in mine}) == 1, "the resent part carries the same concatenation reference"

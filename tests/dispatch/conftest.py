@@ -26,6 +26,17 @@ def peer(tmp_path: Path) -> Iterator[SmppPeer]:
     p.stop()
 
 
+@pytest.fixture
+def vendor_peer(tmp_path: Path) -> Iterator[SmppPeer]:
+    """A fresh SMPP peer in vendor mode: it also answers query_sm by our client reference (an extension)."""
+    try:
+        p = start_peer(tmp_path / "vendor-submits.jsonl", dlr_delay_ms=10, mode="vendor")
+    except PeerUnavailable as exc:
+        pytest.fail(str(exc))
+    yield p
+    p.stop()
+
+
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """A PostgreSQL database created for this test session and dropped at its end."""

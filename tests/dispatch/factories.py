@@ -14,7 +14,7 @@ from dunning.strategy import load_bundled_strategy
 
 def bulk_campaign(ctx: AppContext, n: int, *, channel: str = "sandbox", state: str = "sending",
                   phone_start: int = 0, as_of: date = date(2026, 11, 23), text: str | None = None,
-                  phones: list[str] | None = None) -> int:
+                  phones: list[str] | None = None, parts: int = 1) -> int:
     """A campaign with ``n`` queued messages to distinct phones (or ``phones``); returns its id.
 
     Phones are ``+86138XXXXXXXX`` numbered from ``phone_start``; the SMPP peer's outcome rules key on the last
@@ -55,7 +55,7 @@ def bulk_campaign(ctx: AppContext, n: int, *, channel: str = "sandbox", state: s
         messages = pl.DataFrame({
             "campaign_id": pl.repeat(cid, n, eager=True), "account_id": idx + first_account, "loan_id": loan,
             "phone": phone_col, "segment": pl.repeat("M1", n, eager=True), "step": pl.repeat("M1", n, eager=True),
-            "text": pl.repeat(body_text, n, eager=True), "parts": pl.repeat(1, n, eager=True),
+            "text": pl.repeat(body_text, n, eager=True), "parts": pl.repeat(parts, n, eager=True),
             "state": pl.repeat("queued", n, eager=True), "is_pilot": pl.repeat(False, n, eager=True),
             "idempotency_key": pl.Series([f"c{cid}|L{cid}-{i}|M1" for i in range(n)]),
             "attempts": pl.repeat(0, n, eager=True),

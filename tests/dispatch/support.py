@@ -58,7 +58,9 @@ def dispatcher(ctx: AppContext, name: str, *, fallbacks: Sequence[str] = (), sto
     options: dict[str, Any] = {
         "db": ctx.db, "channel": ctx.channel(name), "channel_name": name, "window": WINDOW, "clock": ctx.now,
         "limiter": limiter(ctx, name, store), "on_events": ingest(ctx), "batch_size": 1000,
-        "fallbacks": [Route(f, ctx.channel(f), limiter(ctx, f, store)) for f in fallbacks],
+        "fallbacks": [Route(f, ctx.channel(f), limiter(ctx, f, store),
+                            ctx.settings.channels[f].effective_rate_unit == "parts") for f in fallbacks],
+        "count_parts": ctx.settings.channels[name].effective_rate_unit == "parts",
     }
     options.update(kw)
     return Dispatcher(**options)

@@ -190,10 +190,20 @@ def test_throttled_submits_are_retried_later_without_spending_attempts(ctx: AppC
                          ).all() == ["dlr_failed"]  # the peer's …0001 number, not a throttled one
 
 
-def test_unanswered_submits_are_held_then_reconciled_by_query_and_sent_once(
-        ctx: AppContext, peer: SmppPeer) -> None:
+VENDOR_LOOKUP = {"query_by_reference": True, "reference_query_authoritative": True}
+
+
+def vendor_ctx(tmp_path: Path, peer: SmppPeer, **options: Any) -> AppContext:
+    opts: dict[str, Any] = {"response_timeout": 1.0, "throttle_retry_after": 0.1, **options}
+    return make_ctx(tmp_path / "vendor", {"smpp": smpp_settings(peer.address, **opts)})
+
+
+def test_unanswered_submits_are_held_then_reconciled_by_an_authoritative_lookup_and_sent_once(
+        tmp_path: Path, vendor_peer: SmppPeer) -> None:
+    (tmp_path / "vendor").mkdir()
+    ctx = vendor_ctx(tmp_path, vendor_peer, **VENDOR_LOOKUP)
     cid = bulk_campaign(ctx, 40, channel="smpp", phone_start=1)
-    peer.mute(5)  # the peer logs these five submits but never answers (nor accepts) them
+    vendor_peer.mute(5)  # the peer logs these five submits but never answers (nor accepts) them
     first = run(ctx, dispatcher(ctx, "smpp", max_inflight=1), cid)
     assert first.progress.held == 5
     with ctx.db.transaction() as s:
@@ -201,12 +211,87 @@ def test_unanswered_submits_are_held_then_reconciled_by_query_and_sent_once(
     assert held == ["outcome_unknown"] * 5
     second = run(ctx, dispatcher(ctx, "smpp"), cid)
     assert second.reconciled == {"submitted": 0, "requeued": 5, "held": 0}
-    got = accepted(peer)
+    got = accepted(vendor_peer)
     assert all(got[k] == 1 for k in keys(cid, 40))
 
 
-def test_a_dead_senders_in_flight_messages_are_settled_by_the_providers_answer(
+def test_a_lookup_miss_that_is_not_authoritative_holds_instead_of_resending(
+        tmp_path: Path, vendor_peer: SmppPeer) -> None:
+    """The SMSC answers "query failed" for a message it did receive (another node, expired store): a miss is
+    not proof. Before, reconciliation queued such messages again and they were delivered twice."""
+    (tmp_path / "vendor").mkdir()
+    ctx = vendor_ctx(tmp_path, vendor_peer, query_by_reference=True)  # not declared authoritative
+    cid = bulk_campaign(ctx, 10, channel="smpp", phone_start=1)
+    with ctx.db.transaction() as s:
+        rows = s.execute(select(Message.id, Message.idempotency_key, Message.phone, Message.text).where(
+            Message.campaign_id == cid).order_by(Message.id)).all()
+        s.execute(update(Message).where(Message.id.in_([r.id for r in rows])).values(
+            state="submitting", channel="smpp", submitting_at=ctx.now(), attempts=1))
+
+    async def send_then_die() -> None:  # sent with a reference the SMSC will not find again
+        ch = ctx.channel("smpp")
+        await ch.send_batch([OutboundMessage(r.id, r.idempotency_key + "-other-node", r.phone, r.text or "")
+                             for r in rows[:4]])
+        await ctx.close_channels()
+
+    asyncio.run(send_then_die())
+    out = run(ctx, dispatcher(ctx, "smpp"), cid)
+    assert out.reconciled == {"submitted": 0, "requeued": 0, "held": 10}
+    with ctx.db.transaction() as s:
+        reasons = s.scalars(select(Message.reason).where(Message.campaign_id == cid)).all()
+    assert reasons == ["query_miss"] * 10
+    assert sum(accepted(vendor_peer).values()) == 4, "nothing was sent again on a guess"
+
+
+def test_a_standard_smsc_without_reference_lookup_leaves_a_crash_held_not_resent(
         ctx: AppContext, peer: SmppPeer) -> None:
+    cid = bulk_campaign(ctx, 8, channel="smpp", phone_start=1)
+    with ctx.db.transaction() as s:
+        s.execute(update(Message).where(Message.campaign_id == cid).values(
+            state="submitting", channel="smpp", submitting_at=ctx.now(), attempts=1))
+    out = run(ctx, dispatcher(ctx, "smpp"), cid)
+    assert out.reconciled == {"submitted": 0, "requeued": 0, "held": 8}
+    assert out.stopped == "done" and sum(accepted(peer).values()) == 0
+    with ctx.db.transaction() as s:
+        reasons = s.scalars(select(Message.reason).where(Message.campaign_id == cid)).all()
+    assert reasons == ["crash_unreconciled"] * 8
+
+
+def test_a_silent_smsc_makes_reconciliation_hold_within_the_deadline_not_hang(
+        tmp_path: Path, vendor_peer: SmppPeer) -> None:
+    """query_sm never answered: before, the restarted sender waited forever and printed nothing."""
+    (tmp_path / "vendor").mkdir()
+    ctx = vendor_ctx(tmp_path, vendor_peer, response_timeout=0.5, **VENDOR_LOOKUP)
+    cid = bulk_campaign(ctx, 5, channel="smpp", phone_start=1)
+    with ctx.db.transaction() as s:
+        s.execute(update(Message).where(Message.campaign_id == cid).values(
+            state="submitting", channel="smpp", submitting_at=ctx.now(), attempts=1))
+    vendor_peer.mute_queries(True)
+    started = time.monotonic()
+    said: list[str] = []
+    from dunning.dispatch.engine import reconcile
+
+    async def go() -> dict[str, int]:
+        try:
+            return await reconcile(ctx.db, ctx.channel("smpp"), "smpp", ctx.now(), campaign_id=cid,
+                                   on_wait=said.append)
+        finally:
+            await ctx.close_channels()
+
+    got = asyncio.run(go())
+    assert time.monotonic() - started < 5.0
+    assert got == {"submitted": 0, "requeued": 0, "held": 5}
+    assert said and "查询" in said[0], "the command says what it waits for"
+    with ctx.db.transaction() as s:
+        details = s.execute(select(Message.reason, Message.detail).where(Message.campaign_id == cid)).all()
+    assert all(r == "query_failed" and "未应答 query_sm" in (d or "") for r, d in details)
+    assert sum(accepted(vendor_peer).values()) == 0
+
+
+def test_a_dead_senders_in_flight_messages_are_settled_by_the_providers_answer(
+        tmp_path: Path, vendor_peer: SmppPeer) -> None:
+    (tmp_path / "vendor").mkdir()
+    ctx = vendor_ctx(tmp_path, vendor_peer, **VENDOR_LOOKUP)
     cid = bulk_campaign(ctx, 20, channel="smpp", phone_start=1)
     with ctx.db.transaction() as s:
         rows = s.execute(select(Message.id, Message.idempotency_key, Message.phone, Message.text).where(
@@ -222,7 +307,7 @@ def test_a_dead_senders_in_flight_messages_are_settled_by_the_providers_answer(
     asyncio.run(send_half_then_die())
     out = run(ctx, dispatcher(ctx, "smpp", receipt_wait=1.0), cid)
     assert out.reconciled == {"submitted": 6, "requeued": 4, "held": 0}
-    got = accepted(peer)
+    got = accepted(vendor_peer)
     assert all(got[k] == 1 for k in keys(cid, 20))
     with ctx.db.transaction() as s:
         parts = s.scalar(select(func.count()).select_from(MessagePart).where(

@@ -165,3 +165,39 @@ def test_on_sqlite_a_limiter_decision_does_not_wait_for_the_send_paths_writes(tm
         writer.rollback()
         writer.close()
         engine.dispose()
+
+
+def test_rate_counts_pdus_so_two_part_messages_never_exceed_200_submits_a_second(
+        tmp_path: Path, peer: SmppPeer) -> None:
+    """Carriers contract PDUs per second. Before, rate = 200 counted messages and the SMSC saw up to ~400
+    submit_sm a second with two-part messages."""
+    import asyncio
+
+    from tests.dispatch.crash import TWO_PART_TEXT
+    from tests.dispatch.support import dispatcher
+
+    ctx = make_ctx(tmp_path, {"smpp": smpp_settings(peer.address, rate=200.0)})
+    assert ctx.settings.channels["smpp"].effective_rate_unit == "parts"
+    cid = bulk_campaign(ctx, 300, channel="smpp", phone_start=1, text=TWO_PART_TEXT, parts=2)
+
+    async def go() -> str:
+        try:
+            return (await dispatcher(ctx, "smpp", max_inflight=2).run(cid)).stopped
+        finally:
+            await ctx.close_channels()
+
+    assert asyncio.run(go()) == "done"
+    times = [e["t"] / 1000.0 for e in peer.entries() if e["status"] == 0]
+    assert len(times) == 600
+    worst = max_in_any_window(times)
+    print(f"[parts] {len(times)} PDUs, busiest 1-s window {worst}, sustained {sustained_rate(times):.1f}/s")
+    assert worst <= 200
+    ctx.db.dispose()
+
+
+def test_messages_unit_still_counts_messages(tmp_path: Path) -> None:
+    from dunning.config import ChannelSettings
+
+    assert ChannelSettings(kind="smpp", rate_unit="messages").effective_rate_unit == "messages"
+    assert ChannelSettings(kind="aliyun").effective_rate_unit == "messages"
+    assert ChannelSettings(kind="http").effective_rate_unit == "parts"

@@ -12,7 +12,7 @@ import subprocess
 import time
 import urllib.request
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,8 @@ class SmppPeer:
     log: Path
     system_id: str = "dunning"
     password: str = "secret"
+    args: tuple[str, ...] = ()  # the command line, for restart()
+    _acked: dict[str, list[Any]] = field(default_factory=lambda: {"receipts": [], "mo": []})
 
     @property
     def address(self) -> tuple[str, int]:
@@ -79,6 +81,44 @@ class SmppPeer:
         """How many times each idempotency key was accepted (first parts only)."""
         return Counter(e["ref"] for e in self.entries() if e["status"] == 0 and e.get("part", 1) == 1)
 
+    def rate(self, per_second: int) -> None:
+        """Standard throttling: more than ``per_second`` accepted submits in any second get ESME_RTHROTTLED."""
+        self._call("/rate", {"per_second": per_second})
+
+    def mute_queries(self, on: bool = True) -> None:
+        """query_sm are read and never answered (an SMSC that hangs on queries)."""
+        self._call("/mute_queries", {"on": on})
+
+    def acked(self) -> dict[str, Any]:
+        """What the ESME acknowledged, over every incarnation of the peer: ``receipts`` (message ids) and ``mo``
+        ({from, text, parts})."""
+        now = self._call("/acked")
+        return {"receipts": [*self._acked["receipts"], *now["receipts"]], "mo": [*self._acked["mo"], *now["mo"]]}
+
+    def restart(self, *, kill: bool = True, timeout: float = 20.0) -> None:
+        """Kill (SIGKILL by default) and start the peer again on the same ports; its memory is lost, as an
+        SMSC restarted without a persistent store (ids are never reused: they start from the clock)."""
+        if self.process.poll() is None:
+            self._call("/freeze", {})  # stop reading, flush the log: what this SMSC accepted stays on record
+            before = self._call("/acked")
+            self._acked["receipts"].extend(before["receipts"])
+            self._acked["mo"].extend(before["mo"])
+            if kill:
+                self.process.kill()
+            else:
+                self.process.terminate()
+            self.process.wait()
+        args = [*self.args, "--port", str(self.port), "--control-port", str(self.control)]
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.process = _spawn(args, timeout)
+                return
+            except PeerUnavailable:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)  # the old sockets may take a moment to be released
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
@@ -89,21 +129,32 @@ class SmppPeer:
                 self.process.wait()
 
 
-def start_peer(log: Path, *, dlr_delay_ms: int = 20, system_id: str = "dunning", password: str = "secret",
-               variant: str = "standard", timeout: float = 20.0) -> SmppPeer:
-    """Start the peer on free 127.0.0.1 ports; returns once it announced them."""
-    if shutil.which("node") is None or not (PEER_DIR / "node_modules" / "smpp").exists():
-        raise PeerUnavailable("SMPP peer not installed: run scripts/install-peers.sh (needs node and npm)")
-    proc = subprocess.Popen(
-        ["node", str(PEER_DIR / "server.js"), "--log", str(log), "--dlr-delay-ms", str(dlr_delay_ms),
-         "--system-id", system_id, "--password", password, "--variant", variant],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-    )
+def _spawn(args: list[str], timeout: float) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert proc.stdout is not None
     deadline = time.monotonic() + timeout
     line = proc.stdout.readline()
     if not line or time.monotonic() > deadline:
         proc.kill()
+        proc.wait()
         raise PeerUnavailable("SMPP peer did not start")
-    ports = json.loads(line)
-    return SmppPeer(proc, int(ports["smpp"]), int(ports["control"]), log, system_id, password)
+    proc.ports = json.loads(line)  # type: ignore[attr-defined]
+    return proc
+
+
+def start_peer(log: Path, *, dlr_delay_ms: int = 20, system_id: str = "dunning", password: str = "secret",
+               variant: str = "standard", mode: str = "standard", max_rate: int = 0,
+               timeout: float = 20.0) -> SmppPeer:
+    """Start the peer on free 127.0.0.1 ports; returns once it announced them.
+
+    ``mode = "standard"`` (the default) behaves as a carrier SMSC may: no lookup by our reference, query_sm by
+    message id only, redelivery of unacknowledged receipts and replies; ``"vendor"`` adds the by-reference lookup.
+    """
+    if shutil.which("node") is None or not (PEER_DIR / "node_modules" / "smpp").exists():
+        raise PeerUnavailable("SMPP peer not installed: run scripts/install-peers.sh (needs node and npm)")
+    args = ["node", str(PEER_DIR / "server.js"), "--log", str(log), "--dlr-delay-ms", str(dlr_delay_ms),
+            "--system-id", system_id, "--password", password, "--variant", variant, "--mode", mode,
+            "--max-rate", str(max_rate)]
+    proc = _spawn(args, timeout)
+    ports = proc.ports  # type: ignore[attr-defined]
+    return SmppPeer(proc, int(ports["smpp"]), int(ports["control"]), log, system_id, password, tuple(args))

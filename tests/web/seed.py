@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from dunning.db.case_models import Case
 from dunning.db.models import (
     Account,
     Campaign,
@@ -55,6 +56,7 @@ class Seeded:
     agency_id: int = 0  # the agency user's agency record (issue 22)
     tender_id: int = 0
     period_id: int = 0
+    case_id: int = 0  # a complaint about the agency's account: every role that sees cases sees this one
 
 
 def seed(ctx: AppContext) -> Seeded:
@@ -124,12 +126,21 @@ def seed(ctx: AppContext) -> Seeded:
                                     error_code="000", done_at=sent, received_at=sent, raw="{}"))
         s.add(Reply(channel="sandbox", phone=OTHER_PHONE, text="我的号码是13812348000，已还款", classification="dispute",
                     message_id=msgs[1].id, received_at=sent + timedelta(minutes=1)))
+        s.flush()
+        complaint = Case(type="complaint", state="new", source="reply", phone=AGENCY_PHONE, loan_ids=["L0001"],
+                         agency=AGENCY, message_id=msgs[0].id, team="compliance", summary="我要投诉催收态度",
+                         opened_by="system", opened_at=sent, ack_due_at=sent + timedelta(days=1),
+                         due_at=sent + timedelta(days=15), outcome_data={}, updated_at=sent)
+        s.add(complaint)
+        s.flush()
+        case_id = complaint.id
         ids = imp.id, camp.id, msgs[0].id, msgs[1].id
     from tests.web.agency_seed import seed_agencies
 
     agency_id, tender_id, period_id = seed_agencies(ctx, ids[0], AGENCY)
     visit_id, alarm_id, reg_no = seed_visit(ctx)
-    return Seeded(*ids, "M1", tokens, visit_id, alarm_id, reg_no, agency_id, tender_id, period_id)
+    return Seeded(*ids, "M1", tokens, visit_id, alarm_id, reg_no, agency_id, tender_id, period_id,
+                  case_id)
 
 
 def seed_visit(ctx: AppContext) -> tuple[int, int, str]:

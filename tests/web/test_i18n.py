@@ -6,8 +6,9 @@ import re
 from importlib import resources
 from pathlib import Path
 
+from dunning.domain.cases import CASE_STATE_ZH, CASE_TYPE_ZH
 from dunning.domain.states import CAMPAIGN_STATE_ZH
-from dunning.entrypoints.web import render
+from dunning.entrypoints.web import case_pages, render
 from dunning.entrypoints.web.campaign_pages import NEXT_STEP
 from dunning.entrypoints.web.i18n import EN
 from dunning.services.console import MESSAGE_STATE_ZH, Funnel
@@ -33,6 +34,8 @@ def label_strings() -> set[str]:
                   code_labels.REPLY_ZH, code_labels.IMPORT_KIND_ZH, STATUS_ZH):
         labels |= set(table.values())
     labels |= {zh for _k, zh, _v in Funnel(0, 0, 0, None).stages()}
+    for table in (CASE_TYPE_ZH, CASE_STATE_ZH, case_pages.SLA_ZH, case_pages.OUTCOME_ZH, case_pages.FIELD_ZH):
+        labels |= set(table.values())
     return labels
 
 

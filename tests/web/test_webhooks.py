@@ -142,3 +142,40 @@ def test_an_oversized_body_is_refused_before_it_is_read_whole(app: object, web_c
 
     r = TestClient(app).post("/api/v1/webhooks/sandbox/dlr", content=chunks())  # type: ignore[arg-type]
     assert r.status_code == 413
+
+
+def test_deeply_nested_signed_body_is_422_not_a_server_error(app: object, web_ctx: AppContext) -> None:
+    body, headers = signed(web_ctx, b"[" * 100_000 + b"]" * 100_000, "/api/v1/webhooks/sandbox/dlr")
+    r = TestClient(app, raise_server_exceptions=False).post(  # type: ignore[arg-type]
+        "/api/v1/webhooks/sandbox/dlr", content=body, headers=headers)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "input.webhook"
+
+
+@pytest.mark.parametrize("sender", [{"a": 1}, "1" * 5000, "+86 138 abc"])
+def test_mo_whose_sender_is_not_a_phone_is_refused(app: object, web_ctx: AppContext, sender: object) -> None:
+    from dunning.db.models import Reply
+
+    with web_ctx.db.transaction() as s:
+        before = s.scalar(select(func.count()).select_from(Reply))
+    body, headers = signed(web_ctx, {"dlr": [], "mo": [{"from": sender, "text": "TD", "received": None}]},
+                           "/api/v1/webhooks/sandbox/mo")
+    r = TestClient(app).post("/api/v1/webhooks/sandbox/mo", content=body, headers=headers)  # type: ignore[arg-type]
+    assert r.status_code == 422 and r.json()["error"]["code"] == "input.webhook_sender"
+    with web_ctx.db.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(Reply)) == before
+
+
+def test_no_200_unless_the_events_were_committed(app: object, web_ctx: AppContext,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Store, then acknowledge: when storing fails the provider must not hear "OK" (it would not retry)."""
+    import dunning.entrypoints.api.webhooks as hooks
+
+    def broken(*_a: object, **_k: object) -> dict[str, int]:
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(hooks, "ingest_events", broken)
+    body, headers = signed(web_ctx, {"dlr": [{"id": "sbx-9", "stat": "DELIVRD", "err": "000", "done": None}],
+                                     "mo": []}, "/api/v1/webhooks/sandbox/dlr")
+    r = TestClient(app, raise_server_exceptions=False).post(  # type: ignore[arg-type]
+        "/api/v1/webhooks/sandbox/dlr", content=body, headers=headers)
+    assert r.status_code >= 500

@@ -11,6 +11,14 @@ Contract (checked by ``tests/channels/test_contract.py`` for every registered ki
 * Delivery reports (DLR) and replies (MO) come back either through a webhook (``verify_webhook`` then
   ``parse_webhook``) or, for connection-oriented channels, through ``poll_events``. Both yield the same
   :class:`DeliveryReport` / :class:`InboundMessage` values, which the delivery service ingests.
+* Store, then acknowledge: a channel whose provider waits for an acknowledgement of each receipt or reply
+  (SMPP's deliver_sm_resp) has an ``async acknowledge()`` method; the caller invokes it after committing what
+  ``poll_events`` handed over. Webhook routes answer 200 only after the commit.
+* Every network call has a deadline from settings (``timeout`` / ``response_timeout``); a timeout means the
+  outcome is unknown, never "not sent".
+* Lookups: ``query_status`` answers what the provider knows; ``None`` ("not found") proves the provider never
+  had the message only where the adapter sets ``absence_is_proof = True`` (a lookup it declares authoritative).
+  Otherwise a miss, like a timeout, leaves the message held for a person — never resent on a guess.
 * All I/O is injected (``transport`` for HTTP adapters, an address for socket adapters) so tests run the real
   adapter against a local peer.
 """
@@ -52,6 +60,7 @@ class OutboundMessage(NamedTuple):
     template_code: str | None = None  # for template-based providers (Aliyun, Tencent)
     params: Mapping[str, str] = NO_PARAMS
     signature: str | None = None
+    parts: int = 1  # PDUs the message takes (planning's segmentation): what a rate in parts counts
 
 
 class SubmitResult(NamedTuple):

@@ -25,14 +25,25 @@ Contract (beyond :mod:`dunning.channels.base`):
   carries a non-retryable ``ChannelError`` with code ``channel.outcome_unknown`` — the message may have been
   sent, so it must be reconciled, never blindly resent. A batch in which nothing was accepted and every
   message was throttled (or never written) raises instead of returning.
-* Continuation parts of a message whose first part was accepted are retried here for up to
-  ``partial_retry_seconds`` (resending part 1 would duplicate it); if they still fail the result is a
-  non-retryable error ``channel.partial`` that keeps the accepted part ids.
+* No fragments: a concatenated message's parts go back to back, in order (a kill can hardly fall between
+  them). When some parts were accepted and others throttled, never written or unanswered (link lost), the
+  missing parts — part 1 included — are retried with the same UDH reference for up to
+  ``partial_retry_seconds`` (an accepted part is never resent), so the handset can assemble the whole text; if
+  they still fail, or one was refused for good, the result is a non-retryable error ``channel.partial`` that
+  keeps the accepted part ids (recorded as partial). A batch stopped by throttling writes no further message.
+* Back-off: on ESME_RTHROTTLED / ESME_RMSGQFUL the channel paces its own submits (:class:`Aimd`: cut to a bit
+  below what the SMSC accepted in the last second, probe upward slowly, never above the configured ``rate``).
 * Receipts (deliver_sm with esm_class 0x04/0x20) become :class:`DeliveryReport` keyed by the
   ``receipted_message_id`` TLV, else the ``id:`` of the receipt text; ``message_state`` TLV wins over
   ``stat:``; receipts without ``sub``/``dlvrd`` or with undecodable text are accepted (an unattributable one is
   kept with an empty ``provider_id`` and status UNKNOWN). Other deliver_sm are MO replies
-  (:class:`InboundMessage`), concatenated MO reassembled. Every deliver_sm is acknowledged at once.
+  (:class:`InboundMessage`), concatenated MO reassembled. Store, then acknowledge: a deliver_sm_resp is sent
+  only by :meth:`SmppChannel.acknowledge`, which the caller invokes after committing the events
+  :meth:`SmppChannel.poll_events` handed over; what a crash or a dropped link leaves unacknowledged, the SMSC
+  redelivers.
+* Every request has a deadline (``connect_timeout`` for connect, ``response_timeout`` for bind, submit,
+  query_sm and enquire_link): a silent SMSC makes the call raise, never hang; a submit or query that timed out
+  has an unknown outcome.
 """
 
 from __future__ import annotations
@@ -42,6 +53,7 @@ import contextlib
 import functools
 import random
 import re
+import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -125,7 +137,12 @@ class SmppOptions:
     throttle_retry_after: float = 1.0
     partial_retry_seconds: float = 5.0
     client_ref_tlv: int = P.TLV_CLIENT_REF
-    query_by_reference: bool = True
+    # query_sm by our client reference (vendor TLV) instead of the SMSC's message_id: only for SMSCs that
+    # implement that extension. Off by default: a standard SMSC answers such a query "query failed".
+    query_by_reference: bool = False
+    # Set only when the SMSC's by-reference lookup covers every submit it ever accepted (its log is complete):
+    # then "query failed" proves the message never arrived and reconciliation may queue it again.
+    reference_query_authoritative: bool = False
     receipt_timezone: str = "Asia/Shanghai"
     default_alphabet: str = "gsm7"  # what data_coding 0 means to this SMSC: gsm7 | ascii | latin1 (docs/channels.md)
 
@@ -143,6 +160,60 @@ class SmppOptions:
         if address is not None:
             opts = cls(**{**values, "host": address[0], "port": int(address[1])})
         return opts
+
+
+@dataclass(slots=True)
+class Aimd:
+    """Back off like a good ESME: after ESME_RTHROTTLED / ESME_RMSGQFUL, pace submits at a bit less than what the
+    SMSC accepted in the last second (multiplicative cut, at most once a second), then probe upward slowly
+    (additive, ``probe`` of the pace per second), never above ``ceiling`` (the channel's configured rate).
+    Until the first throttle it paces nothing: the dispatcher's limiter alone sets the rate."""
+
+    ceiling: float
+    cut: float = 0.85
+    probe: float = 0.02
+    rate: float | None = None
+    next_at: float = 0.0
+    cut_at: float = float("-inf")
+    grown_at: float = 0.0
+    second: int = 0  # accepted submits counted per whole second (O(1) per answer): this one and the last
+    this_second: int = 0
+    last_second: int = 0
+
+    def _count(self, now: float) -> None:
+        sec = int(now)
+        if sec != self.second:
+            self.last_second = self.this_second if sec == self.second + 1 else 0
+            self.this_second, self.second = 0, sec
+
+    def seen(self, now: float) -> float:
+        """Accepted submits in about the last second."""
+        self._count(now)
+        return self.this_second + self.last_second * (1.0 - (now - int(now)))
+
+    def on_accept(self, now: float) -> None:
+        self._count(now)
+        self.this_second += 1
+        if self.rate is not None:
+            dt = min(1.0, max(0.0, now - self.grown_at))
+            self.rate = min(self.ceiling, self.rate + max(1.0, self.rate * self.probe) * dt)
+            self.grown_at = now
+
+    def on_throttle(self, now: float) -> None:
+        if now - self.cut_at < 1.0:
+            return
+        seen = self.seen(now) or self.ceiling
+        base = min(self.rate, seen) if self.rate is not None else seen
+        self.rate = max(1.0, min(self.ceiling, base * self.cut))
+        self.cut_at = self.grown_at = now
+
+    def delay(self, now: float) -> float:
+        """Seconds to wait before the next PDU may go (and reserve its slot)."""
+        if self.rate is None:
+            return 0.0
+        at = max(now, self.next_at)
+        self.next_at = at + 1.0 / self.rate
+        return at - now
 
 
 @dataclass(slots=True)
@@ -169,6 +240,7 @@ class _Part:
 class _Mo:
     parts: dict[int, str] = field(default_factory=dict)
     total: int = 0
+    acks: list[tuple[_Protocol | None, int]] = field(default_factory=list)
 
 
 class _Protocol(asyncio.Protocol):
@@ -237,6 +309,11 @@ class SmppChannel:
         self._concat_ref = random.randrange(256)  # nosec B311  # jitter and sequence numbers, not security
         self._pending: dict[int, asyncio.Future[P.Pdu]] = {}
         self._events: deque[ChannelEvent] = deque()
+        # deliver_sm not yet acknowledged: per queued event, the (connection, sequence) of its PDUs; those
+        # handed out by poll_events() wait in _handed until acknowledge()
+        self._event_acks: deque[list[tuple[_Protocol | None, int]]] = deque()
+        self._handed: list[tuple[_Protocol | None, int]] = []
+        self._mo_acks: dict[int, list[tuple[_Protocol | None, int]]] = {}
         self._mo_parts: dict[tuple[str, int], _Mo] = {}
         self._window: asyncio.Semaphore | None = None
         self._proto: _Protocol | None = None
@@ -248,6 +325,8 @@ class SmppChannel:
         self._closing = False
         self.reconnects = 0  # connections established after the first one (observable by tests and ops)
         self._in_flight = 0
+        self._aimd = Aimd(ceiling=float(settings.rate))
+        self.throttled = 0  # submit_sm answered ESME_RTHROTTLED / ESME_RMSGQFUL (observable by tests and ops)
         self.max_in_flight = 0  # high-water mark of unanswered submit_sm, never above options.window
 
     # ----------------------------------------------------------------- connection lifecycle
@@ -258,7 +337,7 @@ class SmppChannel:
     async def check(self) -> None:
         """Bind (if not bound) and prove the link with an enquire_link round trip; nothing is submitted."""
         await self._await_bound()
-        resp = await self._request(P.ENQUIRE_LINK, b"")
+        resp = await self._answer(P.ENQUIRE_LINK, b"", "enquire_link")
         if resp.status != P.ESME_ROK:
             raise TransientChannelError(
                 f"SMPP 链路检测失败：{_status_name(resp.status)}", f"enquire_link failed: {_status_name(resp.status)}"
@@ -412,10 +491,13 @@ class SmppChannel:
                 fut.set_result(pdu)
             return
         if cid == P.DELIVER_SM:
-            replies.append(P.pdu(P.DELIVER_SM | P.RESP, pdu.sequence, b"\x00"))
-            event = self._event_of(pdu)
+            # Store, then acknowledge: the deliver_sm_resp is written by acknowledge(), after the caller has
+            # committed what poll_events() handed over. An SMSC redelivers what was never acknowledged.
+            ack = (self._proto, pdu.sequence)
+            event = self._event_of(pdu, ack)
             if event is not None:
                 self._events.append(event)
+                self._event_acks.append(self._mo_acks.pop(id(event), [ack]))
         elif cid == P.ENQUIRE_LINK:
             replies.append(P.pdu(P.ENQUIRE_LINK | P.RESP, pdu.sequence))
         elif cid == P.UNBIND:
@@ -449,11 +531,15 @@ class SmppChannel:
         for parts in plans:
             if batch.throttled:
                 break
+            # the parts of a message go back to back, in order: a kill can hardly fall between them
             await self._write_parts(parts, batch)
         await self._collect([p for parts in plans for p in parts])
-        for parts in plans:
-            if parts[0].status == P.ESME_ROK and any(p.status != P.ESME_ROK for p in parts):
-                await self._complete_partial(parts)
+        # No fragments: where some parts were accepted and others throttled or unanswered, the missing ones
+        # (part 1 included) are sent again with the same UDH reference until accepted or the deadline passes
+        partial = [parts for parts in plans if len(parts) > 1 and any(p.status == P.ESME_ROK for p in parts)
+                   and any(p.status != P.ESME_ROK for p in parts)]
+        if partial:
+            await asyncio.gather(*(self._complete_partial(parts) for parts in partial))
         results = [self._result(m, parts, batch.throttled) for m, parts in zip(messages, plans, strict=True)]
         if all(r.error is not None for r in results):
             errors = [r.error for r in results]
@@ -487,6 +573,9 @@ class SmppChannel:
             if part.status == -1:
                 return
             await self._window.acquire()
+            pause = self._aimd.delay(time.monotonic()) if self._aimd.rate is not None else 0.0
+            if pause > 0:
+                await asyncio.sleep(pause)
             proto = self._proto
             if batch.throttled or proto is None or proto.transport is None or proto.transport.is_closing():
                 self._window.release()
@@ -499,8 +588,7 @@ class SmppChannel:
                 service_type=self.options.service_type, tlvs=part.tlvs,
             )
             fut: asyncio.Future[P.Pdu] = loop.create_future()
-            fut.add_done_callback(self._release_window)
-            fut.add_done_callback(functools.partial(self._note_throttle, batch=batch))
+            fut.add_done_callback(functools.partial(self._answered, batch=batch))
             self._pending[seq] = fut
             part.future = fut
             part.written = True
@@ -509,15 +597,23 @@ class SmppChannel:
             if self._in_flight > self.max_in_flight:
                 self.max_in_flight = self._in_flight
 
+    def _answered(self, fut: asyncio.Future[P.Pdu], batch: _Batch) -> None:
+        """One callback per submit_sm: free its window slot; feed the back-off; note throttling for the batch."""
+        self._release_window(fut)
+        if fut.cancelled() or fut.exception() is not None:
+            return
+        status = fut.result().status
+        if status == P.ESME_ROK:
+            self._aimd.on_accept(time.monotonic())
+        elif status in _RATE_LIMIT_STATUSES:
+            batch.throttled = True
+            self.throttled += 1
+            self._aimd.on_throttle(time.monotonic())
+
     def _release_window(self, _fut: asyncio.Future[P.Pdu]) -> None:
         assert self._window is not None  # nosec B101  # narrows a type for mypy; the invariant holds by construction
         self._in_flight -= 1
         self._window.release()
-
-    @staticmethod
-    def _note_throttle(fut: asyncio.Future[P.Pdu], batch: _Batch) -> None:
-        if not fut.cancelled() and fut.exception() is None and fut.result().status in _RATE_LIMIT_STATUSES:
-            batch.throttled = True
 
     async def _collect(self, parts: list[_Part]) -> None:
         futures = [p.future for p in parts if p.future is not None]
@@ -538,15 +634,18 @@ class SmppChannel:
             p.message_id = resp.message_id if resp.status == P.ESME_ROK else None
 
     async def _complete_partial(self, parts: list[_Part]) -> None:
-        """Retry continuation parts after part 1 went through; part 1 itself is never resent."""
+        """Retry the parts not accepted of a message some of whose parts were; an accepted part is never resent."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.options.partial_retry_seconds
         delay = 0.1
         while loop.time() < deadline:
             todo = [p for p in parts if p.status != P.ESME_ROK]
-            retryable = [p for p in todo if not p.written or p.status in _RATE_LIMIT_STATUSES]
+            # throttled, never written, or unanswered (link lost, timeout): a transient failure of a continuation
+            # part is retried with the same UDH reference — at worst the handset sees a segment twice and keeps
+            # one; a permanent refusal ends the retries and the message is recorded as partial
+            retryable = [p for p in todo if not p.written or p.status is None or p.status in _RATE_LIMIT_STATUSES]
             if not todo or len(retryable) != len(todo):
-                return  # done, or a part failed in a way a retry will not fix (unknown or permanent)
+                return  # done, or a part was refused for good
             await asyncio.sleep(delay)
             delay = min(1.0, delay * 2)
             try:
@@ -592,7 +691,40 @@ class SmppChannel:
 
     # ----------------------------------------------------------------- reconciliation
 
+    @property
+    def absence_is_proof(self) -> bool:
+        """Whether a lookup miss proves the SMSC never had the message (see :mod:`dunning.channels.base`).
+
+        Only an SMSC whose by-reference lookup is declared complete (``reference_query_authoritative``) can say
+        so; a standard SMSC's "query failed" (unknown id, expired from its store, another node) proves nothing.
+        """
+        return bool(self.options.query_by_reference and self.options.client_ref_tlv
+                    and self.options.reference_query_authoritative)
+
+    async def _answer(self, command_id: int, body: bytes, what: str) -> P.Pdu:
+        """One request and its response within ``response_timeout``; a silent SMSC raises, never hangs."""
+        fut = self._request(command_id, body)
+        try:
+            return await asyncio.wait_for(fut, timeout=self.options.response_timeout)
+        except TimeoutError:
+            self._forget(fut)
+            raise TransientChannelError(
+                f"SMPP 服务器 {self.options.response_timeout:g} 秒内未应答 {what}：结果未知",
+                f"SMSC did not answer {what} within {self.options.response_timeout:g} s: outcome unknown",
+                code="channel.timeout") from None
+
+    def _forget(self, *futures: asyncio.Future[P.Pdu]) -> None:
+        gone = set(futures)
+        for seq in [seq for seq, f in self._pending.items() if f in gone]:
+            self._pending.pop(seq, None)
+
     async def query_status(self, idempotency_keys: Sequence[str]) -> dict[str, SubmitResult | None]:
+        """query_sm by client reference (vendor extension, ``query_by_reference``); every query has a deadline.
+
+        ``None`` for a key means "the SMSC answered query failed", which proves absence only where
+        :attr:`absence_is_proof`. A query the SMSC does not answer within ``response_timeout`` raises
+        :class:`TransientChannelError` (code ``channel.timeout``): the outcome stays unknown.
+        """
         if not self.options.query_by_reference or not self.options.client_ref_tlv:
             raise NotImplementedError("SMPP status query by reference is disabled (options.query_by_reference)")
         await self._await_bound()
@@ -605,7 +737,15 @@ class SmppChannel:
                 body = (P.cstr("") + bytes((self._source_ton, self._source_npi)) + P.cstr(self._source_addr)
                         + P.tlv(self.options.client_ref_tlv, P.cstr(key, "utf-8")))
                 futs.append(self._request(P.QUERY_SM, body))
-            done = await asyncio.gather(*futs, return_exceptions=True)
+            try:
+                done = await asyncio.wait_for(asyncio.gather(*futs, return_exceptions=True),
+                                              timeout=self.options.response_timeout)
+            except TimeoutError:
+                self._forget(*futs)
+                raise TransientChannelError(
+                    f"SMPP 服务器 {self.options.response_timeout:g} 秒内未应答 query_sm：结果未知",
+                    f"SMSC did not answer query_sm within {self.options.response_timeout:g} s: outcome unknown",
+                    code="channel.timeout") from None
             for key, resp in zip(keys, done, strict=True):
                 if isinstance(resp, BaseException):
                     raise TransientChannelError("SMPP 状态查询中断", "SMPP status query interrupted") from resp
@@ -619,17 +759,41 @@ class SmppChannel:
                     raise TransientChannelError(f"SMPP 状态查询失败：{_status_name(resp.status)}",
                                                 f"query_sm failed: {_status_name(resp.status)}")
                 else:
-                    parts = tuple(x for x in resp.tlvs.get(P.TLV_CLIENT_PARTS, b"").rstrip(b"\x00").decode("latin-1").split(",") if x) or (
-                        resp.message_id,)
+                    raw = resp.tlvs.get(P.TLV_CLIENT_PARTS, b"").rstrip(b"\x00").decode("latin-1")
+                    parts = tuple(x for x in raw.split(",") if x) or (resp.message_id,)
                     out[key] = SubmitResult(0, resp.message_id, None, parts)
         return out
 
     # ----------------------------------------------------------------- events
 
     async def poll_events(self) -> list[ChannelEvent]:
+        """Receipts and replies received so far. Their deliver_sm are acknowledged only by :meth:`acknowledge`,
+        which the caller invokes once it has committed them (store, then acknowledge)."""
         events = list(self._events)
         self._events.clear()
+        for acks in self._event_acks:
+            self._handed.extend(acks)
+        self._event_acks.clear()
         return events
+
+    async def acknowledge(self) -> int:
+        """Send deliver_sm_resp for every event handed out by :meth:`poll_events` (call after committing them).
+
+        Acknowledgements for a connection that has dropped since are discarded: the SMSC redelivers those
+        receipts and replies on the next bind, and ingestion tolerates the repeat.
+        """
+        handed, self._handed = self._handed, []
+        by_proto: dict[int, tuple[_Protocol, list[bytes]]] = {}
+        for proto, seq in handed:
+            if proto is None or proto is not self._proto or proto.transport is None or proto.transport.is_closing():
+                continue
+            by_proto.setdefault(id(proto), (proto, []))[1].append(P.pdu(P.DELIVER_SM | P.RESP, seq, b"\x00"))
+        sent = 0
+        for proto, frames in by_proto.values():
+            assert proto.transport is not None  # nosec B101  # narrows a type for mypy; the invariant holds by construction
+            proto.transport.write(b"".join(frames))
+            sent += len(frames)
+        return sent
 
     def verify_webhook(self, request: WebhookRequest) -> bool:
         return False  # SMPP has no webhooks: receipts arrive on the bound connection
@@ -637,11 +801,11 @@ class SmppChannel:
     def parse_webhook(self, request: WebhookRequest) -> list[ChannelEvent]:
         return []
 
-    def _event_of(self, pdu: P.Pdu) -> ChannelEvent | None:
+    def _event_of(self, pdu: P.Pdu, ack: tuple[_Protocol | None, int]) -> ChannelEvent | None:
         kind = pdu.esm_class & P.ESM_TYPE_MASK
         if kind in (P.ESM_DELIVERY_RECEIPT, P.ESM_INTERMEDIATE):
             return self._receipt(pdu, intermediate=kind == P.ESM_INTERMEDIATE)
-        return self._mo(pdu)
+        return self._mo(pdu, ack)
 
     def _receipt(self, pdu: P.Pdu, *, intermediate: bool) -> DeliveryReport:
         text = pdu.short_message.decode("latin-1")
@@ -670,7 +834,7 @@ class SmppChannel:
         return DeliveryReport(provider_id=provider_id, status=status, error_code=error_code, done_at=done_at,
                               raw=raw)
 
-    def _mo(self, pdu: P.Pdu) -> InboundMessage | None:
+    def _mo(self, pdu: P.Pdu, ack: tuple[_Protocol | None, int]) -> InboundMessage | None:
         phone = ("+" if pdu.source_ton == 1 else "") + pdu.source_addr
         text = P.decode_text(pdu.short_message, pdu.data_coding, pdu.esm_class, self.options.default_alphabet)
         concat = P.concat_header(pdu.short_message, pdu.esm_class)
@@ -682,9 +846,14 @@ class SmppChannel:
                 del self._mo_parts[next(iter(self._mo_parts))]
             acc = self._mo_parts.setdefault(key, _Mo(total=total))
             acc.parts[seq] = text
+            acc.acks.append(ack)  # a part is acknowledged with its whole reply, never before
             if len(acc.parts) < acc.total:
                 return None
             del self._mo_parts[key]
             text = "".join(acc.parts[i] for i in sorted(acc.parts))
+            mo = InboundMessage(phone=phone, text=text, received_at=datetime.now(self._tz), provider_id=None,
+                                raw=pdu.short_message.hex())
+            self._mo_acks[id(mo)] = acc.acks
+            return mo
         return InboundMessage(phone=phone, text=text, received_at=datetime.now(self._tz), provider_id=None,
                               raw=pdu.short_message.hex())

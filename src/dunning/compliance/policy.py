@@ -81,6 +81,8 @@ class Policy:
     lexicons: Mapping[str, tuple[str, ...]]
     stop_keywords: tuple[str, ...]
     dispute_keywords: tuple[str, ...]
+    # Case type → keywords: a reply containing one opens a case of that type (first type in order wins).
+    case_keywords: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False, compare=False)
     counting: str = "cn_domestic"  # cn_domestic | intl
     warn_segments: int = 2
     block_segments: int = 3
@@ -240,6 +242,8 @@ def load_policy(profile: str = "CN", overlay: Path | str | Mapping[str, Any] | N
         lexicons={k: tuple(dict.fromkeys(v)) for k, v in lex.items()},
         stop_keywords=_strs(replies.get("stop_keywords") or opt.get("keywords"), "stop_keywords"),
         dispute_keywords=_strs(replies.get("dispute_keywords"), "dispute_keywords"),
+        case_keywords={str(k): _strs(v, f"case_keywords.{k}")
+                       for k, v in (extra.get("case_keywords") or jext.get("case_keywords") or {}).items()},
         counting="cn_domestic" if length.get("counting") == "cn_domestic" else "intl",
         warn_segments=int(length_over.get("warn_segments", length.get("default_max_segments", 2))),
         block_segments=int(length_over.get("block_segments", length.get("hard_max_segments", 3))),

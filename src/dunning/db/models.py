@@ -323,5 +323,6 @@ class VerificationAttempt(Base):
 
 # Capabilities keep their tables in modules of their own; importing them here keeps the metadata complete for
 # create_all, Alembic and the schema test.
+from dunning.db import case_models as _case_models  # noqa: E402,F401
 from dunning.db import security_models as _security_models  # noqa: E402,F401
 from dunning.db import visit_models as _visit_models  # noqa: E402,F401

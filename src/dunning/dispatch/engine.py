@@ -56,6 +56,8 @@ T = TypeVar("T")
 Budget = ContactBudget  # the name services and tests use
 
 HOLD_NO_QUERY = "发送过程中断且通道不支持状态查询：请人工核实后再处理，系统不会自动重发"
+HOLD_MISS = ("发送过程中断，通道查询答复“查无此短信”，但该查询不能证明未收到（可能已发出）："
+             "请人工核实后再处理，系统不会自动重发")
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +118,7 @@ class Route:
     name: str
     channel: Channel
     limiter: GcraLimiter
+    count_parts: bool = False  # the limiter counts PDUs (rate_unit = "parts"), not messages
 
 
 @dataclass
@@ -148,13 +151,18 @@ class Dispatcher:
     event_interval: float = 0.25  # how often receipts and replies are collected and recorded …
     events_per_call: int = 2000  # … in transactions of at most this many
     progress_interval: float = 0.2
-    claim_seconds: float = 0.2  # how much sending one claim holds …
-    max_claim: int = 10_000  # … and at most how many messages (what a crash can leave for reconciliation)
+    # How much sending one claim holds, and at most how many messages. A claim is what a crash can leave with
+    # an unknown outcome (claimed, not yet recorded), so it is sized in time: at rate 2000 with two claims on
+    # the wire, 0.05 s keeps that under 200 messages; at very high rates max_claim caps it.
+    claim_seconds: float = 0.05
+    max_claim: int = 10_000
+    min_claim: int = 64  # at low rates, enough per claim that the database keeps up (2 × 64 ≤ 200 unknown)
+    count_parts: bool = False  # the primary channel's rate counts PDUs (rate_unit = "parts")
 
     # ------------------------------------------------------------------ plumbing
 
     def _routes(self) -> list[Route]:
-        return [Route(self.channel_name, self.channel, self.limiter), *self.fallbacks]
+        return [Route(self.channel_name, self.channel, self.limiter, self.count_parts), *self.fallbacks]
 
     async def _db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -163,6 +171,27 @@ class Dispatcher:
     def _chunk(self, route: Route) -> int:
         """Messages per channel call: the channel's and the limiter's largest batch, the configured size."""
         return max(1, min(self.batch_size, route.channel.capabilities.max_batch, route.limiter.max_batch))
+
+    def _chunks(self, route: Route, messages: list[OutboundMessage]) -> list[list[OutboundMessage]]:
+        """Channel calls: at most ``_chunk`` messages and, where the rate counts parts, at most the limiter's
+        batch in PDUs (a message's parts always travel in one call)."""
+        size = self._chunk(route)
+        if not route.count_parts or all(m.parts <= 1 for m in messages):
+            return [messages[i:i + size] for i in range(0, len(messages), size)]
+        cap = max(1, route.limiter.max_batch)
+        chunks: list[list[OutboundMessage]] = []
+        cur: list[OutboundMessage] = []
+        cells = 0
+        for m in messages:
+            p = max(1, m.parts)
+            if cur and (len(cur) >= size or cells + p > cap):
+                chunks.append(cur)
+                cur, cells = [], 0
+            cur.append(m)
+            cells += p
+        if cur:
+            chunks.append(cur)
+        return chunks
 
     def _claim_size(self, route: Route) -> int:
         """Messages per claim: about ``claim_seconds`` of sending at the limiter's rate, paced chunk by chunk, so
@@ -174,7 +203,8 @@ class Dispatcher:
         if chunk < route.limiter.max_batch:
             return chunk
         cap = self.batch_size if chunk < self.batch_size else max(self.batch_size, self.max_claim)
-        per_claim = max(1, int(route.limiter.effective_rate * self.claim_seconds) // chunk)
+        rate = route.limiter.effective_rate / (self._avg_parts if route.count_parts else 1.0)
+        per_claim = max(1, max(int(rate * self.claim_seconds), self.min_claim) // chunk)
         return max(chunk, min(cap, chunk * per_claim))
 
     # ------------------------------------------------------------------ run
@@ -190,6 +220,7 @@ class Dispatcher:
         self._breaker = CircuitBreaker(self.breaker_threshold)
         self._used: dict[str, Route] = {}
         self._started = _time.monotonic()
+        self._avg_parts = 1.0  # PDUs per message in the last claim (claims are sized in time, rates in parts)
         self._last_progress = 0.0
         self._last_delivered = 0.0
         try:
@@ -298,6 +329,8 @@ class Dispatcher:
             claim = await self._db(outbox.claim, self.db.engine, self._sql, campaign_id=campaign_id,
                                    channel=route.name, n=n, now=now, pilot_only=pilot_only, tz=self.window.tz,
                                    budget=self.budget, template_keys=outbox.template_keys(route.name, route.channel))
+            if claim.messages:
+                self._avg_parts = max(1.0, sum(m.parts for m in claim.messages) / len(claim.messages))
             progress.suppressed += len(claim.suppressed) + claim.expired
             progress.failed += len(claim.failed)
             if not claim.messages:
@@ -351,8 +384,7 @@ class Dispatcher:
         Returns the results of the chunks sent, the messages never handed to the channel (or whose call raised
         an error saying nothing was sent), and that error.
         """
-        size = self._chunk(route)
-        chunks = [messages[i:i + size] for i in range(0, len(messages), size)]
+        chunks = self._chunks(route, messages)
         calls: list[tuple[int, asyncio.Task[list[SubmitResult]]]] = []
         unsent: list[OutboundMessage] = []
         loop = asyncio.get_running_loop()
@@ -363,7 +395,8 @@ class Dispatcher:
                     unsent.extend(m for c in chunks[i:] for m in c)
                     break
                 asked = route.limiter.clock()
-                wait = await loop.run_in_executor(self._limiter_pool, route.limiter.decide, route.name, len(chunk))
+                cells = sum(m.parts for m in chunk) if route.count_parts else len(chunk)
+                wait = await loop.run_in_executor(self._limiter_pool, route.limiter.decide, route.name, cells)
                 if wait <= 0:
                     if route.limiter.clock() - asked > route.limiter.jitter:
                         continue  # granted, but we came back too late to use it safely: the cells go unused
@@ -492,6 +525,8 @@ class Dispatcher:
                 for i in range(0, len(events), self.events_per_call):
                     await loop.run_in_executor(self._events_pool, functools.partial(
                         self.on_events, route.name, events[i:i + self.events_per_call]))
+            # Store, then acknowledge: only now, with the events committed, may the provider forget them.
+            await acknowledge(route.channel)
             self._progress.events += len(events)
         return got
 
@@ -526,9 +561,27 @@ class Dispatcher:
         return counts
 
 
+async def acknowledge(channel: Channel) -> None:
+    """Tell a connection-oriented channel that the events its last ``poll_events`` handed over are committed
+    (SMPP sends the deliver_sm_resp now). Channels without an ``acknowledge`` method need nothing."""
+    ack = getattr(channel, "acknowledge", None)
+    if ack is not None:
+        await ack()
+
+
+def absence_is_proof(channel: Channel) -> bool:
+    """Whether the adapter declares its lookup authoritative: a miss proves the provider never had the message.
+
+    Adapters say so with an ``absence_is_proof`` attribute (default: no). A miss from any other lookup, a
+    timeout or an error is never proof: the message is held for a person, never sent again automatically.
+    """
+    return bool(getattr(channel, "absence_is_proof", False))
+
+
 async def _reconcile_group(db: Database, sql: Sql, channel: Channel | None, channel_name: str,
                            rows: Sequence[Orphan], now: datetime, grace: float,
-                           run: Callable[..., Any] | None = None) -> dict[str, int]:
+                           run: Callable[..., Any] | None = None,
+                           on_wait: Callable[[str], None] | None = None) -> dict[str, int]:
     async def call(fn: Callable[..., Any], *a: Any, **kw: Any) -> Any:
         if run is not None:
             return await run(fn, *a, **kw)
@@ -538,7 +591,7 @@ async def _reconcile_group(db: Database, sql: Sql, channel: Channel | None, chan
     submitting = [r for r in rows if r.state == "submitting"]
     if channel is None or not channel.capabilities.status_query:
         await call(outbox.settle_orphans, db.engine, sql, channel=channel_name, found={}, unknown=[],
-                   hold={r.id: HOLD_NO_QUERY for r in submitting}, now=now)
+                   hold={r.id: (outbox.HOLD_CRASH, HOLD_NO_QUERY) for r in submitting}, now=now)
         counts["held"] = len(submitting)
         return counts
     if grace > 0:
@@ -546,19 +599,30 @@ async def _reconcile_group(db: Database, sql: Sql, channel: Channel | None, chan
     known: dict[str, SubmitResult | None] = {}
     try:
         await channel.open()
+        if on_wait is not None:
+            on_wait(f"正在向通道 {channel_name} 查询 {len(rows)} 条结果未知短信的发送结果（每次查询有超时，可按 Ctrl-C 中断）"
+                    f" / querying {channel_name} for {len(rows)} messages of unknown outcome")
         for i in range(0, len(rows), 1000):
             known.update(await channel.query_status([r.idempotency_key for r in rows[i:i + 1000]]))
     except (ChannelError, NotImplementedError) as exc:
+        no_query = isinstance(exc, NotImplementedError)
         why = exc.message_zh if isinstance(exc, ChannelError) else str(exc)
-        detail = f"发送过程中断，向通道查询发送结果失败（{why}）：请人工核实后再处理，系统不会自动重发"
+        detail = HOLD_NO_QUERY if no_query else (
+            f"发送过程中断，向通道查询发送结果失败（{why}）：请人工核实后再处理，系统不会自动重发")
+        reason = outbox.HOLD_CRASH if no_query else outbox.HOLD_QUERY_FAILED
         await call(outbox.settle_orphans, db.engine, sql, channel=channel_name, found={}, unknown=[],
-                   hold={r.id: detail for r in submitting}, now=now)
+                   hold={r.id: (reason, detail) for r in submitting}, now=now)
         counts["held"] = len(submitting)
         return counts
     found = {r.id: res for r in rows if (res := known.get(r.idempotency_key)) is not None and res.provider_id}
-    unknown = [r.id for r in rows if r.idempotency_key in known and known[r.idempotency_key] is None]
-    settled = set(found) | set(unknown)
-    hold = {r.id: HOLD_NO_QUERY for r in submitting if r.id not in settled}
+    missed = [r for r in rows if r.idempotency_key in known and known[r.idempotency_key] is None]
+    proof = absence_is_proof(channel)
+    unknown = [r.id for r in missed] if proof else []
+    hold: dict[int, tuple[str, str]] = {}
+    if not proof:
+        hold.update({r.id: (outbox.HOLD_QUERY_MISS, HOLD_MISS) for r in missed if r.state == "submitting"})
+    settled = set(found) | {r.id for r in missed}
+    hold.update({r.id: (outbox.HOLD_CRASH, HOLD_NO_QUERY) for r in submitting if r.id not in settled})
     await call(outbox.settle_orphans, db.engine, sql, channel=channel_name, found=found, unknown=unknown, hold=hold,
                now=now)
     counts.update(submitted=len(found), requeued=len(unknown), held=len(hold))
@@ -566,12 +630,15 @@ async def _reconcile_group(db: Database, sql: Sql, channel: Channel | None, chan
 
 
 async def reconcile(db: Database, channel: Channel, channel_name: str, now: datetime, *,
-                    campaign_id: int | None = None, grace: float = 0.0) -> dict[str, int]:
+                    campaign_id: int | None = None, grace: float = 0.0,
+                    on_wait: Callable[[str], None] | None = None) -> dict[str, int]:
     """Settle messages whose send outcome is unknown (``submitting`` after a crash, or held as outcome-unknown).
 
     Asks the provider where the channel can answer (``capabilities.status_query``): known → ``submitted`` with
-    its provider ids; positively never received → ``queued`` again; otherwise → ``held`` for an operator with
-    a reason. Never resends by itself.
+    its provider ids; never received, from a lookup the adapter declares authoritative (:func:`absence_is_proof`)
+    → ``queued`` again; anything else (a miss of a non-authoritative lookup, a timeout, an error, no lookup at
+    all) → ``held`` for a person with a reason. Never resends on a guess. Every held reason a lookup can settle
+    is looked up again (``outbox.CHECKABLE_HOLDS``).
 
     Only call it for rows no live sender owns: the dispatcher calls it for its campaign after taking the
     campaign's lease; called by hand (``campaign_id=None``) it takes every such row of the channel.
@@ -580,7 +647,7 @@ async def reconcile(db: Database, channel: Channel, channel_name: str, now: date
     rows = outbox.orphans(db.engine, sql, campaign_id=campaign_id, channel=channel_name)
     if not rows:
         return {"submitted": 0, "requeued": 0, "held": 0}
-    return await _reconcile_group(db, sql, channel, channel_name, rows, now, grace)
+    return await _reconcile_group(db, sql, channel, channel_name, rows, now, grace, on_wait=on_wait)
 
 
 def expire_stale(db: Database, *, now: datetime, timeout: timedelta) -> int:

@@ -91,6 +91,8 @@ def claim(engine: Engine, sql: Sql, *, campaign_id: int, channel: str, n: int, n
     returning = "RETURNING id, idempotency_key, phone, text, loan_id, account_id, attempts"
     if template_keys:
         returning += ", template_version_id, params"
+    returning += ", parts"  # last: the limiter counts PDUs where the channel's rate is in parts
+    pi = 9 if template_keys else 7
     with engine.begin() as conn:
         if sql.pg:
             # A materialised CTE runs the LIMIT once (an IN-subquery may be re-run by the planner and claim
@@ -149,9 +151,10 @@ def claim(engine: Engine, sql: Sql, *, campaign_id: int, channel: str, n: int, n
                      [(reason, sql.ts(now), mid) for mid, reason in why.items()])
     if template_keys:
         out = [OutboundMessage(r[0], r[1], r[2], r[3] or "", template_code=codes[r[7]],
-                               params=json.loads(r[8]) if r[8] else {}) for r in rows if r[0] not in why]
+                               params=json.loads(r[8]) if r[8] else {}, parts=int(r[pi] or 1))
+               for r in rows if r[0] not in why]
     else:
-        out = [OutboundMessage(r[0], r[1], r[2], r[3] or "") for r in rows if r[0] not in why]
+        out = [OutboundMessage(r[0], r[1], r[2], r[3] or "", parts=int(r[pi] or 1)) for r in rows if r[0] not in why]
     return Claim(out, why, attempts, failed=failed)
 
 
@@ -325,7 +328,7 @@ def record(engine: Engine, sql: Sql, *, channel: str, results: Sequence[SubmitRe
             continue
         err = r.error
         if err.code == OUTCOME_UNKNOWN:
-            hold_rows.append(("outcome_unknown", err.message_zh, r.message_id))
+            hold_rows.append((HOLD_OUTCOME, err.message_zh, r.message_id))
             continue
         if err.code == PARTIAL:
             fail_rows.append((PARTIAL, err.message_zh, ts, r.message_id))
@@ -419,6 +422,15 @@ def expire_stale(engine: Engine, sql: Sql, *, submitted_before: datetime, now: d
 # ------------------------------------------------------------------------------------------------ reconcile
 
 
+# Held reasons (``messages.reason`` of a ``held`` row). All of them can be settled by a provider lookup, so every
+# reconciliation looks them up again; a person resolves what no lookup can (``dunning messages resolve``).
+HOLD_OUTCOME = "outcome_unknown"  # no submit_sm_resp / HTTP answer: the provider may have it
+HOLD_CRASH = "crash_unreconciled"  # the sender died mid-send and the channel has no lookup
+HOLD_QUERY_MISS = "query_miss"  # a lookup that is not authoritative did not find it
+HOLD_QUERY_FAILED = "query_failed"  # the lookup itself timed out or failed
+CHECKABLE_HOLDS = (HOLD_OUTCOME, HOLD_CRASH, HOLD_QUERY_MISS, HOLD_QUERY_FAILED)
+
+
 @dataclass(frozen=True, slots=True)
 class Orphan:
     id: int
@@ -428,7 +440,8 @@ class Orphan:
 
 
 def orphans(engine: Engine, sql: Sql, *, campaign_id: int | None = None, channel: str | None = None) -> list[Orphan]:
-    """Messages whose send outcome this process does not know: ``submitting``, or held as outcome-unknown."""
+    """Messages whose send outcome this process does not know: ``submitting``, or held for a reason a lookup can
+    settle (:data:`CHECKABLE_HOLDS`)."""
     where: list[str] = []
     params: list[Any] = []
     if campaign_id is not None:
@@ -438,17 +451,19 @@ def orphans(engine: Engine, sql: Sql, *, campaign_id: int | None = None, channel
         where.append("channel = ?")
         params.append(channel)
     cond = "".join(f" AND {w}" for w in where)
+    holds = ", ".join("?" for _ in CHECKABLE_HOLDS)
     with engine.connect() as conn:
         rows = run(conn, sql,
-                   "SELECT id, idempotency_key, channel, state FROM messages WHERE "  # nosec B608  # identifiers and placeholders from code only; every value is a bound parameter
-                   f"(state = 'submitting' OR (state = 'held' AND reason = 'outcome_unknown')){cond} ORDER BY id",
-                   params).all()
+                   "SELECT id, idempotency_key, channel, state FROM messages WHERE "  # nosec B608  # identifiers and placeholders from code only
+                   f"(state = 'submitting' OR (state = 'held' AND reason IN ({holds}))){cond} ORDER BY id",
+                   [*CHECKABLE_HOLDS, *params]).all()
     return [Orphan(int(r[0]), str(r[1]), r[2], str(r[3])) for r in rows]
 
 
 def settle_orphans(engine: Engine, sql: Sql, *, channel: str, found: dict[int, SubmitResult],
-                   unknown: Sequence[int], hold: dict[int, str], now: datetime) -> None:
-    """Apply a reconciliation: ``found`` → submitted (+ parts), ``unknown`` → queued again, ``hold`` → held."""
+                   unknown: Sequence[int], hold: dict[int, tuple[str, str]], now: datetime) -> None:
+    """Apply a reconciliation: ``found`` → submitted (+ parts), ``unknown`` → queued again, ``hold`` → held with
+    (reason, detail). Rows already held keep their first reason."""
     ts = sql.ts(now)
     states = "('submitting','held')"
     with engine.begin() as conn:
@@ -463,7 +478,7 @@ def settle_orphans(engine: Engine, sql: Sql, *, channel: str, found: dict[int, S
                             f"WHERE id = ? AND state IN {states}", [(mid,) for mid in unknown])
         run_many(conn, sql, "UPDATE messages SET state = 'held', reason = ?, detail = ? "
                             "WHERE id = ? AND state = 'submitting'",
-                 [("crash_unreconciled", detail, mid) for mid, detail in hold.items()])
+                 [(reason, detail, mid) for mid, (reason, detail) in hold.items()])
 
 
 def error_detail(exc: ChannelError) -> str:

@@ -62,7 +62,12 @@ MESSAGE_TRANSITIONS: dict[MessageState, frozenset[MessageState]] = {
         {MessageState.SUBMITTED, MessageState.QUEUED, MessageState.FAILED, MessageState.HELD}
     ),
     MessageState.SUBMITTED: frozenset({MessageState.DELIVERED, MessageState.FAILED, MessageState.EXPIRED}),
-    MessageState.HELD: frozenset({MessageState.SUBMITTED, MessageState.FAILED, MessageState.DELIVERED}),
+    # held → queued: a lookup the adapter declares authoritative proved absence, or a person resolved it
+    # (``dunning messages resolve --requeue``, with a reason, audited); held → submitted: found, or resolved
+    # ``--as-sent``.
+    MessageState.HELD: frozenset(
+        {MessageState.SUBMITTED, MessageState.FAILED, MessageState.DELIVERED, MessageState.QUEUED}
+    ),
     MessageState.DELIVERED: frozenset(),
     MessageState.FAILED: frozenset(),
     MessageState.EXPIRED: frozenset({MessageState.DELIVERED, MessageState.FAILED}),

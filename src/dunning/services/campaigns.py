@@ -27,6 +27,7 @@ from dunning.errors import ConfigError, StateError
 from dunning.services import audit
 from dunning.services.campaigns_base import get_campaign, strategy_spec, transition
 from dunning.services.context import AppContext
+from dunning.services.held import how_to_resolve
 from dunning.services.sending import campaign_window, run_dispatch, start_dispatch
 from dunning.services.templates import missing_channel_codes
 from dunning.services.users import Role, require_role
@@ -215,8 +216,20 @@ def send_campaign(ctx: AppContext, campaign_id: int, *, actor: str,
     with ctx.db.transaction() as s:
         c = get_campaign(s, campaign_id)
         if stopped in ("done", "window_closed") and c.state == CampaignState.SENDING.value:
-            transition(ctx, s, c, CampaignState.COMPLETED, actor)
+            stopped, detail = _complete_unless_held(ctx, s, c, actor, stopped, detail)
     return status(ctx, campaign_id) | {"stopped": stopped, "detail": detail}
+
+
+def _complete_unless_held(ctx: AppContext, s: Any, c: Any, actor: str, stopped: str,
+                          detail: str) -> tuple[str, str]:
+    """A finished full send completes the campaign — unless messages are held: then it stays ``sending`` and
+    says how many and how to resolve them (resolving the last one as sent completes it)."""
+    held = int(s.scalar(select(func.count()).select_from(Message).where(
+        Message.campaign_id == c.id, Message.state == MessageState.HELD.value)) or 0)
+    if held:
+        return "held", how_to_resolve(c.id, held)
+    transition(ctx, s, c, CampaignState.COMPLETED, actor)
+    return stopped, detail
 
 
 # --------------------------------------------------------------------------------------------------- celery mode
@@ -243,7 +256,8 @@ def dispatch_enqueued(ctx: AppContext, campaign_id: int, *, pilot_only: bool, ta
         c = get_campaign(s, campaign_id)
         if (not pilot_only and outcome.stopped in ("done", "window_closed")
                 and c.state == CampaignState.SENDING.value):
-            transition(ctx, s, c, CampaignState.COMPLETED, requested_by)
+            outcome.stopped, outcome.detail = _complete_unless_held(ctx, s, c, requested_by, outcome.stopped,
+                                                                    outcome.detail)
         p = outcome.progress
         audit.record(s, at=ctx.now(), actor=requested_by, action=DISPATCH_FINISHED, entity="campaign",
                      entity_id=campaign_id, after={
@@ -364,8 +378,10 @@ def status(ctx: AppContext, campaign_id: int) -> dict[str, Any]:
         reasons = dict(s.execute(select(Message.reason, func.count()).where(
             Message.campaign_id == campaign_id, Message.state == MessageState.SUPPRESSED.value)
             .group_by(Message.reason)).all())
+        held = int(states.get(MessageState.HELD.value, 0))
         return {"campaign_id": c.id, "name": c.name, "state": c.state, "as_of": c.as_of.isoformat(),
                 "channel": c.channel, "pause_reason": c.pause_reason, "messages": states,
+                "held": held, "held_hint": how_to_resolve(c.id, held) if held else None,
                 "suppressed_by_reason": reasons, "plan": c.plan_summary, "pilot_approved_by": c.pilot_approved_by}
 
 

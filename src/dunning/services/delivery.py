@@ -6,7 +6,7 @@ delivered only when every part is delivered (a later part's success never hides 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -33,16 +33,26 @@ def ingest_events(
     now: datetime,
     stop_keywords: Sequence[str],
     dispute_keywords: Sequence[str],
+    case_keywords: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, int]:
+    """Store receipts and replies. With ``case_keywords`` (the policy's), replies that ask for one open borrower
+    cases (:mod:`dunning.services.cases.intake`) in the same transaction; ``counts["cases"]`` says how many."""
     dlrs = [e for e in events if isinstance(e, DeliveryReport)]
     mos = [e for e in events if isinstance(e, InboundMessage)]
-    counts = {"dlr": len(dlrs), "dlr_unmatched": 0, "mo": len(mos), "opt_out": 0, "dispute": 0}
+    counts = {"dlr": len(dlrs), "dlr_unmatched": 0, "mo": len(mos), "opt_out": 0, "dispute": 0, "cases": 0}
     if dlrs:
         counts["dlr_unmatched"] = _ingest_dlrs(s, channel, dlrs, now)
     if mos:
-        for kind in _ingest_mos(s, channel, mos, now, stop_keywords, dispute_keywords):
+        kinds, stored = _ingest_mos(s, channel, mos, now, stop_keywords, dispute_keywords, bool(case_keywords))
+        for kind in kinds:
             if kind in counts:
                 counts[kind] += 1
+        if case_keywords and stored:
+            from dunning.services.cases.intake import open_from_replies, reply_frame
+            from dunning.services.cases.policy import load_case_policy
+
+            opened = open_from_replies(s, reply_frame(stored), case_keywords, load_case_policy(), now)
+            counts["cases"] = sum(opened.values())
     return counts
 
 
@@ -150,9 +160,11 @@ def _settle(conn: Connection, sql: Sql, message_ids: list[int], now: datetime) -
 
 
 def _ingest_mos(s: Session, channel: str, mos: Sequence[InboundMessage], now: datetime, stop_kw: Sequence[str],
-                dispute_kw: Sequence[str]) -> list[str]:
+                dispute_kw: Sequence[str], with_ids: bool = False
+                ) -> tuple[list[str], list[tuple[int, str, int | None, str, datetime]]]:
     """Store each reply against the phone's latest sent message; an opt-out or dispute raises the phone's flag
-    (again, if it was cleared) with an audit event. Returns each reply's classification, in order.
+    (again, if it was cleared) with an audit event. Returns each reply's classification, in order, and (with
+    ``with_ids``) each stored reply as (id, phone, message id, text, received at) for opening cases.
 
     One query for the latest messages and one for the flags of the whole batch: a large campaign's replies
     arrive by the hundreds with its receipts."""
@@ -167,10 +179,16 @@ def _ingest_mos(s: Session, channel: str, mos: Sequence[InboundMessage], now: da
             .where(Message.phone.in_(chunk), Message.state.in_((MessageState.SUBMITTED, MessageState.DELIVERED)))
             .group_by(Message.phone)).all())
         flags.update(((f.phone, f.kind), f) for f in s.scalars(select(PhoneFlag).where(PhoneFlag.phone.in_(chunk))))
-    s.execute(insert(Reply), [
+    rows: list[dict[str, Any]] = [
         {"channel": channel, "phone": mo.phone, "text": mo.text, "classification": kind,
          "message_id": last.get(mo.phone), "received_at": mo.received_at or now}
-        for mo, kind in zip(mos, kinds, strict=True)])
+        for mo, kind in zip(mos, kinds, strict=True)]
+    stored: list[tuple[int, str, int | None, str, datetime]] = []
+    if with_ids:
+        ids = s.scalars(insert(Reply).returning(Reply.id, sort_by_parameter_order=True), rows).all()
+        stored = [(int(i), r["phone"], r["message_id"], r["text"], r["received_at"]) for i, r in zip(ids, rows, strict=True)]
+    else:
+        s.execute(insert(Reply), rows)
     for mo, kind in zip(mos, kinds, strict=True):
         if kind not in ("opt_out", "dispute"):
             continue
@@ -186,4 +204,4 @@ def _ingest_mos(s: Session, channel: str, mos: Sequence[InboundMessage], now: da
             existing.cleared_at, existing.detail = None, detail
         audit.record(s, at=now, actor="system", action=f"phone.{flag}", entity="phone",
                      entity_id=mask_phone(mo.phone), after={"reply": mo.text[:50], "message_id": last.get(mo.phone)})
-    return kinds
+    return kinds, stored

@@ -15,8 +15,10 @@ from zoneinfo import ZoneInfo
 
 from dunning.config import Settings, get_settings
 from dunning.dispatch.engine import Progress
+from dunning.domain.cases import CASE_TYPE_ZH
 from dunning.services import campaigns, planning
 from dunning.services.bootstrap import ensure_bundled_templates
+from dunning.services.cases.queries import open_summary
 from dunning.services.context import AppContext, BusinessClock, build_context
 from dunning.services.guard.identity import map_os_user, mapped_user
 from dunning.services.imports import import_portfolio
@@ -110,6 +112,14 @@ def run_demo(
     elif st["state"] in ("completed", "cancelled"):
         found.append(f"批次 #{cid} 已{ '完成' if st['state'] == 'completed' else '取消'}，本次未发送任何短信")
 
+    # Replies the sandbox simulated ("不是本人", "已还款", "投诉" …) opened borrower cases as they arrived.
+    open_cases = open_summary(ctx)
+    if open_cases:
+        by_type: dict[str, int] = {}
+        for row in open_cases:
+            by_type[row["type"]] = by_type.get(row["type"], 0) + row["count"]
+        say("短信回复开立的案件：" + "，".join(f"{CASE_TYPE_ZH.get(k, k)} {n}" for k, n in sorted(by_type.items()))
+            + "（控制台「案件」页处理）")
     figures = campaign_figures(ctx, cid)
     report = write_campaign_report(ctx, cid)
     from dunning.services.agencies.demo import seed_demo_agencies
@@ -131,6 +141,7 @@ def run_demo(
                                              "approved_by": APPROVER},
         "delivery": {"sent": figures["sent"], "delivered": figures["delivered"], "failed": figures["failed"],
                      "expired": figures["expired"], "held": figures["held"], "replies": figures["replies"]},
+        "cases": open_cases,
         "found_existing": found,
         "agencies": agencies,
         "report": report,

@@ -31,6 +31,8 @@ from dunning.intake.columns import normalise_header
 from dunning.intake.parsers import excel_serial_to_iso, is_blank, to_ascii
 from dunning.intake.readers import read_table
 from dunning.services import audit
+from dunning.services.cases.intake import resolve_paid
+from dunning.services.cases.policy import load_case_policy
 from dunning.services.context import AppContext
 
 PAYMENT_ALIASES: dict[str, tuple[str, ...]] = {
@@ -258,6 +260,8 @@ def import_payments(ctx: AppContext, paths: Sequence[Path], *, actor: str = "sys
             imp.reject_report = csv_path
         loans = accepted["loan_id"].unique()
         known, open_msgs = _known_and_open(s, loans)
+        # A borrower's "already paid" case closes by itself once a repayment for one of its loans arrives.
+        resolve_paid(s, loans.to_list(), load_case_policy(ctx.settings.policy_profile), now, import_id=imp.id)
         audit.record(s, at=now, actor=actor, action="payments.import", entity="import", entity_id=imp.id,
                      after={"rows": rows, "accepted": accepted.height, "rejected": rejected.height,
                             "reasons": reasons, "total_fen": total, "files": [p.name for p in paths]})

@@ -34,6 +34,7 @@ from dunning.intake import phone_expr
 from dunning.services import audit
 from dunning.services.calendar import calendar_for, next_year_warning
 from dunning.services.campaigns_base import transition
+from dunning.services.cases.suppression import hardship_phones
 from dunning.services.context import AppContext
 from dunning.services.policy import policy_for, render_context
 from dunning.services.verification import CODE_PLACEHOLDER, codes_and_hashes
@@ -49,6 +50,7 @@ SUPPRESSION_ZH = {
     "do_not_contact": "禁止联系名单",
     "opted_out": "已退订",
     "dispute": "存在争议",
+    "hardship": "困难协商中（暂停）",
     "paid": "已还款",
     "promise": "已承诺还款（承诺日前不提醒）",
     "budget": "超出联系频次上限",
@@ -339,6 +341,12 @@ def _plan_frame(ctx: AppContext, s: Any, accounts: pl.DataFrame, spec: StrategyS
     promised = read_frame(s, "SELECT DISTINCT loan_id FROM promises_to_pay WHERE promised_on > :as_of",
                           {"as_of": as_of}, schema={"loan_id": pl.Utf8}).with_columns(pl.lit(True).alias("_promised"))
     df = df.join(promised, on="loan_id", how="left")
+    # An open hardship case: the strategy pauses the borrower's reminders or sends its gentle template instead.
+    hardship = hardship_phones(s).with_columns(pl.lit(True).alias("_hardship"))
+    df = df.join(hardship, on="phone", how="left").with_columns(pl.col("_hardship").fill_null(False))
+    if spec.hardship.action == "gentle":
+        df = df.with_columns(pl.when(pl.col("_hardship") & pl.col("template").is_not_null())
+                             .then(pl.lit(spec.hardship.template)).otherwise(pl.col("template")).alias("template"))
 
     policy = policy_for(ctx, spec.profile, policy_overlay)
     counting = channel_counting(ctx, campaign.channel)
@@ -355,6 +363,7 @@ def _plan_frame(ctx: AppContext, s: Any, accounts: pl.DataFrame, spec: StrategyS
         .when(pl.col("_flag").is_not_null()).then(pl.col("_flag"))
         .when(pl.col("agency_notice_pending").fill_null(False) if "agency_notice_pending" in df.columns
               else pl.lit(False)).then(pl.lit("agency_notice"))
+        .when(pl.lit(spec.hardship.action == "pause") & pl.col("_hardship")).then(pl.lit("hardship"))
         .when(pl.col("paid_fen").fill_null(0) >= pl.col("amount_due_fen")).then(pl.lit("paid"))
         .when(pl.col("_promised").fill_null(False)).then(pl.lit("promise"))
         .when(pl.col("zone").is_in(empty_zones)).then(pl.lit("window"))

@@ -53,11 +53,11 @@ def campaign_window(spec: StrategySpec) -> SendWindow:
     return SendWindow(ZoneInfo(spec.timezone), start, end)
 
 
-def _reply_keywords(ctx: AppContext, profile: str) -> tuple[list[str], list[str]]:
+def _reply_keywords(ctx: AppContext, profile: str) -> tuple[list[str], list[str], dict[str, tuple[str, ...]]]:
     from dunning.services.policy import policy_for
 
     policy = policy_for(ctx, profile)
-    return list(policy.stop_keywords), list(policy.dispute_keywords)
+    return list(policy.stop_keywords), list(policy.dispute_keywords), dict(policy.case_keywords)
 
 
 def route_names(ctx: AppContext, name: str) -> list[str]:
@@ -96,17 +96,19 @@ def build_dispatcher(ctx: AppContext, c: Campaign, spec: StrategySpec,
                      on_progress: Callable[[Progress], None] | None, **overrides: Any) -> Dispatcher:
     names = route_names(ctx, c.channel)
     store = limiter_store(ctx)
-    routes = [Route(n, ctx.channel(n), channel_limiter(ctx, n, store)) for n in names]
-    stop_kw, dispute_kw = _reply_keywords(ctx, spec.profile)
+    routes = [Route(n, ctx.channel(n), channel_limiter(ctx, n, store),
+                    ctx.settings.channels[n].effective_rate_unit == "parts") for n in names]
+    stop_kw, dispute_kw, case_kw = _reply_keywords(ctx, spec.profile)
 
     def on_events(name: str, events: Sequence[ChannelEvent]) -> None:
         with ctx.db.transaction() as s:
-            ingest_events(s, name, events, now=ctx.now(), stop_keywords=stop_kw, dispute_keywords=dispute_kw)
+            ingest_events(s, name, events, now=ctx.now(), stop_keywords=stop_kw, dispute_keywords=dispute_kw,
+                          case_keywords=case_kw)
 
     primary = routes[0]
     options: dict[str, Any] = {
         "db": ctx.db, "channel": primary.channel, "channel_name": primary.name, "window": campaign_window(spec),
-        "clock": ctx.now, "limiter": primary.limiter, "fallbacks": routes[1:],
+        "clock": ctx.now, "limiter": primary.limiter, "fallbacks": routes[1:], "count_parts": primary.count_parts,
         "budget": Budget(spec.budget.max_per_day, spec.budget.max_per_7d),
         "batch_size": ctx.settings.dispatch_batch_size, "on_events": on_events, "on_progress": on_progress,
         "breaker_threshold": ctx.settings.breaker_threshold, "reconcile_grace": 1.0, "receipt_wait": 2.0,
@@ -213,7 +215,8 @@ def sweep_expired(ctx: AppContext, *, actor: str = "system") -> int:
     return n
 
 
-def reconcile_channel(ctx: AppContext, channel_name: str, *, actor: str) -> dict[str, int]:
+def reconcile_channel(ctx: AppContext, channel_name: str, *, actor: str,
+                      on_wait: Callable[[str], None] | None = None) -> dict[str, int]:
     """Settle a channel's messages whose outcome is unknown, for campaigns no sender currently holds.
 
     Messages of a campaign whose lease is held by a live sender are left to that sender.
@@ -235,7 +238,8 @@ def reconcile_channel(ctx: AppContext, channel_name: str, *, actor: str) -> dict
                 if not lease.acquire():
                     continue
                 try:
-                    got = await reconcile(ctx.db, channel, channel_name, ctx.now(), campaign_id=cid)
+                    got = await reconcile(ctx.db, channel, channel_name, ctx.now(), campaign_id=cid,
+                                          on_wait=on_wait)
                 finally:
                     lease.release()
                 for k, v in got.items():

@@ -70,6 +70,20 @@ class Budget(_Strict):
     min_interval_hours: float = Field(20.0, ge=0)
 
 
+class Hardship(_Strict):
+    """Reminders to a borrower with an open hardship case: ``pause`` them, or send ``gentle`` ones from
+    ``template`` (an acknowledgement of the request) instead of the step's template."""
+
+    action: Literal["pause", "gentle"] = "pause"
+    template: str | None = None
+
+    @model_validator(mode="after")
+    def _template(self) -> Hardship:
+        if self.action == "gentle" and not self.template:
+            raise ValueError("hardship.action 为 gentle 时须指定 template（温和确认模板）")
+        return self
+
+
 class Thresholds(_Strict):
     min_delivery_rate: float = Field(0.95, ge=0, le=1)
     max_block_findings: int = Field(0, ge=0)
@@ -214,6 +228,7 @@ class StrategySpec(_Strict):
     quiet_dates: list[date] = Field(default_factory=list)
     budget: Budget = Field(default_factory=lambda: Budget())
     pilot: Pilot = Field(default_factory=lambda: Pilot())
+    hardship: Hardship = Field(default_factory=lambda: Hardship())
     segments: list[Segment]
 
     @field_validator("timezone")
@@ -241,7 +256,10 @@ class StrategySpec(_Strict):
         return self
 
     def templates(self) -> set[str]:
-        return {v.template for s in self.segments for st in s.steps for v in st.variant_list()}
+        found = {v.template for s in self.segments for st in s.steps for v in st.variant_list()}
+        if self.hardship.action == "gentle" and self.hardship.template:
+            found.add(self.hardship.template)
+        return found
 
 
 def _format_errors(exc: ValidationError, source: str) -> str:

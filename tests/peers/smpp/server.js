@@ -19,6 +19,14 @@
 // * query_sm with an empty message_id and the client reference TLV (0x1501) answers the message_id the
 //   reference was accepted under (all part ids, comma-separated, in vendor TLV 0x1502), or ESME_RQUERYFAIL
 //   when it never was (a vendor extension for reconciliation).
+// * --mode standard: behaves as SMPP 3.4 allows and a carrier SMSC does, not as a friendly vendor:
+//   - no lookup by the client reference: query_sm by message_id only; an id it does not know (or a query by
+//     reference) is answered ESME_RQUERYFAIL;
+//   - --max-rate N (or POST /rate): more than N accepted submit_sm in any one-second window are refused with
+//     ESME_RTHROTTLED;
+//   - every deliver_sm (receipt or MO) that was not answered with deliver_sm_resp when its session ends is
+//     delivered again on the next bind (store and forward); GET /acked lists what was acknowledged;
+//   - message ids start from the clock, so a restarted peer (SmppPeer.restart) never reuses one.
 // * Control HTTP (127.0.0.1 only), JSON bodies:
 //   POST /throttle {"status": "throttled"|"msgqful", "count": N, "after": K}
 //                                      after K more accepted submits, the next N get that error
@@ -28,6 +36,9 @@
 //   POST /drop                         close every session abruptly (reconnect tests)
 //   POST /flush                        resolves once every log line written so far is on disk
 //   GET  /stats                        counters
+//   POST /rate {"per_second": N}       throttle above N accepted submits a second (0: off)
+//   POST /mute_queries {"on": bool}    query_sm are read but never answered (an SMSC that hangs)
+//   GET  /acked                        receipts (message ids) and MO (from, text) acknowledged by the ESME
 'use strict';
 
 const fs = require('fs');
@@ -41,7 +52,7 @@ smpp.addTLV('dunning_parts', { id: 0x1502, type: smpp.types.tlv.cstring });
 function parseArgs(argv) {
   const opts = {
     port: 0, controlPort: 0, log: null, systemId: 'dunning', password: 'secret',
-    dlrDelayMs: 20, variant: 'standard',
+    dlrDelayMs: 20, variant: 'standard', mode: 'vendor', maxRate: 0,
   };
   for (let i = 2; i < argv.length; i += 2) {
     const key = argv[i], value = argv[i + 1];
@@ -52,6 +63,8 @@ function parseArgs(argv) {
     else if (key === '--password') opts.password = value;
     else if (key === '--dlr-delay-ms') opts.dlrDelayMs = Number(value);
     else if (key === '--variant') opts.variant = value;
+    else if (key === '--mode') opts.mode = value;
+    else if (key === '--max-rate') opts.maxRate = Number(value);
     else throw new Error('unknown argument ' + key);
   }
   if (!opts.log) throw new Error('--log FILE is required');
@@ -60,13 +73,21 @@ function parseArgs(argv) {
 
 const opts = parseArgs(process.argv);
 const log = fs.createWriteStream(opts.log, { flags: 'a' });
+const standard = opts.mode === 'standard';
 const state = {
-  nextId: 1000000000,
+  // standard mode: ids from the clock, so a restarted peer never hands out an id twice
+  nextId: standard ? Date.now() * 10 : 1000000000,
+  maxRate: opts.maxRate,
+  acceptedTimes: [], // accepted submit times (ms) within the last second, for --max-rate
+  muteQueries: false,
+  ids: new Map(), // standard mode: message_id -> {state}
+  acked: { receipts: [], mo: [] },
   throttle: { status: 0, count: 0, after: 0 },
   mute: 0, // the next N submits are logged but never answered (a peer that went silent)
   variant: opts.variant,
   refs: new Map(), // client reference -> accepted message_ids of its parts, in part order
-  stats: { submits: 0, accepted: 0, rejected: 0, throttled: 0, receipts: 0, mo: 0, binds: 0, queries: 0 },
+  stats: { submits: 0, accepted: 0, rejected: 0, throttled: 0, receipts: 0, mo: 0, binds: 0, queries: 0,
+           redelivered: 0, acked: 0 },
 };
 const receivers = new Set(); // bound sessions that may receive deliver_sm
 const pendingReceipts = []; // receipts waiting for a bound receiver (store and forward)
@@ -114,7 +135,7 @@ function receiptPdu(sub, messageId, outcome, variant, now) {
     base.message_state = outcome.state;
     base.network_error_code = Buffer.from([0x03, 0x00, Number(outcome.err) & 0xff]);
   }
-  return new smpp.PDU('deliver_sm', base);
+  return base;
 }
 
 // The most recently bound receiver of that system_id (an MO goes to the newest link), or the preferred
@@ -128,6 +149,31 @@ function pickReceiver(systemId, preferred) {
   return found;
 }
 
+// Send a deliver_sm and remember it until the ESME answers; standard mode delivers it again after a reconnect
+// when the session ended first. ``item.ack`` says what to record once acknowledged.
+function deliver(session, item) {
+  if (!session.unacked) session.unacked = new Map();
+  const token = {};
+  session.unacked.set(token, item);
+  session.send(item.pdu, () => {
+    if (!session.unacked.delete(token)) return;
+    state.stats.acked += 1;
+    if (item.ack && item.ack.receipt) state.acked.receipts.push(item.ack.receipt);
+    if (item.ack && item.ack.mo) state.acked.mo.push(item.ack.mo);
+  });
+}
+
+function requeueUnacked(session) {
+  if (!standard || !session.unacked) return;
+  for (const item of session.unacked.values()) {
+    // a fresh PDU object: the library stamps a new sequence number on the next send
+    pendingReceipts.push({ systemId: item.systemId, session: null, pdu: new smpp.PDU('deliver_sm', item.fields),
+                           fields: item.fields, ack: item.ack });
+    state.stats.redelivered += 1;
+  }
+  session.unacked.clear();
+}
+
 function flushReceipts() {
   let i = 0;
   while (i < pendingReceipts.length) {
@@ -135,14 +181,15 @@ function flushReceipts() {
     const session = pickReceiver(item.systemId, item.session);
     if (!session) { i += 1; continue; }
     pendingReceipts.splice(i, 1);
-    session.send(item.pdu);
-    state.stats.receipts += 1;
+    deliver(session, item);
+    if (item.ack && item.ack.receipt) state.stats.receipts += 1;
   }
 }
 
 let flushTimer = null;
-function scheduleReceipt(session, pdu) {
-  pendingReceipts.push({ systemId: session.systemId, session, pdu });
+function scheduleReceipt(session, fields, messageId) {
+  pendingReceipts.push({ systemId: session.systemId, session, pdu: new smpp.PDU('deliver_sm', fields), fields,
+                         ack: { receipt: messageId } });
   if (!flushTimer) {
     flushTimer = setTimeout(() => { flushTimer = null; flushReceipts(); }, opts.dlrDelayMs);
   }
@@ -158,6 +205,7 @@ function concatInfo(sm) {
 }
 
 function handleSubmit(session, pdu) {
+  if (state.frozen) return;
   state.stats.submits += 1;
   const ref = pdu.dunning_ref || null;
   const sm = pdu.short_message || {};
@@ -177,6 +225,9 @@ function handleSubmit(session, pdu) {
     status = state.throttle.status;
     state.throttle.count -= 1;
     state.stats.throttled += 1;
+  } else if (state.maxRate > 0 && overRate()) {
+    status = smpp.ESME_RTHROTTLED;
+    state.stats.throttled += 1;
   } else if (pdu.destination_addr.endsWith('0000')) {
     status = smpp.ESME_RINVDSTADR;
     state.stats.rejected += 1;
@@ -185,6 +236,8 @@ function handleSubmit(session, pdu) {
   if (status === 0) {
     messageId = String(state.nextId++);
     state.stats.accepted += 1;
+    if (state.maxRate > 0) state.acceptedTimes.push(Date.now());
+    if (standard) state.ids.set(messageId, { state: 1 });
     if (ref) {
       if (!state.refs.has(ref)) state.refs.set(ref, []);
       state.refs.get(ref).push(messageId);
@@ -203,12 +256,30 @@ function handleSubmit(session, pdu) {
   session.send(pdu.response({ message_id: messageId }));
   if (pdu.registered_delivery & 0x01) {
     const outcome = outcomeFor(pdu.destination_addr);
-    if (outcome) scheduleReceipt(session, receiptPdu(pdu, messageId, outcome, state.variant, new Date()));
+    if (outcome) scheduleReceipt(session, receiptPdu(pdu, messageId, outcome, state.variant, new Date()), messageId);
   }
+}
+
+function overRate() {
+  const now = Date.now();
+  while (state.acceptedTimes.length && state.acceptedTimes[0] <= now - 1000) state.acceptedTimes.shift();
+  return state.acceptedTimes.length >= state.maxRate;
 }
 
 function handleQuery(session, pdu) {
   state.stats.queries += 1;
+  if (state.muteQueries) return;
+  if (standard) {
+    // SMPP 3.4 4.8: by message_id only; the vendor reference TLV means nothing here
+    const known = pdu.message_id ? state.ids.get(pdu.message_id) : undefined;
+    if (!known) {
+      session.send(pdu.response({ command_status: smpp.ESME_RQUERYFAIL }));
+      return;
+    }
+    session.send(pdu.response({ message_id: pdu.message_id, final_date: '', message_state: known.state,
+                                error_code: 0 }));
+    return;
+  }
   const ref = pdu.dunning_ref || null;
   const found = ref ? state.refs.get(ref) : undefined;
   if (!found) {
@@ -221,6 +292,9 @@ function handleQuery(session, pdu) {
 }
 
 const server = smpp.createServer((session) => {
+  // TCP_NODELAY, as SMSCs set it: a deliver_sm acknowledged only after the ESME's commit must not hold the next
+  // submit_sm_resp back behind Nagle's algorithm
+  if (session.socket && session.socket.setNoDelay) session.socket.setNoDelay(true);
   session.systemId = null;
   session.bound = false;
   session.canReceive = false;
@@ -263,8 +337,8 @@ const server = smpp.createServer((session) => {
     session.close();
   });
   session.on('unknown', (pdu) => session.send(pdu.response()));
-  session.on('close', () => { session.closed = true; receivers.delete(session); });
-  session.on('error', () => { session.closed = true; receivers.delete(session); });
+  session.on('close', () => { session.closed = true; receivers.delete(session); requeueUnacked(session); });
+  session.on('error', () => { session.closed = true; receivers.delete(session); requeueUnacked(session); });
 });
 
 function readJson(req) {
@@ -292,6 +366,18 @@ const control = http.createServer(async (req, res) => {
     };
     return reply(200, state.throttle);
   }
+  if (req.url === '/rate') {
+    state.maxRate = Number(body.per_second || 0);
+    state.acceptedTimes = [];
+    return reply(200, { per_second: state.maxRate });
+  }
+  if (req.url === '/mute_queries') {
+    state.muteQueries = Boolean(body.on);
+    return reply(200, { mute_queries: state.muteQueries });
+  }
+  if (req.url === '/acked') {
+    return reply(200, state.acked);
+  }
   if (req.url === '/mute') {
     state.mute = Number(body.count || 0);
     return reply(200, { mute: state.mute });
@@ -314,25 +400,38 @@ const control = http.createServer(async (req, res) => {
     chunks.forEach((chunk, i) => {
       const multi = chunks.length > 1;
       const udh = multi ? Buffer.from([0x05, 0x00, 0x03, cref, chunks.length, i + 1]) : Buffer.alloc(0);
-      session.send(new smpp.PDU('deliver_sm', {
+      const fields = {
         source_addr_ton: from.startsWith('+') ? 1 : 0, source_addr_npi: 1, source_addr: from.replace(/^\+/, ''),
         dest_addr_ton: 0, dest_addr_npi: 1, destination_addr: String(body.to || '1069012345'),
         esm_class: multi ? 0x40 : 0, data_coding: 0x08, short_message: Buffer.concat([udh, chunk]),
-      }));
+      };
+      const last = i === chunks.length - 1;
+      deliver(session, { systemId: session.systemId, pdu: new smpp.PDU('deliver_sm', fields), fields,
+                         ack: last ? { mo: { from, text, parts: chunks.length } } : null });
     });
     state.stats.mo += 1;
     return reply(200, { sent: true });
   }
   if (req.url === '/drop') {
     let n = 0;
-    for (const s of server.sessions.slice()) { s.closed = true; receivers.delete(s); s.destroy(); n += 1; }
+    for (const s of server.sessions.slice()) {
+      s.closed = true; receivers.delete(s); requeueUnacked(s); s.destroy(); n += 1;
+    }
     return reply(200, { dropped: n });
+  }
+  if (req.url === '/freeze') {
+    // before SmppPeer.restart kills the process: stop reading PDUs (what arrives now is lost, as with a crash)
+    // and flush the log, so the judge keeps every line of what this SMSC accepted
+    state.frozen = true;
+    for (const s of server.sessions.slice()) { if (s.socket) s.socket.pause(); }
+    return log.write('', () => reply(200, { frozen: true }));
   }
   if (req.url === '/flush') {
     return log.write('', () => reply(200, { flushed: true }));
   }
   if (req.url === '/stats') {
-    return reply(200, Object.assign({ pending_receipts: pendingReceipts.length, variant: state.variant }, state.stats));
+    return reply(200, Object.assign({ pending_receipts: pendingReceipts.length, variant: state.variant,
+                                      mode: opts.mode }, state.stats));
   }
   return reply(404, { error: 'unknown path' });
 });

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from dunning.entrypoints.api.ids import DbId
-from dunning.entrypoints.api.security import ALL_ROLES, STAFF, allow
+from dunning.entrypoints.api.security import STAFF, allow
 from dunning.services.agencies import queries, registry, tenders
 from dunning.services.auth import Principal
 from dunning.services.users import Role
@@ -30,7 +30,7 @@ class BidIn(BaseModel):
 
 
 @router.get("", summary="合作机构名单 / agencies (an agency sees only itself)")
-def agencies(request: Request, principal: Principal = allow(*ALL_ROLES)) -> list[dict[str, Any]]:
+def agencies(request: Request, principal: Principal = allow(*STAFF, Role.AGENCY)) -> list[dict[str, Any]]:
     return [asdict(a) for a in registry.list_agencies(request.app.state.ctx, principal)]
 
 
@@ -56,6 +56,6 @@ def submit_bid(request: Request, tender_id: DbId, body: BidIn, principal: Princi
 
 
 @router.get("/periods/{period_id}", summary="分案周期、考核与佣金 / allocation period, scorecard and commission")
-def period(request: Request, period_id: DbId, principal: Principal = allow(*ALL_ROLES)) -> dict[str, Any]:
+def period(request: Request, period_id: DbId, principal: Principal = allow(*STAFF, Role.AGENCY)) -> dict[str, Any]:
     info = queries.period_view(request.app.state.ctx, period_id, principal)
     return {k: (str(v) if k in ("starts_on", "ends_on") else v) for k, v in info.items()}

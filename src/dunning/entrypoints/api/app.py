@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dunning.config import private_umask
+from dunning.entrypoints.api import cases as cases_api
 from dunning.entrypoints.api import docs, logscrub, v1, webhooks
 from dunning.entrypoints.api.jobs import JobRunner
 from dunning.entrypoints.api.security import (
@@ -216,18 +217,21 @@ def create_app(ctx: AppContext | None = None, *, auth_policy: AuthPolicy | None 
         auth_pages,
         calendar_pages,
         campaign_pages,
+        case_pages,
         dashboard_pages,
         import_pages,
         job_pages,
         message_pages,
         public,
         reply_pages,
+        self_service,
         template_pages,
         trend_pages,
         visit_pages,
     )
 
     app.include_router(v1.router)
+    app.include_router(cases_api.router)
     app.include_router(webhooks.router)
     app.include_router(docs.router)
     app.include_router(agencies_api.router)
@@ -236,7 +240,7 @@ def create_app(ctx: AppContext | None = None, *, auth_policy: AuthPolicy | None 
         app.include_router(public_api)
     for module in (auth_pages, dashboard_pages, import_pages, job_pages, template_pages, campaign_pages,
                    message_pages, reply_pages, trend_pages, audit_pages, admin_pages, agency_pages, calendar_pages,
-                   public, visit_pages):
+                   public, visit_pages, case_pages, self_service):
         app.include_router(module.router)
     static_dir = resources.files("dunning.entrypoints.web") / "static"
     app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")

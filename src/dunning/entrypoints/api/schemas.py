@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -134,6 +134,14 @@ class PauseIn(BaseModel):
     reason: str = Field("", max_length=200)
 
 
+class HeldResolveIn(BaseModel):
+    """Resolve held messages by hand (compliance or admin): ``as_sent`` or ``requeue``, with a reason."""
+
+    ids: list[int] = Field(..., min_length=1, max_length=10_000)
+    resolution: Literal["as_sent", "requeue"]
+    reason: str = Field(..., min_length=1, max_length=500)
+
+
 class JobOut(BaseModel):
     job_id: str
     kind: str
@@ -257,3 +265,4 @@ class WebhookOut(BaseModel):
     mo: int
     opt_out: int
     dispute: int
+    cases: int = 0

@@ -181,6 +181,29 @@ def campaign_approve(request: Request, campaign_id: DbId,
     return campaigns.approve_pilot(request.app.state.ctx, campaign_id, actor=principal.username)
 
 
+@router.get("/campaigns/{campaign_id}/held", tags=["campaigns"], responses=NOT_FOUND,
+            summary="暂扣（结果未知）短信 / messages held for a person")
+def campaign_held(request: Request, campaign_id: int,
+                  principal: Principal = allow(Role.COMPLIANCE)) -> dict[str, Any]:
+    from dunning.services import held
+
+    ctx = request.app.state.ctx
+    st = campaigns.status(ctx, campaign_id)  # 404 for an unknown campaign
+    rows = [held.as_dict(m) for m in held.list_held(ctx, campaign_id=campaign_id)]
+    return {"campaign_id": campaign_id, "held": st["held"], "hint": st["held_hint"], "messages": rows}
+
+
+@router.post("/campaigns/{campaign_id}/held/resolve", tags=["campaigns"], responses=NOT_FOUND | CONFLICT,
+             summary="人工处理暂扣短信（须填原因，审计） / resolve held messages")
+def campaign_held_resolve(request: Request, campaign_id: int, body: S.HeldResolveIn,
+                          principal: Principal = allow(Role.COMPLIANCE)) -> dict[str, Any]:
+    from dunning.services import held
+
+    ctx = request.app.state.ctx
+    ids = held.ids_of_campaign(ctx, campaign_id, body.ids)
+    return held.resolve(ctx, ids, resolution=body.resolution, reason=body.reason, actor=principal.username)
+
+
 @router.post("/campaigns/{campaign_id}/send", response_model=S.JobOut, status_code=202, tags=["campaigns"],
              responses=NOT_FOUND | CONFLICT, summary="全量发送（后台） / send (background)")
 def campaign_send(request: Request, campaign_id: DbId, principal: Principal = allow(Role.OPERATOR)) -> dict[str, Any]:

@@ -10,6 +10,7 @@ GET, so the route takes GET as well as POST. Every verified event is handed to
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
@@ -26,6 +27,7 @@ from dunning.services.guard import replay
 
 log = logging.getLogger("dunning.webhooks")
 MAX_BODY = 1 << 20
+_PHONE = re.compile(r"\+?[0-9]{3,20}")  # what the 20-character phone column can hold, digits only
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 
@@ -53,14 +55,17 @@ async def _limited_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _keywords(request: Request) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The reply keywords of the effective policy, loaded once per app."""
-    cached: tuple[tuple[str, ...], tuple[str, ...]] | None = getattr(request.app.state, "reply_keywords", None)
+Keywords = tuple[tuple[str, ...], tuple[str, ...], dict[str, tuple[str, ...]]]
+
+
+def _keywords(request: Request) -> Keywords:
+    """The reply keywords of the effective policy (stop, dispute, per case type), loaded once per app."""
+    cached: Keywords | None = getattr(request.app.state, "reply_keywords", None)
     if cached is None:
         from dunning.services.policy import policy_for
 
         policy = policy_for(request.app.state.ctx)
-        cached = (tuple(policy.stop_keywords), tuple(policy.dispute_keywords))
+        cached = (tuple(policy.stop_keywords), tuple(policy.dispute_keywords), dict(policy.case_keywords))
         request.app.state.reply_keywords = cached
     return cached
 
@@ -98,21 +103,30 @@ async def webhook(request: Request, channel: str, kind: Literal["dlr", "mo"],
         raise WebhookReplayed("重复的回调请求，已拒绝", "callback already received (replay); refused")
     try:
         events = ch.parse_webhook(req)
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:  # nested bodies: 422
         log.warning("webhook %s/%s from %s refused: cannot parse (%s)", channel, kind, client_ip(request),
                     type(exc).__name__)
         raise InputError("回调内容无法解析", f"callback body cannot be parsed ({type(exc).__name__})",
                          code="input.webhook") from None
+    bad_sender = [e for e in events if isinstance(e, InboundMessage) and not _PHONE.fullmatch(e.phone or "")]
+    if bad_sender:  # an object, 5,000 digits…: refused, never squeezed into the phone column
+        log.warning("webhook %s/%s from %s refused: MO sender is not a phone number", channel, kind,
+                    client_ip(request))
+        raise InputError("上行短信的发送号码不是有效的电话号码，已拒绝", "MO sender is not a phone number",
+                         code="input.webhook_sender")
     wanted = DeliveryReport if kind == "dlr" else InboundMessage
     others = [e for e in events if not isinstance(e, wanted)]
     if others:  # some providers post both kinds to one URL: accept them, but say so in the log
         log.info("webhook %s/%s carried %d events of the other kind", channel, kind, len(others))
-    stop, dispute = _keywords(request)
+    stop, dispute, cases = _keywords(request)
 
     def ingest() -> dict[str, int]:
         with ctx.db.transaction() as s:
-            return ingest_events(s, channel, events, now=ctx.now(), stop_keywords=stop, dispute_keywords=dispute)
+            return ingest_events(s, channel, events, now=ctx.now(), stop_keywords=stop, dispute_keywords=dispute,
+                                 case_keywords=cases)
 
+    # Store, then acknowledge: the transaction has committed when ingest() returns; an error raised by it
+    # answers 5xx, so the provider retries instead of believing the events were kept.
     try:
         counts = await run_in_threadpool(ingest)
     except BaseException:

@@ -39,7 +39,9 @@ for _name, _module in (("templates", "dunning.entrypoints.cli.templates"),
                        ("payments", "dunning.entrypoints.cli.payments"),
                        ("imports", "dunning.entrypoints.cli.imports"),
                        ("calendar", "dunning.entrypoints.cli.calendar"),
-                       ("visits", "dunning.entrypoints.cli.visits")):
+                       ("visits", "dunning.entrypoints.cli.visits"),
+                       ("cases", "dunning.entrypoints.cli.cases"),
+                       ("messages", "dunning.entrypoints.cli.messages")):
     try:
         app.add_typer(importlib.import_module(_module).app, name=_name)
     except ModuleNotFoundError as _exc:

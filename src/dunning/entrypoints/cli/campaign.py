@@ -114,6 +114,8 @@ def show(campaign_id: int = typer.Argument(..., help="批次号"), json_out: boo
     if st["pause_reason"]:
         console.print(f"[yellow]暂停原因：{st['pause_reason']}[/]")
     console.print(_table("短信状态", st["messages"], "状态"))
+    if st.get("held_hint"):
+        console.print(f"[bold yellow]暂扣 {st['held']} 条[/]：{st['held_hint']}")
     if st["suppressed_by_reason"]:
         console.print(_table("抑制原因", st["suppressed_by_reason"], "原因"))
 
@@ -196,6 +198,8 @@ def send(campaign_id: int, actor: str = ActorOpt, json_out: bool = JsonOpt) -> N
     console.print(_table(f"批次 #{campaign_id} · {zh(r['state'])}", r["messages"], "状态"))
     if r.get("detail"):
         console.print(r["detail"])
+    elif r.get("held_hint"):
+        console.print(f"[bold yellow]暂扣 {r['held']} 条[/]：{r['held_hint']}")
 
 
 def _simple(action: str):

@@ -9,7 +9,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from dunning.entrypoints.cli.common import console, emit_json, handled
+from dunning.entrypoints.cli.common import console, emit_json, err_console, handled
 
 app = typer.Typer(help="短信通道：查看配置、检测连通（不发送短信） / SMS channels", no_args_is_help=True)
 
@@ -21,7 +21,8 @@ def _describe(name: str, cs: Any) -> dict[str, Any]:
     from dunning.errors import ConfigError
 
     row: dict[str, Any] = {
-        "name": name, "kind": cs.kind, "enabled": cs.enabled, "rate": cs.rate, "priority": cs.priority,
+        "name": name, "kind": cs.kind, "enabled": cs.enabled, "rate": cs.rate,
+        "rate_unit": cs.effective_rate_unit, "priority": cs.priority,
         "fallback": cs.fallback, "capabilities": None, "problem": None,
     }
     try:
@@ -66,7 +67,8 @@ def list_(json_out: bool = JsonOpt) -> None:
         table.add_column(col)
     for r in rows:
         name = r["name"] + (" *" if r["name"] == settings.default_channel else "")
-        table.add_row(name, r["kind"], "是" if r["enabled"] else "否", f"{r['rate']:g}", str(r["priority"]),
+        unit = "条分段(PDU)" if r["rate_unit"] == "parts" else "条短信"
+        table.add_row(name, r["kind"], "是" if r["enabled"] else "否", f"{r['rate']:g} {unit}", str(r["priority"]),
                       r["fallback"] or "—", r["problem"] or _caps_text(r["capabilities"]))
     console.print(table)
     console.print("[dim]* 默认通道；`dunning channels test 名称` 检测连通（只绑定/认证，不发送）[/]")
@@ -152,7 +154,8 @@ def reconcile(
 
             known = "、".join(sorted(ctx.settings.channels)) or "（无）"
             raise ConfigError(f"未配置名为 {name} 的通道。已配置：{known}", f"no channel named {name!r}")
-        totals = reconcile_channel(ctx, name, actor=acting_or_system(ctx))
+        say = None if json_out else (lambda line: err_console.print(f"[dim]{line}[/]"))
+        totals = reconcile_channel(ctx, name, actor=acting_or_system(ctx), on_wait=say)
     if json_out:
         emit_json({"channel": name, **totals})
     else:

@@ -114,6 +114,10 @@ def handled(json_mode: bool = False) -> Iterator[None]:
     except (UnicodeError, LookupError) as exc:
         _fail(json_mode, "input.encoding", f"编码错误：{exc}（请改用 utf-8，或用 --encoding 指定正确的编码）",
               f"encoding error: {exc} (use utf-8, or pass the right --encoding)")
+    except KeyboardInterrupt:
+        # Ctrl-C while waiting on a peer: one clear line; what was committed stays, nothing was guessed
+        err_console.print("[bold yellow]已中断[/]：已提交的结果已保存，未确认的短信保持原状态 / interrupted")
+        raise typer.Exit(130) from None
 
 
 def _fail(json_mode: bool, code: str, zh: str, en: str) -> None:

@@ -97,8 +97,11 @@ def campaign_page(request: Request, campaign_id: DbId, principal: Principal = al
     ctx = request.app.state.ctx
     v = console.campaign_view(ctx, principal, campaign_id)
     job = request.app.state.jobs.latest(f"campaign:{campaign_id}")
+    from dunning.services.held import held_count
+
     return renderer(request).page(request, "campaign.html", v=v, pilot=v.pilot, job=job,
-                                  next_step=NEXT_STEP.get(v.progress.state, ""), reason_zh=_reason_labels())
+                                  next_step=NEXT_STEP.get(v.progress.state, ""), reason_zh=_reason_labels(),
+                                  held=held_count(ctx, campaign_id))
 
 
 @router.get("/campaigns/{campaign_id}/events")
@@ -172,6 +175,25 @@ def send(request: Request, campaign_id: DbId, principal: Principal = allow(Role.
                     "The campaign needs an approved pilot before the full send.", "warn")
     _start(request, principal, campaign_id, "send")
     return done(request, f"/campaigns/{campaign_id}", "全量发送已开始。", "Sending started.", "info")
+
+
+@router.post("/campaigns/{campaign_id}/held/resolve")
+def resolve_held(request: Request, campaign_id: int, resolution: str = Form(...), reason: str = Form(""),
+                 principal: Principal = allow(Role.COMPLIANCE)) -> Response:
+    from dunning.errors import InputError
+    from dunning.services import held
+
+    ctx = request.app.state.ctx
+    if resolution not in ("as_sent", "requeue"):
+        raise InputError("处理方式须为 as_sent 或 requeue", "resolution must be as_sent or requeue")
+    ids = [m.id for m in held.list_held(ctx, campaign_id=campaign_id)]
+    if not ids:
+        return done(request, f"/campaigns/{campaign_id}", "没有暂扣的短信。", "No held messages.", "info")
+    r = held.resolve(ctx, ids, resolution=resolution, reason=reason, actor=principal.username)  # type: ignore[arg-type]
+    what_zh = "确认已发送" if resolution == "as_sent" else "重新排队（下次发送时发出）"
+    what_en = "resolved as sent" if resolution == "as_sent" else "queued again (sent by the next send)"
+    return done(request, f"/campaigns/{campaign_id}", f"已处理 {r['resolved']} 条暂扣短信：{what_zh}。",
+                f"{r['resolved']} held messages {what_en}.")
 
 
 @router.post("/campaigns/{campaign_id}/pause")

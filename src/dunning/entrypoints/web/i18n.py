@@ -148,6 +148,16 @@ EN: dict[str, str] = {
     "请使用管理员分配的账号登录。连续多次输错密码后需稍候再试。":
         "Sign in with the account your administrator gave you. After repeated wrong passwords, wait a little "
         "before trying again.",
+    # held messages (issue 15)
+    "暂扣短信": "Held messages",
+    "条：发送结果未知，系统不会自动重发。请先在 SMSC/通道侧核实，再处理（须填写原因，写入审计）。":
+        "with an unknown send outcome; they are never resent automatically. Check with the SMSC/provider first, "
+        "then resolve them (a reason is required and audited).",
+    "确认处理全部暂扣短信？": "Resolve all held messages?", "已核实发出：记为已提交": "Checked, it went out: mark as sent",
+    "已核实未发出：重新排队": "Checked, it did not: queue again", "原因（必填）": "Reason (required)",
+    "处理暂扣短信": "Resolve held messages",
+    "由合规审核人或管理员处理：dunning messages held / resolve":
+        "Resolved by compliance or an administrator: dunning messages held / resolve",
     # lists: filters, totals, pages, exports; replies inbox; payments import (console #19)
     "« 上一页": "« Previous", "分页": "Pages", "共 {n} 条": "{n} in total", "第 {a}–{b} 条": "rows {a}–{b}",
     "第 {p} / {q} 页": "page {p} of {q}", "导出当前筛选结果": "Export these results", "分群": "Segment",
@@ -181,6 +191,23 @@ EN: dict[str, str] = {
         "delivered message. Every rate comes from the totals beside it, never an average of daily rates.",
     "新模板先存为草稿：在模板页面检查合规与预览后提交审核。":
         "A new template starts as a draft: check compliance and the preview on its page, then submit it for review.",
+    # borrower cases (queue, case page, labels)
+    "案件": "Cases", "案件编号": "Case number", "24小时内到期": "Due within 24 h", "7天内到期": "Due within 7 days",
+    "仅超时": "Overdue only", "今天到期": "Due today", "分派": "Assign", "分派选中案件给": "Assign the selected cases to",
+    "到期": "Due", "到期时间": "Due", "办结时限": "Answer due", "受理时限": "Acknowledge by", "已受理": "acknowledged",
+    "团队": "Team", "处理人": "Owner", "处理结果": "Outcome", "备注": "Notes", "添加备注": "Add note",
+    "已超时": "Overdue", "未结案": "Open", "开立": "Open", "开立时间": "Opened", "开立案件": "Open a case",
+    "手工": "By hand", "热线来电": "Hotline call", "时间线": "Timeline", "时限": "SLA",
+    "没有符合条件的案件。": "No case matches.", "结案": "Close", "转为": "Move to", "驳回（不予受理）": "Reject (not admissible)",
+    "异议": "Dispute", "非本人": "Wrong person", "已还款核实": "Payment check", "困难/分期": "Hardship / instalments",
+    "投诉": "Complaint", "回电请求": "Call-back", "新建": "New", "处理中": "In progress", "等待借款人": "Waiting for borrower",
+    "已解决": "Resolved", "已驳回": "Rejected", "已结案": "Closed",
+    "投诉成立": "Upheld", "部分成立": "Partly upheld", "投诉不成立": "Not upheld", "已更正": "Corrected",
+    "欠款属实": "Debt confirmed", "确认非本人号码": "Wrong number confirmed", "确为本人": "Is the borrower",
+    "已查到还款": "Payment found", "未查到还款": "No payment found", "达成分期方案": "Instalment plan agreed",
+    "同意暂缓还款": "Payment holiday granted", "未同意": "Declined", "已回电": "Called back", "无法联系": "Unreachable",
+    "期数": "Instalments", "首期还款日": "First due date", "每期金额（元）": "Amount per instalment (yuan)",
+    "暂缓至": "Until", "困难协商中（暂停）": "Hardship case open (paused)",
 }
 
 # Capabilities keep their strings beside their pages; an entry here wins over theirs.

@@ -32,6 +32,7 @@ NAV: tuple[tuple[str, str, tuple[Role, ...]], ...] = (
     ("/replies", "回复", tuple(Role)),
     ("/trends", "趋势", tuple(Role)),
     ("/agencies", "委外机构", (*STAFF, Role.AGENCY)),
+    ("/cases", "案件", (Role.ADMIN, Role.OPERATOR, Role.COMPLIANCE, Role.AGENCY)),
     ("/hotline", "来电核验", (Role.ADMIN, Role.OPERATOR, Role.COMPLIANCE, Role.VIEWER)),
     ("/audit", "审计日志", (Role.ADMIN, Role.COMPLIANCE)),
     ("/admin/users", "用户", (Role.ADMIN,)),

@@ -1,7 +1,7 @@
 """security: audit rows say how an action came; webhook replay table; CLI identities; staff lookup counters
 
 Revision ID: 0008
-Revises: 0013
+Revises: 0014
 """
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0013"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
