@@ -104,8 +104,11 @@ def test_cli_lists_and_resolves_held_messages(ctx: Any, tmp_path: Path) -> None:
     settings_file = tmp_path / "dunning.toml"
     settings_file.write_text(f'data_dir = "{tmp_path}"\ndatabase_url = "sqlite:///{tmp_path / "held.db"}"\n',
                              encoding="utf-8")
+    from dunning.services import auth
+
+    token = auth.issue_token(ctx, "li.compliance", actor="test")  # the CLI authenticates the person
     env = {"DUNNING_SETTINGS_FILE": str(settings_file), "DUNNING_SECRET_KEY": "test-secret-key",
-           "DUNNING_USER": "li.compliance"}
+           "DUNNING_TOKEN": token}
     runner = CliRunner()
     get_settings.cache_clear()
     try:

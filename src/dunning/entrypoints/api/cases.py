@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
+from dunning.entrypoints.api.ids import DbId
 from dunning.entrypoints.api.security import allow
 from dunning.services.auth import Principal
 from dunning.services.cases import commands, queries
@@ -81,7 +82,7 @@ def assign(request: Request, body: AssignIn, principal: Principal = allow(*OPEN)
 
 
 @router.get("/{case_id}", summary="案件详情与时间线 / one case with its timeline")
-def get_case(request: Request, case_id: int, principal: Principal = allow(*VIEW)) -> dict[str, Any]:
+def get_case(request: Request, case_id: DbId, principal: Principal = allow(*VIEW)) -> dict[str, Any]:
     v = queries.case_view(request.app.state.ctx, principal, case_id)
     out = asdict(v)
     out["case"] = _iso(out["case"])
@@ -90,18 +91,18 @@ def get_case(request: Request, case_id: int, principal: Principal = allow(*VIEW)
 
 
 @router.post("/{case_id}/notes", status_code=201, summary="添加备注 / add a note")
-def note(request: Request, case_id: int, body: NoteIn, principal: Principal = allow(*VIEW)) -> dict[str, bool]:
+def note(request: Request, case_id: DbId, body: NoteIn, principal: Principal = allow(*VIEW)) -> dict[str, bool]:
     commands.add_note(request.app.state.ctx, principal, case_id, body.text)
     return {"ok": True}
 
 
 @router.post("/{case_id}/transition", summary="更新状态 / move a case")
-def transition(request: Request, case_id: int, body: TransitionIn, principal: Principal = allow(*VIEW)) -> dict[str, str]:
+def transition(request: Request, case_id: DbId, body: TransitionIn, principal: Principal = allow(*VIEW)) -> dict[str, str]:
     return {"state": commands.transition(request.app.state.ctx, principal, case_id, body.to, body.note)}
 
 
 @router.post("/{case_id}/resolve", summary="结案（处理结果） / close with an outcome")
-def resolve(request: Request, case_id: int, body: ResolveIn, principal: Principal = allow(*VIEW)) -> dict[str, bool]:
+def resolve(request: Request, case_id: DbId, body: ResolveIn, principal: Principal = allow(*VIEW)) -> dict[str, bool]:
     commands.resolve(request.app.state.ctx, principal, case_id, body.outcome, dict(body.data), reject=body.reject,
                      note=body.note)
     return {"ok": True}

@@ -183,7 +183,7 @@ def campaign_approve(request: Request, campaign_id: DbId,
 
 @router.get("/campaigns/{campaign_id}/held", tags=["campaigns"], responses=NOT_FOUND,
             summary="暂扣（结果未知）短信 / messages held for a person")
-def campaign_held(request: Request, campaign_id: int,
+def campaign_held(request: Request, campaign_id: DbId,
                   principal: Principal = allow(Role.COMPLIANCE)) -> dict[str, Any]:
     from dunning.services import held
 
@@ -195,7 +195,7 @@ def campaign_held(request: Request, campaign_id: int,
 
 @router.post("/campaigns/{campaign_id}/held/resolve", tags=["campaigns"], responses=NOT_FOUND | CONFLICT,
              summary="人工处理暂扣短信（须填原因，审计） / resolve held messages")
-def campaign_held_resolve(request: Request, campaign_id: int, body: S.HeldResolveIn,
+def campaign_held_resolve(request: Request, campaign_id: DbId, body: S.HeldResolveIn,
                           principal: Principal = allow(Role.COMPLIANCE)) -> dict[str, Any]:
     from dunning.services import held
 

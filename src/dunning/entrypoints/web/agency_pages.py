@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, Response
 
+from dunning.entrypoints.api.ids import DbId
 from dunning.entrypoints.api.security import STAFF, allow
 from dunning.entrypoints.web.common import done, pick
 from dunning.entrypoints.web.render import renderer
@@ -93,14 +94,14 @@ def agency_create(request: Request, name: str = Form(""), legal_name: str = Form
 
 
 @router.get("/agencies/{agency_id}")
-def agency_page(request: Request, agency_id: int, principal: Principal = allow(*ALL_VIEW)) -> Response:
+def agency_page(request: Request, agency_id: DbId, principal: Principal = allow(*ALL_VIEW)) -> Response:
     a, docs = registry.detail(request.app.state.ctx, agency_id, principal)
     return renderer(request).page(request, "agency.html", a=a, docs=docs, can_manage=principal.has(*REGISTRY),
                                   status_zh=registry.STATUS_ZH, transitions=registry.TRANSITIONS[a.status])
 
 
 @router.post("/agencies/{agency_id}/status")
-def agency_status(request: Request, agency_id: int, status: str = Form(""), reason: str = Form(""),
+def agency_status(request: Request, agency_id: DbId, status: str = Form(""), reason: str = Form(""),
                   blacklist: str = Form(""), principal: Principal = allow(*REGISTRY)) -> Response:
     ctx = request.app.state.ctx
     if blacklist:
@@ -111,7 +112,7 @@ def agency_status(request: Request, agency_id: int, status: str = Form(""), reas
 
 
 @router.post("/agencies/{agency_id}/documents")
-def agency_document(request: Request, agency_id: int, kind: str = Form("licence"), title: str = Form(""),
+def agency_document(request: Request, agency_id: DbId, kind: str = Form("licence"), title: str = Form(""),
                     expires_on: str = Form(""), file: UploadFile | None = File(None),
                     principal: Principal = allow(*REGISTRY)) -> Response:
     ctx = request.app.state.ctx
@@ -122,7 +123,7 @@ def agency_document(request: Request, agency_id: int, kind: str = Form("licence"
 
 
 @router.post("/agencies/{agency_id}/evaluation")
-def agency_evaluation(request: Request, agency_id: int, principal: Principal = allow(*REGISTRY)) -> Response:
+def agency_evaluation(request: Request, agency_id: DbId, principal: Principal = allow(*REGISTRY)) -> Response:
     report = performance.yearly_evaluation(request.app.state.ctx, agency_id, actor=principal.username)
     return renderer(request).page(request, "agency_evaluation.html", r=report)
 
@@ -155,7 +156,7 @@ def tender_create(request: Request, title: str = Form(""), requirements: str = F
 
 
 @router.get("/tenders/{tender_id}")
-def tender_page(request: Request, tender_id: int, principal: Principal = allow(*ALL_VIEW)) -> Response:
+def tender_page(request: Request, tender_id: DbId, principal: Principal = allow(*ALL_VIEW)) -> Response:
     view = queries.tender_view(request.app.state.ctx, tender_id, principal)
     tables = reports.tender_tables(view.sheet) if view.sheet is not None else []
     return renderer(request).page(
@@ -166,7 +167,7 @@ def tender_page(request: Request, tender_id: int, principal: Principal = allow(*
 
 
 @router.post("/tenders/{tender_id}/bids")
-def tender_bid(request: Request, tender_id: int, lot_id: str = Form(""), commission_rate: str = Form(""),
+def tender_bid(request: Request, tender_id: DbId, lot_id: str = Form(""), commission_rate: str = Form(""),
                capacity: str = Form(""), promised_recovery_rate: str = Form("0"),
                promised_complaints: str = Form("0"), statement: str = Form(""),
                files: list[UploadFile] | None = File(None), principal: Principal = allow(Role.AGENCY)) -> Response:
@@ -184,7 +185,7 @@ def tender_bid(request: Request, tender_id: int, lot_id: str = Form(""), commiss
 
 
 @router.post("/tenders/{tender_id}/conflicts")
-def tender_conflict(request: Request, tender_id: int, agency_id: str = Form(""), note: str = Form(""),
+def tender_conflict(request: Request, tender_id: DbId, agency_id: str = Form(""), note: str = Form(""),
                     principal: Principal = allow(*STAFF)) -> Response:
     tenders.declare_conflict(request.app.state.ctx, tender_id, int(_num(agency_id or "0", "agency_id", int)),
                              actor=principal.username, note=note)
@@ -205,7 +206,7 @@ async def tender_score(request: Request, tender_id: int, principal: Principal = 
 
 
 @router.post("/tenders/{tender_id}/award")
-def tender_award(request: Request, tender_id: int, winners: str = Form(""),
+def tender_award(request: Request, tender_id: DbId, winners: str = Form(""),
                  principal: Principal = allow(*BUYERS)) -> Response:
     """``winners``: one ``lot_id:agency_id:share`` per line (or comma separated)."""
     parsed = []
@@ -220,13 +221,13 @@ def tender_award(request: Request, tender_id: int, winners: str = Form(""),
 
 
 @router.post("/tenders/{tender_id}/approve")
-def tender_approve(request: Request, tender_id: int, principal: Principal = allow(*APPROVERS)) -> Response:
+def tender_approve(request: Request, tender_id: DbId, principal: Principal = allow(*APPROVERS)) -> Response:
     tenders.approve_award(request.app.state.ctx, tender_id, actor=principal.username)
     return done(request, f"/tenders/{tender_id}", "授标已批准，中标机构转为合作中。", "Award approved; winners are active.")
 
 
 @router.get("/tenders/{tender_id}/report.{fmt}")
-def tender_report(request: Request, tender_id: int, fmt: str, principal: Principal = allow(*STAFF)) -> Response:
+def tender_report(request: Request, tender_id: DbId, fmt: str, principal: Principal = allow(*STAFF)) -> Response:
     ctx = request.app.state.ctx
     if fmt == "xlsx":
         path = reports.tender_xlsx(ctx, tender_id)
@@ -267,14 +268,14 @@ def allocation_create(request: Request, lot_id: str = Form(""), import_id: str =
 
 
 @router.get("/allocations/{period_id}")
-def allocation_page(request: Request, period_id: int, principal: Principal = allow(*ALL_VIEW)) -> Response:
+def allocation_page(request: Request, period_id: DbId, principal: Principal = allow(*ALL_VIEW)) -> Response:
     info = queries.period_view(request.app.state.ctx, period_id, principal)
     return renderer(request).page(request, "allocation.html", p=info, is_agency=principal.role is Role.AGENCY,
                                   can_allocate=principal.has(*ALLOCATORS), can_close=principal.has(*APPROVERS))
 
 
 @router.post("/allocations/{period_id}/notice")
-def allocation_notice(request: Request, period_id: int, principal: Principal = allow(*ALLOCATORS)) -> Response:
+def allocation_notice(request: Request, period_id: DbId, principal: Principal = allow(*ALLOCATORS)) -> Response:
     summary = alloc.plan_notice(request.app.state.ctx, period_id, actor=principal.username)
     return done(request, f"/campaigns/{summary.campaign_id}",
                 f"委外告知批次 #{summary.campaign_id}：计划 {summary.planned} 条。按常规流程试发、审批、发送；送达前机构不得联系。",
@@ -283,7 +284,7 @@ def allocation_notice(request: Request, period_id: int, principal: Principal = a
 
 
 @router.post("/allocations/{period_id}/recall")
-def allocation_recall(request: Request, period_id: int, reason: str = Form(""), agency_id: str = Form(""),
+def allocation_recall(request: Request, period_id: DbId, reason: str = Form(""), agency_id: str = Form(""),
                       loan_ids: str = Form(""), principal: Principal = allow(*ALLOCATORS)) -> Response:
     n = alloc.recall(request.app.state.ctx, period_id, actor=principal.username, reason=reason,
                      agency_id=int(agency_id) if agency_id.strip().isdigit() else None,
@@ -292,14 +293,14 @@ def allocation_recall(request: Request, period_id: int, reason: str = Form(""), 
 
 
 @router.post("/allocations/{period_id}/close")
-def allocation_close(request: Request, period_id: int, principal: Principal = allow(*APPROVERS)) -> Response:
+def allocation_close(request: Request, period_id: DbId, principal: Principal = allow(*APPROVERS)) -> Response:
     shares = performance.close_period(request.app.state.ctx, period_id, actor=principal.username)
     return done(request, f"/allocations/{period_id}", f"考核已记录，下期份额已生成（{len(shares)} 家机构）。",
                 f"Scorecards recorded; next period's shares set for {len(shares)} agencies.")
 
 
 @router.get("/allocations/{period_id}/commission.{fmt}")
-def allocation_commission(request: Request, period_id: int, fmt: str,
+def allocation_commission(request: Request, period_id: DbId, fmt: str,
                           principal: Principal = allow(*ALL_VIEW)) -> Response:
     ctx = request.app.state.ctx
     mine = registry.own_agency_id(ctx, principal)

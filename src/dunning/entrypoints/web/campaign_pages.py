@@ -178,7 +178,7 @@ def send(request: Request, campaign_id: DbId, principal: Principal = allow(Role.
 
 
 @router.post("/campaigns/{campaign_id}/held/resolve")
-def resolve_held(request: Request, campaign_id: int, resolution: str = Form(...), reason: str = Form(""),
+def resolve_held(request: Request, campaign_id: DbId, resolution: str = Form(...), reason: str = Form(""),
                  principal: Principal = allow(Role.COMPLIANCE)) -> Response:
     from dunning.errors import InputError
     from dunning.services import held
@@ -219,7 +219,7 @@ def cancel(request: Request, campaign_id: DbId, principal: Principal = allow(Rol
 
 
 @router.get("/campaigns/{campaign_id}/report.html")
-def report_html(request: Request, campaign_id: int, principal: Principal = allow(*STAFF)) -> Response:
+def report_html(request: Request, campaign_id: DbId, principal: Principal = allow(*STAFF)) -> Response:
     """The HTML report (charts, verdicts, tables) as one self-contained page, to read or to save and email."""
     from dunning.entrypoints.web.render import lang_of
     from dunning.services.reports import campaign_report_html

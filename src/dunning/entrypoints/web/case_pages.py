@@ -16,6 +16,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from dunning.domain.cases import CASE_STATE_ZH, CASE_TYPE_ZH, CaseState
+from dunning.entrypoints.api.ids import DbId
 from dunning.entrypoints.api.security import allow
 from dunning.entrypoints.web.common import done, query_base
 from dunning.entrypoints.web.render import renderer
@@ -86,7 +87,7 @@ async def cases_assign(request: Request, principal: Principal = allow(*OPEN_ROLE
 
 
 @router.get("/cases/{case_id}")
-def case_page(request: Request, case_id: int, principal: Principal = allow(*VIEW_ROLES)) -> Response:
+def case_page(request: Request, case_id: DbId, principal: Principal = allow(*VIEW_ROLES)) -> Response:
     v = queries.case_view(request.app.state.ctx, principal, case_id)
     nxt = [s for s in (CaseState.IN_PROGRESS, CaseState.WAITING) if s.value != v.case.state]
     return renderer(request).page(request, "case.html", v=v, next_states=[s.value for s in nxt],
@@ -103,21 +104,21 @@ def _act(request: Request, case_id: int, zh: str, en: str, fn: Callable[[], obje
 
 
 @router.post("/cases/{case_id}/note")
-def case_note(request: Request, case_id: int, text: str = Form("", max_length=2000),
+def case_note(request: Request, case_id: DbId, text: str = Form("", max_length=2000),
               principal: Principal = allow(*WORK_ROLES)) -> Response:
     return _act(request, case_id, "已添加备注", "note added",
                 lambda: commands.add_note(request.app.state.ctx, principal, case_id, text))
 
 
 @router.post("/cases/{case_id}/transition")
-def case_transition(request: Request, case_id: int, to: str = Form(..., max_length=24),
+def case_transition(request: Request, case_id: DbId, to: str = Form(..., max_length=24),
                     note: str = Form("", max_length=2000), principal: Principal = allow(*WORK_ROLES)) -> Response:
     return _act(request, case_id, "状态已更新", "state changed",
                 lambda: commands.transition(request.app.state.ctx, principal, case_id, to, note))
 
 
 @router.post("/cases/{case_id}/assign")
-def case_assign(request: Request, case_id: int, owner: str = Form("", max_length=64),
+def case_assign(request: Request, case_id: DbId, owner: str = Form("", max_length=64),
                 team: str = Form("", max_length=32), principal: Principal = allow(*OPEN_ROLES)) -> Response:
     return _act(request, case_id, "已分派", "assigned",
                 lambda: commands.assign(request.app.state.ctx, principal, [case_id], owner, team))

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
+from dunning.entrypoints.api.ids import DbId
 from dunning.entrypoints.api.security import allow, public
 from dunning.entrypoints.web.common import done, pick, sse_response
 from dunning.entrypoints.web.i18n import EN
@@ -117,7 +118,7 @@ def account_visits(request: Request, loan_id: str, p: Principal = allow(*READERS
 
 
 @router.get("/visits/{visit_id}")
-def visit_page(request: Request, visit_id: int, p: Principal = allow(*READERS)) -> Response:
+def visit_page(request: Request, visit_id: DbId, p: Principal = allow(*READERS)) -> Response:
     ctx = request.app.state.ctx
     d = queries.visit_detail(ctx, p, visit_id)
     notice = visit_notice(ctx, p, visit_id).text if d.visit.state == "approved" else None
@@ -126,13 +127,13 @@ def visit_page(request: Request, visit_id: int, p: Principal = allow(*READERS)) 
 
 
 @router.post("/visits/{visit_id}/approve")
-def visit_approve(request: Request, visit_id: int, p: Principal = allow(SUP)) -> Response:
+def visit_approve(request: Request, visit_id: DbId, p: Principal = allow(SUP)) -> Response:
     v = decide(request.app.state.ctx, p, visit_id, approve=True)
     return done(request, f"/visits/{visit_id}", f"已批准并登记，登记号 {v.reg_no}。", f"Approved: registration {v.reg_no}.")
 
 
 @router.post("/visits/{visit_id}/reject")
-def visit_reject(request: Request, visit_id: int, reason: str = Form("", max_length=500),
+def visit_reject(request: Request, visit_id: DbId, reason: str = Form("", max_length=500),
                  p: Principal = allow(SUP)) -> Response:
     decide(request.app.state.ctx, p, visit_id, approve=False, reason=reason)
     return done(request, f"/visits/{visit_id}", "已驳回外访申请。", "Visit request rejected.")
@@ -150,7 +151,7 @@ def field_home(request: Request, p: Principal = allow(*FIELD)) -> Response:
 
 
 @router.get("/field/visits/{visit_id}")
-def field_page(request: Request, visit_id: int, p: Principal = allow(*FIELD)) -> Response:
+def field_page(request: Request, visit_id: DbId, p: Principal = allow(*FIELD)) -> Response:
     d = queries.visit_detail(request.app.state.ctx, p, visit_id)
     return renderer(request).page(request, "field_visit.html", d=d, policy=load_policy())
 
@@ -183,7 +184,7 @@ def _ok(request: Request, state: str, zh: str, en: str, **extra: Any) -> JSONRes
 
 
 @router.post("/field/visits/{visit_id}/checkin")
-def field_checkin(request: Request, visit_id: int, body: CheckIn, p: Principal = allow(*FIELD)) -> Response:
+def field_checkin(request: Request, visit_id: DbId, body: CheckIn, p: Principal = allow(*FIELD)) -> Response:
     pos = body.position()
     if pos is None:
         raise InputError("无法获取定位，请开启定位后重试", "no position: allow location access and retry",
@@ -194,7 +195,7 @@ def field_checkin(request: Request, visit_id: int, body: CheckIn, p: Principal =
 
 
 @router.post("/field/visits/{visit_id}/outcome")
-def field_outcome(request: Request, visit_id: int, body: Outcome, p: Principal = allow(*FIELD)) -> Response:
+def field_outcome(request: Request, visit_id: DbId, body: Outcome, p: Principal = allow(*FIELD)) -> Response:
     fen = round(body.promise_amount * 100) if body.promise_amount else None
     v = field.record_outcome(request.app.state.ctx, p, visit_id, body.outcome, notes=body.notes,
                              promise_on=body.promise_on, promise_fen=fen, pos=body.position())
@@ -202,13 +203,13 @@ def field_outcome(request: Request, visit_id: int, body: Outcome, p: Principal =
 
 
 @router.post("/field/visits/{visit_id}/checkout")
-def field_checkout(request: Request, visit_id: int, body: Where, p: Principal = allow(*FIELD)) -> Response:
+def field_checkout(request: Request, visit_id: DbId, body: Where, p: Principal = allow(*FIELD)) -> Response:
     v = field.check_out(request.app.state.ctx, p, visit_id, body.position())
     return _ok(request, v.state, "已签退，外访结束。", "Checked out; the visit is closed.")
 
 
 @router.post("/field/visits/{visit_id}/sos")
-def field_sos(request: Request, visit_id: int, body: Where, p: Principal = allow(*FIELD)) -> Response:
+def field_sos(request: Request, visit_id: DbId, body: Where, p: Principal = allow(*FIELD)) -> Response:
     a = field.sos(request.app.state.ctx, p, visit_id, body.position())
     return _ok(request, "sos", "求助已发出，主管已收到警报。如有危险请立即拨打 110。",
                "Help requested: the supervisors have the alarm. In danger call 110 now.", alarm=a.id)
