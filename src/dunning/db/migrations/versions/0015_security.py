@@ -1,6 +1,6 @@
 """security: audit rows say how an action came; webhook replay table; CLI identities; staff lookup counters
 
-Revision ID: 0008
+Revision ID: 0015
 Revises: 0014
 """
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
+revision = "0015"
 down_revision = "0014"
 branch_labels = None
 depends_on = None
