@@ -13,7 +13,7 @@ from dunning.entrypoints.api import create_app
 from dunning.services.context import AppContext
 from dunning.services.users import add_user
 from tests.visits.conftest import AGENCY, HOME, World, approved, local
-from tests.web.browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, serve
+from tests.web.browser import CHROMIUM, SCREENSHOTS, chromium, serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (scripts/setup-test-env.sh)")]
@@ -24,14 +24,8 @@ WAIT = 30_000  # ms
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium() as b:
+        yield b
 
 
 def _login(browser: Any, base: str, username: str, **context: Any) -> Any:

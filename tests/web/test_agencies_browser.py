@@ -22,7 +22,7 @@ from dunning.services.context import AppContext, build_context
 from dunning.testing import FrozenClock
 from tests.agencies.flow import APPROVER, EVAL1, EVAL2, MANAGER, PASSWORD, register, staff
 from tests.conftest import BUSINESS_NOON, make_settings
-from tests.web.browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, serve
+from tests.web.browser import CHROMIUM, SCREENSHOTS, chromium, serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (scripts/setup-test-env.sh)")]
@@ -46,14 +46,8 @@ def tctx(tmp_path: Path, clock: FrozenClock) -> Iterator[AppContext]:
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium() as b:
+        yield b
 
 
 def login(browser: Any, base: str, username: str) -> Any:

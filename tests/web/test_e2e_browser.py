@@ -23,7 +23,7 @@ from dunning.services.context import AppContext, BusinessClock, build_context
 from dunning.services.users import add_user
 from dunning.testing import generate_portfolio
 from tests.conftest import BUSINESS_NOON
-from tests.web.browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, serve
+from tests.web.browser import CHROMIUM, SCREENSHOTS, chromium, serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (scripts/setup-test-env.sh)")]
@@ -52,14 +52,8 @@ def e2e_ctx(tmp_path: Path) -> Iterator[AppContext]:
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium() as b:
+        yield b
 
 
 class Shots:
