@@ -148,6 +148,9 @@ def test_main_job_in_a_real_browser(e2e_ctx: AppContext, browser: Any, tmp_path:
         comp.click("[data-testid=action-approve]")
         comp.wait_for_selector("[data-testid=campaign-state][data-state=pilot_approved]")
         shot(comp, "pilot-approved")
+        # The campaign page reloads itself when the state changes; leave it so the compliance user's later
+        # navigation is not interrupted by a reload triggered by the operator's send.
+        comp.goto(f"{base}/")
 
         # The operator sends; live progress reaches completion without a reload by hand.
         ops.goto(campaign_url)
