@@ -8,7 +8,7 @@ its own process so peak RSS belongs to that stage alone:
 
 * ``read``     ``read_portfolio``: read, map columns, normalise, validate, dedupe, do-not-contact, split
                (target ≤ 4 s), then the reject report (CSV + XLSX) on its own;
-* ``service``  ``dunning.services.imports.import_portfolio`` into a fresh SQLite database: the whole import
+* ``service``  ``dunning.services.intake.imports.import_portfolio`` into a fresh SQLite database: the whole import
                as the CLI runs it, persistence and reject report included (target ≤ 15 s);
 * ``pandas``   a plain ``pandas.read_csv`` and a per-row Python validation loop with the same rules, for
                comparison.
@@ -107,7 +107,7 @@ def stage_read(csv_path: Path, dnc: Path, workdir: Path) -> dict[str, Any]:
 def stage_service(csv_path: Path, dnc: Path, workdir: Path) -> dict[str, Any]:
     from dunning.config import Settings
     from dunning.services.context import build_context
-    from dunning.services.imports import import_portfolio
+    from dunning.services.intake.imports import import_portfolio
 
     settings = Settings(data_dir=workdir / f"svc-{os.getpid()}", secret_key="bench-secret")  # type: ignore[arg-type]
     t_setup = time.perf_counter()

@@ -147,9 +147,9 @@ def bench_database(n: int) -> None:
     from tests.outcomes.factories import Arm, seed_experiment
 
     from dunning.config import ChannelSettings, Settings
+    from dunning.services.campaigns.outcomes import campaign_outcomes, load_outcome_frames
+    from dunning.services.campaigns.reports import write_campaign_report
     from dunning.services.context import build_context
-    from dunning.services.outcomes import campaign_outcomes, load_outcome_frames
-    from dunning.services.reports import write_campaign_report
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp) / ".dunning", secret_key="bench-secret",  # type: ignore[arg-type]

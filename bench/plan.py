@@ -4,11 +4,11 @@ apply budget, persist).
     .venv/bin/python bench/plan.py [--accounts 1000000] [--dir DIR] [--profile]
 
 Setup (not timed): ``dunning.testing.generate_portfolio`` writes a realistic dirty CSV, and the import service
-(``dunning.services.imports.import_portfolio``) reads it into a fresh SQLite database, as ``dunning import``
+(``dunning.services.intake.imports.import_portfolio``) reads it into a fresh SQLite database, as ``dunning import``
 would; then 2 % of the phones get a message sent yesterday (contact budget and minimum interval have history to
 read) and 1 % of the loans a payment since the snapshot.
 
-Measured, in a process of its own so its peak RSS is planning's alone: ``dunning.services.planning.plan_campaign``
+Measured, in a process of its own so its peak RSS is planning's alone: ``dunning.services.campaigns.planning.plan_campaign``
 with the bundled CN strategy, from reading the accounts to the committed campaign (target ≤ 20 s). Prints wall
 and CPU seconds, peak RSS, the plan's counts, and with ``--profile`` the top of a cProfile. No asserts: the box is
 shared, so the load average is printed alongside.
@@ -48,7 +48,7 @@ def setup(workdir: Path, accounts: int) -> dict[str, Any]:
     from dunning.db.models import Campaign, Import, Message, Payment, Strategy
     from dunning.services.bootstrap import ensure_bundled_templates
     from dunning.services.context import build_context
-    from dunning.services.imports import import_portfolio
+    from dunning.services.intake.imports import import_portfolio
     from dunning.testing import FrozenClock, generate_portfolio
 
     ctx = build_context(_settings(workdir), clock=FrozenClock(NOW).now)
@@ -92,8 +92,8 @@ def setup(workdir: Path, accounts: int) -> dict[str, Any]:
 
 
 def measure(workdir: Path, import_id: int, profile: bool) -> dict[str, Any]:
+    from dunning.services.campaigns.planning import plan_campaign
     from dunning.services.context import build_context
-    from dunning.services.planning import plan_campaign
     from dunning.testing import FrozenClock
 
     ctx = build_context(_settings(workdir), clock=FrozenClock(NOW).now)

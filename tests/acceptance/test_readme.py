@@ -75,7 +75,7 @@ def test_example_threat_would_be_blocked(tmp_path: Path) -> None:
 
 def test_example_repayments_import_accepts_every_row(tmp_path: Path) -> None:
     from dunning.services.context import build_context
-    from dunning.services.payments import import_payments
+    from dunning.services.intake.payments import import_payments
 
     ctx = build_context(make_settings(tmp_path))
     try:

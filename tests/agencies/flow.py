@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 from dunning.services.agencies import registry, tenders
 from dunning.services.context import AppContext
-from dunning.services.users import add_user
+from dunning.services.identity.users import add_user
 from dunning.testing import FrozenClock
 
 PASSWORD = "correct-horse-9"

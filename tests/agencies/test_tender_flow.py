@@ -58,7 +58,7 @@ def test_the_award_needs_an_approver_who_did_not_evaluate(ctx: AppContext, clock
     a1, a2 = tendered.agencies["华信商务"], tendered.agencies["诚达咨询"]
     tenders.propose_award(ctx, tendered.tender_id, [(tendered.lot_id, a1, 0.6), (tendered.lot_id, a2, 0.4)],
                           actor=MANAGER)
-    from dunning.services.users import add_user
+    from dunning.services.identity.users import add_user
 
     add_user(ctx, "eval_compliance", "compliance", password="correct-horse-9")
     ctx_tender = tenders.get_tender

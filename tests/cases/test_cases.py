@@ -13,17 +13,17 @@ from dunning.channels.base import InboundMessage
 from dunning.db.case_models import Case, CaseNote
 from dunning.db.models import PhoneFlag
 from dunning.errors import InputError, NotFoundError
-from dunning.services import campaigns
-from dunning.services.auth import Principal
+from dunning.services.campaigns import lifecycle
+from dunning.services.campaigns.delivery import ingest_events
 from dunning.services.cases import commands
 from dunning.services.cases.due import due_at
 from dunning.services.cases.intake import open_from_replies, reply_frame
 from dunning.services.cases.policy import load_case_policy
 from dunning.services.context import AppContext
-from dunning.services.delivery import ingest_events
-from dunning.services.payments import import_payments
+from dunning.services.identity.auth import Principal
+from dunning.services.identity.users import Role, ensure_demo_users
+from dunning.services.intake.payments import import_payments
 from dunning.services.policy import policy_for
-from dunning.services.users import Role, ensure_demo_users
 from dunning.testing import FrozenClock
 from tests.strategy.helpers import Acct, at, by_loan, import_accounts, make_ctx, plan
 
@@ -106,9 +106,9 @@ def test_already_paid_resolves_itself_when_a_payments_import_contains_the_loan(t
     s = plan(ctx, EVERY_DAY % ("p", "p"), tmp_path,
              import_accounts(ctx, [Acct("PAY-1", 1, phone=payer), Acct("PAY-2", 1)], DAY), DAY)
     ensure_demo_users(ctx)
-    campaigns.start_pilot(ctx, s.campaign_id, actor="wang.ops")
-    campaigns.approve_pilot(ctx, s.campaign_id, actor="li.compliance")
-    campaigns.send_campaign(ctx, s.campaign_id, actor="wang.ops")
+    lifecycle.start_pilot(ctx, s.campaign_id, actor="wang.ops")
+    lifecycle.approve_pilot(ctx, s.campaign_id, actor="li.compliance")
+    lifecycle.send_campaign(ctx, s.campaign_id, actor="wang.ops")
     assert by_loan(ctx, s.campaign_id)["PAY-1"].state in ("submitted", "delivered")
 
     clock.advance(hours=1)

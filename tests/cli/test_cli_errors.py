@@ -50,10 +50,10 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
         person named with ``--as`` proves it with their password."""
         import getpass
 
-        from dunning.services import auth
         from dunning.services.context import build_context
         from dunning.services.guard.identity import map_os_user, mapped_user
-        from dunning.services.users import add_user
+        from dunning.services.identity import auth
+        from dunning.services.identity.users import add_user
 
         ctx = build_context()
         if mapped_user(ctx, getpass.getuser()) is None:

@@ -8,7 +8,7 @@ during the run. After the last kill a sender finishes the campaign.
 
 What a kill leaves with an unknown outcome is held (never resent on a guess). The scenario then does what the
 person on duty would: checks each held message against the SMSC's log and resolves it through
-:func:`dunning.services.held.resolve` (as sent, or requeue), and a last sender sends the requeued ones. The
+:func:`dunning.services.campaigns.held.resolve` (as sent, or requeue), and a last sender sends the requeued ones. The
 peer's own log is the judge: every message key accepted exactly once with all its parts, none missing; and
 every receipt and reply the sender acknowledged is in the database.
 """
@@ -30,8 +30,8 @@ from typing import Any
 from sqlalchemy import func, select
 
 from dunning.db.models import DeliveryReportRow, Message, Reply
-from dunning.services.held import resolve
-from dunning.services.users import Role
+from dunning.services.campaigns.held import resolve
+from dunning.services.identity.users import Role
 from tests.dispatch.factories import bulk_campaign
 from tests.dispatch.support import make_ctx, smpp_settings
 from tests.peers.smpp_peer import SmppPeer
@@ -107,7 +107,7 @@ def run_crash_scenario(workdir: Path, peer: SmppPeer, *, messages: int, kill_at:
     """Send ``messages`` with a SIGKILL once the peer accepted each count of PDUs in ``kill_at`` (in total)."""
     db_url = f"sqlite:///{workdir / 'crash.db'}"
     ctx = make_ctx(workdir, {"smpp": smpp_settings(peer.address, rate=rate)}, database_url=db_url)
-    from dunning.services.users import add_user
+    from dunning.services.identity.users import add_user
 
     add_user(ctx, "li.compliance", Role.COMPLIANCE, display_name="合规-李静")
     text = TWO_PART_TEXT if parts == 2 else None

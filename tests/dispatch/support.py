@@ -13,8 +13,8 @@ from dunning.config import ChannelSettings, Settings
 from dunning.dispatch.engine import Dispatcher, Route, SendWindow
 from dunning.dispatch.ratelimit import GcraLimiter, LimiterStore, batch_size_for
 from dunning.dispatch.state import DbLimiterStore
+from dunning.services.campaigns.delivery import ingest_events
 from dunning.services.context import AppContext, BusinessClock, build_context
-from dunning.services.delivery import ingest_events
 
 # 10:00 Asia/Shanghai: inside every send window.
 BUSINESS_NOON = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)

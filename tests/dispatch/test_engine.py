@@ -18,9 +18,9 @@ from dunning.channels.base import DeliveryReport, DeliveryStatus, OutboundMessag
 from dunning.config import ChannelSettings
 from dunning.db.models import AuditEvent, Campaign, Message, MessagePart
 from dunning.dispatch.engine import DispatchOutcome, Progress
-from dunning.services import campaigns, sending
+from dunning.services.campaigns import lifecycle, sending
+from dunning.services.campaigns.delivery import ingest_events
 from dunning.services.context import AppContext
-from dunning.services.delivery import ingest_events
 from tests.dispatch.factories import bulk_campaign
 from tests.dispatch.support import dispatcher, make_ctx, smpp_settings
 from tests.peers.smpp_peer import SmppPeer
@@ -151,13 +151,13 @@ def _stop_after_a_second(ctx: AppContext, cid: int, stop: Any) -> tuple[Dispatch
 def test_pause_takes_effect_within_a_second_and_resume_finishes_without_repeats(
         ctx: AppContext, peer: SmppPeer) -> None:
     cid = bulk_campaign(ctx, 150, channel="slow", phone_start=1)  # 50/s: three seconds of sending
-    outcome, paused_at = _stop_after_a_second(ctx, cid, campaigns.pause)
+    outcome, paused_at = _stop_after_a_second(ctx, cid, lifecycle.pause)
     assert outcome.stopped == "paused"
     late = [e for e in peer.entries() if e["t"] / 1000.0 > paused_at + 1.0]
     assert late == [], f"{len(late)} messages left more than a second after the pause"
     sent_before = sum(accepted(peer).values())
     assert 0 < sent_before < 150
-    campaigns.resume(ctx, cid, actor="ops")
+    lifecycle.resume(ctx, cid, actor="ops")
     assert run(ctx, dispatcher(ctx, "slow", receipt_wait=1.0), cid).stopped == "done"
     got = accepted(peer)
     assert all(got[k] == 1 for k in keys(cid, 150))
@@ -165,7 +165,7 @@ def test_pause_takes_effect_within_a_second_and_resume_finishes_without_repeats(
 
 def test_cancel_stops_sending_and_the_rest_is_never_sent(ctx: AppContext, peer: SmppPeer) -> None:
     cid = bulk_campaign(ctx, 150, channel="slow", phone_start=1)
-    outcome, cancelled_at = _stop_after_a_second(ctx, cid, campaigns.cancel)
+    outcome, cancelled_at = _stop_after_a_second(ctx, cid, lifecycle.cancel)
     assert outcome.stopped == "cancelled"
     assert [e for e in peer.entries() if e["t"] / 1000.0 > cancelled_at + 1.0] == []
     sent = sum(accepted(peer).values())
@@ -323,7 +323,7 @@ def test_one_sender_per_campaign(ctx: AppContext, tmp_path: Path, peer: SmppPeer
                      database_url=ctx.settings.resolved_database_url)  # another process, as it were
     second = run(other, dispatcher(other, "slow"), cid)
     assert second.stopped == "busy" and "另一个发送进程" in second.detail
-    campaigns.pause(ctx, cid, actor="ops")
+    lifecycle.pause(ctx, cid, actor="ops")
     t.join(timeout=30)
 
 

@@ -15,9 +15,9 @@ from dunning.config import get_settings
 from dunning.db.models import AuditEvent, Campaign, Message
 from dunning.domain.states import MessageState, message_can
 from dunning.errors import InputError, PermissionDenied, StateError
-from dunning.services import campaigns
-from dunning.services.held import list_held, resolve
-from dunning.services.users import Role, add_user
+from dunning.services.campaigns import lifecycle
+from dunning.services.campaigns.held import list_held, resolve
+from dunning.services.identity.users import Role, add_user
 from tests.dispatch.factories import bulk_campaign
 from tests.dispatch.support import make_ctx
 
@@ -85,10 +85,10 @@ def test_resolving_needs_a_reason_and_the_compliance_role_and_is_audited(ctx: An
 def test_a_campaign_with_held_messages_stays_open_and_says_how_to_resolve(ctx: Any) -> None:
     cid = bulk_campaign(ctx, 20, channel="sandbox")
     ids = hold(ctx, cid, 3)
-    r = campaigns.send_campaign(ctx, cid, actor="li.compliance")
+    r = lifecycle.send_campaign(ctx, cid, actor="li.compliance")
     assert r["stopped"] == "held" and r["state"] == "sending", r
     assert r["held"] == 3 and "dunning messages resolve" in r["detail"]
-    st = campaigns.status(ctx, cid)
+    st = lifecycle.status(ctx, cid)
     assert st["held"] == 3 and "dunning messages held" in st["held_hint"]
     out = resolve(ctx, ids, resolution="as_sent", reason="核实已发", actor="li.compliance")
     assert out["completed"] == [cid]
@@ -104,7 +104,7 @@ def test_cli_lists_and_resolves_held_messages(ctx: Any, tmp_path: Path) -> None:
     settings_file = tmp_path / "dunning.toml"
     settings_file.write_text(f'data_dir = "{tmp_path}"\ndatabase_url = "sqlite:///{tmp_path / "held.db"}"\n',
                              encoding="utf-8")
-    from dunning.services import auth
+    from dunning.services.identity import auth
 
     token = auth.issue_token(ctx, "li.compliance", actor="test")  # the CLI authenticates the person
     env = {"DUNNING_SETTINGS_FILE": str(settings_file), "DUNNING_SECRET_KEY": "test-secret-key",

@@ -16,9 +16,11 @@ from dunning.compliance import lint_text, load_policy
 from dunning.config import IdentitySettings
 from dunning.db.models import Campaign, Message
 from dunning.domain.sms import measure, parts_expr
-from dunning.services import campaigns, templates, users
+from dunning.services import templates
+from dunning.services.campaigns import lifecycle
+from dunning.services.campaigns.planning import channel_counting, plan_campaign
 from dunning.services.context import AppContext
-from dunning.services.planning import channel_counting, plan_campaign
+from dunning.services.identity import users
 from dunning.testing import FrozenClock
 from tests.dispatch.factories import bulk_campaign
 from tests.dispatch.support import dispatcher, make_ctx, smpp_settings
@@ -118,7 +120,7 @@ def test_a_planned_us_campaign_counts_and_sends_the_same_parts(tmp_path: Path, p
         s.get(Campaign, summary.campaign_id).state = "sending"  # type: ignore[union-attr]
     # CN counting would say 3 parts for these 175 characters; as this GSM-7 SMPP channel sends them: 2.
     assert {p for _, p in planned.values()} == {measure(US_TEMPLATE, "intl").parts} == {2}
-    campaigns.send_campaign(ctx, summary.campaign_id, actor="sender")
+    lifecycle.send_campaign(ctx, summary.campaign_id, actor="sender")
     got = _received(peer)
     for key, (text, parts) in planned.items():
         entries = got[key]

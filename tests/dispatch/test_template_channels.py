@@ -26,14 +26,14 @@ from dunning.config import ChannelSettings, Settings
 from dunning.db.models import AuditEvent, Campaign, Message
 from dunning.dispatch.engine import DispatchOutcome
 from dunning.errors import StateError
-from dunning.services import campaigns
 from dunning.services import templates as tsvc
 from dunning.services.bootstrap import ensure_bundled_templates
+from dunning.services.campaigns import lifecycle
+from dunning.services.campaigns.delivery import ingest_events
+from dunning.services.campaigns.planning import plan_campaign
 from dunning.services.context import AppContext, build_context
-from dunning.services.delivery import ingest_events
-from dunning.services.planning import plan_campaign
-from dunning.services.users import ensure_demo_users
-from dunning.services.verification import CODE_PLACEHOLDER, code_for
+from dunning.services.identity.users import ensure_demo_users
+from dunning.services.verification.codes import CODE_PLACEHOLDER, code_for
 from dunning.testing import FrozenClock
 from tests.dispatch.conftest import PG_ADMIN
 from tests.dispatch.support import dispatcher
@@ -150,12 +150,12 @@ def deliver_reports(ctx: AppContext, sink: WebhookSink, channel: str, expect: in
 
 
 def pilot_and_send(ctx: AppContext, cid: int, sink: WebhookSink, channel: str) -> None:
-    campaigns.start_pilot(ctx, cid, actor="wang.ops")
+    lifecycle.start_pilot(ctx, cid, actor="wang.ops")
     pilot = [m for m in rows(ctx, cid) if m.is_pilot]
     assert pilot and all(m.state == "submitted" for m in pilot), [(m.state, m.detail) for m in pilot]
     deliver_reports(ctx, sink, channel, expect=1)
-    campaigns.approve_pilot(ctx, cid, actor="li.compliance")
-    out = campaigns.send_campaign(ctx, cid, actor="wang.ops")
+    lifecycle.approve_pilot(ctx, cid, actor="li.compliance")
+    out = lifecycle.send_campaign(ctx, cid, actor="wang.ops")
     assert out["stopped"] == "done", out
     deliver_reports(ctx, sink, channel, expect=1)
 
@@ -185,7 +185,7 @@ def test_aliyun_campaign_sends_registered_template_codes_and_each_borrowers_valu
 
     # Before the codes are registered, the pilot is refused with the templates to register, nothing queued.
     with pytest.raises(StateError) as refused:
-        campaigns.start_pilot(ctx, cid, actor="wang.ops")
+        lifecycle.start_pilot(ctx, cid, actor="wang.ops")
     assert refused.value.code == "state.template_unregistered"
     assert "M1 版本 1" in refused.value.message_zh and "M1_b 版本 1" in refused.value.message_zh
     assert "dunning templates codes" in refused.value.message_zh

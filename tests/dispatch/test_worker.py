@@ -20,9 +20,9 @@ from dunning.config import ChannelSettings, Settings
 from dunning.db.models import AuditEvent, Message
 from dunning.dispatch.engine import Progress
 from dunning.errors import ConfigError
-from dunning.services import campaigns
+from dunning.services.campaigns import lifecycle
 from dunning.services.context import AppContext, build_context
-from dunning.services.users import add_user
+from dunning.services.identity.users import add_user
 from tests.dispatch.factories import bulk_campaign
 
 REDIS = "redis://127.0.0.1:6379"
@@ -116,7 +116,7 @@ def _finished_reports(ctx: AppContext, campaign_id: int) -> list[dict[str, objec
     with ctx.db.transaction() as s:
         return [dict(ev.after or {}) for ev in s.scalars(select(AuditEvent).where(
             AuditEvent.entity == "campaign", AuditEvent.entity_id == str(campaign_id),
-            AuditEvent.action == campaigns.DISPATCH_FINISHED).order_by(AuditEvent.id))]
+            AuditEvent.action == lifecycle.DISPATCH_FINISHED).order_by(AuditEvent.id))]
 
 
 def test_worker_sends_pilot_and_campaign_once_while_the_caller_follows(
@@ -127,17 +127,17 @@ def test_worker_sends_pilot_and_campaign_once_while_the_caller_follows(
         s.execute(update(Message).where(Message.campaign_id == cid).values(state="planned"))
     add_user(ctx, "li.compliance", "compliance")
 
-    pilot = campaigns.start_pilot(ctx, cid, actor="wang.ops", follow_timeout=60)
+    pilot = lifecycle.start_pilot(ctx, cid, actor="wang.ops", follow_timeout=60)
     assert worker.poll() is None, _worker_log(tmp_path)
     assert pilot["state"] == "piloting"
     assert 0 < pilot["sample"] < N
     assert pilot["sent"] == pilot["sample"], (pilot, _worker_log(tmp_path))
     assert pilot["states"] == {"delivered": pilot["sample"]}
     assert pilot["go"], pilot["checks"]
-    campaigns.approve_pilot(ctx, cid, actor="li.compliance")
+    lifecycle.approve_pilot(ctx, cid, actor="li.compliance")
 
     seen: list[Progress] = []
-    sent = campaigns.send_campaign(ctx, cid, actor="wang.ops", on_progress=seen.append, follow_timeout=60)
+    sent = lifecycle.send_campaign(ctx, cid, actor="wang.ops", on_progress=seen.append, follow_timeout=60)
     assert worker.poll() is None, _worker_log(tmp_path)
 
     # What the operator sees: the call returned with the campaign completed, and every message went out.
@@ -178,11 +178,11 @@ def test_worker_sends_pilot_and_campaign_once_while_the_caller_follows(
     assert completed_by == "wang.ops"
     with ctx.db.transaction() as s:
         finished_by = set(s.scalars(select(AuditEvent.actor).where(
-            AuditEvent.entity_id == str(cid), AuditEvent.action == campaigns.DISPATCH_FINISHED)))
+            AuditEvent.entity_id == str(cid), AuditEvent.action == lifecycle.DISPATCH_FINISHED)))
     assert finished_by == {"wang.ops"}
 
     # Sending again is a no-op: nothing is re-sent.
-    again = campaigns.send_campaign(ctx, cid, actor="wang.ops", follow_timeout=60)
+    again = lifecycle.send_campaign(ctx, cid, actor="wang.ops", follow_timeout=60)
     assert again.get("already_finished") and again["messages"] == msgs
 
 
@@ -190,7 +190,7 @@ def test_without_a_worker_the_caller_stops_following_and_nothing_is_sent(caller:
     ctx = caller
     cid = bulk_campaign(ctx, 20, state="sending")
 
-    r = campaigns.send_campaign(ctx, cid, actor="wang.ops", follow_timeout=1.5)
+    r = lifecycle.send_campaign(ctx, cid, actor="wang.ops", follow_timeout=1.5)
 
     assert r["stopped"] == "following_timeout"
     assert "dunning worker" in r["detail"]
@@ -205,7 +205,7 @@ def test_an_unreachable_broker_is_a_clear_error_and_the_messages_stay_queued(cal
     cid = bulk_campaign(ctx, 5, state="sending")
 
     with pytest.raises(ConfigError) as err:
-        campaigns.send_campaign(ctx, cid, actor="wang.ops", follow_timeout=1.5)
+        lifecycle.send_campaign(ctx, cid, actor="wang.ops", follow_timeout=1.5)
 
     assert err.value.code == "config.broker_unreachable"
-    assert campaigns.status(ctx, cid)["messages"] == {"queued": 5}
+    assert lifecycle.status(ctx, cid)["messages"] == {"queued": 5}

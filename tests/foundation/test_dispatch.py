@@ -78,7 +78,7 @@ class RecordingChannel:
 
 
 def test_every_queued_message_is_submitted_exactly_once_and_delivery_reports_settle_them(ctx: AppContext) -> None:
-    from dunning.services.delivery import ingest_events
+    from dunning.services.campaigns.delivery import ingest_events
 
     cid = seed_campaign(ctx, phones(120))
 
@@ -194,7 +194,7 @@ def test_a_crash_between_claim_and_submit_is_held_not_resent(ctx: AppContext) ->
 
 def test_multipart_message_fails_if_any_part_fails(ctx: AppContext) -> None:
     from dunning.channels.base import DeliveryReport, DeliveryStatus
-    from dunning.services.delivery import ingest_events
+    from dunning.services.campaigns.delivery import ingest_events
 
     cid = seed_campaign(ctx, phones(2))
     with ctx.db.transaction() as s:
@@ -250,7 +250,7 @@ def test_budget_allows_another_day(ctx: AppContext) -> None:
 
 def test_repeated_receipts_for_one_id_keep_the_worst_outcome(ctx: AppContext) -> None:
     from dunning.channels.base import DeliveryReport, DeliveryStatus
-    from dunning.services.delivery import ingest_events
+    from dunning.services.campaigns.delivery import ingest_events
 
     cid = seed_campaign(ctx, phones(1))
     with ctx.db.transaction() as s:

@@ -10,7 +10,7 @@ from dunning.domain.masking import mask_name, mask_phone
 from dunning.domain.money import format_yuan, yuan_expr
 from dunning.domain.replies import classify_reply
 from dunning.errors import InputError
-from dunning.services.verification import ALPHABET, code_for, stored_hash
+from dunning.services.verification.codes import ALPHABET, code_for, stored_hash
 from dunning.strategy import assign_steps, load_bundled_strategy, parse_strategy
 
 STOP = ["TD", "T", "N", "R", "退订", "拒收", "停止", "别发了", "不要再发"]

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from dunning.db.models import Account
 from dunning.intake import read_portfolio
 from dunning.services.context import AppContext
-from dunning.services.imports import import_portfolio
+from dunning.services.intake.imports import import_portfolio
 
 from .conftest import AS_OF, ZH_HEADER, row, write_csv
 

@@ -18,9 +18,9 @@ from dunning.config import get_settings
 from dunning.db.models import Message, Payment
 from dunning.errors import NotFoundError
 from dunning.reporting.outcomes import OutcomeSettings
+from dunning.services.campaigns.outcomes import campaign_outcomes, load_outcome_frames
+from dunning.services.campaigns.reports import outcome_view, write_campaign_report
 from dunning.services.context import AppContext, build_context
-from dunning.services.outcomes import campaign_outcomes, load_outcome_frames
-from dunning.services.reports import outcome_view, write_campaign_report
 from dunning.testing import FrozenClock
 from tests.conftest import make_settings
 from tests.outcomes.factories import PLANNED, Arm, seed_experiment

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from dunning.entrypoints.api.logscrub import AccessLogScrubber
-from dunning.services.users import Role
+from dunning.services.identity.users import Role
 from tests.web.seed import Seeded
 
 

@@ -17,10 +17,10 @@ from sqlalchemy import select
 
 from dunning.config import Settings
 from dunning.db.models import AuditEvent
-from dunning.services import auth
 from dunning.services.context import AppContext, build_context
 from dunning.services.guard.identity import map_os_user
-from dunning.services.users import add_user
+from dunning.services.identity import auth
+from dunning.services.identity.users import add_user
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from dunning.db.models import Message
 from dunning.services.context import build_context
 from dunning.services.demo import run_demo
 from dunning.services.guard.codefill import CodeFillingChannel
-from dunning.services.verification import ALPHABET, CODE_PLACEHOLDER, stored_hash
+from dunning.services.verification.codes import ALPHABET, CODE_PLACEHOLDER, stored_hash
 from tests.conftest import make_settings
 
 CODE = re.compile(rf"验证码([{ALPHABET}]{{6}})")

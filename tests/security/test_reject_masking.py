@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from dunning.db.models import AuditEvent, Import, RejectRow
 from dunning.exports import write_csv, write_xlsx
 from dunning.services.context import AppContext
-from dunning.services.users import Role
+from dunning.services.identity.users import Role
 from tests.web.conftest import login_as
 from tests.web.seed import Seeded
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from dunning.services import auth
 from dunning.services.context import AppContext
-from dunning.services.users import Role
+from dunning.services.identity import auth
+from dunning.services.identity.users import Role
 from dunning.testing import FrozenClock
 from tests.web.conftest import login_as
 from tests.web.seed import USERS, Seeded

@@ -17,8 +17,8 @@ from dunning.db.bulk import bulk_insert
 from dunning.db.models import Account, Import, Message
 from dunning.domain.buckets import bucket_of
 from dunning.services.bootstrap import ensure_bundled_templates
+from dunning.services.campaigns.planning import PlanSummary, plan_campaign
 from dunning.services.context import AppContext, build_context
-from dunning.services.planning import PlanSummary, plan_campaign
 from dunning.testing import FrozenClock
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

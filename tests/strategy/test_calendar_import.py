@@ -18,10 +18,10 @@ from dunning.entrypoints.cli.calendar import app as calendar_cli
 from dunning.errors import ConfigError
 from dunning.services import calendar as calendar_service
 from dunning.services import console
-from dunning.services.auth import Principal
+from dunning.services.campaigns.reports import write_campaign_report
 from dunning.services.context import AppContext
-from dunning.services.reports import write_campaign_report
-from dunning.services.users import Role
+from dunning.services.identity.auth import Principal
+from dunning.services.identity.users import Role
 from dunning.strategy import calendar as cal
 from dunning.strategy.holidays import CalendarFileError
 from dunning.testing import FrozenClock
@@ -205,7 +205,7 @@ def test_cli_import_and_show(tmp_path: Path) -> None:
     assert code == 2 and json.loads(out)["error"]["code"] == "not_found"
     from dunning.config import Settings
     from dunning.services.context import build_context
-    from dunning.services.users import add_user
+    from dunning.services.identity.users import add_user
 
     add_user(build_context(Settings(data_dir=tmp_path / ".dunning")), "alice", "strategist", password="alice-password")
     code, out = _cli(tmp_path, "import", str(bad), "--as", "alice")

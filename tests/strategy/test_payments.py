@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from dunning.db.models import AuditEvent, Payment
 from dunning.entrypoints.cli.payments import app
-from dunning.services.payments import import_payments
+from dunning.services.intake.payments import import_payments
 from dunning.testing import FrozenClock
 from tests.strategy.helpers import at, make_ctx
 
@@ -72,7 +72,7 @@ def test_missing_column_names_what_was_found(tmp_path: Path) -> None:
     f = tmp_path / "p.csv"
     f.write_text("借款编号,金额\nL1,100\n", encoding="utf-8")
     runner = CliRunner()
-    from dunning.services.users import add_user
+    from dunning.services.identity.users import add_user
 
     add_user(ctx, "pay.ops", "operator", password="pay-ops-password")  # the CLI authenticates the person
     env = {"DUNNING_DATA_DIR": str(tmp_path / ".dunning"), "DUNNING_SECRET_KEY": "k",

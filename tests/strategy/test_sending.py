@@ -9,12 +9,12 @@ import pytest
 
 from dunning.channels.base import InboundMessage
 from dunning.errors import StateError
-from dunning.services import campaigns
+from dunning.services.campaigns import lifecycle
+from dunning.services.campaigns.delivery import ingest_events
 from dunning.services.context import AppContext
-from dunning.services.delivery import ingest_events
-from dunning.services.imports import import_portfolio
-from dunning.services.payments import import_payments
-from dunning.services.users import ensure_demo_users
+from dunning.services.identity.users import ensure_demo_users
+from dunning.services.intake.imports import import_portfolio
+from dunning.services.intake.payments import import_payments
 from dunning.testing import FrozenClock
 from tests.strategy.helpers import Acct, at, by_loan, import_accounts, make_ctx, messages, plan
 
@@ -32,8 +32,8 @@ SENT = ("submitted", "delivered", "failed", "expired")
 
 def pilot_and_approve(ctx: AppContext, cid: int) -> None:
     ensure_demo_users(ctx)
-    campaigns.start_pilot(ctx, cid, actor="wang.ops")
-    campaigns.approve_pilot(ctx, cid, actor="li.compliance")
+    lifecycle.start_pilot(ctx, cid, actor="wang.ops")
+    lifecycle.approve_pilot(ctx, cid, actor="li.compliance")
 
 
 def test_payment_and_opt_out_after_planning_stop_the_message_and_holdout_gets_nothing(tmp_path: Path) -> None:
@@ -42,7 +42,7 @@ def test_payment_and_opt_out_after_planning_stop_the_message_and_holdout_gets_no
     s = plan(ctx, ONE_STEP % ("a", "s"), tmp_path, iid, DAY)
     assert s.by_reason == {"holdout": 8}
     ensure_demo_users(ctx)
-    campaigns.start_pilot(ctx, s.campaign_id, actor="wang.ops")
+    lifecycle.start_pilot(ctx, s.campaign_id, actor="wang.ops")
     waiting = [m for m in messages(ctx, s.campaign_id) if m.state == "planned"]
     payer, opter = waiting[0], waiting[1]
 
@@ -54,8 +54,8 @@ def test_payment_and_opt_out_after_planning_stop_the_message_and_holdout_gets_no
     with ctx.db.transaction() as db:
         ingest_events(db, "sandbox", [InboundMessage(opter.phone, "TD", at(DAY, 10))], now=ctx.now(),
                       stop_keywords=["TD"], dispute_keywords=[])
-    campaigns.approve_pilot(ctx, s.campaign_id, actor="li.compliance")
-    campaigns.send_campaign(ctx, s.campaign_id, actor="wang.ops")
+    lifecycle.approve_pilot(ctx, s.campaign_id, actor="li.compliance")
+    lifecycle.send_campaign(ctx, s.campaign_id, actor="wang.ops")
 
     got = by_loan(ctx, s.campaign_id)
     assert (got[payer.loan_id].state, got[payer.loan_id].reason) == ("suppressed", "paid")
@@ -81,12 +81,12 @@ def test_budget_holds_across_two_campaigns_on_one_phone(tmp_path: Path) -> None:
     assert a.planned == b.planned == 2  # at planning, nothing was sent yet
 
     pilot_and_approve(ctx, a.campaign_id)
-    campaigns.send_campaign(ctx, a.campaign_id, actor="wang.ops")
+    lifecycle.send_campaign(ctx, a.campaign_id, actor="wang.ops")
     assert by_loan(ctx, a.campaign_id)["CARD-1"].state in SENT
 
     # The second campaign was planned before the first one sent: the re-check before sending stops it.
     pilot_and_approve(ctx, b.campaign_id)
-    campaigns.send_campaign(ctx, b.campaign_id, actor="wang.ops")
+    lifecycle.send_campaign(ctx, b.campaign_id, actor="wang.ops")
     got = by_loan(ctx, b.campaign_id)
     assert (got["LOAN-1"].state, got["LOAN-1"].reason) == ("suppressed", "budget")
     assert got["LOAN-2"].state in SENT
@@ -126,7 +126,7 @@ def test_a_campaign_sent_the_next_day_sends_none_of_yesterdays_messages(tmp_path
     assert pilot
 
     clock.advance(days=1)  # approved on the 23rd, sent by hand at 10:00 on the 24th: inside 08:00–22:00 again
-    campaigns.send_campaign(ctx, s.campaign_id, actor="wang.ops")
+    lifecycle.send_campaign(ctx, s.campaign_id, actor="wang.ops")
 
     rest = [m for m in by_loan(ctx, s.campaign_id).values() if m.loan_id not in pilot and m.variant != "holdout"]
     assert rest and all(m.submitting_at is None for m in rest), "yesterday's texts must not go out today"
@@ -144,7 +144,7 @@ def test_a_payment_already_in_the_snapshots_amount_does_not_suppress_the_reminde
     assert import_payments(ctx, [f], actor="finance").accepted == 11
     s = plan(ctx, ONE_STEP % ("a", "s"), tmp_path, iid, DAY)
     pilot_and_approve(ctx, s.campaign_id)
-    campaigns.send_campaign(ctx, s.campaign_id, actor="wang.ops")
+    lifecycle.send_campaign(ctx, s.campaign_id, actor="wang.ops")
 
     got = by_loan(ctx, s.campaign_id)
     earlier = [got[f"L{i:02d}"] for i in range(10) if got[f"L{i:02d}"].variant != "holdout"]
@@ -162,10 +162,10 @@ def test_a_message_blocked_by_the_compliance_lint_makes_the_pilot_no_go(tmp_path
     assert blocked.variant != "holdout"  # (assignment is deterministic; a hold-out would get no text to lint)
     assert (blocked.state, blocked.reason) == ("suppressed", "lint_block")
     ensure_demo_users(ctx)
-    report = campaigns.start_pilot(ctx, s.campaign_id, actor="wang.ops")
+    report = lifecycle.start_pilot(ctx, s.campaign_id, actor="wang.ops")
     assert report["checks"]["block_findings"]["value"] == 1 and not report["go"]
     with pytest.raises(StateError, match="block_findings"):
-        campaigns.approve_pilot(ctx, s.campaign_id, actor="li.compliance")
+        lifecycle.approve_pilot(ctx, s.campaign_id, actor="li.compliance")
 
 
 def test_an_exclusion_list_stops_messages_already_planned_and_later_plans(tmp_path: Path) -> None:
@@ -183,7 +183,7 @@ def test_an_exclusion_list_stops_messages_already_planned_and_later_plans(tmp_pa
     dnc.write_text(f"手机号\n{local[:3]}-{local[3:7]}-{local[7:]},投诉\n", encoding="utf-8")
     import_portfolio(ctx, [portfolio], as_of=DAY, exclude=[dnc], actor="wang.ops")
 
-    campaigns.send_campaign(ctx, s.campaign_id, actor="wang.ops")
+    lifecycle.send_campaign(ctx, s.campaign_id, actor="wang.ops")
     got = by_loan(ctx, s.campaign_id)[waiting.loan_id]
     assert (got.state, got.reason) == ("suppressed", "do_not_contact")
 

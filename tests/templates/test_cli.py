@@ -108,7 +108,7 @@ def test_preview_file(tmp_path: Path, env: dict[str, str]) -> None:
 def test_save_submit_approve_preview_stored(env: dict[str, str]) -> None:
     from dunning.config import Settings
     from dunning.services.context import build_context
-    from dunning.services.users import add_user
+    from dunning.services.identity.users import add_user
 
     # the same database the CLI opens (its settings come from the environment)
     ctx = build_context(Settings(data_dir=Path(env["DUNNING_DATA_DIR"]), secret_key="test-secret"))  # type: ignore[arg-type]
@@ -133,7 +133,7 @@ def test_save_submit_approve_preview_stored(env: dict[str, str]) -> None:
 def test_codes_registers_and_lists_provider_template_codes(env: dict[str, str]) -> None:
     from dunning.config import Settings
     from dunning.services.context import build_context
-    from dunning.services.users import add_user
+    from dunning.services.identity.users import add_user
 
     ctx = build_context(Settings(data_dir=Path(env["DUNNING_DATA_DIR"]), secret_key="test-secret"))  # type: ignore[arg-type]
     add_user(ctx, "zhao", "strategist", password=PASSWORDS["zhao"])

@@ -9,7 +9,7 @@ from dunning.db.models import AuditEvent, TemplateVersion
 from dunning.errors import ComplianceBlocked, NotFoundError, PermissionDenied, StateError
 from dunning.services import templates as svc
 from dunning.services.context import AppContext
-from dunning.services.users import add_user
+from dunning.services.identity.users import add_user
 from dunning.templates import TemplateError, load_bundled_templates
 
 SPEC = next(s for s in load_bundled_templates() if s.id == "M1")

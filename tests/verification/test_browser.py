@@ -23,8 +23,8 @@ from dunning.entrypoints.api import create_app
 from dunning.services.context import build_context
 from dunning.services.demo import run_demo
 from dunning.services.guard.codefill import fill_code
-from dunning.services.users import add_user
-from dunning.services.verification import ALPHABET
+from dunning.services.identity.users import add_user
+from dunning.services.verification.codes import ALPHABET
 from tests.conftest import make_settings
 from tests.web.browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, serve
 

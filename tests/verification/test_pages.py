@@ -14,8 +14,8 @@ from sqlalchemy import select, update
 from dunning.db.models import AuditEvent, Message, VerificationAttempt
 from dunning.entrypoints.api import create_app
 from dunning.services.context import AppContext
-from dunning.services.users import Role, add_user
-from dunning.services.verification import code_for, stored_hash
+from dunning.services.identity.users import Role, add_user
+from dunning.services.verification.codes import code_for, stored_hash
 from dunning.testing import FrozenClock
 from tests.foundation.factories import phones, seed_campaign
 

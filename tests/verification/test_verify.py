@@ -12,8 +12,8 @@ from sqlalchemy import event, update
 
 from dunning.db.models import Message
 from dunning.services.context import AppContext
-from dunning.services.verification import code_for, stored_hash
-from dunning.services.verify import verify_message
+from dunning.services.verification.codes import code_for, stored_hash
+from dunning.services.verification.lookup import verify_message
 from dunning.testing import FrozenClock
 from tests.foundation.factories import phones, seed_campaign
 

@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from dunning.db.models import Account, Import
-from dunning.services.auth import Principal
 from dunning.services.context import AppContext
-from dunning.services.users import Role
+from dunning.services.identity.auth import Principal
+from dunning.services.identity.users import Role
 from dunning.services.visits.registry import register_staff
 from dunning.services.visits.requests import VisitRequest, decide, request_visit
 

@@ -11,7 +11,7 @@ import pytest
 
 from dunning.entrypoints.api import create_app
 from dunning.services.context import AppContext
-from dunning.services.users import add_user
+from dunning.services.identity.users import add_user
 from tests.visits.conftest import AGENCY, HOME, World, approved, local
 from tests.web.browser import CHROMIUM, SCREENSHOTS, chromium, serve
 

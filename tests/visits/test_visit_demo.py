@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from dunning.services.auth import Principal
-from dunning.services.users import Role
+from dunning.services.identity.auth import Principal
+from dunning.services.identity.users import Role
 from dunning.services.visits import queries
 from dunning.services.visits.demo import seed_demo_visits
 from dunning.testing import FrozenClock

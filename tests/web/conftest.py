@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from dunning.entrypoints.api import create_app
 from dunning.services.context import AppContext, build_context
-from dunning.services.users import Role
+from dunning.services.identity.users import Role
 from dunning.testing import FrozenClock
 from tests.conftest import BUSINESS_NOON, make_settings
 from tests.web.seed import PASSWORD, USERS, Seeded, seed

@@ -19,9 +19,9 @@ from dunning.db.models import (
     TemplateRecord,
     TemplateVersion,
 )
-from dunning.services import auth
 from dunning.services.context import AppContext
-from dunning.services.users import Role, add_user
+from dunning.services.identity import auth
+from dunning.services.identity.users import Role, add_user
 from dunning.strategy import load_bundled_strategy
 
 PASSWORD = "correct-horse-9"
@@ -145,7 +145,7 @@ def seed(ctx: AppContext) -> Seeded:
 
 def seed_visit(ctx: AppContext) -> tuple[int, int, str]:
     """A registered visit to the agency's account, in the field, with an unacknowledged SOS."""
-    from dunning.services.auth import Principal
+    from dunning.services.identity.auth import Principal
     from dunning.services.visits import field
     from dunning.services.visits.policy import load_policy
     from dunning.services.visits.registry import register_staff

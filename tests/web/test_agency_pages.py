@@ -9,9 +9,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from dunning.services.agencies import registry
-from dunning.services.auth import Principal
 from dunning.services.context import AppContext
-from dunning.services.users import Role
+from dunning.services.identity.auth import Principal
+from dunning.services.identity.users import Role
 from tests.web.conftest import login_as
 from tests.web.seed import AGENCY, Seeded
 

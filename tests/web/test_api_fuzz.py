@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
-from dunning.services.users import Role
+from dunning.services.identity.users import Role
 from tests.web.seed import Seeded
 
 MAX_EXAMPLES = 12

@@ -9,10 +9,10 @@ from sqlalchemy import select
 
 from dunning.db.models import AuditEvent
 from dunning.entrypoints.api import create_app
-from dunning.services import auth
-from dunning.services.auth import AuthPolicy
 from dunning.services.context import AppContext
-from dunning.services.users import Role
+from dunning.services.identity import auth
+from dunning.services.identity.auth import AuthPolicy
+from dunning.services.identity.users import Role
 from dunning.testing import FrozenClock
 from tests.web.conftest import CSRF_META, Browser, login_as
 from tests.web.seed import PASSWORD, USERS, Seeded

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi import FastAPI
 
-from dunning.services.users import Role
+from dunning.services.identity.users import Role
 from dunning.strategy import calendar as cal
 from tests.web.conftest import login_as
 

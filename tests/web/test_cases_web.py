@@ -15,8 +15,8 @@ from sqlalchemy import select, update
 from dunning.db.case_models import Case, CaseNote
 from dunning.db.models import AuditEvent, Message
 from dunning.services.context import AppContext
-from dunning.services.users import Role
-from dunning.services.verification import stored_hash
+from dunning.services.identity.users import Role
+from dunning.services.verification.codes import stored_hash
 from tests.web.browser import CHROMIUM, CHROMIUM_ARGS, serve
 from tests.web.conftest import Browser, login_as
 from tests.web.seed import AGENCY, OTHER_PHONE, PASSWORD, USERS, Seeded

@@ -7,7 +7,7 @@ import json
 from fastapi.testclient import TestClient
 
 from dunning.services.context import AppContext
-from dunning.services.users import Role
+from dunning.services.identity.users import Role
 from tests.web.conftest import login_as
 from tests.web.seed import AGENCY_PHONE, OTHER_PHONE, Seeded
 

@@ -20,7 +20,7 @@ from dunning.config import ChannelSettings, Settings
 from dunning.db.models import Import, Message
 from dunning.entrypoints.api import create_app
 from dunning.services.context import AppContext, BusinessClock, build_context
-from dunning.services.users import add_user
+from dunning.services.identity.users import add_user
 from dunning.testing import generate_portfolio
 from tests.conftest import BUSINESS_NOON
 from tests.web.browser import CHROMIUM, SCREENSHOTS, chromium, serve

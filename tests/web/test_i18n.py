@@ -12,9 +12,9 @@ from dunning.entrypoints.web import case_pages, render
 from dunning.entrypoints.web.campaign_pages import NEXT_STEP
 from dunning.entrypoints.web.i18n import EN
 from dunning.services.console import MESSAGE_STATE_ZH, Funnel
+from dunning.services.identity.users import ROLE_ZH
 from dunning.services.queries import labels as code_labels
 from dunning.services.queries.users import STATUS_ZH
-from dunning.services.users import ROLE_ZH
 
 WEB = Path(str(resources.files("dunning.entrypoints.web")))
 LITERAL = re.compile(r"""_\(\s*(["'])(.+?)\1""")
@@ -47,7 +47,7 @@ def test_every_page_string_and_label_has_an_english_rendering() -> None:
 
 
 def test_suppression_reasons_have_english() -> None:
-    from dunning.services.planning import SUPPRESSION_ZH
+    from dunning.services.campaigns.planning import SUPPRESSION_ZH
 
     missing = sorted(set(SUPPRESSION_ZH.values()) - set(EN))
     assert not missing, f"no English for: {missing}"

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from dunning.db.models import Account, Message, Reply
 from dunning.services.context import AppContext
-from dunning.services.users import Role
+from dunning.services.identity.users import Role
 from tests.web.conftest import login_as
 from tests.web.seed import AGENCY_PHONE, OTHER_PHONE, Seeded
 
@@ -221,14 +221,14 @@ def test_the_agency_dashboard_lists_no_campaign_it_cannot_open(app: FastAPI, web
 def test_trends_across_campaigns_by_day_segment_and_template(app: FastAPI, web_ctx: AppContext,
                                                              seeded: Seeded) -> None:
     from dunning.db.models import Payment
+    from dunning.services.identity.users import get_user
     from dunning.services.queries.trends import trends
-    from dunning.services.users import get_user
 
     failed = add_messages(web_ctx, seeded, 2, state="failed", segment="M2", loan_prefix="T")
     with web_ctx.db.transaction() as s:  # the seeded delivered L0002 message: disputed (seed) and repaid in 7 days
         s.add(Payment(loan_id="L0002", amount_fen=100, paid_at=web_ctx.now()))
         viewer = get_user(s, "viewer1")
-        from dunning.services.auth import Principal
+        from dunning.services.identity.auth import Principal
 
         who = Principal(viewer.username, viewer.display_name, Role.VIEWER, None, "test")
     by_segment = {r.key: r for r in trends(web_ctx, who, days=30, by="segment")}
@@ -260,7 +260,7 @@ def test_report_chart_legends_follow_the_console_language(app: FastAPI, seeded: 
 
 def test_dashboard_submitted_figures_agree(app: FastAPI, web_ctx: AppContext, seeded: Seeded) -> None:
     from dunning.services import console
-    from dunning.services.auth import Principal
+    from dunning.services.identity.auth import Principal
 
     ids = add_messages(web_ctx, seeded, 3, state="failed", loan_prefix="D")  # submitted, then failed
     with web_ctx.db.transaction() as s:

@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI
 
 from dunning.services.context import AppContext
-from dunning.services.users import Role
+from dunning.services.identity.users import Role
 from tests.web.browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, serve
 from tests.web.seed import PASSWORD, USERS, Seeded
 from tests.web.test_lists import add_messages

@@ -17,7 +17,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 
 from dunning.entrypoints.api.security import Allow
-from dunning.services.users import Role
+from dunning.services.identity.users import Role
 from tests.web.conftest import Browser, login_as
 from tests.web.seed import Seeded
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dunning.services import templates as tsvc
 from dunning.services.context import AppContext
-from dunning.services.users import Role
+from dunning.services.identity.users import Role
 from dunning.templates import load_bundled_templates
 from tests.web.conftest import login_as
 

@@ -8,7 +8,7 @@ import re
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from dunning.services.users import Role
+from dunning.services.identity.users import Role
 from tests.web.conftest import Browser, login_as
 from tests.web.seed import Seeded
 
@@ -48,7 +48,7 @@ def test_request_refused_then_approved_by_another_person(app: FastAPI, seeded: S
 
 
 def test_an_agency_sees_only_its_own_visits(app: FastAPI, seeded: Seeded) -> None:
-    from dunning.services.auth import Principal
+    from dunning.services.identity.auth import Principal
     from dunning.services.visits.requests import VisitRequest, request_visit
 
     ctx = app.state.ctx

@@ -25,7 +25,7 @@ the accounts per arm a two-sided test at the same confidence and ``power`` would
 difference, or the minimum effect of interest when the observed difference is smaller than that.
 
 Input frames (times are ``Datetime("us", "UTC")``; see :class:`OutcomeFrames`) are produced by
-``dunning.services.outcomes``; every table returned is a Polars frame, ready for HTML, XLSX or the console.
+``dunning.services.campaigns.outcomes``; every table returned is a Polars frame, ready for HTML, XLSX or the console.
 """
 
 from __future__ import annotations

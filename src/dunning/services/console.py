@@ -40,11 +40,13 @@ from dunning.db.models import (
 from dunning.domain.masking import mask_name
 from dunning.domain.states import CampaignState
 from dunning.errors import InputError, NotFoundError
-from dunning.services import audit, campaigns
-from dunning.services.auth import Principal
+from dunning.services import audit
 from dunning.services.calendar import next_year_warning
+from dunning.services.campaigns import lifecycle
 from dunning.services.context import AppContext
 from dunning.services.guard.masking import mask_raw_row, masked_report
+from dunning.services.identity.auth import Principal
+from dunning.services.identity.users import Role
 from dunning.services.queries.audit import AuditFilter, audit_conditions
 from dunning.services.queries.campaigns import CampaignProgress
 from dunning.services.queries.campaigns import progress_rows as _progress_rows
@@ -61,7 +63,6 @@ from dunning.services.queries.scope import agency_of as _agency
 from dunning.services.queries.scope import scoped_messages as _scoped_messages
 from dunning.services.queries.scope import utc as _utc
 from dunning.services.queries.templates import TemplateSummary, list_templates
-from dunning.services.users import Role
 
 T = TypeVar("T")
 
@@ -142,7 +143,7 @@ class CampaignView:
     strategy: str
     import_id: int
     reasons: dict[str, int] = field(default_factory=dict)
-    pilot: dict[str, Any] | None = None  # campaigns.pilot_report once a pilot has started
+    pilot: dict[str, Any] | None = None  # lifecycle.pilot_report once a pilot has started
 
 
 def campaign_view(ctx: AppContext, viewer: Principal, campaign_id: int) -> CampaignView:
@@ -187,7 +188,7 @@ def campaign_view(ctx: AppContext, viewer: Principal, campaign_id: int) -> Campa
         strat = s.get(Strategy, c.strategy_id)
         name = f"{strat.name} v{strat.version}" if strat else str(c.strategy_id)
         piloted = bool(c.pilot_summary)
-    pilot = campaigns.pilot_report(ctx, campaign_id) if piloted else None
+    pilot = lifecycle.pilot_report(ctx, campaign_id) if piloted else None
     return CampaignView(progress, dict(c.plan_summary or {}), funnel, samples, name, c.import_id, reasons, pilot)
 
 

@@ -16,14 +16,14 @@ from zoneinfo import ZoneInfo
 from dunning.config import Settings, get_settings
 from dunning.dispatch.engine import Progress
 from dunning.domain.cases import CASE_TYPE_ZH
-from dunning.services import campaigns, planning
 from dunning.services.bootstrap import ensure_bundled_templates
+from dunning.services.campaigns import lifecycle, planning
+from dunning.services.campaigns.reports import campaign_figures, write_campaign_report
 from dunning.services.cases.queries import open_summary
 from dunning.services.context import AppContext, BusinessClock, build_context
 from dunning.services.guard.identity import map_os_user, mapped_user
-from dunning.services.imports import import_portfolio
-from dunning.services.reports import campaign_figures, write_campaign_report
-from dunning.services.users import DEMO_USERS, ensure_demo_users
+from dunning.services.identity.users import DEMO_USERS, ensure_demo_users
+from dunning.services.intake.imports import import_portfolio
 from dunning.services.visits.demo import seed_demo_visits
 from dunning.testing import generate_portfolio
 
@@ -92,23 +92,23 @@ def run_demo(
     cid = plan.campaign_id
     say(f"批次 #{cid}：计划发送 {plan.planned:,}，抑制 {plan.suppressed:,}，今日无需提醒 {plan.not_due_today:,}")
 
-    st = campaigns.status(ctx, cid)
+    st = lifecycle.status(ctx, cid)
     pilot: dict[str, Any] | None = None
     if st["state"] == "planned":
         say(f"试发：由 {OPERATOR}（运营）按分群分层抽样 1% 发送……")
-        pilot = campaigns.start_pilot(ctx, cid, actor=OPERATOR)
-        st = campaigns.status(ctx, cid)
+        pilot = lifecycle.start_pilot(ctx, cid, actor=OPERATOR)
+        st = lifecycle.status(ctx, cid)
     if st["state"] == "piloting":
-        pilot = campaigns.pilot_report(ctx, cid)
+        pilot = lifecycle.pilot_report(ctx, cid)
         if not pilot["go"]:
             say("试发未达标，不批准全量发送。")
         else:
             say(f"审批：由第二人 {APPROVER}（合规审核，内置演示用户）批准全量发送（四眼原则）")
-            campaigns.approve_pilot(ctx, cid, actor=APPROVER)
-            st = campaigns.status(ctx, cid)
+            lifecycle.approve_pilot(ctx, cid, actor=APPROVER)
+            st = lifecycle.status(ctx, cid)
     if st["state"] in ("pilot_approved", "sending"):
         say("全量发送中……")
-        campaigns.send_campaign(ctx, cid, actor=OPERATOR, on_progress=on_progress)
+        lifecycle.send_campaign(ctx, cid, actor=OPERATOR, on_progress=on_progress)
     elif st["state"] in ("completed", "cancelled"):
         found.append(f"批次 #{cid} 已{ '完成' if st['state'] == 'completed' else '取消'}，本次未发送任何短信")
 

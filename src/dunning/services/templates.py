@@ -35,8 +35,8 @@ from dunning.errors import ComplianceBlocked, ConfigError, InputError, NotFoundE
 from dunning.services import audit
 from dunning.services.context import AppContext
 from dunning.services.guard.changes import request_or_confirm
+from dunning.services.identity.users import Role, require_role
 from dunning.services.policy import identity_context, policy_for, render_context
-from dunning.services.users import Role, require_role
 from dunning.templates import (
     STAGES,
     TONES,

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from dunning.services.auth import AuthPolicy
     from dunning.services.context import AppContext
+    from dunning.services.identity.auth import AuthPolicy
 
 
 def create_app(ctx: AppContext | None = None, *, auth_policy: AuthPolicy | None = None) -> FastAPI:

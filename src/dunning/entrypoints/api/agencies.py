@@ -12,8 +12,8 @@ from pydantic import BaseModel, Field
 from dunning.entrypoints.api.ids import DbId
 from dunning.entrypoints.api.security import STAFF, allow
 from dunning.services.agencies import queries, registry, tenders
-from dunning.services.auth import Principal
-from dunning.services.users import Role
+from dunning.services.identity.auth import Principal
+from dunning.services.identity.users import Role
 
 router = APIRouter(prefix="/api/v1/agencies", tags=["agencies"])
 

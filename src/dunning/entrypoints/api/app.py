@@ -36,8 +36,8 @@ from dunning.errors import (
     PermissionDenied,
     StateError,
 )
-from dunning.services.auth import AuthFailed, AuthPolicy, LoginThrottled, Principal, SessionCodec
 from dunning.services.context import AppContext, build_context
+from dunning.services.identity.auth import AuthFailed, AuthPolicy, LoginThrottled, Principal, SessionCodec
 
 log = logging.getLogger("dunning.web")
 

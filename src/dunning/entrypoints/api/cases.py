@@ -14,9 +14,9 @@ from pydantic import BaseModel, Field
 
 from dunning.entrypoints.api.ids import DbId
 from dunning.entrypoints.api.security import allow
-from dunning.services.auth import Principal
 from dunning.services.cases import commands, queries
-from dunning.services.users import Role
+from dunning.services.identity.auth import Principal
+from dunning.services.identity.users import Role
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
 VIEW = (Role.OPERATOR, Role.COMPLIANCE, Role.AGENCY)

@@ -11,8 +11,8 @@ from fastapi.responses import Response
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from dunning.entrypoints.api.security import Allow, public
-from dunning.services.auth import Principal
-from dunning.services.users import ROLE_ZH, Role
+from dunning.services.identity.auth import Principal
+from dunning.services.identity.users import ROLE_ZH, Role
 
 router = APIRouter(include_in_schema=False)
 

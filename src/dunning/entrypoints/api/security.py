@@ -21,9 +21,10 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 
-from dunning.services import audit, auth
-from dunning.services.auth import Principal, SessionCodec, SessionData
-from dunning.services.users import ROLE_ZH, Role
+from dunning.services import audit
+from dunning.services.identity import auth
+from dunning.services.identity.auth import Principal, SessionCodec, SessionData
+from dunning.services.identity.users import ROLE_ZH, Role
 
 SESSION_COOKIE = "dunning_session"
 LANG_COOKIE = "dunning_lang"

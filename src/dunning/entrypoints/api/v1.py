@@ -18,9 +18,10 @@ from dunning.entrypoints.api.ids import MAX_ID, DbId
 from dunning.entrypoints.api.jobs import Job, fork_context
 from dunning.entrypoints.api.security import ALL_ROLES, STAFF, allow
 from dunning.errors import InputError, NotFoundError, StateError
-from dunning.services import campaigns, console
-from dunning.services.auth import Principal
-from dunning.services.users import Role
+from dunning.services import console
+from dunning.services.campaigns import lifecycle
+from dunning.services.identity.auth import Principal
+from dunning.services.identity.users import Role
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": S.ErrorOut, "description": "未登录或令牌无效 / missing or invalid token"},
@@ -63,7 +64,7 @@ def import_upload(request: Request, files: list[UploadFile] = File(...), as_of: 
 
     ctx = request.app.state.ctx
     paths = save_uploads(ctx, files, allowed=PORTFOLIO_TYPES)
-    from dunning.services.imports import import_portfolio
+    from dunning.services.intake.imports import import_portfolio
 
     s = import_portfolio(ctx, paths, as_of=as_of, encoding=encoding or None, actor=principal.username)
     return {"import_id": s.import_id, "rows": s.rows, "accepted": s.accepted, "rejected": s.rejected,
@@ -105,7 +106,7 @@ def campaign_list(request: Request, cursor: int | None = Cursor, limit: int = Qu
              responses=NOT_FOUND | CONFLICT | INVALID, summary="按内置策略生成计划 / plan a campaign")
 def campaign_plan(request: Request, body: S.PlanIn, principal: Principal = allow(Role.OPERATOR)) -> dict[str, Any]:
     from dunning.services.bootstrap import ensure_bundled_templates
-    from dunning.services.planning import plan_campaign
+    from dunning.services.campaigns.planning import plan_campaign
 
     ctx = request.app.state.ctx
     if body.channel is not None and body.channel not in ctx.settings.channels:
@@ -143,7 +144,7 @@ def _background(request: Request, principal: Principal, campaign_id: int, kind: 
 
     def work(job: Job) -> None:
         job_ctx = fork_context(ctx)
-        run = campaigns.start_pilot if kind == "pilot" else campaigns.send_campaign
+        run = lifecycle.start_pilot if kind == "pilot" else lifecycle.send_campaign
         job.result = run(job_ctx, campaign_id, actor=principal.username,
                          on_progress=lambda p: job.update("sending", p.submitted + p.failed + p.suppressed, p.total))
 
@@ -162,14 +163,14 @@ def campaign_pilot(request: Request, campaign_id: DbId, principal: Principal = a
 @router.get("/campaigns/{campaign_id}/pilot", tags=["campaigns"], responses=NOT_FOUND,
             summary="试发结果与达标判断 / pilot report and go/no-go")
 def campaign_pilot_report(request: Request, campaign_id: DbId, principal: Principal = allow(*STAFF)) -> dict[str, Any]:
-    return campaigns.pilot_report(request.app.state.ctx, campaign_id)
+    return lifecycle.pilot_report(request.app.state.ctx, campaign_id)
 
 
 @router.get("/campaigns/{campaign_id}/report.html", tags=["campaigns"], responses=NOT_FOUND,
             response_class=HTMLResponse, summary="HTML 报告（单个自包含文件）/ the HTML report, one self-contained file")
 def campaign_report_html(request: Request, campaign_id: DbId, principal: Principal = allow(*STAFF)) -> HTMLResponse:
     from dunning.entrypoints.web.campaign_pages import report_response
-    from dunning.services.reports import campaign_report_html as render
+    from dunning.services.campaigns.reports import campaign_report_html as render
 
     return report_response(render(request.app.state.ctx, campaign_id), campaign_id)  # type: ignore[return-value]
 
@@ -178,17 +179,17 @@ def campaign_report_html(request: Request, campaign_id: DbId, principal: Princip
              summary="批准全量发送（四眼原则） / approve the pilot (four eyes)")
 def campaign_approve(request: Request, campaign_id: DbId,
                      principal: Principal = allow(Role.COMPLIANCE)) -> dict[str, Any]:
-    return campaigns.approve_pilot(request.app.state.ctx, campaign_id, actor=principal.username)
+    return lifecycle.approve_pilot(request.app.state.ctx, campaign_id, actor=principal.username)
 
 
 @router.get("/campaigns/{campaign_id}/held", tags=["campaigns"], responses=NOT_FOUND,
             summary="暂扣（结果未知）短信 / messages held for a person")
 def campaign_held(request: Request, campaign_id: DbId,
                   principal: Principal = allow(Role.COMPLIANCE)) -> dict[str, Any]:
-    from dunning.services import held
+    from dunning.services.campaigns import held
 
     ctx = request.app.state.ctx
-    st = campaigns.status(ctx, campaign_id)  # 404 for an unknown campaign
+    st = lifecycle.status(ctx, campaign_id)  # 404 for an unknown campaign
     rows = [held.as_dict(m) for m in held.list_held(ctx, campaign_id=campaign_id)]
     return {"campaign_id": campaign_id, "held": st["held"], "hint": st["held_hint"], "messages": rows}
 
@@ -197,7 +198,7 @@ def campaign_held(request: Request, campaign_id: DbId,
              summary="人工处理暂扣短信（须填原因，审计） / resolve held messages")
 def campaign_held_resolve(request: Request, campaign_id: DbId, body: S.HeldResolveIn,
                           principal: Principal = allow(Role.COMPLIANCE)) -> dict[str, Any]:
-    from dunning.services import held
+    from dunning.services.campaigns import held
 
     ctx = request.app.state.ctx
     ids = held.ids_of_campaign(ctx, campaign_id, body.ids)
@@ -215,14 +216,14 @@ def campaign_send(request: Request, campaign_id: DbId, principal: Principal = al
 def campaign_pause(request: Request, campaign_id: DbId, body: S.PauseIn | None = None,
                    principal: Principal = allow(Role.OPERATOR, Role.COMPLIANCE)) -> dict[str, Any]:
     ctx = request.app.state.ctx
-    campaigns.pause(ctx, campaign_id, actor=principal.username, reason=body.reason if body else "")
+    lifecycle.pause(ctx, campaign_id, actor=principal.username, reason=body.reason if body else "")
     return console.campaign_progress(ctx, principal, campaign_id).to_dict()
 
 
 @router.post("/campaigns/{campaign_id}/resume", response_model=S.JobOut, status_code=202, tags=["campaigns"],
              responses=NOT_FOUND | CONFLICT, summary="恢复发送（后台） / resume sending (background)")
 def campaign_resume(request: Request, campaign_id: DbId, principal: Principal = allow(Role.OPERATOR)) -> dict[str, Any]:
-    campaigns.resume(request.app.state.ctx, campaign_id, actor=principal.username)
+    lifecycle.resume(request.app.state.ctx, campaign_id, actor=principal.username)
     return _background(request, principal, campaign_id, "send")
 
 
@@ -230,7 +231,7 @@ def campaign_resume(request: Request, campaign_id: DbId, principal: Principal = 
              responses=NOT_FOUND | CONFLICT, summary="取消 / cancel")
 def campaign_cancel(request: Request, campaign_id: DbId, principal: Principal = allow(Role.OPERATOR)) -> dict[str, Any]:
     ctx = request.app.state.ctx
-    campaigns.cancel(ctx, campaign_id, actor=principal.username)
+    lifecycle.cancel(ctx, campaign_id, actor=principal.username)
     return console.campaign_progress(ctx, principal, campaign_id).to_dict()
 
 

@@ -4,7 +4,7 @@ A request whose signature does not verify is refused (401) and logged with the c
 never parsed; a verified request already seen within the replay window is refused (409). The body is read
 with a limit (413 past ``MAX_BODY``, never read whole first). Kannel calls its ``dlr-url`` and ``get-url`` with
 GET, so the route takes GET as well as POST. Every verified event is handed to
-:func:`dunning.services.delivery.ingest_events`.
+:func:`dunning.services.campaigns.delivery.ingest_events`.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from dunning.channels.base import DeliveryReport, InboundMessage, WebhookRequest
 from dunning.entrypoints.api import schemas as S
 from dunning.entrypoints.api.security import client_ip, public
 from dunning.errors import DunningError, InputError, NotFoundError
-from dunning.services.auth import Principal
+from dunning.services.campaigns.delivery import ingest_events
 from dunning.services.context import AppContext
-from dunning.services.delivery import ingest_events
 from dunning.services.guard import replay
+from dunning.services.identity.auth import Principal
 
 log = logging.getLogger("dunning.webhooks")
 MAX_BODY = 1 << 20

@@ -115,7 +115,7 @@ def import_(
     """导入当日账户：清洗、校验、去重，逐行说明拒绝原因。"""
     from rich.progress import BarColumn, Progress, TextColumn
 
-    from dunning.services.imports import import_portfolio
+    from dunning.services.intake.imports import import_portfolio
 
     with handled(json_out):
         ctx = context()
@@ -163,7 +163,7 @@ def users_add(
 ) -> None:
     """添加用户（需管理员；全新安装时由安装者添加第一位管理员，其系统用户随即绑定到该管理员）。"""
     from dunning.services.guard.identity import after_user_added
-    from dunning.services.users import add_user
+    from dunning.services.identity.users import add_user
 
     with handled(json_out):
         secret = read_password(password, password_stdin, required=not no_password, json_out=json_out)
@@ -180,7 +180,7 @@ def users_add(
 @users_app.command("list")
 def users_list(json_out: bool = JsonOpt) -> None:
     """全部用户、角色与状态。"""
-    from dunning.services.auth import list_users
+    from dunning.services.identity.auth import list_users
 
     with handled(json_out):
         rows = list_users(context())

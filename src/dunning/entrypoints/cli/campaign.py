@@ -65,8 +65,8 @@ def plan(
     json_out: bool = JsonOpt,
 ) -> None:
     """按策略为某业务日期创建批次：逐账户生成短信或抑制原因。"""
-    from dunning.services import planning
     from dunning.services.bootstrap import ensure_bundled_templates
+    from dunning.services.campaigns import planning
 
     with handled(json_out):
         ctx = context()
@@ -103,10 +103,10 @@ def _explain_past_as_of(s: Any, today: Any) -> None:
 @app.command("show")
 def show(campaign_id: int = typer.Argument(..., help="批次号"), json_out: bool = JsonOpt) -> None:
     """批次状态与各状态短信数量。"""
-    from dunning.services import campaigns
+    from dunning.services.campaigns import lifecycle
 
     with handled(json_out):
-        st = campaigns.status(context(), campaign_id)
+        st = lifecycle.status(context(), campaign_id)
     if json_out:
         emit_json(st)
         return
@@ -123,10 +123,10 @@ def show(campaign_id: int = typer.Argument(..., help="批次号"), json_out: boo
 @app.command("list")
 def list_(json_out: bool = JsonOpt) -> None:
     """最近的批次。"""
-    from dunning.services import campaigns
+    from dunning.services.campaigns import lifecycle
 
     with handled(json_out):
-        rows = campaigns.list_campaigns(context())
+        rows = lifecycle.list_campaigns(context())
     if json_out:
         emit_json(rows)
         return
@@ -141,10 +141,10 @@ def list_(json_out: bool = JsonOpt) -> None:
 @app.command("pilot")
 def pilot(campaign_id: int, actor: str = ActorOpt, json_out: bool = JsonOpt) -> None:
     """试发：按分群与变体分层抽样发送，并给出是否达标。"""
-    from dunning.services import campaigns
+    from dunning.services.campaigns import lifecycle
 
     with handled(json_out):
-        r = campaigns.start_pilot(ctx := context(), campaign_id, actor=acting(ctx, actor))
+        r = lifecycle.start_pilot(ctx := context(), campaign_id, actor=acting(ctx, actor))
     if json_out:
         emit_json(r)
         if not r["go"]:
@@ -164,10 +164,10 @@ def pilot(campaign_id: int, actor: str = ActorOpt, json_out: bool = JsonOpt) -> 
 @app.command("approve")
 def approve(campaign_id: int, actor: str = ActorOpt, json_out: bool = JsonOpt) -> None:
     """审批试发（须为合规审核角色，且不是计划或试发的人）。"""
-    from dunning.services import campaigns
+    from dunning.services.campaigns import lifecycle
 
     with handled(json_out):
-        r = campaigns.approve_pilot(ctx := context(), campaign_id, actor=acting(ctx, actor))
+        r = lifecycle.approve_pilot(ctx := context(), campaign_id, actor=acting(ctx, actor))
     if json_out:
         emit_json(r)
         return
@@ -180,16 +180,16 @@ def approve(campaign_id: int, actor: str = ActorOpt, json_out: bool = JsonOpt) -
 @app.command("send")
 def send(campaign_id: int, actor: str = ActorOpt, json_out: bool = JsonOpt) -> None:
     """全量发送（实时进度；完成、暂停、取消或发送时段结束时返回）。"""
-    from dunning.services import campaigns
+    from dunning.services.campaigns import lifecycle
 
     with handled(json_out):
         ctx = context()
         if json_out:
-            r = campaigns.send_campaign(ctx, campaign_id, actor=acting(ctx, actor))
+            r = lifecycle.send_campaign(ctx, campaign_id, actor=acting(ctx, actor))
         else:
             bar, on_progress = progress_bar()
             with bar:
-                r = campaigns.send_campaign(ctx, campaign_id, actor=acting(ctx, actor), on_progress=on_progress)
+                r = lifecycle.send_campaign(ctx, campaign_id, actor=acting(ctx, actor), on_progress=on_progress)
     if json_out:
         emit_json(r)
         return
@@ -205,17 +205,17 @@ def send(campaign_id: int, actor: str = ActorOpt, json_out: bool = JsonOpt) -> N
 def _simple(action: str):
     def cmd(campaign_id: int, actor: str = ActorOpt, json_out: bool = JsonOpt,
             reason: str = typer.Option("", "--reason", help="原因（暂停时）")) -> None:
-        from dunning.services import campaigns
+        from dunning.services.campaigns import lifecycle
 
         with handled(json_out):
             ctx = context()
             who = acting(ctx, actor)
             if action == "pause":
-                r = campaigns.pause(ctx, campaign_id, actor=who, reason=reason)
+                r = lifecycle.pause(ctx, campaign_id, actor=who, reason=reason)
             elif action == "resume":
-                r = campaigns.resume(ctx, campaign_id, actor=who)
+                r = lifecycle.resume(ctx, campaign_id, actor=who)
             else:
-                r = campaigns.cancel(ctx, campaign_id, actor=who)
+                r = lifecycle.cancel(ctx, campaign_id, actor=who)
         if json_out:
             emit_json(r)
         else:
@@ -232,7 +232,7 @@ app.command("cancel", help="取消批次：未发送的短信不再发送")(_sim
 @app.command("report")
 def report(campaign_id: int, out: Path = typer.Option(None, "--out", help="HTML 路径"), json_out: bool = JsonOpt) -> None:
     """生成批次报告（HTML 图表 + Excel）。"""
-    from dunning.services.reports import write_campaign_report
+    from dunning.services.campaigns.reports import write_campaign_report
 
     with handled(json_out):
         paths = write_campaign_report(context(), campaign_id, out)

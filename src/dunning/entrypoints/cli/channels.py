@@ -126,7 +126,7 @@ def test(
 def sweep(json_out: bool = JsonOpt) -> None:
     """把提交后超过 dlr_timeout_hours 仍无最终状态报告的短信标为“过期”（迟到的报告仍会更新状态）。可定时运行。"""
     from dunning.entrypoints.cli.common import acting_or_system, context
-    from dunning.services.sending import sweep_expired
+    from dunning.services.campaigns.sending import sweep_expired
 
     with handled(json_out):
         ctx = context()
@@ -145,7 +145,7 @@ def reconcile(
 ) -> None:
     """核对该通道上结果未知（已提交未确认、进程中断）的短信：能向通道查询的按查询结果结算，否则交给人工处理；绝不盲目重发。"""
     from dunning.entrypoints.cli.common import acting_or_system, context
-    from dunning.services.sending import reconcile_channel
+    from dunning.services.campaigns.sending import reconcile_channel
 
     with handled(json_out):
         ctx = context()

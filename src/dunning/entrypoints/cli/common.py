@@ -41,8 +41,8 @@ def acting(ctx: Any, claimed: str | None = None) -> str:
     of the command record it, with ``via = cli``, the OS user and the host. A clear error otherwise."""
     from dataclasses import replace
 
-    from dunning.services.auth import AuthFailed
     from dunning.services.guard.identity import authenticate
+    from dunning.services.identity.auth import AuthFailed
 
     cred = _credentials(ctx, claimed)
     try:
@@ -58,8 +58,8 @@ def acting(ctx: Any, claimed: str | None = None) -> str:
 def acting_or_system(ctx: Any) -> str:
     """Housekeeping a scheduler runs (sweeps, reconciliation): the authenticated person when there is one,
     else ``system`` — the audit rows still carry ``via = cli``, the OS user and the host."""
-    from dunning.services.auth import AuthFailed
     from dunning.services.guard.identity import authenticate
+    from dunning.services.identity.auth import AuthFailed
 
     try:
         return authenticate(ctx, _credentials(ctx, None))

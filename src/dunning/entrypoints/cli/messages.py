@@ -29,7 +29,7 @@ def held(
     json_out: bool = JsonOpt,
 ) -> None:
     """列出暂扣短信（原因、暂扣时长；手机号已脱敏）。它们不会被自动重发。"""
-    from dunning.services.held import as_dict, list_held
+    from dunning.services.campaigns.held import as_dict, list_held
 
     with handled(json_out):
         rows = list_held(context(), campaign_id=campaign, limit=limit)
@@ -60,7 +60,7 @@ def resolve(
 ) -> None:
     """人工处理暂扣短信：须合规或管理员角色，须填写原因，写入审计。"""
     from dunning.errors import InputError
-    from dunning.services.held import resolve as do_resolve
+    from dunning.services.campaigns.held import resolve as do_resolve
 
     with handled(json_out):
         if as_sent == requeue:

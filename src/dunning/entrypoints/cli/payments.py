@@ -31,7 +31,7 @@ def import_(
     还款时间 paid_at（2026-11-22 10:15、2026年11月21日 均可）。常见中英文表头都能识别；
     示例 example: examples/repayments.csv
     """
-    from dunning.services.payments import import_payments
+    from dunning.services.intake.payments import import_payments
 
     with handled(json_out):
         s = import_payments(ctx := context(), files, actor=acting(ctx, actor), encoding=encoding)

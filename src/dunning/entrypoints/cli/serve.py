@@ -85,7 +85,7 @@ def users_token(
     json_out: bool = typer.Option(False, "--json", help="输出 JSON"),
 ) -> None:
     """为用户生成 API 令牌（只显示一次），或吊销其全部令牌。"""
-    from dunning.services import auth
+    from dunning.services.identity import auth
 
     with handled(json_out):
         ctx = context()
@@ -111,7 +111,7 @@ def users_password(
     unlock: bool = typer.Option(False, "--unlock", help="只解除登录锁定"),
 ) -> None:
     """设置用户的控制台登录密码（同时解除锁定）。"""
-    from dunning.services import auth
+    from dunning.services.identity import auth
 
     with handled():
         ctx = context()

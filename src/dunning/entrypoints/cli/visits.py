@@ -60,8 +60,8 @@ def routes(
     json_out: bool = typer.Option(False, "--json", help="输出 JSON"),
 ) -> None:
     """排出某日已报备外访的路线单（每个两人小组一条路线）。"""
-    from dunning.services.auth import Principal
-    from dunning.services.users import Role
+    from dunning.services.identity.auth import Principal
+    from dunning.services.identity.users import Role
     from dunning.services.visits.sheets import day_sheets
 
     with handled(json_out):

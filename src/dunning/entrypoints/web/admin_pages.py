@@ -9,13 +9,13 @@ from dunning.entrypoints.api.security import allow
 from dunning.entrypoints.web.common import done
 from dunning.entrypoints.web.listing import download, filters_query, page_request
 from dunning.entrypoints.web.render import renderer
-from dunning.services import auth
-from dunning.services.auth import Principal
+from dunning.services.identity import auth
+from dunning.services.identity.auth import Principal
+from dunning.services.identity.users import ROLE_ZH, Role, add_user
 from dunning.services.queries import exporting
 from dunning.services.queries import users as users_q
 from dunning.services.queries.paging import PageRequest
 from dunning.services.queries.users import STATUS_ZH, UserFilter, list_user_rows
-from dunning.services.users import ROLE_ZH, Role, add_user
 
 router = APIRouter(include_in_schema=False)
 

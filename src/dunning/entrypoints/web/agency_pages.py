@@ -24,8 +24,8 @@ from dunning.errors import InputError
 from dunning.services.agencies import allocation as alloc
 from dunning.services.agencies import performance, queries, registry, reports, tenders
 from dunning.services.agencies.evaluation import METHOD_EN, METHOD_ZH, score_sheet
-from dunning.services.auth import Principal
-from dunning.services.users import Role
+from dunning.services.identity.auth import Principal
+from dunning.services.identity.users import Role
 
 router = APIRouter(include_in_schema=False)
 ALL_VIEW = (*STAFF, Role.AGENCY)

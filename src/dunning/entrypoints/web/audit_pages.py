@@ -11,10 +11,10 @@ from dunning.entrypoints.web.import_pages import parse_day
 from dunning.entrypoints.web.listing import download, page_request
 from dunning.entrypoints.web.render import renderer
 from dunning.services import console
-from dunning.services.auth import Principal
+from dunning.services.identity.auth import Principal
+from dunning.services.identity.users import Role
 from dunning.services.queries import audit as audit_q
 from dunning.services.queries import exporting
-from dunning.services.users import Role
 
 router = APIRouter(include_in_schema=False)
 

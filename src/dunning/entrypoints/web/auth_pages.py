@@ -8,8 +8,8 @@ from fastapi.responses import RedirectResponse, Response
 from dunning.entrypoints.api.security import ALL_ROLES, LANG_COOKIE, allow, client_ip, public, session_of
 from dunning.entrypoints.web.common import pick, redirect, safe_next
 from dunning.entrypoints.web.render import renderer
-from dunning.services import auth
-from dunning.services.auth import Principal
+from dunning.services.identity import auth
+from dunning.services.identity.auth import Principal
 
 router = APIRouter(include_in_schema=False)
 

@@ -11,8 +11,8 @@ from dunning.entrypoints.web.common import done
 from dunning.entrypoints.web.render import renderer
 from dunning.errors import NotFoundError
 from dunning.services import calendar
-from dunning.services.auth import Principal
-from dunning.services.users import Role
+from dunning.services.identity.auth import Principal
+from dunning.services.identity.users import Role
 from dunning.strategy.holidays import CalendarFileError
 
 router = APIRouter(include_in_schema=False)

@@ -17,11 +17,12 @@ from dunning.entrypoints.web.job_pages import job_payload
 from dunning.entrypoints.web.listing import download, filters_query, page_request
 from dunning.entrypoints.web.render import renderer
 from dunning.entrypoints.web.uploads import save_uploads
-from dunning.services import campaigns, console
-from dunning.services.auth import Principal
+from dunning.services import console
+from dunning.services.campaigns import lifecycle
+from dunning.services.identity.auth import Principal
+from dunning.services.identity.users import Role
 from dunning.services.queries import campaigns as campaigns_q
 from dunning.services.queries import exporting
-from dunning.services.users import Role
 
 router = APIRouter(include_in_schema=False)
 
@@ -38,7 +39,7 @@ NEXT_STEP = {
 
 
 def _reason_labels() -> dict[str, str]:
-    from dunning.services.planning import SUPPRESSION_ZH
+    from dunning.services.campaigns.planning import SUPPRESSION_ZH
 
     return dict(SUPPRESSION_ZH)
 
@@ -68,7 +69,7 @@ def campaigns_page(request: Request, import_id: QueryId = None, state: str = "",
 def plan(request: Request, import_id: int = Form(..., ge=1, le=MAX_ID), channel: str = Form(""),
          strategy: UploadFile | None = File(None), principal: Principal = allow(Role.OPERATOR)) -> Response:
     from dunning.services.bootstrap import ensure_bundled_templates
-    from dunning.services.planning import plan_campaign
+    from dunning.services.campaigns.planning import plan_campaign
 
     ctx = request.app.state.ctx
     console.import_view(ctx, principal, import_id, samples=0)  # an unknown import is a 404 now, not a failed job
@@ -97,7 +98,7 @@ def campaign_page(request: Request, campaign_id: DbId, principal: Principal = al
     ctx = request.app.state.ctx
     v = console.campaign_view(ctx, principal, campaign_id)
     job = request.app.state.jobs.latest(f"campaign:{campaign_id}")
-    from dunning.services.held import held_count
+    from dunning.services.campaigns.held import held_count
 
     return renderer(request).page(request, "campaign.html", v=v, pilot=v.pilot, job=job,
                                   next_step=NEXT_STEP.get(v.progress.state, ""), reason_zh=_reason_labels(),
@@ -138,9 +139,9 @@ def _start(request: Request, principal: Principal, campaign_id: int, kind: str) 
             job.update("发送中", p.submitted + p.failed + p.suppressed, p.total)
 
         if kind == "pilot":
-            job.result = campaigns.start_pilot(job_ctx, campaign_id, actor=principal.username, on_progress=on_progress)
+            job.result = lifecycle.start_pilot(job_ctx, campaign_id, actor=principal.username, on_progress=on_progress)
         else:
-            job.result = campaigns.send_campaign(job_ctx, campaign_id, actor=principal.username,
+            job.result = lifecycle.send_campaign(job_ctx, campaign_id, actor=principal.username,
                                                  on_progress=on_progress)
         job.result_url = f"/campaigns/{campaign_id}"
 
@@ -162,7 +163,7 @@ def pilot(request: Request, campaign_id: DbId, principal: Principal = allow(Role
 
 @router.post("/campaigns/{campaign_id}/approve")
 def approve(request: Request, campaign_id: DbId, principal: Principal = allow(Role.COMPLIANCE)) -> Response:
-    campaigns.approve_pilot(request.app.state.ctx, campaign_id, actor=principal.username)
+    lifecycle.approve_pilot(request.app.state.ctx, campaign_id, actor=principal.username)
     return done(request, f"/campaigns/{campaign_id}", "已批准全量发送。运营人员现在可以开始发送。",
                 "Approved for the full send; an operator can now start it.")
 
@@ -181,7 +182,7 @@ def send(request: Request, campaign_id: DbId, principal: Principal = allow(Role.
 def resolve_held(request: Request, campaign_id: DbId, resolution: str = Form(...), reason: str = Form(""),
                  principal: Principal = allow(Role.COMPLIANCE)) -> Response:
     from dunning.errors import InputError
-    from dunning.services import held
+    from dunning.services.campaigns import held
 
     ctx = request.app.state.ctx
     if resolution not in ("as_sent", "requeue"):
@@ -199,21 +200,21 @@ def resolve_held(request: Request, campaign_id: DbId, resolution: str = Form(...
 @router.post("/campaigns/{campaign_id}/pause")
 def pause(request: Request, campaign_id: DbId, reason: str = Form(""),
           principal: Principal = allow(Role.OPERATOR, Role.COMPLIANCE)) -> Response:
-    campaigns.pause(request.app.state.ctx, campaign_id, actor=principal.username, reason=reason[:200])
+    lifecycle.pause(request.app.state.ctx, campaign_id, actor=principal.username, reason=reason[:200])
     return done(request, f"/campaigns/{campaign_id}", "已暂停。正在提交的一批完成后停止。",
                 "Paused; the batch in flight finishes first.", "warn")
 
 
 @router.post("/campaigns/{campaign_id}/resume")
 def resume(request: Request, campaign_id: DbId, principal: Principal = allow(Role.OPERATOR)) -> Response:
-    campaigns.resume(request.app.state.ctx, campaign_id, actor=principal.username)
+    lifecycle.resume(request.app.state.ctx, campaign_id, actor=principal.username)
     _start(request, principal, campaign_id, "send")
     return done(request, f"/campaigns/{campaign_id}", "已恢复发送。", "Sending resumed.", "info")
 
 
 @router.post("/campaigns/{campaign_id}/cancel")
 def cancel(request: Request, campaign_id: DbId, principal: Principal = allow(Role.OPERATOR)) -> Response:
-    campaigns.cancel(request.app.state.ctx, campaign_id, actor=principal.username)
+    lifecycle.cancel(request.app.state.ctx, campaign_id, actor=principal.username)
     return done(request, f"/campaigns/{campaign_id}", "批次已取消，未发送的短信不会再发送。",
                 "Campaign cancelled; nothing unsent will be sent.", "warn")
 
@@ -222,7 +223,7 @@ def cancel(request: Request, campaign_id: DbId, principal: Principal = allow(Rol
 def report_html(request: Request, campaign_id: DbId, principal: Principal = allow(*STAFF)) -> Response:
     """The HTML report (charts, verdicts, tables) as one self-contained page, to read or to save and email."""
     from dunning.entrypoints.web.render import lang_of
-    from dunning.services.reports import campaign_report_html
+    from dunning.services.campaigns.reports import campaign_report_html
 
     return report_response(campaign_report_html(request.app.state.ctx, campaign_id, lang=lang_of(request)),
                            campaign_id)
@@ -245,7 +246,7 @@ def report_response(html: str, campaign_id: int) -> Response:
 
 @router.get("/campaigns/{campaign_id}/report.xlsx")
 def report(request: Request, campaign_id: DbId, principal: Principal = allow(*STAFF)) -> Response:
-    from dunning.services.reports import write_campaign_report
+    from dunning.services.campaigns.reports import write_campaign_report
 
     paths = write_campaign_report(request.app.state.ctx, campaign_id)
     return FileResponse(paths["xlsx"], filename=f"campaign-{campaign_id}.xlsx",

@@ -21,9 +21,9 @@ from dunning.entrypoints.api.security import allow
 from dunning.entrypoints.web.common import done, query_base
 from dunning.entrypoints.web.render import renderer
 from dunning.errors import DunningError
-from dunning.services.auth import Principal
 from dunning.services.cases import commands, queries
-from dunning.services.users import Role
+from dunning.services.identity.auth import Principal
+from dunning.services.identity.users import Role
 
 router = APIRouter(include_in_schema=False)
 

@@ -11,7 +11,7 @@ from dunning.entrypoints.api.security import ALL_ROLES, allow
 from dunning.entrypoints.web.common import RateMeter, pick, sse_response
 from dunning.entrypoints.web.render import renderer
 from dunning.services import console
-from dunning.services.auth import Principal
+from dunning.services.identity.auth import Principal
 
 router = APIRouter(include_in_schema=False)
 

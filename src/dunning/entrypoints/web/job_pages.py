@@ -12,7 +12,7 @@ from dunning.entrypoints.api.security import STAFF, allow
 from dunning.entrypoints.web.common import pick, sse_response
 from dunning.entrypoints.web.render import JOB_STATE_ZH, renderer
 from dunning.errors import NotFoundError
-from dunning.services.auth import Principal
+from dunning.services.identity.auth import Principal
 
 router = APIRouter(include_in_schema=False)
 

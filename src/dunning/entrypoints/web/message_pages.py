@@ -14,7 +14,7 @@ from dunning.entrypoints.web.listing import download, filters_query, page_reques
 from dunning.entrypoints.web.render import renderer
 from dunning.errors import InputError
 from dunning.services import console
-from dunning.services.auth import Principal
+from dunning.services.identity.auth import Principal
 from dunning.services.queries import exporting, messages
 from dunning.services.queries.labels import MESSAGE_STATE_ZH, REPLY_ZH
 from dunning.services.queries.scope import may_see_phone

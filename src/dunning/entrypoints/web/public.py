@@ -11,7 +11,7 @@ Routes (roles in brackets; public routes use ``public()`` — never ``allow(...)
   public, never a debt detail.
 * ``POST /api/v1/verify`` [public, JSON, in the OpenAPI document] on :data:`api_router`.
 
-The entry points only parse, call :func:`dunning.services.verify.verify_message` and format: every wrong input
+The entry points only parse, call :func:`dunning.services.verification.lookup.verify_message` and format: every wrong input
 (wrong phone, wrong code, expired, garbage) reaches the same service path and gets the same answer, so the
 body and status never tell them apart. Forms still carry the CSRF token (``{{ csrf }}``), because every page
 visitor gets an anonymous session; the JSON API needs none (it reads no cookie, so there is no ambient
@@ -32,9 +32,9 @@ from pydantic import BaseModel, Field
 from dunning.entrypoints.api.security import Forbidden, allow, client_ip, public, session_of
 from dunning.entrypoints.web.render import renderer
 from dunning.services.agencies import registry as agency_registry
-from dunning.services.auth import Principal
-from dunning.services.users import Role
-from dunning.services.verify import VerifyAnswer, verify_message
+from dunning.services.identity.auth import Principal
+from dunning.services.identity.users import Role
+from dunning.services.verification.lookup import VerifyAnswer, verify_message
 
 router = APIRouter(include_in_schema=False)
 api_router = APIRouter(prefix="/api/v1", tags=["verification"], include_in_schema=True)

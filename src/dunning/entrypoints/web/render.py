@@ -14,10 +14,10 @@ from markupsafe import Markup
 
 from dunning.entrypoints.api.security import LANG_COOKIE, STAFF, csrf_token, session_of
 from dunning.entrypoints.web.i18n import translator
-from dunning.services.auth import Principal
 from dunning.services.context import AppContext
+from dunning.services.identity.auth import Principal
+from dunning.services.identity.users import Role
 from dunning.services.queries.labels import zh as label_zh
-from dunning.services.users import Role
 
 # (path, label, roles that see it)
 NAV: tuple[tuple[str, str, tuple[Role, ...]], ...] = (

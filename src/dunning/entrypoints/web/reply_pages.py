@@ -11,7 +11,7 @@ from dunning.entrypoints.web.import_pages import parse_day
 from dunning.entrypoints.web.listing import download, filters_query, page_request, parse_id
 from dunning.entrypoints.web.render import renderer
 from dunning.errors import InputError
-from dunning.services.auth import Principal
+from dunning.services.identity.auth import Principal
 from dunning.services.queries import exporting, replies
 from dunning.services.queries.labels import REPLY_ZH
 from dunning.services.queries.scope import may_see_phone

@@ -14,8 +14,8 @@ from fastapi.responses import HTMLResponse, Response
 from dunning.entrypoints.api.security import client_ip, public
 from dunning.entrypoints.web.render import renderer
 from dunning.errors import InputError
-from dunning.services.auth import Principal
 from dunning.services.cases.self_service import NOTE_MAX, REQUESTS, HelpAnswer, request_help
+from dunning.services.identity.auth import Principal
 
 router = APIRouter(include_in_schema=False)
 MAX_INPUT = 64

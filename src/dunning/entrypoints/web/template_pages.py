@@ -13,8 +13,8 @@ from dunning.entrypoints.web.common import done, pick
 from dunning.entrypoints.web.render import renderer
 from dunning.services import console
 from dunning.services import templates as tsvc
-from dunning.services.auth import Principal
-from dunning.services.users import Role
+from dunning.services.identity.auth import Principal
+from dunning.services.identity.users import Role
 from dunning.templates import STAGES, TONES
 
 router = APIRouter(include_in_schema=False)

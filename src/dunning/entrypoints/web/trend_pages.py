@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from dunning.entrypoints.api.security import ALL_ROLES, allow
 from dunning.entrypoints.web.listing import download
 from dunning.entrypoints.web.render import renderer
-from dunning.services.auth import Principal
+from dunning.services.identity.auth import Principal
 from dunning.services.queries import exporting
 from dunning.services.queries.trends import GROUPINGS, WINDOWS, as_dicts, trends
 

@@ -25,8 +25,8 @@ from dunning.entrypoints.web.common import done, pick, sse_response
 from dunning.entrypoints.web.i18n import EN
 from dunning.entrypoints.web.render import renderer
 from dunning.errors import InputError
-from dunning.services.auth import Principal
-from dunning.services.users import Role
+from dunning.services.identity.auth import Principal
+from dunning.services.identity.users import Role
 from dunning.services.visits import field, queries, safety
 from dunning.services.visits.notice import visit_notice
 from dunning.services.visits.policy import load_policy

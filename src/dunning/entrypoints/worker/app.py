@@ -1,7 +1,7 @@
 """The Celery app and its one task, ``dunning.dispatch_campaign(campaign_id, pilot_only=False, requested_by=…)``,
 on the ``dispatch_queue`` of the settings.
 
-Services enqueue the task by name (:func:`dunning.services.sending.enqueue_dispatch`, after their commit);
+Services enqueue the task by name (:func:`dunning.services.campaigns.sending.enqueue_dispatch`, after their commit);
 this module is the consuming side. The task carries ids only and runs the same dispatch code as the embedded
 ``inline`` mode.
 """
@@ -14,9 +14,9 @@ from celery import Celery, Task
 
 from dunning.config import Settings
 from dunning.errors import ConfigError
-from dunning.services import campaigns
+from dunning.services.campaigns import lifecycle
+from dunning.services.campaigns.sending import DISPATCH_TASK
 from dunning.services.context import build_context
-from dunning.services.sending import DISPATCH_TASK
 
 
 def create_app(settings: Settings) -> Celery:
@@ -45,7 +45,7 @@ def create_app(settings: Settings) -> Celery:
         # exactly once, and a dead sender's `submitting` rows are reconciled, never resent.
         ctx = build_context(settings)
         try:
-            outcome = campaigns.dispatch_enqueued(
+            outcome = lifecycle.dispatch_enqueued(
                 ctx, campaign_id, pilot_only=pilot_only, task_id=str(self.request.id),
                 worker=f"{self.request.hostname}:{os.getpid()}", requested_by=requested_by)
         finally:

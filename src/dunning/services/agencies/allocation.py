@@ -27,11 +27,12 @@ from dunning.db.agency_models import (
 from dunning.db.bulk import bulk_insert, read_frame
 from dunning.db.models import Account, Import
 from dunning.errors import InputError, NotFoundError, StateError
-from dunning.services import audit, planning
+from dunning.services import audit
 from dunning.services.agencies.gate import allocated, work_scope
 from dunning.services.agencies.tenders import get_tender
+from dunning.services.campaigns import planning
 from dunning.services.context import AppContext
-from dunning.services.users import Role, require_role
+from dunning.services.identity.users import Role, require_role
 from dunning.strategy.allocation import allocate
 
 MANAGERS = (Role.ADMIN, Role.OPERATOR, Role.STRATEGIST)

@@ -18,7 +18,7 @@ from dunning.db.models import User
 from dunning.errors import StateError
 from dunning.services.agencies import allocation, registry, tenders
 from dunning.services.context import AppContext
-from dunning.services.users import Role
+from dunning.services.identity.users import Role
 
 BUYER, EVALUATORS, APPROVER = "zhao.buyer", ("wang.ops",), "li.compliance"
 AGENCIES = (("华信商务", "华信商务咨询有限公司", 0.10, 0.30), ("诚达信息", "诚达信息服务有限公司", 0.12, 0.34))

@@ -27,7 +27,7 @@ from dunning.db.bulk import read_frame
 from dunning.errors import NotFoundError, StateError
 from dunning.services import audit
 from dunning.services.context import AppContext
-from dunning.services.users import Role, require_role
+from dunning.services.identity.users import Role, require_role
 from dunning.strategy.allocation import shares_from_scores
 from dunning.strategy.tender_scoring import Criterion, normalise
 

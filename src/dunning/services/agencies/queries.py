@@ -17,8 +17,8 @@ from dunning.services.agencies.gate import allocated
 from dunning.services.agencies.performance import commission, figures
 from dunning.services.agencies.registry import own_agency_id
 from dunning.services.agencies.tenders import STATE_ZH, aware_utc, conflicted, get_tender
-from dunning.services.auth import Principal
 from dunning.services.context import AppContext
+from dunning.services.identity.auth import Principal
 
 
 @dataclass

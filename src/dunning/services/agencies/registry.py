@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 from dunning.db.agency_models import Agency, AgencyDocument
 from dunning.errors import InputError, NotFoundError, PermissionDenied, StateError
 from dunning.services import audit
-from dunning.services.auth import Principal
 from dunning.services.context import AppContext
-from dunning.services.users import Role, add_user
+from dunning.services.identity.auth import Principal
+from dunning.services.identity.users import Role, add_user
 
 STATUSES = ("candidate", "active", "suspended", "terminated")
 STATUS_ZH = {"candidate": "候选", "active": "合作中", "suspended": "暂停", "terminated": "已终止"}

@@ -18,7 +18,7 @@ from dunning.errors import InputError, NotFoundError, PermissionDenied, StateErr
 from dunning.services import audit
 from dunning.services.agencies.registry import by_name, get
 from dunning.services.context import AppContext
-from dunning.services.users import Role, get_user, require_role
+from dunning.services.identity.users import Role, get_user, require_role
 from dunning.strategy.tender_scoring import DEFAULT_CRITERIA, Criterion
 
 MANAGERS = (Role.ADMIN, Role.STRATEGIST)

@@ -28,12 +28,12 @@ from dunning.domain.cases import (
 from dunning.domain.masking import mask_phone
 from dunning.errors import InputError, NotFoundError, PermissionDenied, StateError
 from dunning.services import audit
-from dunning.services.auth import Principal
 from dunning.services.cases.due import due_at
 from dunning.services.cases.policy import CasePolicy, load_case_policy
 from dunning.services.cases.suppression import raise_flags, release_flags
 from dunning.services.context import AppContext
-from dunning.services.users import Role
+from dunning.services.identity.auth import Principal
+from dunning.services.identity.users import Role
 
 NOTE_MAX = 2000
 SOURCES = ("reply", "self_service", "hotline", "manual")

@@ -26,11 +26,11 @@ from dunning.domain.cases import (
 )
 from dunning.domain.masking import mask_phone
 from dunning.errors import NotFoundError
-from dunning.services.auth import Principal
 from dunning.services.cases.commands import visible
 from dunning.services.cases.policy import load_case_policy
 from dunning.services.context import AppContext
-from dunning.services.users import Role
+from dunning.services.identity.auth import Principal
+from dunning.services.identity.users import Role
 
 DUE_SOON = timedelta(hours=24)
 _OPEN = tuple(s.value for s in OPEN_STATES)

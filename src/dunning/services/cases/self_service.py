@@ -20,8 +20,8 @@ from dunning.errors import InputError
 from dunning.services.cases.commands import OpenRequest, open_in
 from dunning.services.cases.policy import load_case_policy
 from dunning.services.context import AppContext
-from dunning.services.verification import ALPHABET, CODE_LENGTH, stored_hash
-from dunning.services.verify import SENT, verify_message
+from dunning.services.verification.codes import ALPHABET, CODE_LENGTH, stored_hash
+from dunning.services.verification.lookup import SENT, verify_message
 
 NOTE_MAX = 200
 ACTOR = "borrower"

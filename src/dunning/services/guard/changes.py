@@ -14,7 +14,7 @@ from dunning.db.models import AuditEvent, User
 from dunning.errors import StateError
 from dunning.services import audit
 from dunning.services.context import AppContext
-from dunning.services.users import Role
+from dunning.services.identity.users import Role
 
 REVIEWERS = frozenset({Role.COMPLIANCE.value, Role.ADMIN.value})
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from dunning.channels.base import Channel, OutboundMessage, SubmitResult
-from dunning.services.verification import CODE_PLACEHOLDER, code_for
+from dunning.services.verification.codes import CODE_PLACEHOLDER, code_for
 
 
 def fill_code(m: OutboundMessage, secret: bytes) -> OutboundMessage:

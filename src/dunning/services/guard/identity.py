@@ -15,10 +15,11 @@ from sqlalchemy import delete, func, select
 
 from dunning.db.models import User
 from dunning.db.security_models import CliIdentity
-from dunning.services import audit, auth
-from dunning.services.auth import AuthFailed
+from dunning.services import audit
 from dunning.services.context import AppContext
-from dunning.services.users import Role, get_user
+from dunning.services.identity import auth
+from dunning.services.identity.auth import AuthFailed
+from dunning.services.identity.users import Role, get_user
 
 HOW = ("请用 API 令牌（环境变量 DUNNING_TOKEN 或 --token）、本人密码（--as 用户名，按提示输入或设 DUNNING_PASSWORD），"
        "或请管理员绑定系统用户（dunning users map-os 系统用户 用户名）。",

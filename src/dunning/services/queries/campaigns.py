@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from dunning.db.models import Account, Campaign, Message
 from dunning.domain.states import CAMPAIGN_STATE_ZH, CampaignState
 from dunning.errors import InputError
-from dunning.services.auth import Principal
 from dunning.services.context import AppContext
+from dunning.services.identity.auth import Principal
 from dunning.services.queries.paging import ListPage, PageRequest, fetch, page_of
 from dunning.services.queries.scope import agency_of
 

@@ -11,8 +11,8 @@ import polars as pl
 from dunning.errors import InputError
 from dunning.exports import write_csv, write_xlsx
 from dunning.services import audit
-from dunning.services.auth import Principal
 from dunning.services.context import AppContext
+from dunning.services.identity.auth import Principal
 
 FORMATS = {"csv": "text/csv; charset=utf-8",
            "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}

@@ -5,8 +5,8 @@ The console shows the same Chinese strings and translates them with its own dict
 from __future__ import annotations
 
 from dunning.domain.states import CAMPAIGN_STATE_ZH
-from dunning.services.planning import SUPPRESSION_ZH
-from dunning.services.users import ROLE_ZH
+from dunning.services.campaigns.planning import SUPPRESSION_ZH
+from dunning.services.identity.users import ROLE_ZH
 
 MESSAGE_STATE_ZH = {
     "planned": "待发送", "suppressed": "已抑制", "queued": "排队中", "submitting": "提交中", "submitted": "已提交",

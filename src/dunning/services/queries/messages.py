@@ -16,8 +16,8 @@ from sqlalchemy import case, exists, select
 
 from dunning.db.models import Campaign, Message, Reply, TemplateRecord, TemplateVersion
 from dunning.errors import InputError
-from dunning.services.auth import Principal
 from dunning.services.context import AppContext
+from dunning.services.identity.auth import Principal
 from dunning.services.queries.labels import MESSAGE_STATE_ZH, REPLY_ZH, zh
 from dunning.services.queries.paging import ListPage, PageRequest, fetch, page_of
 from dunning.services.queries.scope import agency_of, phone_column, scoped_messages, show_phone, utc

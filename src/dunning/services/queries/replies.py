@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 
 from dunning.db.models import Account, Campaign, Message, Reply, TemplateRecord, TemplateVersion
 from dunning.errors import InputError
-from dunning.services.auth import Principal
 from dunning.services.context import AppContext
+from dunning.services.identity.auth import Principal
 from dunning.services.queries.labels import REPLY_ZH, zh
 from dunning.services.queries.messages import normalise_phone_query
 from dunning.services.queries.paging import ListPage, PageRequest, fetch, page_of

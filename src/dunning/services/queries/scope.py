@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from dunning.db.models import Account, Message
 from dunning.domain.masking import mask_phone, mask_phone_expr
-from dunning.services.auth import Principal
-from dunning.services.users import FIELD_ROLES, Role
+from dunning.services.identity.auth import Principal
+from dunning.services.identity.users import FIELD_ROLES, Role
 
 FULL_PHONE_ROLES = frozenset({Role.ADMIN, Role.COMPLIANCE})
 REJECT_DETAIL_ROLES = frozenset({Role.ADMIN, Role.COMPLIANCE, Role.OPERATOR})

@@ -18,8 +18,8 @@ from sqlalchemy import select
 from dunning.db.bulk import read_frame
 from dunning.db.models import Account, Campaign, Message, Payment, Reply, TemplateRecord, TemplateVersion
 from dunning.errors import InputError
-from dunning.services.auth import Principal
 from dunning.services.context import AppContext
+from dunning.services.identity.auth import Principal
 from dunning.services.queries.campaigns import SENT_STATES
 from dunning.services.queries.scope import agency_of
 

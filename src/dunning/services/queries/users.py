@@ -7,8 +7,8 @@ from typing import Any
 
 import polars as pl
 
-from dunning.services.auth import UserRow, list_users
 from dunning.services.context import AppContext
+from dunning.services.identity.auth import UserRow, list_users
 from dunning.services.queries.labels import zh
 from dunning.services.queries.paging import ListPage, PageRequest, page_of, resolve_sort
 

@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 from dunning.db.models import Account, User
 from dunning.db.visit_models import Visit
 from dunning.errors import DunningError
-from dunning.services.auth import Principal
 from dunning.services.context import AppContext
-from dunning.services.users import Role
+from dunning.services.identity.auth import Principal
+from dunning.services.identity.users import Role
 from dunning.services.visits import field, safety
 from dunning.services.visits.policy import load_policy
 from dunning.services.visits.registry import register_staff

@@ -13,9 +13,9 @@ from dunning.db.visit_models import PromiseToPay, Visit, VisitAlarm, VisitEvent
 from dunning.domain.geo import haversine_m
 from dunning.errors import InputError, PermissionDenied, StateError
 from dunning.services import audit
-from dunning.services.auth import Principal
 from dunning.services.context import AppContext
-from dunning.services.users import Role
+from dunning.services.identity.auth import Principal
+from dunning.services.identity.users import Role
 from dunning.services.visits.policy import VisitPolicy, load_policy
 from dunning.services.visits.requests import OPEN, STATE_ZH, get_visit, utc
 

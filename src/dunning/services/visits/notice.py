@@ -11,8 +11,8 @@ from sqlalchemy import select
 from dunning.compliance import blocking, lint_text
 from dunning.db.visit_models import FieldStaff
 from dunning.errors import ComplianceBlocked, StateError
-from dunning.services.auth import Principal
 from dunning.services.context import AppContext
+from dunning.services.identity.auth import Principal
 from dunning.services.policy import policy_for
 from dunning.services.visits.policy import VisitPolicy, load_policy
 from dunning.services.visits.requests import get_visit, utc

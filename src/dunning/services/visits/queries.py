@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import select
 
 from dunning.db.visit_models import Visit, VisitAlarm, VisitEvent
-from dunning.services.auth import Principal
 from dunning.services.context import AppContext
+from dunning.services.identity.auth import Principal
 from dunning.services.visits.policy import load_policy
 from dunning.services.visits.requests import STATE_ZH, get_visit, scope_agency, utc
 

@@ -14,9 +14,9 @@ from dunning.db.models import Account
 from dunning.db.visit_models import FieldStaff, Visit
 from dunning.errors import InputError, NotFoundError, PermissionDenied, StateError
 from dunning.services import audit
-from dunning.services.auth import Principal
 from dunning.services.context import AppContext
-from dunning.services.users import Role
+from dunning.services.identity.auth import Principal
+from dunning.services.identity.users import Role
 from dunning.services.visits.policy import VisitPolicy, load_policy
 from dunning.strategy.calendar import holiday_name
 

@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 
 from dunning.db.bulk import read_frame
 from dunning.db.models import Import
-from dunning.services.auth import Principal
 from dunning.services.context import AppContext
+from dunning.services.identity.auth import Principal
 from dunning.services.visits.requests import scope_agency
 
 UTC_US = pl.Datetime("us", "UTC")

@@ -12,9 +12,9 @@ from sqlalchemy import select
 from dunning.db.visit_models import Visit, VisitAlarm, VisitEvent
 from dunning.errors import NotFoundError, PermissionDenied, StateError
 from dunning.services import audit
-from dunning.services.auth import Principal
 from dunning.services.context import AppContext
-from dunning.services.users import Role
+from dunning.services.identity.auth import Principal
+from dunning.services.identity.users import Role
 from dunning.services.visits.policy import VisitPolicy, load_policy
 from dunning.services.visits.requests import scope_agency, utc
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
-from dunning.services.auth import Principal
 from dunning.services.context import AppContext
+from dunning.services.identity.auth import Principal
 from dunning.services.visits.policy import VisitPolicy, load_policy
 from dunning.services.visits.queries import VisitRow, list_visits
 from dunning.services.visits.routing import REASONS, Stop, Team, plan_routes

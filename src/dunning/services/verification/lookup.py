@@ -24,7 +24,7 @@ from dunning.db.security_models import StaffLookup
 from dunning.domain.masking import mask_phone
 from dunning.services import audit
 from dunning.services.context import AppContext
-from dunning.services.verification import ALPHABET, CODE_LENGTH, stored_hash
+from dunning.services.verification.codes import ALPHABET, CODE_LENGTH, stored_hash
 
 log = logging.getLogger("dunning.verify")
 

@@ -28,10 +28,10 @@ from dunning.reporting.html import (
 )
 from dunning.reporting.outcomes import CARRIER_ZH, CampaignOutcomes, OutcomeSettings
 from dunning.services.calendar import next_year_warning
-from dunning.services.campaigns import status
+from dunning.services.campaigns.lifecycle import status
+from dunning.services.campaigns.outcomes import campaign_outcomes
+from dunning.services.campaigns.planning import SUPPRESSION_ZH
 from dunning.services.context import AppContext
-from dunning.services.outcomes import campaign_outcomes
-from dunning.services.planning import SUPPRESSION_ZH
 
 _SENT_STATES = ["submitted", "delivered", "failed", "expired", "held"]
 

@@ -26,9 +26,9 @@ from dunning.domain.masking import mask_phone
 from dunning.domain.states import CampaignState, MessageState
 from dunning.errors import InputError, NotFoundError, StateError
 from dunning.services import audit
-from dunning.services.campaigns_base import get_campaign, transition
+from dunning.services.campaigns.transitions import get_campaign, transition
 from dunning.services.context import AppContext
-from dunning.services.users import Role, require_role
+from dunning.services.identity.users import Role, require_role
 
 Resolution = Literal["as_sent", "requeue"]
 RESOLVER_ROLES = (Role.COMPLIANCE,)  # and admin

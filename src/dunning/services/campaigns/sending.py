@@ -39,8 +39,8 @@ from dunning.dispatch.state import DbLimiterStore
 from dunning.domain.states import CampaignState
 from dunning.errors import ConfigError, NotFoundError
 from dunning.services import audit
+from dunning.services.campaigns.delivery import ingest_events
 from dunning.services.context import AppContext
-from dunning.services.delivery import ingest_events
 from dunning.strategy import StrategySpec, parse_strategy
 
 DISPATCH_TASK = "dunning.dispatch_campaign"

@@ -37,8 +37,10 @@ from dunning.db.models import ApiToken, AuditEvent, User
 from dunning.errors import DunningError, NotFoundError
 from dunning.services import audit
 from dunning.services.context import AppContext
-from dunning.services.users import MIN_PASSWORD as MIN_PASSWORD  # the rule lives in users.check_password
-from dunning.services.users import ROLE_ZH, Role, check_password, get_user, hasher
+from dunning.services.identity.users import (
+    MIN_PASSWORD as MIN_PASSWORD,  # the rule lives in users.check_password
+)
+from dunning.services.identity.users import ROLE_ZH, Role, check_password, get_user, hasher
 
 TOKEN_PREFIX = "dun_"  # nosec B105  # not a password (a constant naming a token format or slot)
 

@@ -1,4 +1,4 @@
-"""Campaign state changes shared by planning and the campaign lifecycle."""
+"""A campaign's state changes (get, transition with its audit event, strategy spec): used by planning, the lifecycle and held messages."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Campaigns: pilot → four-eyes approval → send (⇄ pause) → completed / cancelled (planning: planning.py).
 
-Every state change writes an audit event in the same transaction (``campaigns_base.transition``).
+Every state change writes an audit event in the same transaction (``transitions.transition``).
 
 Sending runs where ``settings.dispatch_mode`` says: ``inline`` dispatches in the caller's process; ``celery``
 enqueues the worker task after the commit and follows the campaign's progress in the database until the
@@ -25,12 +25,12 @@ from dunning.dispatch.engine import DispatchOutcome, Progress
 from dunning.domain.states import CAMPAIGN_STATE_ZH, CampaignState, MessageState
 from dunning.errors import ConfigError, StateError
 from dunning.services import audit
-from dunning.services.campaigns_base import get_campaign, strategy_spec, transition
+from dunning.services.campaigns.held import how_to_resolve
+from dunning.services.campaigns.sending import campaign_window, run_dispatch, start_dispatch
+from dunning.services.campaigns.transitions import get_campaign, strategy_spec, transition
 from dunning.services.context import AppContext
-from dunning.services.held import how_to_resolve
-from dunning.services.sending import campaign_window, run_dispatch, start_dispatch
+from dunning.services.identity.users import Role, require_role
 from dunning.services.templates import missing_channel_codes
-from dunning.services.users import Role, require_role
 
 # --------------------------------------------------------------------------------------------------- pilot
 

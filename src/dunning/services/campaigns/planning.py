@@ -33,11 +33,11 @@ from dunning.errors import ConfigError, InputError, NotFoundError, StateError
 from dunning.intake import phone_expr
 from dunning.services import audit
 from dunning.services.calendar import calendar_for, next_year_warning
-from dunning.services.campaigns_base import transition
+from dunning.services.campaigns.transitions import transition
 from dunning.services.cases.suppression import hardship_phones
 from dunning.services.context import AppContext
 from dunning.services.policy import policy_for, render_context
-from dunning.services.verification import CODE_PLACEHOLDER, codes_and_hashes
+from dunning.services.verification.codes import CODE_PLACEHOLDER, codes_and_hashes
 from dunning.strategy import StrategySpec, assign_steps, load_bundled_strategy, load_strategy
 from dunning.strategy.budget import apply_caps
 from dunning.strategy.calendar import FireDays, HolidayCalendar, fire_days

@@ -1,0 +1,1 @@
+"""Campaigns: planning, lifecycle (pilot, approval, send), sending, delivery, held messages, outcomes."""

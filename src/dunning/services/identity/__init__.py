@@ -1,0 +1,1 @@
+"""Identity: authentication (passwords, tokens, sessions) and users with their roles."""

@@ -1,0 +1,1 @@
+"""Intake services: portfolio imports and repayment imports."""

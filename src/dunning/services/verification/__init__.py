@@ -1,0 +1,1 @@
+"""Verification: per-message codes (codes) and the public authenticity lookup (lookup)."""
