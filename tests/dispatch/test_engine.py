@@ -269,7 +269,7 @@ def test_a_silent_smsc_makes_reconciliation_hold_within_the_deadline_not_hang(
     vendor_peer.mute_queries(True)
     started = time.monotonic()
     said: list[str] = []
-    from dunning.dispatch.engine import reconcile
+    from dunning.dispatch.reconcile import reconcile
 
     async def go() -> dict[str, int]:
         try:
@@ -281,7 +281,7 @@ def test_a_silent_smsc_makes_reconciliation_hold_within_the_deadline_not_hang(
     got = asyncio.run(go())
     assert time.monotonic() - started < 5.0
     assert got == {"submitted": 0, "requeued": 0, "held": 5}
-    assert said and "查询" in said[0], "the command says what it waits for"
+    assert said and "核实" in said[0] and "Ctrl+C" in said[0], "the command says what it waits for"
     with ctx.db.transaction() as s:
         details = s.execute(select(Message.reason, Message.detail).where(Message.campaign_id == cid)).all()
     assert all(r == "query_failed" and "未应答 query_sm" in (d or "") for r, d in details)

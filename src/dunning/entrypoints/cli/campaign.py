@@ -189,7 +189,10 @@ def send(campaign_id: int, actor: str = ActorOpt, json_out: bool = JsonOpt) -> N
         else:
             bar, on_progress = progress_bar()
             with bar:
-                r = lifecycle.send_campaign(ctx, campaign_id, actor=acting(ctx, actor), on_progress=on_progress)
+                # Before the first message goes, a dead sender's interrupted messages are checked with the
+                # provider: say so (with its deadline and that Ctrl+C interrupts) instead of a silent bar.
+                r = lifecycle.send_campaign(ctx, campaign_id, actor=acting(ctx, actor), on_progress=on_progress,
+                                            on_wait=lambda say: bar.console.print(f"[yellow]{say}[/]"))
     if json_out:
         emit_json(r)
         return

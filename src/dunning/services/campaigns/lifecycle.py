@@ -187,8 +187,12 @@ def approve_pilot(ctx: AppContext, campaign_id: int, *, actor: str) -> dict[str,
 
 def send_campaign(ctx: AppContext, campaign_id: int, *, actor: str,
                   on_progress: Callable[[Progress], None] | None = None,
-                  follow_timeout: float | None = None) -> dict[str, Any]:
+                  follow_timeout: float | None = None,
+                  on_wait: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Queue everything planned and send; returns when done, paused, cancelled or the window closes.
+
+    ``on_wait`` hears (Chinese first) what the send waits for before sending: checking a dead sender's
+    interrupted messages with the provider.
 
     In ``celery`` mode a worker sends (and completes the campaign in ``actor``'s name); this call follows it, or
     returns with ``stopped = "following_timeout"`` after ``follow_timeout`` seconds without any progress."""
@@ -211,7 +215,7 @@ def send_campaign(ctx: AppContext, campaign_id: int, *, actor: str,
         stopped, detail = follow_worker(ctx, campaign_id, pilot_only=False, on_progress=on_progress,
                                         follow_timeout=follow_timeout, actor=actor)
     else:
-        outcome = run_dispatch(ctx, campaign_id, pilot_only=False, on_progress=on_progress)
+        outcome = run_dispatch(ctx, campaign_id, pilot_only=False, on_progress=on_progress, on_wait=on_wait)
         stopped, detail = outcome.stopped, outcome.detail
     with ctx.db.transaction() as s:
         c = get_campaign(s, campaign_id)
