@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import event, select, update
 
 from dunning.config import ChannelSettings
+from dunning.db.bulk import Sql
 from dunning.db.models import Message
-from dunning.db.rawsql import Sql
 from dunning.dispatch import outbox
 from tests.dispatch.factories import bulk_campaign
 from tests.dispatch.support import BUSINESS_NOON, make_ctx

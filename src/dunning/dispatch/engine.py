@@ -43,8 +43,8 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from dunning.channels.base import Channel, ChannelEvent, OutboundMessage, SubmitResult
+from dunning.db.bulk import Sql
 from dunning.db.engine import Database
-from dunning.db.rawsql import Sql
 from dunning.dispatch import outbox
 from dunning.dispatch.batches import ClaimSizing, Route
 from dunning.dispatch.breaker import CircuitBreaker
@@ -55,6 +55,7 @@ from dunning.dispatch.ratelimit import GcraLimiter
 from dunning.dispatch.reconcile import QUERY_TIMEOUT, reconcile_routes
 from dunning.dispatch.retry import RetryPolicy
 from dunning.dispatch.state import CampaignLease
+from dunning.dispatch.templating import template_keys
 from dunning.domain.states import CampaignState
 from dunning.errors import ChannelError, PermanentChannelError, RateLimitedError, TransientChannelError
 
@@ -273,7 +274,7 @@ class _Run:
             n = self.sizing.claim(route, self.avg_parts)
             claim = await self.db(outbox.claim, self.engine, self.sql, campaign_id=cid,
                                   channel=route.name, n=n, now=now, pilot_only=self.pilot_only, tz=cfg.window.tz,
-                                  budget=cfg.budget, template_keys=outbox.template_keys(route.name, route.channel))
+                                  budget=cfg.budget, template_keys=template_keys(route.name, route.channel))
             if claim.messages:
                 self.avg_parts = max(1.0, sum(m.parts for m in claim.messages) / len(claim.messages))
             progress.suppressed += len(claim.suppressed) + claim.expired

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import Engine
+
 from dunning.channels.base import Channel, SubmitResult
+from dunning.db.bulk import Sql, insert_rows, run
 from dunning.db.engine import Database
-from dunning.db.rawsql import Sql
 from dunning.dispatch import outbox
-from dunning.dispatch.outbox import Orphan
+from dunning.dispatch.outbox import ABSENT, FOUND, HOLD, move_rows
 from dunning.domain.states import MessageState
 from dunning.errors import ChannelError
 
@@ -29,6 +32,47 @@ QUERY_TIMEOUT = 60.0  # the whole provider lookup of one reconciliation, on top 
 
 Runner = Callable[..., Awaitable[Any]]
 EMPTY = {"submitted": 0, "requeued": 0, "held": 0}
+
+
+@dataclass(frozen=True, slots=True)
+class Orphan:
+    id: int
+    idempotency_key: str
+    channel: str | None
+    state: str
+
+
+def orphans(engine: Engine, sql: Sql, *, campaign_id: int | None = None, channel: str | None = None) -> list[Orphan]:
+    """Messages whose send outcome this process does not know: ``submitting``, or held for a reason a lookup can
+    settle (:data:`~dunning.dispatch.outbox.CHECKABLE_HOLDS`)."""
+    where = [f"{c} = ?" for c, v in (("campaign_id", campaign_id), ("channel", channel)) if v is not None]
+    params = [v for v in (campaign_id, channel) if v is not None]
+    holds = ", ".join("?" for _ in outbox.CHECKABLE_HOLDS)
+    with engine.connect() as conn:
+        rows = run(conn, sql,
+                   "SELECT id, idempotency_key, channel, state FROM messages WHERE "  # nosec B608  # identifiers and placeholders from code only
+                   f"(state = ? OR (state = ? AND reason IN ({holds}))){''.join(f' AND {w}' for w in where)} "
+                   "ORDER BY id",
+                   [MessageState.SUBMITTING.value, MessageState.HELD.value, *outbox.CHECKABLE_HOLDS, *params]).all()
+    return [Orphan(int(r.id), str(r.idempotency_key), r.channel, str(r.state)) for r in rows]
+
+
+def settle_orphans(engine: Engine, sql: Sql, *, channel: str, found: dict[int, SubmitResult],
+                   unknown: Sequence[int], hold: dict[int, tuple[str, str]], now: datetime) -> None:
+    """Apply a reconciliation: ``found`` → submitted (+ parts), ``unknown`` → queued again, ``hold`` → held with
+    (reason, detail). Rows already held keep their first reason."""
+    ts = sql.ts(now)
+    with engine.begin() as conn:
+        move_rows(conn, sql, FOUND, "provider_id = ?, submitted_at = ?, channel = ?, reason = NULL",
+                  [(r.provider_id, ts, channel, mid) for mid, r in found.items()])
+        insert_rows(conn, sql, "message_parts", ["message_id", "channel", "provider_id", "part_no"],
+                    [(mid, channel, pid, i + 1) for mid, r in found.items()
+                     for i, pid in enumerate(r.part_ids or ((r.provider_id,) if r.provider_id else ()))])
+        move_rows(conn, sql, ABSENT, "reason = NULL, next_attempt_at = NULL, "
+                                     "attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END",
+                  [(mid,) for mid in unknown])
+        move_rows(conn, sql, HOLD, "reason = ?, detail = ?",
+                  [(reason, detail, mid) for mid, (reason, detail) in hold.items()])
 
 
 def absence_is_proof(channel: Channel) -> bool:
@@ -61,7 +105,7 @@ async def reconcile_group(db: Database, sql: Sql, channel: Channel | None, chann
     counts = dict(EMPTY)
     submitting = [r for r in rows if r.state == MessageState.SUBMITTING]
     if channel is None or not channel.capabilities.status_query:
-        await call(outbox.settle_orphans, db.engine, sql, channel=channel_name, found={}, unknown=[],
+        await call(settle_orphans, db.engine, sql, channel=channel_name, found={}, unknown=[],
                    hold={r.id: (outbox.HOLD_CRASH, HOLD_NO_QUERY) for r in submitting}, now=now)
         counts["held"] = len(submitting)
         return counts
@@ -82,7 +126,7 @@ async def reconcile_group(db: Database, sql: Sql, channel: Channel | None, chann
         detail = HOLD_NO_QUERY if no_query else (
             f"发送过程中断，向通道查询发送结果失败（{why}）：请人工核实后再处理，系统不会自动重发")
         reason = outbox.HOLD_CRASH if no_query else outbox.HOLD_QUERY_FAILED
-        await call(outbox.settle_orphans, db.engine, sql, channel=channel_name, found={}, unknown=[],
+        await call(settle_orphans, db.engine, sql, channel=channel_name, found={}, unknown=[],
                    hold={r.id: (reason, detail) for r in submitting}, now=now)
         counts["held"] = len(submitting)
         return counts
@@ -96,7 +140,7 @@ async def reconcile_group(db: Database, sql: Sql, channel: Channel | None, chann
                      if r.state == MessageState.SUBMITTING})
     settled = set(found) | {r.id for r in missed}
     hold.update({r.id: (outbox.HOLD_CRASH, HOLD_NO_QUERY) for r in submitting if r.id not in settled})
-    await call(outbox.settle_orphans, db.engine, sql, channel=channel_name, found=found, unknown=unknown, hold=hold,
+    await call(settle_orphans, db.engine, sql, channel=channel_name, found=found, unknown=unknown, hold=hold,
                now=now)
     counts.update(submitted=len(found), requeued=len(unknown), held=len(hold))
     return counts
@@ -114,7 +158,7 @@ async def reconcile(db: Database, channel: Channel, channel_name: str, now: date
     campaign's lease; called by hand (``campaign_id=None``) it takes every such row of the channel.
     """
     sql = Sql(db.engine)
-    rows = outbox.orphans(db.engine, sql, campaign_id=campaign_id, channel=channel_name)
+    rows = orphans(db.engine, sql, campaign_id=campaign_id, channel=channel_name)
     if not rows:
         return dict(EMPTY)
     return await reconcile_group(db, sql, channel, channel_name, rows, now, grace, on_wait=on_wait)
@@ -124,7 +168,7 @@ async def reconcile_routes(db: Database, sql: Sql, channels: dict[str, Channel],
                            grace: float, *, run: Runner, on_wait: Callable[[str], None] | None = None,
                            timeout: float = QUERY_TIMEOUT) -> dict[str, int]:
     """Settle a campaign's orphans (after taking its lease), each through the route it was claimed for."""
-    rows = await run(outbox.orphans, db.engine, sql, campaign_id=campaign_id)
+    rows = await run(orphans, db.engine, sql, campaign_id=campaign_id)
     counts = dict(EMPTY)
     if not rows:
         return counts
