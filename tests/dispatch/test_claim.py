@@ -47,7 +47,7 @@ def test_a_message_cancelled_between_the_claims_read_and_write_is_not_claimed(tm
     other = make_ctx(tmp_path, {"sandbox": ChannelSettings(kind="sandbox")})  # a second process's connection
 
     def cancel_one(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
-        if statement.startswith("UPDATE messages SET state = 'submitting'"):
+        if statement.startswith("UPDATE messages SET state = ?, submitting_at = ?"):  # the claim's write
             with other.db.transaction() as s:
                 s.execute(update(Message).where(Message.id == victim).values(state="suppressed", reason="cancelled"))
 
