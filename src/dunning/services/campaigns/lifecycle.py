@@ -22,7 +22,7 @@ from sqlalchemy import func, select, update
 from dunning.db.bulk import read_frame
 from dunning.db.models import AuditEvent, Campaign, Message
 from dunning.dispatch.engine import DispatchOutcome, Progress
-from dunning.domain.states import CAMPAIGN_STATE_ZH, CampaignState, MessageState
+from dunning.domain.states import CAMPAIGN_STATE_ZH, SENT_STATES, CampaignState, MessageState
 from dunning.errors import ConfigError, StateError
 from dunning.services import audit
 from dunning.services.campaigns.held import how_to_resolve
@@ -135,7 +135,7 @@ def pilot_report(ctx: AppContext, campaign_id: int) -> dict[str, Any]:
         # campaign: any message the compliance lint blocked means a person looks before the mass send.
         blocks = s.scalar(select(func.count()).select_from(Message).where(
             Message.campaign_id == campaign_id, Message.reason == "lint_block")) or 0
-    sent = sum(v for k, v in states.items() if k in ("submitted", "delivered", "failed", "expired", "held"))
+    sent = sum(v for k, v in states.items() if k in SENT_STATES)
     delivered = states.get("delivered", 0)
     rate = delivered / sent if sent else 0.0
     upper = wilson_upper(delivered, sent)
