@@ -51,8 +51,8 @@ def test_move_statements_bind_the_states_as_parameters() -> None:
     assert Move((MessageState.EXPIRED,), MessageState.EXPIRED).src == (MessageState.EXPIRED,)  # a re-stamp
 
 
-_LITERAL_STATE = re.compile(r"""\bstate\s*(?:=|IN)\s*\(?\s*'(%s)'""" % "|".join(s.value for s in MessageState),
-                            re.IGNORECASE)
+_STATES = "|".join(s.value for s in MessageState)
+_LITERAL_STATE = re.compile(rf"""\bstate\s*(?:=|IN)\s*\(?\s*'({_STATES})'""", re.IGNORECASE)
 
 
 @pytest.mark.parametrize("path", STATE_CHANGERS, ids=lambda p: p.name)
