@@ -7,16 +7,15 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
-from dunning.reporting.outcomes import (
+from dunning.reporting.attribution import account_units, attribute_payments
+from dunning.reporting.frames import (
     MESSAGES_SCHEMA,
     PAYMENTS_SCHEMA,
     REPLIES_SCHEMA,
     TOUCHES_SCHEMA,
     OutcomeFrames,
-    OutcomeSettings,
-    account_units,
-    attribute_payments,
 )
+from dunning.reporting.settings import OutcomeSettings
 
 T0 = datetime(2026, 11, 16, 1, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
