@@ -8,44 +8,38 @@ from typing import Any
 
 import polars as pl
 
-__all__ = ["KINDS", "count", "days", "p_value", "pct", "pp", "signed_pp", "text", "yuan"]
+__all__ = ["KINDS", "MISSING", "count", "days", "p_value", "pct", "pp", "signed_pp", "text", "yuan"]
 
 
-def count(v: Any) -> str:
-    """A number of accounts, messages…: ``12,345``."""
-    return "—" if v is None else f"{int(v):,}"
+MISSING = "—"
 
 
-def pct(v: Any) -> str:
-    """A share as a percentage: ``12.3%``."""
-    return "—" if v is None else f"{v:.1%}"
+def _formatter(spec: str, *, cast: Callable[[Any], Any] | None = None, scale: float | None = None,
+               prefix: str = "", unit: str = "") -> Callable[[Any], str]:
+    """A formatter: :data:`MISSING` for None, else ``prefix + format(value, spec) + unit`` (the value cast or
+    scaled first)."""
+
+    def show(v: Any) -> str:
+        if v is None:
+            return MISSING
+        if cast is not None:
+            v = cast(v)
+        return prefix + format(v if scale is None else v * scale, spec) + unit
+
+    return show
 
 
-def signed_pp(v: Any) -> str:
-    """A difference of two shares in percentage points, with its sign and unit: ``+1.2pp``."""
-    return "—" if v is None else f"{v * 100:+.1f}pp"
-
-
-def pp(v: Any) -> str:
-    """A value already in percentage points (a spreadsheet cell), with its sign: ``+1.2``."""
-    return "—" if v is None else f"{v:+.1f}"
-
-
-def yuan(v: Any) -> str:
-    """An amount in yuan (a spreadsheet cell): ``¥1,234.50``."""
-    return "—" if v is None else f"¥{v:,.2f}"
-
-
-def days(v: Any) -> str:
-    return "—" if v is None else f"{v:.1f}"
+count = _formatter(",", cast=int)  # accounts, messages…: 12,345
+pct = _formatter(".1%")  # a share as a percentage: 12.3%
+signed_pp = _formatter("+.1f", scale=100, unit="pp")  # a difference of two shares: +1.2pp
+pp = _formatter("+.1f")  # a value already in percentage points (a spreadsheet cell): +1.2
+yuan = _formatter(",.2f", prefix="¥")  # an amount in yuan (a spreadsheet cell): ¥1,234.50
+days = _formatter(".1f")
+text = _formatter("", cast=str)
 
 
 def p_value(v: Any) -> str:
-    return "—" if v is None else ("<0.001" if v < 0.001 else f"{v:.3f}")
-
-
-def text(v: Any) -> str:
-    return "—" if v is None else str(v)
+    return MISSING if v is None else ("<0.001" if v < 0.001 else f"{v:.3f}")
 
 
 # kind -> (format a spreadsheet value for a page, turn a raw column into the spreadsheet value)

@@ -49,7 +49,7 @@ _HOLDOUT = (" 相对对照组（{h_rate}，n={h_n}）提升 {h_up}，区间 [{h_
 _HOLDOUT_END = {True: ("。", "."), False: ("，尚不显著。", ", not significant yet.")}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Verdict:
     """The champion/challenger verdict of one stratum (segment × step).
 
@@ -68,17 +68,20 @@ class Verdict:
     best: str
     best_rate: float
     best_n: int
+    # the runner-up, and the comparison of the best arm with it at ``confidence``
     runner_up: str | None = None
     runner_up_rate: float | None = None
     runner_up_n: int | None = None
+    confidence: float = 0.95
     diff: float | None = None
     ci_low: float | None = None
     ci_high: float | None = None
     p_value: float | None = None
-    confidence: float = 0.95
+    # the sample size advice when there is no winner yet
     power: float = 0.8
     needed_per_arm: int | None = None
     target_effect: float | None = None
+    # the best arm against the hold-out of its stratum
     holdout_n: int | None = None
     holdout_rate: float | None = None
     vs_holdout: float | None = None
