@@ -213,3 +213,44 @@ def run_workers_scenario(workdir: Path, peer: SmppPeer, *, database_url: str, br
             select(AuditEvent.after).where(AuditEvent.action == RESCUED))]
     ctx.db.dispose()
     return report
+
+
+@dataclass
+class ThroughputReport:
+    workers: int
+    campaigns: int
+    messages: int  # per campaign
+    seconds: float = 0.0  # first accepted PDU to last, by the SMSC's clock
+    per_second: float = 0.0
+    busiest_window: int = 0
+
+
+def run_throughput(workdir: Path, peer: SmppPeer, *, database_url: str, broker_url: str, messages: int,
+                   campaigns: int, workers: int, rate: float, timeout: float = 600.0) -> ThroughputReport:
+    """``workers`` workers send ``campaigns`` campaigns of ``messages`` each at channel rate ``rate``; no kill."""
+    queue = f"dunning.throughput-{uuid.uuid4().hex[:8]}"
+    settings_file = worker_settings_file(workdir / "throughput.toml", database_url=database_url,
+                                         broker_url=broker_url, queue=queue, peer=peer, rate=rate,
+                                         rescue_seconds=30.0)
+    ctx = build_context(Settings(
+        data_dir=workdir / "data", database_url=database_url, secret_key="workers-secret",  # type: ignore[arg-type]
+        dispatch_mode="celery", broker_url=broker_url, redis_url=broker_url, dispatch_queue=queue,
+        channels={"smpp": ChannelSettings(kind="smpp", rate=rate)}))
+    seen = len(peer.entries())
+    procs = [start_worker(workdir, settings_file, f"tp-{workers}-{i}") for i in range(workers)]
+    try:
+        cids = [bulk_campaign(ctx, messages, channel="smpp", phone_start=3_000_000 + 100_000 * i)
+                for i in range(campaigns)]
+        for cid in cids:
+            enqueue_dispatch(ctx, cid, requested_by="wang.ops")
+        _wait("campaigns completed", lambda: all(_campaign_state(ctx, c) == "completed" for c in cids), timeout, 0.2)
+    finally:
+        for proc in procs:
+            stop_worker(proc)
+        ctx.db.dispose()
+    times = [e["t"] / 1000.0 for e in peer.entries()[seen:] if e["status"] == 0]
+    r = ThroughputReport(workers, campaigns, messages)
+    r.seconds = max(times) - min(times) if times else 0.0
+    r.per_second = len(times) / r.seconds if r.seconds else 0.0
+    r.busiest_window = max_in_any_window(times)
+    return r
