@@ -1,8 +1,9 @@
 """Peers for the channel tests, started once per session on free 127.0.0.1 ports and stopped at the end.
 
 The SMPP peer needs node + ``npm ci`` in tests/peers/smpp and Kannel needs Debian's ``kannel`` package; both are
-installed by ``scripts/install-peers.sh``. A missing peer fails the tests that need it (with that hint) rather
-than skipping them, so a CI run can never pass without having exercised the real protocols.
+installed by ``scripts/install-peers.sh``. A missing peer skips the tests that need it, with that hint, outside CI
+and fails them in CI (``CI=true``), so a CI run can never pass without having exercised the real protocols; a
+peer that is installed but does not start fails them everywhere (:func:`tests.peers.started`).
 """
 
 from __future__ import annotations
@@ -23,19 +24,18 @@ from tests.channels.harness import (
     TencentHarness,
     TwilioHarness,
 )
+from tests.peers import started
 from tests.peers.http_peers import AliyunPeer, JsonGatewayPeer, TencentPeer, TwilioPeer, WebhookSink
-from tests.peers.kannel import KannelPeer, KannelUnavailable, start_kannel
-from tests.peers.smpp_peer import PeerUnavailable, SmppPeer, start_peer
+from tests.peers.kannel import KannelPeer, start_kannel
+from tests.peers.smpp_peer import SmppPeer, start_peer
 
 HARNESSES = ["sandbox", "smpp", "kannel", "http_json", "aliyun", "tencent", "twilio"]
 
 
 @pytest.fixture(scope="session")
 def smpp_peer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmppPeer]:
-    try:
+    with started():
         peer = start_peer(tmp_path_factory.mktemp("smpp") / "submits.jsonl", dlr_delay_ms=10)
-    except PeerUnavailable as exc:
-        pytest.fail(str(exc))
     yield peer
     peer.stop()
 
@@ -43,10 +43,8 @@ def smpp_peer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmppPeer]:
 @pytest.fixture(scope="session")
 def vendor_smpp_peer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmppPeer]:
     """The SMPP peer in vendor mode: it also answers query_sm by our client reference."""
-    try:
+    with started():
         peer = start_peer(tmp_path_factory.mktemp("smpp-vendor") / "submits.jsonl", dlr_delay_ms=10, mode="vendor")
-    except PeerUnavailable as exc:
-        pytest.fail(str(exc))
     yield peer
     peer.stop()
 
@@ -66,11 +64,9 @@ def kannel(tmp_path_factory: pytest.TempPathFactory, smpp_peer: SmppPeer,
 
     probe = HttpChannel("probe", ChannelSettings(kind="http", secrets={"webhook_secret": SecretStr(WEBHOOK_SECRET)}))
     mo_url = webhook_sink.url(f"/kannel/mo?token={probe.mo_token()}")
-    try:
+    with started():
         peer = start_kannel(tmp_path_factory.mktemp("kannel"), smpp_peer.port, mo_url,
                             smpp_user=smpp_peer.system_id, smpp_password=smpp_peer.password)
-    except KannelUnavailable as exc:
-        pytest.fail(str(exc))
     yield peer
     peer.stop()
 
