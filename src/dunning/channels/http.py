@@ -90,15 +90,7 @@ def _unknown(detail: str) -> ChannelError:
 @register("http")
 class HttpChannel:
     kind: ClassVar[str] = "http"
-    capabilities: ClassVar[Capabilities] = Capabilities(
-        max_batch=500,
-        max_rate=None,
-        free_text=True,
-        template_based=False,
-        delivery_reports=True,
-        inbound=True,
-        status_query=False,
-    )
+    capabilities: ClassVar[Capabilities] = Capabilities(max_batch=500)
 
     def __init__(self, name: str, settings: ChannelSettings, *, transport: httpx.AsyncBaseTransport | None = None,
                  **_io: object) -> None:

@@ -13,25 +13,14 @@ from dataclasses import dataclass
 from typing import ClassVar
 from zoneinfo import ZoneInfo
 
-from dunning.channels.base import (
-    Capabilities,
-    ChannelEvent,
-    OutboundMessage,
-    SubmitResult,
-    WebhookRequest,
-)
+from dunning.channels.base import Capabilities, ChannelEvent, OutboundMessage, SubmitResult, WebhookRequest
 from dunning.channels.registry import register
 from dunning.channels.smpp import codec as P
 from dunning.channels.smpp.receipts import Inbox
 from dunning.channels.smpp.session import Link, Session, SmppOptions, status_name
 from dunning.channels.smpp.window import Aimd, Window
 from dunning.config import ChannelSettings
-from dunning.errors import (
-    ChannelError,
-    PermanentChannelError,
-    RateLimitedError,
-    TransientChannelError,
-)
+from dunning.errors import ChannelError, PermanentChannelError, RateLimitedError, TransientChannelError
 
 _RATE_LIMIT_STATUSES = frozenset({P.ESME_RTHROTTLED, P.ESME_RMSGQFUL})
 
@@ -60,9 +49,7 @@ class _Part:
 @register("smpp")
 class SmppChannel:
     kind: ClassVar[str] = "smpp"
-    capabilities: ClassVar[Capabilities] = Capabilities(max_batch=1000, max_rate=None, free_text=True,
-                                                        template_based=False, delivery_reports=True, inbound=True,
-                                                        status_query=True)
+    capabilities: ClassVar[Capabilities] = Capabilities(max_batch=1000, status_query=True)
 
     def __init__(self, name: str, settings: ChannelSettings, *, address: tuple[str, int] | None = None,
                  **_io: object) -> None:
