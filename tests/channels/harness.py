@@ -230,6 +230,27 @@ class _WebhookHarness(Harness):
         return list(self._seen)
 
 
+class _HttpPeerHarness(_WebhookHarness):
+    """A provider API simulated by a peer of :mod:`tests.peers.http_peers`: it records what it accepted in
+    ``sent`` and fails the next ``throttle_calls`` calls as a whole with its rate-limit answer when armed."""
+
+    throttle_calls: ClassVar[int] = 1
+
+    def __init__(self, sink: WebhookSink, peer: Any) -> None:
+        super().__init__(sink)
+        self.peer = peer
+
+    def arm_batch_error(self) -> type[ChannelError]:
+        self.peer.throttle(self.throttle_calls)
+        return RateLimitedError
+
+    def disarm(self) -> None:
+        self.peer.throttle(0)
+
+    def sent_count(self) -> int:
+        return len(self.peer.sent)
+
+
 class KannelHarness(_WebhookHarness):
     kind = "http"
     prefix = "/kannel/"
@@ -273,14 +294,12 @@ class KannelHarness(_WebhookHarness):
         return keys
 
 
-class JsonHarness(_WebhookHarness):
+class JsonHarness(_HttpPeerHarness):
     kind = "http"
     prefix = "/json/"
     api_key = "jg-key-1"
 
-    def __init__(self, sink: WebhookSink, peer: JsonGatewayPeer) -> None:
-        super().__init__(sink)
-        self.peer = peer
+    peer: JsonGatewayPeer
 
     def settings(self, *, bad_credentials: bool = False) -> ChannelSettings:
         return ChannelSettings(kind="http", options={
@@ -293,32 +312,20 @@ class JsonHarness(_WebhookHarness):
         units = len(text.encode("utf-16-be")) // 2
         return 1 if units <= 70 else -(-units // 67)
 
-    def arm_batch_error(self) -> type[ChannelError]:
-        self.peer.throttle(1)
-        return RateLimitedError
-
-    def disarm(self) -> None:
-        self.peer.throttle(0)
-
     def inject_mo(self, phone: str, text: str) -> None:
         self.peer.send_mo(self.sink.url("/json/cb"), phone, text)
-
-    def sent_count(self) -> int:
-        return len(self.peer.sent)
 
     def carried_keys(self, expect: frozenset[str] = frozenset()) -> set[str] | None:
         return {str(s["ref"]) for s in self.peer.sent}
 
 
-class AliyunHarness(_WebhookHarness):
+class AliyunHarness(_HttpPeerHarness):
     kind = "aliyun"
     prefix = "/aliyun/"
     template_based = True
     token = "ali-token-1"
 
-    def __init__(self, sink: WebhookSink, peer: AliyunPeer) -> None:
-        super().__init__(sink)
-        self.peer = peer
+    peer: AliyunPeer
 
     def settings(self, *, bad_credentials: bool = False) -> ChannelSettings:
         return ChannelSettings(kind="aliyun", options={
@@ -327,32 +334,21 @@ class AliyunHarness(_WebhookHarness):
             secrets={"access_key_secret": SecretStr("bad" if bad_credentials else self.peer.access_key_secret),
                      "webhook_token": SecretStr(self.token)})
 
-    def arm_batch_error(self) -> type[ChannelError]:
-        self.peer.throttle(1)
-        return RateLimitedError
-
-    def disarm(self) -> None:
-        self.peer.throttle(0)
-
     def inject_mo(self, phone: str, text: str) -> None:
         self.peer.send_mo(phone.removeprefix("+86"), text)
-
-    def sent_count(self) -> int:
-        return len(self.peer.sent)
 
     def carried_keys(self, expect: frozenset[str] = frozenset()) -> set[str] | None:
         return {str(s["out_id"]) for s in self.peer.sent}
 
 
-class TencentHarness(_WebhookHarness):
+class TencentHarness(_HttpPeerHarness):
     kind = "tencent"
     prefix = "/tencent/"
     template_based = True
     token = "tc-token-1"
 
-    def __init__(self, sink: WebhookSink, peer: TencentPeer) -> None:
-        super().__init__(sink)
-        self.peer = peer
+    throttle_calls = 1000
+    peer: TencentPeer
 
     def settings(self, *, bad_credentials: bool = False) -> ChannelSettings:
         return ChannelSettings(kind="tencent", options={
@@ -365,30 +361,19 @@ class TencentHarness(_WebhookHarness):
         n = len(text) + 20  # the peer bills parameters plus a 20-character template body
         return 1 if n <= 70 else -(-n // 67)
 
-    def arm_batch_error(self) -> type[ChannelError]:
-        self.peer.throttle(1000)
-        return RateLimitedError
-
-    def disarm(self) -> None:
-        self.peer.throttle(0)
-
     def inject_mo(self, phone: str, text: str) -> None:
         self.peer.send_mo(phone, text)
-
-    def sent_count(self) -> int:
-        return len(self.peer.sent)
 
     def carried_keys(self, expect: frozenset[str] = frozenset()) -> set[str] | None:
         return {k for s in self.peer.sent for k in str(s["session_context"]).split(",")}
 
 
-class TwilioHarness(_WebhookHarness):
+class TwilioHarness(_HttpPeerHarness):
     kind = "twilio"
     prefix = "/twilio/"
 
-    def __init__(self, sink: WebhookSink, peer: TwilioPeer) -> None:
-        super().__init__(sink)
-        self.peer = peer
+    throttle_calls = 1000
+    peer: TwilioPeer
 
     def settings(self, *, bad_credentials: bool = False) -> ChannelSettings:
         return ChannelSettings(kind="twilio", options={
@@ -400,18 +385,8 @@ class TwilioHarness(_WebhookHarness):
         units = len(text.encode("utf-16-be")) // 2
         return 1 if units <= 70 else -(-units // 67)
 
-    def arm_batch_error(self) -> type[ChannelError]:
-        self.peer.throttle(1000)
-        return RateLimitedError
-
-    def disarm(self) -> None:
-        self.peer.throttle(0)
-
     def inject_mo(self, phone: str, text: str) -> None:
         self.peer.send_mo(self.sink.url("/twilio/sms"), phone, text)
-
-    def sent_count(self) -> int:
-        return len(self.peer.sent)
 
     def carried_keys(self, expect: frozenset[str] = frozenset()) -> set[str] | None:
         out = set()
