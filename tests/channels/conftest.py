@@ -9,6 +9,7 @@ peer that is installed but does not start fails them everywhere (:func:`tests.pe
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Protocol, TypeVar
 
 import pytest
 from pydantic import SecretStr
@@ -28,6 +29,20 @@ from tests.peers import started
 from tests.peers.http_peers import AliyunPeer, JsonGatewayPeer, TencentPeer, TwilioPeer, WebhookSink
 from tests.peers.kannel import KannelPeer, start_kannel
 from tests.peers.smpp_peer import SmppPeer, start_peer
+
+
+class Closable(Protocol):
+    def close(self) -> None: ...
+
+
+P = TypeVar("P", bound=Closable)
+
+
+def _serving(peer: P) -> Iterator[P]:
+    """A session fixture's body: the peer for the session, closed at its end."""
+    yield peer
+    peer.close()
+
 
 HARNESSES = ["sandbox", "smpp", "kannel", "http_json", "aliyun", "tencent", "twilio"]
 
@@ -73,34 +88,26 @@ def kannel(tmp_path_factory: pytest.TempPathFactory, smpp_peer: SmppPeer,
 
 @pytest.fixture(scope="session")
 def json_peer() -> Iterator[JsonGatewayPeer]:
-    peer = JsonGatewayPeer(JsonHarness.api_key, WEBHOOK_SECRET)
-    yield peer
-    peer.close()
+    yield from _serving(JsonGatewayPeer(JsonHarness.api_key, WEBHOOK_SECRET))
 
 
 @pytest.fixture(scope="session")
 def aliyun_peer(webhook_sink: WebhookSink) -> Iterator[AliyunPeer]:
-    peer = AliyunPeer("LTAI-test-key", "aliyun-secret",
-                      report_url=webhook_sink.url(f"/aliyun/report?token={AliyunHarness.token}"),
-                      up_url=webhook_sink.url(f"/aliyun/up?token={AliyunHarness.token}"))
-    yield peer
-    peer.close()
+    yield from _serving(AliyunPeer("LTAI-test-key", "aliyun-secret",
+                                   report_url=webhook_sink.url(f"/aliyun/report?token={AliyunHarness.token}"),
+                                   up_url=webhook_sink.url(f"/aliyun/up?token={AliyunHarness.token}")))
 
 
 @pytest.fixture(scope="session")
 def tencent_peer(webhook_sink: WebhookSink) -> Iterator[TencentPeer]:
-    peer = TencentPeer("AKID-test", "tencent-secret",
-                       report_url=webhook_sink.url(f"/tencent/report?token={TencentHarness.token}"),
-                       reply_url=webhook_sink.url(f"/tencent/reply?token={TencentHarness.token}"))
-    yield peer
-    peer.close()
+    yield from _serving(TencentPeer("AKID-test", "tencent-secret",
+                                    report_url=webhook_sink.url(f"/tencent/report?token={TencentHarness.token}"),
+                                    reply_url=webhook_sink.url(f"/tencent/reply?token={TencentHarness.token}")))
 
 
 @pytest.fixture(scope="session")
 def twilio_peer() -> Iterator[TwilioPeer]:
-    peer = TwilioPeer("AC" + "0" * 31 + "1", "twilio-auth-token")
-    yield peer
-    peer.close()
+    yield from _serving(TwilioPeer("AC" + "0" * 31 + "1", "twilio-auth-token"))
 
 
 @pytest.fixture(params=HARNESSES)

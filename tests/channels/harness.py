@@ -13,8 +13,8 @@ import json
 import time
 import urllib.parse
 import uuid
-from collections.abc import Callable, Sequence
-from typing import Any, ClassVar
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import SecretStr
 
@@ -395,6 +395,13 @@ class TwilioHarness(_HttpPeerHarness):
             if "ref" in q:
                 out.add(q["ref"])
         return out
+
+
+T = TypeVar("T")
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
 
 
 def provider_ids(results: Sequence[Any]) -> set[str]:

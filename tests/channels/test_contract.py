@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
-from collections.abc import Coroutine
-from typing import Any, TypeVar
 
 import pytest
 
@@ -23,13 +21,7 @@ from dunning.channels.base import (
     SubmitResult,
 )
 from dunning.errors import ChannelError, PermanentChannelError
-from tests.channels.harness import LONG_ZH, Harness, ok_phone, provider_ids
-
-T = TypeVar("T")
-
-
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(coro)
+from tests.channels.harness import LONG_ZH, Harness, ok_phone, provider_ids, run
 
 
 def test_channel_satisfies_protocol(harness: Harness) -> None:

@@ -27,6 +27,7 @@ from dunning.channels.base import DeliveryStatus
 from dunning.channels.smpp import codec as P
 from dunning.channels.smpp.receipts import Inbox, parse_receipt
 from dunning.domain.sms import GSM_EXTENSION, GSM_TABLE
+from tests.channels.test_smpp_codec import smpplib_decode
 
 COMMANDS = [P.GENERIC_NACK, P.BIND_TRANSCEIVER | P.RESP, P.BIND_TRANSMITTER | P.RESP, P.BIND_RECEIVER | P.RESP,
             P.SUBMIT_SM | P.RESP, P.QUERY_SM | P.RESP, P.DELIVER_SM, P.ENQUIRE_LINK, P.UNBIND, P.SUBMIT_SM]
@@ -157,21 +158,7 @@ def test_smpplib_decodes_our_submit_sm(text: str, alphabet: str, want_dc: int, w
     if dc == P.DC_UCS2:
         assert "".join(b.decode("utf-16-be") for b in payloads) == text
     else:
-        assert "".join(_gsm_decode(b) for b in payloads) == text
-
-
-def _gsm_decode(payload: bytes) -> str:
-    """smpplib's GSM 03.38 table (its extension half after an escape); the test texts avoid its two gaps (§, \\f)."""
-    table = smpplib.gsm.GSM_CHARACTER_TABLE
-    out, i = [], 0
-    while i < len(payload):
-        if payload[i] == 0x1B:
-            out.append(table[0x80 + payload[i + 1]])
-            i += 2
-        else:
-            out.append(table[payload[i]])
-            i += 1
-    return "".join(out)
+        assert "".join(smpplib_decode(b) for b in payloads) == text
 
 
 def test_smpplib_decodes_our_bind_query_and_acknowledgement() -> None:

@@ -46,7 +46,14 @@ from dunning.channels.base import (
     WebhookRequest,
 )
 from dunning.channels.registry import register
-from dunning.channels.templated import cn_time, per_number_cap, send_grouped, token_matches
+from dunning.channels.templated import (
+    TemplatedOptions,
+    cn_time,
+    per_number_cap,
+    secret,
+    send_grouped,
+    token_matches,
+)
 from dunning.config import ChannelSettings
 from dunning.errors import ChannelError, PermanentChannelError, RateLimitedError, TransientChannelError
 
@@ -76,16 +83,12 @@ class AliyunChannel:
         self.endpoint = str(o.get("endpoint", "dysmsapi.aliyuncs.com"))
         self.protocol = str(o.get("protocol", "https"))
         self.region_id = str(o.get("region_id", "cn-hangzhou"))
-        self.sign_name = str(o.get("sign_name", ""))
-        self.per_call = min(100, int(o.get("batch_size", 100)))
-        self.concurrency = int(o.get("concurrency", 8))
         self.timeout_ms = int(float(o.get("timeout", 10.0)) * 1000)
-        self.per_number_retry_after = float(o.get("per_number_retry_after", 3600.0))
-        s = settings.secrets
-        self._key_id = s["access_key_id"].get_secret_value() if "access_key_id" in s else str(
-            o.get("access_key_id", ""))
-        self._key_secret = s["access_key_secret"].get_secret_value() if "access_key_secret" in s else ""
-        self._webhook_token = s["webhook_token"].get_secret_value() if "webhook_token" in s else ""
+        t = TemplatedOptions.from_settings(settings, max_per_call=100)
+        self.sign_name, self.per_call, self.concurrency = t.sign_name, t.per_call, t.concurrency
+        self.per_number_retry_after, self._webhook_token = t.per_number_retry_after, t.webhook_token
+        self._key_id = secret(settings, "access_key_id", option=True)
+        self._key_secret = secret(settings, "access_key_secret")
         self._client: Client | None = None
 
     def _runtime(self) -> RuntimeOptions:

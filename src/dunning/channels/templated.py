@@ -10,6 +10,10 @@ Contracts:
   every call raised and nothing was accepted, the first call's error is raised instead (a whole-batch failure).
 * :func:`token_matches` checks a push URL's ``token`` in constant time; no configured token accepts nothing.
 * :func:`cn_time` reads the providers' ``YYYY-MM-DD HH:MM:SS`` China-time stamps; anything else is None.
+* :meth:`TemplatedOptions.from_settings` reads the options both providers take: ``sign_name``, ``batch_size``
+  (numbers per call, at most the API's ``max_per_call``), ``concurrency`` (8 calls at once),
+  ``per_number_retry_after`` (an hour) and the secret ``webhook_token``; :func:`secret` reads a secret, or an
+  option of that name where a non-secret value may stand in the settings file (an access key id).
 * :func:`per_number_cap` is a provider's per-number frequency cap as a :class:`RateLimitedError` with code
   ``channel.per_number_cap`` (retried after ``retry_after`` seconds, for that message only).
 """
@@ -19,11 +23,13 @@ from __future__ import annotations
 import asyncio
 import hmac
 from collections.abc import Awaitable, Callable, Hashable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from dunning.channels.base import OutboundMessage, SubmitResult, WebhookRequest
+from dunning.config import ChannelSettings
 from dunning.errors import ChannelError, RateLimitedError
 
 K = TypeVar("K", bound=Hashable)
@@ -63,6 +69,30 @@ async def send_grouped(messages: Sequence[OutboundMessage], *, key: Callable[[Ou
     if whole and len(whole) == len(calls) and not any(r.accepted for r in results.values()):
         raise whole[0]
     return [results[m.message_id] for m in messages]
+
+
+def secret(settings: ChannelSettings, name: str, *, option: bool = False) -> str:
+    if name in settings.secrets:
+        return settings.secrets[name].get_secret_value()
+    return str(settings.options.get(name, "")) if option else ""
+
+
+@dataclass(frozen=True, slots=True)
+class TemplatedOptions:
+    sign_name: str
+    per_call: int
+    concurrency: int
+    per_number_retry_after: float
+    webhook_token: str
+
+    @classmethod
+    def from_settings(cls, settings: ChannelSettings, max_per_call: int) -> TemplatedOptions:
+        o = settings.options
+        return cls(sign_name=str(o.get("sign_name", "")),
+                   per_call=min(max_per_call, int(o.get("batch_size", max_per_call))),
+                   concurrency=int(o.get("concurrency", 8)),
+                   per_number_retry_after=float(o.get("per_number_retry_after", 3600.0)),
+                   webhook_token=secret(settings, "webhook_token"))
 
 
 def token_matches(request: WebhookRequest, token: str) -> bool:

@@ -47,7 +47,14 @@ from dunning.channels.base import (
     WebhookRequest,
 )
 from dunning.channels.registry import register
-from dunning.channels.templated import cn_time, per_number_cap, send_grouped, token_matches
+from dunning.channels.templated import (
+    TemplatedOptions,
+    cn_time,
+    per_number_cap,
+    secret,
+    send_grouped,
+    token_matches,
+)
 from dunning.config import ChannelSettings
 from dunning.errors import ChannelError, PermanentChannelError, RateLimitedError, TransientChannelError
 
@@ -64,15 +71,12 @@ class TencentChannel:
         self.scheme = str(o.get("scheme", "https"))
         self.region = str(o.get("region", "ap-guangzhou"))
         self.sdk_app_id = str(o.get("sdk_app_id", ""))
-        self.sign_name = str(o.get("sign_name", ""))
-        self.per_call = min(200, int(o.get("batch_size", 200)))
-        self.concurrency = int(o.get("concurrency", 8))
         self.timeout = int(float(o.get("timeout", 10.0)))
-        self.per_number_retry_after = float(o.get("per_number_retry_after", 3600.0))
-        s = settings.secrets
-        self._secret_id = s["secret_id"].get_secret_value() if "secret_id" in s else str(o.get("secret_id", ""))
-        self._secret_key = s["secret_key"].get_secret_value() if "secret_key" in s else ""
-        self._webhook_token = s["webhook_token"].get_secret_value() if "webhook_token" in s else ""
+        t = TemplatedOptions.from_settings(settings, max_per_call=200)
+        self.sign_name, self.per_call, self.concurrency = t.sign_name, t.per_call, t.concurrency
+        self.per_number_retry_after, self._webhook_token = t.per_number_retry_after, t.webhook_token
+        self._secret_id = secret(settings, "secret_id", option=True)
+        self._secret_key = secret(settings, "secret_key")
         self._client: SmsClient | None = None
 
     async def open(self) -> None:
