@@ -14,7 +14,8 @@ of those hand-backs can wait for the interpreter's switch interval (5 ms), so a 
 50 ms alone took seconds in the dispatcher (measured: 20,000 rows, 0.05 s alone, 51 s beside a busy thread). The
 bulk helpers below therefore send SQLite a few multi-row statements (:func:`insert_rows`,
 :func:`update_rows`) and fetch large results as one JSON value (:func:`fetch_rows`); on PostgreSQL, whose driver
-does not step row by row, they are a plain executemany and a plain query.
+does not step row by row, inserts are a ``COPY`` and updates one ``UPDATE … FROM unnest(…)`` per batch
+(:mod:`dunning.db.pgcopy`).
 
 Timestamps are bound as UTC. On SQLite that means the text form SQLAlchemy's ``DateTime`` writes
 (``YYYY-MM-DD HH:MM:SS.ffffff``, UTC wall time), so rows written here compare correctly with rows written
@@ -34,7 +35,7 @@ import polars as pl
 from sqlalchemy import Connection, Engine, Executable, Table, text
 from sqlalchemy.orm import Session
 
-from dunning.db.pgcopy import copy_frame_in
+from dunning.db.pgcopy import column_type, copy_frame_in, copy_rows_in
 
 BATCH_ROWS = 50_000
 
@@ -120,14 +121,13 @@ def fetch_rows(conn: Connection, sql: Sql, columns: Sequence[str], rest: str,
 
 
 def insert_rows(conn: Connection, sql: Sql, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """``INSERT INTO table (columns)`` every row: multi-row ``VALUES`` statements on SQLite, executemany on
+    """``INSERT INTO table (columns)`` every row: multi-row ``VALUES`` statements on SQLite, ``COPY`` on
     PostgreSQL."""
     if not rows:
         return
     cols = ", ".join(columns)
     if sql.pg:
-        run_many(conn, sql, f"INSERT INTO {table} ({cols}) VALUES ({', '.join('?' * len(columns))})",  # nosec B608  # identifiers and placeholders from code only; every value is a bound parameter
-                 [tuple(r) for r in rows])
+        copy_rows_in(conn.connection.dbapi_connection, table, columns, rows)
         return
     one = f"({','.join('?' * len(columns))})"
     for i in range(0, len(rows), _ROWS_PER_STATEMENT):
@@ -141,7 +141,7 @@ def update_rows(conn: Connection, sql: Sql, table: str, columns: Sequence[str], 
     """Update ``table`` row by row from ``rows`` = ``(id, <one value per column of columns>)``; ``fixed`` sets
     further columns to one bound value for every row, ``match`` only updates rows whose column holds one of the
     given values. SQLite: ``UPDATE … FROM`` a ``VALUES`` list, in multi-row statements; PostgreSQL: one
-    executemany of ``UPDATE … WHERE id = ?``. Returns the number of rows changed (the drivers' row counts)."""
+    ``UPDATE … FROM unnest(<typed arrays>)`` for all rows (ids must be distinct). Returns the number of rows changed (the drivers' row counts)."""
     if not rows:
         return 0
     fixed = dict(fixed or {})
@@ -151,9 +151,14 @@ def update_rows(conn: Connection, sql: Sql, table: str, columns: Sequence[str], 
     conds = "".join(f" AND {table}.{c} IN ({', '.join('?' * len(v))})" for c, v in match.items())
     cond_params = [x for v in match.values() for x in v]
     if sql.pg:
-        sets = ", ".join([*(f"{c} = ?" for c in columns), *fixed_sets])
-        res = conn.exec_driver_sql(sql.q(f"UPDATE {table} SET {sets} WHERE id = ?{conds}"),  # nosec B608  # identifiers and placeholders from code only; every value is a bound parameter
-                                   [(*r[1:], *fixed_params, r[0], *cond_params) for r in rows])
+        # One statement for the whole batch: the values travel as one typed array per column and are joined
+        # back row by row with unnest (an executemany would be a round of parsing and planning per row).
+        sets = ", ".join([*(f"{c} = v.{c}" for c in columns), *fixed_sets])
+        arrays = ", ".join(f"?::{column_type(table, c)}[]" for c in ("id", *columns))
+        res = conn.exec_driver_sql(
+            sql.q(f"UPDATE {table} SET {sets} FROM unnest({arrays}) AS v(id, {', '.join(columns)}) "  # nosec B608  # identifiers and placeholders from code only; every value is a bound parameter
+                  f"WHERE {table}.id = v.id{conds}"),
+            (*fixed_params, *(list(col) for col in zip(*rows, strict=True)), *cond_params))
         return int(res.rowcount or 0)
     # SQLite names VALUES columns column1 (the id), column2…; a statement must start with UPDATE for the
     # driver to report its row count, so no CTE to name them.
