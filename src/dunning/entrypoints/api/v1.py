@@ -14,9 +14,11 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from dunning.entrypoints.api import schemas as S
-from dunning.entrypoints.api.ids import MAX_ID, DbId
-from dunning.entrypoints.api.jobs import Job, fork_context
-from dunning.entrypoints.api.security import ALL_ROLES, STAFF, allow
+from dunning.entrypoints.http.ids import MAX_ID, DbId
+from dunning.entrypoints.http.jobs import Job, fork_context
+from dunning.entrypoints.http.responses import report_response
+from dunning.entrypoints.http.security import ALL_ROLES, STAFF, allow
+from dunning.entrypoints.http.uploads import PORTFOLIO_TYPES, save_uploads
 from dunning.errors import InputError, NotFoundError, StateError
 from dunning.services import console
 from dunning.services.campaigns import lifecycle
@@ -59,9 +61,6 @@ def imports(request: Request, cursor: int | None = Cursor, limit: int = Query(20
 def import_upload(request: Request, files: list[UploadFile] = File(...), as_of: date | None = Form(None),
                   encoding: str | None = Form(None, max_length=16),
                   principal: Principal = allow(Role.OPERATOR)) -> dict[str, Any]:
-    from dunning.entrypoints.web.import_pages import PORTFOLIO_TYPES
-    from dunning.entrypoints.web.uploads import save_uploads
-
     ctx = request.app.state.ctx
     paths = save_uploads(ctx, files, allowed=PORTFOLIO_TYPES)
     from dunning.services.intake.imports import import_portfolio
@@ -169,10 +168,9 @@ def campaign_pilot_report(request: Request, campaign_id: DbId, principal: Princi
 @router.get("/campaigns/{campaign_id}/report.html", tags=["campaigns"], responses=NOT_FOUND,
             response_class=HTMLResponse, summary="HTML 报告（单个自包含文件）/ the HTML report, one self-contained file")
 def campaign_report_html(request: Request, campaign_id: DbId, principal: Principal = allow(*STAFF)) -> HTMLResponse:
-    from dunning.entrypoints.web.campaign_pages import report_response
     from dunning.services.campaigns.reports import campaign_report_html as render
 
-    return report_response(render(request.app.state.ctx, campaign_id), campaign_id)  # type: ignore[return-value]
+    return report_response(render(request.app.state.ctx, campaign_id), campaign_id)
 
 
 @router.post("/campaigns/{campaign_id}/approve", tags=["campaigns"], responses=NOT_FOUND | CONFLICT,

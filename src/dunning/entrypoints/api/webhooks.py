@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from dunning.channels.base import DeliveryReport, InboundMessage, WebhookRequest
 from dunning.entrypoints.api import schemas as S
-from dunning.entrypoints.api.security import client_ip, public
+from dunning.entrypoints.http.security import client_ip, public
 from dunning.errors import DunningError, InputError, NotFoundError
 from dunning.services.campaigns.delivery import ingest_events
 from dunning.services.context import AppContext
@@ -34,10 +34,12 @@ router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 
 class WebhookRejected(DunningError):
     code = "webhook.signature"
+    http_status = 401
 
 
 class WebhookReplayed(DunningError):
     code = "webhook.replay"
+    http_status = 409
 
 
 async def _limited_body(request: Request, limit: int) -> bytes:

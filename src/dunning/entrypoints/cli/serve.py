@@ -36,7 +36,7 @@ def serve(
     """启动网页控制台与 REST API（/api/v1，文档 /api/v1/docs）。"""
     import uvicorn
 
-    from dunning.entrypoints.api import create_app
+    from dunning.entrypoints.app import create_app
 
     with handled():
         ctx = context()

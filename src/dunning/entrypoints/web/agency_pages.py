@@ -15,11 +15,12 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, Response
 
-from dunning.entrypoints.api.ids import DbId
-from dunning.entrypoints.api.security import STAFF, allow
-from dunning.entrypoints.web.common import done, pick
-from dunning.entrypoints.web.render import renderer
-from dunning.entrypoints.web.uploads import save_uploads
+from dunning.entrypoints.http.i18n import pick
+from dunning.entrypoints.http.ids import DbId
+from dunning.entrypoints.http.render import renderer
+from dunning.entrypoints.http.security import STAFF, allow
+from dunning.entrypoints.http.uploads import save_uploads
+from dunning.entrypoints.web.common import done
 from dunning.errors import InputError
 from dunning.services.agencies import allocation as alloc
 from dunning.services.agencies import performance, queries, registry, reports, tenders

@@ -8,15 +8,17 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, Response
 
 from dunning.domain.states import CAMPAIGN_STATE_ZH
-from dunning.entrypoints.api.ids import MAX_ID, DbId, QueryId
-from dunning.entrypoints.api.jobs import Job, fork_context
-from dunning.entrypoints.api.security import STAFF, allow
-from dunning.entrypoints.web.common import RateMeter, done, pick, redirect, sse_response
+from dunning.entrypoints.http.i18n import lang_of, pick
+from dunning.entrypoints.http.ids import MAX_ID, DbId, QueryId
+from dunning.entrypoints.http.jobs import Job, fork_context
+from dunning.entrypoints.http.render import renderer
+from dunning.entrypoints.http.responses import report_response
+from dunning.entrypoints.http.security import STAFF, allow
+from dunning.entrypoints.http.uploads import save_uploads
+from dunning.entrypoints.web.common import RateMeter, done, redirect, sse_response
 from dunning.entrypoints.web.import_pages import parse_day
 from dunning.entrypoints.web.job_pages import job_payload
 from dunning.entrypoints.web.listing import download, filters_query, page_request
-from dunning.entrypoints.web.render import renderer
-from dunning.entrypoints.web.uploads import save_uploads
 from dunning.services import console
 from dunning.services.campaigns import lifecycle
 from dunning.services.identity.auth import Principal
@@ -222,26 +224,10 @@ def cancel(request: Request, campaign_id: DbId, principal: Principal = allow(Rol
 @router.get("/campaigns/{campaign_id}/report.html")
 def report_html(request: Request, campaign_id: DbId, principal: Principal = allow(*STAFF)) -> Response:
     """The HTML report (charts, verdicts, tables) as one self-contained page, to read or to save and email."""
-    from dunning.entrypoints.web.render import lang_of
     from dunning.services.campaigns.reports import campaign_report_html
 
     return report_response(campaign_report_html(request.app.state.ctx, campaign_id, lang=lang_of(request)),
                            campaign_id)
-
-
-def report_response(html: str, campaign_id: int) -> Response:
-    """The report page under a policy of its own: its inline scripts (Plotly and the charts) run by a one-time
-    nonce; nothing else may load or run, and it connects nowhere."""
-    import secrets
-
-    from fastapi.responses import HTMLResponse
-
-    nonce = secrets.token_urlsafe(18)
-    body = html.replace("<script", f'<script nonce="{nonce}"')
-    policy = (f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; img-src data:; "
-              "font-src data:; frame-ancestors 'none'; form-action 'none'; base-uri 'none'")
-    return HTMLResponse(body, headers={"Content-Disposition": f'inline; filename="campaign-{campaign_id}.html"',
-                                       "Content-Security-Policy": policy, "Cache-Control": "no-store"})
 
 
 @router.get("/campaigns/{campaign_id}/report.xlsx")

@@ -7,13 +7,13 @@ from datetime import date
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, Response
 
-from dunning.entrypoints.api.ids import DbId
-from dunning.entrypoints.api.jobs import Job, fork_context
-from dunning.entrypoints.api.security import STAFF, allow
+from dunning.entrypoints.http.ids import DbId
+from dunning.entrypoints.http.jobs import Job, fork_context
+from dunning.entrypoints.http.render import renderer
+from dunning.entrypoints.http.security import STAFF, allow
+from dunning.entrypoints.http.uploads import PORTFOLIO_TYPES, save_uploads
 from dunning.entrypoints.web.common import query_base, redirect
 from dunning.entrypoints.web.listing import download, filters_query, page_request
-from dunning.entrypoints.web.render import renderer
-from dunning.entrypoints.web.uploads import save_uploads
 from dunning.errors import InputError, MissingColumnsError
 from dunning.services import console
 from dunning.services.identity.auth import Principal
@@ -23,7 +23,6 @@ from dunning.services.queries import imports as imports_q
 from dunning.services.queries.labels import IMPORT_KIND_ZH
 
 router = APIRouter(include_in_schema=False)
-PORTFOLIO_TYPES = (".csv", ".txt", ".xlsx", ".xls", ".parquet")
 
 
 def parse_day(value: str | None) -> date | None:

@@ -9,7 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from dunning.entrypoints.web.agency_i18n import AGENCY_EN
+from fastapi import Request
+
+from dunning.entrypoints.http.agency_i18n import AGENCY_EN
+from dunning.entrypoints.http.security import LANG_COOKIE
 
 EN: dict[str, str] = {
     # layout and navigation
@@ -213,6 +216,14 @@ EN: dict[str, str] = {
 # Capabilities keep their strings beside their pages; an entry here wins over theirs.
 for _k, _v in AGENCY_EN.items():
     EN.setdefault(_k, _v)
+
+
+def lang_of(request: Request) -> str:
+    return "en" if request.cookies.get(LANG_COOKIE) == "en" else "zh"
+
+
+def pick(request: Request, zh: str, en: str) -> str:
+    return en if lang_of(request) == "en" else zh
 
 
 def translator(lang: str) -> Callable[..., str]:

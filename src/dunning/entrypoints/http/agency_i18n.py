@@ -1,4 +1,4 @@
-"""English for the agency pages (issue 22); merged into :data:`dunning.entrypoints.web.i18n.EN`."""
+"""English for the agency pages (issue 22); merged into :data:`dunning.entrypoints.http.i18n.EN`."""
 
 from __future__ import annotations
 

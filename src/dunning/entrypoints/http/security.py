@@ -269,3 +269,10 @@ class HeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
+
+
+def safe_next(value: str | None, default: str = "/") -> str:
+    """Only a local path: never an open redirect to another site."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return default
+    return value
