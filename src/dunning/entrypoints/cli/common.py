@@ -13,6 +13,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from dunning.errors import DunningError
 
@@ -100,9 +101,9 @@ def handled(json_mode: bool = False) -> Iterator[None]:
         if json_mode:
             emit_json({"error": exc.to_dict()})
         else:
-            err_console.print(f"[bold red]错误[/] [{exc.code}] {exc.message_zh}")
+            err_console.print(f"[bold red]错误[/] {escape(f'[{exc.code}]')} {escape(exc.message_zh)}")
             if exc.message_en != exc.message_zh:
-                err_console.print(f"[dim]{exc.message_en}[/]")
+                err_console.print(f"[dim]{escape(exc.message_en)}[/]")
         raise typer.Exit(2) from None
     except FileNotFoundError as exc:
         _fail(json_mode, "input.file_not_found", f"找不到文件：{exc.filename}", f"file not found: {exc.filename}")
@@ -125,7 +126,7 @@ def _fail(json_mode: bool, code: str, zh: str, en: str) -> None:
     if json_mode:
         emit_json({"error": {"code": code, "message_zh": zh, "message_en": en}})
     else:
-        err_console.print(f"[bold red]错误[/] [{code}] {zh}")
+        err_console.print(f"[bold red]错误[/] {escape(f'[{code}]')} {escape(zh)}")
     raise typer.Exit(2) from None
 
 
