@@ -16,6 +16,7 @@ from dunning.entrypoints.cli.common import (
     context,
     emit_json,
     handled,
+    intake_table,
     parse_date,
     read_password,
     set_token,
@@ -137,14 +138,8 @@ def import_(
         return
     if s.already_imported:
         console.print(f"[yellow]这些文件已于导入批次 #{s.import_id} 导入过，未重复导入。[/]")
-    t = Table(title=f"导入 #{s.import_id} · 业务日期 {s.as_of}")
-    t.add_column("项目")
-    t.add_column("行数", justify="right")
-    t.add_row("读取", f"{s.rows:,}")
-    t.add_row("接受", f"{s.accepted:,}")
-    t.add_row("拒绝", f"{s.rejected:,}")
-    for code, n in sorted(s.reasons.items(), key=lambda kv: -kv[1]):
-        t.add_row(f"  · {zh(code)}", f"{n:,}")
+    t = intake_table(f"导入 #{s.import_id} · 业务日期 {s.as_of}", "行数", ("读取", "接受", "拒绝"),
+                     (s.rows, s.accepted, s.rejected), s.reasons)
     console.print(t)
     if s.reject_report:
         console.print(f"拒绝明细：{s.reject_report}" + (f"（Excel：{s.reject_report_xlsx}）" if s.reject_report_xlsx else ""))
@@ -248,14 +243,9 @@ def demo(
 
 def _print_demo(s: dict) -> None:  # type: ignore[type-arg]
     imp, c, d = s["import"], s["campaign"], s["delivery"]
-    t = Table(title=f"演示结果 · 业务日期 {s['as_of']} · 用时 {s['elapsed_seconds']} 秒")
-    t.add_column("项目")
-    t.add_column("数量", justify="right")
-    t.add_row("[bold]导入[/] 读取行数", f"{imp['rows']:,}")
-    t.add_row("  接受", f"{imp['accepted']:,}")
-    t.add_row("  拒绝", f"{imp['rejected']:,}")
-    for k, v in sorted(imp["rejected_by_reason"].items(), key=lambda kv: -kv[1]):
-        t.add_row(f"    · {zh(k)}", f"{v:,}")
+    t = intake_table(f"演示结果 · 业务日期 {s['as_of']} · 用时 {s['elapsed_seconds']} 秒", "数量",
+                     ("[bold]导入[/] 读取行数", "  接受", "  拒绝"), (imp["rows"], imp["accepted"], imp["rejected"]),
+                     imp["rejected_by_reason"], indent="    ")
     t.add_row("[bold]计划[/] 今日应提醒", f"{c['planned'] + c['suppressed']:,}")
     t.add_row("  计划发送", f"{c['planned']:,}")
     t.add_row("  已抑制", f"{c['suppressed']:,}")

@@ -6,7 +6,7 @@ import getpass
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date
 from typing import Any
@@ -14,8 +14,10 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
 from dunning.errors import DunningError
+from dunning.services.queries.labels import zh
 
 console = Console()
 err_console = Console(stderr=True)
@@ -81,6 +83,20 @@ def to_json(data: Any) -> str:
 
 def emit_json(data: Any) -> None:
     sys.stdout.write(to_json(data) + "\n")
+
+
+def intake_table(title: str, column: str, labels: tuple[str, str, str], counts: tuple[int, int, int],
+                 reasons: Mapping[str, int], *, indent: str = "  ") -> Table:
+    """A table of named counts opening with an intake's read / accepted / rejected rows, then the rejects by
+    reason, the most frequent first; the caller adds its own rows after."""
+    t = Table(title=title)
+    t.add_column("项目")
+    t.add_column(column, justify="right")
+    for label, n in zip(labels, counts, strict=True):
+        t.add_row(label, f"{n:,}")
+    for code, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
+        t.add_row(f"{indent}· {zh(code)}", f"{n:,}")
+    return t
 
 
 def parse_date(value: str | None) -> date | None:
