@@ -24,6 +24,7 @@ from dunning.services.campaigns.delivery import ingest_events
 from dunning.services.context import AppContext
 from dunning.services.guard import replay
 from dunning.services.identity.auth import Principal
+from dunning.services.policy import policy_for
 
 log = logging.getLogger("dunning.webhooks")
 MAX_BODY = 1 << 20
@@ -64,8 +65,6 @@ def _keywords(request: Request) -> Keywords:
     """The reply keywords of the effective policy (stop, dispute, per case type), loaded once per app."""
     cached: Keywords | None = getattr(request.app.state, "reply_keywords", None)
     if cached is None:
-        from dunning.services.policy import policy_for
-
         policy = policy_for(request.app.state.ctx)
         cached = (tuple(policy.stop_keywords), tuple(policy.dispute_keywords), dict(policy.case_keywords))
         request.app.state.reply_keywords = cached

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from dunning.entrypoints.http.i18n import pick
 from dunning.entrypoints.http.ids import DbId
@@ -196,8 +197,6 @@ def tender_conflict(request: Request, tender_id: DbId, agency_id: str = Form("")
 
 @router.post("/tenders/{tender_id}/scores")
 async def tender_score(request: Request, tender_id: int, principal: Principal = allow(*STAFF)) -> Response:
-    from starlette.concurrency import run_in_threadpool
-
     form = await request.form()
     bid_id = int(_num(str(form.get("bid_id") or "0"), "bid_id", int))
     scores = {k[6:]: _num(str(v), k) for k, v in form.items() if k.startswith("score_") and str(v).strip()}

@@ -18,6 +18,8 @@ from dunning.errors import InputError, MissingColumnsError
 from dunning.services import console
 from dunning.services.identity.auth import Principal
 from dunning.services.identity.users import Role
+from dunning.services.intake.imports import import_portfolio
+from dunning.services.intake.payments import import_payments
 from dunning.services.queries import exporting
 from dunning.services.queries import imports as imports_q
 from dunning.services.queries.labels import IMPORT_KIND_ZH
@@ -69,7 +71,6 @@ def upload(request: Request, files: list[UploadFile] = File(...), as_of: str = F
     dnc = save_uploads(ctx, [exclude], allowed=(".csv", ".txt")) if exclude is not None and exclude.filename else []
     mapped = save_uploads(ctx, [mapping], allowed=(".yaml", ".yml")) if mapping is not None and mapping.filename \
         else []
-    from dunning.services.intake.imports import import_portfolio
     names = "、".join(p.name for p in paths)
 
     def work(job: Job) -> None:
@@ -96,7 +97,6 @@ def upload_payments(request: Request, files: list[UploadFile] = File(...), encod
     """Repayments from the loan system: stop reminders to loans that are paid (re-checked before each send)."""
     ctx = request.app.state.ctx
     paths = save_uploads(ctx, files, allowed=PORTFOLIO_TYPES)
-    from dunning.services.intake.payments import import_payments
     names = "、".join(p.name for p in paths)
 
     def work(job: Job) -> None:
