@@ -1,7 +1,9 @@
 """`dunning campaign …`: plan, show, pilot, approve, send, pause, resume, cancel, report."""
 
+# services are imported inside the commands: start-up time (see dunning.entrypoints.cli)
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -93,8 +95,6 @@ def plan(
 
 def _explain_past_as_of(s: Any, today: Any) -> None:
     """A business date before today: its send window is over, so nothing is due to be sent today because of it."""
-    from datetime import date
-
     if date.fromisoformat(s.as_of) < today:
         console.print(f"[yellow]业务日期 {s.as_of} 早于今天（{today}）：该日的发送时段已过，"
                       f"因此没有短信会在今天发送（{s.planned:,} 条计划只能过期）。如需今天提醒，请去掉 --as-of 或改为今天。[/]")

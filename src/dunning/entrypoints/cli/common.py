@@ -1,5 +1,6 @@
 """Shared CLI plumbing: the service context, JSON output, and errors printed as actionable messages."""
 
+# services are imported inside the commands: start-up time (see dunning.entrypoints.cli)
 from __future__ import annotations
 
 import getpass
@@ -8,6 +9,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -16,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from dunning.errors import DunningError
+from dunning.errors import DunningError, InputError
 from dunning.services.queries.labels import zh
 
 console = Console()
@@ -42,8 +44,6 @@ def _credentials(ctx: Any, claimed: str | None) -> Any:
 def acting(ctx: Any, claimed: str | None = None) -> str:
     """The authenticated person running this command (``--as`` is only a claim, checked here); the audit rows
     of the command record it, with ``via = cli``, the OS user and the host. A clear error otherwise."""
-    from dataclasses import replace
-
     from dunning.services.guard.identity import authenticate
     from dunning.services.identity.auth import AuthFailed
 
@@ -161,8 +161,6 @@ def read_password(password: str | None, from_stdin: bool, *, required: bool, jso
     """The password from ``--password``, ``--password-stdin`` (first line), or a prompt on a terminal.
 
     Without a terminal and without either option the command says how to pass one instead of "Aborted."."""
-    from dunning.errors import InputError
-
     if from_stdin:
         line = sys.stdin.readline().rstrip("\r\n")
         if not line:

@@ -1,5 +1,6 @@
 """`dunning payments …`: import repayments (they stop reminders right before sending)."""
 
+# services are imported inside the commands: start-up time (see dunning.entrypoints.cli)
 from __future__ import annotations
 
 from pathlib import Path

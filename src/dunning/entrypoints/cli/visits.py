@@ -1,5 +1,6 @@
 """`dunning visits …`: the safety-timer tick (for cron), the field-staff registry, a day's route sheets."""
 
+# services are imported inside the commands: start-up time (see dunning.entrypoints.cli)
 from __future__ import annotations
 
 from datetime import date
@@ -8,6 +9,7 @@ import typer
 from rich.table import Table
 
 from dunning.entrypoints.cli.common import acting, acting_admin, console, context, emit_json, handled
+from dunning.errors import InputError
 
 app = typer.Typer(help="外访：安全计时、人员名册、路线单 / field visits", no_args_is_help=True)
 
@@ -36,7 +38,6 @@ def staff(
     json_out: bool = typer.Option(False, "--json", help="输出 JSON"),
 ) -> None:
     """登记或更新外访人员（证件与培训）。"""
-    from dunning.errors import InputError
     from dunning.services.visits.registry import register_staff
 
     with handled(json_out):
