@@ -134,7 +134,7 @@ def test_api_lists_and_resolves_held_messages(ctx: Any) -> None:
     (compliance only, all or nothing), and the campaign's counts follow."""
     from fastapi.testclient import TestClient
 
-    from dunning.entrypoints.api import create_app
+    from dunning.entrypoints.app import create_app
     from dunning.services.identity.auth import issue_token
 
     cid = bulk_campaign(ctx, 6, channel="sandbox")
