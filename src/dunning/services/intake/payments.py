@@ -13,7 +13,6 @@ report; nothing is dropped silently: ``accepted + rejected == rows``.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -29,11 +28,12 @@ from dunning.errors import InputError
 from dunning.intake import ALIASES, parse_amounts, parse_dates, write_reject_report
 from dunning.intake.columns import normalise_header
 from dunning.intake.parsers import excel_serial_to_iso, is_blank, to_ascii
-from dunning.intake.readers import read_table
+from dunning.intake.readers import blank_rows, no_data_rows, read_table
 from dunning.services import audit
 from dunning.services.cases.intake import resolve_paid
 from dunning.services.cases.policy import load_case_policy
 from dunning.services.context import AppContext
+from dunning.services.intake.fingerprint import content_shas
 
 PAYMENT_ALIASES: dict[str, tuple[str, ...]] = {
     "loan_id": ALIASES["loan_id"],
@@ -160,6 +160,9 @@ def _read(paths: Sequence[Path], tz: str, encoding: str | None) -> pl.DataFrame:
             pl.col(cols["amount"]).cast(pl.Utf8).alias("_amount"),
             pl.col(cols["paid_at"]).cast(pl.Utf8).alias("_paid"),
         )
+        base = base.filter(~blank_rows(df))  # blank lines are not rows; the others keep their line numbers
+        if base.is_empty():
+            raise no_data_rows(path.name)
         frames.append(base.with_columns(
             (is_blank(base["_loan"]) | is_blank(base["_amount"]) | is_blank(base["_paid"])).alias("_missing"),
             to_ascii(base["_loan"]).alias("loan_id"),
@@ -167,16 +170,6 @@ def _read(paths: Sequence[Path], tz: str, encoding: str | None) -> pl.DataFrame:
             parse_paid_at(base["_paid"], tz, excel=table.excel).alias("paid_at"),
         ))
     return pl.concat(frames, how="vertical") if frames else pl.DataFrame()
-
-
-def _content_sha(paths: Sequence[Path]) -> str:
-    h = hashlib.sha256(b"payments")
-    for p in paths:
-        h.update(b"\0" + p.name.encode() + b"\0")
-        with p.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-    return h.hexdigest()
 
 
 def _db_ts(s: Any, col: str) -> pl.Expr:
@@ -187,12 +180,13 @@ def _db_ts(s: Any, col: str) -> pl.Expr:
 
 def import_payments(ctx: AppContext, paths: Sequence[Path], *, actor: str = "system",
                     encoding: str | None = None) -> PaymentImportSummary:
-    """Import one or more payment files. The same files again return the earlier import; a payment already
+    """Import one or more payment files. The same files again (by content, whatever their names) return the earlier import; a payment already
     stored (same loan, time and amount) is rejected as ``duplicate``, never counted twice."""
     paths = [Path(p) for p in paths]
-    sha = _content_sha(paths)
+    sha, earlier_sha = content_shas(b"payments", paths)
     with ctx.db.transaction() as s:
-        existing = s.scalars(select(Import).where(Import.content_sha == sha, Import.kind == "payments")).first()
+        existing = s.scalars(select(Import).where(Import.content_sha.in_((sha, earlier_sha)),
+                                                  Import.kind == "payments").order_by(Import.id)).first()
         if existing is not None:
             return PaymentImportSummary(existing.id, existing.rows, existing.accepted, existing.rejected,
                                         dict(existing.reasons), _stored_total(s, existing.id), 0, 0, 0,
