@@ -62,7 +62,7 @@ def require_peer(name: str, probe: Callable[[], object]) -> None:
     missing peer fails the test, so a broken runner cannot pass by skipping."""
     try:
         probe()
-    except Exception as exc:  # any failure of the probe means the peer cannot be used
+    except (OSError, ImportError, RuntimeError) as exc:  # what a missing server, driver or binary raises
         reason = f"{name} is not available ({type(exc).__name__}: {exc}); start it with scripts/setup-test-env.sh"
         if in_ci():
             pytest.fail(f"{reason} [CI=true: a missing peer is a failure]", pytrace=False)

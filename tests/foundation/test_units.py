@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from datetime import date
-
 import polars as pl
 import pytest
 
