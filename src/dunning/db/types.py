@@ -17,6 +17,11 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 
+def to_utc(value: datetime) -> datetime:
+    """``value`` as an aware UTC datetime; a naive value is taken as UTC (how the raw-SQL writers store it)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 class UtcDateTime(TypeDecorator[datetime]):
     """``DateTime(timezone=True)`` whose Python values are always aware UTC datetimes."""
 
@@ -26,7 +31,7 @@ class UtcDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        value = to_utc(value)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
@@ -34,11 +39,11 @@ class UtcDateTime(TypeDecorator[datetime]):
             return None
         if isinstance(value, str):  # a value written by raw SQL into a SQLite column
             value = datetime.fromisoformat(value)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return to_utc(value)
 
     @property
     def python_type(self) -> type[datetime]:
         return datetime
 
 
-__all__ = ["UtcDateTime"]
+__all__ = ["UtcDateTime", "to_utc"]
