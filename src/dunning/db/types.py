@@ -9,9 +9,11 @@ on SQLite and aware on PostgreSQL, and every value read comes back aware in UTC.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import polars as pl
 from sqlalchemy import DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -20,6 +22,16 @@ from sqlalchemy.types import TypeDecorator
 def to_utc(value: datetime) -> datetime:
     """``value`` as an aware UTC datetime; a naive value is taken as UTC (how the raw-SQL writers store it)."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def frame_times(dialect: str, frame: pl.DataFrame, cols: Sequence[str]) -> pl.DataFrame:
+    """``frame`` with its aware timestamp columns ``cols`` as :class:`UtcDateTime` stores them, for bulk writes
+    that bypass the ORM: UTC text on SQLite (what SQLAlchemy reads back and the dispatcher compares), unchanged
+    datetimes elsewhere."""
+    if dialect != "sqlite":
+        return frame
+    return frame.with_columns(pl.col(c).dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%d %H:%M:%S%.6f")
+                              for c in cols)
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -46,4 +58,4 @@ class UtcDateTime(TypeDecorator[datetime]):
         return datetime
 
 
-__all__ = ["UtcDateTime", "to_utc"]
+__all__ = ["UtcDateTime", "frame_times", "to_utc"]

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from dunning.db.bulk import bulk_insert
 from dunning.db.models import Campaign, Message, Strategy, TemplateRecord, TemplateVersion
+from dunning.db.types import frame_times
 from dunning.domain.sms import parts_expr
 from dunning.domain.states import CampaignState, MessageState, TemplateStatus
 from dunning.errors import InputError
@@ -159,14 +160,6 @@ def pilot_test_messages(ctx: AppContext, df: pl.DataFrame, spec: StrategySpec, c
     ).drop("_test_phone")
 
 
-def _db_times(s: Any, frame: pl.DataFrame, cols: list[str]) -> pl.DataFrame:
-    """On SQLite, timestamps as the text SQLAlchemy's DateTime reads and the dispatcher compares (UTC)."""
-    if s.connection().dialect.name != "sqlite":
-        return frame
-    return frame.with_columns(pl.col(c).dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%d %H:%M:%S%.6f")
-                              for c in cols)
-
-
 def persist_plan(ctx: AppContext, s: Any, plan: PlanFrame, campaign: Campaign, strat: Strategy, n_accounts: int,
                   actor: str) -> PlanSummary:
     df = plan.frame
@@ -179,7 +172,7 @@ def persist_plan(ctx: AppContext, s: Any, plan: PlanFrame, campaign: Campaign, s
         "scheduled_at", "send_after", "send_before", "idempotency_key", pl.lit(0).alias("attempts"),
         "verify_code_hash",
     )
-    rows = _db_times(s, rows, ["scheduled_at", "send_after", "send_before"])
+    rows = frame_times(s.connection().dialect.name, rows, ["scheduled_at", "send_after", "send_before"])
     bulk_insert(s, Message.__table__, rows)  # type: ignore[arg-type]
 
     def counts(col: str, frame: pl.DataFrame) -> dict[str, int]:

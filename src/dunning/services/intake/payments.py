@@ -24,6 +24,7 @@ from sqlalchemy import func, select, text
 
 from dunning.db.bulk import bulk_insert, read_frame
 from dunning.db.models import Import, Payment, RejectRow
+from dunning.db.types import frame_times
 from dunning.errors import InputError
 from dunning.intake import ALIASES, parse_amounts, parse_dates, write_reject_report
 from dunning.intake.columns import normalise_header
@@ -172,12 +173,6 @@ def _read(paths: Sequence[Path], tz: str, encoding: str | None) -> pl.DataFrame:
     return pl.concat(frames, how="vertical") if frames else pl.DataFrame()
 
 
-def _db_ts(s: Any, col: str) -> pl.Expr:
-    if s.connection().dialect.name == "sqlite":
-        return pl.col(col).dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%d %H:%M:%S%.6f")
-    return pl.col(col)
-
-
 def import_payments(ctx: AppContext, paths: Sequence[Path], *, actor: str = "system",
                     encoding: str | None = None) -> PaymentImportSummary:
     """Import one or more payment files. The same files again (by content, whatever their names) return the earlier import; a payment already
@@ -243,8 +238,8 @@ def import_payments(ctx: AppContext, paths: Sequence[Path], *, actor: str = "sys
                      content_sha=sha, created_by=actor, created_at=now)
         s.add(imp)
         s.flush()
-        bulk_insert(s, Payment.__table__, accepted.select(  # type: ignore[arg-type]
-            pl.lit(imp.id).alias("import_id"), "loan_id", "amount_fen", _db_ts(s, "paid_at").alias("paid_at")))
+        bulk_insert(s, Payment.__table__, frame_times(s.connection().dialect.name, accepted.select(  # type: ignore[arg-type]
+            pl.lit(imp.id).alias("import_id"), "loan_id", "amount_fen", "paid_at"), ["paid_at"]))
         bulk_insert(s, RejectRow.__table__, rejected.select(  # type: ignore[arg-type]
             pl.lit(imp.id).alias("import_id"), "source_file", "source_row", "reason", "message_zh", "raw"))
         csv_path = xlsx_path = None
