@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 import socket
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -11,6 +10,7 @@ import pytest
 from dunning.config import ChannelSettings, Settings
 from dunning.services.context import AppContext, build_context
 from dunning.testing import FrozenClock
+from tests.peers import in_ci
 
 # 10:00 Asia/Shanghai on 2026-11-23: inside the send window.
 BUSINESS_NOON = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
@@ -51,15 +51,13 @@ def ctx(tmp_path: Path, clock: FrozenClock) -> Iterator[AppContext]:
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
 def require_peer(name: str, probe: Callable[[], object]) -> None:
     """Make sure a peer the test needs (PostgreSQL, Redis, Chromium, …) is there.
 
     ``probe`` raises when it is not. Outside CI the test is skipped with the reason; in CI (``CI=true``) a
-    missing peer fails the test, so a broken runner cannot pass by skipping."""
+    missing peer fails the test, so a broken runner cannot pass by skipping. The servers and the browser are
+    probed here; the protocol peers the channels are tested against start inside ``tests.peers.started``, with
+    the same rule and the same ``in_ci``."""
     try:
         probe()
     except (OSError, ImportError, RuntimeError) as exc:  # what a missing server, driver or binary raises
