@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from dunning.db.models import AuditEvent, VerificationAttempt
-from dunning.entrypoints.api import create_app
+from dunning.entrypoints.app import create_app
 from dunning.services.context import AppContext
 from dunning.services.identity.users import Role, add_user
 from dunning.testing import FrozenClock

@@ -24,12 +24,12 @@ from sqlalchemy import func, select
 
 from dunning.channels.registry import capabilities_of
 from dunning.compliance import lint_messages
-from dunning.db.bulk import read_frame
+from dunning.db.bulk import Sql, read_frame
+from dunning.db.frames import utc_times
 from dunning.db.models import Account, Campaign, Import, TemplateVersion
-from dunning.db.rawsql import Sql
 from dunning.domain.buckets import bucket_expr
 from dunning.domain.sms import counting_for
-from dunning.domain.states import CampaignState, MessageState
+from dunning.domain.states import CONTACT_STATES, CampaignState, MessageState
 from dunning.errors import ConfigError, NotFoundError, StateError
 from dunning.services import audit
 from dunning.services.calendar import calendar_for, next_year_warning
@@ -69,8 +69,6 @@ SUPPRESSION_ZH = {
     "cancelled": "批次已取消",
     "agency_notice": "委外告知短信尚未送达（机构不得联系）",
 }
-# Message states that count as "this phone was contacted" (claimed and not since refused), as the dispatcher's.
-CONTACT_STATES = ("submitting", "submitted", "delivered", "held", "expired")
 
 
 def channel_counting(ctx: AppContext, name: str) -> str:
@@ -91,17 +89,6 @@ def channel_rate(ctx: AppContext, name: str) -> float:
         raise ConfigError(f"未配置通道 {name}（已配置：{known}）", f"channel {name!r} is not configured")
     caps = capabilities_of(cfg.kind)
     return min(cfg.rate, caps.max_rate) if caps.max_rate else cfg.rate
-
-
-def _as_utc(col: str, frame: pl.DataFrame) -> pl.Expr:
-    """A timestamp column read back from the database as UTC (SQLite returns text, PostgreSQL datetimes)."""
-    dtype = frame.schema[col]
-    if dtype == pl.Utf8:
-        return pl.col(col).str.slice(0, 19).str.to_datetime("%Y-%m-%d %H:%M:%S", time_unit="us", strict=False) \
-            .dt.replace_time_zone("UTC")
-    if isinstance(dtype, pl.Datetime) and dtype.time_zone is None:
-        return pl.col(col).dt.replace_time_zone("UTC").cast(UTC_US)
-    return pl.col(col).cast(UTC_US)
 
 
 # --------------------------------------------------------------------------------------------------- plan
@@ -293,7 +280,7 @@ def _plan_frame(ctx: AppContext, s: Any, accounts: pl.DataFrame, spec: StrategyS
     midnight = datetime.combine(as_of, time(0), tz)
     week = earliest - timedelta(days=7)
     since = min(week, earliest - timedelta(hours=spec.budget.min_interval_hours))
-    states = "','".join(CONTACT_STATES)
+    states = "','".join(st.value for st in CONTACT_STATES)  # enum values, from code only
     ts = Sql(s.connection().engine).ts
     sent = read_frame(
         s,
@@ -305,7 +292,7 @@ def _plan_frame(ctx: AppContext, s: Any, accounts: pl.DataFrame, spec: StrategyS
         schema={"phone": pl.Utf8, "sent_day": pl.Int64, "sent_7d": pl.Int64,
                 "last_contact": pl.Utf8 if s.connection().dialect.name == "sqlite" else UTC_US},
     )
-    sent = sent.with_columns(_as_utc("last_contact", sent).alias("last_contact"))
+    sent = sent.with_columns(utc_times("last_contact").alias("last_contact"))
     df = df.join(sent, on="phone", how="left")
     df = apply_caps(df, spec.budget)
 
