@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+import socket
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 from dunning.config import ChannelSettings, Settings
 from dunning.services.context import AppContext, build_context
 from dunning.testing import FrozenClock
+from tests.peers import in_ci
 
 # 10:00 Asia/Shanghai on 2026-11-23: inside the send window.
 BUSINESS_NOON = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
@@ -49,6 +51,35 @@ def ctx(tmp_path: Path, clock: FrozenClock) -> Iterator[AppContext]:
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
+def require_peer(name: str, probe: Callable[[], object]) -> None:
+    """Make sure a peer the test needs (PostgreSQL, Redis, Chromium, …) is there.
+
+    ``probe`` raises when it is not. Outside CI the test is skipped with the reason; in CI (``CI=true``) a
+    missing peer fails the test, so a broken runner cannot pass by skipping. The servers and the browser are
+    probed here; the protocol peers the channels are tested against start inside ``tests.peers.started``, with
+    the same rule and the same ``in_ci``."""
+    try:
+        probe()
+    except (OSError, ImportError, RuntimeError) as exc:  # what a missing server, driver or binary raises
+        reason = f"{name} is not available ({type(exc).__name__}: {exc}); start it with scripts/setup-test-env.sh"
+        if in_ci():
+            pytest.fail(f"{reason} [CI=true: a missing peer is a failure]", pytrace=False)
+        pytest.skip(reason)
+
+
+def tcp_probe(host: str, port: int) -> Callable[[], object]:
+    """A probe that a TCP server listens on ``host:port`` (one second to answer)."""
+    return lambda: socket.create_connection((host, port), timeout=1.0).close()
+
+
+def require_postgres() -> None:
+    require_peer("PostgreSQL (127.0.0.1:5432)", tcp_probe("127.0.0.1", 5432))
+
+
+def require_redis() -> None:
+    require_peer("Redis (127.0.0.1:6379)", tcp_probe("127.0.0.1", 6379))
+
+
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A PostgreSQL database of this test's own (the local server ``scripts/setup-test-env.sh`` starts)."""
@@ -56,6 +87,7 @@ def pg_url() -> Iterator[str]:
 
     import psycopg
 
+    require_postgres()
     name = f"dunning_test_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.conftest import require_postgres, require_redis
 from tests.peers import started
 from tests.peers.smpp_peer import SmppPeer, start_peer
 
@@ -37,6 +38,7 @@ def vendor_peer(tmp_path: Path) -> Iterator[SmppPeer]:
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """A PostgreSQL database created for this test session and dropped at its end."""
+    require_postgres()
     name = f"dunning_dispatch_{uuid.uuid4().hex[:10]}"
     admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -54,6 +56,7 @@ def redis_prefix() -> Iterator[str]:
     """A Redis key prefix of this test's own; its keys are deleted afterwards."""
     import redis
 
+    require_redis()
     prefix = f"dunning-test:{uuid.uuid4().hex[:10]}:"
     client = redis.Redis.from_url(REDIS)
     yield prefix

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from datetime import date
-
 import polars as pl
 import pytest
 
@@ -91,6 +89,7 @@ def test_strategy_errors_say_where() -> None:
     with pytest.raises(InputError) as e:
         parse_strategy("name: x\nsegments:\n  - {name: a, when: {bucket: [M9]}, steps: [{dpd: [1], template: t}]}\n")
     assert "M9" in e.value.message_zh and "segments.0.when.bucket" in e.value.message_zh
-    with pytest.raises(InputError):
+    with pytest.raises(InputError) as e:
         parse_strategy("name: x\nsegments:\n  - {name: a, steps: [{template: t}]}\n")
-    assert date(2026, 1, 1)
+    assert e.value.code == "strategy.invalid"
+    assert "segments.0.steps.0" in e.value.message_zh and "dpd" in e.value.message_zh

@@ -188,10 +188,10 @@ def test_blank_rows_are_not_data_and_do_not_shift_row_numbers(tmp_path: Path) ->
     assert reasons_by_row(result) == {5: "invalid_phone"}
 
 
-def test_header_only_file_gives_empty_frames(make_csv: MakeCsv) -> None:
-    result = read_portfolio([make_csv([])], as_of=AS_OF)
-    check_invariants(result)
-    assert (result.rows, result.reasons) == (0, {})
+def test_header_only_file_is_refused(make_csv: MakeCsv) -> None:
+    with pytest.raises(InputError) as err:
+        read_portfolio([make_csv([], name="header-only.csv")], as_of=AS_OF)
+    assert (err.value.code, "header-only.csv" in err.value.message_en) == ("input.no_rows", True)
 
 
 def test_english_headers_in_any_case_and_with_units(make_csv: MakeCsv) -> None:
@@ -473,7 +473,12 @@ CELLS = st.one_of(
 @given(st.lists(st.lists(CELLS, min_size=10, max_size=10), max_size=12))
 def test_any_cells_are_accepted_or_rejected_never_lost(tmp_path: Path, rows: list[list[str]]) -> None:
     path = write_csv(tmp_path / "any.csv", ZH_HEADER, rows)
-    result = read_portfolio([path], as_of=AS_OF)
+    try:
+        result = read_portfolio([path], as_of=AS_OF)
+    except InputError as err:  # a header over blank rows only is refused whole
+        assert err.code == "input.no_rows"
+        assert all(not cell.strip() for r in rows for cell in r)
+        return
     check_invariants(result)
     assert result.rows <= len(rows)  # only rows with no value in any cell are not data
     assert result.accepted["loan_id"].is_unique().all()

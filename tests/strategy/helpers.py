@@ -22,6 +22,14 @@ from dunning.services.context import AppContext, build_context
 from dunning.testing import FrozenClock
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+# A one-step strategy under a holiday mode (%s) and day kind (%s), for the holiday tests.
+HOLIDAY = """
+name: hol
+holidays: %s
+holiday_days: %s
+segments:
+  - {name: all, steps: [{name: s, dpd: [3], template: M1}]}
+"""
 
 
 def at(day: date, hh: int, mm: int = 0, tz: ZoneInfo = SHANGHAI) -> datetime:

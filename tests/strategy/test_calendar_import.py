@@ -25,7 +25,7 @@ from dunning.services.identity.users import Role
 from dunning.strategy import calendar as cal
 from dunning.strategy.holidays import CalendarFileError
 from dunning.testing import FrozenClock
-from tests.strategy.helpers import Acct, at, import_accounts, make_ctx, plan
+from tests.strategy.helpers import HOLIDAY, Acct, at, import_accounts, make_ctx, plan
 
 # A 2027 schedule shaped like 2026's: nine days of Spring Festival from a Saturday, a make-up Saturday after it.
 CAL_2027 = """# 国务院办公厅关于2027年部分节假日安排的通知 (test data)
@@ -43,13 +43,6 @@ workday,National Day,2027-09-26,
 workday,National Day,2027-10-09,
 """
 
-HOLIDAY = """
-name: hol
-holidays: %s
-holiday_days: %s
-segments:
-  - {name: all, steps: [{name: s, dpd: [3], template: M1}]}
-"""
 
 
 @pytest.fixture(autouse=True)

@@ -6,11 +6,13 @@ import json
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
 from dunning.db.models import AuditEvent, Payment
 from dunning.entrypoints.cli.payments import app
+from dunning.errors import InputError
 from dunning.services.intake.payments import import_payments
 from dunning.testing import FrozenClock
 from tests.strategy.helpers import at, make_ctx
@@ -87,3 +89,28 @@ def test_missing_column_names_what_was_found(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.stdout
     assert json.loads(res.stdout)["accepted"] == 1
     ctx.db.dispose()
+
+
+def test_a_trailing_blank_line_is_not_a_row(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path, FrozenClock(at(DAY, 10)))
+    f = tmp_path / "p.csv"
+    f.write_text("借款编号,还款金额,还款时间\r\nL1,100,2026-11-23 09:00\r\n\r\nL2,50,2026-11-23 09:10\r\n\r\n,,\r\n",
+                 encoding="utf-8")
+    s = import_payments(ctx, [f])
+    assert (s.rows, s.accepted, s.reasons) == (2, 2, {})
+
+
+def test_a_renamed_copy_or_a_header_without_rows_is_not_imported_again(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path, FrozenClock(at(DAY, 10)))
+    first = tmp_path / "payments-1123.csv"
+    first.write_text("loan_id,amount,paid_at\nL1,100.00,2026-11-23 09:00:00\n", encoding="utf-8")
+    copy = tmp_path / "copy.csv"
+    copy.write_bytes(first.read_bytes())
+    a = import_payments(ctx, [first])
+    b = import_payments(ctx, [copy])
+    assert b.already_imported and b.import_id == a.import_id and b.files == [str(first)]
+    empty = tmp_path / "empty.csv"
+    empty.write_text("loan_id,amount,paid_at\n", encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        import_payments(ctx, [empty])
+    assert err.value.code == "input.no_rows" and "empty.csv" in err.value.message_zh

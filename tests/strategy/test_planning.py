@@ -7,7 +7,7 @@ from pathlib import Path
 
 from dunning.db.models import Payment, PhoneFlag
 from dunning.testing import FrozenClock
-from tests.strategy.helpers import Acct, at, by_loan, import_accounts, make_ctx, plan
+from tests.strategy.helpers import HOLIDAY, Acct, at, by_loan, import_accounts, make_ctx, plan
 
 WINDOW_8_22 = """
 name: edges
@@ -45,13 +45,6 @@ def test_planning_the_evening_before_starts_at_the_window_opening(tmp_path: Path
     assert s.windows == {"Asia/Shanghai": "08:00–22:00"}
 
 
-HOLIDAY = """
-name: hol
-holidays: %s
-holiday_days: %s
-segments:
-  - {name: all, steps: [{name: s, dpd: [3], template: M1}]}
-"""
 
 
 def test_skip_suppresses_on_national_day(tmp_path: Path) -> None:

@@ -26,10 +26,9 @@ from dunning.services.guard.codefill import fill_code
 from dunning.services.identity.users import add_user
 from dunning.services.verification.codes import ALPHABET
 from tests.conftest import make_settings
-from tests.web.browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, serve
+from tests.web.browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, require_chromium, serve
 
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(300),
-              pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")]
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 AS_OF = date(2026, 11, 23)
 BUSINESS_TIME = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -82,6 +81,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    require_chromium()
     with sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         yield b

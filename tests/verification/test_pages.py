@@ -9,15 +9,14 @@ from collections.abc import Iterator
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from dunning.db.models import AuditEvent, Message, VerificationAttempt
+from dunning.db.models import AuditEvent, VerificationAttempt
 from dunning.entrypoints.app import create_app
 from dunning.services.context import AppContext
 from dunning.services.identity.users import Role, add_user
-from dunning.services.verification.codes import code_for, stored_hash
 from dunning.testing import FrozenClock
-from tests.foundation.factories import phones, seed_campaign
+from tests.verification.helpers import deliver_with_code
 
 PHONE = "+8613800000007"
 LOAN_ID_MARK = "L"  # every seeded loan id starts "L<campaign>-"
@@ -30,15 +29,7 @@ CSRF_FIELD = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
 @pytest.fixture
 def sent(ctx: AppContext) -> tuple[str, str]:
     """One delivered message to PHONE whose stored text holds a name, an amount and its code."""
-    cid = seed_campaign(ctx, [PHONE, *phones(3, start=50)])
-    secret = ctx.settings.secret()
-    key = f"c{cid}|L{cid}-0|M1"
-    code = code_for(secret, key)
-    with ctx.db.transaction() as s:
-        s.execute(update(Message).where(Message.idempotency_key == key).values(
-            state="delivered", submitted_at=ctx.now(), verify_code_hash=stored_hash(secret, PHONE, code),
-            text=f"【阳光消费金融】{NAME}您好，您尾号0007的借款应还¥{AMOUNT}。验证码{code}"))
-    return code, f"L{cid}-0"
+    return deliver_with_code(ctx, f"【阳光消费金融】{NAME}您好，您尾号0007的借款应还¥{AMOUNT}。验证码{{code}}")
 
 
 @pytest.fixture

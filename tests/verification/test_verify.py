@@ -8,28 +8,19 @@ import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, update
+from sqlalchemy import event
 
-from dunning.db.models import Message
 from dunning.services.context import AppContext
-from dunning.services.verification.codes import code_for, stored_hash
 from dunning.services.verification.lookup import verify_message
 from dunning.testing import FrozenClock
-from tests.foundation.factories import phones, seed_campaign
+from tests.verification.helpers import deliver_with_code
 
 PHONE = "+8613800000007"
 
 
 @pytest.fixture
 def sent_code(ctx: AppContext) -> str:
-    cid = seed_campaign(ctx, [PHONE, *phones(3, start=50)])
-    secret = ctx.settings.secret()
-    key = f"c{cid}|L{cid}-0|M1"
-    code = code_for(secret, key)
-    with ctx.db.transaction() as s:
-        s.execute(update(Message).where(Message.idempotency_key == key).values(
-            state="delivered", submitted_at=ctx.now(), verify_code_hash=stored_hash(secret, PHONE, code)))
-    return code
+    return deliver_with_code(ctx)[0]
 
 
 def test_genuine_code_says_who_and_when_and_nothing_of_the_debt(ctx: AppContext, sent_code: str) -> None:

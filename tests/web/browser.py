@@ -19,6 +19,20 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
 
 
+def _chromium_probe() -> None:
+    import playwright.sync_api  # noqa: F401  # the driver must be installed too
+
+    if not CHROMIUM.is_file():
+        raise FileNotFoundError(f"{CHROMIUM} (apt-get install chromium)")
+
+
+def require_chromium() -> None:
+    """Skip with the reason outside CI, fail in CI, when Debian's Chromium or Playwright is missing."""
+    from tests.conftest import require_peer
+
+    require_peer("Chromium", _chromium_probe)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -48,6 +62,7 @@ def serve(app: FastAPI) -> Iterator[str]:
 @contextmanager
 def chromium() -> Iterator[Any]:
     """Debian's Chromium, headless, driven by Playwright (never a downloaded browser); closed when the block ends."""
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

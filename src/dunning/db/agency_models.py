@@ -14,7 +14,6 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Date,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -26,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dunning.db.models import Base, BigId
+from dunning.db.types import UtcDateTime
 
 
 class Agency(Base):
@@ -43,8 +43,8 @@ class Agency(Base):
     pipl_contract_start: Mapped[date | None] = mapped_column(Date, nullable=True)
     pipl_contract_end: Mapped[date | None] = mapped_column(Date, nullable=True)
     next_evaluation_due: Mapped[date | None] = mapped_column(Date, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class AgencyDocument(Base):
@@ -58,7 +58,7 @@ class AgencyDocument(Base):
     path: Mapped[str | None] = mapped_column(String(1024), nullable=True)
     expires_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     added_by: Mapped[str] = mapped_column(String(64))
-    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    added_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class Tender(Base):
@@ -69,13 +69,13 @@ class Tender(Base):
     state: Mapped[str] = mapped_column(String(16))  # open | evaluating | proposed | awarded
     criteria: Mapped[list[Any]] = mapped_column(JSON)  # [{key, weight, kind, lower_is_better, label_zh}]
     evaluators: Mapped[list[Any]] = mapped_column(JSON)  # usernames
-    opens_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    closes_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    opens_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    closes_at: Mapped[datetime] = mapped_column(UtcDateTime())
     created_by: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     proposed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     approved_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    approved_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
 class TenderLot(Base):
@@ -101,7 +101,7 @@ class Bid(Base):
     statement: Mapped[str] = mapped_column(Text, default="")
     documents: Mapped[list[Any]] = mapped_column(JSON, default=list)  # stored file names
     submitted_by: Mapped[str] = mapped_column(String(64))
-    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    submitted_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class EvaluatorConflict(Base):
@@ -112,7 +112,7 @@ class EvaluatorConflict(Base):
     evaluator: Mapped[str] = mapped_column(String(64))
     agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
     note: Mapped[str] = mapped_column(Text, default="")
-    declared_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    declared_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class BidScore(Base):
@@ -124,7 +124,7 @@ class BidScore(Base):
     criterion: Mapped[str] = mapped_column(String(32))
     score: Mapped[float] = mapped_column(Float)
     note: Mapped[str] = mapped_column(Text, default="")
-    scored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    scored_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class Award(Base):
@@ -150,7 +150,7 @@ class AllocationPeriod(Base):
     shares: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # agency id → share used
     notice_campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), nullable=True)
     created_by: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class Allocation(Base):
@@ -168,7 +168,7 @@ class Allocation(Base):
     bucket: Mapped[str] = mapped_column(String(8))
     amount_due_fen: Mapped[int] = mapped_column(Integer)
     sticky: Mapped[bool] = mapped_column(Boolean, default=False)
-    recalled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    recalled_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     recall_reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
@@ -193,4 +193,4 @@ class Scorecard(Base):
     score: Mapped[float] = mapped_column(Float)
     next_share: Mapped[float] = mapped_column(Float)
     created_by: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Integer, String, Text
+from sqlalchemy import Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dunning.db.models import Base
+from dunning.db.types import UtcDateTime
 
 
 class CalendarYear(Base):
@@ -17,5 +18,5 @@ class CalendarYear(Base):
     content: Mapped[str] = mapped_column(Text)  # the canonical calendar file text (strategy.holidays)
     sha256: Mapped[str] = mapped_column(String(64))
     source_name: Mapped[str] = mapped_column(String(255))
-    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    imported_at: Mapped[datetime] = mapped_column(UtcDateTime())
     imported_by: Mapped[str] = mapped_column(String(64))

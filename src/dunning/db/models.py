@@ -13,7 +13,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Date,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -26,6 +25,8 @@ from sqlalchemy import (
 )
 from sqlalchemy import false as sql_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from dunning.db.types import UtcDateTime
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -54,8 +55,8 @@ class User(Base):
     agency: Mapped[str | None] = mapped_column(String(128), nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class ApiToken(Base):
@@ -64,7 +65,7 @@ class ApiToken(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     token_hash: Mapped[str] = mapped_column(String(128), unique=True)
     label: Mapped[str] = mapped_column(String(128), default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
@@ -81,7 +82,7 @@ class Import(Base):
     reject_report: Mapped[str | None] = mapped_column(String(1024), nullable=True)
     content_sha: Mapped[str] = mapped_column(String(64), index=True)
     created_by: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class Account(Base):
@@ -130,7 +131,7 @@ class TemplateRecord(Base):
     tone: Mapped[str] = mapped_column(String(16))
     stage: Mapped[str] = mapped_column(String(32), default="")
     profile: Mapped[str] = mapped_column(String(8), default="CN")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class TemplateVersion(Base):
@@ -144,10 +145,10 @@ class TemplateVersion(Base):
     status: Mapped[str] = mapped_column(String(16))
     author: Mapped[str] = mapped_column(String(64))
     reviewer: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    approved_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     channel_codes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     findings: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class Strategy(Base):
@@ -159,7 +160,7 @@ class Strategy(Base):
     body: Mapped[str] = mapped_column(Text)  # the YAML as given
     sha: Mapped[str] = mapped_column(String(64))
     created_by: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class Campaign(Base):
@@ -178,8 +179,8 @@ class Campaign(Base):
     pilot_approved_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     pilot_summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     plan_summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class Message(Base):
@@ -210,22 +211,22 @@ class Message(Base):
     reason: Mapped[str | None] = mapped_column(String(32), nullable=True)  # suppression / failure reason code
     detail: Mapped[str | None] = mapped_column(Text, nullable=True)
     is_pilot: Mapped[bool] = mapped_column(Boolean, default=False)
-    scheduled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    scheduled_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     # The recipient's send window on the planning day (UTC): not before ``send_after``, never at or after
     # ``send_before``; ``scheduled_at`` lies between them.
-    send_after: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    send_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    send_after: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    send_before: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     # A sample to an internal test number (pilot only; synthetic data; excluded from outcome statistics).
     is_test: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sql_false())
     idempotency_key: Mapped[str] = mapped_column(String(160), unique=True)
     channel: Mapped[str | None] = mapped_column(String(64), nullable=True)
     provider_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
-    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     verify_code_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
-    submitting_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    final_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    submitting_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    submitted_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    final_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
 class MessagePart(Base):
@@ -251,8 +252,8 @@ class DeliveryReportRow(Base):
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), nullable=True, index=True)
     status: Mapped[str] = mapped_column(String(16))
     error_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    done_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
     raw: Mapped[str] = mapped_column(Text, default="")
 
 
@@ -264,7 +265,7 @@ class Reply(Base):
     text: Mapped[str] = mapped_column(Text)
     classification: Mapped[str] = mapped_column(String(16))  # opt_out | dispute | promise | other
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), nullable=True)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class PhoneFlag(Base):
@@ -276,8 +277,8 @@ class PhoneFlag(Base):
     phone: Mapped[str] = mapped_column(String(20))
     kind: Mapped[str] = mapped_column(String(16))
     detail: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    cleared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    cleared_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
 class Payment(Base):
@@ -287,14 +288,14 @@ class Payment(Base):
     import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id"), nullable=True)
     loan_id: Mapped[str] = mapped_column(String(64), index=True)
     amount_fen: Mapped[int] = mapped_column(BigInteger)
-    paid_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    paid_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class AuditEvent(Base):
     __tablename__ = "audit_events"
     __table_args__ = (Index("ix_audit_entity", "entity", "entity_id"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     actor: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(64))
     entity: Mapped[str] = mapped_column(String(32))
@@ -313,7 +314,7 @@ class VerificationAttempt(Base):
     __tablename__ = "verification_attempts"
     __table_args__ = (Index("ix_verif_ip_at", "ip", "at"), Index("ix_verif_phone_at", "phone_hash", "at"))
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
     ip: Mapped[str] = mapped_column(String(64))
     phone_hash: Mapped[str] = mapped_column(String(64))
     phone_masked: Mapped[str] = mapped_column(String(20))

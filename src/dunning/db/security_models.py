@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dunning.db.models import Base, BigId
+from dunning.db.types import UtcDateTime
 
 
 class WebhookSeen(Base):
@@ -18,7 +19,7 @@ class WebhookSeen(Base):
     __tablename__ = "webhook_seen"
     digest: Mapped[str] = mapped_column(String(64), primary_key=True)
     channel: Mapped[str] = mapped_column(String(64))
-    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    seen_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
 
 
 class CliIdentity(Base):
@@ -28,7 +29,7 @@ class CliIdentity(Base):
     os_user: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id"))
     created_by: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class StaffLookup(Base):
@@ -37,7 +38,7 @@ class StaffLookup(Base):
     __tablename__ = "staff_lookups"
     __table_args__ = (Index("ix_staff_lookups_user_at", "username", "at"), Index("ix_staff_lookups_ip_at", "ip", "at"))
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
     username: Mapped[str] = mapped_column(String(64))
     ip: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(16))

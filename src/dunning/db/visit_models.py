@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Date, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Date, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dunning.db.models import Base, BigId
+from dunning.db.types import UtcDateTime
 
 
 class FieldStaff(Base):
@@ -23,7 +24,7 @@ class FieldStaff(Base):
     credential_no: Mapped[str] = mapped_column(String(64))
     credential_valid_until: Mapped[date] = mapped_column(Date)
     trained_on: Mapped[date] = mapped_column(Date)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class Visit(Base):
@@ -39,23 +40,23 @@ class Visit(Base):
     lon: Mapped[float | None] = mapped_column(Float, nullable=True)
     purpose: Mapped[str] = mapped_column(Text)
     risk_notes: Mapped[str] = mapped_column(Text, default="")
-    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    window_end: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    window_start: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    window_end: Mapped[datetime] = mapped_column(UtcDateTime())
     members: Mapped[list[Any]] = mapped_column(JSON)
     state: Mapped[str] = mapped_column(String(16), index=True)
     requested_by: Mapped[str] = mapped_column(String(64))
-    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime())
     decided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     decision_reason: Mapped[str] = mapped_column(Text, default="")
     reg_no: Mapped[str | None] = mapped_column(String(32), unique=True, nullable=True)
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    last_checkin_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    next_checkin_due: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    last_checkin_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    next_checkin_due: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     recording_confirmed: Mapped[bool] = mapped_column(default=False)
     outcome: Mapped[str | None] = mapped_column(String(24), nullable=True)
     notes: Mapped[str] = mapped_column(Text, default="")
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
 class VisitEvent(Base):
@@ -64,7 +65,7 @@ class VisitEvent(Base):
     __tablename__ = "visit_events"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id"), index=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
     actor: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(24))
     lat: Mapped[float | None] = mapped_column(Float, nullable=True)
@@ -81,15 +82,15 @@ class VisitAlarm(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
-    raised_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    raised_at: Mapped[datetime] = mapped_column(UtcDateTime())
     raised_by: Mapped[str] = mapped_column(String(64))
     lat: Mapped[float | None] = mapped_column(Float, nullable=True)
     lon: Mapped[float | None] = mapped_column(Float, nullable=True)
     level: Mapped[int] = mapped_column(Integer, default=1)
-    escalated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    escalated_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     notified: Mapped[list[Any]] = mapped_column(JSON)
     acknowledged_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
 class PromiseToPay(Base):
@@ -103,4 +104,4 @@ class PromiseToPay(Base):
     source: Mapped[str] = mapped_column(String(16))
     source_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     created_by: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())

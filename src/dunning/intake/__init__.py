@@ -26,21 +26,16 @@ from __future__ import annotations
 
 from dunning.intake.codes import REJECT_CODES, REJECT_MESSAGES_EN, REJECT_MESSAGES_ZH
 from dunning.intake.columns import ALIASES, CANONICAL, OPTIONAL, REQUIRED, MappingSpec, load_mapping
+from dunning.intake.exprs import amount_fen_expr, date_expr, int_expr, phone_check_expr, phone_expr, rate_expr
 from dunning.intake.parsers import (
-    amount_fen_expr,
     amount_reject,
-    date_expr,
     excel_serial_to_iso,
-    int_expr,
     parse_amounts,
     parse_dates,
     parse_ints,
     parse_paydays,
     parse_phones,
     parse_rates,
-    phone_check_expr,
-    phone_expr,
-    rate_expr,
 )
 from dunning.intake.pipeline import ACCEPTED_SCHEMA, REJECTED_SCHEMA, IntakeResult, read_portfolio
 from dunning.intake.readers import read_exclude

@@ -89,7 +89,7 @@ def _clean_then_distinct(s: pl.Series, clean_pattern: str, fast: Callable[[pl.Se
 # --------------------------------------------------------------------------------------------------- phones
 
 
-def _classify_one(text: str, allow_international: bool) -> tuple[str | None, str | None]:
+def classify_phone(text: str, allow_international: bool) -> tuple[str | None, str | None]:
     try:
         num = phonenumbers.parse(text, "CN")
     except phonenumbers.NumberParseException:
@@ -235,7 +235,7 @@ def _phones_exact(raw: pl.Series, allow_international: bool) -> pl.DataFrame:
     if unsettled.any():
         idx = unsettled.arg_true()
         values = digits.gather(idx)
-        table = {v: _classify_one(v, allow_international) for v in values.unique().to_list()}
+        table = {v: classify_phone(v, allow_international) for v in values.unique().to_list()}
         phone = phone.scatter(idx, pl.Series([table[v][0] for v in values.to_list()], dtype=pl.Utf8))
         reject = reject.scatter(idx, pl.Series([table[v][1] for v in values.to_list()], dtype=pl.Utf8))
     return pl.DataFrame({"phone": phone, "reject": reject})
@@ -428,42 +428,3 @@ def parse_paydays(s: pl.Series) -> pl.Series:
     """Payday of the month 1..31 → Int8; null when blank, unparseable or out of range."""
     n = parse_ints(s)
     return pl.select(pl.when(pl.lit(n).is_between(1, 31)).then(pl.lit(n))).to_series().cast(pl.Int8).rename(s.name)
-
-
-# ------------------------------------------------------------------------------------ expression builders
-
-
-def phone_check_expr(col: str, *, allow_international: bool = False) -> pl.Expr:
-    """Struct ``{phone, reject}`` per row; see :func:`parse_phones`."""
-    return pl.col(col).map_batches(
-        lambda s: parse_phones(s, allow_international=allow_international).to_struct(s.name),
-        return_dtype=PHONE_DTYPE, is_elementwise=True,
-    )
-
-
-def phone_expr(col: str, *, allow_international: bool = False) -> pl.Expr:
-    """E.164 of numbers that can receive an SMS (mainland mobiles; international ones if allowed), else null."""
-    return pl.col(col).map_batches(
-        lambda s: mobile_e164(s, allow_international=allow_international),
-        return_dtype=pl.Utf8, is_elementwise=True,
-    )
-
-
-def amount_fen_expr(col: str) -> pl.Expr:
-    """Integer fen (Int64, sign kept) or null; see :func:`parse_amounts`."""
-    return pl.col(col).map_batches(parse_amounts, return_dtype=pl.Int64, is_elementwise=True)
-
-
-def date_expr(col: str) -> pl.Expr:
-    """Date or null; see :func:`parse_dates`."""
-    return pl.col(col).map_batches(parse_dates, return_dtype=pl.Date, is_elementwise=True)
-
-
-def rate_expr(col: str) -> pl.Expr:
-    """Daily rate as a fraction (Float64) or null; see :func:`parse_rates`."""
-    return pl.col(col).map_batches(parse_rates, return_dtype=pl.Float64, is_elementwise=True)
-
-
-def int_expr(col: str) -> pl.Expr:
-    """Small non-negative integer (Int64) or null; see :func:`parse_ints`."""
-    return pl.col(col).map_batches(parse_ints, return_dtype=pl.Int64, is_elementwise=True)

@@ -29,7 +29,7 @@ from dunning.intake.parsers import (
     parse_rates,
     to_ascii,
 )
-from dunning.intake.readers import RawTable, read_exclude, read_table
+from dunning.intake.readers import RawTable, blank_rows, no_data_rows, read_exclude, read_table
 
 Progress = Callable[[str, int, int], None]
 
@@ -103,7 +103,10 @@ def read_portfolio(
         if names.count(path.name) > 1:  # same name in two folders: the clerk needs to know which file
             table = replace(table, name=str(path) + table.name[len(path.name):])
         tables.append(table)
-        parts.append(_canonical(table, i, spec_map=map_columns(table.frame.columns, table.name, spec)))
+        part = _canonical(table, i, spec_map=map_columns(table.frame.columns, table.name, spec))
+        if part.is_empty():
+            raise no_data_rows(table.name)
+        parts.append(part)
     df = pl.concat(parts, how="vertical") if len(parts) > 1 else parts[0]
     del parts
     rows = df.height
@@ -162,9 +165,7 @@ def _canonical(table: RawTable, file_index: int, *, spec_map: dict[str, str]) ->
     # Drop rows with no value in any cell of the original file (Excel's formatted-but-empty tail).
     maybe = blanks.select(pl.all_horizontal(pl.all())).to_series().arg_true()
     if maybe.len():
-        sub = frame[maybe]
-        all_blank = pl.DataFrame([is_blank(sub[c]) for c in sub.columns]).select(pl.all_horizontal(pl.all()))
-        drop = maybe.filter(all_blank.to_series())
+        drop = maybe.filter(blank_rows(frame[maybe]))
         if drop.len():
             out = out.filter(pl.repeat(True, n, eager=True).scatter(drop, False))
     return out

@@ -5,10 +5,12 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import fastexcel
 import polars as pl
@@ -112,6 +114,23 @@ def _from_gb18030(data: bytes, path: Path) -> bytes:
         raise _encoding_error(path, "UTF-8, GB18030/GBK") from exc
 
 
+def blank_rows(frame: pl.DataFrame) -> pl.Series:
+    """True for each row with no value in any cell (the blank lines and formatted-but-empty rows of an export)."""
+    if frame.width == 0:
+        return pl.Series("blank", [True] * frame.height, dtype=pl.Boolean)
+    return pl.DataFrame([is_blank(frame[c]) for c in frame.columns]).select(pl.all_horizontal(pl.all())).to_series()
+
+
+def no_data_rows(name: str) -> InputError:
+    """A file whose header is there but whose rows are not: an export cut short, never an empty snapshot."""
+    return InputError(
+        f"文件 {name} 只有表头，没有数据行：请检查导出是否完整（筛选条件、导出中断），补齐后重新导入。",
+        f"{name} has a header but no data rows: check that the export is complete (filters, an interrupted"
+        " export) and import it again.",
+        code="input.no_rows",
+    )
+
+
 # ---------------------------------------------------------------------------------------------------- text
 
 
@@ -120,7 +139,10 @@ def _sniff(head: str, spec: MappingSpec) -> tuple[int, str]:
     lines = head.splitlines()[:_HEAD_ROWS]
     best = (0, ",", -1)
     for delimiter in (",", "\t", ";", "|"):
-        rows = list(csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter))
+        try:
+            rows = list(csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter))
+        except csv.Error:  # a cell longer than the csv module allows: not this delimiter's table
+            continue
         if not rows:
             continue
         index = find_header_row(rows, spec)
@@ -139,6 +161,15 @@ def _read_text(path: Path, encoding: str | None, spec: MappingSpec) -> RawTable:
         raise _unreadable(path, exc) from exc
     utf8, used = decode_to_utf8(data, path, encoding)
     del data
+    if len(utf8) > _HEAD_BYTES and utf8.find(b"\n", 0, _HEAD_BYTES) < 0:
+        size = f"{len(utf8) / (1 << 20):.1f} MB"
+        raise InputError(
+            f"文件 {path.name}（{size}）的第一行超过 {_HEAD_BYTES // 1024} KB 仍没有换行：这不是每条记录一行的表格。"
+            "请确认导出的是 CSV 或 Excel 文件，且换行符没有丢失。",
+            f"the first line of {path.name} ({size}) runs past {_HEAD_BYTES // 1024} KB without a line break: it is"
+            " not a table with one record per line. Check that the export is CSV or Excel and kept its line breaks.",
+            code="input.line_too_long",
+        )
     head = utf8[:_HEAD_BYTES].decode("utf-8", errors="ignore")
     skip, delimiter = _sniff(head, spec)
     try:
@@ -196,6 +227,16 @@ def _read_excel(path: Path, spec: MappingSpec) -> RawTable:
     except fastexcel.FastExcelError as exc:
         raise _unreadable(path, exc) from exc
     label = path.name if sheet == 0 else f"{path.name}:{names[sheet]}"
+    if uncomputed := uncomputed_formulas(path, sheet):
+        cells = "、".join(uncomputed[:10]) + ("…" if len(uncomputed) > 10 else "")
+        raise InputError(
+            f"文件 {label} 有 {len(uncomputed)} 个公式单元格没有计算结果（{cells}）：保存它的程序没有计算公式，"
+            "读到的会是 0 或空值。请用 Excel 或 WPS 打开并保存，或把公式粘贴为数值后重新导入。",
+            f"{label} has {len(uncomputed)} formula cells without a computed value ({', '.join(uncomputed[:10])}):"
+            " the program that saved it did not calculate them, so they would read as 0 or empty. Open and save"
+            " it in Excel or WPS, or paste the formulas as values, then import again.",
+            code="input.formula_without_value",
+        )
     # calamine starts a sheet at its first row holding a value; row numbers must count the empty ones too.
     start = _first_value_row(path, sheet)
     return RawTable(label, frame, first_row=start + header + 1, excel=True)
@@ -203,33 +244,75 @@ def _read_excel(path: Path, spec: MappingSpec) -> RawTable:
 
 _MAIN_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+_XML_ERRORS = (zipfile.BadZipFile, KeyError, IndexError, StopIteration, ElementTree.ParseError, DefusedXmlException,
+               OSError, ValueError)
+
+
+def _sheet_member(zf: zipfile.ZipFile, sheet_index: int) -> tuple[str, bool]:
+    """(zip member of the sheet, whether the workbook asks for every formula to be recalculated on open)."""
+    workbook = ElementTree.fromstring(zf.read("xl/workbook.xml"))
+    sheets = workbook.findall(f"{_MAIN_NS}sheets/{_MAIN_NS}sheet")
+    rel_id = sheets[sheet_index].get(f"{_REL_NS}id")
+    rels = ElementTree.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
+    target = next(r.get("Target", "") for r in rels if r.get("Id") == rel_id)
+    calc = workbook.find(f"{_MAIN_NS}calcPr")
+    recalc = calc is not None and calc.get("fullCalcOnLoad") in ("1", "true")
+    return (target.lstrip("/") if target.startswith("/") else f"xl/{target}"), recalc
 
 
 def _first_value_row(path: Path, sheet_index: int) -> int:
     """1-based row of the first cell holding a value in an .xlsx/.xlsm sheet; 1 when it cannot be told
     (other formats, unusual packages)."""
     try:
-        with zipfile.ZipFile(path) as zf:
-            workbook = ElementTree.fromstring(zf.read("xl/workbook.xml"))
-            sheets = workbook.findall(f"{_MAIN_NS}sheets/{_MAIN_NS}sheet")
-            rel_id = sheets[sheet_index].get(f"{_REL_NS}id")
-            rels = ElementTree.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
-            target = next(r.get("Target", "") for r in rels if r.get("Id") == rel_id)
-            member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
-            with zf.open(member) as fh:
-                for _, element in ElementTree.iterparse(fh, events=("end",)):
-                    if element.tag == f"{_MAIN_NS}c" and (
-                        element.find(f"{_MAIN_NS}v") is not None or element.find(f"{_MAIN_NS}is") is not None
-                    ):
-                        ref = element.get("r", "")
-                        digits = "".join(ch for ch in ref if ch.isdigit())
-                        return int(digits) if digits else 1
-                    if element.tag == f"{_MAIN_NS}row":
-                        element.clear()
-    except (zipfile.BadZipFile, KeyError, IndexError, StopIteration, ElementTree.ParseError, DefusedXmlException,
-            OSError, ValueError):
+        with zipfile.ZipFile(path) as zf, zf.open(_sheet_member(zf, sheet_index)[0]) as fh:
+            for _, element in ElementTree.iterparse(fh, events=("end",)):
+                if element.tag == f"{_MAIN_NS}c" and (
+                    element.find(f"{_MAIN_NS}v") is not None or element.find(f"{_MAIN_NS}is") is not None
+                ):
+                    ref = element.get("r", "")
+                    digits = "".join(ch for ch in ref if ch.isdigit())
+                    return int(digits) if digits else 1
+                if element.tag == f"{_MAIN_NS}row":
+                    element.clear()
+    except _XML_ERRORS:
         return 1
     return 1
+
+
+def _has_formula(fh: IO[bytes]) -> bool:
+    tail = b""
+    for chunk in iter(lambda: fh.read(1 << 20), b""):
+        if re.search(rb"<f[ >/]", tail + chunk):
+            return True
+        tail = chunk[-3:]
+    return False
+
+
+def uncomputed_formulas(path: Path, sheet_index: int) -> list[str]:
+    """References of the formula cells in an .xlsx/.xlsm sheet that hold no computed value.
+
+    A workbook written by a program (openpyxl, xlsxwriter, a report generator) keeps formulas without their
+    results: the cell reads as empty or as xlsxwriter's placeholder 0, and the workbook asks Excel to
+    recalculate on open. Such a value is not the amount the formula means. Empty for other formats.
+    """
+    cells: list[str] = []
+    try:
+        with zipfile.ZipFile(path) as zf:
+            member, recalc = _sheet_member(zf, sheet_index)
+            with zf.open(member) as fh:
+                if not _has_formula(fh):
+                    return []
+            with zf.open(member) as fh:
+                for _, element in ElementTree.iterparse(fh, events=("end",)):
+                    if element.tag == f"{_MAIN_NS}c" and element.find(f"{_MAIN_NS}f") is not None:
+                        value = element.find(f"{_MAIN_NS}v")
+                        if recalc or value is None or not (value.text or "").strip():
+                            cells.append(element.get("r", "?"))
+                    elif element.tag == f"{_MAIN_NS}row":
+                        element.clear()
+    except _XML_ERRORS:
+        return cells
+    return cells
 
 
 # ------------------------------------------------------------------------------------------------- parquet

@@ -16,7 +16,7 @@ from dunning.services.agencies.evaluation import ScoreSheet, score_sheet
 from dunning.services.agencies.gate import allocated
 from dunning.services.agencies.performance import commission, figures
 from dunning.services.agencies.registry import own_agency_id
-from dunning.services.agencies.tenders import STATE_ZH, aware_utc, conflicted, get_tender
+from dunning.services.agencies.tenders import STATE_ZH, conflicted, get_tender
 from dunning.services.context import AppContext
 from dunning.services.identity.auth import Principal
 
@@ -60,7 +60,7 @@ def tender_view(ctx: AppContext, tender_id: int, viewer: Principal) -> TenderVie
                    for b in s.scalars(select(Bid).where(Bid.tender_id == t.id, Bid.agency_id == mine))] \
             if mine is not None else []
         n_bids = s.scalar(select(func.count()).select_from(Bid).where(Bid.tender_id == t.id)) or 0
-        closes, opens = aware_utc(t.closes_at), aware_utc(t.opens_at)
+        closes, opens = t.closes_at, t.opens_at
         view = TenderView(t.id, t.title, t.requirements, t.state, STATE_ZH.get(t.state, t.state), t.opens_at,
                           t.closes_at, t.state == "open" and opens <= now < closes, lots, list(t.evaluators or []),
                           list(t.criteria), my_bids, n_bids, conflicted(s, t.id, viewer.username), None)

@@ -14,6 +14,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from dunning.db.agency_models import Agency, Award, Bid, BidScore, EvaluatorConflict, Tender, TenderLot
+from dunning.db.types import to_utc
 from dunning.errors import InputError, NotFoundError, PermissionDenied, StateError
 from dunning.services import audit
 from dunning.services.agencies.registry import by_name, get
@@ -51,7 +52,7 @@ def create_tender(ctx: AppContext, *, title: str, requirements: str, lots: list[
     if sum(c.weight for c in criteria) <= 0:
         raise InputError("评分权重之和须大于 0", "criteria weights must add up to more than 0", code="tender.weights")
     evaluators = sorted({e.strip() for e in evaluators if e.strip()})
-    opens_at, closes_at = aware_utc(opens_at).astimezone(UTC), aware_utc(closes_at).astimezone(UTC)
+    opens_at, closes_at = to_utc(opens_at), to_utc(closes_at)
     if not evaluators:
         raise InputError("请至少指定一名评委", "at least one evaluator is required", code="tender.evaluators")
     now = ctx.now().astimezone(UTC)
@@ -74,11 +75,6 @@ def create_tender(ctx: AppContext, *, title: str, requirements: str, lots: list[
                             "opens_at": opens_at.isoformat(), "closes_at": closes_at.isoformat(),
                             "criteria": t.criteria})
         return t.id
-
-
-def aware_utc(value: datetime) -> datetime:
-    """A stored instant as an aware UTC datetime (SQLite returns the stored UTC wall time without a zone)."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def submit_bid(ctx: AppContext, tender_id: int, lot_id: int, *, actor: str, commission_rate: float, capacity: int,
@@ -111,11 +107,11 @@ def submit_bid(ctx: AppContext, tender_id: int, lot_id: int, *, actor: str, comm
         lot = s.get(TenderLot, lot_id)
         if lot is None or lot.tender_id != t.id:
             raise NotFoundError(f"标段 #{lot_id} 不属于招标 #{tender_id}", f"lot #{lot_id} is not in tender #{tender_id}")
-        if now < aware_utc(t.opens_at):
+        if now < t.opens_at:
             raise StateError("投标尚未开始", "bidding has not opened yet", code="state.bid_early")
-        if t.state != "open" or now >= aware_utc(t.closes_at):
-            raise StateError(f"投标已于 {aware_utc(t.closes_at):%Y-%m-%d %H:%M} (UTC) 截止，逾期投标不予接受",
-                             f"bidding closed at {aware_utc(t.closes_at):%Y-%m-%d %H:%M} UTC; late bids are refused",
+        if t.state != "open" or now >= t.closes_at:
+            raise StateError(f"投标已于 {t.closes_at:%Y-%m-%d %H:%M} (UTC) 截止，逾期投标不予接受",
+                             f"bidding closed at {t.closes_at:%Y-%m-%d %H:%M} UTC; late bids are refused",
                              code="state.bid_late")
         bid = s.scalars(select(Bid).where(Bid.lot_id == lot.id, Bid.agency_id == agency.id)).first()
         before = None
@@ -182,7 +178,7 @@ def score_bid(ctx: AppContext, bid_id: int, scores: dict[str, float], *, actor: 
         if bid.agency_id in conflicted(s, t.id, actor):
             raise PermissionDenied("您已声明与该投标机构存在利益冲突，不能为其评分",
                                    "you declared a conflict of interest with this bidder and cannot score it")
-        if t.state != "open" or now < aware_utc(t.closes_at):
+        if t.state != "open" or now < t.closes_at:
             raise StateError("投标截止后、授标前方可评分", "scoring is open from the deadline until the award",
                              code="state.scoring")
         keys = {c.key for c in criteria_of(t) if c.kind == "qualitative"}
@@ -208,7 +204,7 @@ def propose_award(ctx: AppContext, tender_id: int, winners: list[tuple[int, int,
     with ctx.db.transaction() as s:
         require_role(s, actor, *MANAGERS)
         t = get_tender(s, tender_id)
-        if t.state not in ("open", "proposed") or now < aware_utc(t.closes_at):
+        if t.state not in ("open", "proposed") or now < t.closes_at:
             raise StateError("投标截止后方可提出授标建议", "an award is proposed after the deadline", code="state.award")
         lots = {lot.id for lot in s.scalars(select(TenderLot).where(TenderLot.tender_id == t.id))}
         per_lot: dict[int, float] = {}

@@ -13,8 +13,8 @@ not fit it (``window``). Samples to the pilot's internal test numbers are added 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, date, datetime, time, timedelta
+from dataclasses import replace
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,23 +24,32 @@ from sqlalchemy import func, select
 
 from dunning.channels.registry import capabilities_of
 from dunning.compliance import lint_messages
-from dunning.db.bulk import bulk_insert, read_frame
-from dunning.db.models import Account, Campaign, Import, Message, Strategy, TemplateRecord, TemplateVersion
+from dunning.db.bulk import Sql, read_frame
+from dunning.db.frames import utc_times
+from dunning.db.models import Account, Campaign, Import, TemplateVersion
 from dunning.domain.buckets import bucket_expr
-from dunning.domain.sms import counting_for, parts_expr
-from dunning.domain.states import CONTACT_STATES, CampaignState, MessageState, TemplateStatus
-from dunning.errors import ConfigError, InputError, NotFoundError, StateError
-from dunning.intake import phone_expr
+from dunning.domain.sms import counting_for
+from dunning.domain.states import CONTACT_STATES, CampaignState, MessageState
+from dunning.errors import ConfigError, NotFoundError, StateError
 from dunning.services import audit
 from dunning.services.calendar import calendar_for, next_year_warning
-from dunning.services.campaigns.transitions import transition
+from dunning.services.campaigns.plan_store import (
+    UTC_US,
+    PlanFrame,
+    PlanSummary,
+    approved_templates,
+    billed_parts_expr,
+    persist_plan,
+    pilot_test_messages,
+    store_strategy,
+)
 from dunning.services.cases.suppression import hardship_phones
 from dunning.services.context import AppContext
 from dunning.services.policy import policy_for, render_context
 from dunning.services.verification.codes import CODE_PLACEHOLDER, codes_and_hashes
 from dunning.strategy import StrategySpec, assign_steps, load_bundled_strategy, load_strategy
 from dunning.strategy.budget import apply_caps
-from dunning.strategy.calendar import FireDays, HolidayCalendar, fire_days
+from dunning.strategy.calendar import HolidayCalendar, fire_days
 from dunning.strategy.schedule import ZoneWindow, legal_window, schedule, zone_expr, zone_window
 from dunning.templates import compile_template, render, render_params
 
@@ -60,82 +69,6 @@ SUPPRESSION_ZH = {
     "cancelled": "批次已取消",
     "agency_notice": "委外告知短信尚未送达（机构不得联系）",
 }
-TEST_NAME = "测试"
-TEST_LOAN = "TEST0000"
-TEST_AMOUNT_FEN = 100_000
-UTC_US = pl.Datetime("us", "UTC")
-
-
-@dataclass
-class PlanSummary:
-    campaign_id: int
-    state: str
-    as_of: str
-    import_id: int
-    strategy: str
-    accounts: int
-    not_due_today: int
-    planned: int
-    suppressed: int
-    by_segment: dict[str, int] = field(default_factory=dict)
-    by_template: dict[str, int] = field(default_factory=dict)
-    by_variant: dict[str, int] = field(default_factory=dict)
-    by_reason: dict[str, int] = field(default_factory=dict)
-    lint_rules: dict[str, int] = field(default_factory=dict)
-    already_planned: bool = False
-    # Steps of today that move to the next working day (holidays: defer on a rest day); part of not_due_today.
-    deferred: int = 0
-    deferred_to: str | None = None
-    holiday: str | None = None
-    fire_days: list[str] = field(default_factory=list)  # nominal days whose steps fire today (deferral)
-    by_segment_reason: dict[str, dict[str, int]] = field(default_factory=dict)
-    by_step_variant: dict[str, dict[str, int]] = field(default_factory=dict)  # planned + holdout per step
-    windows: dict[str, str] = field(default_factory=dict)  # zone → local "HH:MM–HH:MM" actually used
-    first_send: str | None = None
-    last_send: str | None = None
-    rate: float = 0.0  # messages per second the schedule assumes
-    test_messages: int = 0  # samples to internal test numbers (pilot only; not in `planned`)
-    # From 1 November when next year has no holiday data: {"zh": …, "en": …} naming the command that fixes it.
-    calendar_warning: dict[str, str] | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def _store_strategy(s: Any, spec: StrategySpec, sha: str, body: str, actor: str, now: datetime) -> Strategy:
-    row = s.scalars(select(Strategy).where(Strategy.name == spec.name, Strategy.sha == sha)).first()
-    if row is not None:
-        return row
-    latest = s.scalar(select(func.max(Strategy.version)).where(Strategy.name == spec.name)) or 0
-    row = Strategy(name=spec.name, version=latest + 1, body=body, sha=sha, created_by=actor, created_at=now)
-    s.add(row)
-    s.flush()
-    return row
-
-
-def _approved_templates(s: Any, codes: set[str]) -> dict[str, TemplateVersion]:
-    """The newest approved version of each template code; a missing one is an error naming it."""
-    found: dict[str, TemplateVersion] = {}
-    for code in codes:
-        tv = s.scalars(
-            select(TemplateVersion)
-            .join(TemplateRecord, TemplateRecord.id == TemplateVersion.template_id)
-            .where(TemplateRecord.code == code, TemplateVersion.status == TemplateStatus.APPROVED.value)
-            .order_by(TemplateVersion.version.desc())
-            .limit(1)
-        ).first()
-        if tv is not None:
-            found[code] = tv
-    missing = sorted(codes - set(found))
-    if missing:
-        raise InputError(f"策略引用的模板没有已批准的版本：{'、'.join(missing)}。请先提交审核并批准。",
-                         f"templates without an approved version: {', '.join(missing)}", code="strategy.template")
-    return found
-
-
-def _parts_expr(col: str, counting: str) -> pl.Expr:
-    """Billed parts per text, counted by the one segmentation (``domain.sms``) as the channel sends it."""
-    return parts_expr(col, counting).cast(pl.Int16)
 
 
 def channel_counting(ctx: AppContext, name: str) -> str:
@@ -156,25 +89,6 @@ def channel_rate(ctx: AppContext, name: str) -> float:
         raise ConfigError(f"未配置通道 {name}（已配置：{known}）", f"channel {name!r} is not configured")
     caps = capabilities_of(cfg.kind)
     return min(cfg.rate, caps.max_rate) if caps.max_rate else cfg.rate
-
-
-def _db_ts(s: Any, value: datetime) -> Any:
-    """A UTC instant as the database compares it: SQLAlchemy's text form on SQLite, aware datetime elsewhere."""
-    utc = value.astimezone(UTC)
-    if s.connection().dialect.name == "sqlite":
-        return utc.strftime("%Y-%m-%d %H:%M:%S.%f")
-    return utc
-
-
-def _as_utc(col: str, frame: pl.DataFrame) -> pl.Expr:
-    """A timestamp column read back from the database as UTC (SQLite returns text, PostgreSQL datetimes)."""
-    dtype = frame.schema[col]
-    if dtype == pl.Utf8:
-        return pl.col(col).str.slice(0, 19).str.to_datetime("%Y-%m-%d %H:%M:%S", time_unit="us", strict=False) \
-            .dt.replace_time_zone("UTC")
-    if isinstance(dtype, pl.Datetime) and dtype.time_zone is None:
-        return pl.col(col).dt.replace_time_zone("UTC").cast(UTC_US)
-    return pl.col(col).cast(UTC_US)
 
 
 # --------------------------------------------------------------------------------------------------- plan
@@ -219,7 +133,7 @@ def plan_campaign(
                 f"import #{import_id} is a payments import, not an accounts import: see dunning imports list",
                 code="not_found.portfolio_import")
         as_of = as_of or imp.as_of
-        strat = _store_strategy(s, spec, sha, body, actor, now)
+        strat = store_strategy(s, spec, sha, body, actor, now)
         existing = s.scalars(select(Campaign).where(Campaign.strategy_id == strat.id, Campaign.as_of == as_of,
                                                     Campaign.import_id == import_id)).first()
         if existing is not None:
@@ -228,7 +142,7 @@ def plan_campaign(
             summary.already_planned = True
             summary.calendar_warning = calendar_warning
             return summary
-        templates = _approved_templates(s, spec.templates())
+        templates = approved_templates(s, spec.templates())
         channel_name = channel or ctx.settings.default_channel
         rate = channel_rate(ctx, channel_name)
         campaign = Campaign(name=name or _distinct_name(s, f"{spec.name} {as_of.isoformat()}"), strategy_id=strat.id, import_id=import_id,
@@ -248,7 +162,7 @@ def plan_campaign(
             accounts = accounts.join(scope, on="loan_id", how="inner")
         plan = _plan_frame(ctx, s, accounts, spec, campaign, templates, policy_overlay, snapshot=imp.as_of,
                            rate=rate, calendar=calendar)
-        summary = _persist_plan(ctx, s, plan, campaign, strat, accounts.height, actor)
+        summary = persist_plan(ctx, s, plan, campaign, strat, accounts.height, actor)
         summary.calendar_warning = calendar_warning
         return summary
 
@@ -295,16 +209,6 @@ def _read_accounts(s: Any, import_id: int) -> pl.DataFrame:
     return frame.with_columns(pl.col("due_date").str.slice(0, 10).str.to_date("%Y-%m-%d"))
 
 
-@dataclass
-class _Plan:
-    frame: pl.DataFrame
-    fire: FireDays
-    deferred: int
-    windows: dict[str, ZoneWindow]
-    rate: float
-    tz: str
-
-
 def _zone_windows(ctx: AppContext, spec: StrategySpec, policy_raw: Any, as_of: date,
                   zones: list[str]) -> dict[str, ZoneWindow]:
     legal = legal_window(policy_raw)
@@ -313,7 +217,7 @@ def _zone_windows(ctx: AppContext, spec: StrategySpec, policy_raw: Any, as_of: d
 
 def _plan_frame(ctx: AppContext, s: Any, accounts: pl.DataFrame, spec: StrategySpec, campaign: Campaign,
                 templates: dict[str, TemplateVersion], policy_overlay: Path | None, *, snapshot: date,
-                rate: float, calendar: HolidayCalendar | None = None) -> _Plan:
+                rate: float, calendar: HolidayCalendar | None = None) -> PlanFrame:
     as_of = campaign.as_of
     tz = ZoneInfo(spec.timezone)
     fire = fire_days(as_of, spec.holidays, spec.holiday_days, spec.quiet_dates, calendar=calendar)
@@ -332,7 +236,7 @@ def _plan_frame(ctx: AppContext, s: Any, accounts: pl.DataFrame, spec: StrategyS
                        schema={"phone": pl.Utf8, "kind": pl.Utf8}).unique("phone", keep="first")
     paid = read_frame(s, "SELECT loan_id, SUM(amount_fen) AS paid_fen FROM payments WHERE paid_at >= :since "
                          "GROUP BY loan_id",
-                      {"since": _db_ts(s, datetime.combine(snapshot, time(0), tz))},
+                      {"since": Sql(s.connection().engine).ts(datetime.combine(snapshot, time(0), tz))},
                       schema={"loan_id": pl.Utf8, "paid_fen": pl.Int64})
     df = df.join(flags.rename({"kind": "_flag"}), on="phone", how="left").join(paid, on="loan_id", how="left")
     # A promise to pay (taken on a field visit) holds reminders until the promised date.
@@ -377,17 +281,18 @@ def _plan_frame(ctx: AppContext, s: Any, accounts: pl.DataFrame, spec: StrategyS
     week = earliest - timedelta(days=7)
     since = min(week, earliest - timedelta(hours=spec.budget.min_interval_hours))
     states = "','".join(st.value for st in CONTACT_STATES)  # enum values, from code only
+    ts = Sql(s.connection().engine).ts
     sent = read_frame(
         s,
         "SELECT phone, SUM(CASE WHEN submitting_at >= :day THEN 1 ELSE 0 END) AS sent_day, "  # nosec B608  # identifiers and placeholders from code only; every value is a bound parameter
         "SUM(CASE WHEN submitting_at >= :week THEN 1 ELSE 0 END) AS sent_7d, MAX(submitting_at) AS last_contact "
         f"FROM messages WHERE state IN ('{states}') AND submitting_at >= :since GROUP BY phone",
-        {"day": _db_ts(s, midnight), "week": _db_ts(s, week), "since": _db_ts(s, since)},
+        {"day": ts(midnight), "week": ts(week), "since": ts(since)},
         # SQLite returns the timestamp as text, PostgreSQL as an aware datetime.
         schema={"phone": pl.Utf8, "sent_day": pl.Int64, "sent_7d": pl.Int64,
                 "last_contact": pl.Utf8 if s.connection().dialect.name == "sqlite" else UTC_US},
     )
-    sent = sent.with_columns(_as_utc("last_contact", sent).alias("last_contact"))
+    sent = sent.with_columns(utc_times("last_contact").alias("last_contact"))
     df = df.join(sent, on="phone", how="left")
     df = apply_caps(df, spec.budget)
 
@@ -458,121 +363,12 @@ def _plan_frame(ctx: AppContext, s: Any, accounts: pl.DataFrame, spec: StrategyS
         pl.lit(False).alias("is_pilot"),
     )
     df = df.with_columns(
-        _parts_expr("text", counting).fill_null(0).alias("parts"),
+        billed_parts_expr("text", counting).fill_null(0).alias("parts"),
         pl.when(sendable).then(pl.lit(MessageState.PLANNED.value))
         .otherwise(pl.lit(MessageState.SUPPRESSED.value)).alias("state"),
         pl.col("_rules").alias("detail"),
     )
-    tests = _test_messages(ctx, df, spec, campaign, compiled, windows[spec.timezone], context, secret, counting)
+    tests = pilot_test_messages(ctx, df, spec, campaign, compiled, windows[spec.timezone], context, secret, counting)
     if tests is not None:
         df = pl.concat([df, tests], how="diagonal_relaxed")
-    return _Plan(df, fire, deferred, windows, rate, spec.timezone)
-
-
-def _test_messages(ctx: AppContext, df: pl.DataFrame, spec: StrategySpec, campaign: Campaign,
-                   compiled: dict[str, Any], window: ZoneWindow, context: dict[str, str],
-                   secret: bytes, counting: str = "cn_domestic") -> pl.DataFrame | None:
-    """One sample of every planned (segment, step, variant) to each internal test number, rendered from synthetic
-    borrower data (never a real borrower's name, amount or loan), part of the pilot only."""
-    numbers = spec.pilot.test_numbers
-    if not numbers:
-        return None
-    parsed = pl.DataFrame({"raw": numbers}, schema={"raw": pl.Utf8}).with_columns(phone_expr("raw").alias("p"))
-    bad = parsed.filter(pl.col("p").is_null())["raw"].to_list()
-    if bad:
-        raise InputError(f"策略 pilot.test_numbers 中的号码无法识别为手机号：{'、'.join(bad)}",
-                         f"pilot.test_numbers not recognised as mobile numbers: {', '.join(bad)}",
-                         code="strategy.invalid")
-    reps = (df.filter(pl.col("state") == MessageState.PLANNED.value)
-            .sort("_i").unique(["segment", "step", "variant"], keep="first", maintain_order=True))
-    if reps.is_empty():
-        return None
-    phones = parsed["p"].unique(maintain_order=True)
-    rows = reps.join(pl.DataFrame({"_test_phone": phones}), how="cross").with_columns(
-        pl.col("_test_phone").alias("phone"), pl.lit(TEST_NAME).alias("name"), pl.lit(TEST_LOAN).alias("loan_id"),
-        pl.lit(TEST_AMOUNT_FEN, pl.Int64).alias("amount_due_fen"),
-        pl.concat_str([pl.lit(f"c{campaign.id}|test|"), pl.col("_test_phone"), pl.lit("|"), pl.col("step"),
-                       pl.lit("|"), pl.col("variant")]).alias("idempotency_key"),
-    )
-    codes, hashes = codes_and_hashes(secret, rows["idempotency_key"].to_list(), rows["phone"].to_list())
-    rows = rows.with_columns(pl.lit(CODE_PLACEHOLDER, pl.Utf8).alias("verify_code"),
-                             pl.Series("verify_code_hash", hashes, pl.Utf8))
-    parts = []
-    for code, tmpl in compiled.items():
-        part = rows.filter(pl.col("template") == code)
-        if part.height:
-            parts.append(part.with_columns(render(part, tmpl, context).alias("text"),
-                                           render_params(part, tmpl, context).alias("params")))
-    rows = pl.concat(parts)
-    at = max(window.earliest, window.opens)
-    return rows.with_columns(
-        _parts_expr("text", counting).alias("parts"), pl.lit(True).alias("is_test"), pl.lit(True).alias("is_pilot"),
-        pl.lit(at).cast(UTC_US).alias("scheduled_at"), pl.lit(window.opens).cast(UTC_US).alias("send_after"),
-        pl.lit(window.closes).cast(UTC_US).alias("send_before"), pl.lit("test_number").alias("detail"),
-    ).drop("_test_phone")
-
-
-def _db_times(s: Any, frame: pl.DataFrame, cols: list[str]) -> pl.DataFrame:
-    """On SQLite, timestamps as the text SQLAlchemy's DateTime reads and the dispatcher compares (UTC)."""
-    if s.connection().dialect.name != "sqlite":
-        return frame
-    return frame.with_columns(pl.col(c).dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%d %H:%M:%S%.6f")
-                              for c in cols)
-
-
-def _persist_plan(ctx: AppContext, s: Any, plan: _Plan, campaign: Campaign, strat: Strategy, n_accounts: int,
-                  actor: str) -> PlanSummary:
-    df = plan.frame
-    planned_first = pl.col("state") != MessageState.PLANNED.value
-    # Planned messages in schedule order first: ids then follow send time, which keeps the dispatcher's claim
-    # (`ORDER BY id` among those due) on a short index range.
-    rows = df.sort([planned_first, "scheduled_at", "_i"], nulls_last=True).select(
-        pl.lit(campaign.id).alias("campaign_id"), "account_id", "loan_id", "phone", "segment", "step", "variant",
-        "template_version_id", "text", "params", "parts", "state", "reason", "detail", "is_pilot", "is_test",
-        "scheduled_at", "send_after", "send_before", "idempotency_key", pl.lit(0).alias("attempts"),
-        "verify_code_hash",
-    )
-    rows = _db_times(s, rows, ["scheduled_at", "send_after", "send_before"])
-    bulk_insert(s, Message.__table__, rows)  # type: ignore[arg-type]
-
-    def counts(col: str, frame: pl.DataFrame) -> dict[str, int]:
-        g = frame.group_by(col).len().sort(col, nulls_last=True)
-        return {str(k): int(v) for k, v in g.iter_rows() if k is not None}
-
-    real = df.filter(~pl.col("is_test"))
-    planned = real.filter(pl.col("state") == MessageState.PLANNED.value)
-    suppressed = real.filter(pl.col("state") == MessageState.SUPPRESSED.value)
-    exploded = real.filter(pl.col("_rules").is_not_null()).select(pl.col("_rules").str.split(",")).explode("_rules")
-    by_seg_reason: dict[str, dict[str, int]] = {}
-    for seg, rsn, n in suppressed.group_by("segment", "reason").len().sort("segment", "reason").iter_rows():
-        by_seg_reason.setdefault(str(seg) if seg is not None else "none", {})[str(rsn)] = int(n)
-    by_step_variant: dict[str, dict[str, int]] = {}
-    shown = real.filter((pl.col("state") == MessageState.PLANNED.value) | (pl.col("reason") == "holdout"))
-    for step, var, n in shown.group_by("step", "variant").len().sort("step", "variant").iter_rows():
-        by_step_variant.setdefault(str(step), {})[str(var)] = int(n)
-    first = planned["scheduled_at"].min() if planned.height else None
-    last = planned["scheduled_at"].max() if planned.height else None
-    tz = ZoneInfo(plan.tz)
-    summary = PlanSummary(
-        campaign_id=campaign.id, state=CampaignState.PLANNED.value, as_of=campaign.as_of.isoformat(),
-        import_id=campaign.import_id, strategy=f"{strat.name} v{strat.version}", accounts=n_accounts,
-        not_due_today=n_accounts - real.height, planned=planned.height, suppressed=suppressed.height,
-        by_segment=counts("segment", planned), by_template=counts("template", planned),
-        by_variant=counts("variant", real.filter(pl.col("variant").is_not_null())),
-        by_reason=counts("reason", suppressed), lint_rules=counts("_rules", exploded),
-        deferred=plan.deferred, deferred_to=plan.fire.deferred_to.isoformat() if plan.fire.deferred_to else None,
-        holiday=plan.fire.holiday, fire_days=[d.isoformat() for d in plan.fire.days],
-        by_segment_reason=by_seg_reason, by_step_variant=by_step_variant,
-        windows={z: w.local_text() for z, w in plan.windows.items() if not w.empty},
-        first_send=_iso(first, tz), last_send=_iso(last, tz), rate=plan.rate,
-        test_messages=df.height - real.height,
-    )
-    campaign.plan_summary = summary.to_dict()
-    transition(ctx, s, campaign, CampaignState.PLANNED, actor)
-    return summary
-
-
-def _iso(value: Any, tz: ZoneInfo) -> str | None:
-    if not isinstance(value, datetime):
-        return None
-    return value.astimezone(tz).isoformat(timespec="seconds")
+    return PlanFrame(df, fire, deferred, windows, rate, spec.timezone)

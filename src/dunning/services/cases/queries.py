@@ -37,18 +37,11 @@ _OPEN = tuple(s.value for s in OPEN_STATES)
 _NONE = "\x00none"
 
 
-def _utc(dt: datetime | None) -> datetime | None:
-    if dt is None:
-        return None
-    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
-
-
 def sla_of(state: str, due: datetime | None, ack_due: datetime | None, acknowledged: datetime | None,
            now: datetime) -> str:
     """``closed`` | ``overdue`` (past due, or past the acknowledgement time unacknowledged) | ``due_soon`` | ``ok``."""
     if state not in _OPEN:
         return "closed"
-    due, ack_due = _utc(due), _utc(ack_due)
     if (due and now >= due) or (ack_due and acknowledged is None and now >= ack_due):
         return "overdue"
     if (due and now >= due - DUE_SOON) or (ack_due and acknowledged is None and now >= ack_due - DUE_SOON):
@@ -105,8 +98,8 @@ class CasePage:
 def _row(c: Case, viewer: Principal, now: datetime) -> CaseRow:
     return CaseRow(c.id, case_number(c.id), c.type, CASE_TYPE_ZH.get(c.type, c.type), CASE_TYPE_EN.get(c.type, c.type),
                    c.state, CASE_STATE_ZH.get(c.state, c.state), CASE_STATE_EN.get(c.state, c.state), c.source,
-                   show_phone(viewer, c.phone), list(c.loan_ids or []), c.team, c.owner, _utc(c.opened_at) or now,
-                   _utc(c.ack_due_at), _utc(c.due_at) or now, _utc(c.resolved_at), c.outcome,
+                   show_phone(viewer, c.phone), list(c.loan_ids or []), c.team, c.owner, c.opened_at or now,
+                   c.ack_due_at, c.due_at or now, c.resolved_at, c.outcome,
                    sla_of(c.state, c.due_at, c.ack_due_at, c.acknowledged_at, now), c.summary[:80])
 
 
@@ -209,25 +202,25 @@ def case_view(ctx: AppContext, viewer: Principal, case_id: int) -> CaseView:
         pays = s.scalars(select(Payment).where(Payment.loan_id.in_(list(c.loan_ids or [])))
                          .order_by(Payment.paid_at.desc()).limit(30)).all() if c.loan_ids else []
         row = _row(c, viewer, now)
-        items = [TimelineItem(_utc(c.opened_at), "opened", f"开立（来源：{c.source}）：{c.summary}",
+        items = [TimelineItem(c.opened_at, "opened", f"开立（来源：{c.source}）：{c.summary}",
                               f"opened (source: {c.source}): {c.summary}", c.opened_by)]
         for m in msgs:
-            when = _utc(m.submitted_at) or _utc(m.scheduled_at)
+            when = m.submitted_at or m.scheduled_at
             text = m.text or ""
             items.append(TimelineItem(when, "message", f"短信 #{m.id}（{m.state}{'，' + m.reason if m.reason else ''}）：{text}",
                                       f"SMS #{m.id} ({m.state}{', ' + m.reason if m.reason else ''}): {text}"))
         for r in replies:
-            items.append(TimelineItem(_utc(r.received_at), "reply", f"回复（{r.classification}）：{r.text}",
+            items.append(TimelineItem(r.received_at, "reply", f"回复（{r.classification}）：{r.text}",
                                       f"reply ({r.classification}): {r.text}"))
         for p in pays:
-            items.append(TimelineItem(_utc(p.paid_at), "payment", f"还款 {p.loan_id}：¥{p.amount_fen / 100:,.2f}",
+            items.append(TimelineItem(p.paid_at, "payment", f"还款 {p.loan_id}：¥{p.amount_fen / 100:,.2f}",
                                       f"payment {p.loan_id}: ¥{p.amount_fen / 100:,.2f}"))
         for n in notes:
             zh, en = _note_text(n)
-            items.append(TimelineItem(_utc(n.at), n.kind, zh, en, n.author))
+            items.append(TimelineItem(n.at, n.kind, zh, en, n.author))
         outcomes = {k: {f: str(t) for f, t in v.items()} for k, v in load_case_policy(ctx.settings.policy_profile).rule(c.type).outcomes.items()}
         subject = f"{c.subject_type}#{c.subject_id}" if c.subject_type else None
-        view = CaseView(row, c.message_id, subject, _utc(c.acknowledged_at), dict(c.outcome_data or {}), outcomes,
+        view = CaseView(row, c.message_id, subject, c.acknowledged_at, dict(c.outcome_data or {}), outcomes,
                         sorted(items, key=lambda i: i.at or now, reverse=True), viewer.role is not Role.AGENCY)
     return view
 

@@ -121,12 +121,12 @@ def _backoff(s: Any, username: str, ip: str, now: datetime, policy: AuthPolicy) 
     reset = s.scalar(select(func.max(AuditEvent.at)).where(or_(
         and_(AuditEvent.action == "auth.login", AuditEvent.actor == username, AuditEvent.entity_id == ip),
         and_(AuditEvent.action == "user.unlock", AuditEvent.entity_id == username))))
-    if reset is not None and aware_utc(reset, now) > since:
-        since = aware_utc(reset, now)
+    if reset is not None and reset > since:
+        since = reset
     n, last = s.execute(select(func.count(), func.max(AuditEvent.at)).where(
         AuditEvent.action == "auth.login_failed", AuditEvent.actor == username, AuditEvent.entity == "login_ip",
         AuditEvent.entity_id == ip, AuditEvent.at > since)).one()
-    return int(n or 0), (aware_utc(last, now) if last is not None else None)
+    return int(n or 0), last
 
 
 def login(ctx: AppContext, username: str, password: str, *, ip: str,
@@ -266,7 +266,7 @@ def list_users(ctx: AppContext) -> list[UserRow]:
         users = s.scalars(select(User).order_by(User.username)).all()
         now = ctx.now()
         return [UserRow(u.username, u.display_name, u.role, u.agency, u.active,
-                        aware_utc(u.locked_until, now) if u.locked_until and aware_utc(u.locked_until, now) > now else None,
+                        u.locked_until if u.locked_until and u.locked_until > now else None,
                         u.password_hash is not None, int(counts.get(u.id, 0))) for u in users]
 
 
@@ -365,7 +365,3 @@ class SessionCodec:
 
     def csrf_ok(self, session: SessionData, token: str | None) -> bool:
         return bool(token) and hmac.compare_digest(self.csrf_token(session), token or "")
-
-
-def aware_utc(dt: datetime, like: datetime) -> datetime:
-    return dt if dt.tzinfo is not None else dt.replace(tzinfo=like.tzinfo)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -18,6 +17,7 @@ from dunning.intake import read_portfolio, write_reject_report
 from dunning.intake.readers import read_exclude
 from dunning.services import audit
 from dunning.services.context import AppContext
+from dunning.services.intake.fingerprint import content_shas
 
 ACCOUNT_COLUMNS = [
     "loan_id", "name", "phone", "amount_due_fen", "due_date", "penalty_rate", "overdue_count", "product",
@@ -42,16 +42,6 @@ class ImportSummary:
         return asdict(self)
 
 
-def _content_sha(paths: Sequence[Path], as_of: date, extra: Sequence[Path]) -> str:
-    h = hashlib.sha256(as_of.isoformat().encode())
-    for p in [*paths, *extra]:
-        h.update(b"\0" + p.name.encode() + b"\0")
-        with p.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-    return h.hexdigest()
-
-
 def import_portfolio(
     ctx: AppContext,
     paths: Sequence[Path],
@@ -63,13 +53,14 @@ def import_portfolio(
     actor: str = "system",
     progress: Callable[[str, int, int], None] | None = None,
 ) -> ImportSummary:
-    """Import one snapshot (one or more files). Importing the same files for the same as-of date again returns
-    the earlier import instead of creating a second copy of every account."""
+    """Import one snapshot (one or more files). Importing the same files (by content, whatever their names) for the
+    same as-of date again returns the earlier import instead of creating a second copy of every account."""
     as_of = as_of or ctx.today()
     paths = [Path(p) for p in paths]
-    sha = _content_sha(paths, as_of, [*exclude, *([mapping] if mapping else [])])
+    sha, earlier_sha = content_shas(as_of.isoformat().encode(), [*paths, *exclude, *([mapping] if mapping else [])])
     with ctx.db.transaction() as s:
-        existing = s.scalars(select(Import).where(Import.content_sha == sha, Import.kind == "portfolio")).first()
+        existing = s.scalars(select(Import).where(Import.content_sha.in_((sha, earlier_sha)),
+                                                  Import.kind == "portfolio").order_by(Import.id)).first()
         if existing is not None:
             return ImportSummary(existing.id, existing.rows, existing.accepted, existing.rejected,
                                  dict(existing.reasons), existing.reject_report, None, existing.as_of.isoformat(),

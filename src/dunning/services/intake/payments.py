@@ -13,7 +13,6 @@ report; nothing is dropped silently: ``accepted + rejected == rows``.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -25,15 +24,17 @@ from sqlalchemy import func, select, text
 
 from dunning.db.bulk import bulk_insert, read_frame
 from dunning.db.models import Import, Payment, RejectRow
+from dunning.db.types import frame_times
 from dunning.errors import InputError
 from dunning.intake import ALIASES, parse_amounts, parse_dates, write_reject_report
 from dunning.intake.columns import normalise_header
 from dunning.intake.parsers import excel_serial_to_iso, is_blank, to_ascii
-from dunning.intake.readers import read_table
+from dunning.intake.readers import blank_rows, no_data_rows, read_table
 from dunning.services import audit
 from dunning.services.cases.intake import resolve_paid
 from dunning.services.cases.policy import load_case_policy
 from dunning.services.context import AppContext
+from dunning.services.intake.fingerprint import content_shas
 
 PAYMENT_ALIASES: dict[str, tuple[str, ...]] = {
     "loan_id": ALIASES["loan_id"],
@@ -160,6 +161,9 @@ def _read(paths: Sequence[Path], tz: str, encoding: str | None) -> pl.DataFrame:
             pl.col(cols["amount"]).cast(pl.Utf8).alias("_amount"),
             pl.col(cols["paid_at"]).cast(pl.Utf8).alias("_paid"),
         )
+        base = base.filter(~blank_rows(df))  # blank lines are not rows; the others keep their line numbers
+        if base.is_empty():
+            raise no_data_rows(path.name)
         frames.append(base.with_columns(
             (is_blank(base["_loan"]) | is_blank(base["_amount"]) | is_blank(base["_paid"])).alias("_missing"),
             to_ascii(base["_loan"]).alias("loan_id"),
@@ -169,30 +173,15 @@ def _read(paths: Sequence[Path], tz: str, encoding: str | None) -> pl.DataFrame:
     return pl.concat(frames, how="vertical") if frames else pl.DataFrame()
 
 
-def _content_sha(paths: Sequence[Path]) -> str:
-    h = hashlib.sha256(b"payments")
-    for p in paths:
-        h.update(b"\0" + p.name.encode() + b"\0")
-        with p.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-    return h.hexdigest()
-
-
-def _db_ts(s: Any, col: str) -> pl.Expr:
-    if s.connection().dialect.name == "sqlite":
-        return pl.col(col).dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%d %H:%M:%S%.6f")
-    return pl.col(col)
-
-
 def import_payments(ctx: AppContext, paths: Sequence[Path], *, actor: str = "system",
                     encoding: str | None = None) -> PaymentImportSummary:
-    """Import one or more payment files. The same files again return the earlier import; a payment already
+    """Import one or more payment files. The same files again (by content, whatever their names) return the earlier import; a payment already
     stored (same loan, time and amount) is rejected as ``duplicate``, never counted twice."""
     paths = [Path(p) for p in paths]
-    sha = _content_sha(paths)
+    sha, earlier_sha = content_shas(b"payments", paths)
     with ctx.db.transaction() as s:
-        existing = s.scalars(select(Import).where(Import.content_sha == sha, Import.kind == "payments")).first()
+        existing = s.scalars(select(Import).where(Import.content_sha.in_((sha, earlier_sha)),
+                                                  Import.kind == "payments").order_by(Import.id)).first()
         if existing is not None:
             return PaymentImportSummary(existing.id, existing.rows, existing.accepted, existing.rejected,
                                         dict(existing.reasons), _stored_total(s, existing.id), 0, 0, 0,
@@ -249,8 +238,8 @@ def import_payments(ctx: AppContext, paths: Sequence[Path], *, actor: str = "sys
                      content_sha=sha, created_by=actor, created_at=now)
         s.add(imp)
         s.flush()
-        bulk_insert(s, Payment.__table__, accepted.select(  # type: ignore[arg-type]
-            pl.lit(imp.id).alias("import_id"), "loan_id", "amount_fen", _db_ts(s, "paid_at").alias("paid_at")))
+        bulk_insert(s, Payment.__table__, frame_times(s.connection().dialect.name, accepted.select(  # type: ignore[arg-type]
+            pl.lit(imp.id).alias("import_id"), "loan_id", "amount_fen", "paid_at"), ["paid_at"]))
         bulk_insert(s, RejectRow.__table__, rejected.select(  # type: ignore[arg-type]
             pl.lit(imp.id).alias("import_id"), "source_file", "source_row", "reason", "message_zh", "raw"))
         csv_path = xlsx_path = None

@@ -93,7 +93,7 @@ def verify_message(ctx: AppContext, phone: str, code: str, *, ip: str, channel: 
             Message.verify_code_hash == digest, Message.state.in_(SENT)).limit(1)).first()
         matched = row is not None and hmac.compare_digest(row.verify_code_hash or "", digest)
         fresh = matched and row is not None and row.submitted_at is not None and (
-            now - aware_utc(row.submitted_at, now) <= timedelta(days=st.verify_code_ttl_days))
+            now - row.submitted_at <= timedelta(days=st.verify_code_ttl_days))
         # the per-phone limit stops guessing; the borrower holding the real code still gets their answer
         limited = channel == "public" and (by_ip >= st.verify_max_per_ip
                                            or (by_phone >= st.verify_max_per_phone and not fresh))
@@ -121,7 +121,7 @@ def verify_message(ctx: AppContext, phone: str, code: str, *, ip: str, channel: 
                             **common)
     if outcome == "genuine":
         assert row is not None and row.submitted_at is not None  # nosec B101  # narrows a type for mypy; the invariant holds by construction
-        sent_on = aware_utc(row.submitted_at, now).astimezone(ctx.tz).date().isoformat()
+        sent_on = row.submitted_at.astimezone(ctx.tz).date().isoformat()
         return VerifyAnswer(
             "genuine",
             f"真实短信：由{ident.institution}于 {sent_on} 发送。请通过官方App「{ident.app_name}」或官方客服 "
@@ -154,7 +154,3 @@ def _staff_limited(s: Any, ctx: AppContext, actor: str, ip: str, since: datetime
             audit.record(s, at=now, actor=actor, action="verify.hotline_limited", entity="user", entity_id=actor,
                          after={"ip": ip[:64], "by_user": by_user + 1, "by_ip": by_ip + 1})
     return bool(limited)
-
-
-def aware_utc(dt: datetime, like: datetime) -> datetime:
-    return dt if dt.tzinfo is not None else dt.replace(tzinfo=like.tzinfo)

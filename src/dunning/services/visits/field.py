@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from dunning.db.types import to_utc
 from dunning.db.visit_models import PromiseToPay, Visit, VisitAlarm, VisitEvent
 from dunning.domain.geo import haversine_m
 from dunning.errors import InputError, PermissionDenied, StateError
@@ -17,7 +18,7 @@ from dunning.services.context import AppContext
 from dunning.services.identity.auth import Principal
 from dunning.services.identity.users import Role
 from dunning.services.visits.policy import VisitPolicy, load_policy
-from dunning.services.visits.requests import OPEN, STATE_ZH, get_visit, utc
+from dunning.services.visits.requests import OPEN, STATE_ZH, get_visit
 
 FIELD = (Role.COLLECTOR, Role.TEAM_LEAD)
 
@@ -67,7 +68,7 @@ def check_in(ctx: AppContext, p: Principal, visit_id: int, pos: Position, *, che
             if not recording:
                 raise InputError("签到前须确认录音录像已开启", "confirm the recording has started",
                                  code="visits.recording")
-            if not (utc(v.window_start) - timedelta(minutes=15) <= now <= utc(v.window_end)):
+            if not (to_utc(v.window_start) - timedelta(minutes=15) <= now <= to_utc(v.window_end)):
                 raise InputError("不在报备的外访时段内，不能签到", "outside the registered visit window",
                                  code="visits.window")
         if distance is not None and distance > pol.geofence_m:

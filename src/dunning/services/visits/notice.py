@@ -9,13 +9,14 @@ from string import Template
 from sqlalchemy import select
 
 from dunning.compliance import blocking, lint_text
+from dunning.db.types import to_utc
 from dunning.db.visit_models import FieldStaff
 from dunning.errors import ComplianceBlocked, StateError
 from dunning.services.context import AppContext
 from dunning.services.identity.auth import Principal
 from dunning.services.policy import policy_for
 from dunning.services.visits.policy import VisitPolicy, load_policy
-from dunning.services.visits.requests import get_visit, utc
+from dunning.services.visits.requests import get_visit
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ def visit_notice(ctx: AppContext, p: Principal, visit_id: int, *, policy: VisitP
         names = {f.username: f.display_name for f in s.scalars(select(FieldStaff)
                                                                 .where(FieldStaff.username.in_(v.members)))}
         staff = "、".join(names.get(m, m) for m in v.members)
-        local = utc(v.window_start).astimezone(ctx.tz)
+        local = to_utc(v.window_start).astimezone(ctx.tz)
         body = Template(pol.notice_template).substitute(
             institution=ident.institution, staff=staff, reg_no=v.reg_no, hotline=ident.hotlines[0],
             visit_date=f"{local.month}月{local.day}日{local:%H:%M}")

@@ -8,11 +8,12 @@ from typing import Any
 
 from sqlalchemy import select
 
+from dunning.db.types import to_utc
 from dunning.db.visit_models import Visit, VisitAlarm, VisitEvent
 from dunning.services.context import AppContext
 from dunning.services.identity.auth import Principal
 from dunning.services.visits.policy import load_policy
-from dunning.services.visits.requests import STATE_ZH, get_visit, scope_agency, utc
+from dunning.services.visits.requests import STATE_ZH, get_visit, scope_agency
 
 ALARM_ZH = {"sos": "SOS 求助", "missed_checkin": "超时未报平安"}
 LEVEL_ZH = {1: "外访主管", 2: "二线主管", 3: "紧急联系人"}
@@ -64,16 +65,16 @@ class AlarmRow:
 def _row(v: Visit, now: datetime) -> VisitRow:
     pol = load_policy()
     o = pol.outcome(v.outcome) if v.outcome else None
-    due = utc(v.next_checkin_due) if v.next_checkin_due else None
-    return VisitRow(v.id, v.loan_id, v.agency, v.address, utc(v.window_start), utc(v.window_end), list(v.members),
+    due = to_utc(v.next_checkin_due) if v.next_checkin_due else None
+    return VisitRow(v.id, v.loan_id, v.agency, v.address, to_utc(v.window_start), to_utc(v.window_end), list(v.members),
                     v.state, STATE_ZH.get(v.state, v.state), v.reg_no, v.requested_by, v.decided_by,
-                    v.decision_reason, utc(v.last_checkin_at) if v.last_checkin_at else None, due, v.outcome,
+                    v.decision_reason, to_utc(v.last_checkin_at) if v.last_checkin_at else None, due, v.outcome,
                     o.zh if o else "", v.purpose, v.risk_notes, v.lat, v.lon,
                     overdue=v.state == "in_field" and due is not None and due <= now)
 
 
 def _alarm(a: VisitAlarm, v: Visit | None = None) -> AlarmRow:
-    return AlarmRow(a.id, a.visit_id, a.kind, ALARM_ZH.get(a.kind, a.kind), utc(a.raised_at), a.raised_by, a.level,
+    return AlarmRow(a.id, a.visit_id, a.kind, ALARM_ZH.get(a.kind, a.kind), to_utc(a.raised_at), a.raised_by, a.level,
                     LEVEL_ZH.get(a.level, str(a.level)), a.lat, a.lon, a.acknowledged_by,
                     v.address if v else "", v.reg_no if v else None)
 
@@ -106,7 +107,7 @@ class VisitDetail:
 def visit_detail(ctx: AppContext, p: Principal, visit_id: int) -> VisitDetail:
     with ctx.db.transaction() as s:
         v = get_visit(s, p, visit_id)
-        events = [{"at": utc(e.at), "actor": e.actor, "kind": e.kind, "lat": e.lat, "lon": e.lon,
+        events = [{"at": to_utc(e.at), "actor": e.actor, "kind": e.kind, "lat": e.lat, "lon": e.lon,
                    "distance_m": e.distance_m, "detail": e.detail}
                   for e in s.scalars(select(VisitEvent).where(VisitEvent.visit_id == v.id).order_by(VisitEvent.id))]
         alarms = [_alarm(a, v) for a in s.scalars(select(VisitAlarm).where(VisitAlarm.visit_id == v.id)

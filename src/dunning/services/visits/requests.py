@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dunning.db.models import Account
+from dunning.db.types import to_utc
 from dunning.db.visit_models import FieldStaff, Visit
 from dunning.errors import InputError, NotFoundError, PermissionDenied, StateError
 from dunning.services import audit
@@ -28,11 +29,6 @@ STATE_ZH = {"requested": "待审批", "approved": "已报备", "rejected": "已�
 REG_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 REQUESTERS = (Role.COLLECTOR, Role.TEAM_LEAD)
 APPROVERS = (Role.SUPERVISOR,)
-
-
-def utc(dt: datetime) -> datetime:
-    """A stored time as aware UTC (SQLite hands back naive values)."""
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -64,7 +60,7 @@ def scope_agency(p: Principal) -> str | None:
 
 def check_window(ctx: AppContext, policy: VisitPolicy, start: datetime, end: datetime) -> list[Problem]:
     tz = ctx.tz
-    ls, le = utc(start).astimezone(tz), utc(end).astimezone(tz)
+    ls, le = to_utc(start).astimezone(tz), to_utc(end).astimezone(tz)
     out: list[Problem] = []
     if le <= ls:
         out.append(Problem("visits.window", "外访时段无效：结束时间须晚于开始时间", "the window must end after it starts"))
@@ -133,7 +129,7 @@ def request_visit(ctx: AppContext, p: Principal, req: VisitRequest, *, policy: V
         if not address:
             raise InputError("请填写外访地址（账户导入中没有地址）", "an address is required (the account has none)",
                              code="visits.input")
-        day = utc(req.window_start).astimezone(ctx.tz).date()
+        day = to_utc(req.window_start).astimezone(ctx.tz).date()
         problems = check_window(ctx, pol, req.window_start, req.window_end) + check_team(s, pol, req.members, day)
         if _month_count(s, ctx, req.loan_id, day) >= pol.max_per_borrower_month:
             problems.append(Problem("visits.monthly", f"该借款人本月外访已达上限 {pol.max_per_borrower_month} 次",
@@ -141,7 +137,7 @@ def request_visit(ctx: AppContext, p: Principal, req: VisitRequest, *, policy: V
         if problems:
             raise _refuse(problems)
         v = Visit(loan_id=req.loan_id, phone=acct.phone, agency=acct.agency, address=address, lat=lat, lon=lon, purpose=req.purpose.strip(), risk_notes=req.risk_notes.strip(),
-                  window_start=utc(req.window_start), window_end=utc(req.window_end),
+                  window_start=to_utc(req.window_start), window_end=to_utc(req.window_end),
                   members=sorted(set(req.members)), state="requested", requested_by=p.username, requested_at=now,
                   decision_reason="", recording_confirmed=False, notes="")
         s.add(v)
@@ -183,7 +179,7 @@ def decide(ctx: AppContext, p: Principal, visit_id: int, *, approve: bool, reaso
             raise StateError("申请人不能审批自己的外访（四眼原则）", "the requester may not approve their own visit",
                              code="visits.four_eyes")
         if approve:
-            day = utc(v.window_start).astimezone(ctx.tz).date()
+            day = to_utc(v.window_start).astimezone(ctx.tz).date()
             problems = check_window(ctx, pol, v.window_start, v.window_end) + check_team(
                 s, pol, tuple(v.members), day)
             if problems:
@@ -218,5 +214,5 @@ def verify_registration(ctx: AppContext, reg_no: str) -> RegistrationAnswer:
         staff = {f.username: f for f in s.scalars(select(FieldStaff).where(FieldStaff.username.in_(v.members)))}
         people = tuple((staff[m].display_name, staff[m].credential_no) if m in staff else (m, "—")
                        for m in v.members)
-        return RegistrationAnswer(True, code, people, utc(v.window_start).astimezone(ctx.tz).date(),
+        return RegistrationAnswer(True, code, people, to_utc(v.window_start).astimezone(ctx.tz).date(),
                                   STATE_ZH[v.state])

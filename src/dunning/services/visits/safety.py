@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from dunning.db.types import to_utc
 from dunning.db.visit_models import Visit, VisitAlarm, VisitEvent
 from dunning.errors import NotFoundError, PermissionDenied, StateError
 from dunning.services import audit
@@ -16,7 +17,7 @@ from dunning.services.context import AppContext
 from dunning.services.identity.auth import Principal
 from dunning.services.identity.users import Role
 from dunning.services.visits.policy import VisitPolicy, load_policy
-from dunning.services.visits.requests import scope_agency, utc
+from dunning.services.visits.requests import scope_agency
 
 ACKERS = (Role.SUPERVISOR,)
 MAX_LEVEL = 3
@@ -46,7 +47,7 @@ def tick(ctx: AppContext, *, policy: VisitPolicy | None = None) -> TickResult:
                            notified=["supervisors"])
             s.add(a)
             s.flush()
-            due = utc(v.next_checkin_due) if v.next_checkin_due else now
+            due = to_utc(v.next_checkin_due) if v.next_checkin_due else now
             s.add(VisitEvent(visit_id=v.id, at=now, actor="safety-timer", kind="missed_checkin",
                              detail={"due": due.isoformat(), "alarm": a.id}))
             audit.record(s, at=now, actor="safety-timer", action="visit.alarm", entity="visit", entity_id=v.id,
@@ -56,7 +57,7 @@ def tick(ctx: AppContext, *, policy: VisitPolicy | None = None) -> TickResult:
         pending = s.scalars(select(VisitAlarm).where(VisitAlarm.acknowledged_at.is_(None),
                                                      VisitAlarm.level < MAX_LEVEL)).all()
         for a in pending:
-            since = utc(a.escalated_at or a.raised_at)
+            since = to_utc(a.escalated_at or a.raised_at)
             if now - since < step:
                 continue
             a.level += 1
