@@ -60,3 +60,34 @@ def test_an_agency_sees_only_its_own_visits(app: FastAPI, seeded: Seeded) -> Non
     assert collector.get(f"/visits/{seeded.visit_id}").status_code == 200
     assert "L0002" not in collector.get("/visits").text
     assert "L0002" in login_as(app, Role.ADMIN).get("/visits").text
+
+
+def test_board_labels_follow_the_english_switch_on_the_page_and_in_every_live_refresh(
+        app: FastAPI, seeded: Seeded) -> None:
+    import json
+
+    boss = login_as(app, Role.SUPERVISOR)
+    boss.client.cookies.set("dunning_lang", "en")
+    page = boss.get("/visits/board").text
+    assert "SOS" in page and "Visit supervisor" in page and "In the field" in page
+    for zh in ("外访主管", "外访中", "SOS 求助", "未确认警报"):
+        assert zh not in page, f"{zh} left in Chinese on the English board"
+    r = boss.get("/visits/board/events", params={"once": "true"})
+    data = json.loads(next(line[6:] for line in r.text.splitlines() if line.startswith("data: ")))
+    alarm = next(a for a in data["alarms"] if a["id"] == seeded.alarm_id)
+    assert (alarm["kind_label"], alarm["level_label"]) == ("SOS", "Visit supervisor")
+    assert {v["state_label"] for v in data["visits"]} <= {"Registered", "In the field", "Closed"}
+    boss.client.cookies.set("dunning_lang", "zh")
+    again = json.loads(next(line[6:] for line in boss.get("/visits/board/events", params={"once": "true"}).text
+                            .splitlines() if line.startswith("data: ")))
+    assert next(a for a in again["alarms"] if a["id"] == seeded.alarm_id)["kind_label"] == "SOS 求助"
+
+
+def test_every_visit_label_has_an_english_rendering() -> None:
+    from dunning.entrypoints.web.i18n import EN
+    from dunning.services.visits.queries import ALARM_ZH, ALERT_ZH, EVENT_ZH, LEVEL_ZH
+    from dunning.services.visits.requests import STATE_ZH
+
+    labels = {zh for table in (ALARM_ZH, ALERT_ZH, EVENT_ZH, LEVEL_ZH, STATE_ZH) for zh in table.values()}
+    missing = sorted(labels - set(EN))
+    assert not missing, f"no English for: {missing}"

@@ -268,4 +268,8 @@ EN.update({
     "留空则用账户导入的地址": "Blank: the address from the account import",
     "外访通知短信（已批准的事实性模板）": "Visit-notice SMS (approved factual template)",
     "已承诺还款（承诺日前不提醒）": "Promised to pay (no reminder before the date)",
+    # escalation alerts, field events, outcomes table, complaints about a visit
+    "已升级给您": "Escalated to you", "告警短信": "Alert SMS", "排队待发": "Queued", "发送失败": "Send failed",
+    "回收金额": "Recovered", "报平安": "I'm safe", "签到": "Check-in", "签到被拒（超出范围）": "Check-in refused (out of range)",
+    "确认警报": "Alarm acknowledged",
 })

@@ -35,9 +35,10 @@ from dunning.services.visits.requests import (
     VisitRequest,
     decide,
     request_visit,
+    scope_agency,
     verify_registration,
 )
-from dunning.services.visits.results import repayment_after_visits
+from dunning.services.visits.outcomes import visit_outcomes
 from dunning.services.visits.sheets import day_sheets
 
 router = APIRouter(include_in_schema=False)
@@ -68,7 +69,7 @@ def visits_page(request: Request, state: str = "", loan_id: str = "", p: Princip
     rows = queries.list_visits(ctx, p, state=state or None, loan_id=loan_id or None)
     return renderer(request).page(request, "visits.html", rows=rows, state=state, loan_id=loan_id,
                                   can_request=p.has(*FIELD), today=ctx.today().isoformat(), title_loan=None,
-                                  results=repayment_after_visits(ctx, p))
+                                  results=_results(ctx, p))
 
 
 @router.post("/visits")
@@ -85,16 +86,37 @@ def visits_request(request: Request, loan_id: str = Form(..., max_length=64), ad
                 f"Visit request #{v.id} submitted; waiting for a supervisor.")
 
 
+def _results(ctx: Any, p: Principal) -> list[dict[str, Any]]:
+    return visit_outcomes(ctx, agency=scope_agency(p)).to_dicts()
+
+
+def _labelled(request: Request, data: dict[str, Any]) -> dict[str, Any]:
+    """The board's labels in the viewer's language (the page and every server-sent refresh of it)."""
+
+    def tr(zh: str) -> str:
+        return pick(request, zh, EN.get(zh, zh)) if zh else ""
+
+    for a in data["alarms"]:
+        a["kind_label"], a["level_label"] = tr(a["kind_zh"]), tr(a["level_zh"])
+        for x in a["alerts"]:
+            x["state_label"] = tr(x["state_zh"])
+    for v in data["visits"]:
+        v["state_label"], v["outcome_label"] = tr(v["state_zh"]), tr(v["outcome_zh"])
+    return data
+
+
 @router.get("/visits/board")
 def board_page(request: Request, p: Principal = allow(SUP, TL)) -> Response:
-    data = queries.board(request.app.state.ctx, p)
-    return renderer(request).page(request, "visit_board.html", board=data, can_ack=p.has(SUP))
+    ctx = request.app.state.ctx
+    data = _labelled(request, queries.board(ctx, p))
+    return renderer(request).page(request, "visit_board.html", board=data, can_ack=p.has(SUP),
+                                  results=_results(ctx, p))
 
 
 @router.get("/visits/board/events")
 def board_events(request: Request, once: bool = False, p: Principal = allow(SUP, TL)) -> Response:
     ctx = request.app.state.ctx
-    return sse_response(request, lambda: queries.board(ctx, p), interval=1.0, once=once)
+    return sse_response(request, lambda: _labelled(request, queries.board(ctx, p)), interval=1.0, once=once)
 
 
 @router.post("/visits/alarms/{alarm_id}/ack")

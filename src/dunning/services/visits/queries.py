@@ -16,7 +16,10 @@ from dunning.services.visits.requests import STATE_ZH, get_visit, scope_agency, 
 
 ALARM_ZH = {"sos": "SOS 求助", "missed_checkin": "超时未报平安"}
 LEVEL_ZH = {1: "外访主管", 2: "二线主管", 3: "紧急联系人"}
-ALERT_ZH = {"pending": "待发送", "sending": "发送中", "sent": "已发送", "failed": "发送失败", "cancelled": "已取消"}
+ALERT_ZH = {"pending": "排队待发", "sending": "发送中", "sent": "已发送", "failed": "发送失败", "cancelled": "已取消"}
+EVENT_ZH = {"check_in": "签到", "heartbeat": "报平安", "checkin_refused": "签到被拒（超出范围）", "outcome": "记录结果",
+            "check_out": "签退", "sos": "SOS 求助", "missed_checkin": "超时未报平安", "alarm_ack": "确认警报",
+            "complaint": "投诉"}
 
 
 @dataclass
@@ -107,7 +110,8 @@ class VisitDetail:
 def visit_detail(ctx: AppContext, p: Principal, visit_id: int) -> VisitDetail:
     with ctx.db.transaction() as s:
         v = get_visit(s, p, visit_id)
-        events = [{"at": utc(e.at), "actor": e.actor, "kind": e.kind, "lat": e.lat, "lon": e.lon,
+        events = [{"at": utc(e.at), "actor": e.actor, "kind": e.kind, "kind_zh": EVENT_ZH.get(e.kind, e.kind),
+                   "lat": e.lat, "lon": e.lon,
                    "distance_m": e.distance_m, "detail": e.detail}
                   for e in s.scalars(select(VisitEvent).where(VisitEvent.visit_id == v.id).order_by(VisitEvent.id))]
         alarms = [_alarm(a, v) for a in s.scalars(select(VisitAlarm).where(VisitAlarm.visit_id == v.id)
