@@ -29,6 +29,7 @@ from dunning.services.identity.auth import Principal
 from dunning.services.identity.users import Role
 from dunning.services.visits import field, queries, safety
 from dunning.services.visits.notice import visit_notice
+from dunning.services.visits.outcomes import visit_outcomes
 from dunning.services.visits.policy import load_policy
 from dunning.services.visits.requests import (
     STATE_ZH,
@@ -38,7 +39,6 @@ from dunning.services.visits.requests import (
     scope_agency,
     verify_registration,
 )
-from dunning.services.visits.outcomes import visit_outcomes
 from dunning.services.visits.sheets import day_sheets
 
 router = APIRouter(include_in_schema=False)
