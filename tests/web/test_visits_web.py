@@ -91,3 +91,19 @@ def test_every_visit_label_has_an_english_rendering() -> None:
     labels = {zh for table in (ALARM_ZH, ALERT_ZH, EVENT_ZH, LEVEL_ZH, STATE_ZH) for zh in table.values()}
     missing = sorted(labels - set(EN))
     assert not missing, f"no English for: {missing}"
+
+
+def test_compliance_opens_a_complaint_from_the_visit_page_and_the_page_lists_it(app: FastAPI, seeded: Seeded) -> None:
+    qa = login_as(app, Role.COMPLIANCE)
+    page = qa.get(f"/visits/{seeded.visit_id}").text
+    assert 'data-testid="open-complaint"' in page and 'data-testid="conduct"' in page
+    assert page.count('data-confirmed="1"') == 6  # every conduct rule confirmed at check-in
+    r = qa.post(f"/visits/{seeded.visit_id}/complaint", data={"summary": "外访人员未出示证件"})
+    assert r.status_code == 303 and r.headers["location"] == f"/visits/{seeded.visit_id}"
+    boss = login_as(app, Role.SUPERVISOR)
+    shown = boss.get(f"/visits/{seeded.visit_id}").text
+    m = re.search(r'data-case="(AJ\d{7})"', shown)
+    assert m and "外访人员未出示证件" in shown
+    assert 'data-testid="open-complaint"' not in shown  # supervisors see complaints; compliance opens them
+    case = qa.get("/cases").text
+    assert m.group(1) in case

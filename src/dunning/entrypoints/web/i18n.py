@@ -271,5 +271,9 @@ EN.update({
     # escalation alerts, field events, outcomes table, complaints about a visit
     "已升级给您": "Escalated to you", "告警短信": "Alert SMS", "排队待发": "Queued", "发送失败": "Send failed",
     "回收金额": "Recovered", "报平安": "I'm safe", "签到": "Check-in", "签到被拒（超出范围）": "Check-in refused (out of range)",
-    "确认警报": "Alarm acknowledged",
+    "确认警报": "Alarm acknowledged", "关于本次外访的投诉": "Complaints about this visit", "开立人": "Opened by",
+    "没有关于本次外访的投诉。": "No complaint about this visit.", "签到时确认的行为规范": "Conduct rules confirmed at check-in",
+    "录音录像": "Recording", "已开启": "On", "未确认": "Not confirmed",
+    "尚未签到，没有行为规范确认记录。": "No check-in yet: no conduct confirmation.", "投诉内容": "The complaint",
+    "开立投诉案件": "Open a complaint case",
 })

@@ -3,7 +3,7 @@ visit history per account, the mobile field page, and the public check of a regi
 
 Routes (roles in brackets; admin always): ``GET/POST /visits`` [list: supervisor, team lead, collector,
 compliance; request: team lead, collector], ``GET /visits/{id}`` [same as list], ``POST /visits/{id}/approve|reject``
-[supervisor], ``GET /visits/board`` and ``/visits/board/events`` [supervisor, team lead], ``POST
+[supervisor], ``POST /visits/{id}/complaint`` [compliance], ``GET /visits/board`` and ``/visits/board/events`` [supervisor, team lead], ``POST
 /visits/alarms/{id}/ack`` [supervisor], ``GET /visits/routes`` [supervisor, team lead, collector],
 ``GET /visits/accounts/{loan_id}`` [as list], ``GET /field`` and ``/field/visits/{id}`` and the field POSTs
 (check-in, outcome, check-out, SOS; JSON) [team lead, collector], ``GET /visit-check`` [public].
@@ -27,7 +27,7 @@ from dunning.entrypoints.web.render import renderer
 from dunning.errors import InputError
 from dunning.services.identity.auth import Principal
 from dunning.services.identity.users import Role
-from dunning.services.visits import field, queries, safety
+from dunning.services.visits import complaints, field, queries, safety
 from dunning.services.visits.notice import visit_notice
 from dunning.services.visits.outcomes import visit_outcomes
 from dunning.services.visits.policy import load_policy
@@ -145,7 +145,18 @@ def visit_page(request: Request, visit_id: DbId, p: Principal = allow(*READERS))
     d = queries.visit_detail(ctx, p, visit_id)
     notice = visit_notice(ctx, p, visit_id).text if d.visit.state == "approved" else None
     return renderer(request).page(request, "visit.html", d=d, can_decide=p.has(SUP) and d.visit.state == "requested"
-                                  and d.visit.requested_by != p.username, policy=load_policy(), notice=notice)
+                                  and d.visit.requested_by != p.username, policy=load_policy(), notice=notice,
+                                  complaints=complaints.visit_complaints(ctx, p, visit_id),
+                                  conduct=complaints.conduct_record(ctx, p, visit_id),
+                                  can_complain=p.has(Role.COMPLIANCE))
+
+
+@router.post("/visits/{visit_id}/complaint")
+def visit_complaint(request: Request, visit_id: DbId, summary: str = Form(..., max_length=1500),
+                    p: Principal = allow(Role.COMPLIANCE)) -> Response:
+    ref = complaints.open_visit_complaint(request.app.state.ctx, p, visit_id, summary)
+    return done(request, f"/visits/{visit_id}", f"已开立投诉案件 {ref.number}，与本次外访关联。",
+                f"Complaint case {ref.number} opened and linked to this visit.")
 
 
 @router.post("/visits/{visit_id}/approve")
