@@ -107,3 +107,25 @@ def test_compliance_opens_a_complaint_from_the_visit_page_and_the_page_lists_it(
     assert 'data-testid="open-complaint"' not in shown  # supervisors see complaints; compliance opens them
     case = qa.get("/cases").text
     assert m.group(1) in case
+
+
+def test_the_visit_notice_registration_verifies_on_the_public_page_without_debt_detail(
+        app: FastAPI, seeded: Seeded) -> None:
+    from dunning.services.identity.auth import Principal
+    from dunning.services.visits.notice import visit_notice
+    from dunning.services.visits.requests import VisitRequest, decide, request_visit
+
+    ctx = app.state.ctx
+    lead = Principal("teamlead1", "t", Role.TEAM_LEAD, "华信催收")
+    v = request_visit(ctx, lead, VisitRequest("L0001", "上海市黄浦区人民大道 200 号", "核实", ctx.now().replace(hour=7),
+                                              ctx.now().replace(hour=8), ("collector1", "teamlead1")))
+    decide(ctx, Principal("boss", "b", Role.SUPERVISOR, "华信催收"), v.id, approve=True)
+    text = visit_notice(ctx, Principal("boss", "b", Role.SUPERVISOR, "华信催收"), v.id).text
+    reg = re.search(r"REG-\d{8}-[A-Z0-9]{6}", text)
+    assert reg, text
+    for secret in ("1,234.56", "1234.56", "逾期", "欠款", "王小明"):
+        assert secret not in text, f"the notice carries {secret!r}"
+    page = TestClient(app).get("/visit-check", params={"reg": reg.group(0)}).text
+    assert 'data-result="genuine"' in page and reg.group(0) in page
+    for secret in ("L0001", "1,234.56", "王小明", "13912345678", "人民大道"):
+        assert secret not in page, f"the public answer leaks {secret!r}"
