@@ -20,6 +20,8 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
+from tests.web.browser import CHROMIUM, chromium, serve  # noqa: E402
+
 from dunning.config import ChannelSettings, Settings  # noqa: E402
 from dunning.entrypoints.api import create_app  # noqa: E402
 from dunning.services.bootstrap import ensure_bundled_templates  # noqa: E402
@@ -30,7 +32,6 @@ from dunning.services.visits import queries, safety  # noqa: E402
 from dunning.services.visits.demo import DEMO_FIELD_USERS, SPOTS, seed_demo_visits  # noqa: E402
 from dunning.services.visits.policy import load_policy  # noqa: E402
 from dunning.testing import FrozenClock, generate_portfolio  # noqa: E402
-from tests.web.browser import CHROMIUM, chromium, serve  # noqa: E402
 
 PASSWORD = "screenshot-pass-1"
 
