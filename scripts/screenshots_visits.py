@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
-from tests.web.browser import CHROMIUM, chromium, serve  # noqa: E402
+from tests.web.browser import CHROMIUM, chromium, login, serve  # noqa: E402
 
 from dunning.config import ChannelSettings, Settings  # noqa: E402
 from dunning.entrypoints.api import create_app  # noqa: E402
@@ -37,14 +37,7 @@ PASSWORD = "screenshot-pass-1"
 
 
 def _login(browser: object, base: str, username: str, **context: object) -> object:
-    page = browser.new_context(locale="zh-CN", **context).new_page()  # type: ignore[attr-defined]
-    page.set_default_timeout(30_000)
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
-    return page
+    return login(browser, base, username, PASSWORD, **context)
 
 
 def main() -> int:
