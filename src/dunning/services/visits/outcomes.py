@@ -19,7 +19,10 @@ SCHEMA = {"team": pl.Utf8, "visited": pl.Boolean, "accounts": pl.Int64, "repaid"
           "repayment_rate": pl.Float64}
 
 
-def _ts(col: str) -> pl.Expr:
+def _utc(frame: pl.DataFrame, col: str) -> pl.Expr:
+    """A time column as UTC microseconds: SQLite hands back text, PostgreSQL aware datetimes."""
+    if isinstance(frame.schema[col], pl.Datetime):
+        return pl.col(col).dt.convert_time_zone("UTC").cast(UTC_US)
     return pl.col(col).cast(pl.Utf8).str.to_datetime(time_zone="UTC", strict=False).cast(UTC_US)
 
 
@@ -29,6 +32,7 @@ def visit_outcomes(ctx: AppContext, *, agency: str | None = None, campaign_id: i
     (accounts with a payment in the window), ``recovered_fen`` and ``repayment_rate``. The portfolio is the campaign's
     snapshot (``campaign_id``) or the latest one; ``agency`` keeps an agency's own visits and accounts."""
     with ctx.db.transaction() as s:
+        ts = pl.Utf8 if s.connection().dialect.name == "sqlite" else UTC_US
         if campaign_id is not None:
             import_id = s.scalar(select(Campaign.import_id).where(Campaign.id == campaign_id))
         else:
@@ -36,20 +40,22 @@ def visit_outcomes(ctx: AppContext, *, agency: str | None = None, campaign_id: i
         as_of = s.scalar(select(Import.as_of).where(Import.id == import_id)) if import_id else None
         accts = read_frame(s, "SELECT loan_id, agency FROM accounts WHERE import_id = :i", {"i": import_id or -1},
                            schema={"loan_id": pl.Utf8, "agency": pl.Utf8})
-        visits = read_frame(s, "SELECT loan_id, members, closed_at, agency FROM visits WHERE state = 'closed'",
-                            schema={"loan_id": pl.Utf8, "members": pl.Utf8, "closed_at": pl.Utf8,
+        # members as JSON text on every database (PostgreSQL's driver would hand back a list)
+        visits = read_frame(s, "SELECT loan_id, CAST(members AS TEXT) AS members, closed_at, agency FROM visits "
+                               "WHERE state = 'closed'",
+                            schema={"loan_id": pl.Utf8, "members": pl.Utf8, "closed_at": ts,
                                     "agency": pl.Utf8})
         pays = read_frame(s, "SELECT loan_id, amount_fen, paid_at FROM payments",
-                          schema={"loan_id": pl.Utf8, "amount_fen": pl.Int64, "paid_at": pl.Utf8})
+                          schema={"loan_id": pl.Utf8, "amount_fen": pl.Int64, "paid_at": ts})
     if agency is not None:
         visits = visits.filter(pl.col("agency") == agency)
         accts = accts.filter(pl.col("agency") == agency)
     if campaign_id is not None:  # the campaign's portfolio only
         visits = visits.join(accts.select("loan_id").unique(), on="loan_id", how="semi")
-    pays = pays.with_columns(_ts("paid_at").alias("paid_at"))
+    pays = pays.with_columns(_utc(pays, "paid_at").alias("paid_at"))
     window = pl.duration(days=days)
     visited = (
-        visits.with_columns(_ts("closed_at").alias("at"),
+        visits.with_columns(_utc(visits, "closed_at").alias("at"),
                             pl.col("members").str.replace_all(r'[\[\]" ]', "").str.replace_all(",", "+").alias("team"))
         .join(pays, on="loan_id", how="left")
         .with_columns(((pl.col("paid_at") >= pl.col("at")) & (pl.col("paid_at") < pl.col("at") + window))
