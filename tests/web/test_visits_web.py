@@ -84,7 +84,7 @@ def test_board_labels_follow_the_english_switch_on_the_page_and_in_every_live_re
 
 
 def test_every_visit_label_has_an_english_rendering() -> None:
-    from dunning.entrypoints.web.i18n import EN
+    from dunning.entrypoints.http.i18n import EN
     from dunning.services.visits.queries import ALARM_ZH, ALERT_ZH, EVENT_ZH, LEVEL_ZH
     from dunning.services.visits.requests import STATE_ZH
 

@@ -10,7 +10,6 @@ nothing has moved for ``follow_timeout`` seconds (the worker carries on; the cal
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -22,8 +21,9 @@ from sqlalchemy import func, select, update
 from dunning.db.bulk import read_frame
 from dunning.db.models import AuditEvent, Campaign, Message
 from dunning.dispatch.engine import DispatchOutcome, Progress
-from dunning.domain.states import CAMPAIGN_STATE_ZH, CampaignState, MessageState
+from dunning.domain.states import CAMPAIGN_STATE_ZH, SENT_STATES, CampaignState, MessageState
 from dunning.errors import ConfigError, StateError
+from dunning.reporting.stats import wilson_interval
 from dunning.services import audit
 from dunning.services.campaigns.held import how_to_resolve
 from dunning.services.campaigns.sending import campaign_window, run_dispatch, start_dispatch
@@ -33,24 +33,6 @@ from dunning.services.identity.users import Role, require_role
 from dunning.services.templates import missing_channel_codes
 
 # --------------------------------------------------------------------------------------------------- pilot
-
-
-def wilson_upper(successes: int, n: int, z: float = 1.96) -> float:
-    return _wilson(successes, n, z)[1]
-
-
-def wilson_lower(successes: int, n: int, z: float = 1.96) -> float:
-    return _wilson(successes, n, z)[0]
-
-
-def _wilson(k: int, n: int, z: float) -> tuple[float, float]:
-    if n == 0:
-        return 0.0, 1.0
-    p = k / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def start_pilot(ctx: AppContext, campaign_id: int, *, actor: str,
@@ -135,10 +117,10 @@ def pilot_report(ctx: AppContext, campaign_id: int) -> dict[str, Any]:
         # campaign: any message the compliance lint blocked means a person looks before the mass send.
         blocks = s.scalar(select(func.count()).select_from(Message).where(
             Message.campaign_id == campaign_id, Message.reason == "lint_block")) or 0
-    sent = sum(v for k, v in states.items() if k in ("submitted", "delivered", "failed", "expired", "held"))
+    sent = sum(v for k, v in states.items() if k in SENT_STATES)
     delivered = states.get("delivered", 0)
     rate = delivered / sent if sent else 0.0
-    upper = wilson_upper(delivered, sent)
+    upper = wilson_interval(delivered, sent)[1]
     t = spec.pilot.thresholds
     opt_rate = opt_outs / sent if sent else 0.0
     # A small pilot is judged on evidence: no-go when the delivery rate is significantly below the threshold
@@ -148,7 +130,7 @@ def pilot_report(ctx: AppContext, campaign_id: int) -> dict[str, Any]:
                           "ok": sent > 0 and upper >= t.min_delivery_rate},
         "block_findings": {"value": blocks, "threshold": t.max_block_findings, "ok": blocks <= t.max_block_findings},
         "opt_out_rate": {"value": round(opt_rate, 4), "threshold": t.max_opt_out_rate,
-                         "ok": wilson_lower(opt_outs, sent) <= t.max_opt_out_rate},
+                         "ok": wilson_interval(opt_outs, sent)[0] <= t.max_opt_out_rate},
     }
     return {"campaign_id": campaign_id, "state": c.state, "sample": c.pilot_summary.get("sample", 0),
             "sent": sent, "delivered": delivered, "states": states, "checks": checks,
@@ -187,8 +169,12 @@ def approve_pilot(ctx: AppContext, campaign_id: int, *, actor: str) -> dict[str,
 
 def send_campaign(ctx: AppContext, campaign_id: int, *, actor: str,
                   on_progress: Callable[[Progress], None] | None = None,
-                  follow_timeout: float | None = None) -> dict[str, Any]:
+                  follow_timeout: float | None = None,
+                  on_wait: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Queue everything planned and send; returns when done, paused, cancelled or the window closes.
+
+    ``on_wait`` hears (Chinese first) what the send waits for before sending: checking a dead sender's
+    interrupted messages with the provider.
 
     In ``celery`` mode a worker sends (and completes the campaign in ``actor``'s name); this call follows it, or
     returns with ``stopped = "following_timeout"`` after ``follow_timeout`` seconds without any progress."""
@@ -211,7 +197,7 @@ def send_campaign(ctx: AppContext, campaign_id: int, *, actor: str,
         stopped, detail = follow_worker(ctx, campaign_id, pilot_only=False, on_progress=on_progress,
                                         follow_timeout=follow_timeout, actor=actor)
     else:
-        outcome = run_dispatch(ctx, campaign_id, pilot_only=False, on_progress=on_progress)
+        outcome = run_dispatch(ctx, campaign_id, pilot_only=False, on_progress=on_progress, on_wait=on_wait)
         stopped, detail = outcome.stopped, outcome.detail
     with ctx.db.transaction() as s:
         c = get_campaign(s, campaign_id)
