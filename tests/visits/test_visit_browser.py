@@ -13,7 +13,7 @@ from dunning.entrypoints.app import create_app
 from dunning.services.context import AppContext
 from dunning.services.identity.users import add_user
 from tests.visits.conftest import AGENCY, HOME, World, approved, local
-from tests.web.browser import CHROMIUM, SCREENSHOTS, chromium, serve
+from tests.web.browser import CHROMIUM, SCREENSHOTS, chromium, login, serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (scripts/setup-test-env.sh)")]
@@ -29,14 +29,7 @@ def browser() -> Iterator[Any]:
 
 
 def _login(browser: Any, base: str, username: str, **context: Any) -> Any:
-    page = browser.new_context(locale="zh-CN", **context).new_page()
-    page.set_default_timeout(WAIT)
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
-    return page
+    return login(browser, base, username, PASSWORD, timeout_ms=WAIT, **context)
 
 
 def test_sos_from_the_field_reaches_the_supervisors_board(ctx: AppContext, world: World, browser: Any) -> None:

@@ -27,4 +27,4 @@ def test_tick_from_the_command_line(ctx: AppContext, world: World, tmp_path: Pat
     assert first.exit_code == 0, first.stdout
     assert len(json.loads(first.stdout)["raised"]) == 1
     again = json.loads(runner.invoke(app, ["tick", "--json"], env=env).stdout)
-    assert again == {"raised": [], "escalated": []}
+    assert again == {"raised": [], "escalated": [], "alerts": {"sent": [], "retrying": [], "failed": []}}

@@ -25,3 +25,28 @@ def test_a_promise_suppresses_reminders_until_its_date(tmp_path: Path) -> None:
     summary = plan(ctx, WINDOW_8_22, tmp_path, iid, day)
     got = {k: m.reason for k, m in by_loan(ctx, summary.campaign_id).items()}
     assert got == {"PROM": "promise", "DUE": None, "OK": None}
+
+
+def test_on_the_promised_date_the_borrower_gets_the_approved_promise_reminder(tmp_path: Path) -> None:
+    from sqlalchemy import select
+
+    from dunning.db.models import TemplateRecord, TemplateVersion
+
+    day = date(2026, 11, 23)
+    clock = FrozenClock(at(day, 10))
+    ctx = make_ctx(tmp_path, clock)
+    # TODAY: a cadence step fires today too (dpd 1); QUIET: no cadence step today (dpd 2); OK: no promise.
+    iid = import_accounts(ctx, [Acct("TODAY", 1), Acct("QUIET", 2), Acct("OK", 1)], day)
+    with ctx.db.transaction() as s:
+        s.add_all([PromiseToPay(loan_id=loan, promised_on=day, amount_fen=50_000, source="visit", created_by="t",
+                                created_at=clock.now()) for loan in ("TODAY", "QUIET")])
+        promise_tv = s.scalars(select(TemplateVersion.id).join(TemplateRecord)
+                               .where(TemplateRecord.code == "promise_reminder")).one()
+    summary = plan(ctx, WINDOW_8_22, tmp_path, iid, day)
+    got = by_loan(ctx, summary.campaign_id)
+    for loan in ("TODAY", "QUIET"):  # the promise step, from the approved template, planned and linted like any
+        m = got[loan]
+        assert (m.step, m.template_version_id, m.state, m.reason) == ("promise", promise_tv, "planned", None)
+        assert m.text is not None and "承诺今天" in m.text and "验证码" in m.text
+    assert got["OK"].step != "promise" and got["OK"].state == "planned"
+    assert summary.by_template.get("promise_reminder") == 2

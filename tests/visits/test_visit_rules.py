@@ -166,7 +166,7 @@ def test_repayment_after_a_visit_by_team_against_accounts_without_one(ctx: AppCo
     from datetime import timedelta
 
     from dunning.db.models import Account, Payment
-    from dunning.services.visits.results import repayment_after_visits
+    from dunning.services.visits.outcomes import visit_outcomes
 
     with ctx.db.transaction() as s:
         s.add_all([Account(import_id=1, loan_id=f"N{i}", phone=f"+861380000000{i}", amount_due_fen=1000,
@@ -178,6 +178,12 @@ def test_repayment_after_a_visit_by_team_against_accounts_without_one(ctx: AppCo
     field.check_out(ctx, world.lead, vid)
     with ctx.db.transaction() as s:
         s.add_all([Payment(loan_id="L0001", amount_fen=5000, paid_at=clock.now() + timedelta(days=2)),
+                   # a payment before the visit is not counted for it
+                   Payment(loan_id="L0001", amount_fen=700, paid_at=clock.now() - timedelta(days=1)),
                    Payment(loan_id="N0", amount_fen=1000, paid_at=clock.now() + timedelta(days=1))])
-    got = {r.team: (r.accounts, r.repaid) for r in repayment_after_visits(ctx, world.supervisor)}
-    assert got == {"li+zhang": (1, 1), "未外访": (4, 1)}
+    table = visit_outcomes(ctx, agency=world.supervisor.agency)
+    got = {r["team"]: (r["visited"], r["accounts"], r["repaid"], r["recovered_fen"], r["repayment_rate"])
+           for r in table.to_dicts()}
+    assert got == {"li+zhang": (True, 1, 1, 5000, 1.0), "未外访": (False, 4, 1, 1000, 0.25)}
+    assert table["team"].to_list()[-1] == "未外访"  # the comparison row last
+    assert visit_outcomes(ctx, agency="其他机构")["accounts"].to_list() == [0]  # another agency sees none of it

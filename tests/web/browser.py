@@ -71,3 +71,16 @@ def chromium() -> Iterator[Any]:
             yield b
         finally:
             b.close()
+
+
+def login(browser: Any, base: str, username: str, password: str, *, timeout_ms: int = 30_000,
+          **context: Any) -> Any:
+    """A new browser context (``context``: viewport, geolocation…) signed in as ``username`` on the console."""
+    page = browser.new_context(locale="zh-CN", **context).new_page()
+    page.set_default_timeout(timeout_ms)
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
+    return page

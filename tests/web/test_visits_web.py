@@ -60,3 +60,72 @@ def test_an_agency_sees_only_its_own_visits(app: FastAPI, seeded: Seeded) -> Non
     assert collector.get(f"/visits/{seeded.visit_id}").status_code == 200
     assert "L0002" not in collector.get("/visits").text
     assert "L0002" in login_as(app, Role.ADMIN).get("/visits").text
+
+
+def test_board_labels_follow_the_english_switch_on_the_page_and_in_every_live_refresh(
+        app: FastAPI, seeded: Seeded) -> None:
+    import json
+
+    boss = login_as(app, Role.SUPERVISOR)
+    boss.client.cookies.set("dunning_lang", "en")
+    page = boss.get("/visits/board").text
+    assert "SOS" in page and "Visit supervisor" in page and "In the field" in page
+    for zh in ("外访主管", "外访中", "SOS 求助", "未确认警报"):
+        assert zh not in page, f"{zh} left in Chinese on the English board"
+    r = boss.get("/visits/board/events", params={"once": "true"})
+    data = json.loads(next(line[6:] for line in r.text.splitlines() if line.startswith("data: ")))
+    alarm = next(a for a in data["alarms"] if a["id"] == seeded.alarm_id)
+    assert (alarm["kind_label"], alarm["level_label"]) == ("SOS", "Visit supervisor")
+    assert {v["state_label"] for v in data["visits"]} <= {"Registered", "In the field", "Closed"}
+    boss.client.cookies.set("dunning_lang", "zh")
+    again = json.loads(next(line[6:] for line in boss.get("/visits/board/events", params={"once": "true"}).text
+                            .splitlines() if line.startswith("data: ")))
+    assert next(a for a in again["alarms"] if a["id"] == seeded.alarm_id)["kind_label"] == "SOS 求助"
+
+
+def test_every_visit_label_has_an_english_rendering() -> None:
+    from dunning.entrypoints.http.i18n import EN
+    from dunning.services.visits.queries import ALARM_ZH, ALERT_ZH, EVENT_ZH, LEVEL_ZH
+    from dunning.services.visits.requests import STATE_ZH
+
+    labels = {zh for table in (ALARM_ZH, ALERT_ZH, EVENT_ZH, LEVEL_ZH, STATE_ZH) for zh in table.values()}
+    missing = sorted(labels - set(EN))
+    assert not missing, f"no English for: {missing}"
+
+
+def test_compliance_opens_a_complaint_from_the_visit_page_and_the_page_lists_it(app: FastAPI, seeded: Seeded) -> None:
+    qa = login_as(app, Role.COMPLIANCE)
+    page = qa.get(f"/visits/{seeded.visit_id}").text
+    assert 'data-testid="open-complaint"' in page and 'data-testid="conduct"' in page
+    assert page.count('data-confirmed="1"') == 6  # every conduct rule confirmed at check-in
+    r = qa.post(f"/visits/{seeded.visit_id}/complaint", data={"summary": "外访人员未出示证件"})
+    assert r.status_code == 303 and r.headers["location"] == f"/visits/{seeded.visit_id}"
+    boss = login_as(app, Role.SUPERVISOR)
+    shown = boss.get(f"/visits/{seeded.visit_id}").text
+    m = re.search(r'data-case="(AJ\d{7})"', shown)
+    assert m and "外访人员未出示证件" in shown
+    assert 'data-testid="open-complaint"' not in shown  # supervisors see complaints; compliance opens them
+    case = qa.get("/cases").text
+    assert m.group(1) in case
+
+
+def test_the_visit_notice_registration_verifies_on_the_public_page_without_debt_detail(
+        app: FastAPI, seeded: Seeded) -> None:
+    from dunning.services.identity.auth import Principal
+    from dunning.services.visits.notice import visit_notice
+    from dunning.services.visits.requests import VisitRequest, decide, request_visit
+
+    ctx = app.state.ctx
+    lead = Principal("teamlead1", "t", Role.TEAM_LEAD, "华信催收")
+    v = request_visit(ctx, lead, VisitRequest("L0001", "上海市黄浦区人民大道 200 号", "核实", ctx.now().replace(hour=7),
+                                              ctx.now().replace(hour=8), ("collector1", "teamlead1")))
+    decide(ctx, Principal("boss", "b", Role.SUPERVISOR, "华信催收"), v.id, approve=True)
+    text = visit_notice(ctx, Principal("boss", "b", Role.SUPERVISOR, "华信催收"), v.id).text
+    reg = re.search(r"REG-\d{8}-[A-Z0-9]{6}", text)
+    assert reg, text
+    for secret in ("1,234.56", "1234.56", "逾期", "欠款", "王小明"):
+        assert secret not in text, f"the notice carries {secret!r}"
+    page = TestClient(app).get("/visit-check", params={"reg": reg.group(0)}).text
+    assert 'data-result="genuine"' in page and reg.group(0) in page
+    for secret in ("L0001", "1,234.56", "王小明", "13912345678", "人民大道"):
+        assert secret not in page, f"the public answer leaks {secret!r}"

@@ -6,7 +6,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Date, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dunning.db.models import Base, BigId
@@ -105,3 +115,28 @@ class PromiseToPay(Base):
     source_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+
+class VisitAlert(Base):
+    """One alert SMS of an escalated alarm (level 2: the second supervisor, level 3: an emergency contact): an
+    outbox row stored with the escalation, then sent with retries until ``deadline_at``. ``state``: pending →
+    sending → sent | failed, or cancelled when the alarm is acknowledged first. One row per alarm, level and phone
+    (a unique key, so a repeated tick never queues it twice)."""
+
+    __tablename__ = "visit_alerts"
+    __table_args__ = (UniqueConstraint("alarm_id", "level", "phone"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    alarm_id: Mapped[int] = mapped_column(ForeignKey("visit_alarms.id"), index=True)
+    level: Mapped[int] = mapped_column(Integer)
+    recipient: Mapped[str] = mapped_column(String(128))
+    phone: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(12), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    deadline_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    provider_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)

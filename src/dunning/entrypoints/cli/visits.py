@@ -17,15 +17,18 @@ app = typer.Typer(help="外访：安全计时、人员名册、路线单 / field
 
 @app.command("tick")
 def tick(json_out: bool = typer.Option(False, "--json", help="输出 JSON")) -> None:
-    """安全计时器走一拍：超时未报平安的外访立即报警，无人确认的警报逐级升级（供 cron 每分钟调用）。"""
+    """安全计时器走一拍：超时未报平安的外访立即报警，无人确认的警报逐级升级并发送告警短信（供 cron 每分钟调用）。"""
     from dunning.services.visits.safety import tick as run_tick
 
     with handled(json_out):
         r = run_tick(context())
     if json_out:
-        emit_json({"raised": r.raised, "escalated": r.escalated})
+        emit_json({"raised": r.raised, "escalated": r.escalated,
+                   "alerts": {"sent": r.alerts.sent, "retrying": r.alerts.retrying, "failed": r.alerts.failed}})
         return
-    console.print(f"新警报 raised: {len(r.raised)}  升级 escalated: {len(r.escalated)}")
+    console.print(f"新警报 raised: {len(r.raised)}  升级 escalated: {len(r.escalated)}  "
+                  f"告警短信 alerts sent/retrying/failed: {len(r.alerts.sent)}/{len(r.alerts.retrying)}/"
+                  f"{len(r.alerts.failed)}")
 
 
 @app.command("staff")

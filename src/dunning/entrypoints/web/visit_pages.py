@@ -3,7 +3,7 @@ visit history per account, the mobile field page, and the public check of a regi
 
 Routes (roles in brackets; admin always): ``GET/POST /visits`` [list: supervisor, team lead, collector,
 compliance; request: team lead, collector], ``GET /visits/{id}`` [same as list], ``POST /visits/{id}/approve|reject``
-[supervisor], ``GET /visits/board`` and ``/visits/board/events`` [supervisor, team lead], ``POST
+[supervisor], ``POST /visits/{id}/complaint`` [compliance], ``GET /visits/board`` and ``/visits/board/events`` [supervisor, team lead], ``POST
 /visits/alarms/{id}/ack`` [supervisor], ``GET /visits/routes`` [supervisor, team lead, collector],
 ``GET /visits/accounts/{loan_id}`` [as list], ``GET /field`` and ``/field/visits/{id}`` and the field POSTs
 (check-in, outcome, check-out, SOS; JSON) [team lead, collector], ``GET /visit-check`` [public].
@@ -27,17 +27,18 @@ from dunning.entrypoints.web.common import done, sse_response
 from dunning.errors import InputError
 from dunning.services.identity.auth import Principal
 from dunning.services.identity.users import Role
-from dunning.services.visits import field, queries, safety
+from dunning.services.visits import complaints, field, queries, safety
 from dunning.services.visits.notice import visit_notice
+from dunning.services.visits.outcomes import visit_outcomes
 from dunning.services.visits.policy import load_policy
 from dunning.services.visits.requests import (
     STATE_ZH,
     VisitRequest,
     decide,
     request_visit,
+    scope_agency,
     verify_registration,
 )
-from dunning.services.visits.results import repayment_after_visits
 from dunning.services.visits.sheets import day_sheets
 
 router = APIRouter(include_in_schema=False)
@@ -68,7 +69,7 @@ def visits_page(request: Request, state: str = "", loan_id: str = "", p: Princip
     rows = queries.list_visits(ctx, p, state=state or None, loan_id=loan_id or None)
     return renderer(request).page(request, "visits.html", rows=rows, state=state, loan_id=loan_id,
                                   can_request=p.has(*FIELD), today=ctx.today().isoformat(), title_loan=None,
-                                  results=repayment_after_visits(ctx, p))
+                                  results=_results(ctx, p))
 
 
 @router.post("/visits")
@@ -85,16 +86,37 @@ def visits_request(request: Request, loan_id: str = Form(..., max_length=64), ad
                 f"Visit request #{v.id} submitted; waiting for a supervisor.")
 
 
+def _results(ctx: Any, p: Principal) -> list[dict[str, Any]]:
+    return visit_outcomes(ctx, agency=scope_agency(p)).to_dicts()
+
+
+def _labelled(request: Request, data: dict[str, Any]) -> dict[str, Any]:
+    """The board's labels in the viewer's language (the page and every server-sent refresh of it)."""
+
+    def tr(zh: str) -> str:
+        return pick(request, zh, EN.get(zh, zh)) if zh else ""
+
+    for a in data["alarms"]:
+        a["kind_label"], a["level_label"] = tr(a["kind_zh"]), tr(a["level_zh"])
+        for x in a["alerts"]:
+            x["state_label"] = tr(x["state_zh"])
+    for v in data["visits"]:
+        v["state_label"], v["outcome_label"] = tr(v["state_zh"]), tr(v["outcome_zh"])
+    return data
+
+
 @router.get("/visits/board")
 def board_page(request: Request, p: Principal = allow(SUP, TL)) -> Response:
-    data = queries.board(request.app.state.ctx, p)
-    return renderer(request).page(request, "visit_board.html", board=data, can_ack=p.has(SUP))
+    ctx = request.app.state.ctx
+    data = _labelled(request, queries.board(ctx, p))
+    return renderer(request).page(request, "visit_board.html", board=data, can_ack=p.has(SUP),
+                                  results=_results(ctx, p))
 
 
 @router.get("/visits/board/events")
 def board_events(request: Request, once: bool = False, p: Principal = allow(SUP, TL)) -> Response:
     ctx = request.app.state.ctx
-    return sse_response(request, lambda: queries.board(ctx, p), interval=1.0, once=once)
+    return sse_response(request, lambda: _labelled(request, queries.board(ctx, p)), interval=1.0, once=once)
 
 
 @router.post("/visits/alarms/{alarm_id}/ack")
@@ -123,7 +145,18 @@ def visit_page(request: Request, visit_id: DbId, p: Principal = allow(*READERS))
     d = queries.visit_detail(ctx, p, visit_id)
     notice = visit_notice(ctx, p, visit_id).text if d.visit.state == "approved" else None
     return renderer(request).page(request, "visit.html", d=d, can_decide=p.has(SUP) and d.visit.state == "requested"
-                                  and d.visit.requested_by != p.username, policy=load_policy(), notice=notice)
+                                  and d.visit.requested_by != p.username, policy=load_policy(), notice=notice,
+                                  complaints=complaints.visit_complaints(ctx, p, visit_id),
+                                  conduct=complaints.conduct_record(ctx, p, visit_id),
+                                  can_complain=p.has(Role.COMPLIANCE))
+
+
+@router.post("/visits/{visit_id}/complaint")
+def visit_complaint(request: Request, visit_id: DbId, summary: str = Form(..., max_length=1500),
+                    p: Principal = allow(Role.COMPLIANCE)) -> Response:
+    ref = complaints.open_visit_complaint(request.app.state.ctx, p, visit_id, summary)
+    return done(request, f"/visits/{visit_id}", f"已开立投诉案件 {ref.number}，与本次外访关联。",
+                f"Complaint case {ref.number} opened and linked to this visit.")
 
 
 @router.post("/visits/{visit_id}/approve")

@@ -47,6 +47,7 @@ from dunning.services.cases.suppression import hardship_phones
 from dunning.services.context import AppContext
 from dunning.services.policy import policy_for, render_context
 from dunning.services.verification.codes import CODE_PLACEHOLDER, codes_and_hashes
+from dunning.services.visits.promises import promise_steps, promise_templates
 from dunning.strategy import StrategySpec, assign_steps, load_bundled_strategy, load_strategy
 from dunning.strategy.budget import apply_caps
 from dunning.strategy.calendar import HolidayCalendar, fire_days
@@ -142,7 +143,7 @@ def plan_campaign(
             summary.already_planned = True
             summary.calendar_warning = calendar_warning
             return summary
-        templates = approved_templates(s, spec.templates())
+        templates = approved_templates(s, spec.templates() | promise_templates(s, as_of))
         channel_name = channel or ctx.settings.default_channel
         rate = channel_rate(ctx, channel_name)
         campaign = Campaign(name=name or _distinct_name(s, f"{spec.name} {as_of.isoformat()}"), strategy_id=strat.id, import_id=import_id,
@@ -226,7 +227,7 @@ def _plan_frame(ctx: AppContext, s: Any, accounts: pl.DataFrame, spec: StrategyS
         # A rest day under `defer`: nothing goes today; count what moves to the next working day.
         would = assign_steps(accounts, spec, campaign.seed, as_of=as_of)
         deferred = would.filter(pl.col("step").is_not_null()).height
-    df = assign_steps(accounts, spec, campaign.seed, as_of=as_of, fire_days=fire.days)
+    df = promise_steps(s, assign_steps(accounts, spec, campaign.seed, as_of=as_of, fire_days=fire.days), as_of)
     df = df.filter(pl.col("step").is_not_null() | pl.col("segment").is_null())
     df = df.with_columns(pl.when(pl.col("segment").is_null()).then(pl.lit("none")).otherwise(pl.col("step"))
                          .alias("step"), zone_expr(spec).alias("zone"))

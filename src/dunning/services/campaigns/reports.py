@@ -35,6 +35,7 @@ from dunning.services.campaigns.lifecycle import status
 from dunning.services.campaigns.outcomes import campaign_outcomes
 from dunning.services.campaigns.planning import SUPPRESSION_ZH
 from dunning.services.context import AppContext
+from dunning.services.visits.outcomes import visit_outcomes
 
 _SENT_STATES = ["submitted", "delivered", "failed", "expired", "held"]
 
@@ -383,7 +384,9 @@ def _report_parts(ctx: AppContext, campaign_id: int,
                      pl.DataFrame({"kind": list(f["replies"]), "n": list(f["replies"].values())},
                                   schema={"kind": pl.Utf8, "n": pl.Int64}),
                      [("kind", "类别 kind", "text"), ("n", "条数 replies", "int")])
-    tables = [*view.tables, suppressed, replies]
+    visits = _table("visits", "外访后 30 天内还款（按小组，对比未外访账户）Repaid within 30 days of a field visit, by team",
+                    "外访 visits", visit_outcomes(ctx, campaign_id=campaign_id), [("team", "小组 team", "text"), *_METRIC_COLS])
+    tables = [*view.tables, suppressed, replies, visits]
     cards = [("计划发送 planned", f"{f['planned']:,}"), ("已抑制 suppressed", f"{f['suppressed']:,}"),
              ("已提交 sent", f"{f['sent']:,}"), *view.cards]
     warning = next_year_warning(ctx)

@@ -1,5 +1,7 @@
 """A few demo visits on the demo portfolio: one awaiting approval, one closed with a promise to pay, and one in
-the field whose check-in was missed (its alarm is on the live board). Idempotent: skipped when visits exist."""
+the field whose check-in was missed (its alarm is on the live board; unacknowledged, the safety timer escalates it
+to the second supervisor ``zhou.duty`` and then the emergency contacts, with alert SMS through the sandbox).
+Idempotent: skipped when visits exist."""
 
 from __future__ import annotations
 
@@ -21,7 +23,9 @@ from dunning.services.visits.registry import register_staff
 from dunning.services.visits.requests import VisitRequest, decide, request_visit
 
 DEMO_FIELD_USERS = (("zhao.lead", "外访组长-赵强", Role.TEAM_LEAD), ("qian.field", "外访员-钱芳", Role.COLLECTOR),
-                    ("sun.supervisor", "外访主管-孙磊", Role.SUPERVISOR))
+                    ("sun.supervisor", "外访主管-孙磊", Role.SUPERVISOR),
+                    # the policy's second supervisor: an alarm nobody acknowledges reaches their board at level 2
+                    ("zhou.duty", "值班主管二线-周敏", Role.SUPERVISOR))
 SPOTS = ((31.2304, 121.4737, "上海市黄浦区人民大道 200 号"), (31.2397, 121.4998, "上海市浦东新区陆家嘴环路 1000 号"),
          (31.1955, 121.4365, "上海市徐汇区漕溪北路 88 号"))
 

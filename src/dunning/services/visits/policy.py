@@ -22,6 +22,25 @@ class Labelled:
 
 
 @dataclass(frozen=True)
+class Contact:
+    """Someone an escalated alarm reaches: a name, a phone for the alert SMS, and (the second supervisor) a
+    console username whose board shows the alarm as theirs."""
+
+    name: str
+    phone: str
+    username: str | None = None
+
+
+@dataclass(frozen=True)
+class AlertPolicy:
+    channel: str
+    max_attempts: int
+    retry_seconds: int
+    deadline_minutes: int
+    call_timeout_s: float
+
+
+@dataclass(frozen=True)
 class VisitPolicy:
     earliest: time
     latest: time
@@ -31,8 +50,9 @@ class VisitPolicy:
     training_max_age_days: int
     checkin_minutes: int
     escalate_minutes: int
-    second_supervisor: str
-    emergency_contacts: tuple[str, ...]
+    second_supervisor: Contact
+    emergency_contacts: tuple[Contact, ...]
+    alerts: AlertPolicy
     geofence_m: float
     work_start: time
     work_end: time
@@ -57,6 +77,15 @@ def _labels(raw: dict[str, Any]) -> tuple[Labelled, ...]:
     return tuple(Labelled(k, str(v["zh"]), str(v["en"])) for k, v in raw.items())
 
 
+def _contact(raw: dict[str, Any]) -> Contact:
+    return Contact(str(raw["name"]), str(raw["phone"]), str(raw["username"]) if raw.get("username") else None)
+
+
+def _alerts(raw: dict[str, Any]) -> AlertPolicy:
+    return AlertPolicy(str(raw["channel"]), int(raw["max_attempts"]), int(raw["retry_seconds"]),
+                       int(raw["deadline_minutes"]), float(raw["call_timeout_seconds"]))
+
+
 def parse_policy(raw: dict[str, Any]) -> VisitPolicy:
     try:
         w, team, safety, hours = raw["window"], raw["team"], raw["safety"], raw["working_hours"]
@@ -67,8 +96,9 @@ def parse_policy(raw: dict[str, Any]) -> VisitPolicy:
             min_team=int(team["min_size"]), training_max_age_days=int(team["training_max_age_days"]),
             checkin_minutes=int(safety["checkin_interval_minutes"]),
             escalate_minutes=int(safety["escalate_after_minutes"]),
-            second_supervisor=str(safety["escalation"]["second_supervisor"]),
-            emergency_contacts=tuple(str(x) for x in safety["escalation"]["emergency_contacts"]),
+            second_supervisor=_contact(safety["escalation"]["second_supervisor"]),
+            emergency_contacts=tuple(_contact(x) for x in safety["escalation"]["emergency_contacts"]),
+            alerts=_alerts(safety["alerts"]),
             geofence_m=float(raw["geofence_radius_m"]),
             work_start=_t(hours["start"], "working_hours.start"), work_end=_t(hours["end"], "working_hours.end"),
             service_minutes=int(raw["service_minutes"]),

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from dunning.db.types import to_utc
-from dunning.db.visit_models import Visit, VisitAlarm, VisitEvent
+from dunning.db.visit_models import Visit, VisitAlarm, VisitAlert, VisitEvent
 from dunning.services.context import AppContext
 from dunning.services.identity.auth import Principal
 from dunning.services.visits.policy import load_policy
@@ -17,6 +17,10 @@ from dunning.services.visits.requests import STATE_ZH, get_visit, scope_agency
 
 ALARM_ZH = {"sos": "SOS 求助", "missed_checkin": "超时未报平安"}
 LEVEL_ZH = {1: "外访主管", 2: "二线主管", 3: "紧急联系人"}
+ALERT_ZH = {"pending": "排队待发", "sending": "发送中", "sent": "已发送", "failed": "发送失败", "cancelled": "已取消"}
+EVENT_ZH = {"check_in": "签到", "heartbeat": "报平安", "checkin_refused": "签到被拒（超出范围）", "outcome": "记录结果",
+            "check_out": "签退", "sos": "SOS 求助", "missed_checkin": "超时未报平安", "alarm_ack": "确认警报",
+            "complaint": "投诉"}
 
 
 @dataclass
@@ -107,7 +111,8 @@ class VisitDetail:
 def visit_detail(ctx: AppContext, p: Principal, visit_id: int) -> VisitDetail:
     with ctx.db.transaction() as s:
         v = get_visit(s, p, visit_id)
-        events = [{"at": to_utc(e.at), "actor": e.actor, "kind": e.kind, "lat": e.lat, "lon": e.lon,
+        events = [{"at": to_utc(e.at), "actor": e.actor, "kind": e.kind, "kind_zh": EVENT_ZH.get(e.kind, e.kind),
+                   "lat": e.lat, "lon": e.lon,
                    "distance_m": e.distance_m, "detail": e.detail}
                   for e in s.scalars(select(VisitEvent).where(VisitEvent.visit_id == v.id).order_by(VisitEvent.id))]
         alarms = [_alarm(a, v) for a in s.scalars(select(VisitAlarm).where(VisitAlarm.visit_id == v.id)
@@ -127,7 +132,13 @@ def board(ctx: AppContext, p: Principal) -> dict[str, Any]:
         if agency is not None:
             q = q.where(Visit.agency == agency)
         alarms = [_alarm(a, v) for a, v in s.execute(q).all()]
+        sent: dict[int, list[dict[str, str]]] = {}
+        for r in s.scalars(select(VisitAlert).where(VisitAlert.alarm_id.in_([a.id for a in alarms]))
+                           .order_by(VisitAlert.id)):
+            sent.setdefault(r.alarm_id, []).append({"recipient": r.recipient, "state": r.state,
+                                                    "state_zh": ALERT_ZH.get(r.state, r.state)})
     tz = ctx.tz
+    second = load_policy().second_supervisor.username
 
     def hm(d: datetime | None) -> str:
         return d.astimezone(tz).strftime("%H:%M") if d else "—"
@@ -140,5 +151,8 @@ def board(ctx: AppContext, p: Principal) -> dict[str, Any]:
                     "next_due": hm(v.next_checkin_due)} for v in visits],
         "alarms": [{"id": a.id, "visit_id": a.visit_id, "kind": a.kind, "kind_zh": a.kind_zh, "level": a.level,
                     "level_zh": a.level_zh, "raised_at": hm(a.raised_at), "raised_by": a.raised_by,
-                    "lat": a.lat, "lon": a.lon, "address": a.address, "reg_no": a.reg_no} for a in alarms],
+                    "lat": a.lat, "lon": a.lon, "address": a.address, "reg_no": a.reg_no,
+                    # escalated to the second supervisor who is looking: their console shows it as theirs
+                    "to_me": a.level >= 2 and p.username == second, "alerts": sent.get(a.id, [])}
+                   for a in alarms],
     }

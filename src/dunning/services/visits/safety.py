@@ -1,6 +1,8 @@
 """The safety timer: a tick (cron, or the loop in ``dunning serve``) raises an alarm for every open visit whose
-check-in is overdue and climbs unacknowledged alarms one level every M minutes (1 supervisors → 2 the second
-supervisor → 3 the emergency contacts). Driven only by the injected clock, so a frozen clock tests it."""
+check-in is overdue and climbs unacknowledged alarms one level every M minutes (1 supervisors' board → 2 the
+second supervisor: their board and an alert SMS → 3 the emergency contacts: an alert SMS each), then sends the
+queued alert SMS (:mod:`alerts`: retries, a deadline, audited). Acknowledging an alarm stops its escalation and
+cancels its unsent alerts. Driven only by the injected clock, so a frozen clock tests it."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from dunning.channels.base import Channel
 from dunning.db.types import to_utc
 from dunning.db.visit_models import Visit, VisitAlarm, VisitEvent
 from dunning.errors import NotFoundError, PermissionDenied, StateError
@@ -16,6 +19,7 @@ from dunning.services import audit
 from dunning.services.context import AppContext
 from dunning.services.identity.auth import Principal
 from dunning.services.identity.users import Role
+from dunning.services.visits import alerts
 from dunning.services.visits.policy import VisitPolicy, load_policy
 from dunning.services.visits.requests import scope_agency
 
@@ -27,13 +31,11 @@ MAX_LEVEL = 3
 class TickResult:
     raised: list[int] = field(default_factory=list)      # alarm ids raised for missed check-ins
     escalated: list[int] = field(default_factory=list)   # alarm ids that climbed a level
+    alerts: alerts.Delivery = field(default_factory=alerts.Delivery)  # the alert SMS sent, retrying, failed
 
 
-def _recipients(pol: VisitPolicy, level: int) -> list[str]:
-    return [pol.second_supervisor] if level == 2 else list(pol.emergency_contacts)
-
-
-def tick(ctx: AppContext, *, policy: VisitPolicy | None = None) -> TickResult:
+def tick(ctx: AppContext, *, policy: VisitPolicy | None = None, channel: Channel | None = None) -> TickResult:
+    """One beat of the timer. ``channel`` replaces the policy's alert channel (tests inject one)."""
     pol = policy or load_policy()
     now = ctx.now()
     out = TickResult()
@@ -62,11 +64,13 @@ def tick(ctx: AppContext, *, policy: VisitPolicy | None = None) -> TickResult:
                 continue
             a.level += 1
             a.escalated_at = now
-            a.notified = [*a.notified, *_recipients(pol, a.level)]
+            seen = s.get(Visit, a.visit_id)
+            names = alerts.queue(s, ctx, pol, a, seen, a.level, now) if seen is not None else []
+            a.notified = [*a.notified, *names]
             audit.record(s, at=now, actor="safety-timer", action="visit.alarm_escalate", entity="visit",
-                         entity_id=a.visit_id, after={"alarm": a.id, "level": a.level,
-                                                      "notified": _recipients(pol, a.level)})
+                         entity_id=a.visit_id, after={"alarm": a.id, "level": a.level, "notified": names})
             out.escalated.append(a.id)
+    out.alerts = alerts.deliver(ctx, policy=pol, channel=channel)  # after the commit: stored, then sent
     return out
 
 
@@ -84,13 +88,14 @@ def acknowledge(ctx: AppContext, p: Principal, alarm_id: int, note: str = "") ->
             raise StateError(f"警报 #{alarm_id} 已由 {a.acknowledged_by} 确认", f"alarm #{alarm_id} already acknowledged",
                              code="visits.acked")
         a.acknowledged_by, a.acknowledged_at = p.username, now
+        cancelled = alerts.cancel(s, a.id, now, p.username)
         if a.kind == "missed_checkin" and v.state == "in_field":
             # The supervisor reached the team: the next check-in is due one interval from now.
             v.next_checkin_due = now + timedelta(minutes=load_policy().checkin_minutes)
         s.add(VisitEvent(visit_id=v.id, at=now, actor=p.username, kind="alarm_ack",
                          detail={"alarm": a.id, "note": note.strip()}))
         audit.record(s, at=now, actor=p.username, action="visit.alarm_ack", entity="visit", entity_id=v.id,
-                     after={"alarm": a.id, "level": a.level, "note": note.strip()})
+                     after={"alarm": a.id, "level": a.level, "note": note.strip(), "alerts_cancelled": cancelled})
         s.flush()
         s.expunge(a)
     return a

@@ -21,20 +21,34 @@
       box.replaceChildren();
       if (!data.alarms.length) { box.appendChild(text("p", box.getAttribute("data-empty") || "—", "empty")); }
       data.alarms.forEach(function (a) {
-        var div = text("div", "", "alert alert-danger alarm");
+        var div = text("div", "", "alert alert-danger alarm" + (a.to_me ? " alarm-mine" : ""));
         div.setAttribute("data-alarm", a.id);
         div.setAttribute("data-kind", a.kind);
-        div.appendChild(text("b", a.kind_zh));
+        div.setAttribute("data-level", a.level);
+        if (a.to_me) {
+          var mine = text("b", root.getAttribute("data-to-me"));
+          mine.setAttribute("data-testid", "to-me");
+          div.appendChild(mine);
+          div.appendChild(document.createTextNode(" · "));
+        }
+        div.appendChild(text("b", a.kind_label));
         var where = (a.lat !== null && a.lat !== undefined) ? " · " + a.lat.toFixed(5) + ", " + a.lon.toFixed(5) : "";
-        div.appendChild(document.createTextNode(" · #" + a.visit_id + " · " + a.address + " · " + a.raised_by + " " +
-          a.raised_at + " · " + a.level_zh + where + " "));
+        div.appendChild(document.createTextNode(" · " + root.getAttribute("data-visit-word") + " #" + a.visit_id +
+          " · " + a.address + " · " + a.raised_by + " " + a.raised_at + " · " + a.level_label + where + " "));
+        if (a.alerts && a.alerts.length) {
+          var sent = text("div", root.getAttribute("data-alerts-word") + ": " + a.alerts.map(function (x) {
+            return x.recipient + " " + x.state_label;
+          }).join("；"), "muted");
+          sent.setAttribute("data-testid", "alarm-alerts");
+          div.appendChild(sent);
+        }
         if (canAck) {
           var form = document.createElement("form");
           form.method = "post"; form.action = "/visits/alarms/" + a.id + "/ack"; form.className = "inline";
           var hidden = document.createElement("input");
           hidden.type = "hidden"; hidden.name = "csrf_token"; hidden.value = root.getAttribute("data-csrf");
           form.appendChild(hidden);
-          form.appendChild(text("button", "✓", "btn"));
+          form.appendChild(text("button", root.getAttribute("data-ack-word"), "btn"));
           div.appendChild(form);
         }
         box.appendChild(div);
@@ -46,7 +60,7 @@
         if (v.overdue) { tr.className = "overdue"; }
         var first = document.createElement("td");
         var a = text("a", "#" + v.id); a.href = "/visits/" + v.id; first.appendChild(a); tr.appendChild(first);
-        [v.window, v.address, v.members.join("、"), v.state_zh, v.last_checkin, v.next_due + (v.overdue ? " ⚠" : "")]
+        [v.window, v.address, v.members.join("、"), v.state_label, v.last_checkin, v.next_due + (v.overdue ? " ⚠" : "")]
           .forEach(function (x) { tr.appendChild(text("td", x)); });
         body.appendChild(tr);
       });
