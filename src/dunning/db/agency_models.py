@@ -95,6 +95,7 @@ class Bid(Base):
     lot_id: Mapped[int] = mapped_column(ForeignKey("tender_lots.id"))
     agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
     commission_rate: Mapped[float] = mapped_column(Float)  # share of the recovered amount, e.g. 0.12
+    bucket_rates: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # bucket → rate; else the above
     capacity: Mapped[int] = mapped_column(Integer)
     promised_recovery_rate: Mapped[float] = mapped_column(Float, default=0.0)
     promised_complaints_per_10k: Mapped[float] = mapped_column(Float, default=0.0)
@@ -137,6 +138,7 @@ class Award(Base):
     bid_id: Mapped[int] = mapped_column(ForeignKey("bids.id"))
     share: Mapped[float] = mapped_column(Float)
     commission_rate: Mapped[float] = mapped_column(Float)
+    bucket_rates: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # from the bid
 
 
 class AllocationPeriod(Base):

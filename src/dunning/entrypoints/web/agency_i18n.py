@@ -27,7 +27,9 @@ AGENCY_EN: dict[str, str] = {
     "已声明利益冲突，不能评分": "Conflict declared: cannot score", "已授标": "Awarded", "已终止": "Terminated",
     "已过期": "expired", "平均考核得分": "Mean score", "平衡计分卡": "Balanced scorecard", "年度评估": "Yearly evaluation",
     "年度评估报告": "Yearly evaluation report", "开始日期": "Start date", "待审批": "Awaiting approval",
-    "待案件功能接入": "Not yet wired (borrower cases)", "得分": "Score",
+    "针对本机构的案件（每万户）": "Cases against the agency (per 10,000)", "针对本机构的案件": "Cases against the agency",
+    "得分": "Score", "分账龄费率（可选，如 M2:0.10, M3:0.15；未列出的账龄按上面的费率）":
+        "Rates per bucket (optional, e.g. M2:0.10, M3:0.15; a bucket not listed is paid at the rate above)",
     "得分 = 回收率 40% + 投诉 20% + 合规问题 15% + 退订 15% + 时段外联系 10%（均按与最优机构之比归一）；下期份额与得分成正比，不低于 10%、不高于 60%。":
         "Score = recovery 40% + complaints 20% + compliance findings 15% + opt-outs 15% + contacts outside the "
         "window 10% (each as a ratio to the best agency); next shares are proportional to score, 10% to 60%.",
@@ -37,7 +39,7 @@ AGENCY_EN: dict[str, str] = {
     "技术、经验与团队说明": "Technology, experience and team", "投标中": "Bidding open",
     "投标已截止或尚未开始。": "Bidding is closed or has not opened.", "投标开始": "Bidding opens",
     "投标截止": "Bidding closes", "投标数": "Bids", "投标文件（PDF/图片，每个不超过 10 MB）":
-        "Bid documents (PDF or images, 10 MB each at most)", "投标时间": "Bidding window", "投诉案件": "Cases",
+        "Bid documents (PDF or images, 10 MB each at most)", "投标时间": "Bidding window",
     "投诉率（每万户，越低越好）": "Complaints per 10,000 (lower is better)", "投诉（每万户）": "Complaints per 10,000",
     "招标": "Tenders", "招标公告": "Tender notice", "招标报告": "Tender report", "按中标份额分案": "Allocate by award shares",
     "按此周期考核的份额（可选）": "Shares from this period's scorecard (optional)",

@@ -99,7 +99,7 @@ def score_sheet(ctx: AppContext, tender_id: int) -> ScoreSheet:
                                               .join(Agency, Agency.id == EvaluatorConflict.agency_id)
                                               .where(EvaluatorConflict.tender_id == t.id))]
         awards = [{"lot_id": a.lot_id, "agency": name, "agency_id": a.agency_id, "share": a.share,
-                   "commission_rate": a.commission_rate}
+                   "commission_rate": a.commission_rate, "bucket_rates": a.bucket_rates or {}}
                   for a, name in s.execute(select(Award, Agency.name).join(Agency, Agency.id == Award.agency_id)
                                            .where(Award.tender_id == t.id).order_by(Award.lot_id, Award.id))]
         sheet = score_bids(frame, scores, crit) if frame.height else frame

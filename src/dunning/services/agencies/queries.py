@@ -55,7 +55,8 @@ def tender_view(ctx: AppContext, tender_id: int, viewer: Principal) -> TenderVie
         t = get_tender(s, tender_id)
         lots = [{"id": lot.id, "name": lot.name, "buckets": lot.buckets, "regions": lot.regions}
                 for lot in s.scalars(select(TenderLot).where(TenderLot.tender_id == t.id).order_by(TenderLot.id))]
-        my_bids = [{"lot_id": b.lot_id, "commission_rate": b.commission_rate, "capacity": b.capacity,
+        my_bids = [{"lot_id": b.lot_id, "commission_rate": b.commission_rate, "bucket_rates": b.bucket_rates or {},
+                    "capacity": b.capacity,
                     "submitted_at": b.submitted_at, "documents": len(b.documents or [])}
                    for b in s.scalars(select(Bid).where(Bid.tender_id == t.id, Bid.agency_id == mine))] \
             if mine is not None else []

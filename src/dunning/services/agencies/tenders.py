@@ -83,9 +83,11 @@ def aware_utc(value: datetime) -> datetime:
 
 def submit_bid(ctx: AppContext, tender_id: int, lot_id: int, *, actor: str, commission_rate: float, capacity: int,
                promised_recovery_rate: float = 0.0, promised_complaints_per_10k: float = 0.0, statement: str = "",
-               documents: list[Path] | None = None) -> int:
+               documents: list[Path] | None = None, bucket_rates: dict[str, float] | None = None) -> int:
     """An agency user's bid for one lot (a second bid before the deadline replaces the first). Refused before
-    the window opens and from the deadline on; documents are checked for type and size."""
+    the window opens and from the deadline on; documents are checked for type and size. ``bucket_rates`` gives
+    a commission rate per bucket of the lot (e.g. ``{"M2": 0.10, "M3": 0.15}``); a bucket without one is paid at
+    ``commission_rate``, which is also the rate the tender scores."""
     now = ctx.now().astimezone(UTC)
     docs = documents or []
     for p in docs:
@@ -99,6 +101,10 @@ def submit_bid(ctx: AppContext, tender_id: int, lot_id: int, *, actor: str, comm
                          code="bid.rate")
     if capacity <= 0:
         raise InputError("承接能力须为正整数", "capacity must be positive", code="bid.capacity")
+    rates = {str(k).strip(): float(v) for k, v in (bucket_rates or {}).items()}
+    if any(not 0 < r < 1 for r in rates.values()):
+        raise InputError("分账龄佣金费率应在 0 到 1 之间", "per-bucket commission rates must be between 0 and 1",
+                         code="bid.rate")
     with ctx.db.transaction() as s:
         user = require_role(s, actor, Role.AGENCY)
         agency = by_name(s, user.agency)
@@ -111,6 +117,10 @@ def submit_bid(ctx: AppContext, tender_id: int, lot_id: int, *, actor: str, comm
         lot = s.get(TenderLot, lot_id)
         if lot is None or lot.tender_id != t.id:
             raise NotFoundError(f"标段 #{lot_id} 不属于招标 #{tender_id}", f"lot #{lot_id} is not in tender #{tender_id}")
+        stray = sorted(set(rates) - set(lot.buckets or rates))
+        if stray:
+            raise InputError(f"账龄 {'、'.join(stray)} 不在本标段内", f"buckets {stray} are not in this lot",
+                             code="bid.bucket")
         if now < aware_utc(t.opens_at):
             raise StateError("投标尚未开始", "bidding has not opened yet", code="state.bid_early")
         if t.state != "open" or now >= aware_utc(t.closes_at):
@@ -124,7 +134,7 @@ def submit_bid(ctx: AppContext, tender_id: int, lot_id: int, *, actor: str, comm
             s.add(bid)
         else:
             before = {"commission_rate": bid.commission_rate, "capacity": bid.capacity}
-        bid.commission_rate, bid.capacity = commission_rate, capacity
+        bid.commission_rate, bid.capacity, bid.bucket_rates = commission_rate, capacity, rates or None
         bid.promised_recovery_rate, bid.promised_complaints_per_10k = promised_recovery_rate, promised_complaints_per_10k
         bid.statement = statement.strip()[:4000]
         bid.documents = [*(bid.documents or []), *(str(p) for p in docs)] if before else [str(p) for p in docs]
@@ -132,7 +142,7 @@ def submit_bid(ctx: AppContext, tender_id: int, lot_id: int, *, actor: str, comm
         s.flush()
         audit.record(s, at=now, actor=actor, action="bid.submit", entity="bid", entity_id=bid.id, before=before,
                      after={"tender": t.id, "lot": lot.id, "agency": agency.name, "commission_rate": commission_rate,
-                            "capacity": capacity, "documents": [p.name for p in docs]})
+                            "bucket_rates": rates, "capacity": capacity, "documents": [p.name for p in docs]})
         return bid.id
 
 
@@ -229,7 +239,7 @@ def propose_award(ctx: AppContext, tender_id: int, winners: list[tuple[int, int,
         for lot_id, agency_id, share in winners:
             bid = s.scalars(select(Bid).where(Bid.lot_id == lot_id, Bid.agency_id == agency_id)).one()
             s.add(Award(tender_id=t.id, lot_id=lot_id, agency_id=agency_id, bid_id=bid.id, share=share,
-                        commission_rate=bid.commission_rate))
+                        commission_rate=bid.commission_rate, bucket_rates=bid.bucket_rates))
         t.state, t.proposed_by = "proposed", actor
         audit.record(s, at=now, actor=actor, action="tender.propose_award", entity="tender", entity_id=t.id,
                      after={"winners": [list(w) for w in winners]})
