@@ -48,6 +48,8 @@ for _name, _module in (("templates", "dunning.entrypoints.cli.templates"),
         if _exc.name != _module:
             raise
 
+importlib.import_module("dunning.entrypoints.cli.agencies").register(app)  # agencies, tenders, allocations
+
 try:  # the web console (`dunning serve`, `dunning users token|password`)
     _serve = importlib.import_module("dunning.entrypoints.cli.serve")
     app.add_typer(_serve.app)
