@@ -31,8 +31,9 @@ from sqlalchemy import select
 
 from dunning.db.agency_models import Agency, AllocationPeriod, Award, Bid, Scorecard
 from dunning.db.bulk import read_frame
-from dunning.errors import NotFoundError, StateError
+from dunning.errors import StateError
 from dunning.services import audit
+from dunning.services.agencies.records import row
 from dunning.services.context import AppContext
 from dunning.services.identity.users import Role, require_role
 from dunning.strategy.allocation import shares_from_scores
@@ -75,10 +76,7 @@ CASES_SQL = ("SELECT DISTINCT al.agency_id, c.id AS case_id FROM allocations al 
 
 def _period_paid(ctx: AppContext, s: Any, period_id: int) -> tuple[AllocationPeriod, dict[str, Any], pl.DataFrame]:
     """The period, its query parameters (id and local-day bounds) and its payments by agency and bucket."""
-    p = s.get(AllocationPeriod, period_id)
-    if p is None:
-        raise NotFoundError(f"分案周期 #{period_id} 不存在", f"allocation period #{period_id} does not exist",
-                            code="not_found.period")
+    p = row(s, AllocationPeriod, period_id)
     start, end = _bounds(ctx, p)
     prm = {"p": p.id, "start": _ts(s, start), "end": _ts(s, end)}
     return p, prm, read_frame(s, PAID_SQL, prm, schema=PAID_SCHEMA)
@@ -208,9 +206,7 @@ def yearly_evaluation(ctx: AppContext, agency_id: int, *, actor: str) -> dict[st
     now = ctx.now().astimezone(UTC)
     with ctx.db.transaction() as s:
         require_role(s, actor, *CLOSERS)
-        a = s.get(Agency, agency_id)
-        if a is None:
-            raise NotFoundError(f"委外机构 #{agency_id} 不存在", f"agency #{agency_id} does not exist")
+        a = row(s, Agency, agency_id)
         since = ctx.today() - timedelta(days=365)
         cards = [{"period_id": c.period_id, "score": c.score, "next_share": c.next_share, **c.figures}
                  for c, starts in s.execute(select(Scorecard, AllocationPeriod.starts_on)

@@ -15,8 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dunning.db.agency_models import Agency, AgencyDocument
-from dunning.errors import InputError, NotFoundError, PermissionDenied, StateError
+from dunning.errors import InputError, PermissionDenied, StateError
 from dunning.services import audit
+from dunning.services.agencies.records import row
 from dunning.services.context import AppContext
 from dunning.services.identity.auth import Principal
 from dunning.services.identity.users import Role, add_user, require_role
@@ -64,11 +65,7 @@ def _row(a: Agency) -> AgencyRow:
 
 
 def get(s: Session, agency_id: int) -> Agency:
-    a = s.get(Agency, agency_id)
-    if a is None:
-        raise NotFoundError(f"委外机构 #{agency_id} 不存在", f"agency #{agency_id} does not exist",
-                            code="not_found.agency")
-    return a
+    return row(s, Agency, agency_id)
 
 
 def by_name(s: Session, name: str | None) -> Agency | None:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from dunning.db.agency_models import Agency, Award, Bid, BidScore, EvaluatorConflict, Tender, TenderLot
 from dunning.errors import InputError, NotFoundError, PermissionDenied, StateError
 from dunning.services import audit
+from dunning.services.agencies.records import row
 from dunning.services.agencies.registry import by_name, get
 from dunning.services.context import AppContext
 from dunning.services.identity.users import Role, get_user, require_role
@@ -33,10 +34,7 @@ def criteria_of(t: Tender) -> tuple[Criterion, ...]:
 
 
 def get_tender(s: Session, tender_id: int) -> Tender:
-    t = s.get(Tender, tender_id)
-    if t is None:
-        raise NotFoundError(f"招标 #{tender_id} 不存在", f"tender #{tender_id} does not exist", code="not_found.tender")
-    return t
+    return row(s, Tender, tender_id)
 
 
 def create_tender(ctx: AppContext, *, title: str, requirements: str, lots: list[dict[str, Any]],
@@ -184,9 +182,7 @@ def score_bid(ctx: AppContext, bid_id: int, scores: dict[str, float], *, actor: 
     the evaluator declared a conflict with; evaluators do not see each other's scores while scoring."""
     now = ctx.now().astimezone(UTC)
     with ctx.db.transaction() as s:
-        bid = s.get(Bid, bid_id)
-        if bid is None:
-            raise NotFoundError(f"投标 #{bid_id} 不存在", f"bid #{bid_id} does not exist", code="not_found.bid")
+        bid = row(s, Bid, bid_id)
         t = get_tender(s, bid.tender_id)
         _evaluator(s, t, actor)
         if bid.agency_id in conflicted(s, t.id, actor):
@@ -201,13 +197,13 @@ def score_bid(ctx: AppContext, bid_id: int, scores: dict[str, float], *, actor: 
                 raise InputError(f"{key} 不是定性评分项", f"{key!r} is not a qualitative criterion", code="score.key")
             if not 0 <= value <= 100:
                 raise InputError("评分应在 0 到 100 之间", "scores are 0 to 100", code="score.range")
-            row = s.scalars(select(BidScore).where(BidScore.bid_id == bid.id, BidScore.evaluator == actor,
+            kept = s.scalars(select(BidScore).where(BidScore.bid_id == bid.id, BidScore.evaluator == actor,
                                                    BidScore.criterion == key)).first()
-            if row is None:
+            if kept is None:
                 s.add(BidScore(bid_id=bid.id, evaluator=actor, criterion=key, score=float(value),
                                note=note.strip()[:500], scored_at=now))
             else:
-                row.score, row.note, row.scored_at = float(value), note.strip()[:500], now
+                kept.score, kept.note, kept.scored_at = float(value), note.strip()[:500], now
         audit.record(s, at=now, actor=actor, action="bid.score", entity="bid", entity_id=bid.id,
                      after={"scores": scores})
 
