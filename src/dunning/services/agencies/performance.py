@@ -33,9 +33,9 @@ from dunning.db.agency_models import Agency, AllocationPeriod, Award, Bid, Score
 from dunning.db.bulk import read_frame
 from dunning.errors import StateError
 from dunning.services import audit
-from dunning.services.agencies.records import row
+from dunning.services.agencies.records import command, row
 from dunning.services.context import AppContext
-from dunning.services.identity.users import Role, require_role
+from dunning.services.identity.users import Role
 from dunning.strategy.allocation import shares_from_scores
 from dunning.strategy.tender_scoring import Criterion, normalise
 
@@ -152,12 +152,10 @@ def close_period(ctx: AppContext, period_id: int, *, actor: str) -> dict[int, fl
     """Record the period's scorecards (figures, score, next share); they feed the next period's shares and the
     next tender's past-performance criterion. Returns agency id → next share."""
     frame = figures(ctx, period_id)
-    now = ctx.now().astimezone(UTC)
     keep = ("accounts", "allocated_fen", "recovered_fen", "recovered_count", "recovery_rate", "messages", "findings",
             "outside_window", "complaints", "opt_outs", "complaints_per_10k", "opt_outs_per_10k", "findings_per_10k",
             "outside_window_per_10k", "cases", "cases_per_10k")
-    with ctx.db.transaction() as s:
-        require_role(s, actor, *CLOSERS)
+    with command(ctx, actor, *CLOSERS) as (s, now):
         if s.scalars(select(Scorecard.id).where(Scorecard.period_id == period_id)).first() is not None:
             raise StateError("本周期的考核已记录", "this period's scorecards are already recorded",
                              code="state.scorecard_done")
@@ -203,9 +201,7 @@ def commission(ctx: AppContext, period_id: int, *, agency_id: int | None = None)
 def yearly_evaluation(ctx: AppContext, agency_id: int, *, actor: str) -> dict[str, Any]:
     """The yearly evaluation: every scorecard of the agency over the past year, with its status and documents;
     recording it moves the next due date a year on (the registry reminds before it is due)."""
-    now = ctx.now().astimezone(UTC)
-    with ctx.db.transaction() as s:
-        require_role(s, actor, *CLOSERS)
+    with command(ctx, actor, *CLOSERS) as (s, now):
         a = row(s, Agency, agency_id)
         since = ctx.today() - timedelta(days=365)
         cards = [{"period_id": c.period_id, "score": c.score, "next_share": c.next_share, **c.figures}

@@ -1,12 +1,18 @@
-"""One lookup for the capability's records by id: the row, or a NotFoundError naming what was asked for."""
+"""One lookup for the capability's records by id (the row, or a NotFoundError naming what was asked for), and
+the opening of every command: the time, the transaction, the actor's role checked first."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from dunning.db.agency_models import Agency, AllocationPeriod, Bid, Tender, TenderLot
 from dunning.db.models import Import
 from dunning.errors import NotFoundError
+from dunning.services.context import AppContext
+from dunning.services.identity.users import Role, require_role
 
 T = TypeVar("T")
 
@@ -27,3 +33,12 @@ def row(s: Any, model: type[T], key: int) -> T:
         zh, en, code = LABELS[model]
         raise NotFoundError(f"{zh} #{key} 不存在", f"{en} #{key} does not exist", code=code)
     return found  # type: ignore[no-any-return]
+
+
+@contextmanager
+def command(ctx: AppContext, actor: str, *roles: Role) -> Iterator[tuple[Any, datetime]]:
+    """A command's transaction with ``actor``'s role checked first; yields the session and the time (UTC)."""
+    now = ctx.now().astimezone(UTC)
+    with ctx.db.transaction() as s:
+        require_role(s, actor, *roles)
+        yield s, now

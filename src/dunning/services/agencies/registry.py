@@ -8,7 +8,7 @@ record by that name and the console's existing scoping keeps working.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 from dunning.db.agency_models import Agency, AgencyDocument
 from dunning.errors import InputError, PermissionDenied, StateError
 from dunning.services import audit
-from dunning.services.agencies.records import row
+from dunning.services.agencies.records import command, row
 from dunning.services.context import AppContext
 from dunning.services.identity.auth import Principal
-from dunning.services.identity.users import Role, add_user, require_role
+from dunning.services.identity.users import Role, add_user
 
 STATUSES = ("candidate", "active", "suspended", "terminated")
 STATUS_ZH = {"candidate": "候选", "active": "合作中", "suspended": "暂停", "terminated": "已终止"}
@@ -90,9 +90,7 @@ def create(ctx: AppContext, *, name: str, legal_name: str, actor: str, capacity:
         raise InputError("请填写机构简称和法定名称", "name and legal name are required", code="agency.name")
     if capacity < 0:
         raise InputError("承接能力不能为负数", "capacity cannot be negative", code="agency.capacity")
-    now = ctx.now().astimezone(UTC)
-    with ctx.db.transaction() as s:
-        require_role(s, actor, *MANAGERS)
+    with command(ctx, actor, *MANAGERS) as (s, now):
         if by_name(s, name) is not None:
             raise InputError(f"机构 {name} 已登记", f"agency {name!r} is already registered", code="agency.exists")
         a = Agency(name=name, legal_name=legal_name, status="candidate", status_reason="", blacklisted=False,
@@ -112,9 +110,7 @@ def set_status(ctx: AppContext, agency_id: int, status: str, *, reason: str, act
         raise InputError(f"未知状态 {status}", f"unknown status {status!r}", code="agency.status")
     if not reason.strip():
         raise InputError("请填写状态变更原因", "a reason is required", code="agency.reason")
-    now = ctx.now().astimezone(UTC)
-    with ctx.db.transaction() as s:
-        require_role(s, actor, *MANAGERS)
+    with command(ctx, actor, *MANAGERS) as (s, now):
         a = get(s, agency_id)
         if status not in TRANSITIONS[a.status]:
             raise StateError(f"机构状态不能从「{STATUS_ZH[a.status]}」变为「{STATUS_ZH[status]}」",
@@ -138,9 +134,7 @@ def blacklist(ctx: AppContext, agency_id: int, *, reason: str, actor: str) -> Ag
     """Blacklist and terminate (violent collection, a data leak): final, with the reason on record."""
     if not reason.strip():
         raise InputError("请填写列入黑名单的原因", "a reason is required", code="agency.reason")
-    now = ctx.now().astimezone(UTC)
-    with ctx.db.transaction() as s:
-        require_role(s, actor, *MANAGERS)
+    with command(ctx, actor, *MANAGERS) as (s, now):
         a = get(s, agency_id)
         before = {"status": a.status, "blacklisted": a.blacklisted}
         a.blacklisted, a.status, a.status_reason, a.updated_at = True, "terminated", reason.strip()[:500], now
@@ -153,9 +147,7 @@ def add_document(ctx: AppContext, agency_id: int, *, kind: str, title: str, expi
                  path: str | None, actor: str) -> None:
     if not title.strip():
         raise InputError("请填写文件名称", "a title is required", code="agency.document")
-    now = ctx.now().astimezone(UTC)
-    with ctx.db.transaction() as s:
-        require_role(s, actor, *MANAGERS)
+    with command(ctx, actor, *MANAGERS) as (s, now):
         a = get(s, agency_id)
         s.add(AgencyDocument(agency_id=a.id, kind=kind, title=title.strip()[:256], path=path, expires_on=expires_on,
                              added_by=actor, added_at=now))

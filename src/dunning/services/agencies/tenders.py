@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from dunning.db.agency_models import Agency, Award, Bid, BidScore, EvaluatorConflict, Tender, TenderLot
 from dunning.errors import InputError, NotFoundError, PermissionDenied, StateError
 from dunning.services import audit
-from dunning.services.agencies.records import row
+from dunning.services.agencies.records import command, row
 from dunning.services.agencies.registry import by_name, get
 from dunning.services.context import AppContext
 from dunning.services.identity.users import Role, get_user, require_role
@@ -52,9 +52,7 @@ def create_tender(ctx: AppContext, *, title: str, requirements: str, lots: list[
     opens_at, closes_at = aware_utc(opens_at).astimezone(UTC), aware_utc(closes_at).astimezone(UTC)
     if not evaluators:
         raise InputError("请至少指定一名评委", "at least one evaluator is required", code="tender.evaluators")
-    now = ctx.now().astimezone(UTC)
-    with ctx.db.transaction() as s:
-        require_role(s, actor, *MANAGERS)
+    with command(ctx, actor, *MANAGERS) as (s, now):
         for e in evaluators:
             if get_user(s, e).role == Role.AGENCY.value:
                 raise InputError(f"委外机构用户 {e} 不能担任评委", f"agency user {e!r} cannot evaluate",
@@ -210,9 +208,7 @@ def score_bid(ctx: AppContext, bid_id: int, scores: dict[str, float], *, actor: 
 
 def propose_award(ctx: AppContext, tender_id: int, winners: list[tuple[int, int, float]], *, actor: str) -> None:
     """Winners per lot as ``(lot_id, agency_id, share)``; each lot's shares add up to 1. Waits for approval."""
-    now = ctx.now().astimezone(UTC)
-    with ctx.db.transaction() as s:
-        require_role(s, actor, *MANAGERS)
+    with command(ctx, actor, *MANAGERS) as (s, now):
         t = get_tender(s, tender_id)
         if t.state not in ("open", "proposed") or now < aware_utc(t.closes_at):
             raise StateError("投标截止后方可提出授标建议", "an award is proposed after the deadline", code="state.award")
@@ -244,9 +240,7 @@ def propose_award(ctx: AppContext, tender_id: int, winners: list[tuple[int, int,
 def approve_award(ctx: AppContext, tender_id: int, *, actor: str) -> None:
     """Approve the proposed award: only someone who neither evaluated the tender nor proposed the award. Winning
     candidates become active (unless blacklisted)."""
-    now = ctx.now().astimezone(UTC)
-    with ctx.db.transaction() as s:
-        require_role(s, actor, *APPROVERS)
+    with command(ctx, actor, *APPROVERS) as (s, now):
         t = get_tender(s, tender_id)
         if t.state != "proposed":
             raise StateError("没有待审批的授标建议", "there is no proposed award to approve", code="state.award")
