@@ -50,6 +50,14 @@ def _viewer(ctx: Any, claimed: str | None, *, staff_only: bool = False) -> Any:
     return p
 
 
+def _done(json_out: bool, data: Any, line: str) -> None:
+    """The command's result: ``data`` as JSON with ``--json``, else one line for a person."""
+    if json_out:
+        emit_json(data)
+    else:
+        console.print(line)
+
+
 def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
     t = Table(title=title)
     for c in columns:
@@ -121,10 +129,7 @@ def agencies_add(name: str = typer.Argument(..., help="简称（与用户、账�
         a = registry.create(ctx, name=name, legal_name=legal_name, actor=acting(ctx, actor), capacity=capacity,
                             regions=region, buckets=bucket, contacts=[{"contact": contact}] if contact else [],
                             pipl_contract_start=parse_date(pipl_start), pipl_contract_end=parse_date(pipl_end))
-    if json_out:
-        emit_json(asdict(a))
-        return
-    console.print(f"已登记机构 #{a.id} {a.name}（{a.status_zh}）")
+    _done(json_out, asdict(a), f"已登记机构 #{a.id} {a.name}（{a.status_zh}）")
 
 
 @app.command("status")
@@ -146,10 +151,8 @@ def agencies_status(agency_id: int = typer.Argument(..., help="机构编号"),
             a = registry.set_status(ctx, agency_id, status, reason=reason, actor=who)
         else:
             raise InputError("请给出新状态或 --blacklist", "give a new status or --blacklist", code="agency.status")
-    if json_out:
-        emit_json(asdict(a))
-        return
-    console.print(f"#{a.id} {a.name}：{a.status_zh}{' · 黑名单' if a.blacklisted else ''}（{a.status_reason}）")
+    _done(json_out, asdict(a),
+          f"#{a.id} {a.name}：{a.status_zh}{' · 黑名单' if a.blacklisted else ''}（{a.status_reason}）")
 
 
 @app.command("statement")
@@ -190,11 +193,8 @@ def agencies_evaluate(agency_id: int = typer.Argument(..., help="机构编号"),
     with handled(json_out):
         ctx = context()
         r = performance.yearly_evaluation(ctx, agency_id, actor=acting(ctx, actor))
-    if json_out:
-        emit_json(r)
-        return
-    console.print(f"{r['legal_name']}：平均得分 {r['mean_score'] if r['mean_score'] is not None else '—'} · "
-                  f"案件 {r['cases']} · 考核 {len(r['scorecards'])} 期 · 下次评估 {r['next_due']}")
+    _done(json_out, r, f"{r['legal_name']}：平均得分 {r['mean_score'] if r['mean_score'] is not None else '—'} · "
+                       f"案件 {r['cases']} · 考核 {len(r['scorecards'])} 期 · 下次评估 {r['next_due']}")
 
 
 # ------------------------------------------------------------------------------------------------- tenders
@@ -252,10 +252,7 @@ def tenders_report(tender_id: int = typer.Argument(..., help="招标编号"),
         path = reports.tender_xlsx(ctx, tender_id)
         if out is not None:
             path = Path(shutil.copyfile(path, out))
-    if json_out:
-        emit_json({"tender_id": tender_id, "file": str(path)})
-        return
-    console.print(f"招标报告已写出：{path}")
+    _done(json_out, {"tender_id": tender_id, "file": str(path)}, f"招标报告已写出：{path}")
 
 
 # ----------------------------------------------------------------------------------------------- allocations
@@ -315,10 +312,8 @@ def allocations_notice(period_id: int = typer.Argument(..., help="分案周期�
     with handled(json_out):
         ctx = context()
         s = allocation.plan_notice(ctx, period_id, actor=acting(ctx, actor))
-    if json_out:
-        emit_json({"campaign_id": s.campaign_id, "planned": s.planned, "suppressed": s.suppressed})
-        return
-    console.print(f"委外告知批次 #{s.campaign_id}：计划 {s.planned:,} 条，抑制 {s.suppressed:,} 条")
+    _done(json_out, {"campaign_id": s.campaign_id, "planned": s.planned, "suppressed": s.suppressed},
+          f"委外告知批次 #{s.campaign_id}：计划 {s.planned:,} 条，抑制 {s.suppressed:,} 条")
 
 
 @allocations_app.command("recall")
@@ -334,10 +329,7 @@ def allocations_recall(period_id: int = typer.Argument(..., help="分案周期�
         ctx = context()
         n = allocation.recall(ctx, period_id, actor=acting(ctx, actor), reason=reason, agency_id=agency_id,
                               loan_ids=loan or None)
-    if json_out:
-        emit_json({"period_id": period_id, "recalled": n})
-        return
-    console.print(f"已收回 {n:,} 户")
+    _done(json_out, {"period_id": period_id, "recalled": n}, f"已收回 {n:,} 户")
 
 
 @allocations_app.command("close")
@@ -349,7 +341,5 @@ def allocations_close(period_id: int = typer.Argument(..., help="分案周期编
     with handled(json_out):
         ctx = context()
         shares = performance.close_period(ctx, period_id, actor=acting(ctx, actor))
-    if json_out:
-        emit_json({"period_id": period_id, "next_shares": {str(k): v for k, v in shares.items()}})
-        return
-    console.print("下期份额：" + "，".join(f"机构 #{k} {v:.0%}" for k, v in shares.items()))
+    _done(json_out, {"period_id": period_id, "next_shares": {str(k): v for k, v in shares.items()}},
+          "下期份额：" + "，".join(f"机构 #{k} {v:.0%}" for k, v in shares.items()))
