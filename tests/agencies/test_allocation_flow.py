@@ -131,7 +131,7 @@ def test_scorecard_commission_and_next_shares(ctx: AppContext, clock: FrozenCloc
     fig = performance.figures(ctx, r.period_id)
     got = {row["name"]: row for row in fig.to_dicts()}
     assert got["华信商务"]["recovered_count"] == 10 and got["华信商务"]["recovered_fen"] == sum(x[2] for x in hx)
-    assert got["诚达咨询"]["recovered_fen"] == cd[0][2] and got["华信商务"]["cases"] is None
+    assert got["诚达咨询"]["recovered_fen"] == cd[0][2] and got["华信商务"]["cases"] == 0
     stmt = performance.commission(ctx, r.period_id)
     want = {"华信商务": sum(int(x[2] * 0.10 + 0.5) for x in hx), "诚达咨询": int(cd[0][2] * 0.12 + 0.5)}
     assert dict(stmt.group_by("agency").agg(pl.col("commission_fen").sum()).iter_rows()) == pytest.approx(want, abs=3)

@@ -1,5 +1,6 @@
 """Agency records for the web tests: the seeded agency user's agency (华信催收) and another, an awarded tender,
-and an allocation period holding the two seeded accounts — written through the models."""
+and an allocation period holding the two seeded accounts whose entrustment notice was delivered (the seeded
+campaign, whose messages were delivered, stands in as the notice campaign) — written through the models."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from sqlalchemy import select
 
 from dunning.db.agency_models import (
     Agency,
+    AgencyCampaign,
     Allocation,
     AllocationPeriod,
     Award,
@@ -17,7 +19,7 @@ from dunning.db.agency_models import (
     Tender,
     TenderLot,
 )
-from dunning.db.models import Account
+from dunning.db.models import Account, Campaign
 from dunning.services.context import AppContext
 from dunning.strategy.tender_scoring import DEFAULT_CRITERIA
 
@@ -65,4 +67,8 @@ def seed_agencies(ctx: AppContext, import_id: int, agency: str) -> tuple[int, in
             target = own if acct.agency == agency else other
             s.add(Allocation(period_id=period.id, agency_id=target.id, loan_id=acct.loan_id, phone=acct.phone,
                              stratum="d0|a0|?", bucket=acct.bucket, amount_due_fen=acct.amount_due_fen, sticky=False))
+        notice = s.scalars(select(Campaign.id).where(Campaign.import_id == import_id).order_by(Campaign.id)).first()
+        if notice is not None:  # the agency may contact these borrowers: the notice reached them
+            s.add(AgencyCampaign(campaign_id=notice, period_id=period.id, agency_id=None, kind="notice"))
+            period.notice_campaign_id = notice
         return own.id, t.id, period.id

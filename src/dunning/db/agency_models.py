@@ -22,7 +22,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from dunning.db.models import Base, BigId
 from dunning.db.types import UtcDateTime
@@ -87,14 +87,24 @@ class TenderLot(Base):
     regions: Mapped[list[Any]] = mapped_column(JSON, default=list)  # empty = nationwide
 
 
-class Bid(Base):
-    __tablename__ = "bids"
-    __table_args__ = (UniqueConstraint("lot_id", "agency_id"),)
+class LotEntry:
+    """An agency's entry in one lot of a tender — its bid, its award: one per lot and agency, with the commission
+    rate (a share of the recovered amount, e.g. 0.12) and optional rates by bucket (bucket → rate)."""
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[Any, ...]:
+        return (UniqueConstraint("lot_id", "agency_id"),)
+
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     tender_id: Mapped[int] = mapped_column(ForeignKey("tenders.id"), index=True)
     lot_id: Mapped[int] = mapped_column(ForeignKey("tender_lots.id"))
     agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
-    commission_rate: Mapped[float] = mapped_column(Float)  # share of the recovered amount, e.g. 0.12
+    commission_rate: Mapped[float] = mapped_column(Float)
+    bucket_rates: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class Bid(LotEntry, Base):
+    __tablename__ = "bids"
     capacity: Mapped[int] = mapped_column(Integer)
     promised_recovery_rate: Mapped[float] = mapped_column(Float, default=0.0)
     promised_complaints_per_10k: Mapped[float] = mapped_column(Float, default=0.0)
@@ -127,16 +137,12 @@ class BidScore(Base):
     scored_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
-class Award(Base):
+class Award(LotEntry, Base):
+    """A winner of a lot, with its share; the rates are the winning bid's."""
+
     __tablename__ = "awards"
-    __table_args__ = (UniqueConstraint("lot_id", "agency_id"),)
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    tender_id: Mapped[int] = mapped_column(ForeignKey("tenders.id"), index=True)
-    lot_id: Mapped[int] = mapped_column(ForeignKey("tender_lots.id"))
-    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
     bid_id: Mapped[int] = mapped_column(ForeignKey("bids.id"))
     share: Mapped[float] = mapped_column(Float)
-    commission_rate: Mapped[float] = mapped_column(Float)
 
 
 class AllocationPeriod(Base):

@@ -23,6 +23,9 @@ class BidIn(BaseModel):
 
     lot_id: int
     commission_rate: float = Field(gt=0, lt=1, description="佣金费率，如 0.12 / commission rate, e.g. 0.12")
+    bucket_rates: dict[str, float] = Field(default_factory=dict, description=(
+        "分账龄佣金费率，如 {\"M2\": 0.10, \"M3\": 0.15}；未列出的账龄按 commission_rate / per-bucket rates; "
+        "a bucket not listed is paid at commission_rate"))
     capacity: int = Field(gt=0, description="可承接户数 / accounts the agency can work")
     promised_recovery_rate: float = Field(0.0, ge=0, le=1)
     promised_complaints_per_10k: float = Field(0.0, ge=0)
@@ -51,7 +54,7 @@ def submit_bid(request: Request, tender_id: DbId, body: BidIn, principal: Princi
                                 commission_rate=body.commission_rate, capacity=body.capacity,
                                 promised_recovery_rate=body.promised_recovery_rate,
                                 promised_complaints_per_10k=body.promised_complaints_per_10k,
-                                statement=body.statement)
+                                statement=body.statement, bucket_rates=body.bucket_rates)
     return {"bid_id": bid_id}
 
 

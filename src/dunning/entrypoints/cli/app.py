@@ -12,6 +12,7 @@ from rich.table import Table
 
 from dunning.config import private_umask
 from dunning.entrypoints.cli import (
+    agencies,
     calendar,
     campaign,
     cases,
@@ -57,6 +58,7 @@ for _name, _sub in (("templates", templates), ("channels", channels), ("payments
 app.add_typer(serve.app)  # `dunning serve`
 serve.register_user_commands(users_app)  # `dunning users token|password`
 app.add_typer(worker.app)  # the Celery send worker: `dunning worker`
+agencies.register(app)  # `dunning agencies|tenders|allocations`
 
 JsonOpt = typer.Option(False, "--json", help="输出 JSON")
 SAMPLE_ENCODINGS = ("utf-8", "gbk", "gb18030")

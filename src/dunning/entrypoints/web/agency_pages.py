@@ -63,6 +63,18 @@ def _csv(value: str) -> list[str]:
     return [x.strip() for x in value.replace("，", ",").split(",") if x.strip()]
 
 
+def _rates(value: str) -> dict[str, float]:
+    """``M2:0.10, M3:0.15`` → ``{"M2": 0.10, "M3": 0.15}`` (per-bucket commission rates of a bid)."""
+    out = {}
+    for part in _csv(value):
+        bucket, sep, rate = part.replace("：", ":").partition(":")
+        if not sep or not bucket.strip():
+            raise InputError(f"分账龄费率格式应为 账龄:费率（如 M2:0.10）：{part}",
+                             f"per-bucket rates are bucket:rate (e.g. M2:0.10): {part}", code="input.rates")
+        out[bucket.strip()] = _num(rate, "bucket_rates")
+    return out
+
+
 def _num(value: str, field: str, kind: type = float) -> float:
     try:
         return kind(value.strip())  # type: ignore[no-any-return]
@@ -171,7 +183,7 @@ def tender_page(request: Request, tender_id: DbId, principal: Principal = allow(
 @router.post("/tenders/{tender_id}/bids")
 def tender_bid(request: Request, tender_id: DbId, lot_id: str = Form(""), commission_rate: str = Form(""),
                capacity: str = Form(""), promised_recovery_rate: str = Form("0"),
-               promised_complaints: str = Form("0"), statement: str = Form(""),
+               promised_complaints: str = Form("0"), statement: str = Form(""), bucket_rates: str = Form(""),
                files: list[UploadFile] | None = File(None), principal: Principal = allow(Role.AGENCY)) -> Response:
     ctx = request.app.state.ctx
     real = [f for f in files or [] if f.filename]
@@ -181,7 +193,7 @@ def tender_bid(request: Request, tender_id: DbId, lot_id: str = Form(""), commis
                        capacity=int(_num(capacity or "0", "capacity", int)),
                        promised_recovery_rate=_num(promised_recovery_rate or "0", "promised_recovery_rate"),
                        promised_complaints_per_10k=_num(promised_complaints or "0", "promised_complaints"),
-                       statement=statement, documents=paths)
+                       statement=statement, documents=paths, bucket_rates=_rates(bucket_rates))
     return done(request, f"/tenders/{tender_id}", "投标已提交（截止前可重新提交覆盖）。",
                 "Bid submitted (you may resubmit before the deadline).")
 

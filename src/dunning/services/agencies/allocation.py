@@ -8,7 +8,7 @@ Allocating writes ``accounts.agency`` for the snapshot's allocated accounts, so 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date
+from datetime import date
 from importlib import resources
 from pathlib import Path
 
@@ -26,13 +26,14 @@ from dunning.db.agency_models import (
 )
 from dunning.db.bulk import bulk_insert, read_frame
 from dunning.db.models import Account, Import
-from dunning.errors import InputError, NotFoundError, StateError
+from dunning.errors import InputError, StateError
 from dunning.services import audit
 from dunning.services.agencies.gate import allocated, work_scope
+from dunning.services.agencies.records import command, row
 from dunning.services.agencies.tenders import get_tender
 from dunning.services.campaigns import planning
 from dunning.services.context import AppContext
-from dunning.services.identity.users import Role, require_role
+from dunning.services.identity.users import Role
 from dunning.strategy.allocation import allocate
 
 MANAGERS = (Role.ADMIN, Role.OPERATOR, Role.STRATEGIST)
@@ -54,11 +55,7 @@ def notice_strategy() -> Path:
 
 
 def _period(s: object, period_id: int) -> AllocationPeriod:
-    p = s.get(AllocationPeriod, period_id)  # type: ignore[attr-defined]
-    if p is None:
-        raise NotFoundError(f"分案周期 #{period_id} 不存在", f"allocation period #{period_id} does not exist",
-                            code="not_found.period")
-    return p  # type: ignore[no-any-return]
+    return row(s, AllocationPeriod, period_id)
 
 
 def _set_account_agency(s: object, import_id: int, loans: list[str], name: str | None) -> None:
@@ -74,16 +71,11 @@ def allocate_lot(ctx: AppContext, lot_id: int, *, import_id: int, starts_on: dat
     the agency's registered and bid capacity; accounts of the lot's previous period stay with their agency."""
     if ends_on < starts_on:
         raise InputError("周期结束日不能早于开始日", "the period cannot end before it starts", code="period.dates")
-    now = ctx.now().astimezone(UTC)
-    with ctx.db.transaction() as s:
-        require_role(s, actor, *MANAGERS)
-        lot = s.get(TenderLot, lot_id)
-        if lot is None:
-            raise NotFoundError(f"标段 #{lot_id} 不存在", f"lot #{lot_id} does not exist", code="not_found.lot")
+    with command(ctx, actor, *MANAGERS) as (s, now):
+        lot = row(s, TenderLot, lot_id)
         if get_tender(s, lot.tender_id).state != "awarded":
             raise StateError("招标尚未授标，不能分案", "the tender has not been awarded", code="state.not_awarded")
-        if s.get(Import, import_id) is None:
-            raise NotFoundError(f"导入批次 #{import_id} 不存在", f"import #{import_id} does not exist")
+        row(s, Import, import_id)
         rows = s.execute(select(Award, Agency, Bid.capacity).join(Agency, Agency.id == Award.agency_id)
                          .join(Bid, Bid.id == Award.bid_id).where(Award.lot_id == lot.id)).all()
         live = [(aw, ag, cap) for aw, ag, cap in rows if ag.status == "active" and not ag.blacklisted]
@@ -142,9 +134,7 @@ def recall(ctx: AppContext, period_id: int, *, actor: str, reason: str, loan_ids
     """Recall accounts from their agency (all of the period's, one agency's, or the listed loans)."""
     if not reason.strip():
         raise InputError("请填写收回原因", "a reason is required", code="recall.reason")
-    now = ctx.now().astimezone(UTC)
-    with ctx.db.transaction() as s:
-        require_role(s, actor, *MANAGERS)
+    with command(ctx, actor, *MANAGERS) as (s, now):
         p = _period(s, period_id)
         q = select(Allocation).where(Allocation.period_id == p.id, Allocation.recalled_at.is_(None))
         if agency_id is not None:

@@ -31,14 +31,20 @@ METHOD_EN = ("Quantitative criteria are normalised to 0–100 by ratio to the be
 
 
 @dataclass
-class ScoreSheet:
-    tender_id: int
+class TenderHead:
+    """What every view of a tender starts with."""
+
+    id: int
     title: str
     requirements: str
     state: str
     state_zh: str
     opens_at: Any
     closes_at: Any
+
+
+@dataclass
+class ScoreSheet(TenderHead):
     evaluators: list[str]
     created_by: str
     proposed_by: str | None
@@ -50,6 +56,10 @@ class ScoreSheet:
     conflicts: list[dict[str, Any]]
     awards: list[dict[str, Any]]
     suggestion: dict[int, list[tuple[int, str, float]]] = field(default_factory=dict)
+
+    @property
+    def tender_id(self) -> int:
+        return self.id
 
 
 def history(s: Any) -> pl.DataFrame:
@@ -99,7 +109,7 @@ def score_sheet(ctx: AppContext, tender_id: int) -> ScoreSheet:
                                               .join(Agency, Agency.id == EvaluatorConflict.agency_id)
                                               .where(EvaluatorConflict.tender_id == t.id))]
         awards = [{"lot_id": a.lot_id, "agency": name, "agency_id": a.agency_id, "share": a.share,
-                   "commission_rate": a.commission_rate}
+                   "commission_rate": a.commission_rate, "bucket_rates": a.bucket_rates or {}}
                   for a, name in s.execute(select(Award, Agency.name).join(Agency, Agency.id == Award.agency_id)
                                            .where(Award.tender_id == t.id).order_by(Award.lot_id, Award.id))]
         sheet = score_bids(frame, scores, crit) if frame.height else frame

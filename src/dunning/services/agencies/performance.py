@@ -11,7 +11,14 @@ never the only figure: an agency that recovers most by pressure loses on the oth
 least :data:`SHARE_FLOOR`, at most :data:`SHARE_CAP`. The scorecard's measured recovery rate, complaints and
 findings become the agency's past-performance figures in the next tender's score sheet.
 
-*Cases against the agency* (issue 20's borrower cases) are not yet wired: the figure is shown as "—".
+**Cases against the agency** (``cases``, issue 20), counted once each and per 10,000 allocated accounts: the
+complaints (type ``complaint``) opened in the period by a borrower whose account the agency worked in it (matched
+by phone, as the disputes are), and every case opened in the period that names the agency
+(``subject_type = 'agency'``, ``subject_id`` its id or short name). Shown beside the score; the yearly evaluation
+carries it per period. Not a score weight of its own: a complaint already weighs through the complaints figure.
+
+**Commission** = recovered amount × the awarded rate *of the account's bucket* (the winning bid's
+``bucket_rates``; a bucket without one at the bid's headline rate), one statement line per agency and bucket.
 """
 
 from __future__ import annotations
@@ -24,10 +31,11 @@ from sqlalchemy import select
 
 from dunning.db.agency_models import Agency, AllocationPeriod, Award, Bid, Scorecard
 from dunning.db.bulk import read_frame
-from dunning.errors import NotFoundError, StateError
+from dunning.errors import StateError
 from dunning.services import audit
+from dunning.services.agencies.records import command, row
 from dunning.services.context import AppContext
-from dunning.services.identity.users import Role, require_role
+from dunning.services.identity.users import Role
 from dunning.strategy.allocation import shares_from_scores
 from dunning.strategy.tender_scoring import Criterion, normalise
 
@@ -54,23 +62,35 @@ def _ts(s: Any, value: datetime) -> Any:
     return value
 
 
+PAID_SQL = ("SELECT al.agency_id, al.bucket, COUNT(DISTINCT al.loan_id) AS payers, SUM(pm.amount_fen) AS fen "
+            "FROM allocations al JOIN payments pm ON pm.loan_id = al.loan_id WHERE al.period_id = :p "
+            "AND pm.paid_at >= :start AND pm.paid_at < :end GROUP BY al.agency_id, al.bucket")
+PAID_SCHEMA = {"agency_id": pl.Int64, "bucket": pl.Utf8, "payers": pl.Int64, "fen": pl.Int64}
+CASES_SQL = ("SELECT DISTINCT al.agency_id, c.id AS case_id FROM allocations al JOIN cases c ON c.phone = al.phone "
+             "WHERE al.period_id = :p AND c.type = 'complaint' AND c.opened_at >= :start AND c.opened_at < :end "
+             "UNION SELECT DISTINCT al.agency_id, c.id AS case_id FROM allocations al "
+             "JOIN agencies ag ON ag.id = al.agency_id JOIN cases c ON c.subject_type = 'agency' "
+             "AND (c.subject_id = ag.name OR c.subject_id = CAST(ag.id AS VARCHAR(20))) "
+             "WHERE al.period_id = :p AND c.opened_at >= :start AND c.opened_at < :end")
+
+
+def _period_paid(ctx: AppContext, s: Any, period_id: int) -> tuple[AllocationPeriod, dict[str, Any], pl.DataFrame]:
+    """The period, its query parameters (id and local-day bounds) and its payments by agency and bucket."""
+    p = row(s, AllocationPeriod, period_id)
+    start, end = _bounds(ctx, p)
+    prm = {"p": p.id, "start": _ts(s, start), "end": _ts(s, end)}
+    return p, prm, read_frame(s, PAID_SQL, prm, schema=PAID_SCHEMA)
+
+
 def figures(ctx: AppContext, period_id: int, *, agency_id: int | None = None) -> pl.DataFrame:
     """One row per agency of the period with every measured figure, the balanced score and the bid's promises."""
     with ctx.db.transaction() as s:
-        p = s.get(AllocationPeriod, period_id)
-        if p is None:
-            raise NotFoundError(f"分案周期 #{period_id} 不存在", f"allocation period #{period_id} does not exist",
-                                code="not_found.period")
-        start, end = _bounds(ctx, p)
-        prm = {"p": p.id, "start": _ts(s, start), "end": _ts(s, end)}
+        p, prm, paid = _period_paid(ctx, s, period_id)
         base = read_frame(s, "SELECT agency_id, COUNT(*) AS accounts, SUM(amount_due_fen) AS allocated_fen "
                              "FROM allocations WHERE period_id = :p GROUP BY agency_id", prm,
                           schema={"agency_id": pl.Int64, "accounts": pl.Int64, "allocated_fen": pl.Int64})
-        paid = read_frame(
-            s, "SELECT al.agency_id, al.bucket, COUNT(DISTINCT al.loan_id) AS payers, SUM(pm.amount_fen) AS fen "
-               "FROM allocations al JOIN payments pm ON pm.loan_id = al.loan_id "
-               "WHERE al.period_id = :p AND pm.paid_at >= :start AND pm.paid_at < :end GROUP BY al.agency_id, al.bucket",
-            prm, schema={"agency_id": pl.Int64, "bucket": pl.Utf8, "payers": pl.Int64, "fen": pl.Int64})
+        cases = read_frame(s, CASES_SQL, prm, schema={"agency_id": pl.Int64, "case_id": pl.Int64}).unique() \
+            .group_by("agency_id").agg(pl.len().cast(pl.Int64).alias("cases"))
         msgs = read_frame(
             s, "SELECT ac.agency_id, COUNT(*) AS messages, "
                "SUM(CASE WHEN m.reason = 'lint_block' THEN 1 ELSE 0 END) AS findings, "
@@ -100,9 +120,11 @@ def figures(ctx: AppContext, period_id: int, *, agency_id: int | None = None) ->
                                          pl.col("fen").sum().alias("recovered_fen"))
     df = (base.join(names, on="agency_id", how="left").join(rec, on="agency_id", how="left")
           .join(msgs, on="agency_id", how="left").join(complaints, on="agency_id", how="left")
-          .join(opt, on="agency_id", how="left").join(promises, on="agency_id", how="left"))
+          .join(opt, on="agency_id", how="left").join(promises, on="agency_id", how="left")
+          .join(cases, on="agency_id", how="left"))
     df = df.with_columns(pl.col(c).fill_null(0) for c in ("recovered_count", "recovered_fen", "messages", "findings",
-                                                          "outside_window", "complaints", "opt_outs"))
+                                                          "outside_window", "complaints", "opt_outs",
+                                                          "cases"))
     per10k = 10_000.0
     df = df.with_columns(
         (pl.col("recovered_fen") / pl.col("allocated_fen")).fill_nan(0.0).alias("recovery_rate"),
@@ -112,7 +134,7 @@ def figures(ctx: AppContext, period_id: int, *, agency_id: int | None = None) ->
         .alias("findings_per_10k"),
         pl.when(pl.col("messages") > 0).then(pl.col("outside_window") * per10k / pl.col("messages")).otherwise(0.0)
         .alias("outside_window_per_10k"),
-        pl.lit(None, pl.Int64).alias("cases"),  # issue 20 (borrower cases): not yet wired
+        (pl.col("cases") * per10k / pl.col("accounts")).alias("cases_per_10k"),
     )
     weights = sum(c.weight for c in SCORE_WEIGHTS)
     scored = normalise(df.with_columns(pl.lit(0).alias("lot_id")), SCORE_WEIGHTS).drop("lot_id")
@@ -130,12 +152,10 @@ def close_period(ctx: AppContext, period_id: int, *, actor: str) -> dict[int, fl
     """Record the period's scorecards (figures, score, next share); they feed the next period's shares and the
     next tender's past-performance criterion. Returns agency id → next share."""
     frame = figures(ctx, period_id)
-    now = ctx.now().astimezone(UTC)
     keep = ("accounts", "allocated_fen", "recovered_fen", "recovered_count", "recovery_rate", "messages", "findings",
             "outside_window", "complaints", "opt_outs", "complaints_per_10k", "opt_outs_per_10k", "findings_per_10k",
-            "outside_window_per_10k")
-    with ctx.db.transaction() as s:
-        require_role(s, actor, *CLOSERS)
+            "outside_window_per_10k", "cases", "cases_per_10k")
+    with command(ctx, actor, *CLOSERS) as (s, now):
         if s.scalars(select(Scorecard.id).where(Scorecard.period_id == period_id)).first() is not None:
             raise StateError("本周期的考核已记录", "this period's scorecards are already recorded",
                              code="state.scorecard_done")
@@ -159,24 +179,19 @@ def next_shares(ctx: AppContext, period_id: int) -> dict[int, float]:
 
 
 def commission(ctx: AppContext, period_id: int, *, agency_id: int | None = None) -> pl.DataFrame:
-    """Commission statement: recovered amount × the awarded rate, by agency and bucket (fen, rounded half up)."""
+    """Commission statement: one line per agency and bucket, recovered amount × the awarded rate of that bucket
+    (the bid's per-bucket rate, else its headline rate), in fen rounded half up."""
     with ctx.db.transaction() as s:
-        p = s.get(AllocationPeriod, period_id)
-        if p is None:
-            raise NotFoundError(f"分案周期 #{period_id} 不存在", f"allocation period #{period_id} does not exist",
-                                code="not_found.period")
-        start, end = _bounds(ctx, p)
-        paid = read_frame(
-            s, "SELECT al.agency_id, al.bucket, COUNT(DISTINCT al.loan_id) AS payers, SUM(pm.amount_fen) AS fen "
-               "FROM allocations al JOIN payments pm ON pm.loan_id = al.loan_id "
-               "WHERE al.period_id = :p AND pm.paid_at >= :start AND pm.paid_at < :end GROUP BY al.agency_id, al.bucket",
-            {"p": p.id, "start": _ts(s, start), "end": _ts(s, end)},
-            schema={"agency_id": pl.Int64, "bucket": pl.Utf8, "payers": pl.Int64, "fen": pl.Int64})
-        rates = pl.DataFrame([(a.agency_id, a.commission_rate, n) for a, n in s.execute(
-            select(Award, Agency.name).join(Agency, Agency.id == Award.agency_id).where(Award.lot_id == p.lot_id))],
-            schema={"agency_id": pl.Int64, "rate": pl.Float64, "agency": pl.Utf8}, orient="row")
-    out = paid.join(rates, on="agency_id", how="left").with_columns(
-        (pl.col("fen") * pl.col("rate") + 0.5).floor().cast(pl.Int64).alias("commission_fen"))
+        p, _prm, paid = _period_paid(ctx, s, period_id)
+        awards = s.execute(select(Award.agency_id, Award.commission_rate, Award.bucket_rates, Agency.name)
+                           .join(Agency, Agency.id == Award.agency_id).where(Award.lot_id == p.lot_id)).all()
+    base = pl.DataFrame([(a, r, n) for a, r, _b, n in awards],
+                        schema={"agency_id": pl.Int64, "default_rate": pl.Float64, "agency": pl.Utf8}, orient="row")
+    by_bucket = pl.DataFrame([(a, str(k), float(v)) for a, _r, b, _n in awards for k, v in (b or {}).items()],
+                             schema={"agency_id": pl.Int64, "bucket": pl.Utf8, "rate": pl.Float64}, orient="row")
+    out = (paid.join(base, on="agency_id", how="left").join(by_bucket, on=["agency_id", "bucket"], how="left")
+           .with_columns(pl.coalesce("rate", "default_rate").alias("rate"))
+           .with_columns((pl.col("fen") * pl.col("rate") + 0.5).floor().cast(pl.Int64).alias("commission_fen")))
     if agency_id is not None:
         out = out.filter(pl.col("agency_id") == agency_id)
     return out.select("agency", "bucket", "payers", pl.col("fen").alias("recovered_fen"), "rate",
@@ -186,12 +201,8 @@ def commission(ctx: AppContext, period_id: int, *, agency_id: int | None = None)
 def yearly_evaluation(ctx: AppContext, agency_id: int, *, actor: str) -> dict[str, Any]:
     """The yearly evaluation: every scorecard of the agency over the past year, with its status and documents;
     recording it moves the next due date a year on (the registry reminds before it is due)."""
-    now = ctx.now().astimezone(UTC)
-    with ctx.db.transaction() as s:
-        require_role(s, actor, *CLOSERS)
-        a = s.get(Agency, agency_id)
-        if a is None:
-            raise NotFoundError(f"委外机构 #{agency_id} 不存在", f"agency #{agency_id} does not exist")
+    with command(ctx, actor, *CLOSERS) as (s, now):
+        a = row(s, Agency, agency_id)
         since = ctx.today() - timedelta(days=365)
         cards = [{"period_id": c.period_id, "score": c.score, "next_share": c.next_share, **c.figures}
                  for c, starts in s.execute(select(Scorecard, AllocationPeriod.starts_on)
@@ -206,4 +217,5 @@ def yearly_evaluation(ctx: AppContext, agency_id: int, *, actor: str) -> dict[st
         return {"agency": a.name, "legal_name": a.legal_name, "status": a.status, "evaluated_on": str(ctx.today()),
                 "next_due": str(a.next_evaluation_due), "scorecards": cards,
                 "mean_score": round(sum(c["score"] for c in cards) / len(cards), 2) if cards else None,
+                "cases": sum(int(c.get("cases") or 0) for c in cards),
                 "bids": len(bids), "pipl_contract_end": str(a.pipl_contract_end)}

@@ -12,9 +12,10 @@ from sqlalchemy import func, select
 
 from dunning.db.agency_models import Agency, AllocationPeriod, Bid, Tender, TenderLot
 from dunning.errors import PermissionDenied
-from dunning.services.agencies.evaluation import ScoreSheet, score_sheet
+from dunning.services.agencies.evaluation import ScoreSheet, TenderHead, score_sheet
 from dunning.services.agencies.gate import allocated
 from dunning.services.agencies.performance import commission, figures
+from dunning.services.agencies.records import row
 from dunning.services.agencies.registry import own_agency_id
 from dunning.services.agencies.tenders import STATE_ZH, conflicted, get_tender
 from dunning.services.context import AppContext
@@ -22,14 +23,7 @@ from dunning.services.identity.auth import Principal
 
 
 @dataclass
-class TenderView:
-    id: int
-    title: str
-    requirements: str
-    state: str
-    state_zh: str
-    opens_at: Any
-    closes_at: Any
+class TenderView(TenderHead):
     is_open: bool
     lots: list[dict[str, Any]]
     evaluators: list[str]
@@ -55,7 +49,8 @@ def tender_view(ctx: AppContext, tender_id: int, viewer: Principal) -> TenderVie
         t = get_tender(s, tender_id)
         lots = [{"id": lot.id, "name": lot.name, "buckets": lot.buckets, "regions": lot.regions}
                 for lot in s.scalars(select(TenderLot).where(TenderLot.tender_id == t.id).order_by(TenderLot.id))]
-        my_bids = [{"lot_id": b.lot_id, "commission_rate": b.commission_rate, "capacity": b.capacity,
+        my_bids = [{"lot_id": b.lot_id, "commission_rate": b.commission_rate, "bucket_rates": b.bucket_rates or {},
+                    "capacity": b.capacity,
                     "submitted_at": b.submitted_at, "documents": len(b.documents or [])}
                    for b in s.scalars(select(Bid).where(Bid.tender_id == t.id, Bid.agency_id == mine))] \
             if mine is not None else []
@@ -90,11 +85,7 @@ def periods(ctx: AppContext, viewer: Principal) -> list[dict[str, Any]]:
 def period_view(ctx: AppContext, period_id: int, viewer: Principal) -> dict[str, Any]:
     mine = own_agency_id(ctx, viewer)
     with ctx.db.transaction() as s:
-        p = s.get(AllocationPeriod, period_id)
-        if p is None:
-            from dunning.errors import NotFoundError
-
-            raise NotFoundError(f"分案周期 #{period_id} 不存在", f"allocation period #{period_id} does not exist")
+        p = row(s, AllocationPeriod, period_id)
         live = allocated(s, p.id, mine)
         if mine is not None and live.is_empty():
             raise PermissionDenied("本机构在该周期没有分案", "your agency has no accounts in this period")

@@ -8,15 +8,16 @@ record by that name and the console's existing scoping keeps working.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dunning.db.agency_models import Agency, AgencyDocument
-from dunning.errors import InputError, NotFoundError, PermissionDenied, StateError
+from dunning.errors import InputError, PermissionDenied, StateError
 from dunning.services import audit
+from dunning.services.agencies.records import command, row
 from dunning.services.context import AppContext
 from dunning.services.identity.auth import Principal
 from dunning.services.identity.users import Role, add_user
@@ -64,11 +65,7 @@ def _row(a: Agency) -> AgencyRow:
 
 
 def get(s: Session, agency_id: int) -> Agency:
-    a = s.get(Agency, agency_id)
-    if a is None:
-        raise NotFoundError(f"委外机构 #{agency_id} 不存在", f"agency #{agency_id} does not exist",
-                            code="not_found.agency")
-    return a
+    return row(s, Agency, agency_id)
 
 
 def by_name(s: Session, name: str | None) -> Agency | None:
@@ -93,8 +90,7 @@ def create(ctx: AppContext, *, name: str, legal_name: str, actor: str, capacity:
         raise InputError("请填写机构简称和法定名称", "name and legal name are required", code="agency.name")
     if capacity < 0:
         raise InputError("承接能力不能为负数", "capacity cannot be negative", code="agency.capacity")
-    now = ctx.now().astimezone(UTC)
-    with ctx.db.transaction() as s:
+    with command(ctx, actor, *MANAGERS) as (s, now):
         if by_name(s, name) is not None:
             raise InputError(f"机构 {name} 已登记", f"agency {name!r} is already registered", code="agency.exists")
         a = Agency(name=name, legal_name=legal_name, status="candidate", status_reason="", blacklisted=False,
@@ -114,8 +110,7 @@ def set_status(ctx: AppContext, agency_id: int, status: str, *, reason: str, act
         raise InputError(f"未知状态 {status}", f"unknown status {status!r}", code="agency.status")
     if not reason.strip():
         raise InputError("请填写状态变更原因", "a reason is required", code="agency.reason")
-    now = ctx.now().astimezone(UTC)
-    with ctx.db.transaction() as s:
+    with command(ctx, actor, *MANAGERS) as (s, now):
         a = get(s, agency_id)
         if status not in TRANSITIONS[a.status]:
             raise StateError(f"机构状态不能从「{STATUS_ZH[a.status]}」变为「{STATUS_ZH[status]}」",
@@ -139,8 +134,7 @@ def blacklist(ctx: AppContext, agency_id: int, *, reason: str, actor: str) -> Ag
     """Blacklist and terminate (violent collection, a data leak): final, with the reason on record."""
     if not reason.strip():
         raise InputError("请填写列入黑名单的原因", "a reason is required", code="agency.reason")
-    now = ctx.now().astimezone(UTC)
-    with ctx.db.transaction() as s:
+    with command(ctx, actor, *MANAGERS) as (s, now):
         a = get(s, agency_id)
         before = {"status": a.status, "blacklisted": a.blacklisted}
         a.blacklisted, a.status, a.status_reason, a.updated_at = True, "terminated", reason.strip()[:500], now
@@ -153,8 +147,7 @@ def add_document(ctx: AppContext, agency_id: int, *, kind: str, title: str, expi
                  path: str | None, actor: str) -> None:
     if not title.strip():
         raise InputError("请填写文件名称", "a title is required", code="agency.document")
-    now = ctx.now().astimezone(UTC)
-    with ctx.db.transaction() as s:
+    with command(ctx, actor, *MANAGERS) as (s, now):
         a = get(s, agency_id)
         s.add(AgencyDocument(agency_id=a.id, kind=kind, title=title.strip()[:256], path=path, expires_on=expires_on,
                              added_by=actor, added_at=now))

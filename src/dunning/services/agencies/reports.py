@@ -72,7 +72,9 @@ def tender_tables(sheet: ScoreSheet) -> list[Table]:
             {"标段 lot": [lots.get(a["lot_id"], str(a["lot_id"])) for a in sheet.awards],
              "机构 agency": [a["agency"] for a in sheet.awards],
              "份额 share": [a["share"] for a in sheet.awards],
-             "佣金费率 rate": [a["commission_rate"] for a in sheet.awards]})))
+             "佣金费率 rate": [a["commission_rate"] for a in sheet.awards],
+             "分账龄费率 rates by bucket": [", ".join(f"{k} {v:.2%}" for k, v in (a["bucket_rates"] or {}).items())
+                                        or "—" for a in sheet.awards]})))
     return out
 
 

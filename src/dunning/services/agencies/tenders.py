@@ -17,6 +17,7 @@ from dunning.db.agency_models import Agency, Award, Bid, BidScore, EvaluatorConf
 from dunning.db.types import to_utc
 from dunning.errors import InputError, NotFoundError, PermissionDenied, StateError
 from dunning.services import audit
+from dunning.services.agencies.records import command, row
 from dunning.services.agencies.registry import by_name, get
 from dunning.services.context import AppContext
 from dunning.services.identity.users import Role, get_user, require_role
@@ -34,10 +35,7 @@ def criteria_of(t: Tender) -> tuple[Criterion, ...]:
 
 
 def get_tender(s: Session, tender_id: int) -> Tender:
-    t = s.get(Tender, tender_id)
-    if t is None:
-        raise NotFoundError(f"招标 #{tender_id} 不存在", f"tender #{tender_id} does not exist", code="not_found.tender")
-    return t
+    return row(s, Tender, tender_id)
 
 
 def create_tender(ctx: AppContext, *, title: str, requirements: str, lots: list[dict[str, Any]],
@@ -55,9 +53,7 @@ def create_tender(ctx: AppContext, *, title: str, requirements: str, lots: list[
     opens_at, closes_at = to_utc(opens_at), to_utc(closes_at)
     if not evaluators:
         raise InputError("请至少指定一名评委", "at least one evaluator is required", code="tender.evaluators")
-    now = ctx.now().astimezone(UTC)
-    with ctx.db.transaction() as s:
-        require_role(s, actor, *MANAGERS)
+    with command(ctx, actor, *MANAGERS) as (s, now):
         for e in evaluators:
             if get_user(s, e).role == Role.AGENCY.value:
                 raise InputError(f"委外机构用户 {e} 不能担任评委", f"agency user {e!r} cannot evaluate",
@@ -79,9 +75,11 @@ def create_tender(ctx: AppContext, *, title: str, requirements: str, lots: list[
 
 def submit_bid(ctx: AppContext, tender_id: int, lot_id: int, *, actor: str, commission_rate: float, capacity: int,
                promised_recovery_rate: float = 0.0, promised_complaints_per_10k: float = 0.0, statement: str = "",
-               documents: list[Path] | None = None) -> int:
+               documents: list[Path] | None = None, bucket_rates: dict[str, float] | None = None) -> int:
     """An agency user's bid for one lot (a second bid before the deadline replaces the first). Refused before
-    the window opens and from the deadline on; documents are checked for type and size."""
+    the window opens and from the deadline on; documents are checked for type and size. ``bucket_rates`` gives
+    a commission rate per bucket of the lot (e.g. ``{"M2": 0.10, "M3": 0.15}``); a bucket without one is paid at
+    ``commission_rate``, which is also the rate the tender scores."""
     now = ctx.now().astimezone(UTC)
     docs = documents or []
     for p in docs:
@@ -95,6 +93,10 @@ def submit_bid(ctx: AppContext, tender_id: int, lot_id: int, *, actor: str, comm
                          code="bid.rate")
     if capacity <= 0:
         raise InputError("承接能力须为正整数", "capacity must be positive", code="bid.capacity")
+    rates = {str(k).strip(): float(v) for k, v in (bucket_rates or {}).items()}
+    if any(not 0 < r < 1 for r in rates.values()):
+        raise InputError("分账龄佣金费率应在 0 到 1 之间", "per-bucket commission rates must be between 0 and 1",
+                         code="bid.rate")
     with ctx.db.transaction() as s:
         user = require_role(s, actor, Role.AGENCY)
         agency = by_name(s, user.agency)
@@ -107,6 +109,10 @@ def submit_bid(ctx: AppContext, tender_id: int, lot_id: int, *, actor: str, comm
         lot = s.get(TenderLot, lot_id)
         if lot is None or lot.tender_id != t.id:
             raise NotFoundError(f"标段 #{lot_id} 不属于招标 #{tender_id}", f"lot #{lot_id} is not in tender #{tender_id}")
+        stray = sorted(set(rates) - set(lot.buckets or rates))
+        if stray:
+            raise InputError(f"账龄 {'、'.join(stray)} 不在本标段内", f"buckets {stray} are not in this lot",
+                             code="bid.bucket")
         if now < t.opens_at:
             raise StateError("投标尚未开始", "bidding has not opened yet", code="state.bid_early")
         if t.state != "open" or now >= t.closes_at:
@@ -120,7 +126,7 @@ def submit_bid(ctx: AppContext, tender_id: int, lot_id: int, *, actor: str, comm
             s.add(bid)
         else:
             before = {"commission_rate": bid.commission_rate, "capacity": bid.capacity}
-        bid.commission_rate, bid.capacity = commission_rate, capacity
+        bid.commission_rate, bid.capacity, bid.bucket_rates = commission_rate, capacity, rates or None
         bid.promised_recovery_rate, bid.promised_complaints_per_10k = promised_recovery_rate, promised_complaints_per_10k
         bid.statement = statement.strip()[:4000]
         bid.documents = [*(bid.documents or []), *(str(p) for p in docs)] if before else [str(p) for p in docs]
@@ -128,7 +134,7 @@ def submit_bid(ctx: AppContext, tender_id: int, lot_id: int, *, actor: str, comm
         s.flush()
         audit.record(s, at=now, actor=actor, action="bid.submit", entity="bid", entity_id=bid.id, before=before,
                      after={"tender": t.id, "lot": lot.id, "agency": agency.name, "commission_rate": commission_rate,
-                            "capacity": capacity, "documents": [p.name for p in docs]})
+                            "bucket_rates": rates, "capacity": capacity, "documents": [p.name for p in docs]})
         return bid.id
 
 
@@ -170,9 +176,7 @@ def score_bid(ctx: AppContext, bid_id: int, scores: dict[str, float], *, actor: 
     the evaluator declared a conflict with; evaluators do not see each other's scores while scoring."""
     now = ctx.now().astimezone(UTC)
     with ctx.db.transaction() as s:
-        bid = s.get(Bid, bid_id)
-        if bid is None:
-            raise NotFoundError(f"投标 #{bid_id} 不存在", f"bid #{bid_id} does not exist", code="not_found.bid")
+        bid = row(s, Bid, bid_id)
         t = get_tender(s, bid.tender_id)
         _evaluator(s, t, actor)
         if bid.agency_id in conflicted(s, t.id, actor):
@@ -187,22 +191,20 @@ def score_bid(ctx: AppContext, bid_id: int, scores: dict[str, float], *, actor: 
                 raise InputError(f"{key} 不是定性评分项", f"{key!r} is not a qualitative criterion", code="score.key")
             if not 0 <= value <= 100:
                 raise InputError("评分应在 0 到 100 之间", "scores are 0 to 100", code="score.range")
-            row = s.scalars(select(BidScore).where(BidScore.bid_id == bid.id, BidScore.evaluator == actor,
+            kept = s.scalars(select(BidScore).where(BidScore.bid_id == bid.id, BidScore.evaluator == actor,
                                                    BidScore.criterion == key)).first()
-            if row is None:
+            if kept is None:
                 s.add(BidScore(bid_id=bid.id, evaluator=actor, criterion=key, score=float(value),
                                note=note.strip()[:500], scored_at=now))
             else:
-                row.score, row.note, row.scored_at = float(value), note.strip()[:500], now
+                kept.score, kept.note, kept.scored_at = float(value), note.strip()[:500], now
         audit.record(s, at=now, actor=actor, action="bid.score", entity="bid", entity_id=bid.id,
                      after={"scores": scores})
 
 
 def propose_award(ctx: AppContext, tender_id: int, winners: list[tuple[int, int, float]], *, actor: str) -> None:
     """Winners per lot as ``(lot_id, agency_id, share)``; each lot's shares add up to 1. Waits for approval."""
-    now = ctx.now().astimezone(UTC)
-    with ctx.db.transaction() as s:
-        require_role(s, actor, *MANAGERS)
+    with command(ctx, actor, *MANAGERS) as (s, now):
         t = get_tender(s, tender_id)
         if t.state not in ("open", "proposed") or now < t.closes_at:
             raise StateError("投标截止后方可提出授标建议", "an award is proposed after the deadline", code="state.award")
@@ -225,7 +227,7 @@ def propose_award(ctx: AppContext, tender_id: int, winners: list[tuple[int, int,
         for lot_id, agency_id, share in winners:
             bid = s.scalars(select(Bid).where(Bid.lot_id == lot_id, Bid.agency_id == agency_id)).one()
             s.add(Award(tender_id=t.id, lot_id=lot_id, agency_id=agency_id, bid_id=bid.id, share=share,
-                        commission_rate=bid.commission_rate))
+                        commission_rate=bid.commission_rate, bucket_rates=bid.bucket_rates))
         t.state, t.proposed_by = "proposed", actor
         audit.record(s, at=now, actor=actor, action="tender.propose_award", entity="tender", entity_id=t.id,
                      after={"winners": [list(w) for w in winners]})
@@ -234,9 +236,7 @@ def propose_award(ctx: AppContext, tender_id: int, winners: list[tuple[int, int,
 def approve_award(ctx: AppContext, tender_id: int, *, actor: str) -> None:
     """Approve the proposed award: only someone who neither evaluated the tender nor proposed the award. Winning
     candidates become active (unless blacklisted)."""
-    now = ctx.now().astimezone(UTC)
-    with ctx.db.transaction() as s:
-        require_role(s, actor, *APPROVERS)
+    with command(ctx, actor, *APPROVERS) as (s, now):
         t = get_tender(s, tender_id)
         if t.state != "proposed":
             raise StateError("没有待审批的授标建议", "there is no proposed award to approve", code="state.award")

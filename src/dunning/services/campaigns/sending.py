@@ -38,6 +38,7 @@ from dunning.dispatch.state import DbLimiterStore
 from dunning.domain.states import CampaignState
 from dunning.errors import ConfigError, NotFoundError
 from dunning.services import audit
+from dunning.services.agencies.gate import suppress_unnoticed
 from dunning.services.campaigns.delivery import ingest_events
 from dunning.services.context import AppContext
 from dunning.strategy import StrategySpec, parse_strategy
@@ -136,6 +137,8 @@ def run_dispatch(ctx: AppContext, campaign_id: int, *, pilot_only: bool,
     ``overrides`` reach the :class:`Dispatcher` (tests and benchmarks tune ``receipt_wait``, ``max_inflight``…).
     """
     c, spec = _load(ctx, campaign_id)
+    with ctx.db.transaction() as s:  # an agency's campaign: no borrower before the entrustment notice is delivered
+        suppress_unnoticed(s, campaign_id, now=ctx.now())
 
     async def go() -> DispatchOutcome:
         try:

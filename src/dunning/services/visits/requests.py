@@ -15,6 +15,7 @@ from dunning.db.types import to_utc
 from dunning.db.visit_models import FieldStaff, Visit
 from dunning.errors import InputError, NotFoundError, PermissionDenied, StateError
 from dunning.services import audit
+from dunning.services.agencies.gate import require_noticed
 from dunning.services.context import AppContext
 from dunning.services.identity.auth import Principal
 from dunning.services.identity.users import Role
@@ -124,6 +125,8 @@ def request_visit(ctx: AppContext, p: Principal, req: VisitRequest, *, policy: V
         agency = scope_agency(p)
         if agency is not None and acct.agency != agency:
             raise NotFoundError(f"账户 {req.loan_id} 不存在", f"no account {req.loan_id!r}", code="not_found.account")
+        if agency is not None:  # an agency's visit waits for the entrustment notice to be delivered
+            require_noticed(s, req.loan_id, agency)
         address = req.address.strip() or (acct.address or "")
         lat, lon = (req.lat, req.lon) if req.lat is not None and req.lon is not None else (acct.lat, acct.lon)
         if not address:
