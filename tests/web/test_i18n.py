@@ -11,9 +11,10 @@ from dunning.domain.states import CAMPAIGN_STATE_ZH
 from dunning.entrypoints.web import case_pages, render
 from dunning.entrypoints.web.campaign_pages import NEXT_STEP
 from dunning.entrypoints.web.i18n import EN
-from dunning.services.console import MESSAGE_STATE_ZH, Funnel
 from dunning.services.identity.users import ROLE_ZH
 from dunning.services.queries import labels as code_labels
+from dunning.services.queries.campaigns import Funnel
+from dunning.services.queries.labels import MESSAGE_STATE_ZH
 from dunning.services.queries.users import STATUS_ZH
 
 WEB = Path(str(resources.files("dunning.entrypoints.web")))

@@ -67,6 +67,21 @@ class ListPage(Generic[T]):
         return out
 
 
+@dataclass
+class CursorPage(Generic[T]):
+    """A keyset page (the API's lists): newest first, ``next_cursor`` = the last id seen when more remain."""
+
+    items: list[T]
+    next_cursor: int | None = None
+
+
+def keyset(rows: Sequence[T], limit: int) -> tuple[list[T], int | None]:
+    """``rows`` (objects with an ``id``) were fetched with ``limit + 1``, newest first: the page's rows and the
+    next cursor (the last id shown when one more row says a next page exists)."""
+    page = list(rows[:limit])
+    return page, (getattr(page[-1], "id") if len(rows) > limit else None)  # noqa: B009
+
+
 def resolve_sort(sort: str, columns: Mapping[str, Any], default: str) -> tuple[str, Any, bool]:
     """``(key, column, descending)`` of a sort string; an unknown key falls back to the default."""
     desc = sort.startswith("-")
