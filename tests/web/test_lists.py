@@ -160,6 +160,7 @@ def test_payments_import_in_the_console_is_listed_with_its_kind(app: FastAPI, se
     assert "还款导入" in detail and 'data-testid="accepted">1<' in detail and "用这批账户创建批次" not in detail
     listed = text(op.get("/imports"))
     assert "还款导入" in listed and "账户导入" in listed and "共 2 条" in listed
+    assert listed.count('<select name="encoding">') == 2 and listed.count('value="gb18030"') == 2  # both forms
     only = text(op.get("/imports?kind=payments"))
     assert "共 1 条" in only and "pay.csv" in only
     plan_form = text(op.get("/campaigns"))  # the plan form offers account snapshots only
