@@ -13,6 +13,7 @@ from typing import Any, Literal, get_type_hints
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, create_model
 
+from dunning.services.campaigns.planning import PlanSummary
 from dunning.services.queries.audit import AuditRow
 from dunning.services.queries.campaigns import (
     PROGRESS_FIGURES,
@@ -25,6 +26,9 @@ from dunning.services.queries.imports import ImportRow, ImportView, RejectReason
 from dunning.services.queries.message_detail import MessageDetail, TimelineEntry
 from dunning.services.queries.messages import MessageRow
 from dunning.services.queries.templates import TemplateSummary, TemplateVersionRow
+
+PLAN_FIELDS = ("campaign_id", "state", "as_of", "import_id", "strategy", "accounts", "not_due_today", "planned",
+               "suppressed", "by_segment", "by_template", "by_variant", "by_reason", "lint_rules", "already_planned")
 
 
 class FromRow(BaseModel):
@@ -91,22 +95,9 @@ class PlanIn(BaseModel):
     channel: str | None = Field(None, max_length=64, description="发送通道 / channel name")
 
 
-class PlanOut(BaseModel):
-    campaign_id: int
-    state: str
-    as_of: str
-    import_id: int
-    strategy: str
-    accounts: int
-    not_due_today: int
-    planned: int
-    suppressed: int
-    by_segment: dict[str, int]
-    by_template: dict[str, int]
-    by_variant: dict[str, int]
-    by_reason: dict[str, int]
-    lint_rules: dict[str, int]
-    already_planned: bool
+# what the plan says (the rest of the summary is for the console's plan page)
+PlanOut = out_of(PlanSummary, "PlanOut", without=tuple(f.name for f in dataclasses.fields(PlanSummary)
+                                                       if f.name not in PLAN_FIELDS))
 
 
 ProgressOut = out_of(CampaignProgress, "ProgressOut", without=PROGRESS_PRIVATE, figures=PROGRESS_FIGURES)

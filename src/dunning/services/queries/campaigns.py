@@ -18,7 +18,7 @@ from dunning.services.campaigns import lifecycle
 from dunning.services.campaigns.transitions import get_campaign
 from dunning.services.context import AppContext
 from dunning.services.identity.auth import Principal
-from dunning.services.queries.paging import CursorPage, ListPage, PageRequest, fetch, keyset, page_of
+from dunning.services.queries.paging import CursorPage, ListPage, PageRequest, fetch, keyset, page_of, within
 from dunning.services.queries.scope import agency_of, scoped_messages, show_phone
 
 SENT_STATES = ("submitted", "delivered", "failed", "expired", "held")
@@ -136,10 +136,7 @@ def list_campaigns(ctx: AppContext, viewer: Principal, f: CampaignFilter,
         if f.state not in {s.value for s in CampaignState}:
             raise InputError(f"未知的批次状态 {f.state}", f"unknown campaign state {f.state!r}", code="input.state")
         q = q.where(Campaign.state == f.state)
-    if f.since:
-        q = q.where(Campaign.as_of >= f.since)
-    if f.until:
-        q = q.where(Campaign.as_of <= f.until)
+    q = within(q, Campaign.as_of, f.since, f.until)
     if f.name and f.name.strip():
         q = q.where(Campaign.name.contains(f.name.strip(), autoescape=True))
     if f.channel:

@@ -20,7 +20,7 @@ from dunning.services.guard.masking import mask_raw_row, masked_report
 from dunning.services.identity.auth import Principal
 from dunning.services.identity.users import Role
 from dunning.services.queries.labels import IMPORT_KIND_ZH
-from dunning.services.queries.paging import CursorPage, ListPage, PageRequest, fetch, keyset, page_of
+from dunning.services.queries.paging import CursorPage, ListPage, PageRequest, fetch, keyset, page_of, within
 from dunning.services.queries.scope import REJECT_DETAIL_ROLES, may_see_phone, utc
 
 
@@ -69,10 +69,7 @@ def list_imports(ctx: AppContext, f: ImportFilter, req: PageRequest) -> ListPage
         if f.kind not in IMPORT_KIND_ZH:
             raise InputError(f"未知的导入类型 {f.kind}", f"unknown import kind {f.kind!r}", code="input.kind")
         q = q.where(Import.kind == f.kind)
-    if f.since:
-        q = q.where(Import.as_of >= f.since)
-    if f.until:
-        q = q.where(Import.as_of <= f.until)
+    q = within(q, Import.as_of, f.since, f.until)
     if f.created_by:
         q = q.where(Import.created_by == f.created_by.strip())
     with ctx.db.transaction() as s:

@@ -20,7 +20,15 @@ from dunning.errors import InputError
 from dunning.services.context import AppContext
 from dunning.services.identity.auth import Principal
 from dunning.services.queries.labels import MESSAGE_STATE_ZH, REPLY_ZH, zh
-from dunning.services.queries.paging import CursorPage, ListPage, PageRequest, fetch, page_of
+from dunning.services.queries.paging import (
+    CursorPage,
+    ListPage,
+    PageRequest,
+    equal_to,
+    fetch,
+    page_of,
+    within,
+)
 from dunning.services.queries.scope import agency_of, phone_column, scoped_messages, show_phone, utc
 
 
@@ -99,18 +107,9 @@ def _statement(viewer: Principal, f: MessageFilter, *, tests: bool = False) -> A
         q = q.where(Message.phone.in_((e164, e164[3:])))
     if f.campaign_id is not None:
         q = q.where(Message.campaign_id == f.campaign_id)
-    if f.state:
-        q = q.where(Message.state == f.state)
-    if f.channel:
-        q = q.where(Message.channel == f.channel)
-    if f.template:
-        q = q.where(TemplateRecord.code == f.template)
-    if f.segment:
-        q = q.where(Message.segment == f.segment)
-    if f.since:
-        q = q.where(Campaign.as_of >= f.since)
-    if f.until:
-        q = q.where(Campaign.as_of <= f.until)
+    q = equal_to(q, ((Message.state, f.state), (Message.channel, f.channel), (TemplateRecord.code, f.template),
+                     (Message.segment, f.segment)))
+    q = within(q, Campaign.as_of, f.since, f.until)
     if f.reply:
         cond = Reply.message_id == Message.id
         if f.reply != "any":

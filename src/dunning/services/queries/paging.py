@@ -82,6 +82,23 @@ def keyset(rows: Sequence[T], limit: int) -> tuple[list[T], int | None]:
     return page, (getattr(page[-1], "id") if len(rows) > limit else None)  # noqa: B009
 
 
+def equal_to(stmt: Any, pairs: Sequence[tuple[Any, Any]]) -> Any:
+    """``stmt`` narrowed to ``column == value`` for each pair whose value is given (not None, not empty)."""
+    for col, value in pairs:
+        if value not in (None, ""):
+            stmt = stmt.where(col == value)
+    return stmt
+
+
+def within(stmt: Any, col: Any, since: Any, until: Any) -> Any:
+    """``stmt`` narrowed to ``since <= col <= until`` (either bound optional, both inclusive)."""
+    if since:
+        stmt = stmt.where(col >= since)
+    if until:
+        stmt = stmt.where(col <= until)
+    return stmt
+
+
 def resolve_sort(sort: str, columns: Mapping[str, Any], default: str) -> tuple[str, Any, bool]:
     """``(key, column, descending)`` of a sort string; an unknown key falls back to the default."""
     desc = sort.startswith("-")
