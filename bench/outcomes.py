@@ -23,15 +23,15 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from dunning.reporting.outcomes import (
+from dunning.reporting.attribution import attribute_payments
+from dunning.reporting.frames import (
     MESSAGES_SCHEMA,
     PAYMENTS_SCHEMA,
     REPLIES_SCHEMA,
     TOUCHES_SCHEMA,
     OutcomeFrames,
-    attribute_payments,
-    compute_outcomes,
 )
+from dunning.reporting.outcomes import compute_outcomes
 
 T0 = datetime(2026, 11, 16, 1, 0, tzinfo=UTC)
 PREFIXES = ["138", "139", "150", "186", "185", "130", "189", "133", "199", "192", "1700", "1705", "1709", "1349"]

@@ -20,7 +20,7 @@ import timeit
 
 import polars as pl
 
-from dunning.channels import smpp_pdu as P
+from dunning.channels.smpp import codec as P
 from dunning.domain.sms import parts_expr
 
 TEXTS = {

@@ -10,7 +10,9 @@ Run from the repository root (it reuses ``tests/dispatch/throttle.py`` and the n
                 accepted ones (promise ≤ 5 %), fragments (messages with only some parts at the SMSC, must be 0),
                 duplicates and missing (0), the busiest second at the SMSC, the time to finish.
 * ``rate``      rate = 200 parts a second with ``--rate-messages`` two-part messages, timed by the peer's log:
-                the busiest one-second window in PDUs (promise ≤ 200) and the sustained rate (≥ 190).
+                the busiest one-second window in PDUs (promise ≤ 200) and the sustained rate (≥ 190). The peer is
+                warmed up first (40 submits, 1.5 s before; not counted): a cold node peer stamps its first
+                submits together, tens of milliseconds late.
 No asserts: the box is shared; figures are printed.
 """
 
@@ -31,9 +33,24 @@ from tests.dispatch.crash import TWO_PART_TEXT  # noqa: E402
 from tests.dispatch.factories import bulk_campaign  # noqa: E402
 from tests.dispatch.support import dispatcher, make_ctx, smpp_settings  # noqa: E402
 from tests.dispatch.throttle import run_throttle_scenario  # noqa: E402
-from tests.peers.smpp_peer import start_peer  # noqa: E402
+from tests.peers.smpp_peer import SmppPeer, start_peer  # noqa: E402
 
+from dunning.channels import registry  # noqa: E402
+from dunning.channels.base import OutboundMessage  # noqa: E402
 from dunning.dispatch.ratelimit import max_in_any_window, sustained_rate  # noqa: E402
+
+
+async def warm_up(peer: SmppPeer, n: int = 40) -> None:
+    """A freshly started node peer handles its first submits tens of milliseconds late and stamps them together
+    (a carrier's SMSC is warm): prime it, outside the timed run, so its log times our sender, not its start."""
+    ch = registry.create("warm-up", smpp_settings(peer.address), address=peer.address)
+    try:
+        for i in range(0, n, 10):
+            await ch.send_batch([OutboundMessage(i + k, f"warm-up-{i + k}", f"+8613900{i + k:06d}", TWO_PART_TEXT)
+                                 for k in range(10)])
+    finally:
+        await ch.close()
+    await asyncio.sleep(1.5)  # no window of the timed run reaches back to the warm-up
 
 
 def rate_section(workdir: Path, messages: int) -> tuple[int, float, int]:
@@ -41,6 +58,7 @@ def rate_section(workdir: Path, messages: int) -> tuple[int, float, int]:
     try:
         ctx = make_ctx(workdir, {"smpp": smpp_settings(peer.address, rate=200.0)})
         cid = bulk_campaign(ctx, messages, channel="smpp", phone_start=1, text=TWO_PART_TEXT, parts=2)
+        asyncio.run(warm_up(peer))
 
         async def go() -> None:
             try:
@@ -50,7 +68,8 @@ def rate_section(workdir: Path, messages: int) -> tuple[int, float, int]:
 
         asyncio.run(go())
         ctx.db.dispose()
-        times = [e["t"] / 1000.0 for e in peer.entries() if e["status"] == 0]
+        times = [e["t"] / 1000.0 for e in peer.entries()
+                 if e["status"] == 0 and not str(e.get("ref", "")).startswith("warm-up-")]
         return max_in_any_window(times), sustained_rate(times), len(times)
     finally:
         peer.stop()

@@ -64,3 +64,26 @@ def pg_url() -> Iterator[str]:
     finally:
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def broker_url() -> Iterator[str]:
+    """A Redis database (1–15) that holds no keys right now, so parallel runs do not share a queue."""
+    import random
+
+    import redis
+
+    dbs = list(range(1, 16))
+    random.shuffle(dbs)
+    for db in dbs:
+        client = redis.Redis.from_url(f"redis://127.0.0.1:6379/{db}")
+        if client.dbsize() == 0:
+            break
+        client.close()
+    else:
+        pytest.fail("no empty Redis database (1–15) for the broker")
+    try:
+        yield f"redis://127.0.0.1:6379/{db}"
+    finally:
+        client.flushdb()
+        client.close()

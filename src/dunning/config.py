@@ -99,6 +99,10 @@ class Settings(BaseSettings):
     # The broker queue of the dispatch task: installations sharing one broker need different queues, or one's
     # worker would send the other's campaigns against its own (wrong) database.
     dispatch_queue: str = "dunning.dispatch"
+    # Redis broker: an unacknowledged task (its worker died) is redelivered after this many seconds.
+    broker_visibility_timeout: float = 3600.0
+    # How often each worker looks for campaigns whose sender died (dead or expired lease) and enqueues them again.
+    worker_rescue_seconds: float = 30.0
     breaker_threshold: int = 20
     log_level: str = "INFO"
 

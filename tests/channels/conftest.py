@@ -1,13 +1,15 @@
 """Peers for the channel tests, started once per session on free 127.0.0.1 ports and stopped at the end.
 
 The SMPP peer needs node + ``npm ci`` in tests/peers/smpp and Kannel needs Debian's ``kannel`` package; both are
-installed by ``scripts/install-peers.sh``. A missing peer fails the tests that need it (with that hint) rather
-than skipping them, so a CI run can never pass without having exercised the real protocols.
+installed by ``scripts/install-peers.sh``. A missing peer skips the tests that need it, with that hint, outside CI
+and fails them in CI (``CI=true``), so a CI run can never pass without having exercised the real protocols; a
+peer that is installed but does not start fails them everywhere (:func:`tests.peers.started`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Protocol, TypeVar
 
 import pytest
 from pydantic import SecretStr
@@ -23,19 +25,32 @@ from tests.channels.harness import (
     TencentHarness,
     TwilioHarness,
 )
+from tests.peers import started
 from tests.peers.http_peers import AliyunPeer, JsonGatewayPeer, TencentPeer, TwilioPeer, WebhookSink
-from tests.peers.kannel import KannelPeer, KannelUnavailable, start_kannel
-from tests.peers.smpp_peer import PeerUnavailable, SmppPeer, start_peer
+from tests.peers.kannel import KannelPeer, start_kannel
+from tests.peers.smpp_peer import SmppPeer, start_peer
+
+
+class Closable(Protocol):
+    def close(self) -> None: ...
+
+
+P = TypeVar("P", bound=Closable)
+
+
+def _serving(peer: P) -> Iterator[P]:
+    """A session fixture's body: the peer for the session, closed at its end."""
+    yield peer
+    peer.close()
+
 
 HARNESSES = ["sandbox", "smpp", "kannel", "http_json", "aliyun", "tencent", "twilio"]
 
 
 @pytest.fixture(scope="session")
 def smpp_peer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmppPeer]:
-    try:
+    with started():
         peer = start_peer(tmp_path_factory.mktemp("smpp") / "submits.jsonl", dlr_delay_ms=10)
-    except PeerUnavailable as exc:
-        pytest.fail(str(exc))
     yield peer
     peer.stop()
 
@@ -43,10 +58,8 @@ def smpp_peer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmppPeer]:
 @pytest.fixture(scope="session")
 def vendor_smpp_peer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmppPeer]:
     """The SMPP peer in vendor mode: it also answers query_sm by our client reference."""
-    try:
+    with started():
         peer = start_peer(tmp_path_factory.mktemp("smpp-vendor") / "submits.jsonl", dlr_delay_ms=10, mode="vendor")
-    except PeerUnavailable as exc:
-        pytest.fail(str(exc))
     yield peer
     peer.stop()
 
@@ -66,45 +79,35 @@ def kannel(tmp_path_factory: pytest.TempPathFactory, smpp_peer: SmppPeer,
 
     probe = HttpChannel("probe", ChannelSettings(kind="http", secrets={"webhook_secret": SecretStr(WEBHOOK_SECRET)}))
     mo_url = webhook_sink.url(f"/kannel/mo?token={probe.mo_token()}")
-    try:
+    with started():
         peer = start_kannel(tmp_path_factory.mktemp("kannel"), smpp_peer.port, mo_url,
                             smpp_user=smpp_peer.system_id, smpp_password=smpp_peer.password)
-    except KannelUnavailable as exc:
-        pytest.fail(str(exc))
     yield peer
     peer.stop()
 
 
 @pytest.fixture(scope="session")
 def json_peer() -> Iterator[JsonGatewayPeer]:
-    peer = JsonGatewayPeer(JsonHarness.api_key, WEBHOOK_SECRET)
-    yield peer
-    peer.close()
+    yield from _serving(JsonGatewayPeer(JsonHarness.api_key, WEBHOOK_SECRET))
 
 
 @pytest.fixture(scope="session")
 def aliyun_peer(webhook_sink: WebhookSink) -> Iterator[AliyunPeer]:
-    peer = AliyunPeer("LTAI-test-key", "aliyun-secret",
-                      report_url=webhook_sink.url(f"/aliyun/report?token={AliyunHarness.token}"),
-                      up_url=webhook_sink.url(f"/aliyun/up?token={AliyunHarness.token}"))
-    yield peer
-    peer.close()
+    yield from _serving(AliyunPeer("LTAI-test-key", "aliyun-secret",
+                                   report_url=webhook_sink.url(f"/aliyun/report?token={AliyunHarness.token}"),
+                                   up_url=webhook_sink.url(f"/aliyun/up?token={AliyunHarness.token}")))
 
 
 @pytest.fixture(scope="session")
 def tencent_peer(webhook_sink: WebhookSink) -> Iterator[TencentPeer]:
-    peer = TencentPeer("AKID-test", "tencent-secret",
-                       report_url=webhook_sink.url(f"/tencent/report?token={TencentHarness.token}"),
-                       reply_url=webhook_sink.url(f"/tencent/reply?token={TencentHarness.token}"))
-    yield peer
-    peer.close()
+    yield from _serving(TencentPeer("AKID-test", "tencent-secret",
+                                    report_url=webhook_sink.url(f"/tencent/report?token={TencentHarness.token}"),
+                                    reply_url=webhook_sink.url(f"/tencent/reply?token={TencentHarness.token}")))
 
 
 @pytest.fixture(scope="session")
 def twilio_peer() -> Iterator[TwilioPeer]:
-    peer = TwilioPeer("AC" + "0" * 31 + "1", "twilio-auth-token")
-    yield peer
-    peer.close()
+    yield from _serving(TwilioPeer("AC" + "0" * 31 + "1", "twilio-auth-token"))
 
 
 @pytest.fixture(params=HARNESSES)

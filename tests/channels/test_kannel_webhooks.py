@@ -27,12 +27,12 @@ from dunning.testing import FrozenClock
 from tests.conftest import make_settings
 from tests.dispatch.support import dispatcher
 from tests.foundation.factories import seed_campaign
+from tests.peers import started
 from tests.peers.kannel import (
     PASSWORD,
     SENDER,
     USERNAME,
     KannelPeer,
-    KannelUnavailable,
     free_port,
     start_kannel,
 )
@@ -62,11 +62,9 @@ def served(tmp_path: Path, smpp_peer: SmppPeer) -> Iterator[tuple[AppContext, st
         secrets={"password": SecretStr(PASSWORD), "webhook_secret": SecretStr(SECRET)})
     ctx = build_context(settings, clock=FrozenClock(datetime(2026, 11, 23, 2, 0, tzinfo=UTC)).now)
     token = ctx.channel("kannel").mo_token()  # type: ignore[attr-defined]
-    try:
+    with started():
         kannel = start_kannel(tmp_path / "kannel", smpp_peer.port, f"{base}/api/v1/webhooks/kannel/mo?token={token}",
                               smpp_user=smpp_peer.system_id, smpp_password=smpp_peer.password)
-    except KannelUnavailable as exc:
-        pytest.fail(str(exc))
     settings.channels["kannel"].options["base_url"] = kannel.base_url
     ctx._channels.clear()
     server = uvicorn.Server(uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port, log_level="warning"))

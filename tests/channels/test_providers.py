@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
 import time
 from collections import Counter
-from collections.abc import Coroutine
-from typing import Any, TypeVar
 
 import pytest
 
@@ -23,16 +20,11 @@ from tests.channels.harness import (
     TencentHarness,
     ok_phone,
     provider_ids,
+    run,
 )
 from tests.peers.http_peers import AliyunPeer, JsonGatewayPeer, TencentPeer, WebhookSink
 from tests.peers.kannel import KannelPeer
 from tests.peers.smpp_peer import SmppPeer
-
-T = TypeVar("T")
-
-
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(coro)
 
 
 def _actions(peer: AliyunPeer | TencentPeer, since: int, header: str) -> Counter[str]:
@@ -179,12 +171,11 @@ def test_kannel_receipts_carry_smsc_outcomes(kannel_h: KannelHarness, phone: str
     run(body())
 
 
-def test_kannel_long_text_reaches_the_smsc_as_udh_parts(kannel_h: KannelHarness, smpp_peer: SmppPeer) -> None:
-    from tests.channels.harness import LONG_ZH
-
+def _through_kannel(kannel_h: KannelHarness, text: str) -> str:
+    """Send ``text`` through Kannel; return its key once the SMSC has it."""
     async def body() -> str:
         ch = kannel_h.build()
-        msg = kannel_h.message(1, text=LONG_ZH)
+        msg = kannel_h.message(1, text=text)
         [r] = await ch.send_batch([msg])
         await ch.close()
         assert r.accepted
@@ -192,6 +183,13 @@ def test_kannel_long_text_reaches_the_smsc_as_udh_parts(kannel_h: KannelHarness,
 
     key = run(body())
     kannel_h.carried_keys(frozenset({key}))
+    return key
+
+
+def test_kannel_long_text_reaches_the_smsc_as_udh_parts(kannel_h: KannelHarness, smpp_peer: SmppPeer) -> None:
+    from tests.channels.harness import LONG_ZH
+
+    key = _through_kannel(kannel_h, LONG_ZH)
     parts = [e for e in smpp_peer.entries() if e["ref"] == key and e["status"] == 0]
     assert sorted(e["part"] for e in parts) == [1, 2] and {e["parts"] for e in parts} == {2}
     assert "".join(e["text"] for e in sorted(parts, key=lambda e: e["part"])) == LONG_ZH
@@ -203,16 +201,7 @@ def test_kannel_long_text_reaches_the_smsc_as_udh_parts(kannel_h: KannelHarness,
 ])
 def test_kannel_sends_in_the_smscs_alphabet(kannel_h: KannelHarness, smpp_peer: SmppPeer, text: str,
                                             dc: int) -> None:
-    async def body() -> str:
-        ch = kannel_h.build()
-        msg = kannel_h.message(1, text=text)
-        [r] = await ch.send_batch([msg])
-        await ch.close()
-        assert r.accepted
-        return msg.idempotency_key
-
-    key = run(body())
-    kannel_h.carried_keys(frozenset({key}))
+    key = _through_kannel(kannel_h, text)
     [entry] = [e for e in smpp_peer.entries() if e["ref"] == key and e["status"] == 0]
     assert entry["dc"] == dc and entry["text"] == text
 

@@ -11,9 +11,9 @@ from typing import Any, TypeVar
 
 import pytest
 
-from dunning.channels import smpp_pdu as P
 from dunning.channels.base import DeliveryReport, DeliveryStatus, SubmitResult
 from dunning.channels.smpp import SmppChannel
+from dunning.channels.smpp import codec as P
 from dunning.domain.sms import measure
 from dunning.errors import PermanentChannelError, RateLimitedError, TransientChannelError
 from tests.channels.harness import LONG_ZH, SmppHarness, ok_phone, provider_ids

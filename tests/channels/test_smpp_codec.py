@@ -13,7 +13,7 @@ import smpplib.gsm
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dunning.channels import smpp_pdu as P
+from dunning.channels.smpp import codec as P
 from dunning.domain.sms import GSM_EXTENSION, GSM_TABLE, length_expr, measure
 
 # smpplib's table lacks two characters of GSM 03.38: § (0x5F, where it puts `) and form feed (ESC 0x0A).

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.peers.smpp_peer import PeerUnavailable, SmppPeer, start_peer
+from tests.peers import started
+from tests.peers.smpp_peer import SmppPeer, start_peer
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 REDIS = "redis://127.0.0.1:6379/0"
@@ -18,10 +19,8 @@ REDIS = "redis://127.0.0.1:6379/0"
 @pytest.fixture
 def peer(tmp_path: Path) -> Iterator[SmppPeer]:
     """A fresh SMPP peer whose log holds only this test's submits."""
-    try:
+    with started():
         p = start_peer(tmp_path / "submits.jsonl", dlr_delay_ms=10)
-    except PeerUnavailable as exc:
-        pytest.fail(str(exc))
     yield p
     p.stop()
 
@@ -29,10 +28,8 @@ def peer(tmp_path: Path) -> Iterator[SmppPeer]:
 @pytest.fixture
 def vendor_peer(tmp_path: Path) -> Iterator[SmppPeer]:
     """A fresh SMPP peer in vendor mode: it also answers query_sm by our client reference (an extension)."""
-    try:
+    with started():
         p = start_peer(tmp_path / "vendor-submits.jsonl", dlr_delay_ms=10, mode="vendor")
-    except PeerUnavailable as exc:
-        pytest.fail(str(exc))
     yield p
     p.stop()
 

@@ -4,7 +4,6 @@ while the caller (the `campaign pilot` / `campaign send` service calls) only enq
 from __future__ import annotations
 
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -25,30 +24,8 @@ from dunning.services.context import AppContext, build_context
 from dunning.services.identity.users import add_user
 from tests.dispatch.factories import bulk_campaign
 
-REDIS = "redis://127.0.0.1:6379"
 BUSINESS_TIME = "2026-11-23T02:00:00+00:00"  # 10:00 Asia/Shanghai, inside the send window
 N = 300
-
-
-@pytest.fixture
-def broker_url() -> Iterator[str]:
-    """A Redis database (1–15) that holds no keys right now, so parallel runs do not share a queue."""
-    import redis
-
-    dbs = list(range(1, 16))
-    random.shuffle(dbs)
-    for db in dbs:
-        client = redis.Redis.from_url(f"{REDIS}/{db}")
-        if client.dbsize() == 0:
-            break
-        client.close()
-    else:
-        pytest.fail("no empty Redis database (1–15) for the broker")
-    try:
-        yield f"{REDIS}/{db}"
-    finally:
-        client.flushdb()
-        client.close()
 
 
 # The caller enqueues on, and the worker consumes, this installation's own queue (not Celery's default

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import pytest
 
-from dunning.reporting.outcomes import (
-    MESSAGES_SCHEMA,
-    PAYMENTS_SCHEMA,
-    REPLIES_SCHEMA,
-    TOUCHES_SCHEMA,
-    OutcomeFrames,
-    OutcomeSettings,
-    account_units,
-    attribute_payments,
-)
+from dunning.reporting.attribution import account_units, attribute_payments
+from dunning.reporting.frames import MESSAGES_SCHEMA, PAYMENTS_SCHEMA, TOUCHES_SCHEMA, empty_frames
+from dunning.reporting.settings import OutcomeSettings
 
 T0 = datetime(2026, 11, 16, 1, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -90,10 +84,8 @@ def _message(mid: int, loan: str, *, state: str = "delivered", variant: str | No
 
 def units(messages: list[dict[str, object]], pay: pl.DataFrame, settings: OutcomeSettings | None = None,
           start: datetime | None = T0) -> pl.DataFrame:
-    frames = OutcomeFrames(messages=pl.DataFrame(messages, schema=MESSAGES_SCHEMA),
-                           touches=pl.DataFrame(schema=TOUCHES_SCHEMA), payments=pay,
-                           replies=pl.DataFrame(schema=REPLIES_SCHEMA), observed_at=T0 + 30 * DAY,
-                           planned_start=start)
+    frames = replace(empty_frames(T0 + 30 * DAY), messages=pl.DataFrame(messages, schema=MESSAGES_SCHEMA),
+                     payments=pay, planned_start=start)
     return account_units(frames, settings or OutcomeSettings()).sort("message_id")
 
 

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from dunning.config import get_settings
 from dunning.db.models import Message, Payment
 from dunning.errors import NotFoundError
-from dunning.reporting.outcomes import OutcomeSettings
+from dunning.reporting.settings import OutcomeSettings
 from dunning.services.campaigns.outcomes import campaign_outcomes, load_outcome_frames
 from dunning.services.campaigns.reports import outcome_view, write_campaign_report
 from dunning.services.context import AppContext, build_context

@@ -5,7 +5,15 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from dunning.reporting.outcomes import carrier_expr, newcombe_diff, pooled_z, sample_size_per_arm, two_sided_p
+from dunning.domain.carriers import carrier_expr
+from dunning.reporting.stats import (
+    newcombe_diff,
+    pooled_z,
+    sample_size_per_arm,
+    two_sided_p,
+    wilson,
+    wilson_interval,
+)
 
 Z95 = 1.959963984540054
 
@@ -45,3 +53,28 @@ def test_carrier_from_the_number_segment() -> None:
     }
     got = pl.DataFrame({"phone": list(phones)}, schema={"phone": pl.String}).select(carrier_expr("phone"))
     assert got.to_series().to_list() == list(phones.values())
+
+
+# Newcombe (1998), Statistics in Medicine 17:857-872, Table I, method 3 (Wilson score, no continuity correction).
+@pytest.mark.parametrize(("x", "n", "low", "high"), [
+    (81, 263, 0.2553, 0.3662),
+    (15, 148, 0.0624, 0.1605),
+    (0, 20, 0.0, 0.1611),
+    (1, 29, 0.0061, 0.1718),
+])
+def test_wilson_interval_matches_the_published_table_in_both_forms(x: int, n: int, low: float,
+                                                                  high: float) -> None:
+    scalar = wilson_interval(x, n, Z95)
+    lo, hi = wilson(pl.lit(x), pl.lit(n), Z95)
+    column = pl.select(lo.alias("lo"), hi.alias("hi")).row(0)
+    assert scalar == pytest.approx((low, high), abs=6e-5)
+    assert column == pytest.approx(scalar, abs=1e-12)  # one formula: the two forms agree to rounding
+    assert 0.0 <= scalar[0] <= scalar[1] <= 1.0
+
+
+def test_wilson_without_trials_is_uninformative_not_an_error() -> None:
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+    lo, hi = wilson(pl.lit(0), pl.lit(0), Z95)
+    assert pl.select(lo.alias("lo"), hi.alias("hi")).row(0) == (None, None)
+    # every success: the upper bound is exactly 1 (the pilot's delivery check compares against it)
+    assert wilson_interval(50, 50)[1] == 1.0

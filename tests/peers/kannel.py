@@ -18,14 +18,20 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.peers import PeerError, PeerMissing
+
 USERNAME = "dunning"
 PASSWORD = "kannel-pw"
 SENDER = "1069012345"
 BLACKLIST_PHONE = "+8617000000000"
 
 
-class KannelUnavailable(RuntimeError):
-    """bearerbox/smsbox are not installed or did not come up."""
+class KannelUnavailable(PeerError):
+    """bearerbox/smsbox did not come up."""
+
+
+class KannelNotInstalled(KannelUnavailable, PeerMissing):
+    """bearerbox/smsbox are not installed."""
 
 
 def free_port() -> int:
@@ -129,7 +135,7 @@ def start_kannel(workdir: Path, smpp_port: int, mo_url: str, *, smpp_user: str =
     """Generate kannel.conf in ``workdir``, start bearerbox then smsbox, wait until sendsms answers."""
     bearerbox, smsbox = shutil.which("bearerbox") or "/usr/sbin/bearerbox", shutil.which("smsbox") or "/usr/sbin/smsbox"
     if not (Path(bearerbox).exists() and Path(smsbox).exists()):
-        raise KannelUnavailable("Kannel not installed: run scripts/install-peers.sh (apt-get install kannel)")
+        raise KannelNotInstalled("Kannel not installed: run scripts/install-peers.sh (apt-get install kannel)")
     workdir.mkdir(parents=True, exist_ok=True)
     admin, box, sendsms = free_port(), free_port(), free_port()
     conf = workdir / "kannel.conf"

@@ -16,10 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.peers import PeerError, PeerMissing
+
 PEER_DIR = Path(__file__).resolve().parent / "smpp"
 
 
-class PeerUnavailable(RuntimeError):
+class PeerUnavailable(PeerError):
+    """The SMPP peer could not be started."""
+
+
+class PeerNotInstalled(PeerUnavailable, PeerMissing):
     """Node or the peer's npm packages are missing: run scripts/install-peers.sh."""
 
 
@@ -151,7 +157,7 @@ def start_peer(log: Path, *, dlr_delay_ms: int = 20, system_id: str = "dunning",
     message id only, redelivery of unacknowledged receipts and replies; ``"vendor"`` adds the by-reference lookup.
     """
     if shutil.which("node") is None or not (PEER_DIR / "node_modules" / "smpp").exists():
-        raise PeerUnavailable("SMPP peer not installed: run scripts/install-peers.sh (needs node and npm)")
+        raise PeerNotInstalled("SMPP peer not installed: run scripts/install-peers.sh (needs node and npm)")
     args = ["node", str(PEER_DIR / "server.js"), "--log", str(log), "--dlr-delay-ms", str(dlr_delay_ms),
             "--system-id", system_id, "--password", password, "--variant", variant, "--mode", mode,
             "--max-rate", str(max_rate)]

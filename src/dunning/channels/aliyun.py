@@ -24,14 +24,10 @@ Contract (beyond :mod:`dunning.channels.base`):
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import hmac
 import json
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, ClassVar
-from zoneinfo import ZoneInfo
 
 from alibabacloud_dysmsapi20170525 import models as ali
 from alibabacloud_dysmsapi20170525.client import Client
@@ -50,10 +46,17 @@ from dunning.channels.base import (
     WebhookRequest,
 )
 from dunning.channels.registry import register
+from dunning.channels.templated import (
+    TemplatedOptions,
+    cn_time,
+    per_number_cap,
+    secret,
+    send_grouped,
+    token_matches,
+)
 from dunning.config import ChannelSettings
 from dunning.errors import ChannelError, PermanentChannelError, RateLimitedError, TransientChannelError
 
-_CN = ZoneInfo("Asia/Shanghai")
 _PER_NUMBER_CAP = frozenset({"isv.BUSINESS_LIMIT_CONTROL", "isv.DAY_LIMIT_CONTROL", "isv.MONTH_LIMIT_CONTROL"})
 _PER_NUMBER_BAD = frozenset({"isv.MOBILE_NUMBER_ILLEGAL", "isv.MOBILE_COUNT_OVER_LIMIT", "isv.BLACK_KEY_CONTROL_LIMIT",
                              "isv.OUT_OF_SERVICE"})
@@ -72,15 +75,7 @@ def national(phone: str) -> str:
 @register("aliyun")
 class AliyunChannel:
     kind: ClassVar[str] = "aliyun"
-    capabilities: ClassVar[Capabilities] = Capabilities(
-        max_batch=1000,
-        max_rate=None,
-        free_text=False,
-        template_based=True,
-        delivery_reports=True,
-        inbound=True,
-        status_query=False,
-    )
+    capabilities: ClassVar[Capabilities] = Capabilities(max_batch=1000, free_text=False, template_based=True)
 
     def __init__(self, name: str, settings: ChannelSettings, **_io: object) -> None:
         self.name = name
@@ -88,16 +83,12 @@ class AliyunChannel:
         self.endpoint = str(o.get("endpoint", "dysmsapi.aliyuncs.com"))
         self.protocol = str(o.get("protocol", "https"))
         self.region_id = str(o.get("region_id", "cn-hangzhou"))
-        self.sign_name = str(o.get("sign_name", ""))
-        self.per_call = min(100, int(o.get("batch_size", 100)))
-        self.concurrency = int(o.get("concurrency", 8))
         self.timeout_ms = int(float(o.get("timeout", 10.0)) * 1000)
-        self.per_number_retry_after = float(o.get("per_number_retry_after", 3600.0))
-        s = settings.secrets
-        self._key_id = s["access_key_id"].get_secret_value() if "access_key_id" in s else str(
-            o.get("access_key_id", ""))
-        self._key_secret = s["access_key_secret"].get_secret_value() if "access_key_secret" in s else ""
-        self._webhook_token = s["webhook_token"].get_secret_value() if "webhook_token" in s else ""
+        t = TemplatedOptions.from_settings(settings, max_per_call=100)
+        self.sign_name, self.per_call, self.concurrency = t.sign_name, t.per_call, t.concurrency
+        self.per_number_retry_after, self._webhook_token = t.per_number_retry_after, t.webhook_token
+        self._key_id = secret(settings, "access_key_id", option=True)
+        self._key_secret = secret(settings, "access_key_secret")
         self._client: Client | None = None
 
     def _runtime(self) -> RuntimeOptions:
@@ -146,11 +137,8 @@ class AliyunChannel:
 
     def _per_number_error(self, code: str, message: str) -> ChannelError:
         if code in _PER_NUMBER_CAP:
-            err = RateLimitedError(f"该号码触发阿里云频次限制（{code}）：{message}",
-                                   f"per-number frequency cap ({code}): {message}",
-                                   retry_after=self.per_number_retry_after)
-            err.code = "channel.per_number_cap"
-            return err
+            return per_number_cap(f"该号码触发阿里云频次限制（{code}）：{message}",
+                                  f"per-number frequency cap ({code}): {message}", self.per_number_retry_after)
         return PermanentChannelError(f"阿里云拒绝该号码（{code}）：{message}", f"Aliyun rejected number ({code})",
                                      code=f"channel.aliyun.{code}")
 
@@ -160,38 +148,24 @@ class AliyunChannel:
         if len(messages) > self.capabilities.max_batch:
             raise ValueError(f"batch of {len(messages)} exceeds max_batch {self.capabilities.max_batch}")
         await self.open()
-        results: dict[int, SubmitResult] = {}
-        groups: dict[str, list[OutboundMessage]] = {}
-        for m in messages:
-            if not m.template_code:
-                results[m.message_id] = SubmitResult(m.message_id, None, PermanentChannelError(
-                    "阿里云只能发送已报备的模板短信：该消息缺少模板编码", "Aliyun needs a template code",
-                    code="channel.template_required"))
-            else:
-                groups.setdefault(m.template_code, []).append(m)
-        calls = [g[i : i + self.per_call] for g in groups.values() for i in range(0, len(g), self.per_call)]
-        sem = asyncio.Semaphore(self.concurrency)
+        return await send_grouped(
+            messages, key=lambda m: m.template_code, per_call=self.per_call, concurrency=self.concurrency,
+            send=lambda _code, chunk: self._send_chunk(chunk),
+            missing_template=lambda: PermanentChannelError(
+                "阿里云只能发送已报备的模板短信：该消息缺少模板编码", "Aliyun needs a template code",
+                code="channel.template_required"))
 
-        async def run(chunk: list[OutboundMessage]) -> list[SubmitResult] | ChannelError:
-            async with sem:
-                try:
-                    return await self._send_chunk(chunk)
-                except ChannelError as exc:
-                    return exc
-
-        outcomes = await asyncio.gather(*(run(c) for c in calls))
-        whole: list[ChannelError] = []
-        for chunk, outcome in zip(calls, outcomes, strict=True):
-            if isinstance(outcome, ChannelError):
-                whole.append(outcome)
-                for m in chunk:
-                    results[m.message_id] = SubmitResult(m.message_id, None, outcome)
-            else:
-                for r in outcome:
-                    results[r.message_id] = r
-        if whole and len(whole) == len(calls) and not any(r.accepted for r in results.values()):
-            raise whole[0]
-        return [results[m.message_id] for m in messages]
+    async def _body(self, call: Callable[[Any, RuntimeOptions], Awaitable[Any]], request: Any) -> dict[str, Any]:
+        """The response body of one API call. The SDK raises some per-number refusals: they read as the body
+        that names them; any other failure raises a :class:`ChannelError`."""
+        try:
+            resp = await call(request, self._runtime())
+        except (TeaException, UnretryableException) as exc:
+            code = getattr(exc, "code", None)
+            if isinstance(exc, TeaException) and code in (_PER_NUMBER_CAP | _PER_NUMBER_BAD):
+                return {"Code": code, "Message": getattr(exc, "message", "")}
+            raise self._call_error(exc) from exc
+        return resp.body.to_map() if resp.body is not None else {}
 
     async def _send_chunk(self, chunk: list[OutboundMessage]) -> list[SubmitResult]:
         if len(chunk) == 1:
@@ -205,15 +179,7 @@ class AliyunChannel:
             template_param_json=json.dumps([dict(m.params) for m in chunk], ensure_ascii=False),
             out_id="b-" + hashlib.blake2b(keys.encode(), digest_size=12).hexdigest(),
         )
-        try:
-            resp = await self._client.send_batch_sms_with_options_async(req, self._runtime())
-            body: dict[str, Any] = resp.body.to_map() if resp.body is not None else {}
-        except (TeaException, UnretryableException) as exc:
-            code = getattr(exc, "code", None)
-            if isinstance(exc, TeaException) and code in (_PER_NUMBER_CAP | _PER_NUMBER_BAD):
-                body = {"Code": code, "Message": getattr(exc, "message", "")}
-            else:
-                raise self._call_error(exc) from exc
+        body = await self._body(self._client.send_batch_sms_with_options_async, req)
         code = str(body.get("Code"))
         if code == "OK":
             biz = str(body.get("BizId"))
@@ -231,17 +197,11 @@ class AliyunChannel:
             template_code=m.template_code, template_param=json.dumps(dict(m.params), ensure_ascii=False),
             out_id=m.idempotency_key)
         try:
-            resp = await self._client.send_sms_with_options_async(req, self._runtime())
-            body: dict[str, Any] = resp.body.to_map() if resp.body is not None else {}
-        except (TeaException, UnretryableException) as exc:
-            code = getattr(exc, "code", None)
-            if isinstance(exc, TeaException) and code in (_PER_NUMBER_CAP | _PER_NUMBER_BAD):
-                body = {"Code": code, "Message": getattr(exc, "message", "")}
-            else:
-                err = self._call_error(exc)
-                if raise_whole:
-                    raise err from exc
-                return SubmitResult(m.message_id, None, err)
+            body = await self._body(self._client.send_sms_with_options_async, req)
+        except ChannelError as failed:
+            if raise_whole:
+                raise
+            return SubmitResult(m.message_id, None, failed)
         code = str(body.get("Code"))
         if code == "OK":
             pid = f"{body.get('BizId')}:{national(m.phone)}"
@@ -259,9 +219,7 @@ class AliyunChannel:
         return []
 
     def verify_webhook(self, request: WebhookRequest) -> bool:
-        if not self._webhook_token:
-            return False
-        return hmac.compare_digest(request.query.get("token", ""), self._webhook_token)
+        return token_matches(request, self._webhook_token)
 
     def parse_webhook(self, request: WebhookRequest) -> list[ChannelEvent]:
         payload = json.loads(request.body)
@@ -277,23 +235,15 @@ class AliyunChannel:
                     DeliveryStatus.EXPIRED if "EXPIRED" in err.upper() else DeliveryStatus.FAILED)
                 events.append(DeliveryReport(
                     provider_id=f"{item['biz_id']}:{item.get('phone_number', '')}", status=status,
-                    error_code=None if ok else err or None, done_at=_cn_time(item.get("report_time")), raw=raw))
+                    error_code=None if ok else err or None, done_at=cn_time(item.get("report_time")), raw=raw))
             elif "content" in item:  # SmsUp
                 phone = str(item.get("phone_number", ""))
                 events.append(InboundMessage(
                     phone=("+86" + phone) if len(phone) == 11 and phone.startswith("1") else phone,
-                    text=str(item.get("content", "")), received_at=_cn_time(item.get("send_time")),
+                    text=str(item.get("content", "")), received_at=cn_time(item.get("send_time")),
                     provider_id=str(item["sequence_id"]) if item.get("sequence_id") is not None else None, raw=raw))
         return events
 
     async def query_status(self, idempotency_keys: Sequence[str]) -> dict[str, SubmitResult | None]:
         raise NotImplementedError("Aliyun QuerySendDetails looks up by phone and BizId, not by client reference")
 
-
-def _cn_time(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=_CN)
-    except ValueError:
-        return None

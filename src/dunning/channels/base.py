@@ -37,12 +37,15 @@ from dunning.errors import ChannelError
 
 @dataclass(frozen=True, slots=True)
 class Capabilities:
+    """What a channel kind can do, declared on its class. The defaults describe the common case: a free-text
+    channel with receipts and replies, no rate of its own and no status lookup."""
+
     max_batch: int
-    max_rate: float | None
-    free_text: bool
-    template_based: bool
-    delivery_reports: bool
-    inbound: bool
+    max_rate: float | None = None
+    free_text: bool = True
+    template_based: bool = False
+    delivery_reports: bool = True
+    inbound: bool = True
     status_query: bool = False
 
 

@@ -54,6 +54,7 @@ from dunning.channels.base import (
     SubmitResult,
     WebhookRequest,
 )
+from dunning.channels.dlr import receipt_fields, stat_status
 from dunning.channels.registry import register
 from dunning.config import ChannelSettings
 from dunning.domain.sms import ALPHABETS, fits
@@ -63,16 +64,6 @@ from dunning.errors import (
     RateLimitedError,
     TransientChannelError,
 )
-
-_STAT = {
-    "DELIVRD": DeliveryStatus.DELIVERED,
-    "DELIVERED": DeliveryStatus.DELIVERED,
-    "EXPIRED": DeliveryStatus.EXPIRED,
-    "UNDELIV": DeliveryStatus.FAILED,
-    "REJECTD": DeliveryStatus.FAILED,
-    "FAILED": DeliveryStatus.FAILED,
-    "DELETED": DeliveryStatus.FAILED,
-}
 
 
 def _kannel_status(kind: int, stat: str) -> DeliveryStatus:
@@ -84,7 +75,6 @@ def _kannel_status(kind: int, stat: str) -> DeliveryStatus:
         return DeliveryStatus.EXPIRED if stat.upper() == "EXPIRED" else DeliveryStatus.FAILED
     return DeliveryStatus.UNKNOWN
 
-_RECEIPT_FIELD = re.compile(r"(?i)\b(stat|err)\s*:\s*([^\s]*)")
 _NACK = re.compile(r"NACK/(0x[0-9a-fA-F]+)")
 
 
@@ -100,15 +90,7 @@ def _unknown(detail: str) -> ChannelError:
 @register("http")
 class HttpChannel:
     kind: ClassVar[str] = "http"
-    capabilities: ClassVar[Capabilities] = Capabilities(
-        max_batch=500,
-        max_rate=None,
-        free_text=True,
-        template_based=False,
-        delivery_reports=True,
-        inbound=True,
-        status_query=False,
-    )
+    capabilities: ClassVar[Capabilities] = Capabilities(max_batch=500)
 
     def __init__(self, name: str, settings: ChannelSettings, *, transport: httpx.AsyncBaseTransport | None = None,
                  **_io: object) -> None:
@@ -361,7 +343,7 @@ class HttpChannel:
         q = request.query
         if "ref" in q:
             reply = q.get("reply", "")
-            fields = {k.lower(): v for k, v in _RECEIPT_FIELD.findall(reply)}
+            fields = receipt_fields(reply)
             try:
                 kind = int(q.get("type", "0"))
             except ValueError:
@@ -388,7 +370,7 @@ class HttpChannel:
             if kind == "dlr":
                 events.append(DeliveryReport(
                     provider_id=str(e.get("id", "")),
-                    status=_STAT.get(str(e.get("status", "")).upper(), DeliveryStatus.UNKNOWN),
+                    status=stat_status(str(e.get("status", ""))),
                     error_code=str(e["err"]) if e.get("err") not in (None, "") else None,
                     done_at=_iso(e.get("done_at")), raw=raw))
             elif kind == "mo":

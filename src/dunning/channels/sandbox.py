@@ -76,15 +76,7 @@ class _Units:
 @register("sandbox")
 class SandboxChannel:
     kind: ClassVar[str] = "sandbox"
-    capabilities: ClassVar[Capabilities] = Capabilities(
-        max_batch=1000,
-        max_rate=None,
-        free_text=True,
-        template_based=False,
-        delivery_reports=True,
-        inbound=True,
-        status_query=False,
-    )
+    capabilities: ClassVar[Capabilities] = Capabilities(max_batch=1000)
 
     def __init__(self, name: str, settings: ChannelSettings, **_io: object) -> None:
         self.name = name

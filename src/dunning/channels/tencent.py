@@ -24,12 +24,10 @@ Contract (beyond :mod:`dunning.channels.base`):
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
-from zoneinfo import ZoneInfo
 
 from tencentcloud.common import credential
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
@@ -49,24 +47,22 @@ from dunning.channels.base import (
     WebhookRequest,
 )
 from dunning.channels.registry import register
+from dunning.channels.templated import (
+    TemplatedOptions,
+    cn_time,
+    per_number_cap,
+    secret,
+    send_grouped,
+    token_matches,
+)
 from dunning.config import ChannelSettings
 from dunning.errors import ChannelError, PermanentChannelError, RateLimitedError, TransientChannelError
-
-_CN = ZoneInfo("Asia/Shanghai")
 
 
 @register("tencent")
 class TencentChannel:
     kind: ClassVar[str] = "tencent"
-    capabilities: ClassVar[Capabilities] = Capabilities(
-        max_batch=1000,
-        max_rate=None,
-        free_text=False,
-        template_based=True,
-        delivery_reports=True,
-        inbound=True,
-        status_query=False,
-    )
+    capabilities: ClassVar[Capabilities] = Capabilities(max_batch=1000, free_text=False, template_based=True)
 
     def __init__(self, name: str, settings: ChannelSettings, **_io: object) -> None:
         self.name = name
@@ -75,15 +71,12 @@ class TencentChannel:
         self.scheme = str(o.get("scheme", "https"))
         self.region = str(o.get("region", "ap-guangzhou"))
         self.sdk_app_id = str(o.get("sdk_app_id", ""))
-        self.sign_name = str(o.get("sign_name", ""))
-        self.per_call = min(200, int(o.get("batch_size", 200)))
-        self.concurrency = int(o.get("concurrency", 8))
         self.timeout = int(float(o.get("timeout", 10.0)))
-        self.per_number_retry_after = float(o.get("per_number_retry_after", 3600.0))
-        s = settings.secrets
-        self._secret_id = s["secret_id"].get_secret_value() if "secret_id" in s else str(o.get("secret_id", ""))
-        self._secret_key = s["secret_key"].get_secret_value() if "secret_key" in s else ""
-        self._webhook_token = s["webhook_token"].get_secret_value() if "webhook_token" in s else ""
+        t = TemplatedOptions.from_settings(settings, max_per_call=200)
+        self.sign_name, self.per_call, self.concurrency = t.sign_name, t.per_call, t.concurrency
+        self.per_number_retry_after, self._webhook_token = t.per_number_retry_after, t.webhook_token
+        self._secret_id = secret(settings, "secret_id", option=True)
+        self._secret_key = secret(settings, "secret_key")
         self._client: SmsClient | None = None
 
     async def open(self) -> None:
@@ -122,10 +115,8 @@ class TencentChannel:
 
     def _number_error(self, code: str, msg: str) -> ChannelError:
         if code.startswith("LimitExceeded.PhoneNumber"):
-            err = RateLimitedError(f"该号码触发腾讯云频次限制（{code}）：{msg}", f"per-number cap ({code})",
-                                   retry_after=self.per_number_retry_after)
-            err.code = "channel.per_number_cap"
-            return err
+            return per_number_cap(f"该号码触发腾讯云频次限制（{code}）：{msg}", f"per-number cap ({code})",
+                                  self.per_number_retry_after)
         if code.startswith("InternalError"):
             return TransientChannelError(f"腾讯云服务异常（{code}）：{msg}", f"Tencent error ({code})")
         return PermanentChannelError(f"腾讯云拒绝该号码（{code}）：{msg}", f"Tencent rejected number ({code}): {msg}",
@@ -135,40 +126,12 @@ class TencentChannel:
         if len(messages) > self.capabilities.max_batch:
             raise ValueError(f"batch of {len(messages)} exceeds max_batch {self.capabilities.max_batch}")
         await self.open()
-        results: dict[int, SubmitResult] = {}
-        groups: dict[tuple[str, tuple[str, ...], str], list[OutboundMessage]] = {}
-        for m in messages:
-            if not m.template_code:
-                results[m.message_id] = SubmitResult(m.message_id, None, PermanentChannelError(
-                    "腾讯云只能发送已报备的模板短信：该消息缺少模板 ID", "Tencent needs a template id",
-                    code="channel.template_required"))
-                continue
-            key = (m.template_code, tuple(str(v) for v in m.params.values()), m.signature or self.sign_name)
-            groups.setdefault(key, []).append(m)
-        calls = [(k, g[i : i + self.per_call]) for k, g in groups.items() for i in range(0, len(g), self.per_call)]
-        sem = asyncio.Semaphore(self.concurrency)
-
-        async def run(key: tuple[str, tuple[str, ...], str], chunk: list[OutboundMessage]
-                      ) -> list[SubmitResult] | ChannelError:
-            async with sem:
-                try:
-                    return await self._send_group(key, chunk)
-                except ChannelError as exc:
-                    return exc
-
-        outcomes = await asyncio.gather(*(run(k, c) for k, c in calls))
-        whole: list[ChannelError] = []
-        for (_, chunk), outcome in zip(calls, outcomes, strict=True):
-            if isinstance(outcome, ChannelError):
-                whole.append(outcome)
-                for m in chunk:
-                    results[m.message_id] = SubmitResult(m.message_id, None, outcome)
-            else:
-                for r in outcome:
-                    results[r.message_id] = r
-        if whole and len(whole) == len(calls) and not any(r.accepted for r in results.values()):
-            raise whole[0]
-        return [results[m.message_id] for m in messages]
+        return await send_grouped(
+            messages, per_call=self.per_call, concurrency=self.concurrency, send=self._send_group,
+            key=lambda m: (str(m.template_code), tuple(str(v) for v in m.params.values()), m.signature or self.sign_name),
+            missing_template=lambda: PermanentChannelError(
+                "腾讯云只能发送已报备的模板短信：该消息缺少模板 ID", "Tencent needs a template id",
+                code="channel.template_required"))
 
     async def _send_group(self, key: tuple[str, tuple[str, ...], str], chunk: list[OutboundMessage]
                           ) -> list[SubmitResult]:
@@ -209,9 +172,7 @@ class TencentChannel:
         return []
 
     def verify_webhook(self, request: WebhookRequest) -> bool:
-        if not self._webhook_token:
-            return False
-        return hmac.compare_digest(request.query.get("token", ""), self._webhook_token)
+        return token_matches(request, self._webhook_token)
 
     def parse_webhook(self, request: WebhookRequest) -> list[ChannelEvent]:
         payload = json.loads(request.body)
@@ -228,7 +189,7 @@ class TencentChannel:
                     DeliveryStatus.EXPIRED if "EXPIRED" in err.upper() else DeliveryStatus.FAILED)
                 events.append(DeliveryReport(provider_id=str(item["sid"]), status=status,
                                              error_code=None if ok else err or None,
-                                             done_at=_cn_time(item.get("user_receive_time")), raw=raw))
+                                             done_at=cn_time(item.get("user_receive_time")), raw=raw))
             elif "text" in item:  # reply
                 ts = item.get("time")
                 events.append(InboundMessage(
@@ -240,11 +201,3 @@ class TencentChannel:
     async def query_status(self, idempotency_keys: Sequence[str]) -> dict[str, SubmitResult | None]:
         raise NotImplementedError("Tencent SMS has no lookup by SessionContext")
 
-
-def _cn_time(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=_CN)
-    except ValueError:
-        return None

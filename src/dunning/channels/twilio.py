@@ -72,15 +72,7 @@ class _RebasedHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
 @register("twilio")
 class TwilioChannel:
     kind: ClassVar[str] = "twilio"
-    capabilities: ClassVar[Capabilities] = Capabilities(
-        max_batch=500,
-        max_rate=None,
-        free_text=True,
-        template_based=False,
-        delivery_reports=True,
-        inbound=True,
-        status_query=False,
-    )
+    capabilities: ClassVar[Capabilities] = Capabilities(max_batch=500)
 
     def __init__(self, name: str, settings: ChannelSettings, **_io: object) -> None:
         self.name = name

@@ -8,6 +8,8 @@ import polars as pl
 from sqlalchemy import Executable, Table, text
 from sqlalchemy.orm import Session
 
+from dunning.db.pgcopy import copy_frame_in
+
 BATCH_ROWS = 50_000
 
 
@@ -19,6 +21,8 @@ def bulk_insert(session: Session, table: Table, frame: pl.DataFrame) -> int:
     conn = session.connection()
     if conn.dialect.name == "postgresql":
         raw: Any = conn.connection.dbapi_connection
+        if not any(dtype.is_nested() or dtype == pl.Object for dtype in frame.dtypes):
+            return copy_frame_in(raw, table.name, frame)  # Polars writes the CSV: no Python object per row
         with raw.cursor() as cur:
             collist = ", ".join(f'"{c}"' for c in cols)
             with cur.copy(f'COPY "{table.name}" ({collist}) FROM STDIN') as copy:

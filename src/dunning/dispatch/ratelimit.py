@@ -172,6 +172,32 @@ class GcraLimiter:
         self.store.update(key, step)
         return wait[0]
 
+    def reserve(self, key: str, n: int, horizon: float) -> tuple[bool, float]:
+        """Take ``n`` cells for the earliest slot within ``horizon`` seconds: ``(True, at)`` — they are yours, to be
+        sent at ``at`` (on :attr:`clock`, now or later); ``(False, wait)`` — no slot that soon, ask again in ``wait``
+        seconds.
+
+        The decision is :meth:`decide`'s, made ahead of time: the cells are the ones :meth:`decide` would grant
+        at the slot, so the window promise holds when the caller sends at the slot, up to ``jitter`` late (a
+        caller later than that must not use them). A caller that reserves while its previous cells are on the
+        wire takes the limiter (a thread hop, a store round trip) off the path from slot to send, so scheduling
+        delays of a busy process cost no cells as long as they stay within ``jitter``.
+        """
+        out = [False, 0.0]
+
+        def step(old: float | None) -> float | None:
+            now = self.clock()
+            start = max(old if old is not None else now, now - self.jitter)
+            due = start + (n - 1) * self.interval - max(self.tolerance, (n - 1) * self.interval) - now
+            if due > horizon + 1e-9:
+                out[:] = [False, due - horizon]
+                return None
+            out[:] = [True, now + max(0.0, due)]
+            return start + n * self.interval
+
+        self.store.update(key, step)
+        return bool(out[0]), float(out[1])
+
     async def acquire(self, key: str, n: int, *, on_wait: Callable[[], bool] | None = None) -> bool:
         """Wait until ``n`` cells are granted. ``on_wait`` is asked between sleeps; False abandons the wait."""
         while True:

@@ -83,7 +83,7 @@ def process_holder() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def _holder_is_dead(holder: str | None) -> bool:
+def holder_is_dead(holder: str | None) -> bool:
     """True only when the holder is a process of this host that no longer exists."""
     if not holder:
         return True
@@ -238,7 +238,7 @@ class CampaignLease:
                 self.previous_holder = None
                 return True
             holder, expires = row[0], float(row[1])
-            if holder is not None and holder != self.holder and expires > now and not _holder_is_dead(holder):
+            if holder is not None and holder != self.holder and expires > now and not holder_is_dead(holder):
                 return False
             cond = DISPATCH_STATE.c.holder.is_(None) if holder is None else DISPATCH_STATE.c.holder == holder
             res = conn.execute(

@@ -20,7 +20,8 @@ import polars as pl
 from jinja2 import Environment, select_autoescape
 from markupsafe import Markup
 
-from dunning.reporting.outcomes import CARRIER_ZH, HOLDOUT
+from dunning.domain.carriers import CARRIER_ZH
+from dunning.reporting.settings import HOLDOUT
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """The tender report (score sheet, evaluator matrix, conflicts, award) as tables for the HTML page and as an
-Excel workbook (xlsxwriter through Polars, as the campaign report); commission statements as CSV or XLSX."""
+Excel workbook (the shared safe writer, :mod:`dunning.exports`, as the campaign report); commission statements as
+CSV or XLSX."""
 
 from __future__ import annotations
 

@@ -10,7 +10,6 @@ nothing has moved for ``follow_timeout`` seconds (the worker carries on; the cal
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +23,7 @@ from dunning.db.models import AuditEvent, Campaign, Message
 from dunning.dispatch.engine import DispatchOutcome, Progress
 from dunning.domain.states import CAMPAIGN_STATE_ZH, CampaignState, MessageState
 from dunning.errors import ConfigError, StateError
+from dunning.reporting.stats import wilson_interval
 from dunning.services import audit
 from dunning.services.campaigns.held import how_to_resolve
 from dunning.services.campaigns.sending import campaign_window, run_dispatch, start_dispatch
@@ -33,24 +33,6 @@ from dunning.services.identity.users import Role, require_role
 from dunning.services.templates import missing_channel_codes
 
 # --------------------------------------------------------------------------------------------------- pilot
-
-
-def wilson_upper(successes: int, n: int, z: float = 1.96) -> float:
-    return _wilson(successes, n, z)[1]
-
-
-def wilson_lower(successes: int, n: int, z: float = 1.96) -> float:
-    return _wilson(successes, n, z)[0]
-
-
-def _wilson(k: int, n: int, z: float) -> tuple[float, float]:
-    if n == 0:
-        return 0.0, 1.0
-    p = k / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def start_pilot(ctx: AppContext, campaign_id: int, *, actor: str,
@@ -138,7 +120,7 @@ def pilot_report(ctx: AppContext, campaign_id: int) -> dict[str, Any]:
     sent = sum(v for k, v in states.items() if k in ("submitted", "delivered", "failed", "expired", "held"))
     delivered = states.get("delivered", 0)
     rate = delivered / sent if sent else 0.0
-    upper = wilson_upper(delivered, sent)
+    upper = wilson_interval(delivered, sent)[1]
     t = spec.pilot.thresholds
     opt_rate = opt_outs / sent if sent else 0.0
     # A small pilot is judged on evidence: no-go when the delivery rate is significantly below the threshold
@@ -148,7 +130,7 @@ def pilot_report(ctx: AppContext, campaign_id: int) -> dict[str, Any]:
                           "ok": sent > 0 and upper >= t.min_delivery_rate},
         "block_findings": {"value": blocks, "threshold": t.max_block_findings, "ok": blocks <= t.max_block_findings},
         "opt_out_rate": {"value": round(opt_rate, 4), "threshold": t.max_opt_out_rate,
-                         "ok": wilson_lower(opt_outs, sent) <= t.max_opt_out_rate},
+                         "ok": wilson_interval(opt_outs, sent)[0] <= t.max_opt_out_rate},
     }
     return {"campaign_id": campaign_id, "state": c.state, "sample": c.pilot_summary.get("sample", 0),
             "sent": sent, "delivered": delivered, "states": states, "checks": checks,

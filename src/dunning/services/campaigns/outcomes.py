@@ -1,9 +1,8 @@
 """Outcomes of a campaign: read its messages, the loans' payments and replies as frames, compute everything.
 
 Reads only (no transaction writes, no audit). The computation is :mod:`dunning.reporting.outcomes`; this module
-turns rows into frames with UTC times. On SQLite the times come back as the text they were stored as (naive UTC
-from the ORM and the dispatcher, or with an offset from bulk inserts of zoned values), so they are parsed in one
-vectorised pass; on PostgreSQL they are ``timestamptz`` already.
+turns rows into frames with UTC times (:func:`dunning.db.frames.utc_times`: on SQLite the times come back as the
+text they were stored as, on PostgreSQL as ``timestamptz``).
 """
 
 from __future__ import annotations
@@ -15,46 +14,19 @@ from typing import Any
 import polars as pl
 from sqlalchemy.orm import Session
 
+from dunning.db.frames import utc_times
 from dunning.db.models import Campaign
 from dunning.errors import NotFoundError
-from dunning.reporting.outcomes import (
+from dunning.reporting.frames import (
     MESSAGES_SCHEMA,
     PAYMENTS_SCHEMA,
     REPLIES_SCHEMA,
     TOUCHES_SCHEMA,
-    UTC_US,
-    CampaignOutcomes,
     OutcomeFrames,
-    OutcomeSettings,
-    compute_outcomes,
 )
+from dunning.reporting.outcomes import CampaignOutcomes, compute_outcomes
+from dunning.reporting.settings import OutcomeSettings
 from dunning.services.context import AppContext
-
-_OFFSET = r"([+-]\d\d):?(\d\d)$"
-
-
-def utc_times(col: str) -> pl.Expr:
-    """A column of stored times as ``Datetime("us", "UTC")``: text with or without an offset (naive = UTC), or
-    datetimes with or without a zone."""
-    return pl.col(col).map_batches(_to_utc, return_dtype=UTC_US)
-
-
-def _to_utc(s: pl.Series) -> pl.Series:
-    if s.dtype == pl.Null:
-        return s.cast(UTC_US)
-    if isinstance(s.dtype, pl.Datetime):
-        zoned = s if s.dtype.time_zone is not None else s.dt.replace_time_zone("UTC")
-        return zoned.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
-    if s.dtype != pl.String:
-        raise TypeError(f"cannot read times from a {s.dtype} column")
-    frame = s.to_frame("t").select(
-        pl.col("t").str.replace("T", " ", literal=True).str.replace(r"Z$", "+00:00").alias("t"))
-    c = pl.col("t")
-    hours = c.str.extract(_OFFSET, 1).cast(pl.Int32)
-    minutes = c.str.extract(_OFFSET, 2).cast(pl.Int32)
-    offset = (hours * 60 + hours.sign() * minutes).fill_null(0)
-    base = c.str.replace(_OFFSET, "").str.to_datetime("%Y-%m-%d %H:%M:%S%.f", time_unit="us", time_zone="UTC")
-    return frame.select((base - pl.duration(minutes=offset)).alias(s.name)).to_series()
 
 
 def _fetch(session: Session, sql: str, params: dict[str, Any], schema: dict[str, pl.DataType],

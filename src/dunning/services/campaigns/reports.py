@@ -11,7 +11,9 @@ from typing import Any
 import polars as pl
 
 from dunning.db.bulk import read_frame
+from dunning.domain.carriers import CARRIER_ZH
 from dunning.exports import write_xlsx_sheets
+from dunning.reporting.formatting import KINDS
 from dunning.reporting.html import (
     TextBlock,
     arm_label,
@@ -26,7 +28,8 @@ from dunning.reporting.html import (
     uplift_verdict,
     write_report,
 )
-from dunning.reporting.outcomes import CARRIER_ZH, CampaignOutcomes, OutcomeSettings
+from dunning.reporting.outcomes import CampaignOutcomes
+from dunning.reporting.settings import OutcomeSettings
 from dunning.services.calendar import next_year_warning
 from dunning.services.campaigns.lifecycle import status
 from dunning.services.campaigns.outcomes import campaign_outcomes
@@ -117,49 +120,6 @@ class OutcomeView:
     tables: list[ReportTable]
 
 
-# Column kinds: how a value is shown on a page and stored in a spreadsheet.
-_Fmt = Callable[[Any], str]
-
-
-def _int(v: Any) -> str:
-    return "—" if v is None else f"{int(v):,}"
-
-
-def _pct(v: Any) -> str:
-    return "—" if v is None else f"{v:.1%}"
-
-
-def _pp(v: Any) -> str:
-    return "—" if v is None else f"{v:+.1f}"
-
-
-def _yuan(v: Any) -> str:
-    return "—" if v is None else f"¥{v:,.2f}"
-
-
-def _days(v: Any) -> str:
-    return "—" if v is None else f"{v:.1f}"
-
-
-def _p(v: Any) -> str:
-    return "—" if v is None else ("<0.001" if v < 0.001 else f"{v:.3f}")
-
-
-def _text(v: Any) -> str:
-    return "—" if v is None else str(v)
-
-
-# kind -> (format a spreadsheet value for a page, turn a raw column into the spreadsheet value)
-_KINDS: dict[str, tuple[_Fmt, Callable[[pl.Expr], pl.Expr]]] = {
-    "int": (_int, lambda e: e),
-    "pct": (_pct, lambda e: e.round(4)),
-    "pp": (_pp, lambda e: (e * 100).round(2)),
-    "yuan": (_yuan, lambda e: (e / 100).round(2)),
-    "days": (_days, lambda e: e.round(2)),
-    "p": (_p, lambda e: e),
-    "text": (_text, lambda e: e),
-}
-
 _METHOD_ZH = {"newcombe": "z 检验 + Newcombe", "stratified-wald": "分层加权 Wald"}
 
 _METRIC_COLS: list[tuple[str, str, str]] = [
@@ -196,9 +156,9 @@ def _table(key: str, title: str, sheet: str, frame: pl.DataFrame, cols: list[tup
                                  if c in frame.columns)) if frame.height else frame
     if "method" in shown.columns:
         shown = shown.with_columns(pl.col("method").replace(_METHOD_ZH))
-    xlsx = shown.select(*(_KINDS[k][1](pl.col(c)).alias(h) for c, h, k in present)) if present else pl.DataFrame()
+    xlsx = shown.select(*(KINDS[k][1](pl.col(c)).alias(h) for c, h, k in present)) if present else pl.DataFrame()
     # Page cells are formatted from the spreadsheet's values (yuan, percentage points), never from raw fen.
-    rows = [[_KINDS[k][0](v) for (_c, _h, k), v in zip(present, row, strict=True)]
+    rows = [[KINDS[k][0](v) for (_c, _h, k), v in zip(present, row, strict=True)]
             for row in xlsx.iter_rows()] if present else []
     return ReportTable(key=key, title=title, sheet=sheet, header=[h for _c, h, _k in present], rows=rows,
                        frame=xlsx, on_page=on_page)

@@ -15,11 +15,11 @@ from typing import Any
 import polars as pl
 
 from dunning.db.bulk import read_frame
+from dunning.db.frames import UTC_US, utc_times
 from dunning.domain.cases import CaseType
 from dunning.services.context import AppContext
 
 HELPED = ("instalment_plan", "payment_holiday")
-UTC_US = pl.Datetime("us", "UTC")
 
 
 @dataclass
@@ -40,15 +40,6 @@ class HardshipOutcomes:
         return asdict(self)
 
 
-def _utc(frame: pl.DataFrame, col: str) -> pl.Expr:
-    c = pl.col(col)
-    if frame.schema[col] == pl.Utf8:
-        c = c.str.to_datetime(time_unit="us", time_zone="UTC", format=None, strict=False)
-    elif getattr(frame.schema[col], "time_zone", None) is None:
-        c = c.dt.replace_time_zone("UTC")
-    return c.cast(UTC_US)
-
-
 def hardship_outcomes(ctx: AppContext, *, window_days: int = 30) -> HardshipOutcomes:
     with ctx.db.transaction() as s:
         cases = read_frame(s, f"SELECT id, loan_ids, opened_at, outcome FROM cases WHERE type = "  # nosec B608  # a constant of code, values bound
@@ -60,13 +51,13 @@ def hardship_outcomes(ctx: AppContext, *, window_days: int = 30) -> HardshipOutc
     cases = cases.with_columns(
         pl.col("loan_ids").map_elements(lambda v: v if isinstance(v, list) else json.loads(v or "[]"),
                                         return_dtype=pl.List(pl.Utf8)).alias("loan_id"),
-        _utc(cases, "opened_at").alias("opened_at"),
+        utc_times("opened_at"),
         pl.when(pl.col("outcome").is_in(HELPED)).then(pl.lit("helped")).otherwise(pl.lit("not_helped")).alias("group"),
     ).explode("loan_id")
     if pays.is_empty():
         pays = pl.DataFrame(schema={"loan_id": pl.Utf8, "amount_fen": pl.Int64, "paid_at": UTC_US})
     else:
-        pays = pays.with_columns(_utc(pays, "paid_at").alias("paid_at"))
+        pays = pays.with_columns(utc_times("paid_at"))
     window = timedelta(days=window_days)
     hits = (cases.join(pays, on="loan_id", how="inner")
             .filter((pl.col("paid_at") >= pl.col("opened_at")) & (pl.col("paid_at") < pl.col("opened_at") + window))

@@ -2,7 +2,7 @@
 
 Only the subset an ESME transceiver uses: bind_*, unbind, enquire_link, submit_sm, deliver_sm, query_sm, their
 responses and generic_nack. Encoding is hand-rolled with ``struct`` because it sits on the hot path (one
-submit_sm and one deliver_sm per message part at thousands per second); see :mod:`dunning.channels.smpp`.
+submit_sm and one deliver_sm per message part at thousands per second); see :mod:`dunning.channels.smpp.channel`.
 
 Contracts:
 

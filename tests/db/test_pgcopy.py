@@ -1,0 +1,55 @@
+"""The PostgreSQL COPY lanes (issue #23) carry every value a frame can hold unchanged, both ways."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+
+import polars as pl
+import psycopg
+import pytest
+from polars.testing import assert_frame_equal
+
+from dunning.db.pgcopy import CHUNK_ROWS, copy_frame_in, copy_query_out
+
+SCHEMA = {"id": pl.Int64, "txt": pl.Utf8, "flag": pl.Boolean, "at": pl.Datetime("us", "UTC"),
+          "day": pl.Date, "amount": pl.Float64}
+TRICKY = ["", "逾期提醒，请于 25 日前还款。", 'he said "pay", ok', "two\nlines", "a,b;c", "tab\there", "  ", "\\"]
+
+
+@pytest.fixture
+def conn(pg_url: str) -> Iterator[psycopg.Connection]:
+    c = psycopg.connect(pg_url.replace("postgresql+psycopg", "postgresql"))
+    c.execute("CREATE TABLE t (id bigint, txt text, flag boolean, at timestamptz, day date, amount double precision)")
+    yield c
+    c.close()
+
+
+def _frame(n: int) -> pl.DataFrame:
+    return pl.DataFrame({
+        "id": list(range(n)),
+        "txt": [None if i % 9 == 0 else TRICKY[i % len(TRICKY)] for i in range(n)],
+        "flag": [None if i % 7 == 0 else i % 2 == 0 for i in range(n)],
+        "at": [None if i % 5 == 0 else datetime(2026, 11, 23, i % 24, i % 60, i % 60, i % 999_999, tzinfo=UTC)
+               for i in range(n)],
+        "day": [None if i % 4 == 0 else date(2026, 1 + i % 12, 1 + i % 28) for i in range(n)],
+        "amount": [None if i % 6 == 0 else i * 1.25 for i in range(n)],
+    }, schema=SCHEMA)
+
+
+def test_a_frame_goes_in_and_comes_back_unchanged(conn: psycopg.Connection) -> None:
+    frame = _frame(CHUNK_ROWS + 17)  # more than one chunk on the way in
+    assert copy_frame_in(conn, "t", frame) == frame.height
+    rows = conn.execute("SELECT id, txt, txt IS NULL FROM t WHERE id IN (0, 1, 8) ORDER BY id").fetchall()
+    assert rows == [(0, None, True), (1, TRICKY[1], False), (8, "", False)]  # an empty text is not NULL
+    back = copy_query_out(conn, "SELECT * FROM t WHERE id >= %s ORDER BY id", (0,), SCHEMA)
+    assert_frame_equal(back, frame)
+
+
+def test_parameters_are_bound_and_an_empty_result_keeps_its_schema(conn: psycopg.Connection) -> None:
+    copy_frame_in(conn, "t", _frame(50))
+    evil = "x'); DROP TABLE t; --"
+    assert copy_query_out(conn, "SELECT id FROM t WHERE txt = %s", (evil,), {"id": pl.Int64}).height == 0
+    empty = copy_query_out(conn, "SELECT * FROM t WHERE id < %s", (0,), SCHEMA)
+    assert empty.schema == pl.Schema(SCHEMA) and empty.height == 0
+    assert conn.execute("SELECT count(*) FROM t").fetchone() == (50,)
