@@ -151,21 +151,15 @@ def list_campaigns(ctx: AppContext, viewer: Principal, f: CampaignFilter,
     return page_of(items, total, req, sort)
 
 
+EXPORT_COLUMNS = {"批次": "campaign_id", "名称": "name", "业务日期": "as_of", "状态": "state_zh", "通道": "channel",
+                  "待发送总数": "to_send", "已发送": "done", "已送达": "delivered", "失败/过期": "failed",
+                  "已抑制": "suppressed"}
+
+
 def export_frame(page: ListPage[CampaignProgress]) -> pl.DataFrame:
-    rows = page.items
-    return pl.DataFrame({
-        "批次": [r.campaign_id for r in rows],
-        "名称": [r.name for r in rows],
-        "业务日期": [r.as_of for r in rows],
-        "状态": [r.state_zh for r in rows],
-        "通道": [r.channel for r in rows],
-        "待发送总数": [r.to_send for r in rows],
-        "已发送": [r.done for r in rows],
-        "已送达": [r.delivered for r in rows],
-        "失败/过期": [r.failed for r in rows],
-        "已抑制": [r.suppressed for r in rows],
-    }, schema_overrides={"批次": pl.Int64, "待发送总数": pl.Int64, "已发送": pl.Int64, "已送达": pl.Int64,
-                         "失败/过期": pl.Int64, "已抑制": pl.Int64})
+    counts = ("批次", "待发送总数", "已发送", "已送达", "失败/过期", "已抑制")
+    return pl.DataFrame({zh: [getattr(r, attr) for r in page.items] for zh, attr in EXPORT_COLUMNS.items()},
+                        schema_overrides=dict.fromkeys(counts, pl.Int64))
 
 
 # ------------------------------------------------------------------------------------- one campaign, keyset list
