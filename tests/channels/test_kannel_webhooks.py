@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from dunning.config import ChannelSettings
 from dunning.db.models import Message, PhoneFlag
-from dunning.entrypoints.api import create_app
+from dunning.entrypoints.app import create_app
 from dunning.services.context import AppContext, build_context
 from dunning.testing import FrozenClock
 from tests.conftest import make_settings

@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from dunning.config import get_settings
 from dunning.entrypoints.cli.app import app
+from dunning.entrypoints.cli.common import handled
 
 AS_OF = "2026-11-23"
 MORNING = "2026-11-23T02:00:00+00:00"  # 10:00 Asia/Shanghai: inside the send window
@@ -226,3 +228,17 @@ def test_a_failed_pilot_exits_non_zero(run: Run, portfolio: Path, tmp_path: Path
     r = run("campaign", "pilot", str(plan["campaign_id"]))
     assert r.exception is None and r.code == 1, r.text
     assert "未达标" in r.out and "✗ 送达率" in r.out, r.text
+
+
+def test_the_error_code_is_printed_not_eaten_as_markup(run: Run) -> None:
+    """``[campaign.not_found]`` looks like a Rich style tag: printed raw it vanished from the message."""
+    code = run("campaign", "show", "999", "--json").json()["error"]["code"]
+    r = run("campaign", "show", "999")
+    refused(r, f"[{code}]")
+
+
+def test_the_code_of_an_unnamed_mistake_is_printed(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(typer.Exit), handled():
+        raise FileNotFoundError(2, "No such file", "nope.csv")
+    err = capsys.readouterr().err
+    assert "[input.file_not_found]" in err and "nope.csv" in err, err

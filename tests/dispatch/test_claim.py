@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import event, select, update
 
 from dunning.config import ChannelSettings
+from dunning.db.bulk import Sql
 from dunning.db.models import Message
-from dunning.db.rawsql import Sql
 from dunning.dispatch import outbox
 from tests.dispatch.factories import bulk_campaign
 from tests.dispatch.support import BUSINESS_NOON, make_ctx
@@ -47,7 +47,7 @@ def test_a_message_cancelled_between_the_claims_read_and_write_is_not_claimed(tm
     other = make_ctx(tmp_path, {"sandbox": ChannelSettings(kind="sandbox")})  # a second process's connection
 
     def cancel_one(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
-        if statement.startswith("UPDATE messages SET state = 'submitting'"):
+        if statement.startswith("UPDATE messages SET state = ?, submitting_at = ?"):  # the claim's write
             with other.db.transaction() as s:
                 s.execute(update(Message).where(Message.id == victim).values(state="suppressed", reason="cancelled"))
 

@@ -137,11 +137,23 @@ def _dispatch_in_thread(ctx: AppContext, d: Any, cid: int) -> tuple[threading.Th
     return t, box
 
 
+def _sending(at_least: int) -> tuple[threading.Event, Any]:
+    """An event set once a run reports ``at_least`` messages submitted, and the ``on_progress`` that sets it."""
+    reached = threading.Event()
+
+    def on_progress(p: Progress) -> None:
+        if p.submitted >= at_least:
+            reached.set()
+
+    return reached, on_progress
+
+
 def _stop_after_a_second(ctx: AppContext, cid: int, stop: Any) -> tuple[DispatchOutcome, float]:
-    """Send on the slow channel in a thread, ``stop`` (pause or cancel) after a second, wait for the run to end;
-    returns its outcome and when the stop was asked for."""
-    t, box = _dispatch_in_thread(ctx, dispatcher(ctx, "slow"), cid)
-    time.sleep(1.0)
+    """Send on the slow channel in a thread, ``stop`` (pause or cancel) once about a second of it was submitted,
+    wait for the run to end; returns its outcome and when the stop was asked for."""
+    reached, on_progress = _sending(40)  # 50/s: about 0.8 s of sending
+    t, box = _dispatch_in_thread(ctx, dispatcher(ctx, "slow", on_progress=on_progress), cid)
+    assert reached.wait(timeout=30), "the run never got going"
     stop(ctx, cid, actor="ops")
     asked = time.time()
     t.join(timeout=30)
@@ -269,7 +281,7 @@ def test_a_silent_smsc_makes_reconciliation_hold_within_the_deadline_not_hang(
     vendor_peer.mute_queries(True)
     started = time.monotonic()
     said: list[str] = []
-    from dunning.dispatch.engine import reconcile
+    from dunning.dispatch.reconcile import reconcile
 
     async def go() -> dict[str, int]:
         try:
@@ -281,7 +293,7 @@ def test_a_silent_smsc_makes_reconciliation_hold_within_the_deadline_not_hang(
     got = asyncio.run(go())
     assert time.monotonic() - started < 5.0
     assert got == {"submitted": 0, "requeued": 0, "held": 5}
-    assert said and "查询" in said[0], "the command says what it waits for"
+    assert said and "核实" in said[0] and "Ctrl+C" in said[0], "the command says what it waits for"
     with ctx.db.transaction() as s:
         details = s.execute(select(Message.reason, Message.detail).where(Message.campaign_id == cid)).all()
     assert all(r == "query_failed" and "未应答 query_sm" in (d or "") for r, d in details)
@@ -317,8 +329,9 @@ def test_a_dead_senders_in_flight_messages_are_settled_by_the_providers_answer(
 
 def test_one_sender_per_campaign(ctx: AppContext, tmp_path: Path, peer: SmppPeer) -> None:
     cid = bulk_campaign(ctx, 100, channel="slow", phone_start=1)
-    t, box = _dispatch_in_thread(ctx, dispatcher(ctx, "slow"), cid)
-    time.sleep(0.5)
+    reached, on_progress = _sending(1)  # it holds the campaign's lease once it sends
+    t, box = _dispatch_in_thread(ctx, dispatcher(ctx, "slow", on_progress=on_progress), cid)
+    assert reached.wait(timeout=30), "the first sender never got going"
     other = make_ctx(tmp_path, {"slow": smpp_settings(peer.address, rate=50)},
                      database_url=ctx.settings.resolved_database_url)  # another process, as it were
     second = run(other, dispatcher(other, "slow"), cid)

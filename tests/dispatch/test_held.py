@@ -127,3 +127,47 @@ def test_cli_lists_and_resolves_held_messages(ctx: Any, tmp_path: Path) -> None:
     finally:
         get_settings.cache_clear()
     assert state_of(ctx, ids) == ["queued", "queued"]
+
+
+def test_api_lists_and_resolves_held_messages(ctx: Any) -> None:
+    """The HTTP API's held endpoints, end to end: list (masked phones, reason, hint), resolve with a reason
+    (compliance only, all or nothing), and the campaign's counts follow."""
+    from fastapi.testclient import TestClient
+
+    from dunning.entrypoints.api import create_app
+    from dunning.services.identity.auth import issue_token
+
+    cid = bulk_campaign(ctx, 6, channel="sandbox")
+    ids = hold(ctx, cid, 3)
+    client = TestClient(create_app(ctx))
+    compliance = {"Authorization": f"Bearer {issue_token(ctx, 'li.compliance', actor='admin')}"}
+    operator = {"Authorization": f"Bearer {issue_token(ctx, 'wang.operator', actor='admin')}"}
+    url = f"/api/v1/campaigns/{cid}/held"
+
+    r = client.get(url, headers=compliance)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["campaign_id"] == cid and body["held"] == 3 and "dunning messages" in body["hint"]
+    assert sorted(m["id"] for m in body["messages"]) == ids
+    assert all(m["reason"] == "crash_unreconciled" and "*" in m["phone"] for m in body["messages"])
+    assert client.get(url, headers=operator).status_code == 403
+    assert client.get("/api/v1/campaigns/999999/held", headers=compliance).status_code == 404
+
+    resolve_url = f"{url}/resolve"
+    assert client.post(resolve_url, headers=compliance,
+                       json={"ids": ids, "resolution": "as_sent", "reason": ""}).status_code == 422
+    assert client.post(resolve_url, headers=operator,
+                       json={"ids": ids, "resolution": "as_sent", "reason": "checked"}).status_code == 403
+    assert state_of(ctx, ids) == ["held"] * 3
+    r = client.post(resolve_url, headers=compliance,
+                    json={"ids": ids[:2], "resolution": "as_sent", "reason": "SMSC 日志确认"})
+    assert r.status_code == 200, r.text
+    r = client.post(resolve_url, headers=compliance,
+                    json={"ids": ids[2:], "resolution": "requeue", "reason": "SMSC 日志无记录"})
+    assert r.status_code == 200, r.text
+    assert state_of(ctx, ids) == ["submitted", "submitted", "queued"]
+    again = client.post(resolve_url, headers=compliance, json={"ids": ids[:1], "resolution": "requeue",
+                                                              "reason": "again"})
+    assert again.status_code == 409 and again.json()["error"]["code"].startswith("state")
+    body = client.get(url, headers=compliance).json()
+    assert body["held"] == 0 and body["messages"] == []

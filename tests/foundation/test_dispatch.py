@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 from zoneinfo import ZoneInfo
@@ -12,8 +13,9 @@ from sqlalchemy import func, select, update
 
 from dunning.channels.base import Capabilities, ChannelEvent, OutboundMessage, SubmitResult, WebhookRequest
 from dunning.db.models import Campaign, Message, MessagePart, Payment, PhoneFlag
-from dunning.dispatch.engine import Budget, Dispatcher, SendWindow, reconcile
+from dunning.dispatch.engine import Budget, Dispatcher, SendWindow
 from dunning.dispatch.ratelimit import GcraLimiter
+from dunning.dispatch.reconcile import reconcile
 from dunning.dispatch.retry import RetryPolicy
 from dunning.errors import PermanentChannelError, TransientChannelError
 from dunning.services.context import AppContext
@@ -25,8 +27,9 @@ WINDOW = SendWindow(TZ, datetime.strptime("09:00", "%H:%M").time(), datetime.str
 
 def dispatcher(ctx: AppContext, channel: object | None = None, **kw: object) -> Dispatcher:
     ch = channel or ctx.channel("sandbox")
-    return Dispatcher(db=ctx.db, channel=ch, channel_name="sandbox", window=WINDOW, clock=ctx.now,  # type: ignore[arg-type]
-                      limiter=GcraLimiter(rate=1e6, burst=1e6), batch_size=50, **kw)  # type: ignore[arg-type]
+    options: dict[str, object] = {"clock": ctx.now, **kw}
+    return Dispatcher(db=ctx.db, channel=ch, channel_name="sandbox", window=WINDOW,  # type: ignore[arg-type]
+                      limiter=GcraLimiter(rate=1e6, burst=1e6), batch_size=50, **options)  # type: ignore[arg-type]
 
 
 def states(ctx: AppContext, cid: int) -> dict[str, int]:
@@ -146,13 +149,12 @@ def test_two_loans_on_one_phone_get_one_message_a_day(ctx: AppContext) -> None:
 def test_paused_or_cancelled_campaign_sends_nothing_more(ctx: AppContext) -> None:
     cid = seed_campaign(ctx, phones(40))
     ch = RecordingChannel()
-    d = dispatcher(ctx, ch)
 
     def pause_after_first_batch(p: object) -> None:
         with ctx.db.transaction() as s:
             s.execute(update(Campaign).where(Campaign.id == cid).values(state="paused"))
 
-    d.on_progress = pause_after_first_batch
+    d = dispatcher(ctx, ch, on_progress=pause_after_first_batch)
     outcome = asyncio.run(d.run(cid))
     assert outcome.stopped == "paused"
     assert len(ch.log) == 20  # one batch (channel max_batch 20), then the pause took effect
@@ -166,12 +168,10 @@ def test_nothing_is_sent_outside_the_window_and_late_messages_expire(ctx: AppCon
     cid = seed_campaign(ctx, phones(5))
     ch = RecordingChannel()
     early = datetime(2026, 11, 23, 7, 30, tzinfo=TZ).astimezone(UTC)
-    d = dispatcher(ctx, ch)
-    d.clock = lambda: early
+    d = dispatcher(ctx, ch, clock=lambda: early)
     assert asyncio.run(d.run(cid)).stopped == "window_wait"
     late = datetime(2026, 11, 23, 20, 30, tzinfo=TZ).astimezone(UTC)
-    d.clock = lambda: late
-    out = asyncio.run(d.run(cid))
+    out = asyncio.run(replace(d, clock=lambda: late).run(cid))  # the same configuration, later
     assert out.stopped == "window_closed"
     assert ch.log == []
     assert states(ctx, cid) == {"expired": 5}

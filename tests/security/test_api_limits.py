@@ -7,7 +7,7 @@ import logging
 import pytest
 from fastapi.testclient import TestClient
 
-from dunning.entrypoints.api.logscrub import AccessLogScrubber
+from dunning.entrypoints.http.logscrub import AccessLogScrubber
 from dunning.services.identity.users import Role
 from tests.web.seed import Seeded
 

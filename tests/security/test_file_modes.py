@@ -55,7 +55,7 @@ def test_uploads_are_owner_only_and_a_refused_one_leaves_nothing(tmp_path: Path,
     import pytest
     from fastapi import UploadFile
 
-    from dunning.entrypoints.web import uploads
+    from dunning.entrypoints.http import uploads
     from dunning.errors import InputError
 
     ctx = build_context(Settings(data_dir=tmp_path / "d", secret_key="k"))  # type: ignore[arg-type]

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from dunning.channels.base import OutboundMessage
 from dunning.db.models import Message
-from dunning.entrypoints.api import create_app
+from dunning.entrypoints.app import create_app
 from dunning.services.context import build_context
 from dunning.services.demo import run_demo
 from dunning.services.guard.codefill import fill_code

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from dunning.db.models import AuditEvent, Message, VerificationAttempt
-from dunning.entrypoints.api import create_app
+from dunning.entrypoints.app import create_app
 from dunning.services.context import AppContext
 from dunning.services.identity.users import Role, add_user
 from dunning.services.verification.codes import code_for, stored_hash

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from dunning.entrypoints.api import create_app
+from dunning.entrypoints.app import create_app
 from dunning.services.context import AppContext
 from dunning.services.identity.users import add_user
 from tests.visits.conftest import AGENCY, HOME, World, approved, local

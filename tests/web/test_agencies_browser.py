@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from dunning.db.agency_models import BidScore, EvaluatorConflict, Tender
-from dunning.entrypoints.api import create_app
+from dunning.entrypoints.app import create_app
 from dunning.services.context import AppContext, build_context
 from dunning.testing import FrozenClock
 from tests.agencies.flow import APPROVER, EVAL1, EVAL2, MANAGER, PASSWORD, register, staff

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from dunning.db.models import AuditEvent
-from dunning.entrypoints.api import create_app
+from dunning.entrypoints.app import create_app
 from dunning.services.context import AppContext
 from dunning.services.identity import auth
 from dunning.services.identity.auth import AuthPolicy

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from dunning.config import ChannelSettings, Settings
 from dunning.db.models import Import, Message
-from dunning.entrypoints.api import create_app
+from dunning.entrypoints.app import create_app
 from dunning.services.context import AppContext, BusinessClock, build_context
 from dunning.services.identity.users import add_user
 from dunning.testing import generate_portfolio

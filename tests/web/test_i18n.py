@@ -8,9 +8,10 @@ from pathlib import Path
 
 from dunning.domain.cases import CASE_STATE_ZH, CASE_TYPE_ZH
 from dunning.domain.states import CAMPAIGN_STATE_ZH
-from dunning.entrypoints.web import case_pages, render
+from dunning.entrypoints.http import render
+from dunning.entrypoints.http.i18n import EN
+from dunning.entrypoints.web import case_pages
 from dunning.entrypoints.web.campaign_pages import NEXT_STEP
-from dunning.entrypoints.web.i18n import EN
 from dunning.services.identity.users import ROLE_ZH
 from dunning.services.queries import labels as code_labels
 from dunning.services.queries.campaigns import Funnel

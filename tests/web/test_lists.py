@@ -246,7 +246,7 @@ def test_trends_across_campaigns_by_day_segment_and_template(app: FastAPI, web_c
 def test_report_chart_legends_follow_the_console_language(app: FastAPI, seeded: Seeded) -> None:
     import json
 
-    from dunning.entrypoints.api.security import LANG_COOKIE
+    from dunning.entrypoints.http.security import LANG_COOKIE
 
     viewer = login_as(app, Role.VIEWER)
     url = f"/campaigns/{seeded.campaign_id}/report.html"

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 
-from dunning.entrypoints.api.security import Allow
+from dunning.entrypoints.http.security import Allow
 from dunning.services.identity.users import Role
 from tests.web.conftest import Browser, login_as
 from tests.web.seed import Seeded

@@ -14,7 +14,9 @@ PostgreSQL writes booleans as ``t``/``f``, read back as Polars booleans.
 
 from __future__ import annotations
 
+import functools
 import io
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import polars as pl
@@ -39,6 +41,25 @@ def copy_frame_in(dbapi_connection: Any, table: str, frame: pl.DataFrame) -> int
             cp.write(chunk.write_csv(include_header=False, null_value=_NULL, quote_style="non_numeric")
                      .encode("utf-8"))
     return frame.height
+
+
+def copy_rows_in(dbapi_connection: Any, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """``COPY`` plain Python rows (a few columns, tens of thousands of rows: psycopg adapts each value in C)."""
+    cols = ", ".join(_ident(c) for c in columns)
+    with dbapi_connection.cursor() as cur, cur.copy(f"COPY {_ident(table)} ({cols}) FROM STDIN") as cp:
+        for row in rows:
+            cp.write_row(row)
+
+
+@functools.cache
+def column_type(table: str, column: str) -> str:
+    """The PostgreSQL type of a mapped column (for the casts of ``unnest`` arrays), from the models' metadata."""
+    from sqlalchemy.dialects import postgresql
+
+    from dunning.db.models import Base
+
+    col = Base.metadata.tables[table].c[column]
+    return str(col.type.compile(dialect=postgresql.dialect()))
 
 
 def copy_query_out(dbapi_connection: Any, sql: str, params: Any = None,

@@ -2,9 +2,13 @@
 
 Exactly-once rests on the state machine, not on memory: a message is moved ``queued → submitting`` (with its
 idempotency key, committed) before the network call, and ``submitting → submitted`` with the provider id after.
-A crash in between leaves ``submitting`` rows that :func:`reconcile` settles — never a blind resend.
+A crash in between leaves ``submitting`` rows that :mod:`dunning.dispatch.reconcile` settles — never a blind
+resend.
 
-How a run goes (:meth:`Dispatcher.run`):
+A :class:`Dispatcher` is a frozen configuration: one can run several campaigns, each :meth:`Dispatcher.run`
+keeps its state in a :class:`_Run` of its own.
+
+How a run goes:
 
 1. Take the campaign's lease (:class:`~dunning.dispatch.state.CampaignLease`): one sender per campaign, so the
    ``submitting`` rows found now are a dead sender's orphans; reconcile them (provider query where the channel
@@ -22,9 +26,7 @@ How a run goes (:meth:`Dispatcher.run`):
    backoff with jitter and count towards the :class:`~dunning.dispatch.breaker.CircuitBreaker`, which stops
    the run with ``breaker`` after N consecutive failed calls. The service layer pauses the campaign with the
    reason and writes the audit event.
-5. Delivery reports and replies are polled while sending and handed to ``on_events`` (on a thread of their own,
-   so recording them overlaps the send path's database work) only after every batch that was on the wire when
-   they were polled has been recorded, so a receipt never arrives before the message part it settles.
+5. Delivery reports and replies are pumped while sending (:mod:`dunning.dispatch.events`).
 """
 
 from __future__ import annotations
@@ -41,24 +43,27 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from dunning.channels.base import Channel, ChannelEvent, OutboundMessage, SubmitResult
+from dunning.db.bulk import Sql
 from dunning.db.engine import Database
-from dunning.db.rawsql import Sql
 from dunning.dispatch import outbox
+from dunning.dispatch.batches import ClaimSizing, Route
 from dunning.dispatch.breaker import CircuitBreaker
-from dunning.dispatch.outbox import ContactBudget, Orphan
+from dunning.dispatch.events import EventPump, PumpSettings
+from dunning.dispatch.outbox import ContactBudget
+from dunning.dispatch.progress import DispatchOutcome, Progress
 from dunning.dispatch.ratelimit import GcraLimiter
+from dunning.dispatch.reconcile import QUERY_TIMEOUT, reconcile_routes
 from dunning.dispatch.retry import RetryPolicy
 from dunning.dispatch.state import CampaignLease
+from dunning.dispatch.templating import template_keys
 from dunning.domain.states import CampaignState
 from dunning.errors import ChannelError, PermanentChannelError, RateLimitedError, TransientChannelError
+
+__all__ = ["Budget", "DispatchOutcome", "Dispatcher", "Progress", "Route", "SendWindow"]
 
 T = TypeVar("T")
 _RESERVE_AHEAD = 0.05  # how far ahead a chunk's limiter slot may be reserved (seconds)
 Budget = ContactBudget  # the name services and tests use
-
-HOLD_NO_QUERY = "发送过程中断且通道不支持状态查询：请人工核实后再处理，系统不会自动重发"
-HOLD_MISS = ("发送过程中断，通道查询答复“查无此短信”，但该查询不能证明未收到（可能已发出）："
-             "请人工核实后再处理，系统不会自动重发")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,56 +85,16 @@ class SendWindow:
 
 
 @dataclass
-class Progress:
-    """Live counters of one run (for progress bars and the web console)."""
-
-    total: int
-    submitted: int = 0
-    failed: int = 0
-    suppressed: int = 0
-    retried: int = 0
-    events: int = 0
-    held: int = 0
-    delivered: int = 0  # messages of the campaign in state ``delivered`` (refreshed about once a second)
-    rate: float = 0.0  # submitted per second since the run started
-    elapsed: float = 0.0
-    channel: str = ""  # the channel sending now (changes on failover)
-
-    @property
-    def done(self) -> int:
-        return self.submitted + self.failed + self.suppressed + self.held
-
-
-@dataclass
-class DispatchOutcome:
-    """How a run ended. ``stopped``: done | paused | cancelled | window_wait | window_closed | breaker |
-    channel_down | busy | lease_lost. ``detail`` is a Chinese sentence for the operator."""
-
-    stopped: str
-    progress: Progress
-    detail: str = ""
-    failovers: list[tuple[str, str, str]] = field(default_factory=list)  # (from, to, reason)
-    reconciled: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass
-class Route:
-    """A channel the dispatcher may send through, with its limiter (keyed by the channel's name)."""
-
-    name: str
-    channel: Channel
-    limiter: GcraLimiter
-    count_parts: bool = False  # the limiter counts PDUs (rate_unit = "parts"), not messages
-
-
-@dataclass
 class _Stop:
     kind: str
     detail: str
 
 
-@dataclass
+@dataclass(frozen=True)
 class Dispatcher:
+    """What to send through and how: immutable, so one configuration can run several campaigns (each
+    :meth:`run` keeps its own state in a :class:`_Run`). Derive a variant with :func:`dataclasses.replace`."""
+
     db: Database
     channel: Channel
     channel_name: str
@@ -141,12 +106,14 @@ class Dispatcher:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     on_events: Callable[[str, Sequence[ChannelEvent]], None] | None = None
     on_progress: Callable[[Progress], None] | None = None
+    on_wait: Callable[[str], None] | None = None  # hears what reconciliation waits for, before it waits
     rng: random.Random = field(default_factory=lambda: random.Random(0))  # nosec B311  # jitter and sequence numbers, not security
     fallbacks: Sequence[Route] = ()
     breaker_threshold: int = 20
     max_inflight: int = 1  # batches on the wire at once; services raise it for windowed protocols
     lease_ttl: float = 30.0
     reconcile_grace: float = 0.0  # wait before asking a provider about a dead sender's in-flight messages
+    reconcile_timeout: float = QUERY_TIMEOUT  # the whole lookup; past it the messages are held for a person
     receipt_wait: float = 0.0  # after the last batch, keep collecting receipts for up to this long …
     receipt_quiet: float = 0.3  # … stopping once none arrived for this long
     event_interval: float = 0.25  # how often receipts and replies are collected and recorded …
@@ -160,122 +127,101 @@ class Dispatcher:
     min_claim: int = 64  # at low rates, enough per claim that the database keeps up (2 × 64 ≤ 200 unknown)
     count_parts: bool = False  # the primary channel's rate counts PDUs (rate_unit = "parts")
 
-    # ------------------------------------------------------------------ plumbing
-
-    def _routes(self) -> list[Route]:
+    def routes(self) -> list[Route]:
         return [Route(self.channel_name, self.channel, self.limiter, self.count_parts), *self.fallbacks]
 
-    async def _db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
+    def sizing(self) -> ClaimSizing:
+        return ClaimSizing(self.batch_size, self.claim_seconds, self.max_claim, self.min_claim)
 
-    def _chunk(self, route: Route) -> int:
-        """Messages per channel call: the channel's and the limiter's largest batch, the configured size."""
-        return max(1, min(self.batch_size, route.channel.capabilities.max_batch, route.limiter.max_batch))
-
-    def _chunks(self, route: Route, messages: list[OutboundMessage]) -> list[list[OutboundMessage]]:
-        """Channel calls: at most ``_chunk`` messages and, where the rate counts parts, at most the limiter's
-        batch in PDUs (a message's parts always travel in one call)."""
-        size = self._chunk(route)
-        if not route.count_parts or all(m.parts <= 1 for m in messages):
-            return [messages[i:i + size] for i in range(0, len(messages), size)]
-        cap = max(1, route.limiter.max_batch)
-        chunks: list[list[OutboundMessage]] = []
-        cur: list[OutboundMessage] = []
-        cells = 0
-        for m in messages:
-            p = max(1, m.parts)
-            if cur and (len(cur) >= size or cells + p > cap):
-                chunks.append(cur)
-                cur, cells = [], 0
-            cur.append(m)
-            cells += p
-        if cur:
-            chunks.append(cur)
-        return chunks
-
-    def _claim_size(self, route: Route) -> int:
-        """Messages per claim: about ``claim_seconds`` of sending at the limiter's rate, paced chunk by chunk, so
-        the database work per message stays low (one claim and one record transaction for several channel
-        calls). At low rates, where the strict rate promise keeps chunks small, up to ``batch_size``; at high
-        rates up to ``max_claim``. Channels whose calls are smaller than the limiter's batch get one call a claim.
-        """
-        chunk = self._chunk(route)
-        if chunk < route.limiter.max_batch:
-            return chunk
-        cap = self.batch_size if chunk < self.batch_size else max(self.batch_size, self.max_claim)
-        rate = route.limiter.effective_rate / (self._avg_parts if route.count_parts else 1.0)
-        per_claim = max(1, max(int(rate * self.claim_seconds), self.min_claim) // chunk)
-        return max(chunk, min(cap, chunk * per_claim))
-
-    # ------------------------------------------------------------------ run
+    def pump_settings(self) -> PumpSettings:
+        return PumpSettings(self.event_interval, self.events_per_call, self.receipt_wait, self.receipt_quiet)
 
     async def run(self, campaign_id: int, *, pilot_only: bool = False) -> DispatchOutcome:
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="dunning-dispatch-db")
-        self._limiter_pool = ThreadPoolExecutor(1, thread_name_prefix="dunning-dispatch-limiter")
-        self._events_pool = ThreadPoolExecutor(1, thread_name_prefix="dunning-dispatch-events")
-        self._sql = Sql(self.db.engine)
-        self._inflight: set[asyncio.Task[None]] = set()
-        self._stop: _Stop | None = None
-        self._failover: tuple[Route, PermanentChannelError] | None = None
-        self._breaker = CircuitBreaker(self.breaker_threshold)
-        self._used: dict[str, Route] = {}
-        self._started = _time.monotonic()
-        self._avg_parts = 1.0  # PDUs per message in the last claim (claims are sized in time, rates in parts)
-        self._last_progress = 0.0
-        self._last_delivered = 0.0
+        """Send ``campaign_id``'s queued messages until done, paused, cancelled, out of window or stopped."""
+        return await _Run(self, campaign_id, pilot_only).go()
+
+
+class _Run:
+    """One run of a :class:`Dispatcher` over one campaign: everything that changes while sending."""
+
+    def __init__(self, cfg: Dispatcher, campaign_id: int, pilot_only: bool) -> None:
+        self.cfg = cfg
+        self.campaign_id = campaign_id
+        self.pilot_only = pilot_only
+        self.engine = cfg.db.engine
+        self.sql = Sql(cfg.db.engine)
+        self.sizing = cfg.sizing()
+        self.inflight: set[asyncio.Task[None]] = set()
+        self.stop: _Stop | None = None
+        self.failover: tuple[Route, PermanentChannelError] | None = None
+        self.breaker = CircuitBreaker(cfg.breaker_threshold)
+        self.used: dict[str, Channel] = {}
+        self.started = _time.monotonic()
+        self.avg_parts = 1.0  # PDUs per message in the last claim (claims are sized in time, rates in parts)
+        self.last_progress = 0.0
+        self.last_delivered = 0.0
+        self.progress = Progress(0, channel=cfg.channel_name)
+        self.campaign_state: str | None = None
+
+    async def db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.pool, functools.partial(fn, *args, **kwargs))
+
+    async def go(self) -> DispatchOutcome:
+        cfg, cid = self.cfg, self.campaign_id
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="dunning-dispatch-db")
+        self.limiter_pool = ThreadPoolExecutor(1, thread_name_prefix="dunning-dispatch-limiter")
+        pump = EventPump(cfg.pump_settings(), cfg.on_events, self.used, self.inflight, self.progress)
         try:
-            lease = await self._db(CampaignLease, self.db.engine, campaign_id, ttl=self.lease_ttl)
-            if not await self._db(lease.acquire):
-                cur = await self._db(lease.current)
+            lease = await self.db(CampaignLease, self.engine, cid, ttl=cfg.lease_ttl)
+            if not await self.db(lease.acquire):
+                cur = await self.db(lease.current)
                 holder = cur[0] if cur else "?"
-                return DispatchOutcome("busy", Progress(0), f"批次 #{campaign_id} 正由另一个发送进程处理（{holder}），未重复发送")
+                return DispatchOutcome("busy", Progress(0), f"批次 #{cid} 正由另一个发送进程处理（{holder}），未重复发送")
             try:
-                reconciled = await self._reconcile_orphans(campaign_id)
-                queued = (await self._db(outbox.count_states, self.db.engine, self._sql, campaign_id,
-                                         pilot_only)).get("queued", 0)
-                progress = Progress(total=queued, channel=self.channel_name)
-                self._progress = progress
-                self._pump_stopping = False
-                self._campaign_state: str | None = None
-                pump = asyncio.create_task(self._pump())
-                watch = asyncio.create_task(self._watch(campaign_id))
+                reconciled = await reconcile_routes(
+                    cfg.db, self.sql, {r.name: r.channel for r in cfg.routes()}, cid, cfg.clock(),
+                    cfg.reconcile_grace, run=self.db, on_wait=cfg.on_wait, timeout=cfg.reconcile_timeout)
+                queued = (await self.db(outbox.count_states, self.engine, self.sql, cid,
+                                        self.pilot_only)).get("queued", 0)
+                self.progress.total = queued
+                pump.start()
+                watch = asyncio.create_task(self.watch())
                 try:
-                    outcome = await self._loop(campaign_id, pilot_only, progress, lease)
+                    outcome = await self.loop(lease)
                 finally:
-                    if self._inflight:
-                        await asyncio.wait(set(self._inflight))
-                    self._pump_stopping = True
+                    if self.inflight:
+                        await asyncio.wait(set(self.inflight))
                     watch.cancel()
-                    await asyncio.gather(pump, watch, return_exceptions=True)
-                    await self._final_events()
-                    await self._refresh_delivered(campaign_id, force=True)
-                    self._emit(force=True)
+                    await asyncio.gather(watch, return_exceptions=True)
+                    await pump.finish()
+                    await self.refresh_delivered(force=True)
+                    self.emit(force=True)
                 outcome.reconciled = reconciled
                 return outcome
             finally:
-                await self._db(lease.release)
+                await self.db(lease.release)
         finally:
-            self._pool.shutdown(wait=True)
-            self._limiter_pool.shutdown(wait=True)
-            self._events_pool.shutdown(wait=True)
+            self.pool.shutdown(wait=True)
+            self.limiter_pool.shutdown(wait=True)
+            pump.close()
 
-    async def _loop(self, campaign_id: int, pilot_only: bool, progress: Progress,
-                    lease: CampaignLease) -> DispatchOutcome:
-        routes = self._routes()
+    async def loop(self, lease: CampaignLease) -> DispatchOutcome:
+        cfg, cid, progress = self.cfg, self.campaign_id, self.progress
+        routes = cfg.routes()
         idx = 0
         failovers: list[tuple[str, str, str]] = []
-        slots = asyncio.Semaphore(max(1, self.max_inflight))
+        slots = asyncio.Semaphore(max(1, cfg.max_inflight))
         opened: set[str] = set()
         renewed = _time.monotonic()
         while True:
             route = routes[idx]
             progress.channel = route.name
-            if self._failover is not None:
-                if self._inflight:
-                    await asyncio.wait(set(self._inflight))
-                failed_route, exc = self._failover
-                self._failover = None
+            if self.failover is not None:
+                if self.inflight:
+                    await asyncio.wait(set(self.inflight))
+                failed_route, exc = self.failover
+                self.failover = None
                 nxt = idx + 1 if failed_route is route else idx
                 if failed_route is route:
                     if nxt >= len(routes):
@@ -285,30 +231,30 @@ class Dispatcher:
                             failovers)
                     failovers.append((route.name, routes[nxt].name, f"{exc.message_zh}（{exc.code}）"))
                     idx = nxt
-                    self._breaker = CircuitBreaker(self.breaker_threshold)
+                    self.breaker = CircuitBreaker(cfg.breaker_threshold)
                 continue
-            if self._stop is not None:
-                return DispatchOutcome(self._stop.kind, progress, self._stop.detail, failovers)
+            if self.stop is not None:
+                return DispatchOutcome(self.stop.kind, progress, self.stop.detail, failovers)
 
-            state = await self._db(outbox.campaign_state, self.db.engine, self._sql, campaign_id)
+            state = await self.db(outbox.campaign_state, self.engine, self.sql, cid)
             if state == CampaignState.PAUSED:
                 return DispatchOutcome("paused", progress, "", failovers)
             if state == CampaignState.CANCELLED:
                 return DispatchOutcome("cancelled", progress, "", failovers)
-            now = self.clock()
-            pos = self.window.position(now)
+            now = cfg.clock()
+            pos = cfg.window.position(now)
             if pos == "before":
-                return DispatchOutcome("window_wait", progress, f"发送时段 {self.window.start:%H:%M} 开始前不发送",
+                return DispatchOutcome("window_wait", progress, f"发送时段 {cfg.window.start:%H:%M} 开始前不发送",
                                        failovers)
             if pos == "after":
-                if self._inflight:
-                    await asyncio.wait(set(self._inflight))
-                n = await self._db(outbox.expire_queued, self.db.engine, self._sql, campaign_id, now)
+                if self.inflight:
+                    await asyncio.wait(set(self.inflight))
+                n = await self.db(outbox.expire_queued, self.engine, self.sql, cid, now)
                 progress.suppressed += n
                 return DispatchOutcome("window_closed", progress,
                                        f"已过发送时段，{n} 条未发送的短信已过期（不会延后发送）", failovers)
-            if _time.monotonic() - renewed > self.lease_ttl / 3:
-                if not await self._db(lease.renew):
+            if _time.monotonic() - renewed > cfg.lease_ttl / 3:
+                if not await self.db(lease.renew):
                     return DispatchOutcome("lease_lost", progress, "发送租约被其他进程接管，本进程停止发送", failovers)
                 renewed = _time.monotonic()
 
@@ -317,65 +263,64 @@ class Dispatcher:
                     await route.channel.open()
                     opened.add(route.name)
                 except PermanentChannelError as exc:
-                    self._failover = (route, exc)
+                    self.failover = (route, exc)
                     continue
                 except ChannelError as exc:
-                    if self._breaker.on_call_error(exc):
-                        return DispatchOutcome("breaker", progress, self._breaker.reason(route.name), failovers)
-                    await self._sleep_unless_stopped(self.retry.backoff(self._breaker.consecutive, self.rng))
+                    if self.breaker.on_call_error(exc):
+                        return DispatchOutcome("breaker", progress, self.breaker.reason(route.name), failovers)
+                    await self.sleep_unless_stopped(cfg.retry.backoff(self.breaker.consecutive, cfg.rng))
                     continue
-                self._used[route.name] = route
+                self.used[route.name] = route.channel
 
-            n = self._claim_size(route)
-            claim = await self._db(outbox.claim, self.db.engine, self._sql, campaign_id=campaign_id,
-                                   channel=route.name, n=n, now=now, pilot_only=pilot_only, tz=self.window.tz,
-                                   budget=self.budget, template_keys=outbox.template_keys(route.name, route.channel))
+            n = self.sizing.claim(route, self.avg_parts)
+            claim = await self.db(outbox.claim, self.engine, self.sql, campaign_id=cid,
+                                  channel=route.name, n=n, now=now, pilot_only=self.pilot_only, tz=cfg.window.tz,
+                                  budget=cfg.budget, template_keys=template_keys(route.name, route.channel))
             if claim.messages:
-                self._avg_parts = max(1.0, sum(m.parts for m in claim.messages) / len(claim.messages))
+                self.avg_parts = max(1.0, sum(m.parts for m in claim.messages) / len(claim.messages))
             progress.suppressed += len(claim.suppressed) + claim.expired
             progress.failed += len(claim.failed)
             if not claim.messages:
-                if claim.exhausted and not self._inflight:
+                if claim.exhausted and not self.inflight:
                     return DispatchOutcome("done", progress, "", failovers)
                 if claim.suppressed or claim.failed:
                     continue
                 # Nothing due now: batches in flight may put messages back, retries wait for their backoff.
-                if self._inflight:
-                    await asyncio.wait(set(self._inflight), timeout=0.05, return_when=asyncio.FIRST_COMPLETED)
+                if self.inflight:
+                    await asyncio.wait(set(self.inflight), timeout=0.05, return_when=asyncio.FIRST_COMPLETED)
                 else:
                     await asyncio.sleep(0.05)
                 continue
 
             await slots.acquire()
-            task = asyncio.create_task(self._send(route, claim.messages, claim.attempts, campaign_id, progress))
-            self._inflight.add(task)
+            task = asyncio.create_task(self.send(route, claim.messages, claim.attempts))
+            self.inflight.add(task)
 
             def _done(t: asyncio.Task[None]) -> None:
-                self._inflight.discard(t)
+                self.inflight.discard(t)
                 slots.release()
 
             task.add_done_callback(_done)
 
-    async def _sleep_unless_stopped(self, seconds: float) -> None:
+    async def sleep_unless_stopped(self, seconds: float) -> None:
         end = _time.monotonic() + seconds
-        while self._stop is None and _time.monotonic() < end:
+        while self.stop is None and _time.monotonic() < end:
             await asyncio.sleep(min(0.1, max(0.0, end - _time.monotonic())))
 
-    async def _put_back(self, campaign_id: int, ids: list[int]) -> None:
+    async def put_back(self, ids: list[int]) -> None:
         """Claimed messages that will not go now: back to ``queued``, or withdrawn if the campaign was cancelled
         (a cancelled campaign sends nothing more, not even after a resume)."""
-        state = await self._db(outbox.campaign_state, self.db.engine, self._sql, campaign_id)
+        state = await self.db(outbox.campaign_state, self.engine, self.sql, self.campaign_id)
         if state == CampaignState.CANCELLED:
-            await self._db(outbox.withdraw, self.db.engine, self._sql, ids, self.clock())
+            await self.db(outbox.withdraw, self.engine, self.sql, ids, self.cfg.clock())
         else:
-            await self._db(outbox.release, self.db.engine, self._sql, ids)
+            await self.db(outbox.release, self.engine, self.sql, ids)
 
-    def _stopping(self, state: str | None) -> bool:
-        return (state in (CampaignState.PAUSED, CampaignState.CANCELLED) or self._stop is not None
-                or self._failover is not None)
+    def stopping(self, state: str | None) -> bool:
+        return (state in (CampaignState.PAUSED, CampaignState.CANCELLED) or self.stop is not None
+                or self.failover is not None)
 
-    async def _paced(self, route: Route, messages: list[OutboundMessage],
-                     campaign_id: int) -> tuple[list[SubmitResult], list[OutboundMessage], ChannelError | None]:
+    async def paced(self, route: Route, messages: list[OutboundMessage]) -> tuple[list[SubmitResult], list[OutboundMessage], ChannelError | None]:
         """Send ``messages`` chunk by chunk, each chunk as soon as the shared limiter grants it.
 
         Chunks are launched without waiting for the previous one's answers (a provider's round trip may be
@@ -385,20 +330,20 @@ class Dispatcher:
         Returns the results of the chunks sent, the messages never handed to the channel (or whose call raised
         an error saying nothing was sent), and that error.
         """
-        chunks = self._chunks(route, messages)
+        chunks = self.sizing.chunks(route, messages)
         calls: list[tuple[int, asyncio.Task[list[SubmitResult]]]] = []
         unsent: list[OutboundMessage] = []
         loop = asyncio.get_running_loop()
         for i, chunk in enumerate(chunks):
             while True:
                 if (any(t.done() and t.exception() is not None for _, t in calls)
-                        or self._stopping(self._campaign_state)):
+                        or self.stopping(self.campaign_state)):
                     unsent.extend(m for c in chunks[i:] for m in c)
                     break
                 cells = sum(m.parts for m in chunk) if route.count_parts else len(chunk)
                 # the slot is reserved ahead (while the previous chunk is on the wire), then awaited here: the
                 # limiter's thread hop and store round trip are off the path from slot to send (#15, rate test)
-                granted, at = await loop.run_in_executor(self._limiter_pool, route.limiter.reserve, route.name,
+                granted, at = await loop.run_in_executor(self.limiter_pool, route.limiter.reserve, route.name,
                                                          cells, _RESERVE_AHEAD)
                 if granted:
                     if at > route.limiter.clock():
@@ -431,232 +376,71 @@ class Dispatcher:
                 raise exc
         return results, unsent, error
 
-    async def _send(self, route: Route, messages: list[OutboundMessage], attempts: dict[int, int],
-                    campaign_id: int, progress: Progress) -> None:
-        engine, sql = self.db.engine, self._sql
-        state = await self._db(outbox.campaign_state, engine, sql, campaign_id)
+    async def send(self, route: Route, messages: list[OutboundMessage], attempts: dict[int, int]) -> None:
+        engine, sql, cfg, progress = self.engine, self.sql, self.cfg, self.progress
+        state = await self.db(outbox.campaign_state, engine, sql, self.campaign_id)
         if state == CampaignState.CANCELLED:
-            self._campaign_state = state
-        if self._stopping(state):
-            await self._put_back(campaign_id, [m.message_id for m in messages])
+            self.campaign_state = state
+        if self.stopping(state):
+            await self.put_back([m.message_id for m in messages])
             return
-        results, unsent, exc = await self._paced(route, messages, campaign_id)
+        results, unsent, exc = await self.paced(route, messages)
         unsent_ids = [m.message_id for m in unsent]
-        if unsent_ids and self._campaign_state == CampaignState.CANCELLED:
-            await self._put_back(campaign_id, unsent_ids)
+        if unsent_ids and self.campaign_state == CampaignState.CANCELLED:
+            await self.put_back(unsent_ids)
             unsent_ids = []
         if isinstance(exc, PermanentChannelError):
-            await self._db(outbox.release, engine, sql, unsent_ids, detail=outbox.error_detail(exc))
-            if self._failover is None:
-                self._failover = (route, exc)
+            await self.db(outbox.release, engine, sql, unsent_ids, detail=outbox.error_detail(exc))
+            if self.failover is None:
+                self.failover = (route, exc)
         elif isinstance(exc, TransientChannelError | RateLimitedError):
             if isinstance(exc, RateLimitedError):
                 delay = max(exc.retry_after, 0.0)
             else:
-                delay = self.retry.backoff(self._breaker.consecutive + 1, self.rng)
-            await self._db(outbox.release, engine, sql, unsent_ids,
-                           not_before=self.clock() + timedelta(seconds=delay), detail=outbox.error_detail(exc))
+                delay = cfg.retry.backoff(self.breaker.consecutive + 1, cfg.rng)
+            await self.db(outbox.release, engine, sql, unsent_ids,
+                           not_before=cfg.clock() + timedelta(seconds=delay), detail=outbox.error_detail(exc))
             progress.retried += len(unsent_ids)
-            if self._breaker.on_call_error(exc) and self._stop is None:
-                self._stop = _Stop("breaker", self._breaker.reason(route.name))
-        elif exc is not None and self._breaker.on_call_error(exc) and self._stop is None:
-            self._stop = _Stop("breaker", self._breaker.reason(route.name))
+            if self.breaker.on_call_error(exc) and self.stop is None:
+                self.stop = _Stop("breaker", self.breaker.reason(route.name))
+        elif exc is not None and self.breaker.on_call_error(exc) and self.stop is None:
+            self.stop = _Stop("breaker", self.breaker.reason(route.name))
         if unsent_ids and not isinstance(exc, PermanentChannelError | TransientChannelError | RateLimitedError):
-            await self._put_back(campaign_id, unsent_ids)
+            await self.put_back(unsent_ids)
         if results:
-            rec = await self._db(outbox.record, engine, sql, channel=route.name, results=results,
-                                 now=self.clock(), retry=self.retry, attempts=attempts, rng=self.rng)
+            rec = await self.db(outbox.record, engine, sql, channel=route.name, results=results,
+                                 now=cfg.clock(), retry=cfg.retry, attempts=attempts, rng=cfg.rng)
             progress.submitted += rec.submitted
             progress.failed += rec.failed
             progress.retried += rec.retried
             progress.held += rec.held
-            if self._breaker.on_results(results) and self._stop is None:
-                self._stop = _Stop("breaker", self._breaker.reason(route.name))
-        await self._refresh_delivered(campaign_id)
-        self._emit()
+            if self.breaker.on_results(results) and self.stop is None:
+                self.stop = _Stop("breaker", self.breaker.reason(route.name))
+        await self.refresh_delivered()
+        self.emit()
 
-    # ------------------------------------------------------------------ progress and events
-
-    async def _refresh_delivered(self, campaign_id: int, force: bool = False) -> None:
+    async def refresh_delivered(self, force: bool = False) -> None:
         now = _time.monotonic()
-        if not force and now - self._last_delivered < 1.0:
+        if not force and now - self.last_delivered < 1.0:
             return
-        self._last_delivered = now
-        states = await self._db(outbox.count_states, self.db.engine, self._sql, campaign_id)
-        self._progress.delivered = states.get("delivered", 0)
+        self.last_delivered = now
+        states = await self.db(outbox.count_states, self.engine, self.sql, self.campaign_id)
+        self.progress.delivered = states.get("delivered", 0)
 
-    def _emit(self, force: bool = False) -> None:
-        p = self._progress
+    def emit(self, force: bool = False) -> None:
+        p, cfg = self.progress, self.cfg
         now = _time.monotonic()
-        p.elapsed = now - self._started
+        p.elapsed = now - self.started
         p.rate = p.submitted / p.elapsed if p.elapsed > 0 else 0.0
-        if self.on_progress is None:
+        if cfg.on_progress is None:
             return
-        if force or now - self._last_progress >= self.progress_interval:
-            self._last_progress = now
-            self.on_progress(p)
+        if force or now - self.last_progress >= cfg.progress_interval:
+            self.last_progress = now
+            cfg.on_progress(p)
 
-    async def _watch(self, campaign_id: int) -> None:
-        """Keep :attr:`_campaign_state` fresh (every 0.2 s) for chunks waiting for their limiter slot."""
+    async def watch(self) -> None:
+        """Keep :attr:`campaign_state` fresh (every 0.2 s) for chunks waiting for their limiter slot."""
         while True:
-            self._campaign_state = await self._db(outbox.campaign_state, self.db.engine, self._sql, campaign_id)
+            self.campaign_state = await self.db(outbox.campaign_state, self.engine, self.sql, self.campaign_id)
             await asyncio.sleep(0.2)
 
-    async def _pump(self) -> None:
-        # Stopped by a flag, never cancelled mid-collection: a cancel between poll_events() (which hands the
-        # receipts over) and their ingestion would lose them.
-        while not self._pump_stopping:
-            await asyncio.sleep(self.event_interval)
-            if self._pump_stopping:
-                return
-            await self._collect_events()
-
-    async def _collect_events(self) -> int:
-        got = 0
-        for route in list(self._used.values()):
-            events = await route.channel.poll_events()
-            if not events:
-                continue
-            got += len(events)
-            on_flight = [t for t in self._inflight if not t.done()]
-            if on_flight:
-                await asyncio.wait(on_flight)
-            if self.on_events is not None:
-                # On a thread (and connection) of their own: recording receipts overlaps the claims and
-                # records of the send path instead of queueing behind them (a busy campaign's receipts cost
-                # about as much database work as its sends). In transactions of at most ``events_per_call``,
-                # so the send path's own writes are never held up for long by one large batch of receipts.
-                loop = asyncio.get_running_loop()
-                for i in range(0, len(events), self.events_per_call):
-                    await loop.run_in_executor(self._events_pool, functools.partial(
-                        self.on_events, route.name, events[i:i + self.events_per_call]))
-            # Store, then acknowledge: only now, with the events committed, may the provider forget them.
-            await acknowledge(route.channel)
-            self._progress.events += len(events)
-        return got
-
-    async def _final_events(self) -> None:
-        await self._collect_events()
-        if self.receipt_wait <= 0:
-            return
-        end = _time.monotonic() + self.receipt_wait
-        quiet_since = _time.monotonic()
-        while _time.monotonic() < end and _time.monotonic() - quiet_since < self.receipt_quiet:
-            await asyncio.sleep(min(0.05, self.receipt_quiet))
-            if await self._collect_events():
-                quiet_since = _time.monotonic()
-
-    # ------------------------------------------------------------------ crash reconciliation
-
-    async def _reconcile_orphans(self, campaign_id: int) -> dict[str, int]:
-        rows = await self._db(outbox.orphans, self.db.engine, self._sql, campaign_id=campaign_id)
-        counts = {"submitted": 0, "requeued": 0, "held": 0}
-        if not rows:
-            return counts
-        by_route = {r.name: r for r in self._routes()}
-        groups: dict[str | None, list[Orphan]] = {}
-        for o in rows:
-            groups.setdefault(o.channel, []).append(o)
-        for name, group in groups.items():
-            route = by_route.get(name) if name is not None else None
-            got = await _reconcile_group(self.db, self._sql, route.channel if route else None, name or "?", group,
-                                         self.clock(), self.reconcile_grace, run=self._db)
-            for k, v in got.items():
-                counts[k] += v
-        return counts
-
-
-async def acknowledge(channel: Channel) -> None:
-    """Tell a connection-oriented channel that the events its last ``poll_events`` handed over are committed
-    (SMPP sends the deliver_sm_resp now). Channels without an ``acknowledge`` method need nothing."""
-    ack = getattr(channel, "acknowledge", None)
-    if ack is not None:
-        await ack()
-
-
-def absence_is_proof(channel: Channel) -> bool:
-    """Whether the adapter declares its lookup authoritative: a miss proves the provider never had the message.
-
-    Adapters say so with an ``absence_is_proof`` attribute (default: no). A miss from any other lookup, a
-    timeout or an error is never proof: the message is held for a person, never sent again automatically.
-    """
-    return bool(getattr(channel, "absence_is_proof", False))
-
-
-async def _reconcile_group(db: Database, sql: Sql, channel: Channel | None, channel_name: str,
-                           rows: Sequence[Orphan], now: datetime, grace: float,
-                           run: Callable[..., Any] | None = None,
-                           on_wait: Callable[[str], None] | None = None) -> dict[str, int]:
-    async def call(fn: Callable[..., Any], *a: Any, **kw: Any) -> Any:
-        if run is not None:
-            return await run(fn, *a, **kw)
-        return fn(*a, **kw)
-
-    counts = {"submitted": 0, "requeued": 0, "held": 0}
-    submitting = [r for r in rows if r.state == "submitting"]
-    if channel is None or not channel.capabilities.status_query:
-        await call(outbox.settle_orphans, db.engine, sql, channel=channel_name, found={}, unknown=[],
-                   hold={r.id: (outbox.HOLD_CRASH, HOLD_NO_QUERY) for r in submitting}, now=now)
-        counts["held"] = len(submitting)
-        return counts
-    if grace > 0:
-        await asyncio.sleep(grace)
-    known: dict[str, SubmitResult | None] = {}
-    try:
-        await channel.open()
-        if on_wait is not None:
-            on_wait(f"正在向通道 {channel_name} 查询 {len(rows)} 条结果未知短信的发送结果（每次查询有超时，可按 Ctrl-C 中断）"
-                    f" / querying {channel_name} for {len(rows)} messages of unknown outcome")
-        for i in range(0, len(rows), 1000):
-            known.update(await channel.query_status([r.idempotency_key for r in rows[i:i + 1000]]))
-    except (ChannelError, NotImplementedError) as exc:
-        no_query = isinstance(exc, NotImplementedError)
-        why = exc.message_zh if isinstance(exc, ChannelError) else str(exc)
-        detail = HOLD_NO_QUERY if no_query else (
-            f"发送过程中断，向通道查询发送结果失败（{why}）：请人工核实后再处理，系统不会自动重发")
-        reason = outbox.HOLD_CRASH if no_query else outbox.HOLD_QUERY_FAILED
-        await call(outbox.settle_orphans, db.engine, sql, channel=channel_name, found={}, unknown=[],
-                   hold={r.id: (reason, detail) for r in submitting}, now=now)
-        counts["held"] = len(submitting)
-        return counts
-    found = {r.id: res for r in rows if (res := known.get(r.idempotency_key)) is not None and res.provider_id}
-    missed = [r for r in rows if r.idempotency_key in known and known[r.idempotency_key] is None]
-    proof = absence_is_proof(channel)
-    unknown = [r.id for r in missed] if proof else []
-    hold: dict[int, tuple[str, str]] = {}
-    if not proof:
-        hold.update({r.id: (outbox.HOLD_QUERY_MISS, HOLD_MISS) for r in missed if r.state == "submitting"})
-    settled = set(found) | {r.id for r in missed}
-    hold.update({r.id: (outbox.HOLD_CRASH, HOLD_NO_QUERY) for r in submitting if r.id not in settled})
-    await call(outbox.settle_orphans, db.engine, sql, channel=channel_name, found=found, unknown=unknown, hold=hold,
-               now=now)
-    counts.update(submitted=len(found), requeued=len(unknown), held=len(hold))
-    return counts
-
-
-async def reconcile(db: Database, channel: Channel, channel_name: str, now: datetime, *,
-                    campaign_id: int | None = None, grace: float = 0.0,
-                    on_wait: Callable[[str], None] | None = None) -> dict[str, int]:
-    """Settle messages whose send outcome is unknown (``submitting`` after a crash, or held as outcome-unknown).
-
-    Asks the provider where the channel can answer (``capabilities.status_query``): known → ``submitted`` with
-    its provider ids; never received, from a lookup the adapter declares authoritative (:func:`absence_is_proof`)
-    → ``queued`` again; anything else (a miss of a non-authoritative lookup, a timeout, an error, no lookup at
-    all) → ``held`` for a person with a reason. Never resends on a guess. Every held reason a lookup can settle
-    is looked up again (``outbox.CHECKABLE_HOLDS``).
-
-    Only call it for rows no live sender owns: the dispatcher calls it for its campaign after taking the
-    campaign's lease; called by hand (``campaign_id=None``) it takes every such row of the channel.
-    """
-    sql = Sql(db.engine)
-    rows = outbox.orphans(db.engine, sql, campaign_id=campaign_id, channel=channel_name)
-    if not rows:
-        return {"submitted": 0, "requeued": 0, "held": 0}
-    return await _reconcile_group(db, sql, channel, channel_name, rows, now, grace, on_wait=on_wait)
-
-
-def expire_stale(db: Database, *, now: datetime, timeout: timedelta) -> int:
-    """Mark ``submitted`` messages with no final delivery report after ``timeout`` as ``expired``."""
-    hours = timeout.total_seconds() / 3600
-    detail = f"提交后 {hours:g} 小时内未收到送达回执，标记为过期（之后收到回执仍会更新状态）"
-    return outbox.expire_stale(db.engine, Sql(db.engine), submitted_before=now - timeout, now=now, detail=detail)

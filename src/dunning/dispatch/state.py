@@ -114,7 +114,7 @@ def limiter_engine(engine: Engine) -> Engine:
     has one writer per file: in the main file, every limiter decision (one per channel call) queued behind the
     send path's and the receipts' bulk writes for tens of milliseconds, and those waits left the dispatcher idle
     about half the time at high rates. One pooled engine per file and process: a decision is then five short
-    statements on an open connection (each statement hands the GIL back and forth, see :mod:`dunning.db.rawsql`).
+    statements on an open connection (each statement hands the GIL back and forth, see :mod:`dunning.db.bulk`).
     """
     if engine.dialect.name != "sqlite":
         return engine

@@ -1,7 +1,13 @@
-"""State machines as tables. A transition not in the table is refused by the caller (services)."""
+"""State machines as tables, and THE vocabulary of message states: named groups with their labels.
+
+A transition not in the table is refused by the caller (services). Code that changes a message's state in SQL
+does it through a :class:`Move`, which checks the table when it is built (at import of the module that
+declares it), so an UPDATE to an illegal transition fails before it can run.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -58,15 +64,21 @@ class MessageState(StrEnum):
 MESSAGE_TRANSITIONS: dict[MessageState, frozenset[MessageState]] = {
     MessageState.PLANNED: frozenset({MessageState.SUPPRESSED, MessageState.QUEUED}),
     MessageState.QUEUED: frozenset({MessageState.SUBMITTING, MessageState.SUPPRESSED, MessageState.EXPIRED}),
+    # submitting → suppressed: the re-check right after the claim refused it, or its campaign was cancelled
+    # before it went out. submitting → delivered / expired: a delivery report proves the provider accepted a
+    # message whose submit response was never recorded (a crash between the two), and settles it.
     MessageState.SUBMITTING: frozenset(
-        {MessageState.SUBMITTED, MessageState.QUEUED, MessageState.FAILED, MessageState.HELD}
+        {MessageState.SUBMITTED, MessageState.QUEUED, MessageState.FAILED, MessageState.HELD,
+         MessageState.SUPPRESSED, MessageState.DELIVERED, MessageState.EXPIRED}
     ),
     MessageState.SUBMITTED: frozenset({MessageState.DELIVERED, MessageState.FAILED, MessageState.EXPIRED}),
     # held → queued: a lookup the adapter declares authoritative proved absence, or a person resolved it
     # (``dunning messages resolve --requeue``, with a reason, audited); held → submitted: found, or resolved
     # ``--as-sent``.
+    # held → delivered / failed / expired: a delivery report settles it.
     MessageState.HELD: frozenset(
-        {MessageState.SUBMITTED, MessageState.FAILED, MessageState.DELIVERED, MessageState.QUEUED}
+        {MessageState.SUBMITTED, MessageState.FAILED, MessageState.DELIVERED, MessageState.QUEUED,
+         MessageState.EXPIRED}
     ),
     MessageState.DELIVERED: frozenset(),
     MessageState.FAILED: frozenset(),
@@ -81,6 +93,62 @@ FINAL_MESSAGE_STATES = frozenset(
 
 def message_can(src: MessageState, dst: MessageState) -> bool:
     return dst in MESSAGE_TRANSITIONS[src]
+
+
+# Named groups of message states. Tuples of enum members (which are ``str``), so they bind directly as SQL
+# parameters and as Polars ``is_in`` values.
+_M = MessageState
+# "This phone was contacted" for the contact budget and frequency caps: claimed and not since refused.
+CONTACT_STATES: tuple[MessageState, ...] = (_M.SUBMITTING, _M.SUBMITTED, _M.DELIVERED, _M.HELD, _M.EXPIRED)
+# Handed to a channel, whatever came of it (the denominator of delivery rates).
+SENT_STATES: tuple[MessageState, ...] = (_M.SUBMITTED, _M.DELIVERED, _M.FAILED, _M.EXPIRED, _M.HELD)
+# Accepted by the provider, or possibly so (held: outcome unknown).
+ACCEPTED_STATES: tuple[MessageState, ...] = (_M.SUBMITTED, _M.DELIVERED, _M.HELD)
+# Not yet handed over: still to go, or going now.
+PENDING_STATES: tuple[MessageState, ...] = (_M.PLANNED, _M.QUEUED, _M.SUBMITTING)
+# A send was attempted (claimed at least once and not put back).
+ATTEMPTED_STATES: tuple[MessageState, ...] = (_M.SUBMITTING, _M.SUBMITTED, _M.DELIVERED, _M.FAILED, _M.HELD)
+# On the wire or waiting for its delivery report.
+IN_FLIGHT_STATES: tuple[MessageState, ...] = (_M.SUBMITTING, _M.SUBMITTED)
+# Nothing more will happen to it by itself (a late report can still settle ``expired``).
+TERMINAL_STATES: tuple[MessageState, ...] = tuple(s for s in MessageState if s in FINAL_MESSAGE_STATES)
+
+MESSAGE_GROUPS: dict[str, tuple[str, str, tuple[MessageState, ...]]] = {
+    # name: (Chinese label, English label, states)
+    "contact": ("已联系", "contacted", CONTACT_STATES),
+    "sent": ("已发送", "sent", SENT_STATES),
+    "accepted": ("已受理", "accepted", ACCEPTED_STATES),
+    "pending": ("待发送", "pending", PENDING_STATES),
+    "attempted": ("已尝试发送", "attempted", ATTEMPTED_STATES),
+    "in_flight": ("发送中", "in flight", IN_FLIGHT_STATES),
+    "terminal": ("已结束", "final", TERMINAL_STATES),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """A state change of messages: from any of ``src`` to ``dst``. Refuses (``ValueError``) to be built for a
+    transition :data:`MESSAGE_TRANSITIONS` does not allow (``src == dst`` re-stamps a row, it is no transition);
+    every built move is listed in :data:`MOVES` so a test can enumerate them."""
+
+    src: tuple[MessageState, ...]
+    dst: MessageState
+
+    def __post_init__(self) -> None:
+        if not self.src:
+            raise ValueError(f"a move to {self.dst} needs at least one source state")
+        bad = [s for s in self.src if s != self.dst and not message_can(s, self.dst)]
+        if bad:
+            raise ValueError(f"illegal message transition: {', '.join(bad)} → {self.dst}")
+        MOVES.append(self)
+
+
+MOVES: list[Move] = []
+
+
+def move(src: MessageState | tuple[MessageState, ...], dst: MessageState) -> Move:
+    """A checked :class:`Move` (``src`` one state or several)."""
+    return Move(src if isinstance(src, tuple) else (src,), dst)
 
 
 class TemplateStatus(StrEnum):

@@ -9,8 +9,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from dunning.entrypoints.api.ids import DbId
-from dunning.entrypoints.api.security import STAFF, allow
+from dunning.entrypoints.http.ids import DbId
+from dunning.entrypoints.http.security import STAFF, allow
 from dunning.services.agencies import queries, registry, tenders
 from dunning.services.identity.auth import Principal
 from dunning.services.identity.users import Role

@@ -12,8 +12,8 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from dunning.entrypoints.api.ids import DbId
-from dunning.entrypoints.api.security import allow
+from dunning.entrypoints.http.ids import DbId
+from dunning.entrypoints.http.security import allow
 from dunning.services.cases import commands, queries
 from dunning.services.identity.auth import Principal
 from dunning.services.identity.users import Role

@@ -10,7 +10,8 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from dunning.entrypoints.api.security import Allow, public
+from dunning.entrypoints.http.render import renderer
+from dunning.entrypoints.http.security import Allow, public
 from dunning.services.identity.auth import Principal
 from dunning.services.identity.users import ROLE_ZH, Role
 
@@ -51,8 +52,6 @@ def _schema_name(schema: dict[str, Any] | None) -> str:
 
 @router.get("/api/v1/docs")
 def api_docs(request: Request, _p: Principal | None = public(csrf=False)) -> Response:
-    from dunning.entrypoints.web.render import renderer
-
     app: FastAPI = request.app
     spec = app.openapi()
     roles = route_roles(app)

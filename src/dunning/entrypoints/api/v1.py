@@ -15,19 +15,26 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import BaseModel
 
 from dunning.entrypoints.api import schemas as S
-from dunning.entrypoints.api.ids import MAX_ID, DbId
-from dunning.entrypoints.api.jobs import Job, fork_context
-from dunning.entrypoints.api.security import ALL_ROLES, STAFF, allow
+from dunning.entrypoints.http.ids import MAX_ID, DbId
+from dunning.entrypoints.http.jobs import Job, fork_context
+from dunning.entrypoints.http.responses import report_response
+from dunning.entrypoints.http.security import ALL_ROLES, STAFF, allow
+from dunning.entrypoints.http.uploads import PORTFOLIO_TYPES, save_uploads
 from dunning.errors import InputError, NotFoundError, StateError
-from dunning.services.campaigns import lifecycle
+from dunning.services.bootstrap import ensure_bundled_templates
+from dunning.services.campaigns import held, lifecycle, reports
+from dunning.services.campaigns.planning import plan_campaign
 from dunning.services.identity.auth import Principal
 from dunning.services.identity.users import Role
+from dunning.services.intake.imports import import_portfolio
 from dunning.services.queries import audit as audit_q
 from dunning.services.queries import campaigns as campaigns_q
 from dunning.services.queries import imports as imports_q
 from dunning.services.queries import messages as messages_q
+from dunning.services.queries import replies as rq
 from dunning.services.queries import templates as templates_q
 from dunning.services.queries.message_detail import message_detail
+from dunning.services.queries.paging import PageRequest
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": S.ErrorOut, "description": "未登录或令牌无效 / missing or invalid token"},
@@ -65,12 +72,8 @@ def imports(request: Request, cursor: int | None = Cursor, limit: int = Query(20
 def import_upload(request: Request, files: list[UploadFile] = File(...), as_of: date | None = Form(None),
                   encoding: str | None = Form(None, max_length=16),
                   principal: Principal = allow(Role.OPERATOR)) -> dict[str, Any]:
-    from dunning.entrypoints.web.import_pages import PORTFOLIO_TYPES
-    from dunning.entrypoints.web.uploads import save_uploads
-
     ctx = request.app.state.ctx
     paths = save_uploads(ctx, files, allowed=PORTFOLIO_TYPES)
-    from dunning.services.intake.imports import import_portfolio
 
     s = import_portfolio(ctx, paths, as_of=as_of, encoding=encoding or None, actor=principal.username)
     return {"import_id": s.import_id, "rows": s.rows, "accepted": s.accepted, "rejected": s.rejected,
@@ -111,9 +114,6 @@ def campaign_list(request: Request, cursor: int | None = Cursor, limit: int = Qu
 @router.post("/campaigns", response_model=S.PlanOut, status_code=201, tags=["campaigns"],
              responses=NOT_FOUND | CONFLICT | INVALID, summary="按内置策略生成计划 / plan a campaign")
 def campaign_plan(request: Request, body: S.PlanIn, principal: Principal = allow(Role.OPERATOR)) -> dict[str, Any]:
-    from dunning.services.bootstrap import ensure_bundled_templates
-    from dunning.services.campaigns.planning import plan_campaign
-
     ctx = request.app.state.ctx
     if body.channel is not None and body.channel not in ctx.settings.channels:
         raise InputError(f"未配置通道 {body.channel}", f"channel {body.channel!r} is not configured",
@@ -173,10 +173,7 @@ def campaign_pilot_report(request: Request, campaign_id: DbId, principal: Princi
 @router.get("/campaigns/{campaign_id}/report.html", tags=["campaigns"], responses=NOT_FOUND,
             response_class=HTMLResponse, summary="HTML 报告（单个自包含文件）/ the HTML report, one self-contained file")
 def campaign_report_html(request: Request, campaign_id: DbId, principal: Principal = allow(*STAFF)) -> HTMLResponse:
-    from dunning.entrypoints.web.campaign_pages import report_response
-    from dunning.services.campaigns.reports import campaign_report_html as render
-
-    return report_response(render(request.app.state.ctx, campaign_id), campaign_id)  # type: ignore[return-value]
+    return report_response(reports.campaign_report_html(request.app.state.ctx, campaign_id), campaign_id)
 
 
 @router.post("/campaigns/{campaign_id}/approve", tags=["campaigns"], responses=NOT_FOUND | CONFLICT,
@@ -190,8 +187,6 @@ def campaign_approve(request: Request, campaign_id: DbId,
             summary="暂扣（结果未知）短信 / messages held for a person")
 def campaign_held(request: Request, campaign_id: DbId,
                   principal: Principal = allow(Role.COMPLIANCE)) -> dict[str, Any]:
-    from dunning.services.campaigns import held
-
     ctx = request.app.state.ctx
     st = lifecycle.status(ctx, campaign_id)  # 404 for an unknown campaign
     rows = [held.as_dict(m) for m in held.list_held(ctx, campaign_id=campaign_id)]
@@ -202,8 +197,6 @@ def campaign_held(request: Request, campaign_id: DbId,
              summary="人工处理暂扣短信（须填原因，审计） / resolve held messages")
 def campaign_held_resolve(request: Request, campaign_id: DbId, body: S.HeldResolveIn,
                           principal: Principal = allow(Role.COMPLIANCE)) -> dict[str, Any]:
-    from dunning.services.campaigns import held
-
     ctx = request.app.state.ctx
     ids = held.ids_of_campaign(ctx, campaign_id, body.ids)
     return held.resolve(ctx, ids, resolution=body.resolution, reason=body.reason, actor=principal.username)
@@ -282,9 +275,6 @@ def replies(request: Request, classification: str | None = Query(None, max_lengt
             phone: str | None = Query(None, max_length=32), since: date | None = None, until: date | None = None,
             page: int = Query(1, ge=1, le=100_000), per_page: int = Query(50, ge=1, le=200),
             sort: str = Query("", max_length=32), principal: Principal = allow(*ALL_ROLES)) -> dict[str, Any]:
-    from dunning.services.queries import replies as rq
-    from dunning.services.queries.paging import PageRequest
-
     lp = rq.list_replies(request.app.state.ctx, principal,
                          rq.ReplyFilter(classification, campaign_id, loan_id, phone, since, until),
                          PageRequest.of(page, per_page, sort))

@@ -18,12 +18,13 @@ from starlette.concurrency import run_in_threadpool
 
 from dunning.channels.base import DeliveryReport, InboundMessage, WebhookRequest
 from dunning.entrypoints.api import schemas as S
-from dunning.entrypoints.api.security import client_ip, public
+from dunning.entrypoints.http.security import client_ip, public
 from dunning.errors import DunningError, InputError, NotFoundError
 from dunning.services.campaigns.delivery import ingest_events
 from dunning.services.context import AppContext
 from dunning.services.guard import replay
 from dunning.services.identity.auth import Principal
+from dunning.services.policy import policy_for
 
 log = logging.getLogger("dunning.webhooks")
 MAX_BODY = 1 << 20
@@ -34,10 +35,12 @@ router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 
 class WebhookRejected(DunningError):
     code = "webhook.signature"
+    http_status = 401
 
 
 class WebhookReplayed(DunningError):
     code = "webhook.replay"
+    http_status = 409
 
 
 async def _limited_body(request: Request, limit: int) -> bytes:
@@ -62,8 +65,6 @@ def _keywords(request: Request) -> Keywords:
     """The reply keywords of the effective policy (stop, dispute, per case type), loaded once per app."""
     cached: Keywords | None = getattr(request.app.state, "reply_keywords", None)
     if cached is None:
-        from dunning.services.policy import policy_for
-
         policy = policy_for(request.app.state.ctx)
         cached = (tuple(policy.stop_keywords), tuple(policy.dispute_keywords), dict(policy.case_keywords))
         request.app.state.reply_keywords = cached

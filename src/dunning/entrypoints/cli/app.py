@@ -1,14 +1,30 @@
 """The `dunning` command. Each command parses, calls one service, formats (Rich, or JSON with --json)."""
 
+# services are imported inside the commands: start-up time (see dunning.entrypoints.cli)
 from __future__ import annotations
 
-import importlib
+from datetime import date
 from pathlib import Path
 
 import typer
+from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
-from dunning.entrypoints.cli import campaign
+from dunning.config import private_umask
+from dunning.entrypoints.cli import (
+    calendar,
+    campaign,
+    cases,
+    channels,
+    imports,
+    messages,
+    payments,
+    serve,
+    templates,
+    visits,
+    worker,
+)
+from dunning.entrypoints.cli.campaign import progress_bar
 from dunning.entrypoints.cli.common import (
     acting,
     acting_admin,
@@ -16,6 +32,7 @@ from dunning.entrypoints.cli.common import (
     context,
     emit_json,
     handled,
+    intake_table,
     parse_date,
     read_password,
     set_token,
@@ -33,34 +50,13 @@ app.add_typer(campaign.app, name="campaign")
 users_app = typer.Typer(help="用户与角色", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 
-# Sub-apps owned by other stages; each module exposes `app`.
-for _name, _module in (("templates", "dunning.entrypoints.cli.templates"),
-                       ("channels", "dunning.entrypoints.cli.channels"),
-                       ("payments", "dunning.entrypoints.cli.payments"),
-                       ("imports", "dunning.entrypoints.cli.imports"),
-                       ("calendar", "dunning.entrypoints.cli.calendar"),
-                       ("visits", "dunning.entrypoints.cli.visits"),
-                       ("cases", "dunning.entrypoints.cli.cases"),
-                       ("messages", "dunning.entrypoints.cli.messages")):
-    try:
-        app.add_typer(importlib.import_module(_module).app, name=_name)
-    except ModuleNotFoundError as _exc:
-        if _exc.name != _module:
-            raise
-
-try:  # the web console (`dunning serve`, `dunning users token|password`)
-    _serve = importlib.import_module("dunning.entrypoints.cli.serve")
-    app.add_typer(_serve.app)
-    _serve.register_user_commands(users_app)
-except ModuleNotFoundError as _exc:
-    if _exc.name != "dunning.entrypoints.cli.serve":
-        raise
-
-try:  # the Celery send worker (`dunning worker`)
-    app.add_typer(importlib.import_module("dunning.entrypoints.cli.worker").app)
-except ModuleNotFoundError as _exc:
-    if _exc.name != "dunning.entrypoints.cli.worker":
-        raise
+for _name, _sub in (("templates", templates), ("channels", channels), ("payments", payments),
+                    ("imports", imports), ("calendar", calendar), ("visits", visits), ("cases", cases),
+                    ("messages", messages)):
+    app.add_typer(_sub.app, name=_name)
+app.add_typer(serve.app)  # `dunning serve`
+serve.register_user_commands(users_app)  # `dunning users token|password`
+app.add_typer(worker.app)  # the Celery send worker: `dunning worker`
 
 JsonOpt = typer.Option(False, "--json", help="输出 JSON")
 SAMPLE_ENCODINGS = ("utf-8", "gbk", "gb18030")
@@ -85,8 +81,6 @@ def sample(
     encoding: str = typer.Option("utf-8", "--encoding", help="utf-8 或 gbk"),
 ) -> None:
     """生成逼真的样例账户文件（含真实导出中常见的脏数据）。"""
-    from datetime import date
-
     from dunning.testing import generate_portfolio
 
     with handled():
@@ -113,8 +107,6 @@ def import_(
     json_out: bool = JsonOpt,
 ) -> None:
     """导入当日账户：清洗、校验、去重，逐行说明拒绝原因。"""
-    from rich.progress import BarColumn, Progress, TextColumn
-
     from dunning.services.intake.imports import import_portfolio
 
     with handled(json_out):
@@ -137,14 +129,8 @@ def import_(
         return
     if s.already_imported:
         console.print(f"[yellow]这些文件已于导入批次 #{s.import_id} 导入过，未重复导入。[/]")
-    t = Table(title=f"导入 #{s.import_id} · 业务日期 {s.as_of}")
-    t.add_column("项目")
-    t.add_column("行数", justify="right")
-    t.add_row("读取", f"{s.rows:,}")
-    t.add_row("接受", f"{s.accepted:,}")
-    t.add_row("拒绝", f"{s.rejected:,}")
-    for code, n in sorted(s.reasons.items(), key=lambda kv: -kv[1]):
-        t.add_row(f"  · {zh(code)}", f"{n:,}")
+    t = intake_table(f"导入 #{s.import_id} · 业务日期 {s.as_of}", "行数", ("读取", "接受", "拒绝"),
+                     (s.rows, s.accepted, s.rejected), s.reasons)
     console.print(t)
     if s.reject_report:
         console.print(f"拒绝明细：{s.reject_report}" + (f"（Excel：{s.reject_report_xlsx}）" if s.reject_report_xlsx else ""))
@@ -226,7 +212,6 @@ def demo(
     json_out: bool = JsonOpt,
 ) -> None:
     """一条命令演示全流程：生成 → 导入 → 计划 → 合规检查 → 试发 → 第二人审批 → 全量发送 → 报告。"""
-    from dunning.entrypoints.cli.campaign import progress_bar
     from dunning.services.demo import run_demo
 
     with handled(json_out):
@@ -248,14 +233,9 @@ def demo(
 
 def _print_demo(s: dict) -> None:  # type: ignore[type-arg]
     imp, c, d = s["import"], s["campaign"], s["delivery"]
-    t = Table(title=f"演示结果 · 业务日期 {s['as_of']} · 用时 {s['elapsed_seconds']} 秒")
-    t.add_column("项目")
-    t.add_column("数量", justify="right")
-    t.add_row("[bold]导入[/] 读取行数", f"{imp['rows']:,}")
-    t.add_row("  接受", f"{imp['accepted']:,}")
-    t.add_row("  拒绝", f"{imp['rejected']:,}")
-    for k, v in sorted(imp["rejected_by_reason"].items(), key=lambda kv: -kv[1]):
-        t.add_row(f"    · {zh(k)}", f"{v:,}")
+    t = intake_table(f"演示结果 · 业务日期 {s['as_of']} · 用时 {s['elapsed_seconds']} 秒", "数量",
+                     ("[bold]导入[/] 读取行数", "  接受", "  拒绝"), (imp["rows"], imp["accepted"], imp["rejected"]),
+                     imp["rejected_by_reason"], indent="    ")
     t.add_row("[bold]计划[/] 今日应提醒", f"{c['planned'] + c['suppressed']:,}")
     t.add_row("  计划发送", f"{c['planned']:,}")
     t.add_row("  已抑制", f"{c['suppressed']:,}")
@@ -288,7 +268,6 @@ def _root(token: str = typer.Option(None, "--token", envvar="DUNNING_TOKEN", sho
 
 
 def main() -> None:
-    from dunning.config import private_umask
     from dunning.services.audit import set_origin
 
     private_umask()  # the data directory and every file written into it: owner-only

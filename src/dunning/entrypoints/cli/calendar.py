@@ -1,5 +1,6 @@
 """`dunning calendar …`: load next year's statutory holidays the day they are announced; show a year."""
 
+# services are imported inside the commands: start-up time (see dunning.entrypoints.cli)
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,19 +1,15 @@
 """`dunning campaign …`: plan, show, pilot, approve, send, pause, resume, cancel, report."""
 
+# services are imported inside the commands: start-up time (see dunning.entrypoints.cli)
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from rich import progress as rp
 from rich.table import Table
 
 from dunning.entrypoints.cli.common import acting, console, context, emit_json, handled, parse_date
@@ -34,11 +30,11 @@ def _table(title: str, rows: dict[str, Any], key: str = "项目", value: str = "
     return t
 
 
-def progress_bar() -> tuple[Progress, Any]:
-    bar = Progress(
-        TextColumn("[bold]发送中"), BarColumn(), MofNCompleteColumn(), TextColumn("失败 {task.fields[failed]}"),
-        TextColumn("抑制 {task.fields[suppressed]}"), TextColumn("{task.fields[rate]:.0f} 条/秒"),
-        TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False,
+def progress_bar() -> tuple[rp.Progress, Any]:
+    bar = rp.Progress(
+        rp.TextColumn("[bold]发送中"), rp.BarColumn(), rp.MofNCompleteColumn(), rp.TextColumn("失败 {task.fields[failed]}"),
+        rp.TextColumn("抑制 {task.fields[suppressed]}"), rp.TextColumn("{task.fields[rate]:.0f} 条/秒"),
+        rp.TimeElapsedColumn(), rp.TimeRemainingColumn(), console=console, transient=False,
     )
     state: dict[str, Any] = {"task": None}
 
@@ -93,8 +89,6 @@ def plan(
 
 def _explain_past_as_of(s: Any, today: Any) -> None:
     """A business date before today: its send window is over, so nothing is due to be sent today because of it."""
-    from datetime import date
-
     if date.fromisoformat(s.as_of) < today:
         console.print(f"[yellow]业务日期 {s.as_of} 早于今天（{today}）：该日的发送时段已过，"
                       f"因此没有短信会在今天发送（{s.planned:,} 条计划只能过期）。如需今天提醒，请去掉 --as-of 或改为今天。[/]")
@@ -138,15 +132,23 @@ def list_(json_out: bool = JsonOpt) -> None:
     console.print(t)
 
 
+def _step(step: Callable[..., dict[str, Any]], campaign_id: int, actor: str | None, json_out: bool) -> dict[str, Any]:
+    """Run one lifecycle step as the authenticated person; with ``--json`` the result is printed here."""
+    with handled(json_out):
+        ctx = context()
+        r = step(ctx, campaign_id, actor=acting(ctx, actor))
+    if json_out:
+        emit_json(r)
+    return r
+
+
 @app.command("pilot")
 def pilot(campaign_id: int, actor: str = ActorOpt, json_out: bool = JsonOpt) -> None:
     """试发：按分群与变体分层抽样发送，并给出是否达标。"""
     from dunning.services.campaigns import lifecycle
 
-    with handled(json_out):
-        r = lifecycle.start_pilot(ctx := context(), campaign_id, actor=acting(ctx, actor))
+    r = _step(lifecycle.start_pilot, campaign_id, actor, json_out)
     if json_out:
-        emit_json(r)
         if not r["go"]:
             raise typer.Exit(1)
         return
@@ -166,10 +168,8 @@ def approve(campaign_id: int, actor: str = ActorOpt, json_out: bool = JsonOpt) -
     """审批试发（须为合规审核角色，且不是计划或试发的人）。"""
     from dunning.services.campaigns import lifecycle
 
-    with handled(json_out):
-        r = lifecycle.approve_pilot(ctx := context(), campaign_id, actor=acting(ctx, actor))
+    r = _step(lifecycle.approve_pilot, campaign_id, actor, json_out)
     if json_out:
-        emit_json(r)
         return
     if r.get("already_approved"):
         console.print(f"[yellow]批次 #{campaign_id} 的试发已由 {r['approved_by']} 批准过（现为{zh(r['state'])}），无需再次审批。[/]")
@@ -189,7 +189,10 @@ def send(campaign_id: int, actor: str = ActorOpt, json_out: bool = JsonOpt) -> N
         else:
             bar, on_progress = progress_bar()
             with bar:
-                r = lifecycle.send_campaign(ctx, campaign_id, actor=acting(ctx, actor), on_progress=on_progress)
+                # Before the first message goes, a dead sender's interrupted messages are checked with the
+                # provider: say so (with its deadline and that Ctrl+C interrupts) instead of a silent bar.
+                r = lifecycle.send_campaign(ctx, campaign_id, actor=acting(ctx, actor), on_progress=on_progress,
+                                            on_wait=lambda say: bar.console.print(f"[yellow]{say}[/]"))
     if json_out:
         emit_json(r)
         return

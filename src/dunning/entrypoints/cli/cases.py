@@ -1,5 +1,6 @@
 """`dunning cases …`: the borrower-case queue and the outcomes of hardship help."""
 
+# services are imported inside the commands: start-up time (see dunning.entrypoints.cli)
 from __future__ import annotations
 
 import typer

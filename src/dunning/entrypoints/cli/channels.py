@@ -1,6 +1,7 @@
 """`dunning channels list|test|sweep|reconcile`: the configured SMS channels, a bind/auth check that sends nothing,
 the delivery-report timeout sweep and an operator's reconciliation of messages whose outcome is unknown."""
 
+# services are imported inside the commands: start-up time (see dunning.entrypoints.cli)
 from __future__ import annotations
 
 import asyncio
@@ -9,7 +10,15 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from dunning.entrypoints.cli.common import console, emit_json, err_console, handled
+from dunning.config import get_settings
+from dunning.entrypoints.cli.common import acting_or_system, console, context, emit_json, err_console, handled
+from dunning.errors import (
+    ChannelError,
+    ConfigError,
+    PermanentChannelError,
+    RateLimitedError,
+    TransientChannelError,
+)
 
 app = typer.Typer(help="短信通道：查看配置、检测连通（不发送短信） / SMS channels", no_args_is_help=True)
 
@@ -18,7 +27,6 @@ JsonOpt = typer.Option(False, "--json", help="输出 JSON / JSON output")
 
 def _describe(name: str, cs: Any) -> dict[str, Any]:
     from dunning.channels import registry
-    from dunning.errors import ConfigError
 
     row: dict[str, Any] = {
         "name": name, "kind": cs.kind, "enabled": cs.enabled, "rate": cs.rate,
@@ -54,8 +62,6 @@ def _caps_text(caps: dict[str, Any] | None) -> str:
 @app.command("list")
 def list_(json_out: bool = JsonOpt) -> None:
     """列出已配置的通道（类型、速率、优先级、备用通道、能力）。"""
-    from dunning.config import get_settings
-
     with handled(json_out):
         settings = get_settings()
         rows = [_describe(n, cs) for n, cs in sorted(settings.channels.items(), key=lambda kv: kv[1].priority)]
@@ -76,7 +82,6 @@ def list_(json_out: bool = JsonOpt) -> None:
 
 async def _check(name: str, cs: Any, timeout: float) -> None:
     from dunning.channels import registry
-    from dunning.errors import TransientChannelError
 
     channel = registry.create(name, cs)
     try:
@@ -95,9 +100,6 @@ def test(
     json_out: bool = JsonOpt,
 ) -> None:
     """检测通道连通：SMPP 绑定 + enquire_link，HTTP/云平台只做认证查询。不会发送任何短信。"""
-    from dunning.config import get_settings
-    from dunning.errors import ChannelError, ConfigError, PermanentChannelError, RateLimitedError
-
     with handled(json_out):
         settings = get_settings()
         cs = settings.channels.get(name)
@@ -125,7 +127,6 @@ def test(
 @app.command("sweep")
 def sweep(json_out: bool = JsonOpt) -> None:
     """把提交后超过 dlr_timeout_hours 仍无最终状态报告的短信标为“过期”（迟到的报告仍会更新状态）。可定时运行。"""
-    from dunning.entrypoints.cli.common import acting_or_system, context
     from dunning.services.campaigns.sending import sweep_expired
 
     with handled(json_out):
@@ -144,14 +145,11 @@ def reconcile(
     json_out: bool = JsonOpt,
 ) -> None:
     """核对该通道上结果未知（已提交未确认、进程中断）的短信：能向通道查询的按查询结果结算，否则交给人工处理；绝不盲目重发。"""
-    from dunning.entrypoints.cli.common import acting_or_system, context
     from dunning.services.campaigns.sending import reconcile_channel
 
     with handled(json_out):
         ctx = context()
         if name not in ctx.settings.channels:
-            from dunning.errors import ConfigError
-
             known = "、".join(sorted(ctx.settings.channels)) or "（无）"
             raise ConfigError(f"未配置名为 {name} 的通道。已配置：{known}", f"no channel named {name!r}")
         say = None if json_out else (lambda line: err_console.print(f"[dim]{line}[/]"))

@@ -1,20 +1,25 @@
 """Shared CLI plumbing: the service context, JSON output, and errors printed as actionable messages."""
 
+# services are imported inside the commands: start-up time (see dunning.entrypoints.cli)
 from __future__ import annotations
 
 import getpass
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
 
-from dunning.errors import DunningError
+from dunning.errors import DunningError, InputError
+from dunning.services.queries.labels import zh
 
 console = Console()
 err_console = Console(stderr=True)
@@ -39,8 +44,6 @@ def _credentials(ctx: Any, claimed: str | None) -> Any:
 def acting(ctx: Any, claimed: str | None = None) -> str:
     """The authenticated person running this command (``--as`` is only a claim, checked here); the audit rows
     of the command record it, with ``via = cli``, the OS user and the host. A clear error otherwise."""
-    from dataclasses import replace
-
     from dunning.services.guard.identity import authenticate
     from dunning.services.identity.auth import AuthFailed
 
@@ -82,6 +85,20 @@ def emit_json(data: Any) -> None:
     sys.stdout.write(to_json(data) + "\n")
 
 
+def intake_table(title: str, column: str, labels: tuple[str, str, str], counts: tuple[int, int, int],
+                 reasons: Mapping[str, int], *, indent: str = "  ") -> Table:
+    """A table of named counts opening with an intake's read / accepted / rejected rows, then the rejects by
+    reason, the most frequent first; the caller adds its own rows after."""
+    t = Table(title=title)
+    t.add_column("项目")
+    t.add_column(column, justify="right")
+    for label, n in zip(labels, counts, strict=True):
+        t.add_row(label, f"{n:,}")
+    for code, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
+        t.add_row(f"{indent}· {zh(code)}", f"{n:,}")
+    return t
+
+
 def parse_date(value: str | None) -> date | None:
     if value is None:
         return None
@@ -100,9 +117,9 @@ def handled(json_mode: bool = False) -> Iterator[None]:
         if json_mode:
             emit_json({"error": exc.to_dict()})
         else:
-            err_console.print(f"[bold red]错误[/] [{exc.code}] {exc.message_zh}")
+            err_console.print(f"[bold red]错误[/] {escape(f'[{exc.code}]')} {escape(exc.message_zh)}")
             if exc.message_en != exc.message_zh:
-                err_console.print(f"[dim]{exc.message_en}[/]")
+                err_console.print(f"[dim]{escape(exc.message_en)}[/]")
         raise typer.Exit(2) from None
     except FileNotFoundError as exc:
         _fail(json_mode, "input.file_not_found", f"找不到文件：{exc.filename}", f"file not found: {exc.filename}")
@@ -125,7 +142,7 @@ def _fail(json_mode: bool, code: str, zh: str, en: str) -> None:
     if json_mode:
         emit_json({"error": {"code": code, "message_zh": zh, "message_en": en}})
     else:
-        err_console.print(f"[bold red]错误[/] [{code}] {zh}")
+        err_console.print(f"[bold red]错误[/] {escape(f'[{code}]')} {escape(zh)}")
     raise typer.Exit(2) from None
 
 
@@ -144,8 +161,6 @@ def read_password(password: str | None, from_stdin: bool, *, required: bool, jso
     """The password from ``--password``, ``--password-stdin`` (first line), or a prompt on a terminal.
 
     Without a terminal and without either option the command says how to pass one instead of "Aborted."."""
-    from dunning.errors import InputError
-
     if from_stdin:
         line = sys.stdin.readline().rstrip("\r\n")
         if not line:

@@ -1,5 +1,6 @@
 """`dunning imports list`: every import, accounts and payments (one numbering for both)."""
 
+# services are imported inside the commands: start-up time (see dunning.entrypoints.cli)
 from __future__ import annotations
 
 import typer

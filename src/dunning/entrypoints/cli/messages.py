@@ -1,11 +1,13 @@
 """`dunning messages held|resolve`: messages whose send outcome is unknown, and a person's way out for them."""
 
+# services are imported inside the commands: start-up time (see dunning.entrypoints.cli)
 from __future__ import annotations
 
 import typer
 from rich.table import Table
 
 from dunning.entrypoints.cli.common import acting, console, context, emit_json, handled
+from dunning.errors import InputError
 
 app = typer.Typer(help="短信：暂扣（结果未知）短信的查看与人工处理 / messages held for a person", no_args_is_help=True)
 
@@ -59,7 +61,6 @@ def resolve(
     json_out: bool = JsonOpt,
 ) -> None:
     """人工处理暂扣短信：须合规或管理员角色，须填写原因，写入审计。"""
-    from dunning.errors import InputError
     from dunning.services.campaigns.held import resolve as do_resolve
 
     with handled(json_out):

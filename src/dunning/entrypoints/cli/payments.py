@@ -1,14 +1,13 @@
 """`dunning payments …`: import repayments (they stop reminders right before sending)."""
 
+# services are imported inside the commands: start-up time (see dunning.entrypoints.cli)
 from __future__ import annotations
 
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
-from dunning.entrypoints.cli.common import acting, console, context, emit_json, handled
-from dunning.services.queries.labels import zh
+from dunning.entrypoints.cli.common import acting, console, context, emit_json, handled, intake_table
 
 app = typer.Typer(help="还款记录：导入后，发送前会再次核对，已还清的借款不再提醒", no_args_is_help=True)
 
@@ -44,14 +43,8 @@ def import_(
         return
     if s.rows and s.accepted == 0 and set(s.reasons) == {"duplicate"}:
         console.print(f"[yellow]这 {s.rows:,} 笔还款此前都已导入（同一借款、时间与金额），没有新增还款。[/]")
-    t = Table(title=f"还款导入 #{s.import_id} · Payments import")
-    t.add_column("项目")
-    t.add_column("数量", justify="right")
-    t.add_row("读取 rows", f"{s.rows:,}")
-    t.add_row("接受 accepted", f"{s.accepted:,}")
-    t.add_row("拒绝 rejected", f"{s.rejected:,}")
-    for code, n in sorted(s.reasons.items(), key=lambda kv: -kv[1]):
-        t.add_row(f"  · {zh(code)}", f"{n:,}")
+    t = intake_table(f"还款导入 #{s.import_id} · Payments import", "数量", ("读取 rows", "接受 accepted", "拒绝 rejected"),
+                     (s.rows, s.accepted, s.rejected), s.reasons)
     t.add_row("金额合计 total", f"{s.total_fen / 100:,.2f} 元")
     t.add_row("涉及借款 loans", f"{s.loans:,}")
     if s.unknown_loans:

@@ -7,6 +7,7 @@ Wiring (in ``cli/app.py``)::
     serve.register_user_commands(users_app)       # adds `dunning users token` and `dunning users password`
 """
 
+# services are imported inside the commands: start-up time (see dunning.entrypoints.cli)
 from __future__ import annotations
 
 import ipaddress
@@ -17,6 +18,7 @@ import typer
 from sqlalchemy.exc import SQLAlchemyError
 
 from dunning.entrypoints.cli.common import acting_admin, console, context, emit_json, handled, read_password
+from dunning.errors import DunningError
 from dunning.services.context import AppContext
 
 app = typer.Typer(no_args_is_help=False)
@@ -34,9 +36,10 @@ def serve(
     safety_tick: float = typer.Option(30.0, "--safety-tick", help="外访安全计时器间隔（秒，0 关闭；也可用 cron 调用 dunning visits tick）"),
 ) -> None:
     """启动网页控制台与 REST API（/api/v1，文档 /api/v1/docs）。"""
+    # lazy: uvicorn, FastAPI and every page module (~3 s) load only for this command, not on every start
     import uvicorn
 
-    from dunning.entrypoints.api import create_app
+    from dunning.entrypoints.app import create_app
 
     with handled():
         ctx = context()
@@ -66,7 +69,6 @@ def serve(
 
 def _safety_timer(ctx: AppContext, stop: threading.Event, every: float) -> None:
     """The field-visit safety timer inside the server (the same tick `dunning visits tick` runs from cron)."""
-    from dunning.errors import DunningError
     from dunning.services.visits.safety import tick
 
     while not stop.wait(every):

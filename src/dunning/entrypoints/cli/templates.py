@@ -1,9 +1,11 @@
 """`dunning templates ...`: lint and preview template files; save, review, approve, retire stored templates."""
 
+# services are imported inside the commands: start-up time (see dunning.entrypoints.cli)
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,9 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from dunning.config import get_settings
 from dunning.entrypoints.cli.common import acting, console, context, emit_json, handled
+from dunning.errors import InputError
 
 app = typer.Typer(help="短信模板：检查、预览、保存、审核 / SMS templates", no_args_is_help=True)
 
@@ -37,7 +41,6 @@ def lint(
     json_out: bool = JsonOpt,
 ) -> None:
     """按合规策略检查模板文件；有阻断项时退出码为 1。 / Lint a template file; exit 1 on any blocking finding."""
-    from dunning.config import get_settings
     from dunning.services.templates import lint_file
 
     with handled(json_out):
@@ -71,11 +74,8 @@ def preview(
     json_out: bool = JsonOpt,
 ) -> None:
     """用样例账户渲染模板，显示长度、条数与检查结果。 / Render for sample accounts with length and parts."""
-    from dunning.errors import InputError
-
     with handled(json_out):
         if file is not None:
-            from dunning.config import get_settings
             from dunning.services.templates import (
                 preview_compiled,
                 read_specs,
@@ -143,7 +143,6 @@ def save(
     json_out: bool = JsonOpt,
 ) -> None:
     """保存为新版本（草稿），并给出检查结果。"""
-    from dunning.errors import InputError
     from dunning.services import templates as svc
 
     with handled(json_out):
@@ -224,7 +223,6 @@ def codes(
 ) -> None:
     """登记或查看模板在阿里云、腾讯云等模板短信通道的模板编号（不带 --set 时只列出）。
     / Register (--set channel=code) or list the provider template codes of a template's versions."""
-    from dunning.errors import InputError
     from dunning.services import templates as svc
 
     with handled(json_out):
@@ -266,8 +264,6 @@ def codes(
 @app.command("list")
 def list_(json_out: bool = JsonOpt) -> None:
     """全部模板：最新版本、生效版本与状态。"""
-    from dataclasses import asdict
-
     from dunning.services.queries.templates import list_templates
 
     status_zh = {"draft": "草稿", "in_review": "审核中", "approved": "已批准", "retired": "已停用"}

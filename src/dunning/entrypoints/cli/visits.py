@@ -1,13 +1,16 @@
 """`dunning visits …`: the safety-timer tick (for cron), the field-staff registry, a day's route sheets."""
 
+# services are imported inside the commands: start-up time (see dunning.entrypoints.cli)
 from __future__ import annotations
 
 from datetime import date
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from dunning.entrypoints.cli.common import acting, acting_admin, console, context, emit_json, handled
+from dunning.errors import InputError
 
 app = typer.Typer(help="外访：安全计时、人员名册、路线单 / field visits", no_args_is_help=True)
 
@@ -27,16 +30,15 @@ def tick(json_out: bool = typer.Option(False, "--json", help="输出 JSON")) -> 
 
 @app.command("staff")
 def staff(
-    username: str = typer.Argument(..., help="用户名"),
-    name: str = typer.Option(..., "--name", help="姓名"),
-    credential: str = typer.Option(..., "--credential", help="工作证件编号"),
-    valid_until: str = typer.Option(..., "--valid-until", help="证件有效期至 YYYY-MM-DD"),
-    trained_on: str = typer.Option(..., "--trained-on", help="最近一次合规培训日期 YYYY-MM-DD"),
-    agency: str = typer.Option(None, "--agency", help="所属委外机构"),
-    json_out: bool = typer.Option(False, "--json", help="输出 JSON"),
+    username: Annotated[str, typer.Argument(help="用户名")],
+    name: Annotated[str, typer.Option("--name", help="姓名")],
+    credential: Annotated[str, typer.Option("--credential", help="工作证件编号")],
+    valid_until: Annotated[str, typer.Option("--valid-until", help="证件有效期至 YYYY-MM-DD")],
+    trained_on: Annotated[str, typer.Option("--trained-on", help="最近一次合规培训日期 YYYY-MM-DD")],
+    agency: Annotated[str | None, typer.Option("--agency", help="所属委外机构")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
 ) -> None:
     """登记或更新外访人员（证件与培训）。"""
-    from dunning.errors import InputError
     from dunning.services.visits.registry import register_staff
 
     with handled(json_out):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import typer
 
+from dunning.config import get_settings
 from dunning.entrypoints.cli.common import console, handled
 
 app = typer.Typer(no_args_is_help=False)
@@ -24,9 +25,9 @@ def worker(
                              help="进程模型：prefork（默认，多进程）/ solo（单进程，一次一个批次）/ threads"),
 ) -> None:
     """启动发送 worker（Celery，broker 为 Redis 或 RabbitMQ）：dispatch_mode = "celery" 时由它发送批次。"""
+    # lazy: Celery and Kombu load only for this command, not on every `dunning …` start
     from kombu.utils.url import maybe_sanitize_url
 
-    from dunning.config import get_settings
     from dunning.entrypoints.worker import create_app
 
     with handled():

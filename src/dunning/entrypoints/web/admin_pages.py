@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from dunning.entrypoints.api.security import allow
+from dunning.entrypoints.http.render import renderer
+from dunning.entrypoints.http.security import allow
 from dunning.entrypoints.web.common import done
 from dunning.entrypoints.web.listing import download, filters_query, page_request
-from dunning.entrypoints.web.render import renderer
 from dunning.services.identity import auth
 from dunning.services.identity.auth import Principal
 from dunning.services.identity.users import ROLE_ZH, Role, add_user

@@ -14,12 +14,14 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, Response
+from starlette.concurrency import run_in_threadpool
 
-from dunning.entrypoints.api.ids import DbId
-from dunning.entrypoints.api.security import STAFF, allow
-from dunning.entrypoints.web.common import done, pick
-from dunning.entrypoints.web.render import renderer
-from dunning.entrypoints.web.uploads import save_uploads
+from dunning.entrypoints.http.i18n import pick
+from dunning.entrypoints.http.ids import DbId
+from dunning.entrypoints.http.render import renderer
+from dunning.entrypoints.http.security import STAFF, allow
+from dunning.entrypoints.http.uploads import save_uploads
+from dunning.entrypoints.web.common import done
 from dunning.errors import InputError
 from dunning.services.agencies import allocation as alloc
 from dunning.services.agencies import performance, queries, registry, reports, tenders
@@ -195,8 +197,6 @@ def tender_conflict(request: Request, tender_id: DbId, agency_id: str = Form("")
 
 @router.post("/tenders/{tender_id}/scores")
 async def tender_score(request: Request, tender_id: int, principal: Principal = allow(*STAFF)) -> Response:
-    from starlette.concurrency import run_in_threadpool
-
     form = await request.form()
     bid_id = int(_num(str(form.get("bid_id") or "0"), "bid_id", int))
     scores = {k[6:]: _num(str(v), k) for k, v in form.items() if k.startswith("score_") and str(v).strip()}

@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from dunning.entrypoints.api.security import allow
+from dunning.entrypoints.http.render import renderer
+from dunning.entrypoints.http.security import allow
 from dunning.entrypoints.web.common import query_base
 from dunning.entrypoints.web.import_pages import parse_day
 from dunning.entrypoints.web.listing import download, page_request
-from dunning.entrypoints.web.render import renderer
 from dunning.services.identity.auth import Principal
 from dunning.services.identity.users import Role
 from dunning.services.queries import audit as audit_q

@@ -5,9 +5,18 @@ from __future__ import annotations
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from dunning.entrypoints.api.security import ALL_ROLES, LANG_COOKIE, allow, client_ip, public, session_of
-from dunning.entrypoints.web.common import pick, redirect, safe_next
-from dunning.entrypoints.web.render import renderer
+from dunning.entrypoints.http.i18n import pick
+from dunning.entrypoints.http.render import renderer
+from dunning.entrypoints.http.security import (
+    ALL_ROLES,
+    LANG_COOKIE,
+    allow,
+    client_ip,
+    public,
+    safe_next,
+    session_of,
+)
+from dunning.entrypoints.web.common import redirect
 from dunning.services.identity import auth
 from dunning.services.identity.auth import Principal
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response
 
-from dunning.entrypoints.api.security import allow
+from dunning.entrypoints.http.render import renderer
+from dunning.entrypoints.http.security import allow
 from dunning.entrypoints.web.common import done
-from dunning.entrypoints.web.render import renderer
 from dunning.errors import NotFoundError
 from dunning.services import calendar
 from dunning.services.identity.auth import Principal

@@ -8,16 +8,23 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, Response
 
 from dunning.domain.states import CAMPAIGN_STATE_ZH
-from dunning.entrypoints.api.ids import MAX_ID, DbId, QueryId
-from dunning.entrypoints.api.jobs import Job, fork_context
-from dunning.entrypoints.api.security import STAFF, allow
-from dunning.entrypoints.web.common import RateMeter, done, pick, redirect, sse_response
+from dunning.entrypoints.http.i18n import lang_of, pick
+from dunning.entrypoints.http.ids import MAX_ID, DbId, QueryId
+from dunning.entrypoints.http.jobs import Job, fork_context
+from dunning.entrypoints.http.render import renderer
+from dunning.entrypoints.http.responses import report_response
+from dunning.entrypoints.http.security import STAFF, allow
+from dunning.entrypoints.http.uploads import save_uploads
+from dunning.entrypoints.web.common import RateMeter, done, redirect, sse_response
 from dunning.entrypoints.web.import_pages import parse_day
 from dunning.entrypoints.web.job_pages import job_payload
 from dunning.entrypoints.web.listing import download, filters_query, page_request
-from dunning.entrypoints.web.render import renderer
-from dunning.entrypoints.web.uploads import save_uploads
-from dunning.services.campaigns import lifecycle
+from dunning.errors import InputError
+from dunning.services.bootstrap import ensure_bundled_templates
+from dunning.services.campaigns import held, lifecycle
+from dunning.services.campaigns.held import held_count
+from dunning.services.campaigns.planning import SUPPRESSION_ZH, plan_campaign
+from dunning.services.campaigns.reports import campaign_report_html, write_campaign_report
 from dunning.services.identity.auth import Principal
 from dunning.services.identity.users import Role
 from dunning.services.queries import campaigns as campaigns_q
@@ -39,8 +46,6 @@ NEXT_STEP = {
 
 
 def _reason_labels() -> dict[str, str]:
-    from dunning.services.campaigns.planning import SUPPRESSION_ZH
-
     return dict(SUPPRESSION_ZH)
 
 
@@ -68,9 +73,6 @@ def campaigns_page(request: Request, import_id: QueryId = None, state: str = "",
 @router.post("/campaigns")
 def plan(request: Request, import_id: int = Form(..., ge=1, le=MAX_ID), channel: str = Form(""),
          strategy: UploadFile | None = File(None), principal: Principal = allow(Role.OPERATOR)) -> Response:
-    from dunning.services.bootstrap import ensure_bundled_templates
-    from dunning.services.campaigns.planning import plan_campaign
-
     ctx = request.app.state.ctx
     imports_q.import_view(ctx, principal, import_id, samples=0)  # an unknown import is a 404 now, not a failed job
     path = None
@@ -98,7 +100,6 @@ def campaign_page(request: Request, campaign_id: DbId, principal: Principal = al
     ctx = request.app.state.ctx
     v = campaigns_q.campaign_view(ctx, principal, campaign_id)
     job = request.app.state.jobs.latest(f"campaign:{campaign_id}")
-    from dunning.services.campaigns.held import held_count
 
     return renderer(request).page(request, "campaign.html", v=v, pilot=v.pilot, job=job,
                                   next_step=NEXT_STEP.get(v.progress.state, ""), reason_zh=_reason_labels(),
@@ -181,9 +182,6 @@ def send(request: Request, campaign_id: DbId, principal: Principal = allow(Role.
 @router.post("/campaigns/{campaign_id}/held/resolve")
 def resolve_held(request: Request, campaign_id: DbId, resolution: str = Form(...), reason: str = Form(""),
                  principal: Principal = allow(Role.COMPLIANCE)) -> Response:
-    from dunning.errors import InputError
-    from dunning.services.campaigns import held
-
     ctx = request.app.state.ctx
     if resolution not in ("as_sent", "requeue"):
         raise InputError("处理方式须为 as_sent 或 requeue", "resolution must be as_sent or requeue")
@@ -222,32 +220,12 @@ def cancel(request: Request, campaign_id: DbId, principal: Principal = allow(Rol
 @router.get("/campaigns/{campaign_id}/report.html")
 def report_html(request: Request, campaign_id: DbId, principal: Principal = allow(*STAFF)) -> Response:
     """The HTML report (charts, verdicts, tables) as one self-contained page, to read or to save and email."""
-    from dunning.entrypoints.web.render import lang_of
-    from dunning.services.campaigns.reports import campaign_report_html
-
     return report_response(campaign_report_html(request.app.state.ctx, campaign_id, lang=lang_of(request)),
                            campaign_id)
 
 
-def report_response(html: str, campaign_id: int) -> Response:
-    """The report page under a policy of its own: its inline scripts (Plotly and the charts) run by a one-time
-    nonce; nothing else may load or run, and it connects nowhere."""
-    import secrets
-
-    from fastapi.responses import HTMLResponse
-
-    nonce = secrets.token_urlsafe(18)
-    body = html.replace("<script", f'<script nonce="{nonce}"')
-    policy = (f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; img-src data:; "
-              "font-src data:; frame-ancestors 'none'; form-action 'none'; base-uri 'none'")
-    return HTMLResponse(body, headers={"Content-Disposition": f'inline; filename="campaign-{campaign_id}.html"',
-                                       "Content-Security-Policy": policy, "Cache-Control": "no-store"})
-
-
 @router.get("/campaigns/{campaign_id}/report.xlsx")
 def report(request: Request, campaign_id: DbId, principal: Principal = allow(*STAFF)) -> Response:
-    from dunning.services.campaigns.reports import write_campaign_report
-
     paths = write_campaign_report(request.app.state.ctx, campaign_id)
     return FileResponse(paths["xlsx"], filename=f"campaign-{campaign_id}.xlsx",
                         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

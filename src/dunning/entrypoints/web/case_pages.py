@@ -16,10 +16,10 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from dunning.domain.cases import CASE_STATE_ZH, CASE_TYPE_ZH, CaseState
-from dunning.entrypoints.api.ids import DbId
-from dunning.entrypoints.api.security import allow
+from dunning.entrypoints.http.ids import DbId
+from dunning.entrypoints.http.render import renderer
+from dunning.entrypoints.http.security import allow
 from dunning.entrypoints.web.common import done, query_base
-from dunning.entrypoints.web.render import renderer
 from dunning.errors import DunningError
 from dunning.services.cases import commands, queries
 from dunning.services.identity.auth import Principal

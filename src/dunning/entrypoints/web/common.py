@@ -14,12 +14,8 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from dunning.entrypoints.api.security import session_of
-from dunning.entrypoints.web.render import lang_of
-
-
-def pick(request: Request, zh: str, en: str) -> str:
-    return en if lang_of(request) == "en" else zh
+from dunning.entrypoints.http.i18n import pick
+from dunning.entrypoints.http.security import session_of
 
 
 def redirect(url: str) -> RedirectResponse:
@@ -30,13 +26,6 @@ def done(request: Request, url: str, zh: str, en: str, kind: str = "ok") -> Redi
     """Flash a message for the next page and redirect there (post/redirect/get)."""
     session_of(request).flash(kind, pick(request, zh, en))
     return redirect(url)
-
-
-def safe_next(value: str | None, default: str = "/") -> str:
-    """Only a local path: never an open redirect to another site."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
-        return default
-    return value
 
 
 def query_base(**params: Any) -> str:

@@ -7,9 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from dunning.entrypoints.api.security import ALL_ROLES, allow
-from dunning.entrypoints.web.common import RateMeter, pick, sse_response
-from dunning.entrypoints.web.render import renderer
+from dunning.entrypoints.http.i18n import pick
+from dunning.entrypoints.http.render import renderer
+from dunning.entrypoints.http.security import ALL_ROLES, allow
+from dunning.entrypoints.web.common import RateMeter, sse_response
 from dunning.services.identity.auth import Principal
 from dunning.services.queries import dashboard as dashboard_q
 

@@ -7,23 +7,24 @@ from datetime import date
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, Response
 
-from dunning.entrypoints.api.ids import DbId
-from dunning.entrypoints.api.jobs import Job, fork_context
-from dunning.entrypoints.api.security import STAFF, allow
+from dunning.entrypoints.http.ids import DbId
+from dunning.entrypoints.http.jobs import Job, fork_context
+from dunning.entrypoints.http.render import renderer
+from dunning.entrypoints.http.security import STAFF, allow
+from dunning.entrypoints.http.uploads import PORTFOLIO_TYPES, save_uploads
 from dunning.entrypoints.web.common import query_base, redirect
 from dunning.entrypoints.web.listing import download, filters_query, page_request
-from dunning.entrypoints.web.render import renderer
-from dunning.entrypoints.web.uploads import save_uploads
 from dunning.errors import InputError, MissingColumnsError
 from dunning.services.identity.auth import Principal
 from dunning.services.identity.users import Role
+from dunning.services.intake.imports import import_portfolio
+from dunning.services.intake.payments import import_payments
 from dunning.services.queries import exporting
 from dunning.services.queries import imports as imports_q
 from dunning.services.queries.labels import IMPORT_KIND_ZH
 from dunning.services.queries.scope import REJECT_DETAIL_ROLES
 
 router = APIRouter(include_in_schema=False)
-PORTFOLIO_TYPES = (".csv", ".txt", ".xlsx", ".xls", ".parquet")
 
 
 def parse_day(value: str | None) -> date | None:
@@ -70,7 +71,6 @@ def upload(request: Request, files: list[UploadFile] = File(...), as_of: str = F
     dnc = save_uploads(ctx, [exclude], allowed=(".csv", ".txt")) if exclude is not None and exclude.filename else []
     mapped = save_uploads(ctx, [mapping], allowed=(".yaml", ".yml")) if mapping is not None and mapping.filename \
         else []
-    from dunning.services.intake.imports import import_portfolio
     names = "、".join(p.name for p in paths)
 
     def work(job: Job) -> None:
@@ -97,7 +97,6 @@ def upload_payments(request: Request, files: list[UploadFile] = File(...), encod
     """Repayments from the loan system: stop reminders to loans that are paid (re-checked before each send)."""
     ctx = request.app.state.ctx
     paths = save_uploads(ctx, files, allowed=PORTFOLIO_TYPES)
-    from dunning.services.intake.payments import import_payments
     names = "、".join(p.name for p in paths)
 
     def work(job: Job) -> None:

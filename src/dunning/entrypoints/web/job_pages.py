@@ -7,10 +7,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from dunning.entrypoints.api.jobs import Job
-from dunning.entrypoints.api.security import STAFF, allow
-from dunning.entrypoints.web.common import pick, sse_response
-from dunning.entrypoints.web.render import JOB_STATE_ZH, renderer
+from dunning.entrypoints.http.i18n import pick
+from dunning.entrypoints.http.jobs import Job
+from dunning.entrypoints.http.render import JOB_STATE_ZH, renderer
+from dunning.entrypoints.http.security import STAFF, allow
+from dunning.entrypoints.web.common import sse_response
 from dunning.errors import NotFoundError
 from dunning.services.identity.auth import Principal
 

@@ -29,8 +29,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from dunning.entrypoints.api.security import Forbidden, allow, client_ip, public, session_of
-from dunning.entrypoints.web.render import renderer
+from dunning.entrypoints.http.render import renderer
+from dunning.entrypoints.http.security import Forbidden, allow, client_ip, public, session_of
 from dunning.services.agencies import registry as agency_registry
 from dunning.services.identity.auth import Principal
 from dunning.services.identity.users import Role

@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from dunning.entrypoints.api.security import ALL_ROLES, allow
-from dunning.entrypoints.web.common import pick
+from dunning.entrypoints.http.i18n import pick
+from dunning.entrypoints.http.render import renderer
+from dunning.entrypoints.http.security import ALL_ROLES, allow
 from dunning.entrypoints.web.import_pages import parse_day
 from dunning.entrypoints.web.listing import download, filters_query, page_request, parse_id
-from dunning.entrypoints.web.render import renderer
 from dunning.errors import InputError
 from dunning.services.identity.auth import Principal
 from dunning.services.queries import exporting, replies

@@ -11,8 +11,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from dunning.entrypoints.api.security import client_ip, public
-from dunning.entrypoints.web.render import renderer
+from dunning.entrypoints.http.render import renderer
+from dunning.entrypoints.http.security import client_ip, public
 from dunning.errors import InputError
 from dunning.services.cases.self_service import NOTE_MAX, REQUESTS, HelpAnswer, request_help
 from dunning.services.identity.auth import Principal

@@ -7,10 +7,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from dunning.entrypoints.api.ids import DbId
-from dunning.entrypoints.api.security import STAFF, allow
-from dunning.entrypoints.web.common import done, pick
-from dunning.entrypoints.web.render import renderer
+from dunning.entrypoints.http.i18n import pick
+from dunning.entrypoints.http.ids import DbId
+from dunning.entrypoints.http.render import renderer
+from dunning.entrypoints.http.security import STAFF, allow
+from dunning.entrypoints.web.common import done
 from dunning.services import templates as tsvc
 from dunning.services.identity.auth import Principal
 from dunning.services.identity.users import Role

@@ -6,9 +6,9 @@ import polars as pl
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from dunning.entrypoints.api.security import ALL_ROLES, allow
+from dunning.entrypoints.http.render import renderer
+from dunning.entrypoints.http.security import ALL_ROLES, allow
 from dunning.entrypoints.web.listing import download
-from dunning.entrypoints.web.render import renderer
 from dunning.services.identity.auth import Principal
 from dunning.services.queries import exporting
 from dunning.services.queries.trends import GROUPINGS, WINDOWS, as_dicts, trends

@@ -19,11 +19,11 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from dunning.entrypoints.api.ids import DbId
-from dunning.entrypoints.api.security import allow, public
-from dunning.entrypoints.web.common import done, pick, sse_response
-from dunning.entrypoints.web.i18n import EN
-from dunning.entrypoints.web.render import renderer
+from dunning.entrypoints.http.i18n import EN, pick
+from dunning.entrypoints.http.ids import DbId
+from dunning.entrypoints.http.render import renderer
+from dunning.entrypoints.http.security import allow, public
+from dunning.entrypoints.web.common import done, sse_response
 from dunning.errors import InputError
 from dunning.services.identity.auth import Principal
 from dunning.services.identity.users import Role

@@ -14,11 +14,12 @@ from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.orm import Session
 
 from dunning.channels.base import ChannelEvent, DeliveryReport, DeliveryStatus, InboundMessage
+from dunning.db.bulk import Sql, fetch, fetch_rows, insert_rows, run
 from dunning.db.models import Message, PhoneFlag, Reply
-from dunning.db.rawsql import Sql, fetch, fetch_rows, insert_rows, run
+from dunning.dispatch.outbox import move_where
 from dunning.domain.masking import mask_phone
 from dunning.domain.replies import classify_reply
-from dunning.domain.states import MessageState
+from dunning.domain.states import MessageState, move
 from dunning.services import audit
 
 _CHUNK = 2000
@@ -60,7 +61,7 @@ def _ingest_dlrs(s: Session, channel: str, dlrs: Sequence[DeliveryReport], now: 
     """Store every report, mark its part, settle the messages whose parts are now final; returns the number of
     reports for ids we never sent (kept, with no message).
 
-    Plain SQL executemany (:mod:`dunning.db.rawsql`): a busy channel returns tens of thousands of receipts a
+    Plain SQL executemany (:mod:`dunning.db.bulk`): a busy channel returns tens of thousands of receipts a
     second, and the ORM's per-row work cost several times the database's. Most messages have one part; their
     part's and message's new states are worked out here from the part's state before the batch, without a
     second query. Messages of several parts are settled from all their parts' states (:func:`_settle`).
@@ -121,6 +122,8 @@ def _ingest_dlrs(s: Session, channel: str, dlrs: Sequence[DeliveryReport], now: 
 
 
 _REASON = {"failed": "dlr_failed", "expired": "dlr_expired"}
+# What a final delivery report does to a message still awaiting one (checked against MESSAGE_TRANSITIONS).
+_SETTLE = {st: move(SETTLEABLE, st) for st in (MessageState.DELIVERED, MessageState.FAILED, MessageState.EXPIRED)}
 
 
 def _update_messages(conn: Connection, sql: Sql, state: str, reason: str | None, at: Any, ids: list[int]) -> None:
@@ -128,12 +131,11 @@ def _update_messages(conn: Connection, sql: Sql, state: str, reason: str | None,
 
     Set-based: one ``UPDATE … WHERE id IN (…)`` per chunk of ids (about half the cost of a row-by-row
     executemany, and this runs for every message of a campaign)."""
-    settleable = "','".join(st.value for st in SETTLEABLE)
+    mv = _SETTLE[MessageState(state)]
     ids.sort()
     for i in range(0, len(ids), _CHUNK):
         tail, params = sql.in_list(ids[i:i + _CHUNK])
-        run(conn, sql, f"UPDATE messages SET state = ?, reason = ?, final_at = ? WHERE id{tail} "  # nosec B608  # identifiers and placeholders from code only; every value is a bound parameter
-                       f"AND state IN ('{settleable}')", [state, reason, at, *params])
+        move_where(conn, sql, mv, "reason = ?, final_at = ?", f"id{tail}", [reason, at, *params])
 
 
 def _settle(conn: Connection, sql: Sql, message_ids: list[int], now: datetime) -> None:

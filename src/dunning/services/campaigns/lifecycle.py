@@ -21,7 +21,7 @@ from sqlalchemy import func, select, update
 from dunning.db.bulk import read_frame
 from dunning.db.models import AuditEvent, Campaign, Message
 from dunning.dispatch.engine import DispatchOutcome, Progress
-from dunning.domain.states import CAMPAIGN_STATE_ZH, CampaignState, MessageState
+from dunning.domain.states import CAMPAIGN_STATE_ZH, SENT_STATES, CampaignState, MessageState
 from dunning.errors import ConfigError, StateError
 from dunning.reporting.stats import wilson_interval
 from dunning.services import audit
@@ -117,7 +117,7 @@ def pilot_report(ctx: AppContext, campaign_id: int) -> dict[str, Any]:
         # campaign: any message the compliance lint blocked means a person looks before the mass send.
         blocks = s.scalar(select(func.count()).select_from(Message).where(
             Message.campaign_id == campaign_id, Message.reason == "lint_block")) or 0
-    sent = sum(v for k, v in states.items() if k in ("submitted", "delivered", "failed", "expired", "held"))
+    sent = sum(v for k, v in states.items() if k in SENT_STATES)
     delivered = states.get("delivered", 0)
     rate = delivered / sent if sent else 0.0
     upper = wilson_interval(delivered, sent)[1]
@@ -169,8 +169,12 @@ def approve_pilot(ctx: AppContext, campaign_id: int, *, actor: str) -> dict[str,
 
 def send_campaign(ctx: AppContext, campaign_id: int, *, actor: str,
                   on_progress: Callable[[Progress], None] | None = None,
-                  follow_timeout: float | None = None) -> dict[str, Any]:
+                  follow_timeout: float | None = None,
+                  on_wait: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Queue everything planned and send; returns when done, paused, cancelled or the window closes.
+
+    ``on_wait`` hears (Chinese first) what the send waits for before sending: checking a dead sender's
+    interrupted messages with the provider.
 
     In ``celery`` mode a worker sends (and completes the campaign in ``actor``'s name); this call follows it, or
     returns with ``stopped = "following_timeout"`` after ``follow_timeout`` seconds without any progress."""
@@ -193,7 +197,7 @@ def send_campaign(ctx: AppContext, campaign_id: int, *, actor: str,
         stopped, detail = follow_worker(ctx, campaign_id, pilot_only=False, on_progress=on_progress,
                                         follow_timeout=follow_timeout, actor=actor)
     else:
-        outcome = run_dispatch(ctx, campaign_id, pilot_only=False, on_progress=on_progress)
+        outcome = run_dispatch(ctx, campaign_id, pilot_only=False, on_progress=on_progress, on_wait=on_wait)
         stopped, detail = outcome.stopped, outcome.detail
     with ctx.db.transaction() as s:
         c = get_campaign(s, campaign_id)

@@ -28,7 +28,7 @@ from dunning.db.bulk import bulk_insert, read_frame
 from dunning.db.models import Account, Campaign, Import, Message, Strategy, TemplateRecord, TemplateVersion
 from dunning.domain.buckets import bucket_expr
 from dunning.domain.sms import counting_for, parts_expr
-from dunning.domain.states import CampaignState, MessageState, TemplateStatus
+from dunning.domain.states import CONTACT_STATES, CampaignState, MessageState, TemplateStatus
 from dunning.errors import ConfigError, InputError, NotFoundError, StateError
 from dunning.intake import phone_expr
 from dunning.services import audit
@@ -60,8 +60,6 @@ SUPPRESSION_ZH = {
     "cancelled": "批次已取消",
     "agency_notice": "委外告知短信尚未送达（机构不得联系）",
 }
-# Message states that count as "this phone was contacted" (claimed and not since refused), as the dispatcher's.
-CONTACT_STATES = ("submitting", "submitted", "delivered", "held", "expired")
 TEST_NAME = "测试"
 TEST_LOAN = "TEST0000"
 TEST_AMOUNT_FEN = 100_000
@@ -378,7 +376,7 @@ def _plan_frame(ctx: AppContext, s: Any, accounts: pl.DataFrame, spec: StrategyS
     midnight = datetime.combine(as_of, time(0), tz)
     week = earliest - timedelta(days=7)
     since = min(week, earliest - timedelta(hours=spec.budget.min_interval_hours))
-    states = "','".join(CONTACT_STATES)
+    states = "','".join(st.value for st in CONTACT_STATES)  # enum values, from code only
     sent = read_frame(
         s,
         "SELECT phone, SUM(CASE WHEN submitting_at >= :day THEN 1 ELSE 0 END) AS sent_day, "  # nosec B608  # identifiers and placeholders from code only; every value is a bound parameter

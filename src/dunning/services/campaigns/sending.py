@@ -31,10 +31,9 @@ from dunning.dispatch.engine import (
     Progress,
     Route,
     SendWindow,
-    expire_stale,
-    reconcile,
 )
 from dunning.dispatch.ratelimit import GcraLimiter, LimiterStore, RedisLimiterStore, batch_size_for
+from dunning.dispatch.reconcile import expire_stale, reconcile
 from dunning.dispatch.state import DbLimiterStore
 from dunning.domain.states import CampaignState
 from dunning.errors import ConfigError, NotFoundError

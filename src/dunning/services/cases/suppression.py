@@ -16,10 +16,9 @@ import polars as pl
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from dunning.db.bulk import bulk_insert, read_frame
+from dunning.db.bulk import Sql, bulk_insert, read_frame
 from dunning.db.case_models import Case
 from dunning.db.models import PhoneFlag
-from dunning.db.rawsql import Sql
 from dunning.domain.cases import OPEN_STATES, CaseType
 
 STOP_FLAG = "dispute"

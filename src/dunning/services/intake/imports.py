@@ -12,9 +12,8 @@ import polars as pl
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from dunning.db.bulk import bulk_insert, read_frame
+from dunning.db.bulk import Sql, bulk_insert, read_frame
 from dunning.db.models import Account, Import, PhoneFlag, RejectRow
-from dunning.db.rawsql import Sql
 from dunning.intake import read_portfolio, write_reject_report
 from dunning.intake.readers import read_exclude
 from dunning.services import audit

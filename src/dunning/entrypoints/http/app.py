@@ -1,31 +1,40 @@
-"""The app factory: REST API under ``/api/v1`` (OpenAPI at ``/api/v1/openapi.json``) and the web console."""
+"""The app shell shared by the API and the console: settings-built context, session and header middleware, the
+job runner, the renderer, and one error handler that answers JSON to the API and a page to the console.
+
+:func:`build_app` takes the routers and the console's package (templates, static files) from its caller,
+:func:`dunning.entrypoints.app.create_app`, so this package imports neither ``api`` nor ``web``."""
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Any
+from urllib.parse import quote
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dunning.config import private_umask
-from dunning.entrypoints.api import cases as cases_api
-from dunning.entrypoints.api import docs, logscrub, v1, webhooks
-from dunning.entrypoints.api.jobs import JobRunner
-from dunning.entrypoints.api.security import (
+from dunning.entrypoints.http import logscrub
+from dunning.entrypoints.http.i18n import pick
+from dunning.entrypoints.http.jobs import JobRunner
+from dunning.entrypoints.http.render import Renderer, renderer
+from dunning.entrypoints.http.security import (
     Forbidden,
     HeadersMiddleware,
     NotAuthenticated,
     SessionMiddleware,
     current_principal,
+    safe_next,
+    session_of,
 )
-from dunning.entrypoints.api.security import public as public_route
+from dunning.entrypoints.http.security import public as public_route
 from dunning.errors import (
     ChannelError,
     ComplianceBlocked,
@@ -36,6 +45,7 @@ from dunning.errors import (
     PermissionDenied,
     StateError,
 )
+from dunning.services.bootstrap import ensure_bundled_templates
 from dunning.services.context import AppContext, build_context
 from dunning.services.identity.auth import AuthFailed, AuthPolicy, LoginThrottled, Principal, SessionCodec
 
@@ -63,15 +73,20 @@ REST API of the compliance-first collection SMS platform: the same services and 
 
 
 def status_for(exc: DunningError) -> int:
+    """The HTTP status of an error: its own ``http_status`` when an entry point's error declares one (the
+    webhooks' signature and replay refusals), else by the error's kind."""
+    own: int | None = getattr(exc, "http_status", None)
+    if own is not None:
+        return own
     if isinstance(exc, LoginThrottled):
         return 429
-    if isinstance(exc, AuthFailed | webhooks.WebhookRejected):
+    if isinstance(exc, AuthFailed):
         return 401
     if isinstance(exc, PermissionDenied):
         return 403
     if isinstance(exc, NotFoundError):
         return 404
-    if isinstance(exc, StateError | webhooks.WebhookReplayed):
+    if isinstance(exc, StateError):
         return 409
     if exc.code == "input.too_large":
         return 413
@@ -98,9 +113,6 @@ def _error_response(request: Request, status: int, code: str, zh: str, en: str,
     if _wants_json(request):
         return JSONResponse({"error": {"code": code, "message_zh": zh, "message_en": en}}, status_code=status,
                             headers=headers)
-    from dunning.entrypoints.web.common import pick
-    from dunning.entrypoints.web.render import renderer
-
     text = pick(request, zh, en)
     r = renderer(request)
     if _is_htmx(request):
@@ -114,9 +126,6 @@ def _error_response(request: Request, status: int, code: str, zh: str, en: str,
     title = pick(request, *titles.get(status, ("出错了", "Something went wrong")))
     if request.method not in ("GET", "HEAD") and status in (409, 422) and request.headers.get("referer"):
         # A form failed: go back to it and say why (post/redirect/get keeps the form page's URL).
-        from dunning.entrypoints.api.security import session_of
-        from dunning.entrypoints.web.common import safe_next
-
         ref = request.headers["referer"]
         base = str(request.base_url).rstrip("/")
         if ref.startswith(base):
@@ -125,8 +134,10 @@ def _error_response(request: Request, status: int, code: str, zh: str, en: str,
     return r.page(request, "error.html", status=status, title=title, text=text, code=code, headers=headers)
 
 
-def create_app(ctx: AppContext | None = None, *, auth_policy: AuthPolicy | None = None) -> FastAPI:
-    """Build the app around ``ctx`` (built from settings when omitted). Nothing happens at import time."""
+def build_app(ctx: AppContext | None, *, auth_policy: AuthPolicy | None, routers: Iterable[APIRouter],
+              pages_package: str) -> FastAPI:
+    """Build the app around ``ctx`` (built from settings when omitted) with ``routers`` in order; the console's
+    templates and static files are read from ``pages_package``. Nothing happens at import time."""
     ctx = ctx or build_context()
     auth_policy = auth_policy or AuthPolicy()
     private_umask()  # uploads, reports and the database are written owner-only
@@ -135,8 +146,6 @@ def create_app(ctx: AppContext | None = None, *, auth_policy: AuthPolicy | None 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
-            from dunning.services.bootstrap import ensure_bundled_templates
-
             ensure_bundled_templates(ctx)
         except DunningError as exc:
             log.warning("bundled templates not loaded: %s", exc.message_en)
@@ -155,10 +164,7 @@ def create_app(ctx: AppContext | None = None, *, auth_policy: AuthPolicy | None 
     app.state.codec = codec
     app.state.auth_policy = auth_policy
     app.state.jobs = JobRunner()
-
-    from dunning.entrypoints.web.render import Renderer
-
-    app.state.renderer = Renderer(ctx)
+    app.state.renderer = Renderer(ctx, pages_package)
 
     app.add_middleware(SessionMiddleware, codec=codec)
     app.add_middleware(HeadersMiddleware, headers=SECURITY_HEADERS)
@@ -210,40 +216,9 @@ def create_app(ctx: AppContext | None = None, *, auth_policy: AuthPolicy | None 
                                "This page does not exist; check the address or use the menu."
                                if exc.status_code == 404 else "This method is not allowed here.")
 
-    from dunning.entrypoints.api import agencies as agencies_api
-    from dunning.entrypoints.web import (
-        admin_pages,
-        agency_pages,
-        audit_pages,
-        auth_pages,
-        calendar_pages,
-        campaign_pages,
-        case_pages,
-        dashboard_pages,
-        import_pages,
-        job_pages,
-        message_pages,
-        public,
-        reply_pages,
-        self_service,
-        template_pages,
-        trend_pages,
-        visit_pages,
-    )
-
-    app.include_router(v1.router)
-    app.include_router(cases_api.router)
-    app.include_router(webhooks.router)
-    app.include_router(docs.router)
-    app.include_router(agencies_api.router)
-    public_api = getattr(public, "api_router", None)  # the verification API lives beside its page
-    if public_api is not None:
-        app.include_router(public_api)
-    for module in (auth_pages, dashboard_pages, import_pages, job_pages, template_pages, campaign_pages,
-                   message_pages, reply_pages, trend_pages, audit_pages, admin_pages, agency_pages, calendar_pages,
-                   public, visit_pages, case_pages, self_service):
-        app.include_router(module.router)
-    static_dir = resources.files("dunning.entrypoints.web") / "static"
+    for router in routers:
+        app.include_router(router)
+    static_dir = resources.files(pages_package) / "static"
     app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")
 
     @app.get("/healthz", include_in_schema=False)
@@ -262,12 +237,8 @@ async def _principal_for_page(request: Request) -> None:
 
 
 def _quote(path: str) -> str:
-    from urllib.parse import quote
-
     return quote(path, safe="/")
 
 
 def _jsonable(errors: Any) -> Any:
-    import json
-
     return json.loads(json.dumps(errors, default=str))

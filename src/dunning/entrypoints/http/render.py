@@ -1,4 +1,4 @@
-"""Jinja2 rendering for the console: one environment per app, the layout's context, display filters."""
+"""Jinja2 rendering for the console and the API's own pages (docs, errors): one environment per app, the layout's context, display filters."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from dunning.entrypoints.api.security import LANG_COOKIE, STAFF, csrf_token, session_of
-from dunning.entrypoints.web.i18n import translator
+from dunning.entrypoints.http.i18n import lang_of, translator
+from dunning.entrypoints.http.security import STAFF, csrf_token, session_of
 from dunning.services.context import AppContext
 from dunning.services.identity.auth import Principal
 from dunning.services.identity.users import Role
@@ -49,15 +49,12 @@ TEMPLATE_STATUS_ZH = {"draft": "草稿", "in_review": "审核中", "approved": "
 SEVERITY_ZH = {"block": "拦截", "warn": "警告", "info": "提示"}
 
 
-def lang_of(request: Request) -> str:
-    return "en" if request.cookies.get(LANG_COOKIE) == "en" else "zh"
-
-
 class Renderer:
-    def __init__(self, ctx: AppContext) -> None:
+    def __init__(self, ctx: AppContext, pages_package: str) -> None:
+        """``pages_package`` holds the ``templates`` folder (the console's package)."""
         self.ctx = ctx
         self.tz: ZoneInfo = ctx.tz
-        env = Environment(loader=PackageLoader("dunning.entrypoints.web", "templates"),
+        env = Environment(loader=PackageLoader(pages_package, "templates"),
                           autoescape=select_autoescape(["html"]), undefined=StrictUndefined,
                           trim_blocks=True, lstrip_blocks=True)
         env.filters.update(dt=self._dt, num=_num, money=_money, pct=_pct, tojson_pretty=_json)

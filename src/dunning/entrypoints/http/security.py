@@ -36,6 +36,24 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+App = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class _HttpMiddleware:
+    """Plain ASGI middleware (not ``BaseHTTPMiddleware``, so server-sent event streams pass untouched) that
+    handles HTTP requests in :meth:`http` and passes every other scope (lifespan) straight through."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        await self.http(scope, receive, send)
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
 
 
 class NotAuthenticated(Exception):
@@ -94,21 +112,18 @@ class SessionHolder:
         return out
 
 
-class SessionMiddleware:
+class SessionMiddleware(_HttpMiddleware):
     """Reads the signed session cookie into ``scope['dunning.session']`` and writes it back when changed.
 
     Plain ASGI (not ``BaseHTTPMiddleware``) so server-sent event streams pass through untouched. Every page
     visitor gets a session (anonymous until login) so that even the login form carries a CSRF token.
     """
 
-    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]], codec: SessionCodec) -> None:
-        self.app = app
+    def __init__(self, app: App, codec: SessionCodec) -> None:
+        super().__init__(app)
         self.codec = codec
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
         if path.startswith(("/static/", "/api/")):
             await self.app(scope, receive, send)
@@ -242,17 +257,14 @@ def public(*, csrf: bool = True) -> Any:
     return Depends(Allow(public=True, csrf=csrf))
 
 
-class HeadersMiddleware:
+class HeadersMiddleware(_HttpMiddleware):
     """Adds fixed response headers (security policy, no caching of pages) without touching the body."""
 
-    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]], headers: dict[str, str]) -> None:
-        self.app = app
+    def __init__(self, app: App, headers: dict[str, str]) -> None:
+        super().__init__(app)
         self.headers = headers
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         static = scope.get("path", "").startswith("/static/")
         https = scope.get("scheme") == "https"  # behind a trusted proxy, from X-Forwarded-Proto
 
@@ -269,3 +281,10 @@ class HeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
+
+
+def safe_next(value: str | None, default: str = "/") -> str:
+    """Only a local path: never an open redirect to another site."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return default
+    return value

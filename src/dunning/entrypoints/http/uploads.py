@@ -18,6 +18,7 @@ from dunning.errors import InputError
 from dunning.services.context import AppContext
 
 MAX_UPLOAD_BYTES = 2 * 1024**3
+PORTFOLIO_TYPES = (".csv", ".txt", ".xlsx", ".xls", ".parquet")  # what an account import accepts
 _SAFE = re.compile(r"[^\w.\-\u4e00-\u9fff]+")
 
 
