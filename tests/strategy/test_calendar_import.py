@@ -17,11 +17,11 @@ from dunning.db.models import AuditEvent
 from dunning.entrypoints.cli.calendar import app as calendar_cli
 from dunning.errors import ConfigError
 from dunning.services import calendar as calendar_service
-from dunning.services import console
 from dunning.services.campaigns.reports import write_campaign_report
 from dunning.services.context import AppContext
 from dunning.services.identity.auth import Principal
 from dunning.services.identity.users import Role
+from dunning.services.queries import dashboard as dashboard_q
 from dunning.strategy import calendar as cal
 from dunning.strategy.holidays import CalendarFileError
 from dunning.testing import FrozenClock
@@ -124,7 +124,7 @@ def test_the_warning_appears_on_1_november_and_goes_after_the_import(tmp_path: P
     iid = import_accounts(ctx, [Acct("L1", 3)], date(2026, 11, 1))
     s = plan(ctx, HOLIDAY % ("send", "statutory"), tmp_path, iid, date(2026, 11, 1))
     assert s.calendar_warning == {"zh": warning[0], "en": warning[1]}
-    assert any(a.text_zh == warning[0] for a in console.dashboard(ctx, admin).alerts)
+    assert any(a.text_zh == warning[0] for a in dashboard_q.dashboard(ctx, admin).alerts)
     report = Path(write_campaign_report(ctx, s.campaign_id)["html"]).read_text(encoding="utf-8")
     assert "dunning calendar import FILE" in report
 
@@ -132,7 +132,7 @@ def test_the_warning_appears_on_1_november_and_goes_after_the_import(tmp_path: P
     assert calendar_service.next_year_warning(ctx) is None
     again = plan(ctx, HOLIDAY % ("send", "statutory"), tmp_path, iid, date(2026, 11, 1))
     assert again.already_planned and again.calendar_warning is None
-    assert not any("2027" in a.text_zh for a in console.dashboard(ctx, admin).alerts)
+    assert not any("2027" in a.text_zh for a in dashboard_q.dashboard(ctx, admin).alerts)
     report = Path(write_campaign_report(ctx, s.campaign_id)["html"]).read_text(encoding="utf-8")
     assert "dunning calendar import FILE" not in report
 

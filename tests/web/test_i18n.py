@@ -12,9 +12,10 @@ from dunning.entrypoints.http import render
 from dunning.entrypoints.http.i18n import EN
 from dunning.entrypoints.web import case_pages
 from dunning.entrypoints.web.campaign_pages import NEXT_STEP
-from dunning.services.console import MESSAGE_STATE_ZH, Funnel
 from dunning.services.identity.users import ROLE_ZH
 from dunning.services.queries import labels as code_labels
+from dunning.services.queries.campaigns import Funnel
+from dunning.services.queries.labels import MESSAGE_STATE_ZH
 from dunning.services.queries.users import STATUS_ZH
 
 WEB = Path(str(resources.files("dunning.entrypoints.web")))

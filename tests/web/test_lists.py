@@ -160,6 +160,7 @@ def test_payments_import_in_the_console_is_listed_with_its_kind(app: FastAPI, se
     assert "还款导入" in detail and 'data-testid="accepted">1<' in detail and "用这批账户创建批次" not in detail
     listed = text(op.get("/imports"))
     assert "还款导入" in listed and "账户导入" in listed and "共 2 条" in listed
+    assert listed.count('<select name="encoding">') == 2 and listed.count('value="gb18030"') == 2  # both forms
     only = text(op.get("/imports?kind=payments"))
     assert "共 1 条" in only and "pay.csv" in only
     plan_form = text(op.get("/campaigns"))  # the plan form offers account snapshots only
@@ -259,14 +260,14 @@ def test_report_chart_legends_follow_the_console_language(app: FastAPI, seeded: 
 
 
 def test_dashboard_submitted_figures_agree(app: FastAPI, web_ctx: AppContext, seeded: Seeded) -> None:
-    from dunning.services import console
     from dunning.services.identity.auth import Principal
+    from dunning.services.queries import dashboard as dashboard_q
 
     ids = add_messages(web_ctx, seeded, 3, state="failed", loan_prefix="D")  # submitted, then failed
     with web_ctx.db.transaction() as s:
         s.query(Message).filter(Message.id.in_(ids)).update({"submitting_at": web_ctx.now() - timedelta(minutes=5)},
                                                             synchronize_session=False)
-    view = console.dashboard(web_ctx, Principal("admin1", "admin", Role.ADMIN, None, "test"))
+    view = dashboard_q.dashboard(web_ctx, Principal("admin1", "admin", Role.ADMIN, None, "test"))
     [sandbox] = [c for c in view.channels if c.name == "sandbox"]
     assert view.sent_today == sandbox.submitted == 5  # 2 delivered + 3 failed, on both
     assert sandbox.failed == 3 and sandbox.failure_rate == 3 / 5

@@ -10,50 +10,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from dunning.compliance import Policy, load_policy
-from dunning.errors import ConfigError
 from dunning.services.context import AppContext
+from dunning.templates.checking import identity_context, policy_overlay
+
+__all__ = ["identity_context", "overlay_for", "policy_for", "render_context"]
 
 
 def overlay_for(ctx: AppContext, overlay_file: Path | None = None) -> dict[str, Any]:
-    ident = ctx.settings.identity
-    overlay: dict[str, Any] = {
-        "institution": ident.institution,
-        "signatures": list(ident.signatures),
-        "hotlines": list(ident.hotlines),
-        "domains": [ident.domain] if ident.domain else [],
-    }
-    path = overlay_file or ctx.settings.policy_overlay
-    if path is not None:
-        try:
-            extra = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"无法读取策略覆盖文件 {path}：{exc}", f"cannot read policy overlay {path}: {exc}") from exc
-        if not isinstance(extra, dict):
-            raise ConfigError(f"策略覆盖文件 {path} 应为映射", f"policy overlay {path} must be a mapping")
-        overlay.update(extra)
-    return overlay
+    return policy_overlay(ctx.settings.identity, overlay_file or ctx.settings.policy_overlay)
 
 
 def policy_for(ctx: AppContext, profile: str | None = None, overlay_file: Path | None = None) -> Policy:
     return load_policy(profile or ctx.settings.policy_profile, overlay_for(ctx, overlay_file))
-
-
-def identity_context(policy: Policy, app_name: str = "", default_institution: str = "") -> dict[str, str]:
-    """The constants a template renders with, from the effective policy: its first registered signature (the
-    message signature), institution, first hotline and domain. The settings' app name is kept while the
-    institution is the settings' own; an overlay naming another institution gets ``<institution>App``."""
-    app = app_name if app_name and policy.institution == default_institution else (
-        f"{policy.institution}App" if policy.institution else app_name)
-    return {
-        "institution": policy.institution,
-        "hotline": policy.hotlines[0] if policy.hotlines else "",
-        "app": app,
-        "signature": policy.signatures[0] if policy.signatures else "",
-        "domain": policy.domains[0] if policy.domains else "",
-    }
 
 
 def render_context(ctx: AppContext, policy: Policy | None = None) -> dict[str, str]:

@@ -15,19 +15,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
-from datetime import date, datetime
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import polars as pl
-import yaml
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from dunning.compliance import BLOCK, Finding, Policy, lint_template, lint_text, load_policy, worst_case
-from dunning.config import Settings
+from dunning.compliance import BLOCK, Finding, lint_template
 from dunning.db.models import TemplateRecord, TemplateVersion
 from dunning.domain.sms import measure
 from dunning.domain.states import TEMPLATE_TRANSITIONS, TemplateStatus
@@ -36,17 +34,26 @@ from dunning.services import audit
 from dunning.services.context import AppContext
 from dunning.services.guard.changes import request_or_confirm
 from dunning.services.identity.users import Role, require_role
-from dunning.services.policy import identity_context, policy_for, render_context
-from dunning.templates import (
-    STAGES,
-    TONES,
-    CompiledTemplate,
-    TemplateSpec,
-    compile_template,
-    parse_specs,
-    provider_code,
-    render,
+from dunning.services.policy import policy_for, render_context
+from dunning.templates import TemplateSpec, compile_template, provider_code
+from dunning.templates.checking import (
+    LintResult,
+    PreviewRow,
+    check_meta,
+    lint_file,
+    lint_specs,
+    preview_compiled,
+    profile_context,
+    read_specs,
+    settings_context,
+    settings_policy,
 )
+
+# The no-database checks live in dunning.templates.checking; named here too for the CLI and the tests.
+__all__ = ["LintResult", "PreviewRow", "VersionView", "approve", "create", "get", "history", "lint", "lint_file",
+           "lint_specs", "missing_channel_codes", "preview", "preview_compiled", "read_specs", "reject", "retire",
+           "save", "set_channel_codes", "settings_context", "settings_policy", "submit_for_review",
+           "template_channels"]
 
 EDITOR_ROLES = (Role.STRATEGIST, Role.COMPLIANCE, Role.OPERATOR)
 REVIEWER_ROLES = (Role.COMPLIANCE,)
@@ -82,157 +89,6 @@ class VersionView:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-@dataclass
-class LintResult:
-    """The lint of one template: its widest rendering's length and parts, and the findings."""
-
-    id: str
-    profile: str
-    worst_case_length: int
-    segments: int
-    findings: list[Finding] = field(default_factory=list)
-
-    @property
-    def blocked(self) -> bool:
-        return any(f.severity == BLOCK for f in self.findings)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The shape ``dunning templates lint --json`` prints for one template."""
-        return {"id": self.id, "segments": self.segments,
-                "findings": [{"rule": f.rule, "severity": f.severity, "start": f.start, "end": f.end,
-                              "message_zh": f.message_zh} for f in self.findings]}
-
-
-@dataclass
-class PreviewRow:
-    loan_id: str
-    text: str
-    length: int
-    segments: int
-    findings: list[Finding] = field(default_factory=list)
-
-
-# --------------------------------------------------------------------------------------------- pure parts
-
-
-def _check_meta(tone: str, stage: str, profile: str) -> None:
-    if tone not in TONES:
-        raise InputError(f"语气 {tone} 无效（可选：{'、'.join(TONES)}）", f"tone must be one of {', '.join(TONES)}",
-                         code="template.invalid")
-    if stage and stage not in STAGES:
-        raise InputError(f"阶段 {stage} 无效（可选：{'、'.join(STAGES)}）", f"stage must be one of {', '.join(STAGES)}",
-                         code="template.invalid")
-    if profile not in ("CN", "US"):
-        raise InputError(f"合规配置 {profile} 无效（可选：CN、US）", "profile must be CN or US", code="template.invalid")
-
-
-def profile_context(policy: Policy, context: Mapping[str, str]) -> dict[str, str]:
-    """The rendering context a template is judged with: the institution's identity; no 【】 for US texts."""
-    ctx = dict(context)
-    if not policy.signature_prefix:
-        ctx.pop("signature", None)
-    return ctx
-
-
-def lint_specs(specs: Sequence[TemplateSpec], policies: Mapping[str, Policy],
-               context: Mapping[str, str] | None = None, settings: Settings | None = None) -> list[LintResult]:
-    """Lint templates (no database): each against the policy of its profile, as its widest rendering, every rule
-    always (a variable that is no data field is a ``template.binding`` finding beside the others).
-
-    ``context`` None: each policy's own identity (:func:`~dunning.services.policy.identity_context`)."""
-    out = []
-    for spec in specs:
-        policy = policies.get(spec.profile)
-        if policy is None:
-            raise ConfigError(f"模板 {spec.id} 的合规配置 {spec.profile} 未加载", f"no policy for profile {spec.profile}")
-        base = context if context is not None else identity_context(
-            policy, settings.identity.app_name if settings else "", settings.identity.institution if settings else "")
-        ctx = profile_context(policy, base)
-        findings = lint_template(spec.text, spec.variables, policy, ctx)
-        wc = worst_case(spec.text, spec.variables, policy, ctx)
-        m = measure(wc, policy.counting)
-        out.append(LintResult(spec.id, spec.profile, len(wc), m.parts if wc else 0, findings))
-    return out
-
-
-def read_specs(path: Path) -> list[TemplateSpec]:
-    """Templates from a YAML file: a list of ``{id, text, variables: {name: type}}`` (optional ``profile``,
-    ``tone``, ``stage``, ``description``), or a mapping with such a ``templates`` list."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise InputError(f"无法读取模板文件 {path}：{exc}", f"cannot read template file {path}: {exc}",
-                         code="template.file") from exc
-    return parse_specs(data, source=str(path))
-
-
-def settings_policy(settings: Settings, profile: str, overlay_file: Path | None = None) -> Policy:
-    """The effective policy from settings alone (no database): the shipped profile, the institution's identity,
-    then the overlay file. Same layering as :func:`dunning.services.policy.policy_for`."""
-    ident = settings.identity
-    overlay: dict[str, Any] = {"institution": ident.institution, "signatures": list(ident.signatures),
-                               "hotlines": list(ident.hotlines), "domains": [ident.domain] if ident.domain else []}
-    path = overlay_file or settings.policy_overlay
-    if path is not None:
-        try:
-            extra = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"无法读取策略覆盖文件 {path}：{exc}", f"cannot read policy overlay {path}: {exc}") from exc
-        if not isinstance(extra, dict):
-            raise ConfigError(f"策略覆盖文件 {path} 应为映射", f"policy overlay {path} must be a mapping")
-        overlay.update(extra)
-    return load_policy(profile, overlay)
-
-
-def settings_context(settings: Settings, policy: Policy | None = None) -> dict[str, str]:
-    """The rendering context of ``policy`` (default: the settings' own, no overlay)."""
-    ident = settings.identity
-    return identity_context(policy or settings_policy(settings, settings.policy_profile), ident.app_name,
-                            ident.institution)
-
-
-def lint_file(path: Path, settings: Settings, overlay_file: Path | None = None) -> list[LintResult]:
-    """``dunning templates lint FILE``: every template of the file against its profile's effective policy, with
-    that policy's identity (the overlay's signature and institution when it names them)."""
-    specs = read_specs(path)
-    policies = {p: settings_policy(settings, p, overlay_file) for p in {s.profile for s in specs}}
-    return lint_specs(specs, policies, None, settings)
-
-
-SAMPLE_ACCOUNTS = pl.DataFrame(
-    {
-        "loan_id": ["L000012345", "L000067890", "L000024680", "L000013579"],
-        "name": ["张三丰", None, "欧阳娜娜", "李"],
-        "amount_due_fen": [123_450, 8_800, 2_599_900, 100],
-        "due_date": [date(2026, 8, 31), date(2026, 12, 1), date(2026, 1, 5), date(2026, 10, 10)],
-        "penalty_rate": [0.0005, 0.0003, 0.00055, None],
-        "dpd": [5, 1, 95, 33],
-        "product": ["消费贷", "分期贷", "装修分期", "随借随还"],
-        "verify_code": ["K7M2QX", "R4TZ8W", "C3H9PV", "N6Y2DE"],
-    },
-    schema={"loan_id": pl.Utf8, "name": pl.Utf8, "amount_due_fen": pl.Int64, "due_date": pl.Date,
-            "penalty_rate": pl.Float64, "dpd": pl.Int32, "product": pl.Utf8, "verify_code": pl.Utf8},
-)
-
-
-def preview_compiled(compiled: CompiledTemplate, policy: Policy, context: Mapping[str, str],
-                     accounts: pl.DataFrame | None = None) -> list[PreviewRow]:
-    """Render for sample accounts (an empty name, a large amount, a null penalty...) and lint each message."""
-    frame = SAMPLE_ACCOUNTS if accounts is None else accounts
-    missing = [c for c in compiled.columns if c not in frame.columns]
-    if missing:
-        raise InputError(f"预览账户缺少列：{'、'.join(missing)}", f"preview accounts lack columns: {', '.join(missing)}")
-    ctx = profile_context(policy, context)
-    texts = render(frame, compiled, ctx).to_list()
-    penalties = (frame["penalty_rate"].to_list() if "penalty_rate" in frame.columns else [None] * frame.height)
-    ids = frame["loan_id"].to_list() if "loan_id" in frame.columns else [str(i) for i in range(frame.height)]
-    out = []
-    for loan_id, text, pen in zip(ids, texts, penalties, strict=True):
-        m = measure(text, policy.counting)
-        out.append(PreviewRow(str(loan_id), text, len(text), m.parts, lint_text(text, policy, pen)))
-    return out
 
 
 # ------------------------------------------------------------------------------------------ the lifecycle
@@ -309,7 +165,7 @@ def save(ctx: AppContext, *, code: str, text: str, variables: Mapping[str, str],
     Raises :class:`~dunning.templates.TemplateError` when the text does not compile (nothing is stored). Lint
     findings, blocking or not, are stored with the draft: an author can save work in progress, but a blocked
     version cannot be submitted or approved."""
-    _check_meta(tone, stage, profile)
+    check_meta(tone, stage, profile)
     compile_template(text, variables)
     with ctx.db.transaction() as s:
         require_role(s, actor, *EDITOR_ROLES)

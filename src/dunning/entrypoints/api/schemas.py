@@ -1,11 +1,52 @@
-"""Response and request bodies of the REST API (they are the OpenAPI document's schemas)."""
+"""Response and request bodies of the REST API (they are the OpenAPI document's schemas).
+
+The bodies that show a read model are built from it (:func:`out_of`): the fields of the query's dataclass (less
+the ones the API does not show) and the figures its properties compute, read with ``from_attributes`` — so a
+field added to a read model is one line here, and the API's JSON cannot drift from what the console shows.
+"""
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Any, Literal
+import dataclasses
+from datetime import date
+from typing import Any, Literal, get_type_hints
 
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, create_model
+
+from dunning.services.campaigns.planning import PlanSummary
+from dunning.services.queries.audit import AuditRow
+from dunning.services.queries.campaigns import (
+    PROGRESS_FIGURES,
+    PROGRESS_PRIVATE,
+    CampaignProgress,
+    CampaignView,
+    Funnel,
+)
+from dunning.services.queries.imports import ImportRow, ImportView, RejectReason
+from dunning.services.queries.message_detail import MessageDetail, TimelineEntry
+from dunning.services.queries.messages import MessageRow
+from dunning.services.queries.templates import TemplateSummary, TemplateVersionRow
+
+PLAN_FIELDS = ("campaign_id", "state", "as_of", "import_id", "strategy", "accounts", "not_due_today", "planned",
+               "suppressed", "by_segment", "by_template", "by_variant", "by_reason", "lint_rules", "already_planned")
+
+
+class FromRow(BaseModel):
+    """A response body read from a read model's attributes."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+def out_of(cls: type, name: str, *, without: tuple[str, ...] = (), figures: tuple[str, ...] = (),
+           base: type[BaseModel] = FromRow, **fields: Any) -> type[BaseModel]:
+    """A response model named ``name`` with the dataclass ``cls``'s fields (but ``without``), the properties named
+    in ``figures`` (typed by their return annotation), and ``fields`` as ``(type, Field)`` overrides or extras."""
+    hints = get_type_hints(cls)
+    spec: dict[str, Any] = {f.name: (hints[f.name], ...) for f in dataclasses.fields(cls) if f.name not in without}
+    spec |= {p: (get_type_hints(getattr(cls, p).fget)["return"], ...) for p in figures}
+    spec |= fields
+    model: type[BaseModel] = create_model(name, __base__=base, __module__=__name__, **spec)
+    return model
 
 
 class ErrorBody(BaseModel):
@@ -26,31 +67,16 @@ class MeOut(BaseModel):
     via: str
 
 
-class ImportOut(BaseModel):
-    import_id: int
-    as_of: date
-    files: list[str]
-    rows: int
-    accepted: int
-    rejected: int
-    created_by: str
-    created_at: datetime | None
-    has_report: bool
+ImportOut = out_of(ImportRow, "ImportOut", without=("kind",))
+RejectReasonOut = out_of(RejectReason, "RejectReasonOut")
+# the import's row with its reject reasons, flat
+ImportDetailOut = out_of(ImportView, "ImportDetailOut", without=("row", "reasons", "samples", "campaigns"),
+                         base=ImportOut, reasons=(list[RejectReasonOut], ...))  # type: ignore[valid-type]
 
 
 class ImportListOut(BaseModel):
-    items: list[ImportOut]
+    items: list[ImportOut]  # type: ignore[valid-type]
     next_cursor: int | None
-
-
-class RejectReasonOut(BaseModel):
-    code: str
-    count: int
-    example: str
-
-
-class ImportDetailOut(ImportOut):
-    reasons: list[RejectReasonOut]
 
 
 class ImportSummaryOut(BaseModel):
@@ -69,65 +95,20 @@ class PlanIn(BaseModel):
     channel: str | None = Field(None, max_length=64, description="发送通道 / channel name")
 
 
-class PlanOut(BaseModel):
-    campaign_id: int
-    state: str
-    as_of: str
-    import_id: int
-    strategy: str
-    accounts: int
-    not_due_today: int
-    planned: int
-    suppressed: int
-    by_segment: dict[str, int]
-    by_template: dict[str, int]
-    by_variant: dict[str, int]
-    by_reason: dict[str, int]
-    lint_rules: dict[str, int]
-    already_planned: bool
+# what the plan says (the rest of the summary is for the console's plan page)
+PlanOut = out_of(PlanSummary, "PlanOut", without=tuple(f.name for f in dataclasses.fields(PlanSummary)
+                                                       if f.name not in PLAN_FIELDS))
 
 
-class ProgressOut(BaseModel):
-    campaign_id: int
-    name: str
-    state: str
-    state_zh: str
-    as_of: str
-    channel: str
-    pause_reason: str | None
-    counts: dict[str, int]
-    pilot_counts: dict[str, int]
-    to_send: int
-    done: int
-    accepted: int
-    delivered: int
-    failed: int
-    suppressed: int
-    pct: float
-    pilot_total: int
-    pilot_pending: int
+ProgressOut = out_of(CampaignProgress, "ProgressOut", without=PROGRESS_PRIVATE, figures=PROGRESS_FIGURES)
+FunnelOut = out_of(Funnel, "FunnelOut")
+CampaignOut = out_of(CampaignView, "CampaignOut", without=("samples", "reasons"), figures=("suppressed_by_reason",),
+                     progress=(ProgressOut, ...), funnel=(FunnelOut, ...))
 
 
 class CampaignListOut(BaseModel):
-    items: list[ProgressOut]
+    items: list[ProgressOut]  # type: ignore[valid-type]
     next_cursor: int | None
-
-
-class FunnelOut(BaseModel):
-    planned: int
-    sent: int
-    delivered: int
-    repaid: int | None
-
-
-class CampaignOut(BaseModel):
-    progress: ProgressOut
-    plan: dict[str, Any]
-    funnel: FunnelOut
-    strategy: str
-    import_id: int
-    suppressed_by_reason: dict[str, int]
-    pilot: dict[str, Any] | None
 
 
 class PauseIn(BaseModel):
@@ -160,20 +141,15 @@ class JobOut(BaseModel):
     finished_at: float | None
 
 
-class MessageOut(BaseModel):
-    message_id: int
-    campaign_id: int
-    loan_id: str
-    phone: str = Field(description="按角色掩码 / masked unless the role may see full numbers")
-    state: str
-    reason: str | None
-    segment: str | None
-    step: str
-    variant: str | None
-    is_pilot: bool
-    parts: int
-    submitted_at: datetime | None
-    final_at: datetime | None
+MessageOut = out_of(MessageRow, "MessageOut", without=("as_of", "template", "channel"),
+                    phone=(str, Field(description="按角色掩码 / masked unless the role may see full numbers")))
+TimelineOut = out_of(TimelineEntry, "TimelineOut")
+MessageDetailOut = out_of(MessageDetail, "MessageDetailOut", without=("row",),
+                          message=(MessageOut, Field(validation_alias=AliasChoices("row", "message"))),
+                          timeline=(list[TimelineOut], ...))  # type: ignore[valid-type]
+AuditOut = out_of(AuditRow, "AuditOut")
+TemplateOut = out_of(TemplateSummary, "TemplateOut")
+TemplateVersionOut = out_of(TemplateVersionRow, "TemplateVersionOut")
 
 
 class MessageSearchIn(BaseModel):
@@ -188,74 +164,18 @@ class MessageSearchIn(BaseModel):
 
 
 class MessageListOut(BaseModel):
-    items: list[MessageOut]
+    items: list[MessageOut]  # type: ignore[valid-type]
     next_cursor: int | None
-
-
-class TimelineOut(BaseModel):
-    at: datetime | None
-    kind: str
-    text_zh: str
-    text_en: str
-
-
-class MessageDetailOut(BaseModel):
-    message: MessageOut
-    text: str
-    detail: str | None
-    channel: str | None
-    provider_id: str | None
-    attempts: int
-    template: str | None
-    template_version: int | None
-    account: dict[str, Any]
-    timeline: list[TimelineOut]
-
-
-class AuditOut(BaseModel):
-    event_id: int
-    at: datetime | None
-    actor: str
-    action: str
-    entity: str
-    entity_id: str
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
 
 
 class AuditListOut(BaseModel):
-    items: list[AuditOut]
+    items: list[AuditOut]  # type: ignore[valid-type]
     next_cursor: int | None
 
 
-class TemplateOut(BaseModel):
-    code: str
-    name: str
-    tone: str
-    stage: str
-    profile: str
-    latest_version: int
-    latest_status: str
-    approved_version: int | None
-    text: str
-
-
-class TemplateVersionOut(BaseModel):
-    version_id: int
-    version: int
-    status: str
-    author: str
-    reviewer: str | None
-    text: str
-    variables: dict[str, Any]
-    findings: list[dict[str, Any]]
-    created_at: datetime | None
-    approved_at: datetime | None
-
-
 class TemplateDetailOut(BaseModel):
-    template: TemplateOut
-    versions: list[TemplateVersionOut]
+    template: TemplateOut  # type: ignore[valid-type]
+    versions: list[TemplateVersionOut]  # type: ignore[valid-type]
 
 
 class WebhookOut(BaseModel):

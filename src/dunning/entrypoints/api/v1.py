@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, Response
+from pydantic import BaseModel
 
 from dunning.entrypoints.api import schemas as S
 from dunning.entrypoints.http.ids import MAX_ID, DbId
@@ -20,14 +21,19 @@ from dunning.entrypoints.http.responses import report_response
 from dunning.entrypoints.http.security import ALL_ROLES, STAFF, allow
 from dunning.entrypoints.http.uploads import PORTFOLIO_TYPES, save_uploads
 from dunning.errors import InputError, NotFoundError, StateError
-from dunning.services import console
 from dunning.services.bootstrap import ensure_bundled_templates
 from dunning.services.campaigns import held, lifecycle, reports
 from dunning.services.campaigns.planning import plan_campaign
 from dunning.services.identity.auth import Principal
 from dunning.services.identity.users import Role
 from dunning.services.intake.imports import import_portfolio
+from dunning.services.queries import audit as audit_q
+from dunning.services.queries import campaigns as campaigns_q
+from dunning.services.queries import imports as imports_q
+from dunning.services.queries import messages as messages_q
 from dunning.services.queries import replies as rq
+from dunning.services.queries import templates as templates_q
+from dunning.services.queries.message_detail import message_detail
 from dunning.services.queries.paging import PageRequest
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -56,9 +62,9 @@ def me(principal: Principal = allow(*ALL_ROLES)) -> dict[str, Any]:
 
 @router.get("/imports", response_model=S.ImportListOut, tags=["imports"], summary="导入记录 / imports")
 def imports(request: Request, cursor: int | None = Cursor, limit: int = Query(20, ge=1, le=100),
-            principal: Principal = allow(*STAFF)) -> dict[str, Any]:
-    page = console.list_imports(request.app.state.ctx, cursor=cursor, limit=limit)
-    return {"items": [asdict(i) for i in page.items], "next_cursor": page.next_cursor}
+            principal: Principal = allow(*STAFF)) -> BaseModel:
+    return S.ImportListOut.model_validate(imports_q.imports_after(request.app.state.ctx, cursor=cursor, limit=limit),
+                                          from_attributes=True)
 
 
 @router.post("/imports", response_model=S.ImportSummaryOut, status_code=201, tags=["imports"],
@@ -76,16 +82,16 @@ def import_upload(request: Request, files: list[UploadFile] = File(...), as_of: 
 
 @router.get("/imports/{import_id}", response_model=S.ImportDetailOut, tags=["imports"], responses=NOT_FOUND,
             summary="导入详情与拒绝原因 / import with reject reasons")
-def import_detail(request: Request, import_id: DbId, principal: Principal = allow(*STAFF)) -> dict[str, Any]:
-    v = console.import_view(request.app.state.ctx, principal, import_id, samples=0)
-    return asdict(v.row) | {"reasons": [asdict(r) for r in v.reasons]}
+def import_detail(request: Request, import_id: DbId, principal: Principal = allow(*STAFF)) -> BaseModel:
+    v = imports_q.import_view(request.app.state.ctx, principal, import_id, samples=0)
+    return S.ImportDetailOut.model_validate(S.ImportOut.model_validate(v.row).model_dump() | {"reasons": v.reasons})
 
 
 @router.get("/imports/{import_id}/rejects.{fmt}", tags=["imports"], response_class=FileResponse,
             responses=NOT_FOUND | INVALID, summary="下载拒绝明细 / download the reject report")
 def import_rejects(request: Request, import_id: DbId, fmt: str,
                    principal: Principal = allow(Role.OPERATOR, Role.COMPLIANCE)) -> Response:
-    got = console.reject_report(request.app.state.ctx, import_id, fmt, actor=principal.username,
+    got = imports_q.reject_report(request.app.state.ctx, import_id, fmt, actor=principal.username,
                                 viewer=principal)
     name = f"import-{import_id}-rejects.{fmt}"
     if isinstance(got, bytes):  # masked for this role
@@ -100,9 +106,9 @@ def import_rejects(request: Request, import_id: DbId, fmt: str,
 @router.get("/campaigns", response_model=S.CampaignListOut, tags=["campaigns"], summary="批次列表 / campaigns")
 def campaign_list(request: Request, cursor: int | None = Cursor, limit: int = Query(20, ge=1, le=100),
                   state: str | None = Query(None, max_length=24),
-                  principal: Principal = allow(*STAFF)) -> dict[str, Any]:
-    page = console.list_campaigns(request.app.state.ctx, principal, cursor=cursor, limit=limit, state=state)
-    return {"items": [p.to_dict() for p in page.items], "next_cursor": page.next_cursor}
+                  principal: Principal = allow(*STAFF)) -> BaseModel:
+    page = campaigns_q.campaigns_after(request.app.state.ctx, principal, cursor=cursor, limit=limit, state=state)
+    return S.CampaignListOut.model_validate(page, from_attributes=True)
 
 
 @router.post("/campaigns", response_model=S.PlanOut, status_code=201, tags=["campaigns"],
@@ -120,21 +126,19 @@ def campaign_plan(request: Request, body: S.PlanIn, principal: Principal = allow
 
 @router.get("/campaigns/{campaign_id}", response_model=S.CampaignOut, tags=["campaigns"], responses=NOT_FOUND,
             summary="批次详情 / campaign")
-def campaign_get(request: Request, campaign_id: DbId, principal: Principal = allow(*STAFF)) -> dict[str, Any]:
-    v = console.campaign_view(request.app.state.ctx, principal, campaign_id)
-    return {"progress": v.progress.to_dict(), "plan": v.plan, "funnel": asdict(v.funnel), "strategy": v.strategy,
-            "import_id": v.import_id, "suppressed_by_reason": v.reasons, "pilot": v.pilot}
+def campaign_get(request: Request, campaign_id: DbId, principal: Principal = allow(*STAFF)) -> BaseModel:
+    return S.CampaignOut.model_validate(campaigns_q.campaign_view(request.app.state.ctx, principal, campaign_id))
 
 
 @router.get("/campaigns/{campaign_id}/progress", response_model=S.ProgressOut, tags=["campaigns"],
             responses=NOT_FOUND, summary="发送进度 / live counts")
-def campaign_progress(request: Request, campaign_id: DbId, principal: Principal = allow(*STAFF)) -> dict[str, Any]:
-    return console.campaign_progress(request.app.state.ctx, principal, campaign_id).to_dict()
+def campaign_progress(request: Request, campaign_id: DbId, principal: Principal = allow(*STAFF)) -> BaseModel:
+    return S.ProgressOut.model_validate(campaigns_q.campaign_progress(request.app.state.ctx, principal, campaign_id))
 
 
 def _background(request: Request, principal: Principal, campaign_id: int, kind: str) -> dict[str, Any]:
     ctx = request.app.state.ctx
-    st = console.campaign_progress(ctx, principal, campaign_id)
+    st = campaigns_q.campaign_progress(ctx, principal, campaign_id)
     allowed = ("planned", "piloting") if kind == "pilot" else ("pilot_approved", "sending")
     if st.state not in allowed:
         need = "已计划" if kind == "pilot" else "试发已批准"
@@ -207,10 +211,10 @@ def campaign_send(request: Request, campaign_id: DbId, principal: Principal = al
 @router.post("/campaigns/{campaign_id}/pause", response_model=S.ProgressOut, tags=["campaigns"],
              responses=NOT_FOUND | CONFLICT, summary="暂停 / pause")
 def campaign_pause(request: Request, campaign_id: DbId, body: S.PauseIn | None = None,
-                   principal: Principal = allow(Role.OPERATOR, Role.COMPLIANCE)) -> dict[str, Any]:
+                   principal: Principal = allow(Role.OPERATOR, Role.COMPLIANCE)) -> BaseModel:
     ctx = request.app.state.ctx
     lifecycle.pause(ctx, campaign_id, actor=principal.username, reason=body.reason if body else "")
-    return console.campaign_progress(ctx, principal, campaign_id).to_dict()
+    return S.ProgressOut.model_validate(campaigns_q.campaign_progress(ctx, principal, campaign_id))
 
 
 @router.post("/campaigns/{campaign_id}/resume", response_model=S.JobOut, status_code=202, tags=["campaigns"],
@@ -222,10 +226,10 @@ def campaign_resume(request: Request, campaign_id: DbId, principal: Principal = 
 
 @router.post("/campaigns/{campaign_id}/cancel", response_model=S.ProgressOut, tags=["campaigns"],
              responses=NOT_FOUND | CONFLICT, summary="取消 / cancel")
-def campaign_cancel(request: Request, campaign_id: DbId, principal: Principal = allow(Role.OPERATOR)) -> dict[str, Any]:
+def campaign_cancel(request: Request, campaign_id: DbId, principal: Principal = allow(Role.OPERATOR)) -> BaseModel:
     ctx = request.app.state.ctx
     lifecycle.cancel(ctx, campaign_id, actor=principal.username)
-    return console.campaign_progress(ctx, principal, campaign_id).to_dict()
+    return S.ProgressOut.model_validate(campaigns_q.campaign_progress(ctx, principal, campaign_id))
 
 
 @router.get("/jobs/{job_id}", response_model=S.JobOut, tags=["campaigns"], responses=NOT_FOUND,
@@ -246,22 +250,22 @@ def job_get(request: Request, job_id: str, principal: Principal = allow(*STAFF))
 def message_search(request: Request, loan_id: str | None = Query(None, max_length=64),
                    campaign_id: int | None = Query(None, ge=1, le=MAX_ID),
                    state: str | None = Query(None, max_length=16), cursor: int | None = Cursor,
-                   limit: int = Limit, principal: Principal = allow(*ALL_ROLES)) -> dict[str, Any]:
+                   limit: int = Limit, principal: Principal = allow(*ALL_ROLES)) -> BaseModel:
     """A phone number never rides in a URL (URLs end up in access logs): search by phone with
     ``POST /api/v1/messages/search``."""
-    page = console.search_messages(request.app.state.ctx, principal, loan_id=loan_id, phone=None,
-                                   campaign_id=campaign_id, state=state, cursor=cursor, limit=limit)
-    return {"items": [asdict(m) for m in page.items], "next_cursor": page.next_cursor}
+    page = messages_q.search_messages(request.app.state.ctx, principal, loan_id=loan_id, phone=None,
+                                      campaign_id=campaign_id, state=state, cursor=cursor, limit=limit)
+    return S.MessageListOut.model_validate(page, from_attributes=True)
 
 
 @router.post("/messages/search", response_model=S.MessageListOut, tags=["messages"], responses=INVALID,
              summary="按手机号等条件查询短信（条件在请求体中） / search messages, phone in the body")
 def message_search_body(request: Request, body: S.MessageSearchIn,
-                        principal: Principal = allow(*ALL_ROLES)) -> dict[str, Any]:
-    page = console.search_messages(request.app.state.ctx, principal, loan_id=body.loan_id, phone=body.phone,
-                                   campaign_id=body.campaign_id, state=body.state, cursor=body.cursor,
-                                   limit=body.limit)
-    return {"items": [asdict(m) for m in page.items], "next_cursor": page.next_cursor}
+                        principal: Principal = allow(*ALL_ROLES)) -> BaseModel:
+    page = messages_q.search_messages(request.app.state.ctx, principal, loan_id=body.loan_id, phone=body.phone,
+                                      campaign_id=body.campaign_id, state=body.state, cursor=body.cursor,
+                                      limit=body.limit)
+    return S.MessageListOut.model_validate(page, from_attributes=True)
 
 
 @router.get("/replies", tags=["messages"], responses=INVALID,
@@ -280,11 +284,8 @@ def replies(request: Request, classification: str | None = Query(None, max_lengt
 
 @router.get("/messages/{message_id}", response_model=S.MessageDetailOut, tags=["messages"], responses=NOT_FOUND,
             summary="一条短信的完整记录 / one message's history")
-def message_get(request: Request, message_id: DbId, principal: Principal = allow(*ALL_ROLES)) -> dict[str, Any]:
-    d = console.message_detail(request.app.state.ctx, principal, message_id)
-    out = asdict(d)
-    out["message"] = out.pop("row")
-    return out
+def message_get(request: Request, message_id: DbId, principal: Principal = allow(*ALL_ROLES)) -> BaseModel:
+    return S.MessageDetailOut.model_validate(message_detail(request.app.state.ctx, principal, message_id))
 
 
 # ------------------------------------------------------------------------------------------ audit, templates
@@ -295,19 +296,19 @@ def audit(request: Request, actor: str | None = Query(None, max_length=64),
           action: str | None = Query(None, max_length=64), entity: str | None = Query(None, max_length=32),
           entity_id: str | None = Query(None, max_length=64), since: date | None = None, until: date | None = None,
           cursor: int | None = Cursor, limit: int = Limit,
-          principal: Principal = allow(Role.COMPLIANCE)) -> dict[str, Any]:
-    f = console.AuditFilter(actor, action, entity, entity_id, since, until)
-    page = console.audit_log(request.app.state.ctx, f, cursor=cursor, limit=limit)
-    return {"items": [asdict(e) for e in page.items], "next_cursor": page.next_cursor}
+          principal: Principal = allow(Role.COMPLIANCE)) -> BaseModel:
+    f = audit_q.AuditFilter(actor, action, entity, entity_id, since, until)
+    page = audit_q.audit_log(request.app.state.ctx, f, cursor=cursor, limit=limit)
+    return S.AuditListOut.model_validate(page, from_attributes=True)
 
 
-@router.get("/templates", response_model=list[S.TemplateOut], tags=["templates"], summary="模板 / templates")
-def templates(request: Request, principal: Principal = allow(*STAFF)) -> list[dict[str, Any]]:
-    return [asdict(t) for t in console.list_templates(request.app.state.ctx)]
+@router.get("/templates", response_model=list[S.TemplateOut], tags=["templates"], summary="模板 / templates")  # type: ignore[valid-type]
+def templates(request: Request, principal: Principal = allow(*STAFF)) -> list[BaseModel]:
+    return [S.TemplateOut.model_validate(t) for t in templates_q.list_templates(request.app.state.ctx)]
 
 
 @router.get("/templates/{code}", response_model=S.TemplateDetailOut, tags=["templates"], responses=NOT_FOUND,
             summary="模板版本历史 / template versions")
-def template_get(request: Request, code: str, principal: Principal = allow(*STAFF)) -> dict[str, Any]:
-    t, versions = console.template_history(request.app.state.ctx, code)
-    return {"template": asdict(t), "versions": [asdict(v) for v in versions]}
+def template_get(request: Request, code: str, principal: Principal = allow(*STAFF)) -> BaseModel:
+    t, versions = templates_q.template_history(request.app.state.ctx, code)
+    return S.TemplateDetailOut.model_validate({"template": t, "versions": versions}, from_attributes=True)

@@ -10,7 +10,6 @@ from dunning.entrypoints.http.security import allow
 from dunning.entrypoints.web.common import query_base
 from dunning.entrypoints.web.import_pages import parse_day
 from dunning.entrypoints.web.listing import download, page_request
-from dunning.services import console
 from dunning.services.identity.auth import Principal
 from dunning.services.identity.users import Role
 from dunning.services.queries import audit as audit_q
@@ -31,4 +30,4 @@ def audit_page(request: Request, actor: str = "", action: str = "", entity: str 
         return download(exporting.export(ctx, principal, "audit", audit_q.export_frame(lp), export, f.params(),
                                          sheet="审计日志"))
     qb = query_base(actor=actor, action=action, entity=entity, entity_id=entity_id, since=since, until=until)
-    return renderer(request).page(request, "audit.html", lp=lp, f=f, facets=console.audit_facets(ctx), qb=qb)
+    return renderer(request).page(request, "audit.html", lp=lp, f=f, facets=audit_q.audit_facets(ctx), qb=qb)

@@ -20,7 +20,6 @@ from dunning.entrypoints.web.import_pages import parse_day
 from dunning.entrypoints.web.job_pages import job_payload
 from dunning.entrypoints.web.listing import download, filters_query, page_request
 from dunning.errors import InputError
-from dunning.services import console
 from dunning.services.bootstrap import ensure_bundled_templates
 from dunning.services.campaigns import held, lifecycle
 from dunning.services.campaigns.held import held_count
@@ -30,6 +29,7 @@ from dunning.services.identity.auth import Principal
 from dunning.services.identity.users import Role
 from dunning.services.queries import campaigns as campaigns_q
 from dunning.services.queries import exporting
+from dunning.services.queries import imports as imports_q
 
 router = APIRouter(include_in_schema=False)
 
@@ -60,7 +60,7 @@ def campaigns_page(request: Request, import_id: QueryId = None, state: str = "",
     if export:
         return download(exporting.export(ctx, principal, "campaigns", campaigns_q.export_frame(lp), export,
                                          f.params(), sheet="批次"))
-    imports = console.list_imports(ctx, limit=30).items if principal.has(Role.OPERATOR) else []
+    imports = imports_q.imports_after(ctx, limit=30).items if principal.has(Role.OPERATOR) else []
     selected = import_id or (imports[0].import_id if imports else None)
     channels = [n for n, c in ctx.settings.channels.items() if c.enabled]
     default = ctx.settings.default_channel
@@ -74,7 +74,7 @@ def campaigns_page(request: Request, import_id: QueryId = None, state: str = "",
 def plan(request: Request, import_id: int = Form(..., ge=1, le=MAX_ID), channel: str = Form(""),
          strategy: UploadFile | None = File(None), principal: Principal = allow(Role.OPERATOR)) -> Response:
     ctx = request.app.state.ctx
-    console.import_view(ctx, principal, import_id, samples=0)  # an unknown import is a 404 now, not a failed job
+    imports_q.import_view(ctx, principal, import_id, samples=0)  # an unknown import is a 404 now, not a failed job
     path = None
     if strategy is not None and strategy.filename:
         path = save_uploads(ctx, [strategy], allowed=(".yaml", ".yml"))[0]
@@ -98,7 +98,7 @@ def plan(request: Request, import_id: int = Form(..., ge=1, le=MAX_ID), channel:
 @router.get("/campaigns/{campaign_id}")
 def campaign_page(request: Request, campaign_id: DbId, principal: Principal = allow(*STAFF)) -> Response:
     ctx = request.app.state.ctx
-    v = console.campaign_view(ctx, principal, campaign_id)
+    v = campaigns_q.campaign_view(ctx, principal, campaign_id)
     job = request.app.state.jobs.latest(f"campaign:{campaign_id}")
 
     return renderer(request).page(request, "campaign.html", v=v, pilot=v.pilot, job=job,
@@ -111,11 +111,11 @@ def campaign_events(request: Request, campaign_id: DbId, once: bool = False,
                     principal: Principal = allow(*STAFF)) -> Response:
     ctx = request.app.state.ctx
     jobs = request.app.state.jobs
-    console.campaign_progress(ctx, principal, campaign_id)  # 404 before the stream starts
+    campaigns_q.campaign_progress(ctx, principal, campaign_id)  # 404 before the stream starts
     meter = RateMeter()
 
     def produce() -> dict[str, Any]:
-        p = console.campaign_progress(ctx, principal, campaign_id)
+        p = campaigns_q.campaign_progress(ctx, principal, campaign_id)
         d = p.to_dict()
         d["rates"] = meter.rates(0, {"sent": d["accepted"] + d["failed"], "delivered": d["delivered"],
                                      "failed": d["failed"]})
@@ -153,7 +153,7 @@ def _start(request: Request, principal: Principal, campaign_id: int, kind: str) 
 
 @router.post("/campaigns/{campaign_id}/pilot")
 def pilot(request: Request, campaign_id: DbId, principal: Principal = allow(Role.OPERATOR)) -> Response:
-    st = console.campaign_progress(request.app.state.ctx, principal, campaign_id)
+    st = campaigns_q.campaign_progress(request.app.state.ctx, principal, campaign_id)
     if st.state not in ("planned", "piloting"):
         return done(request, f"/campaigns/{campaign_id}", f"批次当前为「{st.state_zh}」，只有已计划的批次可以试发。",
                     f"Only a planned campaign can be piloted; this one is {st.state}.", "warn")
@@ -171,7 +171,7 @@ def approve(request: Request, campaign_id: DbId, principal: Principal = allow(Ro
 
 @router.post("/campaigns/{campaign_id}/send")
 def send(request: Request, campaign_id: DbId, principal: Principal = allow(Role.OPERATOR)) -> Response:
-    st = console.campaign_progress(request.app.state.ctx, principal, campaign_id)
+    st = campaigns_q.campaign_progress(request.app.state.ctx, principal, campaign_id)
     if st.state not in ("pilot_approved", "sending"):
         return done(request, f"/campaigns/{campaign_id}", "批次须先试发并经第二人批准后才能全量发送。",
                     "The campaign needs an approved pilot before the full send.", "warn")

@@ -11,15 +11,15 @@ from dunning.entrypoints.http.i18n import pick
 from dunning.entrypoints.http.render import renderer
 from dunning.entrypoints.http.security import ALL_ROLES, allow
 from dunning.entrypoints.web.common import RateMeter, sse_response
-from dunning.services import console
 from dunning.services.identity.auth import Principal
+from dunning.services.queries import dashboard as dashboard_q
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/")
 def dashboard(request: Request, principal: Principal = allow(*ALL_ROLES)) -> Response:
-    view = console.dashboard(request.app.state.ctx, principal)
+    view = dashboard_q.dashboard(request.app.state.ctx, principal)
     return renderer(request).page(request, "dashboard.html", view=view)
 
 
@@ -29,7 +29,7 @@ def dashboard_events(request: Request, once: bool = False, principal: Principal 
     meter = RateMeter()
 
     def produce() -> dict[str, Any]:
-        view = console.dashboard(ctx, principal)
+        view = dashboard_q.dashboard(ctx, principal)
         out = []
         for p in view.campaigns:
             d = p.to_dict()

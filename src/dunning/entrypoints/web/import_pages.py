@@ -15,7 +15,6 @@ from dunning.entrypoints.http.uploads import PORTFOLIO_TYPES, save_uploads
 from dunning.entrypoints.web.common import query_base, redirect
 from dunning.entrypoints.web.listing import download, filters_query, page_request
 from dunning.errors import InputError, MissingColumnsError
-from dunning.services import console
 from dunning.services.identity.auth import Principal
 from dunning.services.identity.users import Role
 from dunning.services.intake.imports import import_portfolio
@@ -23,6 +22,7 @@ from dunning.services.intake.payments import import_payments
 from dunning.services.queries import exporting
 from dunning.services.queries import imports as imports_q
 from dunning.services.queries.labels import IMPORT_KIND_ZH
+from dunning.services.queries.scope import REJECT_DETAIL_ROLES
 
 router = APIRouter(include_in_schema=False)
 
@@ -114,15 +114,15 @@ def upload_payments(request: Request, files: list[UploadFile] = File(...), encod
 @router.get("/imports/{import_id}")
 def import_detail(request: Request, import_id: DbId, already: bool = False,
                   principal: Principal = allow(*STAFF)) -> Response:
-    v = console.import_view(request.app.state.ctx, principal, import_id)
+    v = imports_q.import_view(request.app.state.ctx, principal, import_id)
     return renderer(request).page(request, "import_detail.html", v=v, already=already, kinds=IMPORT_KIND_ZH,
-                                  may_download=principal.role in console.REJECT_DETAIL_ROLES)
+                                  may_download=principal.role in REJECT_DETAIL_ROLES)
 
 
 @router.get("/imports/{import_id}/rejects.{fmt}")
 def reject_download(request: Request, import_id: DbId, fmt: str,
                     principal: Principal = allow(Role.OPERATOR, Role.COMPLIANCE)) -> Response:
-    got = console.reject_report(request.app.state.ctx, import_id, fmt, actor=principal.username,
+    got = imports_q.reject_report(request.app.state.ctx, import_id, fmt, actor=principal.username,
                                 viewer=principal)
     media = "text/csv; charset=utf-8" if fmt == "csv" else \
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -13,10 +13,10 @@ from dunning.entrypoints.http.security import ALL_ROLES, allow
 from dunning.entrypoints.web.import_pages import parse_day
 from dunning.entrypoints.web.listing import download, filters_query, page_request, parse_id
 from dunning.errors import InputError
-from dunning.services import console
 from dunning.services.identity.auth import Principal
 from dunning.services.queries import exporting, messages
 from dunning.services.queries.labels import MESSAGE_STATE_ZH, REPLY_ZH
+from dunning.services.queries.message_detail import message_detail
 from dunning.services.queries.scope import may_see_phone
 
 router = APIRouter(include_in_schema=False)
@@ -49,5 +49,5 @@ def messages_page(request: Request, loan_id: str = "", phone: str = "", campaign
 
 @router.get("/messages/{message_id}")
 def message_page(request: Request, message_id: DbId, principal: Principal = allow(*ALL_ROLES)) -> Response:
-    d = console.message_detail(request.app.state.ctx, principal, message_id)
+    d = message_detail(request.app.state.ctx, principal, message_id)
     return renderer(request).page(request, "message.html", d=d)

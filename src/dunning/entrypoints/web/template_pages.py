@@ -12,11 +12,12 @@ from dunning.entrypoints.http.ids import DbId
 from dunning.entrypoints.http.render import renderer
 from dunning.entrypoints.http.security import STAFF, allow
 from dunning.entrypoints.web.common import done
-from dunning.services import console
 from dunning.services import templates as tsvc
 from dunning.services.identity.auth import Principal
 from dunning.services.identity.users import Role
+from dunning.services.queries import templates as templates_q
 from dunning.templates import STAGES, TONES
+from dunning.templates.editor import format_variables, parse_variables
 
 router = APIRouter(include_in_schema=False)
 EDITORS = tsvc.EDITOR_ROLES
@@ -27,7 +28,7 @@ LENGTH_NOTE = ("按最长变量取值计算，含签名；每字计 1，70 字�
 
 @router.get("/templates")
 def templates_page(request: Request, principal: Principal = allow(*STAFF)) -> Response:
-    items = console.list_templates(request.app.state.ctx)
+    items = templates_q.list_templates(request.app.state.ctx)
     return renderer(request).page(request, "templates.html", items=items, can_edit=principal.has(*EDITORS),
                                   tones=TONES, stages=STAGES)
 
@@ -37,7 +38,7 @@ def template_create(request: Request, code: str = Form(...), name: str = Form(""
                     stage: str = Form(""), profile: str = Form("CN"), text: str = Form(...),
                     variables: str = Form(""), principal: Principal = allow(*EDITORS)) -> Response:
     """A new template: its first version is a draft, reviewed like any other."""
-    v = tsvc.create(request.app.state.ctx, code=code, text=text, variables=console.parse_variables(variables),
+    v = tsvc.create(request.app.state.ctx, code=code, text=text, variables=parse_variables(variables),
                     actor=principal.username, tone=tone, stage=stage, profile=profile, name=name.strip())
     return done(request, f"/templates/{v.code}", f"已新建模板 {v.code}（v{v.version} 草稿）。下一步：检查无误后提交审核。",
                 f"Template {v.code} created (v{v.version}, draft). Next: check it and submit it for review.")
@@ -46,13 +47,13 @@ def template_create(request: Request, code: str = Form(...), name: str = Form(""
 @router.get("/templates/{code}")
 def template_page(request: Request, code: str, principal: Principal = allow(*STAFF)) -> Response:
     ctx = request.app.state.ctx
-    t, _rows = console.template_history(ctx, code)
+    t, _rows = templates_q.template_history(ctx, code)
     versions = tsvc.history(ctx, code)
     latest = versions[0] if versions else None
     return renderer(request).page(
         request, "template_edit.html", t=t, versions=versions, can_edit=principal.has(*EDITORS),
         can_review=principal.has(*REVIEWERS), draft_text=latest.text if latest else "",
-        draft_vars=console.format_variables(latest.variables if latest else {}),
+        draft_vars=format_variables(latest.variables if latest else {}),
         template_channels=tsvc.template_channels(ctx))
 
 
@@ -60,8 +61,8 @@ def template_page(request: Request, code: str, principal: Principal = allow(*STA
 def template_check(request: Request, code: str, text: str = Form(""), variables: str = Form(""),
                    principal: Principal = allow(*STAFF)) -> Response:
     ctx = request.app.state.ctx
-    t, _rows = console.template_history(ctx, code)
-    check = console.template_check(ctx, text, variables, profile=t.profile, tone=t.tone, stage=t.stage)
+    t, _rows = templates_q.template_history(ctx, code)
+    check = templates_q.template_check(ctx, text, variables, profile=t.profile, tone=t.tone, stage=t.stage)
     error = pick(request, check.error_zh, check.error_en or "") if check.error_zh else None
     return renderer(request).fragment(
         request, "_template_check.html", segments=check.segments, findings=check.findings, previews=check.previews,
@@ -73,8 +74,8 @@ def template_check(request: Request, code: str, text: str = Form(""), variables:
 def template_save(request: Request, code: str, text: str = Form(...), variables: str = Form(""),
                   principal: Principal = allow(*EDITORS)) -> Response:
     ctx = request.app.state.ctx
-    t, _rows = console.template_history(ctx, code)
-    v = tsvc.save(ctx, code=code, text=text, variables=console.parse_variables(variables), actor=principal.username,
+    t, _rows = templates_q.template_history(ctx, code)
+    v = tsvc.save(ctx, code=code, text=text, variables=parse_variables(variables), actor=principal.username,
                   tone=t.tone, stage=t.stage, profile=t.profile, name=t.name)
     blocks = sum(1 for f in v.findings if f.get("severity") == "block")
     if blocks:

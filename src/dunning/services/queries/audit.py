@@ -1,4 +1,5 @@
-"""The audit log as a list: who did what, filterable by actor, action (or a prefix), entity and dates."""
+"""The audit log as a list: who did what, filterable by actor, action (or a prefix), entity and dates; numbered
+pages for the console, keyset pages for the API, and the distinct values for the filter menus."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy import and_, select, true
 
 from dunning.db.models import AuditEvent
 from dunning.services.context import AppContext
-from dunning.services.queries.paging import ListPage, PageRequest, fetch, page_of
+from dunning.services.queries.paging import CursorPage, ListPage, PageRequest, fetch, keyset, page_of
 from dunning.services.queries.scope import mask_text_phones, utc
 
 
@@ -30,7 +31,7 @@ class AuditFilter:
 
 
 @dataclass
-class AuditListRow:
+class AuditRow:
     event_id: int
     at: datetime | None
     actor: str
@@ -65,20 +66,45 @@ SORTS: dict[str, Any] = {"at": AuditEvent.at, "actor": AuditEvent.actor, "action
 DEFAULT_SORT = "-at"
 
 
-def list_audit(ctx: AppContext, f: AuditFilter, req: PageRequest) -> ListPage[AuditListRow]:
+def list_audit(ctx: AppContext, f: AuditFilter, req: PageRequest) -> ListPage[AuditRow]:
     q = select(AuditEvent).where(and_(true(), *audit_conditions(ctx, f)))
     with ctx.db.transaction() as s:
         rows, total, sort = fetch(s, q, req, SORTS, DEFAULT_SORT, AuditEvent.id)
-        items = [AuditListRow(e.id, utc(e.at), e.actor, e.action, e.entity, e.entity_id, e.before, e.after)
-                 for (e,) in rows]
+        items = [_row(e) for (e,) in rows]
     return page_of(items, total, req, sort)
+
+
+def _row(e: AuditEvent) -> AuditRow:
+    return AuditRow(e.id, utc(e.at), e.actor, e.action, e.entity, e.entity_id, e.before, e.after)
+
+
+def audit_log(ctx: AppContext, f: AuditFilter, *, cursor: int | None = None, limit: int = 50) -> CursorPage[AuditRow]:
+    """The API's keyset pages, newest first, from below ``cursor``."""
+    limit = max(1, min(limit, 200))
+    conds = audit_conditions(ctx, f)
+    if cursor is not None:
+        conds.append(AuditEvent.id < cursor)
+    with ctx.db.transaction() as s:
+        rows, next_cursor = keyset(s.scalars(select(AuditEvent).where(and_(true(), *conds))
+                                             .order_by(AuditEvent.id.desc()).limit(limit + 1)).all(), limit)
+        return CursorPage([_row(e) for e in rows], next_cursor)
+
+
+def audit_facets(ctx: AppContext) -> dict[str, list[str]]:
+    """The distinct actions, entities and actors, for the filter menus."""
+    with ctx.db.transaction() as s:
+        return {
+            "actions": sorted(str(a) for a in s.scalars(select(AuditEvent.action).distinct().limit(200)).all()),
+            "entities": sorted(str(a) for a in s.scalars(select(AuditEvent.entity).distinct().limit(100)).all()),
+            "actors": sorted(str(a) for a in s.scalars(select(AuditEvent.actor).distinct().limit(200)).all()),
+        }
 
 
 def _change(v: dict[str, Any] | None) -> str:
     return "" if v is None else mask_text_phones(json.dumps(v, ensure_ascii=False, default=str, sort_keys=True))
 
 
-def export_frame(page: ListPage[AuditListRow]) -> pl.DataFrame:
+def export_frame(page: ListPage[AuditRow]) -> pl.DataFrame:
     return pl.DataFrame({
         "编号": [r.event_id for r in page.items],
         "时间": [r.at.astimezone(UTC).isoformat(timespec="seconds") if r.at else "" for r in page.items],

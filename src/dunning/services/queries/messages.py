@@ -1,4 +1,5 @@
-"""The message list: any combination of filters (none required), a total, numbered pages, sortable columns, export.
+"""The message list: any combination of filters (none required), a total, numbered pages, sortable columns, export;
+and the API's keyset search over the same rows (one row type, one set of filters).
 
 By default messages that went out come first (newest first) and suppressed ones after them: a search for a loan
 shows what the borrower received before what was held back.
@@ -19,7 +20,15 @@ from dunning.errors import InputError
 from dunning.services.context import AppContext
 from dunning.services.identity.auth import Principal
 from dunning.services.queries.labels import MESSAGE_STATE_ZH, REPLY_ZH, zh
-from dunning.services.queries.paging import ListPage, PageRequest, fetch, page_of
+from dunning.services.queries.paging import (
+    CursorPage,
+    ListPage,
+    PageRequest,
+    equal_to,
+    fetch,
+    page_of,
+    within,
+)
 from dunning.services.queries.scope import agency_of, phone_column, scoped_messages, show_phone, utc
 
 
@@ -83,11 +92,14 @@ DEFAULT_SORT = "-id"
 _SUPPRESSED_LAST = case((Message.state == "suppressed", 1), else_=0)
 
 
-def _statement(ctx: AppContext, viewer: Principal, f: MessageFilter) -> Any:
+def _statement(viewer: Principal, f: MessageFilter, *, tests: bool = False) -> Any:
+    """Rows of ``(Message, as_of, template code)`` under every given filter; test sends only when ``tests``."""
     q = scoped_messages(agency_of(viewer)).join(Campaign, Campaign.id == Message.campaign_id).outerjoin(
         TemplateVersion, TemplateVersion.id == Message.template_version_id).outerjoin(
         TemplateRecord, TemplateRecord.id == TemplateVersion.template_id)
-    q = q.with_only_columns(Message, Campaign.as_of, TemplateRecord.code).where(Message.is_test.is_(False))
+    q = q.with_only_columns(Message, Campaign.as_of, TemplateRecord.code)
+    if not tests:
+        q = q.where(Message.is_test.is_(False))
     if f.loan_id and f.loan_id.strip():
         q = q.where(Message.loan_id == f.loan_id.strip()[:64])
     if f.phone and f.phone.strip():
@@ -95,18 +107,9 @@ def _statement(ctx: AppContext, viewer: Principal, f: MessageFilter) -> Any:
         q = q.where(Message.phone.in_((e164, e164[3:])))
     if f.campaign_id is not None:
         q = q.where(Message.campaign_id == f.campaign_id)
-    if f.state:
-        q = q.where(Message.state == f.state)
-    if f.channel:
-        q = q.where(Message.channel == f.channel)
-    if f.template:
-        q = q.where(TemplateRecord.code == f.template)
-    if f.segment:
-        q = q.where(Message.segment == f.segment)
-    if f.since:
-        q = q.where(Campaign.as_of >= f.since)
-    if f.until:
-        q = q.where(Campaign.as_of <= f.until)
+    q = equal_to(q, ((Message.state, f.state), (Message.channel, f.channel), (TemplateRecord.code, f.template),
+                     (Message.segment, f.segment)))
+    q = within(q, Campaign.as_of, f.since, f.until)
     if f.reply:
         cond = Reply.message_id == Message.id
         if f.reply != "any":
@@ -117,17 +120,36 @@ def _statement(ctx: AppContext, viewer: Principal, f: MessageFilter) -> Any:
     return q
 
 
+def message_row(viewer: Principal, m: Message, as_of: date | None, code: str | None) -> MessageRow:
+    return MessageRow(m.id, m.campaign_id, as_of, m.loan_id, show_phone(viewer, m.phone), m.state, m.reason,
+                      m.segment, m.step, m.variant, code, m.channel, m.is_pilot, m.parts, utc(m.submitted_at),
+                      utc(m.final_at))
+
+
 def list_messages(ctx: AppContext, viewer: Principal, f: MessageFilter, req: PageRequest) -> ListPage[MessageRow]:
     """Messages matching every given filter (none required), scoped to the viewer, phones masked by role."""
     with ctx.db.transaction() as s:
-        stmt = _statement(ctx, viewer, f)
+        stmt = _statement(viewer, f)
         if not req.sort:
             stmt = stmt.order_by(_SUPPRESSED_LAST)  # kept ahead of the page's own order by fetch()
         rows, total, sort = fetch(s, stmt, req, SORTS, DEFAULT_SORT, Message.id)
-    items = [MessageRow(m.id, m.campaign_id, as_of, m.loan_id, show_phone(viewer, m.phone), m.state, m.reason,
-                        m.segment, m.step, m.variant, code, m.channel, m.is_pilot, m.parts, utc(m.submitted_at),
-                        utc(m.final_at)) for m, as_of, code in rows]
-    return page_of(items, total, req, sort)
+    return page_of([message_row(viewer, *r) for r in rows], total, req, sort)
+
+
+def search_messages(ctx: AppContext, viewer: Principal, *, loan_id: str | None = None, phone: str | None = None,
+                    campaign_id: int | None = None, state: str | None = None, cursor: int | None = None,
+                    limit: int = 50) -> CursorPage[MessageRow]:
+    """The API's keyset pages: messages by any of loan id, phone, campaign, state (none required), test sends
+    included, newest first, scoped to the viewer (the console's numbered pages: :func:`list_messages`)."""
+    limit = max(1, min(limit, 200))
+    q = _statement(viewer, MessageFilter(loan_id=loan_id, phone=phone, campaign_id=campaign_id, state=state),
+                   tests=True).order_by(Message.id.desc()).limit(limit + 1)
+    if cursor is not None:
+        q = q.where(Message.id < cursor)
+    with ctx.db.transaction() as s:
+        rows = s.execute(q).all()
+    page = rows[:limit]
+    return CursorPage([message_row(viewer, *r) for r in page], page[-1][0].id if len(rows) > limit else None)
 
 
 def facets(ctx: AppContext) -> dict[str, list[str]]:

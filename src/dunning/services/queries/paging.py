@@ -67,6 +67,38 @@ class ListPage(Generic[T]):
         return out
 
 
+@dataclass
+class CursorPage(Generic[T]):
+    """A keyset page (the API's lists): newest first, ``next_cursor`` = the last id seen when more remain."""
+
+    items: list[T]
+    next_cursor: int | None = None
+
+
+def keyset(rows: Sequence[T], limit: int) -> tuple[list[T], int | None]:
+    """``rows`` (objects with an ``id``) were fetched with ``limit + 1``, newest first: the page's rows and the
+    next cursor (the last id shown when one more row says a next page exists)."""
+    page = list(rows[:limit])
+    return page, (getattr(page[-1], "id") if len(rows) > limit else None)  # noqa: B009
+
+
+def equal_to(stmt: Any, pairs: Sequence[tuple[Any, Any]]) -> Any:
+    """``stmt`` narrowed to ``column == value`` for each pair whose value is given (not None, not empty)."""
+    for col, value in pairs:
+        if value not in (None, ""):
+            stmt = stmt.where(col == value)
+    return stmt
+
+
+def within(stmt: Any, col: Any, since: Any, until: Any) -> Any:
+    """``stmt`` narrowed to ``since <= col <= until`` (either bound optional, both inclusive)."""
+    if since:
+        stmt = stmt.where(col >= since)
+    if until:
+        stmt = stmt.where(col <= until)
+    return stmt
+
+
 def resolve_sort(sort: str, columns: Mapping[str, Any], default: str) -> tuple[str, Any, bool]:
     """``(key, column, descending)`` of a sort string; an unknown key falls back to the default."""
     desc = sort.startswith("-")
