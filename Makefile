@@ -49,6 +49,7 @@ bench: install-test
 	$(PY) bench/lint_quality.py
 	$(PY) bench/routes.py
 	$(PY) bench/cases.py
+	$(PY) bench/workers.py
 
 clean:
 	rm -rf $(VENV) .dunning .pytest_cache .mypy_cache .ruff_cache
