@@ -48,6 +48,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+from _db import add_database_arg, backend, print_figures, throwaway_database  # noqa: E402
+
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
@@ -128,8 +131,15 @@ def _timed_dispatcher(ctx: AppContext, name: str, timer: _Timer, *, defer: list[
 # ------------------------------------------------------------------------------------------------ sections
 
 
-def bench_sandbox(workdir: Path, n: int, profile: bool, *, defer_receipts: bool = False) -> dict[str, Any]:
-    ctx = make_ctx(workdir, {"sandbox": ChannelSettings(kind="sandbox", rate=1_000_000.0)})
+def bench_sandbox(workdir: Path, n: int, profile: bool, *, defer_receipts: bool = False,
+                  database_url: str | None = None) -> dict[str, Any]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    with throwaway_database(database_url, workdir, "sandbox") as db:
+        return _bench_sandbox(workdir, n, profile, defer_receipts, db)
+
+
+def _bench_sandbox(workdir: Path, n: int, profile: bool, defer_receipts: bool, db: str | None) -> dict[str, Any]:
+    ctx = make_ctx(workdir, {"sandbox": ChannelSettings(kind="sandbox", rate=1_000_000.0)}, database_url=db)
     t0 = time.perf_counter()
     cid = bulk_campaign(ctx, n, channel="sandbox")
     setup = time.perf_counter() - t0
@@ -256,6 +266,7 @@ def main() -> None:
     ap.add_argument("--rate-seconds", type=float, default=10.0)
     ap.add_argument("--dir", type=Path, default=None)
     ap.add_argument("--profile", choices=["sandbox", "smpp"], default=None)
+    add_database_arg(ap)
     args = ap.parse_args()
     workdir = args.dir or Path(tempfile.mkdtemp(prefix="dunning-bench-dispatch-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -265,7 +276,8 @@ def main() -> None:
     if args.sandbox:
         runs = []
         for k in range(max(1, args.repeat)):
-            r = bench_sandbox(workdir / f"sandbox-{k + 1}", args.sandbox, args.profile == "sandbox" and k == 0)
+            r = bench_sandbox(workdir / f"sandbox-{k + 1}", args.sandbox, args.profile == "sandbox" and k == 0,
+                              database_url=args.database_url)
             runs.append(r)
             print(f"sandbox run {k + 1}, {r['n']:,} messages (setup {r['setup_s']:.1f} s, not timed): all submitted "
                   f"in {r['submit_s']:.2f} s = {r['rate']:,.0f} msg/s; run {r['run_s']:.2f} s wall, {r['cpu_s']:.2f} s "
@@ -274,9 +286,11 @@ def main() -> None:
                   f"{r['ingest_s']:.2f} s, {r['ingest_while_sending_s']:.2f} s of it before the last submit", flush=True)
         rates = sorted(r["rate"] for r in runs)
         sb = sorted(runs, key=lambda r: r["rate"])[len(runs) // 2]
-        print(f"sandbox, {args.sandbox:,} messages, median of {len(runs)} runs: {sb['rate']:,.0f} msg/s "
+        print(f"sandbox on {backend(args.database_url)}, {args.sandbox:,} messages, median of {len(runs)} runs: "
+              f"{sb['rate']:,.0f} msg/s "
               f"(range {rates[0]:,.0f}–{rates[-1]:,.0f}; target ≥ 20,000)", flush=True)
-        sd = bench_sandbox(workdir / "sandbox-deferred", args.sandbox, False, defer_receipts=True)
+        sd = bench_sandbox(workdir / "sandbox-deferred", args.sandbox, False, defer_receipts=True,
+                           database_url=args.database_url)
         print(f"sandbox again, receipts polled during the run but recorded only after it (the submit path "
               f"alone: claim, re-check, send, record): all submitted in {sd['submit_s']:.2f} s = "
               f"{sd['rate']:,.0f} msg/s; then {sd['ingest_s']:.2f} s to record the receipts; states {sd['states']}",
@@ -317,6 +331,8 @@ def main() -> None:
                   flush=True)
     finally:
         peer.stop()
+    if sb is not None:
+        print_figures("dispatch", args.database_url, {"sandbox_msg_s": round(sb["rate"])})
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 

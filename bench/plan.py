@@ -30,18 +30,21 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _db import add_database_arg, backend, print_figures, throwaway_database
+
 AS_OF = date(2026, 11, 23)
 NOW = datetime(2026, 11, 23, 0, 30, tzinfo=UTC)  # 08:30 Shanghai: planned before the window opens
 
 
-def _settings(workdir: Path) -> Any:
+def _settings(workdir: Path, database_url: str | None) -> Any:
     from dunning.config import ChannelSettings, Settings
 
     return Settings(data_dir=workdir / ".dunning", secret_key="bench-secret",  # type: ignore[arg-type]
-                    channels={"sandbox": ChannelSettings(kind="sandbox", rate=500.0)})
+                    database_url=database_url, channels={"sandbox": ChannelSettings(kind="sandbox", rate=500.0)})
 
 
-def setup(workdir: Path, accounts: int) -> dict[str, Any]:
+def setup(workdir: Path, accounts: int, database_url: str | None) -> dict[str, Any]:
     import polars as pl
 
     from dunning.db.bulk import bulk_insert, read_frame
@@ -51,7 +54,7 @@ def setup(workdir: Path, accounts: int) -> dict[str, Any]:
     from dunning.services.intake.imports import import_portfolio
     from dunning.testing import FrozenClock, generate_portfolio
 
-    ctx = build_context(_settings(workdir), clock=FrozenClock(NOW).now)
+    ctx = build_context(_settings(workdir, database_url), clock=FrozenClock(NOW).now)
     t0 = time.perf_counter()
     csv = workdir / "portfolio.csv"
     # About 2.5 % of the generated rows are dirty and rejected by intake: generate 3 % more so that at least
@@ -91,12 +94,12 @@ def setup(workdir: Path, accounts: int) -> dict[str, Any]:
             "setup_seconds": round(time.perf_counter() - t0, 1)}
 
 
-def measure(workdir: Path, import_id: int, profile: bool) -> dict[str, Any]:
+def measure(workdir: Path, import_id: int, profile: bool, database_url: str | None) -> dict[str, Any]:
     from dunning.services.campaigns.planning import plan_campaign
     from dunning.services.context import build_context
     from dunning.testing import FrozenClock
 
-    ctx = build_context(_settings(workdir), clock=FrozenClock(NOW).now)
+    ctx = build_context(_settings(workdir, database_url), clock=FrozenClock(NOW).now)
     prof = cProfile.Profile() if profile else None
     c0, t0 = time.process_time(), time.perf_counter()
     if prof:
@@ -122,16 +125,26 @@ def main() -> None:
     ap.add_argument("--dir", type=Path, default=None)
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--measure", type=int, default=None, help=argparse.SUPPRESS)  # child: the import id
+    ap.add_argument("--db", default=None, help=argparse.SUPPRESS)  # child: the run's database URL
+    add_database_arg(ap)
     args = ap.parse_args()
     if args.measure is not None:
-        print(json.dumps(measure(args.dir, args.measure, args.profile)))
+        print(json.dumps(measure(args.dir, args.measure, args.profile, args.db)))
         return
     workdir = args.dir or Path(tempfile.mkdtemp(prefix="dunning-bench-plan-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    print(f"workdir {workdir}; load average before: {os.getloadavg()[0]:.2f}", flush=True)
-    info = setup(workdir, args.accounts)
+    print(f"workdir {workdir}; {backend(args.database_url)}; load average before: {os.getloadavg()[0]:.2f}",
+          flush=True)
+    with throwaway_database(args.database_url, workdir, "plan") as db:
+        _run(args, workdir, db)
+
+
+def _run(args: argparse.Namespace, workdir: Path, db: str | None) -> None:
+    info = setup(workdir, args.accounts, db)
     print(f"setup (generate + import service + history, not timed): {info}", flush=True)
     cmd = [sys.executable, __file__, "--dir", str(workdir), "--measure", str(info["import_id"])]
+    if db:
+        cmd += ["--db", db]
     if args.profile:
         cmd.append("--profile")
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -145,6 +158,7 @@ def main() -> None:
           f"peak RSS {res['peak_rss_mb']:,} MB (target ≤ 20 s)")
     print(json.dumps(res["summary"], ensure_ascii=False))
     print(f"load average after: {os.getloadavg()[0]:.2f}")
+    print_figures("plan", args.database_url, {"plan_s": res["wall_seconds"], "accounts": info["accepted"]})
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from _db import LOCAL_PG  # noqa: E402
 
 # (benchmark, its arguments, [(figure key, label, unit, PostgreSQL target)])
 RUNS: list[tuple[str, list[str], list[tuple[str, str, str, str]]]] = [
-    ("intake.py", ["--stage", "service"], [("import_s", "import 1,000,000 rows", "s", "≤ 10 s")]),
+    ("intake.py", ["--skip-pandas"], [("import_s", "import 1,000,000 rows", "s", "≤ 10 s")]),
     ("plan.py", [], [("plan_s", "plan 1,000,000 accounts", "s", "≤ 12 s")]),
     ("dispatch.py", ["--smpp", "0", "--naive", "0", "--rate-seconds", "0"],
      [("sandbox_msg_s", "dispatch, sandbox, receipts recorded", "msg/s", "≥ 20,000/s")]),
