@@ -19,7 +19,8 @@ How a run goes:
    busy while the database records the previous batch). The send path's database work runs on one thread, in
    order.
 3. Each send task re-reads the campaign state right before the network call (a pause or cancel committed
-   since the claim puts the batch back untouched), sends, and records the outcome in one transaction.
+   since the claim puts the batch back untouched) and sends; each channel call's outcome is recorded as soon
+   as it answers, in group commits (:mod:`dunning.dispatch.recorder`).
 4. Whole-channel failures: a raised :class:`~dunning.errors.PermanentChannelError` (bind refused, credentials
    revoked) fails over to the next route (the channel's ``fallback``) with the batch put back; without one,
    the run stops with ``channel_down``. Raised transient errors put the batch back after an exponential
@@ -38,9 +39,8 @@ import time as _time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
 
 from dunning.channels.base import Channel, ChannelEvent, OutboundMessage, SubmitResult
 from dunning.db.bulk import Sql
@@ -53,9 +53,11 @@ from dunning.dispatch.outbox import ContactBudget
 from dunning.dispatch.progress import DispatchOutcome, Progress
 from dunning.dispatch.ratelimit import GcraLimiter
 from dunning.dispatch.reconcile import QUERY_TIMEOUT, reconcile_routes
+from dunning.dispatch.recorder import Recorder, outbox_write
 from dunning.dispatch.retry import RetryPolicy
 from dunning.dispatch.state import CampaignLease
 from dunning.dispatch.templating import template_keys
+from dunning.dispatch.window import SendWindow
 from dunning.domain.states import CampaignState
 from dunning.errors import ChannelError, PermanentChannelError, RateLimitedError, TransientChannelError
 
@@ -64,24 +66,6 @@ __all__ = ["Budget", "DispatchOutcome", "Dispatcher", "Progress", "Route", "Send
 T = TypeVar("T")
 _RESERVE_AHEAD = 0.05  # how far ahead a chunk's limiter slot may be reserved (seconds)
 Budget = ContactBudget  # the name services and tests use
-
-
-@dataclass(frozen=True, slots=True)
-class SendWindow:
-    tz: ZoneInfo
-    start: time
-    end: time
-
-    def position(self, now: datetime) -> str:
-        local = now.astimezone(self.tz).time()
-        if local < self.start:
-            return "before"
-        if local >= self.end:
-            return "after"
-        return "open"
-
-    def local_date(self, now: datetime) -> Any:
-        return now.astimezone(self.tz).date()
 
 
 @dataclass
@@ -171,6 +155,7 @@ class _Run:
         cfg, cid = self.cfg, self.campaign_id
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="dunning-dispatch-db")
         self.limiter_pool = ThreadPoolExecutor(1, thread_name_prefix="dunning-dispatch-limiter")
+        self.recorder = Recorder(self.db, outbox_write(self.engine, self.sql, cfg.clock, cfg.retry, cfg.rng), self.progress)
         pump = EventPump(cfg.pump_settings(), cfg.on_events, self.used, self.inflight, self.progress)
         try:
             lease = await self.db(CampaignLease, self.engine, cid, ttl=cfg.lease_ttl)
@@ -192,6 +177,7 @@ class _Run:
                 finally:
                     if self.inflight:
                         await asyncio.wait(set(self.inflight))
+                    await self.recorder.close()
                     watch.cancel()
                     await asyncio.gather(watch, return_exceptions=True)
                     await pump.finish()
@@ -320,18 +306,27 @@ class _Run:
         return (state in (CampaignState.PAUSED, CampaignState.CANCELLED) or self.stop is not None
                 or self.failover is not None)
 
-    async def paced(self, route: Route, messages: list[OutboundMessage]) -> tuple[list[SubmitResult], list[OutboundMessage], ChannelError | None]:
+    async def paced(self, route: Route, messages: list[OutboundMessage], attempts: dict[int, int]
+                    ) -> tuple[list[asyncio.Future[None]], list[SubmitResult], list[OutboundMessage], ChannelError | None]:
         """Send ``messages`` chunk by chunk, each chunk as soon as the shared limiter grants it.
 
         Chunks are launched without waiting for the previous one's answers (a provider's round trip may be
         longer than the gap between grants). The limiter is asked on its own thread, so a busy database thread
         never delays a grant (a late sender only loses time, the limiter's ``jitter`` absorbs up to 20 ms).
+        Each call's results go to the :class:`~dunning.dispatch.recorder.Recorder` as soon as it answers.
 
-        Returns the results of the chunks sent, the messages never handed to the channel (or whose call raised
-        an error saying nothing was sent), and that error.
+        Returns the recorder's futures of the calls that answered, the results still to record (calls that
+        failed with an outcome unknown), the messages never handed to the channel (or whose call raised an
+        error saying nothing was sent), and that error.
         """
         chunks = self.sizing.chunks(route, messages)
         calls: list[tuple[int, asyncio.Task[list[SubmitResult]]]] = []
+        stored: dict[int, asyncio.Future[None]] = {}
+
+        def answered(i: int, task: asyncio.Task[list[SubmitResult]]) -> None:
+            if not task.cancelled() and task.exception() is None:
+                stored[i] = self.recorder.put(route.name, task.result(), attempts)
+                self.count_call(route, task.result())
         unsent: list[OutboundMessage] = []
         loop = asyncio.get_running_loop()
         for i, chunk in enumerate(chunks):
@@ -350,7 +345,9 @@ class _Run:
                         await asyncio.sleep(at - route.limiter.clock())
                     if route.limiter.clock() - at > route.limiter.jitter:
                         continue  # we came back too late to use the slot safely: its cells go unused
-                    calls.append((i, asyncio.create_task(route.channel.send_batch(chunk))))
+                    call = asyncio.create_task(route.channel.send_batch(chunk))
+                    call.add_done_callback(functools.partial(answered, i))
+                    calls.append((i, call))
                     break
                 await asyncio.sleep(min(at, 0.1))
             if unsent:
@@ -362,7 +359,8 @@ class _Run:
         for i, task in calls:
             exc = task.exception()
             if exc is None:
-                results.extend(task.result())
+                if i not in stored:
+                    answered(i, task)
             elif isinstance(exc, ChannelError):
                 if error is None or isinstance(exc, PermanentChannelError):
                     error = exc
@@ -374,7 +372,7 @@ class _Run:
                         exc.message_zh, exc.message_en, code=outbox.OUTCOME_UNKNOWN)) for m in chunks[i])
             else:
                 raise exc
-        return results, unsent, error
+        return list(stored.values()), results, unsent, error
 
     async def send(self, route: Route, messages: list[OutboundMessage], attempts: dict[int, int]) -> None:
         engine, sql, cfg, progress = self.engine, self.sql, self.cfg, self.progress
@@ -384,7 +382,7 @@ class _Run:
         if self.stopping(state):
             await self.put_back([m.message_id for m in messages])
             return
-        results, unsent, exc = await self.paced(route, messages)
+        stored, results, unsent, exc = await self.paced(route, messages, attempts)
         unsent_ids = [m.message_id for m in unsent]
         if unsent_ids and self.campaign_state == CampaignState.CANCELLED:
             await self.put_back(unsent_ids)
@@ -408,16 +406,16 @@ class _Run:
         if unsent_ids and not isinstance(exc, PermanentChannelError | TransientChannelError | RateLimitedError):
             await self.put_back(unsent_ids)
         if results:
-            rec = await self.db(outbox.record, engine, sql, channel=route.name, results=results,
-                                 now=cfg.clock(), retry=cfg.retry, attempts=attempts, rng=cfg.rng)
-            progress.submitted += rec.submitted
-            progress.failed += rec.failed
-            progress.retried += rec.retried
-            progress.held += rec.held
-            if self.breaker.on_results(results) and self.stop is None:
-                self.stop = _Stop("breaker", self.breaker.reason(route.name))
+            stored.append(self.recorder.put(route.name, results, attempts))
+            self.count_call(route, results)
+        if stored:
+            await asyncio.gather(*stored)
         await self.refresh_delivered()
         self.emit()
+
+    def count_call(self, route: Route, results: list[SubmitResult]) -> None:
+        if self.breaker.on_results(results) and self.stop is None:
+            self.stop = _Stop("breaker", self.breaker.reason(route.name))
 
     async def refresh_delivered(self, force: bool = False) -> None:
         now = _time.monotonic()

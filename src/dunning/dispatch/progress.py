@@ -25,6 +25,13 @@ class Progress:
     def done(self) -> int:
         return self.submitted + self.failed + self.suppressed + self.held
 
+    def add(self, submitted: int, failed: int, retried: int, held: int) -> None:
+        """Count what one write of submit outcomes stored (see :mod:`dunning.dispatch.recorder`)."""
+        self.submitted += submitted
+        self.failed += failed
+        self.retried += retried
+        self.held += held
+
 
 @dataclass
 class DispatchOutcome:
