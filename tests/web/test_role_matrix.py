@@ -103,6 +103,7 @@ SPEC: dict[tuple[str, str], set[Role] | None] = {
     ("GET", "/api/v1/messages"): ALL,
     ("POST", "/api/v1/messages/search"): ALL,
     ("GET", "/api/v1/replies"): ALL,
+    ("POST", "/api/v1/replies/search"): ALL,
     ("GET", "/api/v1/messages/{message_id}"): ALL,
     ("GET", "/api/v1/audit"): {A, C},
     ("GET", "/api/v1/templates"): STAFF,

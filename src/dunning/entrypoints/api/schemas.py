@@ -163,6 +163,20 @@ class MessageSearchIn(BaseModel):
     limit: int = Field(50, ge=1, le=200)
 
 
+class ReplySearchIn(BaseModel):
+    """Reply search criteria in the request body (a phone number never appears in a URL or an access log)."""
+
+    classification: str | None = Field(None, max_length=16)
+    campaign_id: int | None = Field(None, ge=1, le=2**63 - 1)
+    loan_id: str | None = Field(None, max_length=64)
+    phone: str | None = Field(None, max_length=32)
+    since: date | None = None
+    until: date | None = None
+    page: int = Field(1, ge=1, le=100_000)
+    per_page: int = Field(50, ge=1, le=200)
+    sort: str = Field("", max_length=32)
+
+
 class MessageListOut(BaseModel):
     items: list[MessageOut]  # type: ignore[valid-type]
     next_cursor: int | None

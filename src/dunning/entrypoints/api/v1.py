@@ -272,12 +272,25 @@ def message_search_body(request: Request, body: S.MessageSearchIn,
             summary="回复收件箱：每条上行回复、分类与所回复的短信 / replies inbox")
 def replies(request: Request, classification: str | None = Query(None, max_length=16),
             campaign_id: int | None = Query(None, ge=1, le=MAX_ID), loan_id: str | None = Query(None, max_length=64),
-            phone: str | None = Query(None, max_length=32), since: date | None = None, until: date | None = None,
+            since: date | None = None, until: date | None = None,
             page: int = Query(1, ge=1, le=100_000), per_page: int = Query(50, ge=1, le=200),
             sort: str = Query("", max_length=32), principal: Principal = allow(*ALL_ROLES)) -> dict[str, Any]:
-    lp = rq.list_replies(request.app.state.ctx, principal,
-                         rq.ReplyFilter(classification, campaign_id, loan_id, phone, since, until),
-                         PageRequest.of(page, per_page, sort))
+    """A phone number never rides in a URL (URLs end up in access logs): search replies by phone with
+    ``POST /api/v1/replies/search``."""
+    return _replies(request, principal, rq.ReplyFilter(classification, campaign_id, loan_id, None, since, until),
+                    PageRequest.of(page, per_page, sort))
+
+
+@router.post("/replies/search", tags=["messages"], responses=INVALID,
+             summary="按手机号等条件查询回复（条件在请求体中） / search replies, phone in the body")
+def replies_search_body(request: Request, body: S.ReplySearchIn,
+                        principal: Principal = allow(*ALL_ROLES)) -> dict[str, Any]:
+    f = rq.ReplyFilter(body.classification, body.campaign_id, body.loan_id, body.phone, body.since, body.until)
+    return _replies(request, principal, f, PageRequest.of(body.page, body.per_page, body.sort))
+
+
+def _replies(request: Request, principal: Principal, f: rq.ReplyFilter, req: PageRequest) -> dict[str, Any]:
+    lp = rq.list_replies(request.app.state.ctx, principal, f, req)
     return {"items": [asdict(r) for r in lp.items], "total": lp.total, "page": lp.page, "pages": lp.pages,
             "sort": lp.sort}
 
