@@ -242,3 +242,24 @@ def test_the_code_of_an_unnamed_mistake_is_printed(capsys: pytest.CaptureFixture
         raise FileNotFoundError(2, "No such file", "nope.csv")
     err = capsys.readouterr().err
     assert "[input.file_not_found]" in err and "nope.csv" in err, err
+
+
+def test_the_cli_asks_for_the_role_the_console_asks_for(run: Run, portfolio: Path) -> None:
+    """A compliance officer may approve but not import, plan, pilot or send; an operator may not approve —
+    the same roles as the console's pages and the API's routes, in one line naming the role needed."""
+    for name, role in (("zhao.ops", "operator"), ("qian.comp", "compliance")):
+        assert run("users", "add", name, "--role", role, "--password-stdin", stdin="long-enough-1\n").code == 0
+    refused(run("import", str(portfolio), "--as-of", AS_OF, "--as", "qian.comp"), "qian.comp", "运营")
+    assert run("import", str(portfolio), "--as-of", AS_OF, "--as", "zhao.ops").code == 0
+    refused(run("campaign", "plan", "--as", "qian.comp"), "运营")
+    plan = run("campaign", "plan", "--json", "--as", "zhao.ops")
+    assert plan.code == 0, plan.text
+    cid = str(plan.json()["campaign_id"])
+    refused(run("campaign", "pilot", cid, "--as", "qian.comp"), "运营")
+    assert run("campaign", "pilot", cid, "--as", "zhao.ops").code == 0
+    refused(run("campaign", "approve", cid, "--as", "zhao.ops"), "合规")
+    assert run("campaign", "approve", cid, "--as", "qian.comp").code == 0
+    refused(run("campaign", "send", cid, "--as", "qian.comp"), "运营")
+    refused(run("campaign", "cancel", cid, "--as", "qian.comp"), "运营")
+    paused = run("campaign", "pause", cid, "--as", "qian.comp")  # either role may stop a send
+    assert "无权" not in paused.text and "「试发已批准」" in paused.text, paused.text  # states named in Chinese

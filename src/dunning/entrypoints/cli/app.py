@@ -39,6 +39,7 @@ from dunning.entrypoints.cli.common import (
     set_token,
 )
 from dunning.errors import InputError
+from dunning.services.identity.users import Role
 from dunning.services.queries.labels import zh
 
 app = typer.Typer(
@@ -115,7 +116,7 @@ def import_(
         ctx = context()
         if json_out:
             s = import_portfolio(ctx, files, as_of=parse_date(as_of), mapping=mapping, exclude=exclude,
-                                 encoding=encoding, actor=acting(ctx, actor))
+                                 encoding=encoding, actor=acting(ctx, actor, Role.OPERATOR))
         else:
             with Progress(TextColumn("{task.description}"), BarColumn(), console=console, transient=True) as bar:
                 task = bar.add_task("读取中", total=None)
@@ -124,7 +125,7 @@ def import_(
                     bar.update(task, description=stage, completed=done, total=total or None)
 
                 s = import_portfolio(ctx, files, as_of=parse_date(as_of), mapping=mapping, exclude=exclude,
-                                     encoding=encoding, actor=acting(ctx, actor), progress=progress)
+                                     encoding=encoding, actor=acting(ctx, actor, Role.OPERATOR), progress=progress)
     if json_out:
         emit_json({"import_id": s.import_id, "rows": s.rows, "accepted": s.accepted, "rejected": s.rejected,
                    "reasons": s.reasons, "reject_report": s.reject_report, "already_imported": s.already_imported})

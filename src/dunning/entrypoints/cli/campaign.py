@@ -13,6 +13,7 @@ from rich import progress as rp
 from rich.table import Table
 
 from dunning.entrypoints.cli.common import acting, console, context, emit_json, handled, parse_date
+from dunning.services.identity.users import Role
 from dunning.services.queries.labels import zh
 
 app = typer.Typer(help="批次（campaign）：计划、试发、审批、发送、暂停/恢复/取消、报告", no_args_is_help=True)
@@ -67,7 +68,7 @@ def plan(
     with handled(json_out):
         ctx = context()
         ensure_bundled_templates(ctx)
-        s = planning.plan_campaign(ctx, actor=acting(ctx, actor), strategy_path=strategy, import_id=import_id,
+        s = planning.plan_campaign(ctx, actor=acting(ctx, actor, Role.OPERATOR), strategy_path=strategy, import_id=import_id,
                                     as_of=parse_date(as_of), channel=channel, policy_overlay=policy)
         today = ctx.today()
     if json_out:
@@ -132,11 +133,13 @@ def list_(json_out: bool = JsonOpt) -> None:
     console.print(t)
 
 
-def _step(step: Callable[..., dict[str, Any]], campaign_id: int, actor: str | None, json_out: bool) -> dict[str, Any]:
-    """Run one lifecycle step as the authenticated person; with ``--json`` the result is printed here."""
+def _step(step: Callable[..., dict[str, Any]], campaign_id: int, actor: str | None, json_out: bool,
+          *roles: Role) -> dict[str, Any]:
+    """Run one lifecycle step as the authenticated person holding one of ``roles``; with ``--json`` the result
+    is printed here."""
     with handled(json_out):
         ctx = context()
-        r = step(ctx, campaign_id, actor=acting(ctx, actor))
+        r = step(ctx, campaign_id, actor=acting(ctx, actor, *roles))
     if json_out:
         emit_json(r)
     return r
@@ -147,7 +150,7 @@ def pilot(campaign_id: int, actor: str = ActorOpt, json_out: bool = JsonOpt) -> 
     """试发：按分群与变体分层抽样发送，并给出是否达标。"""
     from dunning.services.campaigns import lifecycle
 
-    r = _step(lifecycle.start_pilot, campaign_id, actor, json_out)
+    r = _step(lifecycle.start_pilot, campaign_id, actor, json_out, Role.OPERATOR)
     if json_out:
         if not r["go"]:
             raise typer.Exit(1)
@@ -168,7 +171,7 @@ def approve(campaign_id: int, actor: str = ActorOpt, json_out: bool = JsonOpt) -
     """审批试发（须为合规审核角色，且不是计划或试发的人）。"""
     from dunning.services.campaigns import lifecycle
 
-    r = _step(lifecycle.approve_pilot, campaign_id, actor, json_out)
+    r = _step(lifecycle.approve_pilot, campaign_id, actor, json_out, Role.COMPLIANCE)
     if json_out:
         return
     if r.get("already_approved"):
@@ -185,13 +188,13 @@ def send(campaign_id: int, actor: str = ActorOpt, json_out: bool = JsonOpt) -> N
     with handled(json_out):
         ctx = context()
         if json_out:
-            r = lifecycle.send_campaign(ctx, campaign_id, actor=acting(ctx, actor))
+            r = lifecycle.send_campaign(ctx, campaign_id, actor=acting(ctx, actor, Role.OPERATOR))
         else:
             bar, on_progress = progress_bar()
             with bar:
                 # Before the first message goes, a dead sender's interrupted messages are checked with the
                 # provider: say so (with its deadline and that Ctrl+C interrupts) instead of a silent bar.
-                r = lifecycle.send_campaign(ctx, campaign_id, actor=acting(ctx, actor), on_progress=on_progress,
+                r = lifecycle.send_campaign(ctx, campaign_id, actor=acting(ctx, actor, Role.OPERATOR), on_progress=on_progress,
                                             on_wait=lambda say: bar.console.print(f"[yellow]{say}[/]"))
     if json_out:
         emit_json(r)
@@ -212,7 +215,7 @@ def _simple(action: str):
 
         with handled(json_out):
             ctx = context()
-            who = acting(ctx, actor)
+            who = acting(ctx, actor, *((Role.OPERATOR, Role.COMPLIANCE) if action == "pause" else (Role.OPERATOR,)))
             if action == "pause":
                 r = lifecycle.pause(ctx, campaign_id, actor=who, reason=reason)
             elif action == "resume":

@@ -41,21 +41,30 @@ def _credentials(ctx: Any, claimed: str | None) -> Any:
                        password=os.environ.get("DUNNING_PASSWORD"))
 
 
-def acting(ctx: Any, claimed: str | None = None) -> str:
+def acting(ctx: Any, claimed: str | None = None, *roles: Any) -> str:
     """The authenticated person running this command (``--as`` is only a claim, checked here); the audit rows
-    of the command record it, with ``via = cli``, the OS user and the host. A clear error otherwise."""
+    of the command record it, with ``via = cli``, the OS user and the host. A clear error otherwise.
+
+    ``roles``: the roles the command needs, as its console page and API route do (admin may do everything);
+    anyone else gets one line saying which role it takes."""
     from dunning.services.guard.identity import authenticate
     from dunning.services.identity.auth import AuthFailed
 
     cred = _credentials(ctx, claimed)
     try:
-        return authenticate(ctx, cred)
+        username = authenticate(ctx, cred)
     except AuthFailed as exc:
         if exc.code not in ("auth.cli", "auth.mismatch") or not cred.claimed or cred.token \
                 or not sys.stdin.isatty():
             raise
-    password = getpass.getpass(f"{cred.claimed} 的密码 / password: ")
-    return authenticate(ctx, replace(cred, password=password))
+        password = getpass.getpass(f"{cred.claimed} 的密码 / password: ")
+        username = authenticate(ctx, replace(cred, password=password))
+    if roles:
+        from dunning.services.identity.users import require_role
+
+        with ctx.db.transaction() as s:
+            require_role(s, username, *roles)
+    return username
 
 
 def acting_or_system(ctx: Any) -> str:

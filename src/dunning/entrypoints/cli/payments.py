@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from dunning.entrypoints.cli.common import acting, console, context, emit_json, handled, intake_table
+from dunning.services.identity.users import Role
 
 app = typer.Typer(help="还款记录：导入后，发送前会再次核对，已还清的借款不再提醒", no_args_is_help=True)
 
@@ -33,7 +34,7 @@ def import_(
     from dunning.services.intake.payments import import_payments
 
     with handled(json_out):
-        s = import_payments(ctx := context(), files, actor=acting(ctx, actor), encoding=encoding)
+        s = import_payments(ctx := context(), files, actor=acting(ctx, actor, Role.OPERATOR), encoding=encoding)
     if json_out:
         emit_json(s.to_dict())
         return

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from dunning.db.models import Campaign, Strategy
-from dunning.domain.states import CampaignState, campaign_can
+from dunning.domain.states import CAMPAIGN_STATE_ZH, CampaignState, campaign_can
 from dunning.errors import NotFoundError, StateError
 from dunning.services import audit
 from dunning.services.context import AppContext
@@ -23,7 +23,7 @@ def get_campaign(s: Any, campaign_id: int) -> Campaign:
 def transition(ctx: AppContext, s: Any, c: Campaign, dst: CampaignState, actor: str, **extra: Any) -> None:
     src = CampaignState(c.state)
     if not campaign_can(src, dst):
-        raise StateError(f"批次 #{c.id} 当前为「{src.value}」，不能变为「{dst.value}」",
+        raise StateError(f"批次 #{c.id} 当前为「{CAMPAIGN_STATE_ZH[src]}」，不能变为「{CAMPAIGN_STATE_ZH[dst]}」",
                          f"campaign #{c.id} is {src.value}; cannot become {dst.value}")
     c.state = dst.value
     c.updated_at = ctx.now()
