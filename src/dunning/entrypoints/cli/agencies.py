@@ -212,8 +212,12 @@ def tenders_list(actor: str = ActorOpt, json_out: bool = JsonOpt) -> None:
     if json_out:
         emit_json(rows)
         return
+    def local(at: Any) -> str:  # the business time zone, to the minute
+        return f"{at.astimezone(ctx.tz):%Y-%m-%d %H:%M}" if at is not None else "—"
+
     _table("招标 · Tenders", ["#", "标题", "状态", "投标开始", "投标截止", "投标数"],
-           [[t["id"], t["title"], t["state_zh"], t["opens_at"], t["closes_at"], t["bids"]] for t in rows])
+           [[t["id"], t["title"], t["state_zh"], local(t["opens_at"]), local(t["closes_at"]), t["bids"]]
+            for t in rows])
 
 
 @tenders_app.command("show")
