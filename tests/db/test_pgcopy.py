@@ -53,3 +53,34 @@ def test_parameters_are_bound_and_an_empty_result_keeps_its_schema(conn: psycopg
     empty = copy_query_out(conn, "SELECT * FROM t WHERE id < %s", (0,), SCHEMA)
     assert empty.schema == pl.Schema(SCHEMA) and empty.height == 0
     assert conn.execute("SELECT count(*) FROM t").fetchone() == (50,)
+
+
+def test_read_frame_through_copy_reads_what_the_driver_reads(pg_url: str) -> None:
+    """``read_frame`` takes the COPY lane (or with ``committed=True`` the Arrow lane) on PostgreSQL when the schema
+    is given: same values, same order, the schema's names by position (as the row path names them), lists and text
+    parameters bound, not spliced."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.orm import Session
+
+    from dunning.db.bulk import read_frame
+
+    frame = _frame(500)
+    with psycopg.connect(pg_url.replace("postgresql+psycopg", "postgresql"), autocommit=True) as c:
+        c.execute("CREATE TABLE t (id bigint, txt text, flag boolean, at timestamptz, day date, amount float8)")
+        copy_frame_in(c, "t", frame)
+    engine = create_engine(pg_url)
+    sql = "SELECT id AS n, txt, flag, at, day, amount FROM t WHERE id IN :ids OR txt = :t ORDER BY id"
+    stmt = text(sql).bindparams(__import__("sqlalchemy").bindparam("ids", expanding=True))
+    wanted = frame.filter(pl.col("id").is_in([3, 4, 250]) | (pl.col("txt") == TRICKY[1])).rename({"id": "n"})
+    schema = {"n": pl.Int64, "txt": pl.Utf8, "flag": pl.Boolean, "at": pl.Datetime("us", "UTC"),
+              "day": pl.Date, "amount": pl.Float64}
+    with Session(engine) as s:
+        got = read_frame(s, stmt, {"ids": [3, 4, 250], "t": TRICKY[1]}, schema=schema)
+        arrow = read_frame(s, stmt, {"ids": [3, 4, 250], "t": TRICKY[1]}, schema=schema, committed=True)
+        evil = read_frame(s, "SELECT id FROM t WHERE txt = :t", {"t": "x'); DROP TABLE t; --"},
+                          schema={"id": pl.Int64})
+        left = s.execute(text("SELECT count(*) FROM t")).scalar_one()
+    engine.dispose()
+    assert_frame_equal(got, wanted)
+    assert_frame_equal(arrow, wanted)  # the Arrow lane (ADBC, a connection of its own) reads the same
+    assert evil.height == 0 and left == 500

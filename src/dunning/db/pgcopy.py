@@ -66,9 +66,11 @@ def copy_query_out(dbapi_connection: Any, sql: str, params: Any = None,
                    schema: dict[str, Any] | None = None) -> pl.DataFrame:
     """The result of ``sql`` (a SELECT with psycopg placeholders, bound client-side) as a Polars frame.
 
-    ``schema`` (column → Polars type) fixes the types; without it Polars infers them from the text."""
+    ``schema`` (column → Polars type) names the columns in order and fixes their types, as the ``schema`` of a
+    row-oriented ``pl.DataFrame`` does; without it the query's own names are kept and Polars infers the types."""
     buf = io.BytesIO()
-    with dbapi_connection.cursor() as cur, cur.copy(f"COPY ({sql}) TO STDOUT WITH ({_OPTIONS}, HEADER true)",
+    header = "false" if schema else "true"
+    with dbapi_connection.cursor() as cur, cur.copy(f"COPY ({sql}) TO STDOUT WITH ({_OPTIONS}, HEADER {header})",
                                                     params) as cp:
         for block in cp:
             buf.write(block)
@@ -78,8 +80,8 @@ def copy_query_out(dbapi_connection: Any, sql: str, params: Any = None,
     schema = schema or {}
     as_text = {c for c, t in schema.items() if t == pl.Boolean or isinstance(t, pl.Datetime) or t == pl.Datetime}
     overrides = {c: (pl.Utf8 if c in as_text else t) for c, t in schema.items()}
-    frame = pl.read_csv(buf, null_values=[_NULL], schema_overrides=overrides or None, infer_schema_length=None,
-                        empty_string_is_null=False)
+    frame = pl.read_csv(buf, has_header=not schema, new_columns=list(schema) or None, null_values=[_NULL],
+                        schema_overrides=overrides or None, infer_schema_length=None, empty_string_is_null=False)
     if frame.is_empty() and schema:
         return pl.DataFrame(schema=schema)
     fixes = []

@@ -196,7 +196,7 @@ def _read_accounts(s: Any, import_id: int) -> pl.DataFrame:
             select(Account.id.label("account_id"), Account.loan_id, Account.name, Account.phone,
                    Account.amount_due_fen, Account.due_date, Account.penalty_rate, Account.overdue_count,
                    Account.product, Account.payday, Account.region).where(Account.import_id == import_id),
-            schema=ACCOUNT_SCHEMA,
+            schema=ACCOUNT_SCHEMA, committed=True,  # an import is committed before it is planned
         ).with_columns(pl.col("due_date").cast(pl.Date))
     cur = conn.connection.dbapi_connection.cursor()
     try:
