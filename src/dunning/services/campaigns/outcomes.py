@@ -7,11 +7,11 @@ text they were stored as, on PostgreSQL as ``timestamptz``).
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import polars as pl
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from dunning.db.frames import utc_times
@@ -37,13 +37,14 @@ def _fetch(session: Session, sql: str, params: dict[str, Any], schema: dict[str,
     row object per row costs more than the query itself at a million rows."""
     conn = session.connection()
     pg = conn.dialect.name == "postgresql"
-    if pg:
-        sql = re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql)
     values = {k: _db_param(v, pg) for k, v in params.items()}
+    # SQLAlchemy compiles the ``:name`` placeholders to the driver's style (never a text rewrite of the SQL).
+    compiled = text(sql).compile(dialect=conn.dialect)
     dbapi: Any = conn.connection.dbapi_connection
     cur = dbapi.cursor()
     try:
-        cur.execute(sql, values)
+        bound = compiled.construct_params(values)
+        cur.execute(str(compiled), [bound[k] for k in compiled.positiontup or ()] if compiled.positional else bound)
         names = [d[0] for d in cur.description]
         rows = cur.fetchall()
     finally:
