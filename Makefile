@@ -50,6 +50,7 @@ bench: install-test
 	$(PY) bench/routes.py
 	$(PY) bench/cases.py
 	$(PY) bench/workers.py
+	$(PY) bench/side_by_side.py
 
 clean:
 	rm -rf $(VENV) .dunning .pytest_cache .mypy_cache .ruff_cache

@@ -33,6 +33,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from tests.dispatch.crash import run_crash_scenario  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "bench"))
+from _db import add_database_arg, backend, print_figures, throwaway_database  # noqa: E402
 from tests.peers.smpp_peer import start_peer  # noqa: E402
 
 
@@ -42,6 +45,7 @@ def main() -> int:
     ap.add_argument("--rate", type=float, default=2000.0)
     ap.add_argument("--seed", type=int, default=None, help="kill points are drawn from it (default: random)")
     ap.add_argument("--dir", type=Path, default=None)
+    add_database_arg(ap)
     args = ap.parse_args()
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1_000_000)
     rng = random.Random(seed)
@@ -50,13 +54,14 @@ def main() -> int:
     restart_at = (points[0] + points[1]) // 2
     workdir = args.dir or Path(tempfile.mkdtemp(prefix="dunning-bench-crash-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    print(f"workdir {workdir}; seed {seed}; {args.messages:,} two-part messages at rate {args.rate:g} PDUs/s; "
+    print(f"workdir {workdir}; {backend(args.database_url)}; seed {seed}; {args.messages:,} two-part messages at rate {args.rate:g} PDUs/s; "
           f"kill -9 at peer-accepted PDUs {points}; SMSC restarted at {restart_at:,}; "
           f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
     peer = start_peer(workdir / "submits.jsonl", dlr_delay_ms=20)
     try:
-        r = run_crash_scenario(workdir, peer, messages=args.messages, kill_at=points, rate=args.rate, parts=2,
-                               restart_peer_at=restart_at)
+        with throwaway_database(args.database_url, workdir, "crash") as url:
+            r = run_crash_scenario(workdir, peer, messages=args.messages, kill_at=points, rate=args.rate, parts=2,
+                                   restart_peer_at=restart_at, database_url=url)
     finally:
         peer.stop()
     for i, k in enumerate(r.kills, 1):
@@ -71,6 +76,9 @@ def main() -> int:
           f"replies acknowledged but not stored {r.replies_acked_not_stored}")
     print(f"peer log: {r.accepted_once:,} accepted once, rejected by the peer's rules {r.rejected_by_peer}; "
           f"states {r.states}; {r.seconds:.1f} s; load average after: {os.getloadavg()[0]:.2f}")
+    print_figures("crash", args.database_url, {"held_max": max(r.held_per_kill, default=0),
+                                               "duplicates": r.duplicates, "missing": r.missing,
+                                               "fragments": r.fragments, "messages": args.messages})
     bad = (r.duplicates or r.missing or r.fragments or r.receipts_acked_not_stored or r.replies_acked_not_stored
            or any(h > 200 for h in r.held_per_kill))
     return 1 if bad else 0

@@ -4,10 +4,10 @@ Prints figures; asserts nothing about time. Two parts:
 
 1. ``compute``: the pure, vectorised layer (attribution, intention-to-treat outcomes, metrics, uplift, verdicts,
    delivery by carrier, complaints, curve, buckets) on synthetic frames of ``--rows`` messages and payments.
-2. ``database``: the same through SQLite — load the frames with the service, compute, write the HTML + XLSX
-   report — for a campaign of ``--db-rows`` accounts (0 skips it).
+2. ``database``: the same through the database (SQLite, or PostgreSQL with ``--database-url``) — load the frames
+   with the service, compute, write the HTML + XLSX report — for a campaign of ``--db-rows`` accounts (0 skips it).
 
-Run: ``.venv/bin/python bench/outcomes.py [--rows 1000000] [--db-rows 200000]``
+Run: ``.venv/bin/python bench/outcomes.py [--rows 1000000] [--db-rows 200000] [--database-url URL]``
 """
 
 from __future__ import annotations
@@ -32,6 +32,9 @@ from dunning.reporting.frames import (
     OutcomeFrames,
 )
 from dunning.reporting.outcomes import compute_outcomes
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _db import add_database_arg, backend, print_figures, throwaway_database
 
 T0 = datetime(2026, 11, 16, 1, 0, tzinfo=UTC)
 PREFIXES = ["138", "139", "150", "186", "185", "130", "189", "133", "199", "192", "1700", "1705", "1709", "1349"]
@@ -141,7 +144,7 @@ def bench_compute(n: int) -> None:
               f"{'—' if v.diff is None else f'{v.diff * 100:+.1f}pp'}")
 
 
-def bench_database(n: int) -> None:
+def bench_database(n: int, database_url: str | None) -> dict[str, float]:
     root = Path(__file__).resolve().parents[1]
     sys.path.insert(0, str(root))
     from tests.outcomes.factories import Arm, seed_experiment
@@ -151,17 +154,18 @@ def bench_database(n: int) -> None:
     from dunning.services.campaigns.reports import write_campaign_report
     from dunning.services.context import build_context
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, throwaway_database(database_url, Path(tmp), "outcomes") as url:
         settings = Settings(data_dir=Path(tmp) / ".dunning", secret_key="bench-secret",  # type: ignore[arg-type]
-                            channels={"sandbox": ChannelSettings(kind="sandbox")})
+                            database_url=url, channels={"sandbox": ChannelSettings(kind="sandbox")})
         ctx = build_context(settings, clock=lambda: T0 + timedelta(days=10))
         arm = int(n * 0.475)
         with Timer() as t:
             cid = seed_experiment(ctx, [Arm("champion", arm, 0.06, "M1"), Arm("challenger", arm, 0.07, "M1_b"),
                                         Arm("holdout", n - 2 * arm, 0.05)], seed=3)
-        print(f"\ndatabase (SQLite): seeded {n:,} accounts/messages ({t})")
+        print(f"\ndatabase ({backend(database_url)}): seeded {n:,} accounts/messages ({t})")
         with Timer() as t:
             frames = load_outcome_frames(ctx, cid)
+        figures = {"frames_s": round(t.wall, 2)}
         print(f"load_outcome_frames: {t} ({frames.messages.height:,} messages, "
               f"{frames.payments.height:,} payments)")
         with Timer() as t:
@@ -170,22 +174,28 @@ def bench_database(n: int) -> None:
         with Timer() as t:
             out = write_campaign_report(ctx, cid, Path(tmp) / "report" / "campaign.html")
         print(f"write_campaign_report (load + compute + HTML + XLSX): {t}")
+        figures["report_s"] = round(t.wall, 2)
         print(f"  {o.verdicts[0].text_en if o.verdicts else 'no verdict'}")
         print(f"  html {Path(out['html']).stat().st_size:,} bytes, xlsx {Path(out['xlsx']).stat().st_size:,} bytes")
         ctx.db.dispose()
+    return figures
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--db-rows", type=int, default=200_000)
+    ap.add_argument("--skip-compute", action="store_true", help="only the database part")
+    add_database_arg(ap)
     args = ap.parse_args()
     pl.Config.set_tbl_rows(5)
     print(f"polars {pl.__version__}, threads {pl.thread_pool_size()}, cores {os.cpu_count()}, "
           f"load average {os.getloadavg()[0]:.1f} (wall times stretch when the cores are shared)")
-    bench_compute(args.rows)
+    if not args.skip_compute:
+        bench_compute(args.rows)
     if args.db_rows:
-        bench_database(args.db_rows)
+        figures = bench_database(args.db_rows, args.database_url)
+        print_figures("outcomes", args.database_url, {**figures, "rows": args.db_rows})
 
 
 if __name__ == "__main__":

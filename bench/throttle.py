@@ -35,6 +35,9 @@ from tests.dispatch.support import dispatcher, make_ctx, smpp_settings  # noqa: 
 from tests.dispatch.throttle import run_throttle_scenario  # noqa: E402
 from tests.peers.smpp_peer import SmppPeer, start_peer  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "bench"))
+from _db import add_database_arg, backend, print_figures, throwaway_database  # noqa: E402
+
 from dunning.channels import registry  # noqa: E402
 from dunning.channels.base import OutboundMessage  # noqa: E402
 from dunning.dispatch.ratelimit import max_in_any_window, sustained_rate  # noqa: E402
@@ -82,15 +85,17 @@ def main() -> int:
     ap.add_argument("--rate", type=float, default=1000.0)
     ap.add_argument("--rate-messages", type=int, default=1000)
     ap.add_argument("--dir", type=Path, default=None)
+    add_database_arg(ap)
     args = ap.parse_args()
     workdir = args.dir or Path(tempfile.mkdtemp(prefix="dunning-bench-throttle-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    print(f"workdir {workdir}; load average before: {os.getloadavg()[0]:.2f}", flush=True)
+    print(f"workdir {workdir}; {backend(args.database_url)}; load average before: {os.getloadavg()[0]:.2f}", flush=True)
     peer = start_peer(workdir / "submits.jsonl", dlr_delay_ms=20)
     try:
         (workdir / "throttle").mkdir(exist_ok=True)
-        r = run_throttle_scenario(workdir / "throttle", peer, messages=args.messages, smsc_rate=args.smsc_rate,
-                                  rate=args.rate)
+        with throwaway_database(args.database_url, workdir, "throttle") as url:
+            r = run_throttle_scenario(workdir / "throttle", peer, messages=args.messages, smsc_rate=args.smsc_rate,
+                                      rate=args.rate, database_url=url)
     finally:
         peer.stop()
     print(f"throttle: {args.messages:,} two-part messages, SMSC at {args.smsc_rate}/s, channel at {args.rate:g}/s: "
@@ -103,6 +108,9 @@ def main() -> int:
     print(f"rate = 200 parts/s, {args.rate_messages:,} two-part messages = {n:,} PDUs (peer's clock): busiest 1-s "
           f"window {worst} PDUs (promise ≤ 200), sustained {sustained:.1f} PDUs/s (promise ≥ 190)")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
+    print_figures("throttle", args.database_url, {"throttled_pct": round(100 * r.throttled_share, 2),
+                                                  "duplicates": r.duplicates, "missing": r.missing,
+                                                  "busiest_200": worst, "sustained_200": round(sustained, 1)})
     return 0
 
 

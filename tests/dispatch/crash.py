@@ -103,9 +103,11 @@ def _held(ctx: Any, cid: int) -> int:
 
 def run_crash_scenario(workdir: Path, peer: SmppPeer, *, messages: int, kill_at: list[int],
                        inflight: int = 2, rate: float = 2000.0, parts: int = 2, restart_peer_at: int | None = None,
-                       reply_every: float = 0.05, timeout: float = 600.0) -> CrashReport:
-    """Send ``messages`` with a SIGKILL once the peer accepted each count of PDUs in ``kill_at`` (in total)."""
-    db_url = f"sqlite:///{workdir / 'crash.db'}"
+                       reply_every: float = 0.05, timeout: float = 600.0,
+                       database_url: str | None = None) -> CrashReport:
+    """Send ``messages`` with a SIGKILL once the peer accepted each count of PDUs in ``kill_at`` (in total), on
+    ``database_url`` (default: a SQLite file in ``workdir``)."""
+    db_url = database_url or f"sqlite:///{workdir / 'crash.db'}"
     ctx = make_ctx(workdir, {"smpp": smpp_settings(peer.address, rate=rate)}, database_url=db_url)
     from dunning.services.identity.users import add_user
 

@@ -45,9 +45,11 @@ class ThrottleReport:
 
 
 def run_throttle_scenario(workdir: Path, peer: SmppPeer, *, messages: int, smsc_rate: int = 300,
-                          rate: float = 1000.0, timeout: float = 600.0) -> ThrottleReport:
+                          rate: float = 1000.0, timeout: float = 600.0,
+                          database_url: str | None = None) -> ThrottleReport:
     peer.rate(smsc_rate)
-    ctx = make_ctx(workdir, {"smpp": smpp_settings(peer.address, rate=rate, throttle_retry_after=0.5)})
+    ctx = make_ctx(workdir, {"smpp": smpp_settings(peer.address, rate=rate, throttle_retry_after=0.5)},
+                   database_url=database_url)
     cid = bulk_campaign(ctx, messages, channel="smpp", phone_start=1, text=TWO_PART_TEXT, parts=2)
     report = ThrottleReport(messages)
     started = time.monotonic()
