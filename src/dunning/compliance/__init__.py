@@ -166,7 +166,8 @@ def lint_messages(frame: pl.DataFrame, policy: Policy, *, text_col: str = "text"
     visit notice tied to an approved visit."""
     if frame.is_empty():
         return pl.DataFrame(schema=FINDINGS_SCHEMA)
-    if visit_notice_col is not None and visit_notice_col in frame.columns:
+    if visit_notice_col is not None and visit_notice_col in frame.columns \
+            and frame[visit_notice_col].fill_null(False).any():
         return _allow_visit_notices(lint_messages(frame, policy, text_col=text_col, penalty_col=penalty_col),
                                     frame, text_col, visit_notice_col)
     penalty = (pl.col(penalty_col).cast(pl.Float64) if penalty_col and penalty_col in frame.columns
