@@ -8,6 +8,7 @@ import re
 from datetime import date
 from pathlib import Path
 
+import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -131,11 +132,14 @@ def test_a_second_batch_the_same_day_is_a_campaign_of_its_own(ctx: AppContext, w
 
 def test_shangmen_stays_blocked_in_every_other_template(ctx: AppContext, world: World, tmp_path: Path) -> None:
     add_user(ctx, "author", "operator")
-    threat = "${name}您好，您尾号${last4}的借款${amount}已逾期，我们将上门拜访。客服${hotline}。验证码${verify_code}。"
-    variables = {"name": "masked_name", "last4": "last4", "amount": "money", "hotline": "text", "verify_code": "text"}
+    # clean but for 上门 (the very word the visit notice may say), so only the allowance could let it through
+    threat = ("${name}您好，您尾号${last4}的借款${amount}已逾期${dpd}天，上门拜访已安排。请在${app}还款或致电${hotline}。"
+              "验证码${verify_code}，可在官网或致电客服核实，我司不会要求向个人账户转账。")
+    variables = {"name": "masked_name", "last4": "last4", "amount": "money", "dpd": "integer", "app": "text",
+                 "hotline": "text", "verify_code": "text"}
     saved = template_service.save(ctx, code="door_knock", text=threat, variables=variables, actor="author",
                                   stage="M1")
-    assert "lexicon.threat" in {f["rule"] for f in saved.findings if f["severity"] == "block"}
+    assert {f["rule"] for f in saved.findings if f["severity"] == "block"} == {"lexicon.threat"}
     with pytest.raises(ComplianceBlocked):
         template_service.submit_for_review(ctx, "door_knock", actor="author")
 
@@ -150,19 +154,21 @@ def test_shangmen_stays_blocked_in_every_other_template(ctx: AppContext, world: 
     strategy.write_text("name: door-knock\nprofile: CN\ntimezone: Asia/Shanghai\nsegments:\n  - name: all\n"
                         "    steps:\n      - {name: knock, every: 1, dpd_from: -3650, dpd_to: 36500, template: door_knock}\n",
                         encoding="utf-8")
-    import polars as pl
-
     scope = pl.DataFrame({"loan_id": ["L0001"], "visit_approved": [True]})
     knock = planning.plan_campaign(ctx, actor="author", strategy_path=strategy, scope=scope)
     assert knock.planned == 0 and knock.by_reason == {"lint_block": 1}
 
-    # And the visit-notice template itself, planned by any other strategy (no approved visit behind the row).
+    # And the visit-notice template itself, with the visit's very words, in a campaign that does not tie the row
+    # to an approved visit (another strategy, another path): blocked.
     other = tmp_path / "notice-anyway.yaml"
     other.write_text(strategy.read_text(encoding="utf-8").replace("door-knock", "notice-anyway")
                      .replace("door_knock", "visit_notice"), encoding="utf-8")
-    stray = planning.plan_campaign(ctx, actor="author", strategy_path=other)
+    with ctx.db.transaction() as s:
+        v = s.get(Visit, vid)
+        assert v is not None
+        facts = {"loan_id": ["L0001"], "staff": ["张伟、李娜"], "reg_no": [v.reg_no], "visit_date": ["11月23日15:00"]}
+    stray = planning.plan_campaign(ctx, actor="author", strategy_path=other, scope=pl.DataFrame(facts))
     assert stray.planned == 0 and stray.by_reason == {"lint_block": 1}
-    assert vid  # the approved visit exists: only the notice service ties a row to it
 
 
 def test_the_policy_may_require_the_notice_before_the_visit_starts(ctx: AppContext, world: World,
