@@ -24,7 +24,7 @@ from dunning.entrypoints.http.ids import DbId
 from dunning.entrypoints.http.render import renderer
 from dunning.entrypoints.http.security import allow, public
 from dunning.entrypoints.web.common import done, sse_response
-from dunning.errors import InputError, StateError
+from dunning.errors import ComplianceBlocked, InputError, StateError
 from dunning.services.campaigns.planning import SUPPRESSION_ZH
 from dunning.services.identity.auth import Principal
 from dunning.services.identity.users import Role
@@ -144,12 +144,14 @@ def account_visits(request: Request, loan_id: str, p: Principal = allow(*READERS
 def visit_page(request: Request, visit_id: DbId, p: Principal = allow(*READERS)) -> Response:
     ctx = request.app.state.ctx
     d = queries.visit_detail(ctx, p, visit_id)
+    notice, notice_problem = None, None
     try:
         notice = visit_notice(ctx, p, visit_id).text if d.visit.state == "approved" else None
-    except (InputError, StateError):  # no approved visit_notice template version: the page says so
-        notice = None
+    except (InputError, StateError, ComplianceBlocked) as exc:  # no approved template, or its text fails the lint
+        notice_problem = pick(request, exc.message_zh, exc.message_en)
     return renderer(request).page(request, "visit.html", d=d, can_decide=p.has(SUP) and d.visit.state == "requested"
                                   and d.visit.requested_by != p.username, policy=load_policy(), notice=notice,
+                                  notice_problem=notice_problem,
                                   can_notify=p.has(SUP) and notice is not None and d.visit.notice_campaign_id is None,
                                   complaints=complaints.visit_complaints(ctx, p, visit_id),
                                   conduct=complaints.conduct_record(ctx, p, visit_id),
