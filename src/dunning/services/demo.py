@@ -127,6 +127,8 @@ def run_demo(
     agencies = seed_demo_agencies(ctx, import_id=imp.import_id, say=say)
     # after the day's campaign (it stays #1): a visit notice, through a campaign of its own
     visit_notice = notify_demo_visit(ctx, imp.import_id, operator=OPERATOR, approver=APPROVER, say=say)
+    if visit_notice and visit_notice.get("already"):
+        found.append(f"外访 #{visit_notice['visit_id']} 已由批次 #{visit_notice['campaign_id']} 发送外访通知，未重复发送")
     elapsed = _time.perf_counter() - t0
     per_template = {f"{t}/{v}" if v and v != "A" else t: n for t, v, n, _d in figures["per_template"].iter_rows()}
     return {
