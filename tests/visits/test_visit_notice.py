@@ -23,7 +23,7 @@ from dunning.services.context import AppContext
 from dunning.services.identity.users import add_user
 from dunning.services.verification.codes import code_for
 from dunning.services.visits import field
-from dunning.services.visits.notice import plan_visit_notices
+from dunning.services.visits.notice import notice_strategy, plan_visit_notices, record_notice
 from dunning.services.visits.policy import load_policy
 from dunning.services.visits.requests import request_visit
 from tests.visits.conftest import HOME, World, approved, ask, local
@@ -183,3 +183,41 @@ def test_the_policy_may_require_the_notice_before_the_visit_starts(ctx: AppConte
         field.check_in(ctx, world.lead, vid, here, checklist=rules, recording=True, policy=strict)
     _send(ctx, plan_visit_notices(ctx, world.supervisor, [vid]).campaign_id)
     assert field.check_in(ctx, world.lead, vid, here, checklist=rules, recording=True, policy=strict).state == "in_field"
+
+
+def _scope(ctx: AppContext, vid: int) -> pl.DataFrame:
+    with ctx.db.transaction() as s:
+        v = s.get(Visit, vid)
+        assert v is not None
+        return pl.DataFrame({"loan_id": [v.loan_id], "visit_id": [vid], "staff": ["张伟、李娜"], "reg_no": [v.reg_no],
+                             "visit_date": ["11月23日15:00"], "visit_approved": [True]})
+
+
+def test_after_a_crash_between_planning_and_recording_the_same_campaign_is_found_and_recorded(
+        ctx: AppContext, world: World) -> None:
+    vid = approved(ctx, world, local(TODAY, 15))
+    # The first attempt planned its campaign and died before recording it on the visit.
+    crashed = planning.plan_campaign(ctx, actor="boss", strategy_path=notice_strategy(), scope=_scope(ctx, vid),
+                                     batch=f"visits:{vid}", promises=False)
+    again = plan_visit_notices(ctx, world.supervisor, [vid])
+    assert again.campaign_id == crashed.campaign_id and again.already_planned and again.notified == [vid]
+    with ctx.db.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(Campaign)) == 1
+
+
+def test_of_two_campaigns_racing_for_a_visit_the_later_is_cancelled_before_anything_goes(
+        ctx: AppContext, world: World) -> None:
+    vid = approved(ctx, world, local(TODAY, 15))
+    # Two supervisors at once: both passed the checks; one plans its own batch while the other records first.
+    mine = planning.plan_campaign(ctx, actor="boss", strategy_path=notice_strategy(), scope=_scope(ctx, vid),
+                                  batch=f"visits:{vid},race", promises=False)
+    theirs = plan_visit_notices(ctx, world.supervisor, [vid])
+    with pytest.raises(StateError) as err:
+        record_notice(ctx, world.supervisor, mine, _scope(ctx, vid), f"visits:{vid},race")
+    assert f"批次 #{mine.campaign_id} 已取消" in err.value.message_zh
+    with ctx.db.transaction() as s:
+        v = s.get(Visit, vid)
+        assert v is not None and v.notice_campaign_id == theirs.campaign_id
+        assert s.scalar(select(Campaign.state).where(Campaign.id == mine.campaign_id)) == "cancelled"
+        assert s.scalar(select(func.count()).select_from(Message).where(
+            Message.campaign_id == mine.campaign_id, Message.state != "suppressed")) == 0

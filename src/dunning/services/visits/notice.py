@@ -166,10 +166,18 @@ def plan_visit_notices(ctx: AppContext, p: Principal, visit_ids: list[int] | Non
     except IntegrityError:
         raise StateError("这些外访的通知正由另一人同时计划，请刷新后查看", "these visits are being notified by "
                          "someone else right now", code="state.concurrent") from None
+    return record_notice(ctx, p, summary, scope, batch)
+
+
+def record_notice(ctx: AppContext, p: Principal, summary: planning.PlanSummary, scope: pl.DataFrame,
+                  batch: str) -> NoticePlan:
+    """The second half of :func:`plan_visit_notices`: record the planned campaign on its visits (``scope``: the
+    campaign's ``loan_id`` and ``visit_id``). When another campaign took one of the visits since the check, the
+    record is rolled back whole and this campaign cancelled: nothing of it has gone (it waits for its pilot), so
+    no visit is notified twice."""
     try:
         return _record(ctx, p, summary, scope, batch)
     except _Lost as lost:
-        # Nothing of this campaign has gone (it waits for its pilot): cancelling it sends nothing twice.
         lifecycle.cancel(ctx, summary.campaign_id, actor=p.username)
         cid, ids = summary.campaign_id, lost.visits
     raise StateError(f"外访 #{'、#'.join(map(str, ids))} 已由另一批次同时发送通知：本批次 #{cid} 已取消，未发送任何短信",
