@@ -37,7 +37,8 @@ TEMPLATE_RULES: dict[str, tuple[str, str, str]] = {
 RULES: dict[str, tuple[str, str, str]] = {**MESSAGE_RULES, **TEMPLATE_RULES}
 
 __all__ = ["BLOCK", "FINDINGS_SCHEMA", "RULES", "SEVERITIES", "VISIT_NOTICE_TEMPLATE", "VISIT_NOTICE_WORDS", "WARN",
-           "Finding", "Policy", "blocking", "default_context", "lint_messages", "lint_template", "lint_text", "load_policy", "worst_case"]
+           "Finding", "Policy", "blocking", "default_context", "lint_messages", "lint_template", "lint_text",
+           "load_policy", "worst_case"]
 
 
 def _none(policy: Policy) -> list[str]:
