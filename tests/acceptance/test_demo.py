@@ -22,6 +22,10 @@ def test_demo_twice_sends_nothing_twice(tmp_path: Path) -> None:
     assert first["delivery"]["sent"] > 0
     assert any("李静" in line or "li.compliance" in line for line in lines), "the approver is named on screen"
     assert Path(first["report"]["html"]).exists()
+    # The day's campaign keeps #1; the visit notice goes after it, through a campaign of its own.
+    assert first["campaign"]["campaign_id"] == 1
+    notice = first["visit_notice"]
+    assert notice and notice["sent"] == 1 and notice["campaign_id"] > 1, notice
 
     second = run_demo(accounts=2000, seed=9, settings=settings, as_of=date(2026, 11, 23))
     assert second["delivery"] == first["delivery"]
@@ -29,6 +33,8 @@ def test_demo_twice_sends_nothing_twice(tmp_path: Path) -> None:
     assert second["campaign"]["campaign_id"] == first["campaign"]["campaign_id"]
     assert len(second["found_existing"]) >= 2
     assert any("未发送任何短信" in f for f in second["found_existing"])
+    assert second["visit_notice"] == {"visit_id": notice["visit_id"], "campaign_id": notice["campaign_id"],
+                                      "already": True}
 
     from dunning.services.context import build_context
 

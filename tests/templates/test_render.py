@@ -29,14 +29,15 @@ def accounts(**cols: list[object]) -> pl.DataFrame:
     base: dict[str, list[object]] = {
         "loan_id": ["L000012345"], "name": ["张三丰"], "amount_due_fen": [123_450], "due_date": [date(2026, 8, 31)],
         "penalty_rate": [0.0005], "dpd": [12], "product": ["消费贷"], "verify_code": ["K7M2QX"],
-        "agency": ["华信商务咨询"],
+        "agency": ["华信商务咨询"], "staff": ["张伟、李娜"], "reg_no": ["REG-20261205-K7M2QX"],
+        "visit_date": ["12月5日14:00"],
     }
     base.update(cols)
     n = max(len(v) for v in base.values())
     return pl.DataFrame({k: (v * n if len(v) == 1 else v) for k, v in base.items()}, schema={
         "loan_id": pl.Utf8, "name": pl.Utf8, "amount_due_fen": pl.Int64, "due_date": pl.Date,
         "penalty_rate": pl.Float64, "dpd": pl.Int32, "product": pl.Utf8, "verify_code": pl.Utf8,
-        "agency": pl.Utf8})
+        "agency": pl.Utf8, "staff": pl.Utf8, "reg_no": pl.Utf8, "visit_date": pl.Utf8})
 
 
 def one(text: str, variables: dict[str, str], frame: pl.DataFrame, ctx: dict[str, str] | None = None) -> list[str]:
@@ -116,7 +117,8 @@ def test_render_many_keeps_row_order() -> None:
 def test_worst_case_length_bounds_every_rendering() -> None:
     frame = accounts(name=["欧阳娜娜", None], amount_due_fen=[99_999_999_999, 1], dpd=[9999, 1],
                      penalty_rate=[0.0005, 0.0003], due_date=[date(2026, 12, 31), date(2026, 1, 1)],
-                     verify_code=["ZZZZZZ", "A"], agency=["X" * 30, "A"])
+                     verify_code=["ZZZZZZ", "A"], agency=["X" * 30, "A"], staff=["X" * 30, "A"],
+                     reg_no=["R" * 30, "A"], visit_date=["12月31日23:59", "1月1日08:00"])
     for spec in load_bundled_templates():
         c = compile_template(spec.text, spec.variables)
         lengths = render(frame, c, CTX).str.len_chars().to_list()

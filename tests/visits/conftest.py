@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from dunning.db.models import Account, Import
+from dunning.services.bootstrap import ensure_bundled_templates
 from dunning.services.context import AppContext
 from dunning.services.identity.auth import Principal
 from dunning.services.identity.users import Role
@@ -55,6 +56,7 @@ def world(ctx: AppContext) -> World:
                        trained_on=date(2026, 3, 1), agency=AGENCY, actor="t")
     register_staff(ctx, "old", "老王", credential_no="CRED-old", valid_until=date(2027, 12, 31),
                    trained_on=date(2025, 6, 1), agency=AGENCY, actor="t")
+    ensure_bundled_templates(ctx)  # the visit notice is the approved template ``visit_notice``
     return World(Principal("zhang", "张伟", Role.TEAM_LEAD, AGENCY), Principal("li", "李娜", Role.COLLECTOR, AGENCY),
                  Principal("boss", "主管", Role.SUPERVISOR, AGENCY), Principal("x", "他人", Role.SUPERVISOR, "其他机构"))
 

@@ -28,3 +28,26 @@ def test_tick_from_the_command_line(ctx: AppContext, world: World, tmp_path: Pat
     assert len(json.loads(first.stdout)["raised"]) == 1
     again = json.loads(runner.invoke(app, ["tick", "--json"], env=env).stdout)
     assert again == {"raised": [], "escalated": [], "alerts": {"sent": [], "retrying": [], "failed": []}}
+
+
+def test_visit_notice_from_the_command_line_by_a_supervisor_once(ctx: AppContext, world: World) -> None:
+    from dunning.entrypoints.cli.app import app as root
+    from dunning.services.identity.users import add_user
+
+    add_user(ctx, "boss", "supervisor", password="correct-horse-9", agency="华信催收")
+    add_user(ctx, "li", "collector", password="correct-horse-9", agency="华信催收")
+    vid = approved(ctx, world, local(date(2026, 11, 23), 15))
+    env = {"DUNNING_DATA_DIR": str(ctx.settings.data_dir), "DUNNING_SECRET_KEY": "test-secret-key",
+           "DUNNING_SETTINGS_FILE": str(ctx.settings.data_dir / "none.toml"), "DUNNING_TOKEN": "",
+           "DUNNING_BUSINESS_TIME": "2026-11-23T02:00:00+00:00", "DUNNING_PASSWORD": "correct-horse-9"}
+
+    def run(who: str, *args: str) -> tuple[int, dict[str, object]]:
+        r = CliRunner().invoke(root, ["visits", "notice", *args, "--as", who, "--json"], env=env)
+        return r.exit_code, json.loads(r.stdout) if r.stdout.strip() else {"output": r.output}
+
+    code, out = run("li", "--day", "2026-11-23")
+    assert code == 2 and out["error"]["code"] == "auth.forbidden"  # type: ignore[index]
+    code, out = run("boss", "--day", "2026-11-23")
+    assert code == 0 and out["notified"] == [vid] and out["planned"] == 1, out
+    code, out = run("boss", str(vid))
+    assert code == 2 and f"外访 #{vid}" in str(out["error"]) and "已由批次" in str(out["error"])

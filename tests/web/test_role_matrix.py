@@ -123,6 +123,7 @@ SPEC: dict[tuple[str, str], set[Role] | None] = {
     ("GET", "/visits/{visit_id}"): {A, SUP, TL, COL, C},
     ("POST", "/visits/{visit_id}/approve"): {A, SUP},
     ("POST", "/visits/{visit_id}/reject"): {A, SUP},
+    ("POST", "/visits/{visit_id}/notice"): {A, SUP},
     ("POST", "/visits/{visit_id}/complaint"): {A, C},
     ("GET", "/visits/board"): {A, SUP, TL},
     ("GET", "/visits/board/events"): {A, SUP, TL},

@@ -8,6 +8,7 @@ import re
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from dunning.services.bootstrap import ensure_bundled_templates
 from dunning.services.identity.users import Role
 from tests.web.conftest import Browser, login_as
 from tests.web.seed import Seeded
@@ -27,9 +28,17 @@ def test_the_registration_verifies_publicly_without_any_debt_detail(app: FastAPI
 
 
 def test_request_refused_then_approved_by_another_person(app: FastAPI, seeded: Seeded) -> None:
+    from datetime import date
+
+    from dunning.services.visits.registry import register_staff
+
+    ensure_bundled_templates(app.state.ctx)  # the notice preview renders the approved template visit_notice
+    for username, name in (("zhang.w", "张伟"), ("li.n", "李娜")):  # names short enough for the notice SMS
+        register_staff(app.state.ctx, username, name, credential_no=f"WF-{username}", valid_until=date(2027, 12, 31),
+                       trained_on=date(2026, 3, 1), agency="华信催收", actor="t")
     lead = login_as(app, Role.TEAM_LEAD)
     form = {"loan_id": "L0001", "address": "上海市黄浦区人民大道 200 号", "purpose": "核实", "day": "2026-11-24",
-            "start": "21:30", "end": "22:30", "members": "collector1, teamlead1", "lat": "31.2304", "lon": "121.4737"}
+            "start": "21:30", "end": "22:30", "members": "zhang.w, li.n", "lat": "31.2304", "lon": "121.4737"}
     r = lead.post("/visits", data=form, headers={"referer": "http://testserver/visits"})
     assert r.status_code == 303 and r.headers["location"] == "/visits"  # back to the form, with the reason
     page = lead.get("/visits").text
@@ -45,6 +54,28 @@ def test_request_refused_then_approved_by_another_person(app: FastAPI, seeded: S
     assert m, detail[:2000]
     notice = re.search(r'data-testid="visit-notice">([^<]+)<', detail)
     assert notice and m.group(1) in notice.group(1) and "上门" in notice.group(1)
+
+    # The supervisor sends it: a campaign of its own (then piloted, approved and sent as usual), once. The seeded
+    # reminder to this borrower went out two days ago (today's would use up the day's contact budget).
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from dunning.db.models import Message
+
+    ctx = app.state.ctx
+    with ctx.db.transaction() as s:
+        s.execute(update(Message).where(Message.loan_id == "L0001")
+                  .values(submitting_at=ctx.now() - timedelta(days=2)))
+    r = boss.post(f"{visit_url}/notice")
+    assert r.status_code == 303 and r.headers["location"].startswith("/campaigns/"), r.headers["location"]
+    cid = int(r.headers["location"].rsplit("/", 1)[1])
+    assert "已计划外访通知短信" in boss.get(r.headers["location"]).text
+    detail = boss.get(visit_url).text
+    assert f'href="/campaigns/{cid}"' in detail and 'data-testid="notify"' not in detail
+    again = boss.post(f"{visit_url}/notice", headers={"referer": f"http://testserver{visit_url}"})
+    assert again.status_code == 303 and again.headers["location"] == visit_url
+    assert f"已由批次 #{cid} 发送外访通知" in boss.get(visit_url).text
 
 
 def test_an_agency_sees_only_its_own_visits(app: FastAPI, seeded: Seeded) -> None:
@@ -116,6 +147,7 @@ def test_the_visit_notice_registration_verifies_on_the_public_page_without_debt_
     from dunning.services.visits.requests import VisitRequest, decide, request_visit
 
     ctx = app.state.ctx
+    ensure_bundled_templates(ctx)
     lead = Principal("teamlead1", "t", Role.TEAM_LEAD, "华信催收")
     v = request_visit(ctx, lead, VisitRequest("L0001", "上海市黄浦区人民大道 200 号", "核实", ctx.now().replace(hour=7),
                                               ctx.now().replace(hour=8), ("collector1", "teamlead1")))

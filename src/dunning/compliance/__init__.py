@@ -32,11 +32,13 @@ TEMPLATE_RULES: dict[str, tuple[str, str, str]] = {
     "template.adjacent_variables": (BLOCK, "两个变量紧挨着", "two variables side by side"),
     "template.all_variables": (BLOCK, "模板几乎全是变量", "template is (almost) all variables"),
     "template.too_many_variables": (BLOCK, "变量过多", "too many variables"),
+    "template.visit_notice_detail": (BLOCK, "外访通知含欠款信息变量", "a visit notice with a debt variable"),
 }
 RULES: dict[str, tuple[str, str, str]] = {**MESSAGE_RULES, **TEMPLATE_RULES}
 
-__all__ = ["BLOCK", "FINDINGS_SCHEMA", "RULES", "SEVERITIES", "WARN", "Finding", "Policy", "blocking",
-           "default_context", "lint_messages", "lint_template", "lint_text", "load_policy", "worst_case"]
+__all__ = ["BLOCK", "FINDINGS_SCHEMA", "RULES", "SEVERITIES", "VISIT_NOTICE_TEMPLATE", "VISIT_NOTICE_WORDS", "WARN",
+           "Finding", "Policy", "blocking", "default_context", "lint_messages", "lint_template", "lint_text",
+           "load_policy", "worst_case"]
 
 
 def _none(policy: Policy) -> list[str]:
@@ -47,6 +49,11 @@ def _none(policy: Policy) -> list[str]:
 # fact, and carries no amount (anyone at the door may read it); for that kind alone these words are not threats and
 # the amount is not required. Everything else keeps both rules unchanged.
 VISIT_NOTICE_WORDS = frozenset({"上门", "登门"})
+# The one template of that kind (its code in the template workflow), and the variables it may never carry: a
+# notice anyone at the door may read names no debt.
+VISIT_NOTICE_TEMPLATE = "visit_notice"
+DEBT_VARIABLES = frozenset({"name", "amount", "amount_due", "due_date", "dpd", "days_overdue", "days_to_due", "last4",
+                            "penalty_rate", "product"})
 
 
 def lint_text(text: str, policy: Policy, penalty: float | None = None, *,
@@ -84,7 +91,7 @@ def default_context(policy: Policy) -> dict[str, str]:
 
 
 def lint_template(text: str, variables: Mapping[str, str], policy: Policy,
-                  context: Mapping[str, str] | None = None) -> list[Finding]:
+                  context: Mapping[str, str] | None = None, *, visit_notice: bool = False) -> list[Finding]:
     """Lint a template as its widest rendering: every variable at its maximum width, the context's constants
     (defaults from :func:`default_context`) and the 【signature】 prefixed — the full text a borrower would get.
 
@@ -93,7 +100,11 @@ def lint_template(text: str, variables: Mapping[str, str], policy: Policy,
 
     Every rule runs whatever else is wrong: a declared variable that names no data field is a ``template.binding``
     finding and is linted at its declared type's widest value; an unknown type or an undeclared placeholder is a
-    ``template.invalid`` finding and is linted as the widest text."""
+    ``template.invalid`` finding and is linted as the widest text.
+
+    ``visit_notice``: the template is the visit notice (:data:`VISIT_NOTICE_TEMPLATE`): its widest rendering is
+    linted with the visit-notice allowance, and a debt variable in it (amount, name, loan, days overdue…) is a
+    ``template.visit_notice_detail`` finding."""
     variables = {str(k): str(v) for k, v in variables.items()}
     out: list[Finding] = [
         Finding("template.binding", BLOCK, s, e, f"变量无法绑定：{zh}（可检查，但不能保存使用）",
@@ -102,10 +113,16 @@ def lint_template(text: str, variables: Mapping[str, str], policy: Policy,
     out += [Finding("template.invalid", BLOCK, s, e, f"模板无效：{zh}", f"invalid template: {en}")
             for zh, en, s, e in placeholders.syntax_problems(text, variables)]
     sample = placeholders.sample(text, variables, {**default_context(policy), **dict(context or {})})
-    for f in lint_text(sample.text, policy, None):
+    for f in lint_text(sample.text, policy, None, visit_notice=visit_notice):
         start, end = sample.template_span(f.start, f.end)
         out.append(Finding(f.rule, f.severity, start, end, f.message_zh, f.message_en))
     out.extend(_structure(text, variables, policy))
+    if visit_notice:
+        debt = sorted(set(variables) & DEBT_VARIABLES)
+        if debt:
+            out.append(Finding("template.visit_notice_detail", BLOCK, 0, len(text),
+                               f"外访通知不得含欠款信息：去掉变量 {'、'.join(debt)}（门口任何人都可能看到这条短信）。",
+                               f"a visit notice names no debt: remove {', '.join(debt)}"))
     return sorted(out, key=lambda f: (f.start, f.end, f.rule))
 
 
@@ -138,16 +155,22 @@ def _structure(text: str, variables: Mapping[str, str], policy: Policy) -> list[
 
 
 def lint_messages(frame: pl.DataFrame, policy: Policy, *, text_col: str = "text",
-                  penalty_col: str | None = "penalty_rate") -> pl.DataFrame:
+                  penalty_col: str | None = "penalty_rate", visit_notice_col: str | None = None) -> pl.DataFrame:
     """Lint many rendered messages. Returns one row per finding: ``row`` (UInt32 index into ``frame``), ``rule``,
     ``severity``, ``start``, ``end``, ``message_zh``, ``message_en``, ordered by row then position.
 
     Vectorised: every family's screen runs over the whole frame in one ``select``; the length family computes
     its findings for the frame at once; the others check one by one only the rows their screen could not clear.
     A null text is linted as an empty message. ``penalty_col`` (daily fraction) feeds ``penalty.excessive``; when
-    it is None or absent, stated rates are only checked against the ceiling."""
+    it is None or absent, stated rates are only checked against the ceiling. ``visit_notice_col`` (Boolean)
+    gives the rows the visit-notice allowance of :func:`lint_text` applies to; the caller sets it only for a
+    visit notice tied to an approved visit."""
     if frame.is_empty():
         return pl.DataFrame(schema=FINDINGS_SCHEMA)
+    if visit_notice_col is not None and visit_notice_col in frame.columns \
+            and frame[visit_notice_col].fill_null(False).any():
+        return _allow_visit_notices(lint_messages(frame, policy, text_col=text_col, penalty_col=penalty_col),
+                                    frame, text_col, visit_notice_col)
     penalty = (pl.col(penalty_col).cast(pl.Float64) if penalty_col and penalty_col in frame.columns
                else pl.lit(None, pl.Float64))
     base = frame.select(pl.col(text_col).cast(pl.Utf8).fill_null("").alias("text"), penalty.alias("_penalty"))
@@ -182,3 +205,14 @@ def lint_messages(frame: pl.DataFrame, policy: Policy, *, text_col: str = "text"
     if rows:
         parts.append(pl.DataFrame(rows, schema=FINDINGS_SCHEMA, orient="row"))
     return pl.concat(parts).sort("row", "start", "end", "rule")
+
+
+def _allow_visit_notices(found: pl.DataFrame, frame: pl.DataFrame, text_col: str, flag_col: str) -> pl.DataFrame:
+    """``found`` without the findings the visit-notice allowance lifts, on the flagged rows only."""
+    flags = frame.select(pl.col(flag_col).fill_null(False).alias("_vn"),
+                         pl.col(text_col).cast(pl.Utf8).fill_null("").alias("_text")).with_row_index("row")
+    lifted = pl.col("_vn") & ((pl.col("rule") == "required.amount") | (
+        (pl.col("rule") == "lexicon.threat")
+        & pl.col("_text").str.slice(pl.col("start"), pl.col("end") - pl.col("start"))
+        .is_in(sorted(VISIT_NOTICE_WORDS))))
+    return found.join(flags, on="row", how="left").filter(~lifted).select(list(FINDINGS_SCHEMA))

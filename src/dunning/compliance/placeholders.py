@@ -21,6 +21,9 @@ BINDINGS: dict[str, str] = {
     "name": "name", "amount": "amount_due_fen", "amount_due": "amount_due_fen", "due_date": "due_date",
     "dpd": "dpd", "days_overdue": "dpd", "days_to_due": "dpd", "last4": "loan_id", "penalty_rate": "penalty_rate",
     "product": "product", "verify_code": "verify_code", "agency": "agency",
+    # the visit notice (a scope column of its campaign, filled by the visits service): staff names, the
+    # registration number, the visit's local date and time
+    "staff": "staff", "reg_no": "reg_no", "visit_date": "visit_date",
 }
 # variable name → the types it may be declared with (a name bound to money cannot be rendered as text, etc.)
 ALLOWED_TYPES: dict[str, frozenset[str]] = {
@@ -31,6 +34,7 @@ ALLOWED_TYPES: dict[str, frozenset[str]] = {
     "last4": frozenset({"last4"}),
     "penalty_rate": frozenset({"rate"}),
     "product": frozenset({"text"}), "verify_code": frozenset({"text"}), "agency": frozenset({"text"}),
+    "staff": frozenset({"text"}), "reg_no": frozenset({"text"}), "visit_date": frozenset({"text"}),
     **{c: frozenset({"text"}) for c in CONTEXT_VARS},
 }
 TEXT_MAX = 20  # a text value longer than this is cut: SMS space is billed and a long value hides content
@@ -39,7 +43,7 @@ MAX_WIDTH: dict[str, str] = {"money": "999,999,999.99元", "date": "12月31日",
                              "masked_name": "欧*", "last4": "0000", "integer": "9999", "rate": "0.05%",
                              "text": "X" * TEXT_MAX}
 # variables whose values have a known width narrower than their type's (the verification code: 6 characters)
-NAME_WIDTH: dict[str, str] = {"verify_code": "X" * 6}
+NAME_WIDTH: dict[str, str] = {"verify_code": "X" * 6, "visit_date": "12月31日23:59"}
 
 
 def base_type(vtype: str) -> str:

@@ -165,9 +165,12 @@ class Strategy(Base):
 
 class Campaign(Base):
     __tablename__ = "campaigns"
-    __table_args__ = (UniqueConstraint("strategy_id", "as_of", "import_id"),)
+    __table_args__ = (UniqueConstraint("strategy_id", "as_of", "import_id", "batch"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(256))
+    # "" for the day's campaign of a strategy; another value names one more campaign of the same strategy, day
+    # and import (a visit notice: ``visits:<ids>``), so planning the same batch again still finds it
+    batch: Mapped[str] = mapped_column(String(64), default="", server_default="")
     strategy_id: Mapped[int] = mapped_column(ForeignKey("strategies.id"))
     import_id: Mapped[int] = mapped_column(ForeignKey("imports.id"))
     as_of: Mapped[date] = mapped_column(Date)

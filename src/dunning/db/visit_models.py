@@ -67,6 +67,8 @@ class Visit(Base):
     outcome: Mapped[str | None] = mapped_column(String(24), nullable=True)
     notes: Mapped[str] = mapped_column(Text, default="")
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # the campaign of the visit-notice SMS (issue 21): set when the notice is planned; a visit is notified once
+    notice_campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True, nullable=True)
 
 
 class VisitEvent(Base):

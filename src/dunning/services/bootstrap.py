@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from dunning.compliance import lint_template
+from dunning.compliance import VISIT_NOTICE_TEMPLATE, lint_template
 from dunning.db.models import TemplateRecord, TemplateVersion
 from dunning.domain.states import TemplateStatus
 from dunning.services import audit
@@ -30,7 +30,8 @@ def ensure_bundled_templates(ctx: AppContext) -> int:
         for spec in specs:
             if spec.id in have:
                 continue
-            findings = lint_template(spec.text, spec.variables, policies[spec.profile])
+            findings = lint_template(spec.text, spec.variables, policies[spec.profile],
+                                     visit_notice=spec.id == VISIT_NOTICE_TEMPLATE)
             rec = TemplateRecord(code=spec.id, name=spec.description or spec.id, tone=spec.tone, stage=spec.stage,
                                  profile=spec.profile, created_at=ctx.now())
             s.add(rec)

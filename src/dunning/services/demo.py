@@ -24,7 +24,7 @@ from dunning.services.context import AppContext, BusinessClock, build_context
 from dunning.services.guard.identity import map_os_user, mapped_user
 from dunning.services.identity.users import DEMO_USERS, ensure_demo_users
 from dunning.services.intake.imports import import_portfolio
-from dunning.services.visits.demo import seed_demo_visits
+from dunning.services.visits.demo import notify_demo_visit, seed_demo_visits
 from dunning.testing import generate_portfolio
 
 OPERATOR = DEMO_USERS[0][0]
@@ -125,6 +125,10 @@ def run_demo(
     from dunning.services.agencies.demo import seed_demo_agencies
 
     agencies = seed_demo_agencies(ctx, import_id=imp.import_id, say=say)
+    # after the day's campaign (it stays #1): a visit notice, through a campaign of its own
+    visit_notice = notify_demo_visit(ctx, imp.import_id, operator=OPERATOR, approver=APPROVER, say=say)
+    if visit_notice and visit_notice.get("already"):
+        found.append(f"外访 #{visit_notice['visit_id']} 已由批次 #{visit_notice['campaign_id']} 发送外访通知，未重复发送")
     elapsed = _time.perf_counter() - t0
     per_template = {f"{t}/{v}" if v and v != "A" else t: n for t, v, n, _d in figures["per_template"].iter_rows()}
     return {
@@ -144,6 +148,7 @@ def run_demo(
         "cases": open_cases,
         "found_existing": found,
         "agencies": agencies,
+        "visit_notice": visit_notice,
         "report": report,
         "elapsed_seconds": round(elapsed, 2),
         "database": ctx.settings.resolved_database_url,

@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from dunning.compliance import BLOCK, Finding, lint_template
+from dunning.compliance import BLOCK, VISIT_NOTICE_TEMPLATE, Finding, lint_template
 from dunning.db.models import TemplateRecord, TemplateVersion
 from dunning.domain.sms import measure
 from dunning.domain.states import TEMPLATE_TRANSITIONS, TemplateStatus
@@ -133,7 +133,8 @@ def _view(ctx: AppContext, rec: TemplateRecord, tv: TemplateVersion) -> VersionV
 def _lint_stored(ctx: AppContext, rec: TemplateRecord, text: str, variables: Mapping[str, str],
                  overlay: Path | None = None) -> list[Finding]:
     policy = policy_for(ctx, rec.profile, overlay)
-    return lint_template(text, variables, policy, profile_context(policy, render_context(ctx, policy)))
+    return lint_template(text, variables, policy, profile_context(policy, render_context(ctx, policy)),
+                         visit_notice=rec.code == VISIT_NOTICE_TEMPLATE)
 
 
 def _move(s: Session, ctx: AppContext, rec: TemplateRecord, tv: TemplateVersion, to: TemplateStatus,
@@ -403,7 +404,8 @@ def preview(ctx: AppContext, code: str | None = None, version: int | None = None
     if text is None or variables is None:
         raise InputError("请指定模板编号，或模板内容与变量", "give a template code, or a text and its variables")
     policy = policy_for(ctx, profile, policy_overlay)
-    return preview_compiled(compile_template(text, variables), policy, render_context(ctx, policy), accounts)
+    return preview_compiled(compile_template(text, variables), policy, render_context(ctx, policy), accounts,
+                            visit_notice=code == VISIT_NOTICE_TEMPLATE)
 
 
 def lint(ctx: AppContext, specs: Sequence[TemplateSpec], policy_overlay: Path | None = None) -> list[LintResult]:

@@ -18,6 +18,9 @@ penalty_rate   ``penalty_rate``    rate (a daily fraction rendered as percent pe
 product        ``product``         text
 verify_code    ``verify_code``     text (filled by the planning service before rendering)
 agency         ``agency``          text (the entrusted agency's name; the entrustment notice, issue 22)
+staff,         ``staff``,          text (the visit notice, issue 21: the visit's staff names, its registration
+reg_no,        ``reg_no``,         number ``REG-…``, its local date and time; columns the visits service puts in
+visit_date     ``visit_date``      the notice campaign's scope)
 institution,   context             text (constants of the institution's identity; the same for every row)
 hotline, app,
 domain,
@@ -61,7 +64,8 @@ from dunning.domain.masking import mask_name_expr
 from dunning.errors import InputError
 
 TONES = ("gentle", "neutral", "firm")
-STAGES = ("pre_due_3", "pre_due_1", "due_today", "first_overdue", "M1", "M2", "M3", "M4+", "agency_notice")
+STAGES = ("pre_due_3", "pre_due_1", "due_today", "first_overdue", "M1", "M2", "M3", "M4+", "agency_notice",
+          "visit_notice")
 URLISH = r"(?i)https?://|www\.|\.(?:com|cn|net|cc|top|xyz|io|me)\b"
 
 
@@ -188,7 +192,7 @@ def _schema_for(cols: Mapping[str, Any]) -> dict[str, pl.DataType]:
     types: dict[str, pl.DataType] = {
         "name": pl.Utf8(), "amount_due_fen": pl.Int64(), "due_date": pl.Date(), "dpd": pl.Int32(),
         "loan_id": pl.Utf8(), "penalty_rate": pl.Float64(), "product": pl.Utf8(), "verify_code": pl.Utf8(),
-        "agency": pl.Utf8(),
+        "agency": pl.Utf8(), "staff": pl.Utf8(), "reg_no": pl.Utf8(), "visit_date": pl.Utf8(),
     }
     return {k: types[k] for k in cols}
 

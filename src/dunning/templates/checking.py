@@ -13,7 +13,16 @@ from typing import Any
 import polars as pl
 import yaml
 
-from dunning.compliance import BLOCK, Finding, Policy, lint_template, lint_text, load_policy, worst_case
+from dunning.compliance import (
+    BLOCK,
+    VISIT_NOTICE_TEMPLATE,
+    Finding,
+    Policy,
+    lint_template,
+    lint_text,
+    load_policy,
+    worst_case,
+)
 from dunning.config import IdentitySettings, Settings
 from dunning.domain.sms import measure
 from dunning.errors import ConfigError, InputError
@@ -83,7 +92,7 @@ def lint_specs(specs: Sequence[TemplateSpec], policies: Mapping[str, Policy],
         base = context if context is not None else identity_context(
             policy, settings.identity.app_name if settings else "", settings.identity.institution if settings else "")
         ctx = profile_context(policy, base)
-        findings = lint_template(spec.text, spec.variables, policy, ctx)
+        findings = lint_template(spec.text, spec.variables, policy, ctx, visit_notice=spec.id == VISIT_NOTICE_TEMPLATE)
         wc = worst_case(spec.text, spec.variables, policy, ctx)
         m = measure(wc, policy.counting)
         out.append(LintResult(spec.id, spec.profile, len(wc), m.parts if wc else 0, findings))
@@ -165,15 +174,21 @@ SAMPLE_ACCOUNTS = pl.DataFrame(
         "dpd": [5, 1, 95, 33],
         "product": ["消费贷", "分期贷", "装修分期", "随借随还"],
         "verify_code": ["K7M2QX", "R4TZ8W", "C3H9PV", "N6Y2DE"],
+        # a visit notice's scope columns (synthetic)
+        "staff": ["张伟、李娜", "欧阳娜娜、王强", "赵强、钱芳", "孙磊、周敏"],
+        "reg_no": ["REG-20261205-K7M2QX", "REG-20261206-R4TZ8W", "REG-20261207-C3H9PV", "REG-20261208-N6Y2DE"],
+        "visit_date": ["12月5日14:00", "12月6日09:30", "12月7日16:00", "12月8日10:00"],
     },
     schema={"loan_id": pl.Utf8, "name": pl.Utf8, "amount_due_fen": pl.Int64, "due_date": pl.Date,
-            "penalty_rate": pl.Float64, "dpd": pl.Int32, "product": pl.Utf8, "verify_code": pl.Utf8},
+            "penalty_rate": pl.Float64, "dpd": pl.Int32, "product": pl.Utf8, "verify_code": pl.Utf8,
+            "staff": pl.Utf8, "reg_no": pl.Utf8, "visit_date": pl.Utf8},
 )
 
 
 def preview_compiled(compiled: CompiledTemplate, policy: Policy, context: Mapping[str, str],
-                     accounts: pl.DataFrame | None = None) -> list[PreviewRow]:
-    """Render for sample accounts (an empty name, a large amount, a null penalty...) and lint each message."""
+                     accounts: pl.DataFrame | None = None, *, visit_notice: bool = False) -> list[PreviewRow]:
+    """Render for sample accounts (an empty name, a large amount, a null penalty...) and lint each message
+    (``visit_notice``: with the visit-notice allowance, for the visit-notice template)."""
     frame = SAMPLE_ACCOUNTS if accounts is None else accounts
     missing = [c for c in compiled.columns if c not in frame.columns]
     if missing:
@@ -185,7 +200,8 @@ def preview_compiled(compiled: CompiledTemplate, policy: Policy, context: Mappin
     out = []
     for loan_id, text, pen in zip(ids, texts, penalties, strict=True):
         m = measure(text, policy.counting)
-        out.append(PreviewRow(str(loan_id), text, len(text), m.parts, lint_text(text, policy, pen)))
+        out.append(PreviewRow(str(loan_id), text, len(text), m.parts,
+                              lint_text(text, policy, pen, visit_notice=visit_notice)))
     return out
 
 

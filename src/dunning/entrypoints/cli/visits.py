@@ -1,4 +1,5 @@
-"""`dunning visits …`: the safety-timer tick (for cron), the field-staff registry, a day's route sheets."""
+"""`dunning visits …`: the safety-timer tick (for cron), the field-staff registry, a day's route sheets, the
+visit-notice SMS."""
 
 # services are imported inside the commands: start-up time (see dunning.entrypoints.cli)
 from __future__ import annotations
@@ -12,7 +13,7 @@ from rich.table import Table
 from dunning.entrypoints.cli.common import acting, acting_admin, console, context, emit_json, handled
 from dunning.errors import InputError
 
-app = typer.Typer(help="外访：安全计时、人员名册、路线单 / field visits", no_args_is_help=True)
+app = typer.Typer(help="外访：安全计时、人员名册、路线单、外访通知 / field visits", no_args_is_help=True)
 
 
 @app.command("tick")
@@ -89,3 +90,44 @@ def routes(
         console.print(t)
     for v, zh, _en in d.unassigned:
         console.print(f"[yellow]无法排线 #{v.id}：{zh}[/]")
+
+
+@app.command("notice")
+def notice(
+    visit_ids: Annotated[list[int] | None, typer.Argument(help="外访编号（可多个）")] = None,
+    day: Annotated[str | None, typer.Option("--day", help="该日（YYYY-MM-DD）所有尚未通知的已审批外访")] = None,
+    channel: Annotated[str | None, typer.Option("--channel", help="发送通道（默认：配置的默认通道）")] = None,
+    actor: Annotated[str | None, typer.Option("--as", help="操作人用户名（外访主管）")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
+) -> None:
+    """为已审批登记、尚未开始的外访计划外访通知短信（批准的事实性模板 visit_notice；每个外访只通知一次），
+    之后按常规流程试发、审批、发送：dunning campaign pilot|approve|send ID。需要外访主管。"""
+    from dunning.services.bootstrap import ensure_bundled_templates
+    from dunning.services.identity.auth import Principal
+    from dunning.services.identity.users import Role, get_user
+    from dunning.services.visits.notice import plan_visit_notices
+
+    with handled(json_out):
+        if bool(visit_ids) == bool(day):
+            raise InputError("请给出外访编号，或 --day 日期（二选一）", "give visit ids or --day, not both",
+                             code="visits.input")
+        try:
+            on = date.fromisoformat(day) if day else None
+        except ValueError:
+            raise InputError("日期格式应为 YYYY-MM-DD", "dates must be YYYY-MM-DD", code="visits.input") from None
+        ctx = context()
+        username = acting(ctx, actor, Role.SUPERVISOR)
+        with ctx.db.transaction() as s:
+            u = get_user(s, username)
+            p = Principal(u.username, u.display_name or u.username, Role(u.role), u.agency, "cli")
+        ensure_bundled_templates(ctx)
+        r = plan_visit_notices(ctx, p, list(visit_ids or []), day=on, channel=channel)
+    if json_out:
+        emit_json(r.to_dict())
+        return
+    done = "、".join(f"#{i}" for i in r.notified) or "无"
+    console.print(f"外访通知批次 #{r.campaign_id}：计划 {r.planned} 条，抑制 {r.suppressed} 条；已通知外访 {done}")
+    for vid, reason in r.not_sent.items():
+        console.print(f"[yellow]外访 #{vid} 的通知未能计划：{reason}[/]")
+    if r.notified:
+        console.print(f"下一步：dunning campaign pilot {r.campaign_id}，再由合规审核 approve，然后 send。")

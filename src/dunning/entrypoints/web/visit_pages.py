@@ -3,7 +3,7 @@ visit history per account, the mobile field page, and the public check of a regi
 
 Routes (roles in brackets; admin always): ``GET/POST /visits`` [list: supervisor, team lead, collector,
 compliance; request: team lead, collector], ``GET /visits/{id}`` [same as list], ``POST /visits/{id}/approve|reject``
-[supervisor], ``POST /visits/{id}/complaint`` [compliance], ``GET /visits/board`` and ``/visits/board/events`` [supervisor, team lead], ``POST
+[supervisor], ``POST /visits/{id}/notice`` [supervisor: plan the visit-notice SMS campaign], ``POST /visits/{id}/complaint`` [compliance], ``GET /visits/board`` and ``/visits/board/events`` [supervisor, team lead], ``POST
 /visits/alarms/{id}/ack`` [supervisor], ``GET /visits/routes`` [supervisor, team lead, collector],
 ``GET /visits/accounts/{loan_id}`` [as list], ``GET /field`` and ``/field/visits/{id}`` and the field POSTs
 (check-in, outcome, check-out, SOS; JSON) [team lead, collector], ``GET /visit-check`` [public].
@@ -24,11 +24,12 @@ from dunning.entrypoints.http.ids import DbId
 from dunning.entrypoints.http.render import renderer
 from dunning.entrypoints.http.security import allow, public
 from dunning.entrypoints.web.common import done, sse_response
-from dunning.errors import InputError
+from dunning.errors import ComplianceBlocked, InputError, StateError
+from dunning.services.campaigns.planning import SUPPRESSION_ZH
 from dunning.services.identity.auth import Principal
 from dunning.services.identity.users import Role
 from dunning.services.visits import complaints, field, queries, safety
-from dunning.services.visits.notice import visit_notice
+from dunning.services.visits.notice import plan_visit_notices, visit_notice
 from dunning.services.visits.outcomes import visit_outcomes
 from dunning.services.visits.policy import load_policy
 from dunning.services.visits.requests import (
@@ -143,9 +144,15 @@ def account_visits(request: Request, loan_id: str, p: Principal = allow(*READERS
 def visit_page(request: Request, visit_id: DbId, p: Principal = allow(*READERS)) -> Response:
     ctx = request.app.state.ctx
     d = queries.visit_detail(ctx, p, visit_id)
-    notice = visit_notice(ctx, p, visit_id).text if d.visit.state == "approved" else None
+    notice, notice_problem = None, None
+    try:
+        notice = visit_notice(ctx, p, visit_id).text if d.visit.state == "approved" else None
+    except (InputError, StateError, ComplianceBlocked) as exc:  # no approved template, or its text fails the lint
+        notice_problem = pick(request, exc.message_zh, exc.message_en)
     return renderer(request).page(request, "visit.html", d=d, can_decide=p.has(SUP) and d.visit.state == "requested"
                                   and d.visit.requested_by != p.username, policy=load_policy(), notice=notice,
+                                  notice_problem=notice_problem,
+                                  can_notify=p.has(SUP) and notice is not None and d.visit.notice_campaign_id is None,
                                   complaints=complaints.visit_complaints(ctx, p, visit_id),
                                   conduct=complaints.conduct_record(ctx, p, visit_id),
                                   can_complain=p.has(Role.COMPLIANCE))
@@ -163,6 +170,20 @@ def visit_complaint(request: Request, visit_id: DbId, summary: str = Form(..., m
 def visit_approve(request: Request, visit_id: DbId, p: Principal = allow(SUP)) -> Response:
     v = decide(request.app.state.ctx, p, visit_id, approve=True)
     return done(request, f"/visits/{visit_id}", f"已批准并登记，登记号 {v.reg_no}。", f"Approved: registration {v.reg_no}.")
+
+
+@router.post("/visits/{visit_id}/notice")
+def visit_notify(request: Request, visit_id: DbId, p: Principal = allow(SUP)) -> Response:
+    r = plan_visit_notices(request.app.state.ctx, p, [visit_id])
+    if r.notified:
+        return done(request, f"/campaigns/{r.campaign_id}",
+                    f"已计划外访通知短信：批次 #{r.campaign_id}（按常规流程试发、审批、发送）。",
+                    f"Visit notice planned: campaign #{r.campaign_id} (pilot, approve and send it as usual).")
+    reason = next(iter(r.not_sent.values()), "")
+    return done(request, f"/visits/{visit_id}",
+                f"外访通知未能计划（批次 #{r.campaign_id}，原因：{SUPPRESSION_ZH.get(reason, reason)}），可稍后再试。",
+                f"The visit notice could not be planned (campaign #{r.campaign_id}, reason: {reason}); "
+                "try again later.", kind="error")
 
 
 @router.post("/visits/{visit_id}/reject")

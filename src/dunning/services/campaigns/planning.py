@@ -23,7 +23,7 @@ import polars as pl
 from sqlalchemy import func, select
 
 from dunning.channels.registry import capabilities_of
-from dunning.compliance import lint_messages
+from dunning.compliance import VISIT_NOTICE_TEMPLATE, lint_messages
 from dunning.db.bulk import Sql, read_frame
 from dunning.db.frames import utc_times
 from dunning.db.models import Account, Campaign, Import, TemplateVersion
@@ -106,13 +106,20 @@ def plan_campaign(
     policy_overlay: Path | None = None,
     scope: pl.DataFrame | None = None,
     name: str | None = None,
+    batch: str = "",
+    promises: bool = True,
 ) -> PlanSummary:
     """Create the campaign for one strategy, snapshot and as-of date; planning the same again finds it.
 
     ``scope`` (loan_id plus optional columns) restricts the campaign to those accounts and adds the columns to
     the frame (e.g. ``agency`` for the entrustment notice). A boolean ``agency_notice_pending`` column in it
     suppresses those accounts with reason ``agency_notice``: an agency's campaign never reaches a borrower
-    whose entrustment notice has not been delivered (see :mod:`dunning.services.agencies.gate`)."""
+    whose entrustment notice has not been delivered (see :mod:`dunning.services.agencies.gate`). A boolean
+    ``visit_approved`` column marks the rows tied to an approved field visit: only there may a message rendered
+    from the visit-notice template use the lint's visit-notice allowance (see :mod:`dunning.services.visits.notice`).
+
+    ``batch`` names one more campaign of the same strategy, day and import (planning the same batch again finds
+    it); ``promises`` False keeps promise-to-pay reminders out of a campaign that is no reminder (a notice)."""
     spec, sha, body = load_strategy(strategy_path) if strategy_path else load_bundled_strategy()
     now = ctx.now()
     calendar = calendar_for(ctx)
@@ -136,20 +143,21 @@ def plan_campaign(
         as_of = as_of or imp.as_of
         strat = store_strategy(s, spec, sha, body, actor, now)
         existing = s.scalars(select(Campaign).where(Campaign.strategy_id == strat.id, Campaign.as_of == as_of,
-                                                    Campaign.import_id == import_id)).first()
+                                                    Campaign.import_id == import_id, Campaign.batch == batch)).first()
         if existing is not None:
             summary = PlanSummary(**existing.plan_summary)
             summary.state = existing.state
             summary.already_planned = True
             summary.calendar_warning = calendar_warning
             return summary
-        templates = approved_templates(s, spec.templates() | promise_templates(s, as_of))
+        templates = approved_templates(s, spec.templates() | (promise_templates(s, as_of) if promises else set()))
         channel_name = channel or ctx.settings.default_channel
         rate = channel_rate(ctx, channel_name)
         campaign = Campaign(name=name or _distinct_name(s, f"{spec.name} {as_of.isoformat()}"), strategy_id=strat.id, import_id=import_id,
-                            as_of=as_of, state=CampaignState.DRAFT.value, channel=channel_name,
+                            as_of=as_of, batch=batch, state=CampaignState.DRAFT.value, channel=channel_name,
                             created_by=actor, created_at=now, updated_at=now,
-                            seed=int(hashlib.sha256(f"{sha}|{as_of}|{import_id}".encode()).hexdigest()[:12], 16))
+                            seed=int(hashlib.sha256(f"{sha}|{as_of}|{import_id}{'|' + batch if batch else ''}"
+                                                    .encode()).hexdigest()[:12], 16))
         s.add(campaign)
         s.flush()
         audit.record(s, at=now, actor=actor, action="campaign.create", entity="campaign", entity_id=campaign.id,
@@ -162,7 +170,7 @@ def plan_campaign(
         if scope is not None:
             accounts = accounts.join(scope, on="loan_id", how="inner")
         plan = _plan_frame(ctx, s, accounts, spec, campaign, templates, policy_overlay, snapshot=imp.as_of,
-                           rate=rate, calendar=calendar)
+                           rate=rate, calendar=calendar, promises=promises)
         summary = persist_plan(ctx, s, plan, campaign, strat, accounts.height, actor)
         summary.calendar_warning = calendar_warning
         return summary
@@ -218,7 +226,7 @@ def _zone_windows(ctx: AppContext, spec: StrategySpec, policy_raw: Any, as_of: d
 
 def _plan_frame(ctx: AppContext, s: Any, accounts: pl.DataFrame, spec: StrategySpec, campaign: Campaign,
                 templates: dict[str, TemplateVersion], policy_overlay: Path | None, *, snapshot: date,
-                rate: float, calendar: HolidayCalendar | None = None) -> PlanFrame:
+                rate: float, calendar: HolidayCalendar | None = None, promises: bool = True) -> PlanFrame:
     as_of = campaign.as_of
     tz = ZoneInfo(spec.timezone)
     fire = fire_days(as_of, spec.holidays, spec.holiday_days, spec.quiet_dates, calendar=calendar)
@@ -227,7 +235,8 @@ def _plan_frame(ctx: AppContext, s: Any, accounts: pl.DataFrame, spec: StrategyS
         # A rest day under `defer`: nothing goes today; count what moves to the next working day.
         would = assign_steps(accounts, spec, campaign.seed, as_of=as_of)
         deferred = would.filter(pl.col("step").is_not_null()).height
-    df = promise_steps(s, assign_steps(accounts, spec, campaign.seed, as_of=as_of, fire_days=fire.days), as_of)
+    df = assign_steps(accounts, spec, campaign.seed, as_of=as_of, fire_days=fire.days)
+    df = promise_steps(s, df, as_of) if promises else df
     df = df.filter(pl.col("step").is_not_null() | pl.col("segment").is_null())
     df = df.with_columns(pl.when(pl.col("segment").is_null()).then(pl.lit("none")).otherwise(pl.col("step"))
                          .alias("step"), zone_expr(spec).alias("zone"))
@@ -318,6 +327,9 @@ def _plan_frame(ctx: AppContext, s: Any, accounts: pl.DataFrame, spec: StrategyS
     df = df.with_columns(pl.col("template").replace_strict(tv_ids, default=None, return_dtype=pl.Int64)
                          .alias("template_version_id"))
     compiled = {code: compile_template(tv.text, tv.variables) for code, tv in templates.items()}
+    # A column a template reads that this campaign has not (a visit notice outside a visit's scope) renders empty.
+    df = df.with_columns([pl.lit(None, pl.Utf8).alias(c) for c in sorted({c for t in compiled.values()
+                                                                          for c in t.columns} - set(df.columns))])
     rendered = []
     for code, tmpl in compiled.items():
         part = df.filter(pl.col("reason").is_null() & (pl.col("template") == code))
@@ -330,9 +342,14 @@ def _plan_frame(ctx: AppContext, s: Any, accounts: pl.DataFrame, spec: StrategyS
                                                                       "params": pl.Utf8})
     df = df.join(texts, on="_i", how="left")
 
-    # Lint every rendered message again; a block finding keeps it unsent, with the rules it tripped.
-    to_lint = df.filter(pl.col("text").is_not_null()).select("_i", "text", "penalty_rate")
-    findings = lint_messages(to_lint, policy, text_col="text", penalty_col="penalty_rate")
+    # Lint every rendered message again; a block finding keeps it unsent, with the rules it tripped. The
+    # visit-notice allowance: only the visit-notice template, only on a row tied to an approved visit.
+    approved_visit = pl.col("visit_approved").fill_null(False) if "visit_approved" in df.columns else pl.lit(False)
+    to_lint = df.filter(pl.col("text").is_not_null()).select(
+        "_i", "text", "penalty_rate",
+        ((pl.col("template") == VISIT_NOTICE_TEMPLATE) & approved_visit).fill_null(False).alias("_visit_notice"))
+    findings = lint_messages(to_lint, policy, text_col="text", penalty_col="penalty_rate",
+                             visit_notice_col="_visit_notice")
     blocks = findings.filter(pl.col("severity") == "block")
     if blocks.height:
         idx = to_lint.select("_i").with_row_index("row")

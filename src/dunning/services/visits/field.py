@@ -17,6 +17,7 @@ from dunning.services import audit
 from dunning.services.context import AppContext
 from dunning.services.identity.auth import Principal
 from dunning.services.identity.users import Role
+from dunning.services.visits.notice import notice_sent
 from dunning.services.visits.policy import VisitPolicy, load_policy
 from dunning.services.visits.requests import OPEN, STATE_ZH, get_visit
 
@@ -71,6 +72,10 @@ def check_in(ctx: AppContext, p: Principal, visit_id: int, pos: Position, *, che
             if not (to_utc(v.window_start) - timedelta(minutes=15) <= now <= to_utc(v.window_end)):
                 raise InputError("不在报备的外访时段内，不能签到", "outside the registered visit window",
                                  code="visits.window")
+            if pol.notice_required and not notice_sent(s, v):
+                raise StateError(f"外访 #{v.id} 的外访通知短信尚未发出：政策要求通知借款人后才能开始外访",
+                                 f"visit #{v.id}: the policy requires its notice SMS to be sent before it starts",
+                                 code="visits.notice_required")
         if distance is not None and distance > pol.geofence_m:
             _event(s, v, now, p.username, "checkin_refused", pos, distance, reason="geofence")
             refused = distance

@@ -59,7 +59,8 @@ class VisitPolicy:
     service_minutes: int
     checklist: tuple[Labelled, ...]
     outcomes: tuple[Labelled, ...]
-    notice_template: str
+    # the visit may not start (first check-in) before its notice SMS reached the provider (default off)
+    notice_required: bool = False
 
     def outcome(self, code: str) -> Labelled | None:
         return next((o for o in self.outcomes if o.code == code), None)
@@ -103,7 +104,7 @@ def parse_policy(raw: dict[str, Any]) -> VisitPolicy:
             work_start=_t(hours["start"], "working_hours.start"), work_end=_t(hours["end"], "working_hours.end"),
             service_minutes=int(raw["service_minutes"]),
             checklist=_labels(raw["checklist"]), outcomes=_labels(raw["outcomes"]),
-            notice_template=str(raw["notice_template"]).strip(),
+            notice_required=bool((raw.get("notice") or {}).get("required_before_start", False)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"外访政策缺少或无效的项：{exc}", f"visit policy: missing or invalid entry {exc}",

@@ -47,6 +47,7 @@ class VisitRow:
     lat: float | None
     lon: float | None
     overdue: bool = False
+    notice_campaign_id: int | None = None  # the campaign of the visit-notice SMS, once planned
 
 
 @dataclass
@@ -74,7 +75,8 @@ def _row(v: Visit, now: datetime) -> VisitRow:
                     v.state, STATE_ZH.get(v.state, v.state), v.reg_no, v.requested_by, v.decided_by,
                     v.decision_reason, to_utc(v.last_checkin_at) if v.last_checkin_at else None, due, v.outcome,
                     o.zh if o else "", v.purpose, v.risk_notes, v.lat, v.lon,
-                    overdue=v.state == "in_field" and due is not None and due <= now)
+                    overdue=v.state == "in_field" and due is not None and due <= now,
+                    notice_campaign_id=v.notice_campaign_id)
 
 
 def _alarm(a: VisitAlarm, v: Visit | None = None) -> AlarmRow:
