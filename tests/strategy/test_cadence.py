@@ -74,6 +74,7 @@ def test_split_is_deterministic_stratified_and_holds_out() -> None:
     shuffled = frame(2000).sample(fraction=1.0, shuffle=True, seed=3)
     b = assign_steps(shuffled, spec, seed=11)
     # Same input → same split, whatever the row order.
+    assert a.equals(assign_steps(frame(2000), spec, seed=11))
     assert dict(zip(a["loan_id"], a["variant"], strict=True)) == dict(zip(b["loan_id"], b["variant"], strict=True))
     assert dict(a.group_by("variant").len().iter_rows()) == {"holdout": 100, "champion": 950, "challenger": 950}
     assert a.filter(pl.col("holdout"))["template"].null_count() == 100
