@@ -18,6 +18,7 @@ from dunning.services.campaigns import lifecycle
 from dunning.services.campaigns.transitions import get_campaign
 from dunning.services.context import AppContext
 from dunning.services.identity.auth import Principal
+from dunning.services.queries.filters import Filter
 from dunning.services.queries.paging import CursorPage, ListPage, PageRequest, fetch, keyset, page_of, within
 from dunning.services.queries.scope import agency_of, scoped_messages, show_phone
 
@@ -110,16 +111,12 @@ def progress_rows(s: Session, campaigns: list[Campaign], agency: str | None) -> 
                              pilot[c.id], c.created_by, c.pilot_approved_by) for c in campaigns]
 
 
-@dataclass(frozen=True)
-class CampaignFilter:
+class CampaignFilter(Filter):
     state: str | None = None
     since: date | None = None  # business date, inclusive
     until: date | None = None
     name: str | None = None  # part of the name
     channel: str | None = None
-
-    def params(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) not in (None, "")}
 
 
 SORTS: dict[str, Any] = {"id": Campaign.id, "name": Campaign.name, "as_of": Campaign.as_of, "state": Campaign.state,
