@@ -12,7 +12,7 @@ from sqlalchemy import distinct, exists, func, select
 from sqlalchemy.orm import Session
 
 from dunning.db.models import Account, Campaign, Message, Payment, Strategy, TemplateRecord, TemplateVersion
-from dunning.domain.states import CAMPAIGN_STATE_ZH, CampaignState
+from dunning.domain.states import ACCEPTED_STATES, CAMPAIGN_STATE_ZH, SENT_STATES, CampaignState
 from dunning.errors import InputError
 from dunning.services.campaigns import lifecycle
 from dunning.services.campaigns.transitions import get_campaign
@@ -22,8 +22,6 @@ from dunning.services.queries.filters import Filter
 from dunning.services.queries.paging import CursorPage, ListPage, PageRequest, fetch, keyset, page_of, within
 from dunning.services.queries.scope import agency_of, scoped_messages, show_phone
 
-SENT_STATES = ("submitted", "delivered", "failed", "expired", "held")
-ACCEPTED_STATES = ("submitted", "delivered", "held")
 PENDING_STATES = ("planned", "queued", "submitting")
 
 
