@@ -178,6 +178,15 @@ def expected_params(m: Message, order: list[str]) -> dict[str, str]:
 # --------------------------------------------------------------------------------------------------- tests
 
 
+def delivered_once(ctx: AppContext, cid: int, sent: list[dict[str, Any]]) -> tuple[list[Message], dict[str, Any]]:
+    """The campaign's messages, asserted all delivered, each sent in exactly one provider call; the calls by phone."""
+    msgs = rows(ctx, cid)
+    assert {m.state for m in msgs} == {"delivered"}, [(m.state, m.detail) for m in msgs]
+    by_phone = {s["phone"]: s for s in sent}
+    assert len(sent) == len(msgs) == len(by_phone)
+    return msgs, by_phone
+
+
 def test_aliyun_campaign_sends_registered_template_codes_and_each_borrowers_values(
         tmp_path: Path, sink: WebhookSink, aliyun_peer: AliyunPeer) -> None:
     ctx = make_ctx(tmp_path, {"aliyun": aliyun_settings(aliyun_peer)})
@@ -195,10 +204,7 @@ def test_aliyun_campaign_sends_registered_template_codes_and_each_borrowers_valu
     tsvc.set_channel_codes(ctx, "M1_b", 1, codes={"aliyun": "SMS_900002"}, actor="wang.ops")
     pilot_and_send(ctx, cid, sink, "aliyun")
 
-    msgs = rows(ctx, cid)
-    assert {m.state for m in msgs} == {"delivered"}, [(m.state, m.detail) for m in msgs]
-    by_phone = {s["phone"]: s for s in aliyun_peer.sent}
-    assert len(aliyun_peer.sent) == len(msgs) == len(by_phone)
+    msgs, by_phone = delivered_once(ctx, cid, aliyun_peer.sent)
     for m in msgs:
         got = by_phone[m.phone.removeprefix("+86")]
         m1 = m.variant == "a"  # variant a renders M1, b renders M1_b
@@ -219,10 +225,7 @@ def test_tencent_campaign_sends_the_values_positionally_in_template_order(
     tsvc.set_channel_codes(ctx, "M1_b", codes={"tencent": "1900002"}, actor="wang.ops")
     pilot_and_send(ctx, cid, sink, "tencent")
 
-    msgs = rows(ctx, cid)
-    assert {m.state for m in msgs} == {"delivered"}, [(m.state, m.detail) for m in msgs]
-    by_phone = {s["phone"]: s for s in tencent_peer.sent}
-    assert len(tencent_peer.sent) == len(msgs) == len(by_phone)
+    msgs, by_phone = delivered_once(ctx, cid, tencent_peer.sent)
     for m in msgs:
         got = by_phone[m.phone]
         order = M1_ORDER if m.variant == "a" else M1B_ORDER
