@@ -38,19 +38,11 @@ from dunning.testing import FrozenClock
 from tests.dispatch.conftest import PG_ADMIN
 from tests.dispatch.support import dispatcher
 from tests.peers.http_peers import AliyunPeer, TencentPeer, WebhookSink
-from tests.strategy.helpers import Acct, at, import_accounts
+from tests.strategy.helpers import Acct, ab_strategy, at, import_accounts
 
 DAY = date(2026, 11, 23)
 ALI_TOKEN = "ali-token-t"
 TC_TOKEN = "tc-token-t"
-STRATEGY = """
-name: %s
-pilot: {share: 0.2, min_per_segment: 1}
-segments:
-  - name: m1
-    steps:
-      - {name: s, dpd: [5], variants: [{name: a, template: M1}, {name: b, template: M1_b}]}
-"""
 M1_ORDER = ["name", "last4", "amount", "dpd", "due_date", "penalty_rate", "app", "hotline", "verify_code"]
 M1B_ORDER = ["name", "last4", "amount", "dpd", "penalty_rate", "app", "hotline", "verify_code"]
 NAMES = ["王小明", "李四", "欧阳娜娜", "张三", "赵敏", "周杰", "吴芳", "郑爽"]
@@ -124,7 +116,7 @@ def plan_on(ctx: AppContext, tmp_path: Path, channel: str, *, phones: str = "139
                 for i, a in enumerate(ACCOUNTS)]
     iid = import_accounts(ctx, accounts, DAY)
     path = tmp_path / f"{channel}.yaml"
-    path.write_text(STRATEGY % f"tpl-{channel}-{phones}", encoding="utf-8")
+    path.write_text(ab_strategy(f"tpl-{channel}-{phones}", dpd=5, share=0.2), encoding="utf-8")
     summary = plan_campaign(ctx, actor="planner", strategy_path=path, import_id=iid, as_of=DAY, channel=channel)
     assert summary.planned == len(ACCOUNTS), summary
     return summary.campaign_id
