@@ -134,25 +134,20 @@ def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
     yield from _harness(request.param, request)
 
 
-# One kind's harness, for its provider-specific tests.
-@pytest.fixture
-def aliyun(request: pytest.FixtureRequest) -> Iterator[AliyunHarness]:
-    yield from _harness("aliyun", request)
+def _one_kind(fixture_name: str, kind: str) -> Any:
+    """A fixture ``fixture_name``: the harness of one kind, for its provider-specific tests."""
+
+    @pytest.fixture(name=fixture_name)
+    def one(request: pytest.FixtureRequest) -> Iterator[Harness]:
+        yield from _harness(kind, request)
+
+    return one
 
 
-@pytest.fixture
-def tencent(request: pytest.FixtureRequest) -> Iterator[TencentHarness]:
-    yield from _harness("tencent", request)
-
-
-@pytest.fixture
-def kannel_h(request: pytest.FixtureRequest) -> Iterator[KannelHarness]:
-    yield from _harness("kannel", request)
-
-
-@pytest.fixture
-def json_h(request: pytest.FixtureRequest) -> Iterator[JsonHarness]:
-    yield from _harness("http_json", request)
+aliyun = _one_kind("aliyun", "aliyun")
+tencent = _one_kind("tencent", "tencent")
+kannel_h = _one_kind("kannel_h", "kannel")
+json_h = _one_kind("json_h", "http_json")
 
 
 @pytest.fixture
