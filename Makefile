@@ -37,20 +37,13 @@ lint: install-test
 test: install-test system-deps lint
 	$(VENV)/bin/pytest
 
+# The benchmarks, in the order they run; each is bench/<name>.py.
+# side_by_side last: the database-bound ones again on SQLite and PostgreSQL, side by side (#23).
+BENCHES := intake render_lint plan outcomes dispatch segmentation crash allocation lint_quality routes cases workers \
+           side_by_side
+
 bench: install-test
-	$(PY) bench/intake.py
-	$(PY) bench/render_lint.py
-	$(PY) bench/plan.py
-	$(PY) bench/outcomes.py
-	$(PY) bench/dispatch.py
-	$(PY) bench/segmentation.py
-	$(PY) bench/crash.py
-	$(PY) bench/allocation.py
-	$(PY) bench/lint_quality.py
-	$(PY) bench/routes.py
-	$(PY) bench/cases.py
-	$(PY) bench/workers.py
-	$(PY) bench/side_by_side.py
+	set -e; for b in $(BENCHES); do $(PY) bench/$$b.py; done
 
 clean:
 	rm -rf $(VENV) .dunning .pytest_cache .mypy_cache .ruff_cache

@@ -135,7 +135,8 @@ _DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y年%m月%d日", "%Y%m%d", "%Y.%m.%d"
 def stage_pandas(csv_path: Path, dnc: Path, workdir: Path) -> dict[str, Any]:
     """What intake looks like without vectorisation: pandas to read, then a Python loop per row."""
     import pandas as pd
-    import phonenumbers
+
+    from dunning.intake.parsers import classify_phone
 
     before = _usage()
     t0 = time.perf_counter()
@@ -150,14 +151,7 @@ def stage_pandas(csv_path: Path, dnc: Path, workdir: Path) -> dict[str, Any]:
         m = _MOBILE.match(digits)
         if m:
             return "+86" + m.group(1), None
-        try:
-            num = phonenumbers.parse(digits, "CN")
-        except phonenumbers.NumberParseException:
-            return None, "invalid_phone"
-        if not phonenumbers.is_valid_number(num):
-            return None, "invalid_phone"
-        e164 = phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
-        return e164, None if phonenumbers.number_type(num) == phonenumbers.PhoneNumberType.MOBILE else "not_mobile"
+        return classify_phone(digits, allow_international=False)  # the pipeline's rule for what the regex leaves
 
     blocked = set()
     for line in dnc.read_text(encoding="utf-8").splitlines():

@@ -51,6 +51,15 @@ def ctx(tmp_path: Path, clock: FrozenClock) -> Iterator[AppContext]:
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
+@pytest.fixture
+def browser() -> Iterator[object]:
+    """Debian's Chromium driven by Playwright (:func:`tests.web.browser.chromium`), for the browser tests."""
+    from tests.web.browser import chromium
+
+    with chromium() as b:
+        yield b
+
+
 def require_peer(name: str, probe: Callable[[], object]) -> None:
     """Make sure a peer the test needs (PostgreSQL, Redis, Chromium, …) is there.
 

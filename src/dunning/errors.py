@@ -15,7 +15,8 @@
         ├── RateLimitedError           channel.rate_limited  retry after ``retry_after`` seconds
         └── PermanentChannelError      channel.permanent     do not retry on this channel
 
-Messages are Chinese first (``message_zh``) with an English rendering (``message_en``).
+Messages are Chinese first (``message_zh``) with an English rendering (``message_en``). A subclass declares its
+code as a class keyword: ``class ConfigError(DunningError, code="config.invalid")``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,12 @@ class DunningError(Exception):
     """Root of every error dunning raises on purpose."""
 
     code: str = "dunning.error"
+
+    def __init_subclass__(cls, *, code: str | None = None, **kwargs: object) -> None:
+        """``class X(DunningError, code="area.what")`` declares the code every ``X`` carries."""
+        super().__init_subclass__(**kwargs)
+        if code is not None:
+            cls.code = code
 
     def __init__(self, message_zh: str, message_en: str | None = None, *, code: str | None = None) -> None:
         super().__init__(message_zh)
@@ -37,17 +44,13 @@ class DunningError(Exception):
         return {"code": self.code, "message_zh": self.message_zh, "message_en": self.message_en}
 
 
-class ConfigError(DunningError):
-    code = "config.invalid"
+class ConfigError(DunningError, code="config.invalid"): ...
 
 
-class InputError(DunningError):
-    code = "input.invalid"
+class InputError(DunningError, code="input.invalid"): ...
 
 
-class MissingColumnsError(InputError):
-    code = "input.missing_columns"
-
+class MissingColumnsError(InputError, code="input.missing_columns"):
     def __init__(self, found: list[str], missing: list[str], file: str) -> None:
         self.found = found
         self.missing = missing
@@ -60,36 +63,29 @@ class MissingColumnsError(InputError):
         )
 
 
-class NotFoundError(DunningError):
-    code = "not_found"
+class NotFoundError(DunningError, code="not_found"): ...
 
 
-class StateError(DunningError):
-    code = "state.invalid_transition"
+class StateError(DunningError, code="state.invalid_transition"): ...
 
 
-class PermissionDenied(DunningError):
-    code = "auth.forbidden"
+class PermissionDenied(DunningError, code="auth.forbidden"): ...
 
 
-class ComplianceBlocked(DunningError):
-    code = "compliance.block"
+class ComplianceBlocked(DunningError, code="compliance.block"): ...
 
 
-class ChannelError(DunningError):
+class ChannelError(DunningError, code="channel.error"):
     """Raised by a channel adapter. ``retryable`` tells dispatch whether the same channel may be tried again."""
 
-    code = "channel.error"
     retryable = False
 
 
-class TransientChannelError(ChannelError):
-    code = "channel.transient"
+class TransientChannelError(ChannelError, code="channel.transient"):
     retryable = True
 
 
-class RateLimitedError(ChannelError):
-    code = "channel.rate_limited"
+class RateLimitedError(ChannelError, code="channel.rate_limited"):
     retryable = True
 
     def __init__(self, message_zh: str, message_en: str | None = None, *, retry_after: float = 1.0) -> None:
@@ -97,6 +93,4 @@ class RateLimitedError(ChannelError):
         self.retry_after = retry_after
 
 
-class PermanentChannelError(ChannelError):
-    code = "channel.permanent"
-    retryable = False
+class PermanentChannelError(ChannelError, code="channel.permanent"): ...

@@ -8,8 +8,8 @@ peer that is installed but does not start fails them everywhere (:func:`tests.pe
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Protocol, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol, TypeVar
 
 import pytest
 from pydantic import SecretStr
@@ -110,27 +110,44 @@ def twilio_peer() -> Iterator[TwilioPeer]:
     yield from _serving(TwilioPeer("AC" + "0" * 31 + "1", "twilio-auth-token"))
 
 
-@pytest.fixture(params=HARNESSES)
-def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
-    name = request.param
-    get = request.getfixturevalue
-    h: Harness
-    if name == "sandbox":
-        h = SandboxHarness()
-    elif name == "smpp":
-        h = SmppHarness(get("smpp_peer"))
-    elif name == "kannel":
-        h = KannelHarness(get("webhook_sink"), get("kannel"), get("smpp_peer"))
-    elif name == "http_json":
-        h = JsonHarness(get("webhook_sink"), get("json_peer"))
-    elif name == "aliyun":
-        h = AliyunHarness(get("webhook_sink"), get("aliyun_peer"))
-    elif name == "tencent":
-        h = TencentHarness(get("webhook_sink"), get("tencent_peer"))
-    else:
-        h = TwilioHarness(get("webhook_sink"), get("twilio_peer"))
+# How each kind's harness is built from the session's peers (``get`` is ``request.getfixturevalue``).
+_BUILD: dict[str, Callable[[Callable[[str], Any]], Harness]] = {
+    "sandbox": lambda get: SandboxHarness(),
+    "smpp": lambda get: SmppHarness(get("smpp_peer")),
+    "kannel": lambda get: KannelHarness(get("webhook_sink"), get("kannel"), get("smpp_peer")),
+    "http_json": lambda get: JsonHarness(get("webhook_sink"), get("json_peer")),
+    "aliyun": lambda get: AliyunHarness(get("webhook_sink"), get("aliyun_peer")),
+    "tencent": lambda get: TencentHarness(get("webhook_sink"), get("tencent_peer")),
+    "twilio": lambda get: TwilioHarness(get("webhook_sink"), get("twilio_peer")),
+}
+
+
+def _harness(name: str, request: pytest.FixtureRequest) -> Iterator[Any]:
+    h = _BUILD[name](request.getfixturevalue)
     yield h
     h.disarm()
+
+
+@pytest.fixture(params=HARNESSES)
+def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
+    """Each kind in turn, for the contract suite."""
+    yield from _harness(request.param, request)
+
+
+def _one_kind(fixture_name: str, kind: str) -> Any:
+    """A fixture ``fixture_name``: the harness of one kind, for its provider-specific tests."""
+
+    @pytest.fixture(name=fixture_name)
+    def one(request: pytest.FixtureRequest) -> Iterator[Harness]:
+        yield from _harness(kind, request)
+
+    return one
+
+
+aliyun = _one_kind("aliyun", "aliyun")
+tencent = _one_kind("tencent", "tencent")
+kannel_h = _one_kind("kannel_h", "kannel")
+json_h = _one_kind("json_h", "http_json")
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, ClassVar, TypeVar
 
+import pytest
 from pydantic import SecretStr
 
 from dunning.channels import registry
@@ -52,6 +53,11 @@ class Harness:
 
     def io(self) -> dict[str, Any]:
         return {}
+
+    def require(self, supported: bool, lacking: str) -> None:
+        """Skip the test unless ``supported``; the reason is the kind and what it ``lacking``."""
+        if not supported:
+            pytest.skip(f"{self.kind} {lacking}")
 
     def build(self, *, bad_credentials: bool = False) -> Channel:
         return registry.create(f"test-{self.kind}", self.settings(bad_credentials=bad_credentials), **self.io())

@@ -73,8 +73,7 @@ def test_per_message_rejection_leaves_the_rest_accepted(harness: Harness) -> Non
 
 
 def test_whole_batch_failure_raises_a_typed_error(harness: Harness) -> None:
-    if not harness.supports_batch_error:
-        pytest.skip(f"{harness.kind} has no whole-call failure to provoke")
+    harness.require(harness.supports_batch_error, "has no whole-call failure to provoke")
 
     async def body() -> None:
         expected = harness.arm_batch_error()
@@ -130,8 +129,7 @@ def test_delivery_report_round_trip(harness: Harness) -> None:
 
 
 def test_inbound_reply_round_trip(harness: Harness) -> None:
-    if not harness.supports_mo:
-        pytest.skip(f"{harness.kind} simulates its own replies")
+    harness.require(harness.supports_mo, "simulates its own replies")
 
     async def body() -> None:
         ch = harness.build()
@@ -237,8 +235,7 @@ def test_idempotency_key_reaches_the_peer(harness: Harness) -> None:
             await ch.close()
         assert result.accepted
         keys = harness.carried_keys(frozenset({msg.idempotency_key}))
-        if keys is None:
-            pytest.skip(f"{harness.kind} has no peer to carry the key to")
+        harness.require(keys is not None, "has no peer to carry the key to")
         assert msg.idempotency_key in keys
 
     run(body())

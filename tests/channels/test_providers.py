@@ -22,8 +22,7 @@ from tests.channels.harness import (
     provider_ids,
     run,
 )
-from tests.peers.http_peers import AliyunPeer, JsonGatewayPeer, TencentPeer, WebhookSink
-from tests.peers.kannel import KannelPeer
+from tests.peers.http_peers import AliyunPeer, TencentPeer
 from tests.peers.smpp_peer import SmppPeer
 
 
@@ -32,11 +31,6 @@ def _actions(peer: AliyunPeer | TencentPeer, since: int, header: str) -> Counter
 
 
 # ------------------------------------------------------------------------------------------- aliyun
-
-
-@pytest.fixture
-def aliyun(webhook_sink: WebhookSink, aliyun_peer: AliyunPeer) -> AliyunHarness:
-    return AliyunHarness(webhook_sink, aliyun_peer)
 
 
 def test_aliyun_splits_batches_at_100_numbers(aliyun: AliyunHarness) -> None:
@@ -100,11 +94,6 @@ def test_aliyun_bad_template_params_are_sent_per_number(aliyun: AliyunHarness) -
 # ------------------------------------------------------------------------------------------- tencent
 
 
-@pytest.fixture
-def tencent(webhook_sink: WebhookSink, tencent_peer: TencentPeer) -> TencentHarness:
-    return TencentHarness(webhook_sink, tencent_peer)
-
-
 def test_tencent_groups_by_template_params_and_splits_at_200(tencent: TencentHarness) -> None:
     async def body() -> None:
         ch = tencent.build()
@@ -138,11 +127,6 @@ def test_tencent_per_number_codes(tencent: TencentHarness, phone: str, code: str
 
 
 # ------------------------------------------------------------------------------------------- kannel
-
-
-@pytest.fixture
-def kannel_h(webhook_sink: WebhookSink, kannel: KannelPeer, smpp_peer: SmppPeer) -> KannelHarness:
-    return KannelHarness(webhook_sink, kannel, smpp_peer)
 
 
 @pytest.mark.parametrize(("phone", "status", "error_code"), [
@@ -207,11 +191,6 @@ def test_kannel_sends_in_the_smscs_alphabet(kannel_h: KannelHarness, smpp_peer: 
 
 
 # ------------------------------------------------------------------------------------------- JSON gateway
-
-
-@pytest.fixture
-def json_h(webhook_sink: WebhookSink, json_peer: JsonGatewayPeer) -> JsonHarness:
-    return JsonHarness(webhook_sink, json_peer)
 
 
 def test_json_gateway_rate_limit_carries_retry_after(json_h: JsonHarness) -> None:

@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,22 @@ from tests.dispatch.support import make_ctx, smpp_settings
 from tests.peers.smpp_peer import SmppPeer
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def resolve_held(ctx: Any, cid: int, accepted_refs: Mapping[str, int]) -> tuple[list[int], list[int]]:
+    """The person on duty: each held message of campaign ``cid`` checked against the SMSC's log (``accepted_refs``:
+    how often each idempotency key was accepted) and resolved, audited with a reason: as sent where the SMSC took
+    it, requeued where it did not. The ids resolved each way."""
+    with ctx.db.transaction() as s:
+        held = s.execute(select(Message.id, Message.idempotency_key).where(
+            Message.campaign_id == cid, Message.state == "held")).all()
+    as_sent = [int(i) for i, key in held if accepted_refs.get(str(key))]
+    requeue = [int(i) for i, key in held if not accepted_refs.get(str(key))]
+    if as_sent:
+        resolve(ctx, as_sent, resolution="as_sent", reason="SMSC 日志确认已接收", actor="li.compliance")
+    if requeue:
+        resolve(ctx, requeue, resolution="requeue", reason="SMSC 日志无此短信", actor="li.compliance")
+    return as_sent, requeue
 # two UCS-2 parts (70 < length ≤ 134 characters), signature first, as the collection texts are
 TWO_PART_TEXT = ("【阳光消费金融】尊敬的客户，您在本机构的借款已逾期，请尽快通过官方渠道还款，以免影响您的信用记录。"
                  "如已还款请忽略本短信。如有疑问请致电官方客服热线，工作时间九点至二十一点。回复TD退订")
@@ -155,16 +172,8 @@ def run_crash_scenario(workdir: Path, peer: SmppPeer, *, messages: int, kill_at:
     report.held_per_kill = [k["in_flight"] for k in report.kills]
 
     # The person on duty: check each held message against the SMSC's log, resolve it (audited, with a reason).
-    accepted_refs = _accepted_refs(peer)
-    with ctx.db.transaction() as s:
-        held_rows = s.execute(select(Message.id, Message.idempotency_key).where(
-            Message.campaign_id == cid, Message.state == "held")).all()
-    as_sent = [int(i) for i, key in held_rows if accepted_refs.get(str(key))]
-    requeue = [int(i) for i, key in held_rows if not accepted_refs.get(str(key))]
-    if as_sent:
-        resolve(ctx, as_sent, resolution="as_sent", reason="SMSC 日志确认已接收", actor="li.compliance")
+    as_sent, requeue = resolve_held(ctx, cid, _accepted_refs(peer))
     if requeue:
-        resolve(ctx, requeue, resolution="requeue", reason="SMSC 日志无此短信", actor="li.compliance")
         proc = _sender(db_url, cid, peer, workdir, inflight, rate)
         out, err = proc.communicate(timeout=timeout)
         if proc.returncode != 0:

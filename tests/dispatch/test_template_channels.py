@@ -38,19 +38,11 @@ from dunning.testing import FrozenClock
 from tests.dispatch.conftest import PG_ADMIN
 from tests.dispatch.support import dispatcher
 from tests.peers.http_peers import AliyunPeer, TencentPeer, WebhookSink
-from tests.strategy.helpers import Acct, at, import_accounts
+from tests.strategy.helpers import Acct, ab_strategy, at, import_accounts
 
 DAY = date(2026, 11, 23)
 ALI_TOKEN = "ali-token-t"
 TC_TOKEN = "tc-token-t"
-STRATEGY = """
-name: %s
-pilot: {share: 0.2, min_per_segment: 1}
-segments:
-  - name: m1
-    steps:
-      - {name: s, dpd: [5], variants: [{name: a, template: M1}, {name: b, template: M1_b}]}
-"""
 M1_ORDER = ["name", "last4", "amount", "dpd", "due_date", "penalty_rate", "app", "hotline", "verify_code"]
 M1B_ORDER = ["name", "last4", "amount", "dpd", "penalty_rate", "app", "hotline", "verify_code"]
 NAMES = ["王小明", "李四", "欧阳娜娜", "张三", "赵敏", "周杰", "吴芳", "郑爽"]
@@ -124,7 +116,7 @@ def plan_on(ctx: AppContext, tmp_path: Path, channel: str, *, phones: str = "139
                 for i, a in enumerate(ACCOUNTS)]
     iid = import_accounts(ctx, accounts, DAY)
     path = tmp_path / f"{channel}.yaml"
-    path.write_text(STRATEGY % f"tpl-{channel}-{phones}", encoding="utf-8")
+    path.write_text(ab_strategy(f"tpl-{channel}-{phones}", dpd=5, share=0.2), encoding="utf-8")
     summary = plan_campaign(ctx, actor="planner", strategy_path=path, import_id=iid, as_of=DAY, channel=channel)
     assert summary.planned == len(ACCOUNTS), summary
     return summary.campaign_id
@@ -178,6 +170,15 @@ def expected_params(m: Message, order: list[str]) -> dict[str, str]:
 # --------------------------------------------------------------------------------------------------- tests
 
 
+def delivered_once(ctx: AppContext, cid: int, sent: list[dict[str, Any]]) -> tuple[list[Message], dict[str, Any]]:
+    """The campaign's messages, asserted all delivered, each sent in exactly one provider call; the calls by phone."""
+    msgs = rows(ctx, cid)
+    assert {m.state for m in msgs} == {"delivered"}, [(m.state, m.detail) for m in msgs]
+    by_phone = {s["phone"]: s for s in sent}
+    assert len(sent) == len(msgs) == len(by_phone)
+    return msgs, by_phone
+
+
 def test_aliyun_campaign_sends_registered_template_codes_and_each_borrowers_values(
         tmp_path: Path, sink: WebhookSink, aliyun_peer: AliyunPeer) -> None:
     ctx = make_ctx(tmp_path, {"aliyun": aliyun_settings(aliyun_peer)})
@@ -195,10 +196,7 @@ def test_aliyun_campaign_sends_registered_template_codes_and_each_borrowers_valu
     tsvc.set_channel_codes(ctx, "M1_b", 1, codes={"aliyun": "SMS_900002"}, actor="wang.ops")
     pilot_and_send(ctx, cid, sink, "aliyun")
 
-    msgs = rows(ctx, cid)
-    assert {m.state for m in msgs} == {"delivered"}, [(m.state, m.detail) for m in msgs]
-    by_phone = {s["phone"]: s for s in aliyun_peer.sent}
-    assert len(aliyun_peer.sent) == len(msgs) == len(by_phone)
+    msgs, by_phone = delivered_once(ctx, cid, aliyun_peer.sent)
     for m in msgs:
         got = by_phone[m.phone.removeprefix("+86")]
         m1 = m.variant == "a"  # variant a renders M1, b renders M1_b
@@ -219,10 +217,7 @@ def test_tencent_campaign_sends_the_values_positionally_in_template_order(
     tsvc.set_channel_codes(ctx, "M1_b", codes={"tencent": "1900002"}, actor="wang.ops")
     pilot_and_send(ctx, cid, sink, "tencent")
 
-    msgs = rows(ctx, cid)
-    assert {m.state for m in msgs} == {"delivered"}, [(m.state, m.detail) for m in msgs]
-    by_phone = {s["phone"]: s for s in tencent_peer.sent}
-    assert len(tencent_peer.sent) == len(msgs) == len(by_phone)
+    msgs, by_phone = delivered_once(ctx, cid, tencent_peer.sent)
     for m in msgs:
         got = by_phone[m.phone]
         order = M1_ORDER if m.variant == "a" else M1B_ORDER

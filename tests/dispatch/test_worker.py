@@ -4,7 +4,6 @@ while the caller (the `campaign pilot` / `campaign send` service calls) only enq
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import uuid
@@ -23,6 +22,7 @@ from dunning.services.campaigns import lifecycle
 from dunning.services.context import AppContext, build_context
 from dunning.services.identity.users import add_user
 from tests.dispatch.factories import bulk_campaign
+from tests.workers.scenario import stop_worker
 
 BUSINESS_TIME = "2026-11-23T02:00:00+00:00"  # 10:00 Asia/Shanghai, inside the send window
 N = 300
@@ -68,13 +68,7 @@ def worker(tmp_path: Path, broker_url: str) -> Iterator[subprocess.Popen[bytes]]
     try:
         yield proc
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
+        stop_worker(proc)
         log.close()
 
 

@@ -9,7 +9,7 @@ from dunning.domain.money import format_yuan, yuan_expr
 from dunning.domain.replies import classify_reply
 from dunning.errors import InputError
 from dunning.services.verification.codes import ALPHABET, code_for, stored_hash
-from dunning.strategy import assign_steps, load_bundled_strategy, parse_strategy
+from dunning.strategy import parse_strategy
 
 STOP = ["TD", "T", "N", "R", "退订", "拒收", "停止", "别发了", "不要再发"]
 DISPUTE = ["不是本人", "打错", "不认识", "已还款", "投诉"]
@@ -53,36 +53,7 @@ def test_verification_codes_are_keyed_and_unambiguous() -> None:
     assert stored_hash(b"k1", "+8613800000000", a) != stored_hash(b"k1", "+8613800000001", a)
 
 
-def frame(n: int) -> pl.DataFrame:
-    return pl.DataFrame({
-        "loan_id": [f"L{i}" for i in range(n)], "dpd": [1] * n, "overdue_count": [2] * n,
-        "amount_due_fen": [100000] * n, "product": ["p"] * n, "region": ["r"] * n,
-    }).with_columns(bucket_expr("dpd").alias("bucket"))
-
-
-def test_variant_split_is_deterministic_stratified_and_holds_out() -> None:
-    spec, _, _ = load_bundled_strategy()
-    a = assign_steps(frame(2000), spec, seed=11)
-    b = assign_steps(frame(2000), spec, seed=11)
-    assert a.equals(b)
-    counts = dict(a.group_by("variant").len().iter_rows())
-    assert counts == {"holdout": 100, "champion": 950, "challenger": 950}
-    assert a.filter(pl.col("holdout"))["template"].null_count() == 100
-    c = assign_steps(frame(2000), spec, seed=12)
-    assert not a["variant"].equals(c["variant"])
-
-
-def test_first_match_wins_and_unmatched_are_kept() -> None:
-    spec, _ = parse_strategy("""
-name: t
-segments:
-  - {name: big, when: {amount_min: 5000}, steps: [{dpd: [1], template: M1}]}
-  - {name: m1, when: {bucket: [M1]}, steps: [{dpd: [1], template: M1}]}
-""")
-    df = frame(3).with_columns(pl.Series("amount_due_fen", [600000, 1000, 1000]),
-                               pl.Series("bucket", ["M1", "M1", "M2"]))
-    out = assign_steps(df, spec, 1)
-    assert out["segment"].to_list() == ["big", "m1", None]
+# The champion/challenger split and first-match segments are tested in tests/strategy/test_cadence.py.
 
 
 def test_strategy_errors_say_where() -> None:

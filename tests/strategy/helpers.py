@@ -36,6 +36,14 @@ def at(day: date, hh: int, mm: int = 0, tz: ZoneInfo = SHANGHAI) -> datetime:
     return datetime(day.year, day.month, day.day, hh, mm, tzinfo=tz).astimezone(UTC)
 
 
+def ab_strategy(name: str, *, dpd: int = 1, share: float = 0.01, holdout: float | None = None) -> str:
+    """A strategy's YAML: one segment ``m1``, one step ``s`` at DPD ``dpd`` split between M1 (variant a) and M1_b
+    (variant b); a pilot of ``share`` (at least one per segment); ``holdout`` when given."""
+    hold = "" if holdout is None else f", holdout: {holdout}"
+    return (f"name: {name}\npilot: {{share: {share}, min_per_segment: 1}}\nsegments:\n  - name: m1\n    steps:\n"
+            f"      - {{name: s, dpd: [{dpd}]{hold}, variants: [{{name: a, template: M1}}, {{name: b, template: M1_b}}]}}\n")
+
+
 def make_ctx(tmp_path: Path, clock: FrozenClock, *, rate: float = 100000.0) -> AppContext:
     settings = Settings(
         data_dir=tmp_path / ".dunning",

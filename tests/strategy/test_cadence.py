@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from dunning.domain.buckets import bucket_expr
-from dunning.strategy import assign_steps, load_bundled_strategy, parse_strategy
+from dunning.strategy import StrategySpec, assign_steps, load_bundled_strategy, parse_strategy
 
 
 def frame(n: int, **cols: Sequence[object]) -> pl.DataFrame:
@@ -19,6 +19,12 @@ def frame(n: int, **cols: Sequence[object]) -> pl.DataFrame:
     }
     base.update(cols)
     return pl.DataFrame(base, schema_overrides={"payday": pl.Int8}).with_columns(bucket_expr("dpd").alias("bucket"))
+
+
+def all_accounts(*steps: str) -> StrategySpec:
+    """A strategy of one segment ``all`` (every account) with these steps (YAML flow mappings)."""
+    spec, _ = parse_strategy("name: t\nsegments:\n  - name: all\n    steps:\n" + "".join(f"      - {s}\n" for s in steps))
+    return spec
 
 
 def test_first_match_wins_and_unmatched_are_kept() -> None:
@@ -53,15 +59,9 @@ segments:
 
 
 def test_pre_due_dpd_and_every_steps_fire_on_their_days() -> None:
-    spec, _ = parse_strategy("""
-name: t
-segments:
-  - name: all
-    steps:
-      - {name: pre, pre_due_days: [3, 0], template: pre_due_3}
-      - {name: early, dpd: [1, 7], template: M1}
-      - {name: late, every: 5, dpd_from: 31, dpd_to: 45, template: M2}
-""")
+    spec = all_accounts("{name: pre, pre_due_days: [3, 0], template: pre_due_3}",
+                        "{name: early, dpd: [1, 7], template: M1}",
+                        "{name: late, every: 5, dpd_from: 31, dpd_to: 45, template: M2}")
     dpds = [-4, -3, -1, 0, 1, 2, 7, 30, 31, 36, 41, 46]
     out = assign_steps(frame(len(dpds), dpd=dpds), spec, 1)
     assert out["step"].to_list() == [None, "pre", None, "pre", "early", None, "early", None, "late", "late",
@@ -74,6 +74,7 @@ def test_split_is_deterministic_stratified_and_holds_out() -> None:
     shuffled = frame(2000).sample(fraction=1.0, shuffle=True, seed=3)
     b = assign_steps(shuffled, spec, seed=11)
     # Same input → same split, whatever the row order.
+    assert a.equals(assign_steps(frame(2000), spec, seed=11))
     assert dict(zip(a["loan_id"], a["variant"], strict=True)) == dict(zip(b["loan_id"], b["variant"], strict=True))
     assert dict(a.group_by("variant").len().iter_rows()) == {"holdout": 100, "champion": 950, "challenger": 950}
     assert a.filter(pl.col("holdout"))["template"].null_count() == 100
@@ -102,18 +103,9 @@ segments:
 
 # ------------------------------------------------------------------------------------------------ payday
 
-PAYDAY = """
-name: t
-segments:
-  - name: all
-    steps:
-      - {name: pay, dpd: [5], template: M1, payday_offset: %d}
-"""
-
-
 def fires(as_of: date, nominal: date, payday: int | None, offset: int) -> bool:
     """Whether a step due at DPD 5 on ``nominal`` fires on ``as_of`` for an account with ``payday``."""
-    spec, _ = parse_strategy(PAYDAY % offset)
+    spec = all_accounts(f"{{name: pay, dpd: [5], template: M1, payday_offset: {offset}}}")
     due = nominal - timedelta(days=5)
     df = frame(1, dpd=[(as_of - due).days], payday=[payday])
     return assign_steps(df, spec, 1, as_of=as_of)["step"][0] == "pay"
@@ -143,13 +135,7 @@ def test_payday_alignment(nominal: date, payday: int | None, offset: int, moved_
 
 
 def test_several_cadence_days_moved_to_one_payday_make_one_message() -> None:
-    spec, _ = parse_strategy("""
-name: t
-segments:
-  - name: all
-    steps:
-      - {name: pay, dpd: [3, 5, 7], template: M1, payday_offset: 1}
-""")
+    spec = all_accounts("{name: pay, dpd: [3, 5, 7], template: M1, payday_offset: 1}")
     as_of = date(2026, 3, 9)  # payday 10 → 9 March; DPD 3, 5 and 7 fell on 2, 4 and 6 March
     df = frame(2, dpd=[10, 10], payday=[10, None])
     out = assign_steps(df, spec, 1, as_of=as_of)
@@ -160,7 +146,7 @@ segments:
 
 
 def test_deferred_rest_days_fire_on_the_next_working_day() -> None:
-    spec, _ = parse_strategy("name: t\nsegments:\n  - {name: all, steps: [{name: s, dpd: [3], template: M1}]}\n")
+    spec = all_accounts("{name: s, dpd: [3], template: M1}")
     as_of = date(2026, 10, 8)  # the first working day after National Day (1–7 October 2026)
     fire = [as_of - timedelta(days=k) for k in range(8)]
     df = frame(4, dpd=[3, 5, 10, 11])  # DPD 3 on 8, 6, 1 October and 30 September

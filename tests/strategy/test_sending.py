@@ -16,17 +16,9 @@ from dunning.services.identity.users import ensure_demo_users
 from dunning.services.intake.imports import import_portfolio
 from dunning.services.intake.payments import import_payments
 from dunning.testing import FrozenClock
-from tests.strategy.helpers import Acct, at, by_loan, import_accounts, make_ctx, messages, plan
+from tests.strategy.helpers import Acct, ab_strategy, at, by_loan, import_accounts, make_ctx, messages, plan
 
 DAY = date(2026, 11, 23)
-ONE_STEP = """
-name: %s
-pilot: {share: 0.01, min_per_segment: 1}
-segments:
-  - name: m1
-    steps:
-      - {name: %s, dpd: [1], holdout: 0.2, variants: [{name: a, template: M1}, {name: b, template: M1_b}]}
-"""
 SENT = ("submitted", "delivered", "failed", "expired")
 
 
@@ -39,7 +31,7 @@ def pilot_and_approve(ctx: AppContext, cid: int) -> None:
 def test_payment_and_opt_out_after_planning_stop_the_message_and_holdout_gets_nothing(tmp_path: Path) -> None:
     ctx = make_ctx(tmp_path, FrozenClock(at(DAY, 10)))
     iid = import_accounts(ctx, [Acct(f"L{i:02d}", 1) for i in range(40)], DAY)
-    s = plan(ctx, ONE_STEP % ("a", "s"), tmp_path, iid, DAY)
+    s = plan(ctx, ab_strategy("a", holdout=0.2), tmp_path, iid, DAY)
     assert s.by_reason == {"holdout": 8}
     ensure_demo_users(ctx)
     lifecycle.start_pilot(ctx, s.campaign_id, actor="wang.ops")
@@ -120,7 +112,7 @@ def test_a_campaign_sent_the_next_day_sends_none_of_yesterdays_messages(tmp_path
     clock = FrozenClock(at(DAY, 10))
     ctx = make_ctx(tmp_path, clock)
     iid = import_accounts(ctx, [Acct(f"L{i:02d}", 1) for i in range(30)], DAY)
-    s = plan(ctx, ONE_STEP % ("a", "s"), tmp_path, iid, DAY)
+    s = plan(ctx, ab_strategy("a", holdout=0.2), tmp_path, iid, DAY)
     pilot_and_approve(ctx, s.campaign_id)
     pilot = {m.loan_id for m in messages(ctx, s.campaign_id) if m.is_pilot and m.state in SENT}
     assert pilot
@@ -142,7 +134,7 @@ def test_a_payment_already_in_the_snapshots_amount_does_not_suppress_the_reminde
     f = tmp_path / "pay.csv"
     f.write_text("借款编号,还款金额,还款时间\n" + "\n".join(lines) + "\n", encoding="utf-8")
     assert import_payments(ctx, [f], actor="finance").accepted == 11
-    s = plan(ctx, ONE_STEP % ("a", "s"), tmp_path, iid, DAY)
+    s = plan(ctx, ab_strategy("a", holdout=0.2), tmp_path, iid, DAY)
     pilot_and_approve(ctx, s.campaign_id)
     lifecycle.send_campaign(ctx, s.campaign_id, actor="wang.ops")
 
@@ -157,7 +149,7 @@ def test_a_message_blocked_by_the_compliance_lint_makes_the_pilot_no_go(tmp_path
     ctx = make_ctx(tmp_path, FrozenClock(at(DAY, 10)))
     # One contract states 0.2 % a day (73 % a year): its reminder would quote an unlawful penalty.
     accts = [Acct(f"L{i:02d}", 1) for i in range(29)] + [Acct("L99", 1, penalty_rate=0.002)]
-    s = plan(ctx, ONE_STEP % ("a", "s"), tmp_path, import_accounts(ctx, accts, DAY), DAY)
+    s = plan(ctx, ab_strategy("a", holdout=0.2), tmp_path, import_accounts(ctx, accts, DAY), DAY)
     blocked = by_loan(ctx, s.campaign_id)["L99"]
     assert blocked.variant != "holdout"  # (assignment is deterministic; a hold-out would get no text to lint)
     assert (blocked.state, blocked.reason) == ("suppressed", "lint_block")
@@ -171,7 +163,7 @@ def test_a_message_blocked_by_the_compliance_lint_makes_the_pilot_no_go(tmp_path
 def test_an_exclusion_list_stops_messages_already_planned_and_later_plans(tmp_path: Path) -> None:
     ctx = make_ctx(tmp_path, FrozenClock(at(DAY, 10)))
     iid = import_accounts(ctx, [Acct(f"L{i:02d}", 1) for i in range(30)], DAY)
-    s = plan(ctx, ONE_STEP % ("a", "s"), tmp_path, iid, DAY)
+    s = plan(ctx, ab_strategy("a", holdout=0.2), tmp_path, iid, DAY)
     pilot_and_approve(ctx, s.campaign_id)
     waiting = next(m for m in messages(ctx, s.campaign_id) if m.state == "planned")
 
@@ -187,7 +179,7 @@ def test_an_exclusion_list_stops_messages_already_planned_and_later_plans(tmp_pa
     got = by_loan(ctx, s.campaign_id)[waiting.loan_id]
     assert (got.state, got.reason) == ("suppressed", "do_not_contact")
 
-    no_holdout = ONE_STEP.replace("holdout: 0.2", "holdout: 0") % ("b", "s")
+    no_holdout = ab_strategy("b", holdout=0)
     again = plan(ctx, no_holdout, tmp_path, iid, DAY, name="b.yaml")  # no list given this time
     later = by_loan(ctx, again.campaign_id)[waiting.loan_id]
     assert (later.state, later.reason) == ("suppressed", "do_not_contact")

@@ -4,7 +4,6 @@ the alarm without a reload, and the supervisor acknowledges it. Screenshots land
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,19 +12,13 @@ from dunning.entrypoints.app import create_app
 from dunning.services.context import AppContext
 from dunning.services.identity.users import add_user
 from tests.visits.conftest import AGENCY, HOME, World, approved, local
-from tests.web.browser import CHROMIUM, SCREENSHOTS, chromium, login, serve
+from tests.web.browser import CHROMIUM, SCREENSHOTS, login, serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (scripts/setup-test-env.sh)")]
 
 PASSWORD = "visit-pass-1"
 WAIT = 30_000  # ms
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    with chromium() as b:
-        yield b
 
 
 def _login(browser: Any, base: str, username: str, **context: Any) -> Any:

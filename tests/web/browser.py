@@ -73,6 +73,14 @@ def chromium() -> Iterator[Any]:
             b.close()
 
 
+def shot(page: Any, name: str) -> Path:
+    """A full-page screenshot ``test-output/screenshots/<name>.png``; its path."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
 def login(browser: Any, base: str, username: str, password: str, *, timeout_ms: int = 30_000,
           **context: Any) -> Any:
     """A new browser context (``context``: viewport, geolocation…) signed in as ``username`` on the console."""

@@ -25,17 +25,7 @@ from dunning.services.identity.users import Role, add_user
 from dunning.strategy import load_bundled_strategy
 
 PASSWORD = "correct-horse-9"
-USERS = {
-    Role.ADMIN: "admin1",
-    Role.STRATEGIST: "strategist1",
-    Role.COMPLIANCE: "compliance1",
-    Role.OPERATOR: "operator1",
-    Role.VIEWER: "viewer1",
-    Role.AGENCY: "agency1",
-    Role.COLLECTOR: "collector1",
-    Role.TEAM_LEAD: "teamlead1",
-    Role.SUPERVISOR: "supervisor1",
-}
+USERS = {role: f"{role.value.replace('_', '')}1" for role in Role}  # admin1, strategist1 … teamlead1, supervisor1
 FIELD_AGENCY_ROLES = (Role.AGENCY, Role.COLLECTOR, Role.TEAM_LEAD)
 AGENCY = "华信催收"
 AGENCY_PHONE = "+8613912345678"

@@ -22,7 +22,8 @@ from dunning.services.context import AppContext, build_context
 from dunning.testing import FrozenClock
 from tests.agencies.flow import APPROVER, EVAL1, EVAL2, MANAGER, PASSWORD, register, staff
 from tests.conftest import BUSINESS_NOON, make_settings
-from tests.web.browser import CHROMIUM, SCREENSHOTS, chromium, serve
+from tests.web.browser import CHROMIUM, serve, shot
+from tests.web.browser import login as browser_login
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (scripts/setup-test-env.sh)")]
@@ -44,28 +45,8 @@ def tctx(tmp_path: Path, clock: FrozenClock) -> Iterator[AppContext]:
     ctx.db.dispose()
 
 
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    with chromium() as b:
-        yield b
-
-
 def login(browser: Any, base: str, username: str) -> Any:
-    page = browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN").new_page()
-    page.set_default_timeout(WAIT)
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
-    return page
-
-
-def shot(page: Any, name: str) -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"agencies-{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
+    return browser_login(browser, base, username, PASSWORD, timeout_ms=WAIT, viewport={"width": 1366, "height": 900})
 
 
 def test_a_tender_from_notice_to_award(tctx: AppContext, clock: FrozenClock, browser: Any, tmp_path: Path) -> None:
@@ -85,7 +66,7 @@ def test_a_tender_from_notice_to_award(tctx: AppContext, clock: FrozenClock, bro
         buyer.wait_for_url(re.compile(r".*/tenders/\d+$"))
         tender_url = buyer.url
         assert "投标中" in buyer.inner_text("body")
-        shot(buyer, "1-notice")
+        shot(buyer, "agencies-1-notice")
 
         # Two agencies bid in the console before the deadline; one attaches a document.
         for agent, rate, cap in (("agent1", "0.10", "5000"), ("agent2", "0.12", "8000")):
@@ -101,7 +82,7 @@ def test_a_tender_from_notice_to_award(tctx: AppContext, clock: FrozenClock, bro
             page.wait_for_selector("[data-testid=my-bids] td.num")
             assert f"{float(rate):.1%}" in page.inner_text("[data-testid=my-bids]")
             assert "score-sheet" not in page.content()  # an agency never sees the score sheet
-            shot(page, f"2-bid-{agent}")
+            shot(page, f"agencies-2-bid-{agent}")
 
         clock.advance(hours=2)  # the deadline passes: the bid form is gone
         late = login(browser, base, "agent1")
@@ -131,7 +112,7 @@ def test_a_tender_from_notice_to_award(tctx: AppContext, clock: FrozenClock, bro
         with e2.expect_navigation():
             e2.click(f"{f} button[type=submit]")
         assert "评分已保存" in e2.inner_text("#flash")
-        shot(e2, "3-scoring")
+        shot(e2, "agencies-3-scoring")
 
         # The buyer proposes the award from the ranked sheet; an evaluator sees no approve button.
         buyer.goto(tender_url)
@@ -147,14 +128,14 @@ def test_a_tender_from_notice_to_award(tctx: AppContext, clock: FrozenClock, bro
         approver.wait_for_selector("[data-testid=approved-by]")
         assert APPROVER in approver.inner_text("[data-testid=approved-by]")
         assert "已授标" in approver.inner_text("[data-testid=tender-state]")
-        shot(approver, "4-awarded")
+        shot(approver, "agencies-4-awarded")
 
         approver.goto(tender_url + "/report.html")
         report = approver.inner_text("[data-testid=tender-report]")
         assert "评分表" in report and "授标" in report and "配偶在该机构任职" in report
         REPORT_SHOT.parent.mkdir(parents=True, exist_ok=True)
         approver.screenshot(path=str(REPORT_SHOT), full_page=True)
-        shot(approver, "5-report")
+        shot(approver, "agencies-5-report")
 
     with tctx.db.transaction() as s:
         t = s.scalars(select(Tender)).one()

@@ -4,7 +4,6 @@ case worked from new to resolved in a real browser."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,7 +16,7 @@ from dunning.db.models import AuditEvent, Message
 from dunning.services.context import AppContext
 from dunning.services.identity.users import Role
 from dunning.services.verification.codes import stored_hash
-from tests.web.browser import CHROMIUM, CHROMIUM_ARGS, serve
+from tests.web.browser import CHROMIUM, serve
 from tests.web.conftest import Browser, login_as
 from tests.web.seed import AGENCY, OTHER_PHONE, PASSWORD, USERS, Seeded
 
@@ -127,26 +126,13 @@ def test_queue_scoping_bulk_assignment_and_the_api(app: FastAPI, web_ctx: AppCon
     assert cases(web_ctx, id=seeded.case_id)[0].agency == AGENCY
 
 
-@pytest.fixture
-def chromium() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip("needs Debian's chromium (scripts/setup-test-env.sh)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
 @pytest.mark.browser
 @pytest.mark.slow
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (scripts/setup-test-env.sh)")
 def test_an_operator_works_a_case_from_new_to_resolved_in_a_real_browser(
-        app: FastAPI, web_ctx: AppContext, seeded: Seeded, chromium: Any) -> None:
+        app: FastAPI, web_ctx: AppContext, seeded: Seeded, browser: Any) -> None:
     with serve(app) as base:
-        page = chromium.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN").new_page()
+        page = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN").new_page()
         page.set_default_timeout(30_000)
         page.goto(f"{base}/login")
         page.fill("input[name=username]", USERS[Role.OPERATOR])

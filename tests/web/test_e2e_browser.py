@@ -23,7 +23,7 @@ from dunning.services.context import AppContext, BusinessClock, build_context
 from dunning.services.identity.users import add_user
 from dunning.testing import generate_portfolio
 from tests.conftest import BUSINESS_NOON
-from tests.web.browser import CHROMIUM, SCREENSHOTS, chromium, serve
+from tests.web.browser import CHROMIUM, SCREENSHOTS, serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (scripts/setup-test-env.sh)")]
@@ -48,12 +48,6 @@ def e2e_ctx(tmp_path: Path) -> Iterator[AppContext]:
     add_user(ctx, "li.compliance", "compliance", password=PASSWORD, display_name="合规-李静")
     yield ctx
     ctx.db.dispose()
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    with chromium() as b:
-        yield b
 
 
 class Shots:

@@ -5,7 +5,6 @@ rendering its charts from the one file. Screenshots land in ``test-output/screen
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ from fastapi import FastAPI
 
 from dunning.services.context import AppContext
 from dunning.services.identity.users import Role
-from tests.web.browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, serve
+from tests.web.browser import CHROMIUM, login, serve, shot
 from tests.web.seed import PASSWORD, USERS, Seeded
 from tests.web.test_lists import add_messages
 
@@ -23,40 +22,15 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow,
 WAIT = 60_000  # ms
 
 
-@pytest.fixture
-def chromium() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
 def _login(browser: Any, base: str, role: Role) -> Any:
-    ctx = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN", accept_downloads=True)
-    page = ctx.new_page()
-    page.set_default_timeout(WAIT)
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", USERS[role])
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
-    return page
-
-
-def _shot(page: Any, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"lists-{name}.png"), full_page=True)
+    return login(browser, base, USERS[role], PASSWORD, timeout_ms=WAIT, viewport={"width": 1440, "height": 900},
+                 accept_downloads=True)
 
 
 def test_find_import_create_and_read_the_report_in_a_browser(app: FastAPI, web_ctx: AppContext, seeded: Seeded,
-                                                             chromium: Any, tmp_path: Path) -> None:
+                                                             browser: Any, tmp_path: Path) -> None:
     add_messages(web_ctx, seeded, 70, state="failed", segment="M2", loan_prefix="A")
     add_messages(web_ctx, seeded, 25, state="delivered", segment="M2", loan_prefix="B")
-    browser = chromium
     with serve(app) as base:
         page = _login(browser, base, Role.ADMIN)
 
@@ -68,7 +42,7 @@ def test_find_import_create_and_read_the_report_in_a_browser(app: FastAPI, web_c
         summary = page.locator("[data-testid=list-summary]")
         assert "共 70 条" in summary.inner_text() and "第 1 / 2 页" in summary.inner_text()
         assert page.locator("[data-testid=message-results] tbody tr").count() == 50
-        _shot(page, "messages-filtered")
+        shot(page, "lists-messages-filtered")
         page.click("[data-testid=page-2]")
         page.wait_for_url(re.compile(r".*page=2"))
         assert page.locator("[data-testid=message-results] tbody tr").count() == 20
@@ -89,7 +63,7 @@ def test_find_import_create_and_read_the_report_in_a_browser(app: FastAPI, web_c
         page.wait_for_url(re.compile(r".*classification=dispute"))
         rows = page.locator("[data-testid=reply-results] tbody tr")
         assert rows.count() == 1 and "争议" in rows.first.inner_text()
-        _shot(page, "replies")
+        shot(page, "lists-replies")
         rows.first.locator(f"a[href='/messages/{seeded.other_message_id}']").click()
         page.wait_for_url(f"{base}/messages/{seeded.other_message_id}")
 
@@ -104,7 +78,7 @@ def test_find_import_create_and_read_the_report_in_a_browser(app: FastAPI, web_c
         assert page.inner_text("[data-testid=accepted]") == "1"
         page.goto(f"{base}/imports?kind=payments")
         assert "共 1 条" in page.locator("[data-testid=list-summary]").inner_text()
-        _shot(page, "imports-payments")
+        shot(page, "lists-imports-payments")
 
         # A new template, created on the templates page, opens as a draft.
         page.goto(f"{base}/templates")
@@ -126,7 +100,7 @@ def test_find_import_create_and_read_the_report_in_a_browser(app: FastAPI, web_c
         report.set_default_timeout(WAIT)
         report.wait_for_selector(".plotly-graph-div .main-svg")
         assert "批次报告" in report.title()
-        _shot(report, "report")
+        shot(report, "lists-report")
         html = tmp_path / "report.html"
         html.write_text(report.content(), encoding="utf-8")
         offline = browser.new_page()  # the saved file alone, opened from disk, still draws its charts

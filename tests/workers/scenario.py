@@ -28,11 +28,11 @@ from dunning.config import ChannelSettings, Settings
 from dunning.db.models import AuditEvent, Campaign, Message
 from dunning.dispatch.ratelimit import max_in_any_window, sustained_rate
 from dunning.services.campaigns import lifecycle
-from dunning.services.campaigns.held import resolve
 from dunning.services.campaigns.rescue import RESCUED
 from dunning.services.campaigns.sending import enqueue_dispatch
 from dunning.services.context import AppContext, build_context
 from dunning.services.identity.users import Role, add_user
+from tests.dispatch.crash import resolve_held
 from tests.dispatch.factories import bulk_campaign
 from tests.peers.smpp_peer import SmppPeer
 
@@ -170,16 +170,9 @@ def run_workers_scenario(workdir: Path, peer: SmppPeer, *, database_url: str, br
         # The person on duty: each held message checked against the SMSC's log, then resolved and sent again.
         refs = Counter(e["ref"] for e in peer.entries() if e["status"] == 0 and e.get("part", 1) == 1)
         for cid in (a, b):
-            with ctx.db.transaction() as s:
-                held = s.execute(select(Message.id, Message.idempotency_key).where(
-                    Message.campaign_id == cid, Message.state == "held")).all()
-            report.held_after_kill += len(held)
-            as_sent = [int(i) for i, key in held if refs.get(str(key))]
-            requeue = [int(i) for i, key in held if not refs.get(str(key))]
-            if as_sent:
-                resolve(ctx, as_sent, resolution="as_sent", reason="SMSC 日志确认已接收", actor="li.compliance")
+            as_sent, requeue = resolve_held(ctx, cid, refs)
+            report.held_after_kill += len(as_sent) + len(requeue)
             if requeue:
-                resolve(ctx, requeue, resolution="requeue", reason="SMSC 日志无此短信", actor="li.compliance")
                 enqueue_dispatch(ctx, cid, requested_by="wang.ops")
             report.resolved_as_sent += len(as_sent)
             report.resolved_requeued += len(requeue)

@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, ClassVar
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from alibabacloud_dysmsapi20170525 import models as ali
 from alibabacloud_dysmsapi20170525.client import Client
@@ -35,24 +35,13 @@ from alibabacloud_tea_openapi import models as open_api
 from darabonba.runtime import RuntimeOptions
 from Tea.exceptions import TeaException, UnretryableException
 
-from dunning.channels.base import (
-    Capabilities,
-    ChannelEvent,
-    DeliveryReport,
-    DeliveryStatus,
-    InboundMessage,
-    OutboundMessage,
-    SubmitResult,
-    WebhookRequest,
-)
-from dunning.channels.registry import register
+from dunning.channels.base import ChannelEvent, DeliveryReport, InboundMessage, OutboundMessage, SubmitResult
 from dunning.channels.templated import (
-    TemplatedOptions,
+    TemplatedChannel,
     cn_time,
-    per_number_cap,
+    receipt_status,
     secret,
-    send_grouped,
-    token_matches,
+    text_options,
 )
 from dunning.config import ChannelSettings
 from dunning.errors import ChannelError, PermanentChannelError, RateLimitedError, TransientChannelError
@@ -72,21 +61,15 @@ def national(phone: str) -> str:
     return p.lstrip("+")
 
 
-@register("aliyun")
-class AliyunChannel:
-    kind: ClassVar[str] = "aliyun"
-    capabilities: ClassVar[Capabilities] = Capabilities(max_batch=1000, free_text=False, template_based=True)
+class AliyunChannel(TemplatedChannel, kind="aliyun"):
+    missing_template = ("阿里云只能发送已报备的模板短信：该消息缺少模板编码", "Aliyun needs a template code")
+    no_status_query = "Aliyun QuerySendDetails looks up by phone and BizId, not by client reference"
 
     def __init__(self, name: str, settings: ChannelSettings, **_io: object) -> None:
-        self.name = name
-        o = settings.options
-        self.endpoint = str(o.get("endpoint", "dysmsapi.aliyuncs.com"))
-        self.protocol = str(o.get("protocol", "https"))
-        self.region_id = str(o.get("region_id", "cn-hangzhou"))
-        self.timeout_ms = int(float(o.get("timeout", 10.0)) * 1000)
-        t = TemplatedOptions.from_settings(settings, max_per_call=100)
-        self.sign_name, self.per_call, self.concurrency = t.sign_name, t.per_call, t.concurrency
-        self.per_number_retry_after, self._webhook_token = t.per_number_retry_after, t.webhook_token
+        super().__init__(name, settings, max_per_call=100)
+        self.endpoint, self.protocol, self.region_id = text_options(
+            settings, endpoint="dysmsapi.aliyuncs.com", protocol="https", region_id="cn-hangzhou")
+        self.timeout_ms = int(self.timeout * 1000)
         self._key_id = secret(settings, "access_key_id", option=True)
         self._key_secret = secret(settings, "access_key_secret")
         self._client: Client | None = None
@@ -137,23 +120,15 @@ class AliyunChannel:
 
     def _per_number_error(self, code: str, message: str) -> ChannelError:
         if code in _PER_NUMBER_CAP:
-            return per_number_cap(f"该号码触发阿里云频次限制（{code}）：{message}",
-                                  f"per-number frequency cap ({code}): {message}", self.per_number_retry_after)
+            return self._per_number_cap(f"该号码触发阿里云频次限制（{code}）：{message}",
+                                        f"per-number frequency cap ({code}): {message}")
         return PermanentChannelError(f"阿里云拒绝该号码（{code}）：{message}", f"Aliyun rejected number ({code})",
                                      code=f"channel.aliyun.{code}")
 
     # ----------------------------------------------------------------- send
 
-    async def send_batch(self, messages: Sequence[OutboundMessage]) -> list[SubmitResult]:
-        if len(messages) > self.capabilities.max_batch:
-            raise ValueError(f"batch of {len(messages)} exceeds max_batch {self.capabilities.max_batch}")
-        await self.open()
-        return await send_grouped(
-            messages, key=lambda m: m.template_code, per_call=self.per_call, concurrency=self.concurrency,
-            send=lambda _code, chunk: self._send_chunk(chunk),
-            missing_template=lambda: PermanentChannelError(
-                "阿里云只能发送已报备的模板短信：该消息缺少模板编码", "Aliyun needs a template code",
-                code="channel.template_required"))
+    def _group_key(self, m: OutboundMessage) -> str | None:
+        return m.template_code
 
     async def _body(self, call: Callable[[Any, RuntimeOptions], Awaitable[Any]], request: Any) -> dict[str, Any]:
         """The response body of one API call. The SDK raises some per-number refusals: they read as the body
@@ -167,7 +142,7 @@ class AliyunChannel:
             raise self._call_error(exc) from exc
         return resp.body.to_map() if resp.body is not None else {}
 
-    async def _send_chunk(self, chunk: list[OutboundMessage]) -> list[SubmitResult]:
+    async def _send_group(self, _code: str, chunk: list[OutboundMessage]) -> list[SubmitResult]:
         if len(chunk) == 1:
             return [await self._send_one(chunk[0], raise_whole=True)]
         assert self._client is not None  # nosec B101  # narrows a type for mypy; the invariant holds by construction
@@ -215,35 +190,18 @@ class AliyunChannel:
 
     # ----------------------------------------------------------------- callbacks
 
-    async def poll_events(self) -> list[ChannelEvent]:
-        return []
-
-    def verify_webhook(self, request: WebhookRequest) -> bool:
-        return token_matches(request, self._webhook_token)
-
-    def parse_webhook(self, request: WebhookRequest) -> list[ChannelEvent]:
-        payload = json.loads(request.body)
-        items = payload if isinstance(payload, list) else [payload]
-        events: list[ChannelEvent] = []
-        for item in items:
-            raw = json.dumps(item, ensure_ascii=False)
-            if "biz_id" in item:  # SmsReport
-                success = item.get("success")
-                ok = success is True or str(success).lower() == "true"
-                err = str(item.get("err_code") or "")
-                status = DeliveryStatus.DELIVERED if ok else (
-                    DeliveryStatus.EXPIRED if "EXPIRED" in err.upper() else DeliveryStatus.FAILED)
-                events.append(DeliveryReport(
-                    provider_id=f"{item['biz_id']}:{item.get('phone_number', '')}", status=status,
-                    error_code=None if ok else err or None, done_at=cn_time(item.get("report_time")), raw=raw))
-            elif "content" in item:  # SmsUp
-                phone = str(item.get("phone_number", ""))
-                events.append(InboundMessage(
-                    phone=("+86" + phone) if len(phone) == 11 and phone.startswith("1") else phone,
-                    text=str(item.get("content", "")), received_at=cn_time(item.get("send_time")),
-                    provider_id=str(item["sequence_id"]) if item.get("sequence_id") is not None else None, raw=raw))
-        return events
-
-    async def query_status(self, idempotency_keys: Sequence[str]) -> dict[str, SubmitResult | None]:
-        raise NotImplementedError("Aliyun QuerySendDetails looks up by phone and BizId, not by client reference")
-
+    def _push_event(self, item: dict[str, Any], raw: str) -> ChannelEvent | None:
+        if "biz_id" in item:  # SmsReport
+            success = item.get("success")
+            ok = success is True or str(success).lower() == "true"
+            err = str(item.get("err_code") or "")
+            return DeliveryReport(
+                provider_id=f"{item['biz_id']}:{item.get('phone_number', '')}", status=receipt_status(ok, err),
+                error_code=None if ok else err or None, done_at=cn_time(item.get("report_time")), raw=raw)
+        if "content" in item:  # SmsUp
+            phone = str(item.get("phone_number", ""))
+            return InboundMessage(
+                phone=("+86" + phone) if len(phone) == 11 and phone.startswith("1") else phone,
+                text=str(item.get("content", "")), received_at=cn_time(item.get("send_time")),
+                provider_id=str(item["sequence_id"]) if item.get("sequence_id") is not None else None, raw=raw)
+        return None

@@ -39,13 +39,12 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 
 from dunning.channels.base import (
-    Capabilities,
     ChannelEvent,
     DeliveryReport,
     DeliveryStatus,
@@ -54,8 +53,8 @@ from dunning.channels.base import (
     SubmitResult,
     WebhookRequest,
 )
+from dunning.channels.common import ChannelBase
 from dunning.channels.dlr import receipt_fields, stat_status
-from dunning.channels.registry import register
 from dunning.config import ChannelSettings
 from dunning.domain.sms import ALPHABETS, fits
 from dunning.errors import (
@@ -87,10 +86,8 @@ def _unknown(detail: str) -> ChannelError:
     )
 
 
-@register("http")
-class HttpChannel:
-    kind: ClassVar[str] = "http"
-    capabilities: ClassVar[Capabilities] = Capabilities(max_batch=500)
+class HttpChannel(ChannelBase, kind="http", max_batch=500):
+    no_status_query = "the HTTP gateway forms offer no status query by client reference"
 
     def __init__(self, name: str, settings: ChannelSettings, *, transport: httpx.AsyncBaseTransport | None = None,
                  **_io: object) -> None:
@@ -171,11 +168,7 @@ class HttpChannel:
 
     # ----------------------------------------------------------------- send
 
-    async def send_batch(self, messages: Sequence[OutboundMessage]) -> list[SubmitResult]:
-        if len(messages) > self.capabilities.max_batch:
-            raise ValueError(f"batch of {len(messages)} exceeds max_batch {self.capabilities.max_batch}")
-        if not messages:
-            return []
+    async def _send(self, messages: Sequence[OutboundMessage]) -> list[SubmitResult]:
         await self.open()
         if self.format == "json":
             return await self._send_json(messages)
@@ -299,9 +292,6 @@ class HttpChannel:
 
     # ----------------------------------------------------------------- callbacks
 
-    async def poll_events(self) -> list[ChannelEvent]:
-        return []  # everything comes back through webhooks
-
     def verify_webhook(self, request: WebhookRequest) -> bool:
         if not self._webhook_secret:
             return False  # refuse to accept unauthenticated callbacks rather than trust anyone
@@ -378,9 +368,6 @@ class HttpChannel:
                                              received_at=_iso(e.get("received_at")),
                                              provider_id=str(e["id"]) if e.get("id") else None, raw=raw))
         return events
-
-    async def query_status(self, idempotency_keys: Sequence[str]) -> dict[str, SubmitResult | None]:
-        raise NotImplementedError("the HTTP gateway forms offer no status query by client reference")
 
 
 def _iso(value: object) -> datetime | None:

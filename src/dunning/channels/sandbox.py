@@ -18,20 +18,19 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import urlsplit
 
 from dunning.channels.base import (
-    Capabilities,
     ChannelEvent,
     DeliveryReport,
-    DeliveryStatus,
     InboundMessage,
     OutboundMessage,
     SubmitResult,
     WebhookRequest,
 )
-from dunning.channels.registry import register
+from dunning.channels.common import ChannelBase
+from dunning.channels.dlr import stat_status
 from dunning.config import ChannelSettings
 from dunning.errors import PermanentChannelError
 
@@ -73,10 +72,8 @@ class _Units:
         return int.from_bytes(h.digest(), "big") / 2**64
 
 
-@register("sandbox")
-class SandboxChannel:
-    kind: ClassVar[str] = "sandbox"
-    capabilities: ClassVar[Capabilities] = Capabilities(max_batch=1000)
+class SandboxChannel(ChannelBase, kind="sandbox", max_batch=1000):
+    no_status_query = "sandbox channel keeps no provider-side state across processes"
 
     def __init__(self, name: str, settings: ChannelSettings, **_io: object) -> None:
         self.name = name
@@ -107,9 +104,7 @@ class SandboxChannel:
     async def close(self) -> None:
         self._open = False
 
-    async def send_batch(self, messages: Sequence[OutboundMessage]) -> list[SubmitResult]:
-        if len(messages) > self.capabilities.max_batch:
-            raise ValueError(f"batch of {len(messages)} exceeds max_batch {self.capabilities.max_batch}")
+    async def _send(self, messages: Sequence[OutboundMessage]) -> list[SubmitResult]:
         if self.options.latency_ms:
             await asyncio.sleep(self.options.latency_ms / 1000.0)
         results: list[SubmitResult] = []
@@ -185,8 +180,6 @@ class SandboxChannel:
 
     def parse_webhook(self, request: WebhookRequest) -> list[ChannelEvent]:
         payload = json.loads(request.body)
-        statuses = {"DELIVRD": DeliveryStatus.DELIVERED, "UNDELIV": DeliveryStatus.FAILED,
-                    "EXPIRED": DeliveryStatus.EXPIRED}
         events: list[ChannelEvent] = []
         stamps: dict[str, datetime] = {}  # a batch's reports share one timestamp: parse it once
         shared_done = payload.get("done")
@@ -203,7 +196,7 @@ class SandboxChannel:
             events.append(
                 DeliveryReport(
                     provider_id=pid,
-                    status=statuses.get(str(stat), DeliveryStatus.UNKNOWN),
+                    status=stat_status(str(stat)),
                     error_code=str(err) if err else None,
                     done_at=stamps[done] if done else None,
                     raw=f"id:{pid} stat:{stat} err:{err} done:{done}",
@@ -220,6 +213,3 @@ class SandboxChannel:
                 )
             )
         return events
-
-    async def query_status(self, idempotency_keys: Sequence[str]) -> dict[str, SubmitResult | None]:
-        raise NotImplementedError("sandbox channel keeps no provider-side state across processes")

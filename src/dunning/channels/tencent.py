@@ -24,10 +24,8 @@ Contract (beyond :mod:`dunning.channels.base`):
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any
 
 from tencentcloud.common import credential
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
@@ -36,52 +34,33 @@ from tencentcloud.common.profile.http_profile import HttpProfile
 from tencentcloud.sms.v20210111 import models as tc
 from tencentcloud.sms.v20210111.sms_client import SmsClient
 
-from dunning.channels.base import (
-    Capabilities,
-    ChannelEvent,
-    DeliveryReport,
-    DeliveryStatus,
-    InboundMessage,
-    OutboundMessage,
-    SubmitResult,
-    WebhookRequest,
-)
-from dunning.channels.registry import register
+from dunning.channels.base import ChannelEvent, DeliveryReport, InboundMessage, OutboundMessage, SubmitResult
 from dunning.channels.templated import (
-    TemplatedOptions,
+    TemplatedChannel,
     cn_time,
-    per_number_cap,
+    receipt_status,
     secret,
-    send_grouped,
-    token_matches,
+    text_options,
 )
 from dunning.config import ChannelSettings
 from dunning.errors import ChannelError, PermanentChannelError, RateLimitedError, TransientChannelError
 
 
-@register("tencent")
-class TencentChannel:
-    kind: ClassVar[str] = "tencent"
-    capabilities: ClassVar[Capabilities] = Capabilities(max_batch=1000, free_text=False, template_based=True)
+class TencentChannel(TemplatedChannel, kind="tencent"):
+    missing_template = ("腾讯云只能发送已报备的模板短信：该消息缺少模板 ID", "Tencent needs a template id")
+    no_status_query = "Tencent SMS has no lookup by SessionContext"
 
     def __init__(self, name: str, settings: ChannelSettings, **_io: object) -> None:
-        self.name = name
-        o = settings.options
-        self.endpoint = str(o.get("endpoint", "sms.tencentcloudapi.com"))
-        self.scheme = str(o.get("scheme", "https"))
-        self.region = str(o.get("region", "ap-guangzhou"))
-        self.sdk_app_id = str(o.get("sdk_app_id", ""))
-        self.timeout = int(float(o.get("timeout", 10.0)))
-        t = TemplatedOptions.from_settings(settings, max_per_call=200)
-        self.sign_name, self.per_call, self.concurrency = t.sign_name, t.per_call, t.concurrency
-        self.per_number_retry_after, self._webhook_token = t.per_number_retry_after, t.webhook_token
+        super().__init__(name, settings, max_per_call=200)
+        self.endpoint, self.scheme, self.region, self.sdk_app_id = text_options(
+            settings, endpoint="sms.tencentcloudapi.com", scheme="https", region="ap-guangzhou", sdk_app_id="")
         self._secret_id = secret(settings, "secret_id", option=True)
         self._secret_key = secret(settings, "secret_key")
         self._client: SmsClient | None = None
 
     async def open(self) -> None:
         if self._client is None:
-            http = HttpProfile(endpoint=self.endpoint, reqTimeout=self.timeout, keepAlive=True)
+            http = HttpProfile(endpoint=self.endpoint, reqTimeout=int(self.timeout), keepAlive=True)
             http.scheme = self.scheme
             self._client = SmsClient(credential.Credential(self._secret_id, self._secret_key), self.region,
                                      ClientProfile(httpProfile=http))
@@ -115,23 +94,14 @@ class TencentChannel:
 
     def _number_error(self, code: str, msg: str) -> ChannelError:
         if code.startswith("LimitExceeded.PhoneNumber"):
-            return per_number_cap(f"该号码触发腾讯云频次限制（{code}）：{msg}", f"per-number cap ({code})",
-                                  self.per_number_retry_after)
+            return self._per_number_cap(f"该号码触发腾讯云频次限制（{code}）：{msg}", f"per-number cap ({code})")
         if code.startswith("InternalError"):
             return TransientChannelError(f"腾讯云服务异常（{code}）：{msg}", f"Tencent error ({code})")
         return PermanentChannelError(f"腾讯云拒绝该号码（{code}）：{msg}", f"Tencent rejected number ({code}): {msg}",
                                      code=f"channel.tencent.{code}")
 
-    async def send_batch(self, messages: Sequence[OutboundMessage]) -> list[SubmitResult]:
-        if len(messages) > self.capabilities.max_batch:
-            raise ValueError(f"batch of {len(messages)} exceeds max_batch {self.capabilities.max_batch}")
-        await self.open()
-        return await send_grouped(
-            messages, per_call=self.per_call, concurrency=self.concurrency, send=self._send_group,
-            key=lambda m: (str(m.template_code), tuple(str(v) for v in m.params.values()), m.signature or self.sign_name),
-            missing_template=lambda: PermanentChannelError(
-                "腾讯云只能发送已报备的模板短信：该消息缺少模板 ID", "Tencent needs a template id",
-                code="channel.template_required"))
+    def _group_key(self, m: OutboundMessage) -> tuple[str, tuple[str, ...], str]:
+        return str(m.template_code), tuple(str(v) for v in m.params.values()), m.signature or self.sign_name
 
     async def _send_group(self, key: tuple[str, tuple[str, ...], str], chunk: list[OutboundMessage]
                           ) -> list[SubmitResult]:
@@ -168,36 +138,19 @@ class TencentChannel:
                 out.append(SubmitResult(m.message_id, None, self._number_error(str(st.Code), str(st.Message))))
         return out
 
-    async def poll_events(self) -> list[ChannelEvent]:
-        return []
-
-    def verify_webhook(self, request: WebhookRequest) -> bool:
-        return token_matches(request, self._webhook_token)
-
-    def parse_webhook(self, request: WebhookRequest) -> list[ChannelEvent]:
-        payload = json.loads(request.body)
-        items = payload if isinstance(payload, list) else [payload]
-        events: list[ChannelEvent] = []
-        for item in items:
-            raw = json.dumps(item, ensure_ascii=False)
-            cc = str(item.get("nationcode", "86"))
-            phone = f"+{cc}{item.get('mobile', '')}"
-            if "sid" in item:  # status report
-                ok = str(item.get("report_status", "")).upper() == "SUCCESS"
-                err = str(item.get("errmsg") or "")
-                status = DeliveryStatus.DELIVERED if ok else (
-                    DeliveryStatus.EXPIRED if "EXPIRED" in err.upper() else DeliveryStatus.FAILED)
-                events.append(DeliveryReport(provider_id=str(item["sid"]), status=status,
-                                             error_code=None if ok else err or None,
-                                             done_at=cn_time(item.get("user_receive_time")), raw=raw))
-            elif "text" in item:  # reply
-                ts = item.get("time")
-                events.append(InboundMessage(
-                    phone=phone, text=str(item["text"]),
-                    received_at=datetime.fromtimestamp(int(ts), UTC) if isinstance(ts, int | str) and str(
-                        ts).isdigit() else None, provider_id=None, raw=raw))
-        return events
-
-    async def query_status(self, idempotency_keys: Sequence[str]) -> dict[str, SubmitResult | None]:
-        raise NotImplementedError("Tencent SMS has no lookup by SessionContext")
-
+    def _push_event(self, item: dict[str, Any], raw: str) -> ChannelEvent | None:
+        cc = str(item.get("nationcode", "86"))
+        phone = f"+{cc}{item.get('mobile', '')}"
+        if "sid" in item:  # status report
+            ok = str(item.get("report_status", "")).upper() == "SUCCESS"
+            err = str(item.get("errmsg") or "")
+            return DeliveryReport(provider_id=str(item["sid"]), status=receipt_status(ok, err),
+                                  error_code=None if ok else err or None,
+                                  done_at=cn_time(item.get("user_receive_time")), raw=raw)
+        if "text" in item:  # reply
+            ts = item.get("time")
+            return InboundMessage(
+                phone=phone, text=str(item["text"]),
+                received_at=datetime.fromtimestamp(int(ts), UTC) if isinstance(ts, int | str) and str(
+                    ts).isdigit() else None, provider_id=None, raw=raw)
+        return None

@@ -24,7 +24,7 @@ import asyncio
 import urllib.parse
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any
 
 import aiohttp
 from twilio.base.exceptions import TwilioRestException
@@ -34,7 +34,6 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from dunning.channels.base import (
-    Capabilities,
     ChannelEvent,
     DeliveryReport,
     DeliveryStatus,
@@ -43,7 +42,7 @@ from dunning.channels.base import (
     SubmitResult,
     WebhookRequest,
 )
-from dunning.channels.registry import register
+from dunning.channels.common import ChannelBase
 from dunning.config import ChannelSettings
 from dunning.errors import ChannelError, PermanentChannelError, RateLimitedError, TransientChannelError
 
@@ -69,10 +68,8 @@ class _RebasedHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
         return await super().request(method, url, *args, **kwargs)
 
 
-@register("twilio")
-class TwilioChannel:
-    kind: ClassVar[str] = "twilio"
-    capabilities: ClassVar[Capabilities] = Capabilities(max_batch=500)
+class TwilioChannel(ChannelBase, kind="twilio", max_batch=500):
+    no_status_query = "Twilio cannot look messages up by client reference"
 
     def __init__(self, name: str, settings: ChannelSettings, **_io: object) -> None:
         self.name = name
@@ -129,11 +126,7 @@ class TwilioChannel:
         sep = "&" if "?" in self.status_callback else "?"
         return f"{self.status_callback}{sep}{urllib.parse.urlencode({'ref': key})}"
 
-    async def send_batch(self, messages: Sequence[OutboundMessage]) -> list[SubmitResult]:
-        if len(messages) > self.capabilities.max_batch:
-            raise ValueError(f"batch of {len(messages)} exceeds max_batch {self.capabilities.max_batch}")
-        if not messages:
-            return []
+    async def _send(self, messages: Sequence[OutboundMessage]) -> list[SubmitResult]:
         await self.open()
         sem = asyncio.Semaphore(self.concurrency)
 
@@ -178,9 +171,6 @@ class TwilioChannel:
             segments = 1
         return SubmitResult(m.message_id, sid, None, (sid,) * segments)
 
-    async def poll_events(self) -> list[ChannelEvent]:
-        return []
-
     @staticmethod
     def _params(request: WebhookRequest) -> dict[str, str]:
         if request.method.upper() == "POST":
@@ -205,6 +195,3 @@ class TwilioChannel:
             return [InboundMessage(phone=p.get("From", ""), text=p["Body"], received_at=datetime.now(UTC),
                                    provider_id=sid or None, raw=raw)]
         return []
-
-    async def query_status(self, idempotency_keys: Sequence[str]) -> dict[str, SubmitResult | None]:
-        raise NotImplementedError("Twilio cannot look messages up by client reference")

@@ -18,22 +18,14 @@ from collections.abc import Mapping
 import polars as pl
 
 from dunning.compliance import placeholders
-from dunning.compliance.findings import BLOCK, SEVERITIES, WARN, Finding
+from dunning.compliance.findings import BLOCK, SEVERITIES, WARN, Finding, rules_of
 from dunning.compliance.policy import Policy, load_policy
 from dunning.compliance.rules import FAMILIES
 from dunning.compliance.rules import RULES as MESSAGE_RULES
 
 FINDINGS_SCHEMA = {"row": pl.UInt32, "rule": pl.Utf8, "severity": pl.Utf8, "start": pl.Int64, "end": pl.Int64,
                    "message_zh": pl.Utf8, "message_en": pl.Utf8}
-TEMPLATE_RULES: dict[str, tuple[str, str, str]] = {
-    "template.invalid": (BLOCK, "模板无法编译（变量未声明、类型未知等）", "template cannot be compiled"),
-    "template.binding": (BLOCK, "变量没有对应的数据字段（可检查，不能保存使用）",
-                         "a variable that is no data field (lintable, not savable for use)"),
-    "template.adjacent_variables": (BLOCK, "两个变量紧挨着", "two variables side by side"),
-    "template.all_variables": (BLOCK, "模板几乎全是变量", "template is (almost) all variables"),
-    "template.too_many_variables": (BLOCK, "变量过多", "too many variables"),
-    "template.visit_notice_detail": (BLOCK, "外访通知含欠款信息变量", "a visit notice with a debt variable"),
-}
+TEMPLATE_RULES = rules_of("template")
 RULES: dict[str, tuple[str, str, str]] = {**MESSAGE_RULES, **TEMPLATE_RULES}
 
 __all__ = ["BLOCK", "FINDINGS_SCHEMA", "RULES", "SEVERITIES", "VISIT_NOTICE_TEMPLATE", "VISIT_NOTICE_WORDS", "WARN",

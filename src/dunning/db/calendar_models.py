@@ -5,18 +5,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Integer, String, Text
+from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from dunning.db.models import Base
-from dunning.db.types import UtcDateTime
+from dunning.db.models import Base, LongText, Str64
 
 
 class CalendarYear(Base):
     __tablename__ = "calendar_years"
-    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    content: Mapped[str] = mapped_column(Text)  # the canonical calendar file text (strategy.holidays)
-    sha256: Mapped[str] = mapped_column(String(64))
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    content: Mapped[LongText]  # the canonical calendar file text (strategy.holidays)
+    sha256: Mapped[Str64]
     source_name: Mapped[str] = mapped_column(String(255))
-    imported_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    imported_by: Mapped[str] = mapped_column(String(64))
+    imported_at: Mapped[datetime]
+    imported_by: Mapped[Str64]

@@ -6,13 +6,11 @@ Portable SQL only: nothing here assumes SQLite. Money is integer fen; times are 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
-    Boolean,
-    Date,
     Float,
     ForeignKey,
     Index,
@@ -40,153 +38,167 @@ NAMING = {
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
+# Strings by their longest length: ``Mapped[Str64]`` is a ``String(64)`` column (``Mapped[Str64 | None]`` nullable).
+Str16 = Annotated[str, 16]
+Str20 = Annotated[str, 20]
+Str32 = Annotated[str, 32]
+Str64 = Annotated[str, 64]
+Str128 = Annotated[str, 128]
+LongText = Annotated[str, "text"]  # a ``Text`` column: no length limit
+
+
 class Base(DeclarativeBase):
+    """Column types follow the annotation: ``Mapped[datetime]`` is :class:`UtcDateTime`, ``Mapped[StrN]`` is
+    ``String(N)``, ``Mapped[LongText]`` is ``Text``, ``float`` is ``Float``, JSON for ``list[Any]`` and
+    ``dict[str, Any]``; ``int``, ``bool`` and ``date`` take SQLAlchemy's defaults (Integer, Boolean, Date). A
+    ``| None`` annotation makes the column nullable."""
+
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, datetime: UtcDateTime(), float: Float(),
+                           Str16: String(16), Str20: String(20), Str32: String(32), Str64: String(64),
+                           Str128: String(128), LongText: Text()}
 
 
-class User(Base):
+class Row(Base):
+    """A table whose rows are numbered by ``id``, a big-integer primary key (an integer one on SQLite)."""
+
+    __abstract__ = True
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, sort_order=-1)  # first, as the tables were created
+
+
+class User(Row):
     __tablename__ = "users"
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    username: Mapped[str] = mapped_column(String(64), unique=True)
-    display_name: Mapped[str] = mapped_column(String(128), default="")
-    role: Mapped[str] = mapped_column(String(32))
-    password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
-    agency: Mapped[str | None] = mapped_column(String(128), nullable=True)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    username: Mapped[Str64] = mapped_column(unique=True)
+    display_name: Mapped[Str128] = mapped_column(default="")
+    role: Mapped[Str32]
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    agency: Mapped[Str128 | None]
+    active: Mapped[bool] = mapped_column(default=True)
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
 
 
-class ApiToken(Base):
+class ApiToken(Row):
     __tablename__ = "api_tokens"
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    token_hash: Mapped[str] = mapped_column(String(128), unique=True)
-    label: Mapped[str] = mapped_column(String(128), default="")
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    token_hash: Mapped[Str128] = mapped_column(unique=True)
+    label: Mapped[Str128] = mapped_column(default="")
+    created_at: Mapped[datetime]
+    revoked: Mapped[bool] = mapped_column(default=False)
 
 
-class Import(Base):
+class Import(Row):
     __tablename__ = "imports"
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16), default="portfolio")  # portfolio | payments
-    as_of: Mapped[date] = mapped_column(Date)
-    files: Mapped[list[Any]] = mapped_column(JSON)
-    rows: Mapped[int] = mapped_column(Integer)
-    accepted: Mapped[int] = mapped_column(Integer)
-    rejected: Mapped[int] = mapped_column(Integer)
-    reasons: Mapped[dict[str, Any]] = mapped_column(JSON)
-    reject_report: Mapped[str | None] = mapped_column(String(1024), nullable=True)
-    content_sha: Mapped[str] = mapped_column(String(64), index=True)
-    created_by: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    kind: Mapped[Str16] = mapped_column(default="portfolio")  # portfolio | payments
+    as_of: Mapped[date]
+    files: Mapped[list[Any]]
+    rows: Mapped[int]
+    accepted: Mapped[int]
+    rejected: Mapped[int]
+    reasons: Mapped[dict[str, Any]]
+    reject_report: Mapped[str | None] = mapped_column(String(1024))
+    content_sha: Mapped[Str64] = mapped_column(index=True)
+    created_by: Mapped[Str64]
+    created_at: Mapped[datetime]
 
 
-class Account(Base):
+class Account(Row):
     __tablename__ = "accounts"
     # (import_id, loan_id) is also the index for a snapshot's accounts. No phone index: contact history and
     # searches read ``messages``; each extra index costs seconds on a million-row import (docs/adr/0002).
     __table_args__ = (UniqueConstraint("import_id", "loan_id"),)
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     import_id: Mapped[int] = mapped_column(ForeignKey("imports.id"))
-    loan_id: Mapped[str] = mapped_column(String(64))
-    name: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    phone: Mapped[str] = mapped_column(String(20))
+    loan_id: Mapped[Str64]
+    name: Mapped[Str64 | None]
+    phone: Mapped[Str20]
     amount_due_fen: Mapped[int] = mapped_column(BigInteger)
-    due_date: Mapped[date] = mapped_column(Date)
-    penalty_rate: Mapped[float | None] = mapped_column(Float, nullable=True)
-    overdue_count: Mapped[int] = mapped_column(Integer, default=0)
-    product: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    payday: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
-    region: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    dpd: Mapped[int] = mapped_column(Integer)
+    due_date: Mapped[date]
+    penalty_rate: Mapped[float | None]
+    overdue_count: Mapped[int] = mapped_column(default=0)
+    product: Mapped[Str64 | None]
+    payday: Mapped[int | None] = mapped_column(SmallInteger)
+    region: Mapped[Str64 | None]
+    dpd: Mapped[int]
     bucket: Mapped[str] = mapped_column(String(8))
-    agency: Mapped[str | None] = mapped_column(String(128), nullable=True)
-    address: Mapped[str | None] = mapped_column(Text, nullable=True)
-    lat: Mapped[float | None] = mapped_column(Float, nullable=True)
-    lon: Mapped[float | None] = mapped_column(Float, nullable=True)
+    agency: Mapped[Str128 | None]
+    address: Mapped[LongText | None]
+    lat: Mapped[float | None]
+    lon: Mapped[float | None]
     source_file: Mapped[str] = mapped_column(String(512))
     source_row: Mapped[int] = mapped_column(BigInteger)
 
 
-class RejectRow(Base):
+class RejectRow(Row):
     __tablename__ = "reject_rows"
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     import_id: Mapped[int] = mapped_column(ForeignKey("imports.id"), index=True)
     source_file: Mapped[str] = mapped_column(String(512))
     source_row: Mapped[int] = mapped_column(BigInteger)
-    reason: Mapped[str] = mapped_column(String(32))
-    message_zh: Mapped[str] = mapped_column(Text)
-    raw: Mapped[str] = mapped_column(Text)
+    reason: Mapped[Str32]
+    message_zh: Mapped[LongText]
+    raw: Mapped[LongText]
 
 
-class TemplateRecord(Base):
+class TemplateRecord(Row):
     __tablename__ = "templates"
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    code: Mapped[str] = mapped_column(String(64), unique=True)
-    name: Mapped[str] = mapped_column(String(128), default="")
-    tone: Mapped[str] = mapped_column(String(16))
-    stage: Mapped[str] = mapped_column(String(32), default="")
+    code: Mapped[Str64] = mapped_column(unique=True)
+    name: Mapped[Str128] = mapped_column(default="")
+    tone: Mapped[Str16]
+    stage: Mapped[Str32] = mapped_column(default="")
     profile: Mapped[str] = mapped_column(String(8), default="CN")
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime]
 
 
-class TemplateVersion(Base):
+class TemplateVersion(Row):
     __tablename__ = "template_versions"
     __table_args__ = (UniqueConstraint("template_id", "version"),)
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     template_id: Mapped[int] = mapped_column(ForeignKey("templates.id"), index=True)
-    version: Mapped[int] = mapped_column(Integer)
-    text: Mapped[str] = mapped_column(Text)
-    variables: Mapped[dict[str, Any]] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16))
-    author: Mapped[str] = mapped_column(String(64))
-    reviewer: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    approved_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
-    channel_codes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    findings: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    version: Mapped[int]
+    text: Mapped[LongText]
+    variables: Mapped[dict[str, Any]]
+    status: Mapped[Str16]
+    author: Mapped[Str64]
+    reviewer: Mapped[Str64 | None]
+    approved_at: Mapped[datetime | None]
+    channel_codes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    findings: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime]
 
 
-class Strategy(Base):
+class Strategy(Row):
     __tablename__ = "strategies"
     __table_args__ = (UniqueConstraint("name", "version"),)
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    name: Mapped[str] = mapped_column(String(128))
-    version: Mapped[int] = mapped_column(Integer)
-    body: Mapped[str] = mapped_column(Text)  # the YAML as given
-    sha: Mapped[str] = mapped_column(String(64))
-    created_by: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    name: Mapped[Str128]
+    version: Mapped[int]
+    body: Mapped[LongText]  # the YAML as given
+    sha: Mapped[Str64]
+    created_by: Mapped[Str64]
+    created_at: Mapped[datetime]
 
 
-class Campaign(Base):
+class Campaign(Row):
     __tablename__ = "campaigns"
     __table_args__ = (UniqueConstraint("strategy_id", "as_of", "import_id", "batch"),)
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(256))
     # "" for the day's campaign of a strategy; another value names one more campaign of the same strategy, day
     # and import (a visit notice: ``visits:<ids>``), so planning the same batch again still finds it
-    batch: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    batch: Mapped[Str64] = mapped_column(default="", server_default="")
     strategy_id: Mapped[int] = mapped_column(ForeignKey("strategies.id"))
     import_id: Mapped[int] = mapped_column(ForeignKey("imports.id"))
-    as_of: Mapped[date] = mapped_column(Date)
+    as_of: Mapped[date]
     state: Mapped[str] = mapped_column(String(24), index=True)
     seed: Mapped[int] = mapped_column(BigInteger, default=0)
-    channel: Mapped[str] = mapped_column(String(64))
-    pause_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created_by: Mapped[str] = mapped_column(String(64))
-    pilot_approved_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    pilot_summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    plan_summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    channel: Mapped[Str64]
+    pause_reason: Mapped[LongText | None]
+    created_by: Mapped[Str64]
+    pilot_approved_by: Mapped[Str64 | None]
+    pilot_summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    plan_summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
 
-class Message(Base):
+class Message(Row):
     """One SMS to one phone for one account. ``idempotency_key`` makes "at most once" a unique key."""
 
     __tablename__ = "messages"
@@ -196,133 +208,125 @@ class Message(Base):
         Index("ix_messages_loan", "loan_id"),
         Index("ix_messages_submitting_at", "submitting_at"),  # planning counts each phone's recent contacts
     )
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
-    loan_id: Mapped[str] = mapped_column(String(64))
-    phone: Mapped[str] = mapped_column(String(20))
-    segment: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    step: Mapped[str] = mapped_column(String(32))
-    variant: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    template_version_id: Mapped[int | None] = mapped_column(ForeignKey("template_versions.id"), nullable=True)
-    text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    loan_id: Mapped[Str64]
+    phone: Mapped[Str20]
+    segment: Mapped[Str64 | None]
+    step: Mapped[Str32]
+    variant: Mapped[Str32 | None]
+    template_version_id: Mapped[int | None] = mapped_column(ForeignKey("template_versions.id"))
+    text: Mapped[LongText | None]
     # The template's variable values as rendered into ``text`` (JSON object, name → string, in the order the
     # variables first appear in the template): what template-based providers (Aliyun, Tencent) are sent.
-    params: Mapped[str | None] = mapped_column(Text, nullable=True)
+    params: Mapped[LongText | None]
     parts: Mapped[int] = mapped_column(SmallInteger, default=1)
-    state: Mapped[str] = mapped_column(String(16))
-    reason: Mapped[str | None] = mapped_column(String(32), nullable=True)  # suppression / failure reason code
-    detail: Mapped[str | None] = mapped_column(Text, nullable=True)
-    is_pilot: Mapped[bool] = mapped_column(Boolean, default=False)
-    scheduled_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    state: Mapped[Str16]
+    reason: Mapped[Str32 | None]  # suppression / failure reason code
+    detail: Mapped[LongText | None]
+    is_pilot: Mapped[bool] = mapped_column(default=False)
+    scheduled_at: Mapped[datetime | None]
     # The recipient's send window on the planning day (UTC): not before ``send_after``, never at or after
     # ``send_before``; ``scheduled_at`` lies between them.
-    send_after: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
-    send_before: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    send_after: Mapped[datetime | None]
+    send_before: Mapped[datetime | None]
     # A sample to an internal test number (pilot only; synthetic data; excluded from outcome statistics).
-    is_test: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sql_false())
+    is_test: Mapped[bool] = mapped_column(default=False, server_default=sql_false())
     idempotency_key: Mapped[str] = mapped_column(String(160), unique=True)
-    channel: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    provider_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    channel: Mapped[Str64 | None]
+    provider_id: Mapped[Str128 | None]
     attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
-    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
-    verify_code_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
-    submitting_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
-    submitted_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
-    final_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    next_attempt_at: Mapped[datetime | None]
+    verify_code_hash: Mapped[Str64 | None] = mapped_column(index=True)
+    submitting_at: Mapped[datetime | None]
+    submitted_at: Mapped[datetime | None]
+    final_at: Mapped[datetime | None]
 
 
-class MessagePart(Base):
+class MessagePart(Row):
     """Provider ids of every part of a (possibly concatenated) message, with each part's DLR state."""
 
     __tablename__ = "message_parts"
     __table_args__ = (UniqueConstraint("channel", "provider_id"),)
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
-    channel: Mapped[str] = mapped_column(String(64))
-    provider_id: Mapped[str] = mapped_column(String(128))
+    channel: Mapped[Str64]
+    provider_id: Mapped[Str128]
     part_no: Mapped[int] = mapped_column(SmallInteger, default=1)
-    status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    status: Mapped[Str16 | None]
 
 
-class DeliveryReportRow(Base):
+class DeliveryReportRow(Row):
     """Every DLR as received, matched or not (reports for unknown ids are kept, never dropped)."""
 
     __tablename__ = "delivery_reports"
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    channel: Mapped[str] = mapped_column(String(64))
-    provider_id: Mapped[str] = mapped_column(String(128))
-    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), nullable=True, index=True)
-    status: Mapped[str] = mapped_column(String(16))
-    error_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    done_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
-    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    raw: Mapped[str] = mapped_column(Text, default="")
+    channel: Mapped[Str64]
+    provider_id: Mapped[Str128]
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), index=True)
+    status: Mapped[Str16]
+    error_code: Mapped[Str32 | None]
+    done_at: Mapped[datetime | None]
+    received_at: Mapped[datetime]
+    raw: Mapped[LongText] = mapped_column(default="")
 
 
-class Reply(Base):
+class Reply(Row):
     __tablename__ = "replies"
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    channel: Mapped[str] = mapped_column(String(64))
-    phone: Mapped[str] = mapped_column(String(20), index=True)
-    text: Mapped[str] = mapped_column(Text)
-    classification: Mapped[str] = mapped_column(String(16))  # opt_out | dispute | promise | other
-    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), nullable=True)
-    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    channel: Mapped[Str64]
+    phone: Mapped[Str20] = mapped_column(index=True)
+    text: Mapped[LongText]
+    classification: Mapped[Str16]  # opt_out | dispute | promise | other
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    received_at: Mapped[datetime]
 
 
-class PhoneFlag(Base):
+class PhoneFlag(Row):
     """A standing reason not to message a phone: opted_out, dispute, do_not_contact."""
 
     __tablename__ = "phone_flags"
     __table_args__ = (UniqueConstraint("phone", "kind"),)
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    phone: Mapped[str] = mapped_column(String(20))
-    kind: Mapped[str] = mapped_column(String(16))
-    detail: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    cleared_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    phone: Mapped[Str20]
+    kind: Mapped[Str16]
+    detail: Mapped[LongText] = mapped_column(default="")
+    created_at: Mapped[datetime]
+    cleared_at: Mapped[datetime | None]
 
 
-class Payment(Base):
+class Payment(Row):
     __tablename__ = "payments"
     __table_args__ = (UniqueConstraint("loan_id", "paid_at", "amount_fen"),)
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id"), nullable=True)
-    loan_id: Mapped[str] = mapped_column(String(64), index=True)
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id"))
+    loan_id: Mapped[Str64] = mapped_column(index=True)
     amount_fen: Mapped[int] = mapped_column(BigInteger)
-    paid_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    paid_at: Mapped[datetime]
 
 
-class AuditEvent(Base):
+class AuditEvent(Row):
     __tablename__ = "audit_events"
     __table_args__ = (Index("ix_audit_entity", "entity", "entity_id"),)
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
-    actor: Mapped[str] = mapped_column(String(64))
-    action: Mapped[str] = mapped_column(String(64))
-    entity: Mapped[str] = mapped_column(String(32))
-    entity_id: Mapped[str] = mapped_column(String(64))
-    before: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    after: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[Str64]
+    action: Mapped[Str64]
+    entity: Mapped[Str32]
+    entity_id: Mapped[Str64]
+    before: Mapped[dict[str, Any] | None]
+    after: Mapped[dict[str, Any] | None]
     # How the action came: cli | web | api | worker; for the CLI, the OS user and host that ran it.
     via: Mapped[str] = mapped_column(String(8), default="worker", server_default="worker")
-    os_user: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    host: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    os_user: Mapped[Str64 | None]
+    host: Mapped[Str128 | None]
 
 
-class VerificationAttempt(Base):
+class VerificationAttempt(Row):
     """Every verification attempt (phone masked; a keyed hash lets rate limits count per phone)."""
 
     __tablename__ = "verification_attempts"
     __table_args__ = (Index("ix_verif_ip_at", "ip", "at"), Index("ix_verif_phone_at", "phone_hash", "at"))
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    at: Mapped[datetime] = mapped_column(UtcDateTime())
-    ip: Mapped[str] = mapped_column(String(64))
-    phone_hash: Mapped[str] = mapped_column(String(64))
-    phone_masked: Mapped[str] = mapped_column(String(20))
-    outcome: Mapped[str] = mapped_column(String(16))  # genuine | not_found | expired | rate_limited | invalid
-    channel: Mapped[str] = mapped_column(String(16), default="public")  # public | hotline
+    at: Mapped[datetime]
+    ip: Mapped[Str64]
+    phone_hash: Mapped[Str64]
+    phone_masked: Mapped[Str20]
+    outcome: Mapped[Str16]  # genuine | not_found | expired | rate_limited | invalid
+    channel: Mapped[Str16] = mapped_column(default="public")  # public | hotline
 
 
 # Capabilities keep their tables in modules of their own; importing them here keeps the metadata complete for

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index
 from sqlalchemy.orm import Mapped, mapped_column
 
-from dunning.db.models import Base, BigId
-from dunning.db.types import UtcDateTime
+from dunning.db.models import Base, BigId, Row, Str16, Str64
 
 
 class WebhookSeen(Base):
@@ -17,28 +16,27 @@ class WebhookSeen(Base):
     replay window are pruned: older requests are refused by their timestamp anyway."""
 
     __tablename__ = "webhook_seen"
-    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
-    channel: Mapped[str] = mapped_column(String(64))
-    seen_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    digest: Mapped[Str64] = mapped_column(primary_key=True)
+    channel: Mapped[Str64]
+    seen_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class CliIdentity(Base):
     """An OS account allowed to act on the CLI as one app user, set by an administrator."""
 
     __tablename__ = "cli_identities"
-    os_user: Mapped[str] = mapped_column(String(64), primary_key=True)
+    os_user: Mapped[Str64] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id"))
-    created_by: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    created_by: Mapped[Str64]
+    created_at: Mapped[datetime]
 
 
-class StaffLookup(Base):
+class StaffLookup(Row):
     """One staff lookup of a sensitive answer (the hotline check), counted per user and per address."""
 
     __tablename__ = "staff_lookups"
     __table_args__ = (Index("ix_staff_lookups_user_at", "username", "at"), Index("ix_staff_lookups_ip_at", "ip", "at"))
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    at: Mapped[datetime] = mapped_column(UtcDateTime())
-    username: Mapped[str] = mapped_column(String(64))
-    ip: Mapped[str] = mapped_column(String(64))
-    kind: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime]
+    username: Mapped[Str64]
+    ip: Mapped[Str64]
+    kind: Mapped[Str16]

@@ -91,6 +91,12 @@ FINAL_MESSAGE_STATES = frozenset(
 )
 
 
+MESSAGE_STATE_ZH: dict[str, str] = {
+    "planned": "待发送", "suppressed": "已抑制", "queued": "排队中", "submitting": "提交中", "submitted": "已提交",
+    "delivered": "已送达", "failed": "失败", "expired": "过期", "held": "待人工核查",
+}
+
+
 def message_can(src: MessageState, dst: MessageState) -> bool:
     return dst in MESSAGE_TRANSITIONS[src]
 
@@ -157,6 +163,8 @@ class TemplateStatus(StrEnum):
     APPROVED = "approved"
     RETIRED = "retired"
 
+
+TEMPLATE_STATUS_ZH: dict[str, str] = {"draft": "草稿", "in_review": "审核中", "approved": "已批准", "retired": "已停用"}
 
 TEMPLATE_TRANSITIONS: dict[TemplateStatus, frozenset[TemplateStatus]] = {
     TemplateStatus.DRAFT: frozenset({TemplateStatus.IN_REVIEW, TemplateStatus.RETIRED}),

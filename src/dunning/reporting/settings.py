@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from statistics import NormalDist
 
+from dunning.domain.states import ATTEMPTED_STATES
+
 
 @dataclass(frozen=True)
 class OutcomeSettings:
@@ -45,4 +47,4 @@ HOLDOUT = "holdout"
 # Assignment to a variant or to the hold-out is random within a stratum.
 STRATUM = ("segment", "step")
 # Message states that left us (a queued message that expired at the end of the send window never did).
-ATTEMPTED = ("submitting", "submitted", "delivered", "failed", "held")
+ATTEMPTED = ATTEMPTED_STATES

@@ -43,9 +43,7 @@ def missing_year_message(year: int) -> tuple[str, str]:
             f"(holidays: skip/defer) cannot plan, holidays: send is unaffected")
 
 
-class MissingYearError(ConfigError):
-    code = "config.holiday_calendar"
-
+class MissingYearError(ConfigError, code="config.holiday_calendar"):
     def __init__(self, year: int) -> None:
         super().__init__(*missing_year_message(year))
         self.year = year

@@ -41,8 +41,7 @@ _ALIASES: dict[str, str] = {
 HEADER = "kind,name,first,last"
 
 
-class CalendarFileError(InputError):
-    code = "calendar.invalid_file"
+class CalendarFileError(InputError, code="calendar.invalid_file"): ...
 
 
 @dataclass(frozen=True, slots=True)

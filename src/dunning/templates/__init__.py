@@ -69,10 +69,8 @@ STAGES = ("pre_due_3", "pre_due_1", "due_today", "first_overdue", "M1", "M2", "M
 URLISH = r"(?i)https?://|www\.|\.(?:com|cn|net|cc|top|xyz|io|me)\b"
 
 
-class TemplateError(InputError):
+class TemplateError(InputError, code="template.invalid"):
     """A template that cannot be compiled: unknown type, undeclared or unused variable, wrong type for a name."""
-
-    code = "template.invalid"
 
 
 @dataclass(frozen=True)

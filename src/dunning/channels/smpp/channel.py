@@ -10,11 +10,10 @@ import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
 from zoneinfo import ZoneInfo
 
-from dunning.channels.base import Capabilities, ChannelEvent, OutboundMessage, SubmitResult, WebhookRequest
-from dunning.channels.registry import register
+from dunning.channels.base import ChannelEvent, OutboundMessage, SubmitResult, WebhookRequest
+from dunning.channels.common import ChannelBase
 from dunning.channels.smpp import codec as P
 from dunning.channels.smpp.receipts import Inbox
 from dunning.channels.smpp.session import Link, Session, SmppOptions, status_name
@@ -46,10 +45,7 @@ class _Part:
 
 
 
-@register("smpp")
-class SmppChannel:
-    kind: ClassVar[str] = "smpp"
-    capabilities: ClassVar[Capabilities] = Capabilities(max_batch=1000, status_query=True)
+class SmppChannel(ChannelBase, kind="smpp", max_batch=1000, status_query=True):
 
     def __init__(self, name: str, settings: ChannelSettings, *, address: tuple[str, int] | None = None,
                  **_io: object) -> None:
@@ -98,11 +94,7 @@ class SmppChannel:
 
     # ----------------------------------------------------------------- submit
 
-    async def send_batch(self, messages: Sequence[OutboundMessage]) -> list[SubmitResult]:
-        if len(messages) > self.capabilities.max_batch:
-            raise ValueError(f"batch of {len(messages)} exceeds max_batch {self.capabilities.max_batch}")
-        if not messages:
-            return []
+    async def _send(self, messages: Sequence[OutboundMessage]) -> list[SubmitResult]:
         await self._session.bound()
         batch = _Batch()
         plans = [self._plan(m) for m in messages]

@@ -1,6 +1,7 @@
 """One module per rule family. Each exposes:
 
-* ``RULES`` — ``{rule_id: (severity, description_zh, description_en)}``;
+* ``NAME`` and ``RULES`` — ``{rule_id: (severity, description_zh, description_en)}``, the family's part of the
+  catalogue ``data/policy/rules.yaml``;
 * ``check(text, policy, penalty) -> list[Finding]`` — the exact findings on one full text (spans in characters);
 * ``trips(policy) -> pl.Expr`` — over the columns ``text`` and ``_penalty``, true for every message on which
   ``check`` could find something (a screen: messages it clears are never looked at one by one);

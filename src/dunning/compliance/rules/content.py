@@ -12,22 +12,12 @@ from functools import lru_cache
 
 import polars as pl
 
-from dunning.compliance.findings import BLOCK, WARN, Finding
+from dunning.compliance.findings import BLOCK, WARN, Finding, rules_of
 from dunning.compliance.policy import Policy
 from dunning.compliance.rules._common import alternation, find_words, negated, words_pattern
 
 NAME = "content"
-RULES = {
-    "content.link": (BLOCK, "含链接（或未登记的域名）", "link (or a domain not registered)"),
-    "content.mobile_number": (BLOCK, "含手机号码", "mobile number"),
-    "content.unlisted_number": (BLOCK, "含非官方客服号码", "a service number not on the hotline whitelist"),
-    "content.secret_request": (BLOCK, "索要验证码、密码、证件号或卡号", "asks for a code, password, ID or card number"),
-    "content.personal_account": (BLOCK, "要求向个人账户转账", "asks for a transfer to a personal account"),
-    "content.qr_code": (BLOCK, "含扫码/二维码", "QR code or scan instruction"),
-    "content.im_contact": (BLOCK, "含微信/QQ 等私人联系方式", "chat-app contact"),
-    "content.brackets": (BLOCK, "正文含【】", "brackets 【】 outside the signature"),
-    "content.symbol": (WARN, "含短信平台不支持的符号", "symbol SMS platforms reject"),
-}
+RULES = rules_of(NAME)
 TLDS = "com|cn|net|org|cc|top|xyz|io|me|info|vip|shop|app|link|ly|gl|co|us|biz|site|online|club"
 LINK_PY = (rf"(?i)https?://[^\s，。；;、）)]+|www\.[^\s，。；;、）)]+"
            rf"|(?<![a-z0-9.-])(?:[a-z0-9-]+\.)+(?:{TLDS})(?![a-z0-9-])(?:/[^\s，。；;、）)]*)?")

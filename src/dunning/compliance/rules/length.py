@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import polars as pl
 
-from dunning.compliance.findings import BLOCK, WARN, Finding
+from dunning.compliance.findings import BLOCK, WARN, Finding, rules_of
 from dunning.compliance.policy import Policy
 from dunning.domain.sms import length_expr, measure
 
 NAME = "length"
-RULES = {"length.segments": (BLOCK, "超过条数上限（超过建议条数时为警告）", "too many parts (warn above the default)")}
+RULES = rules_of(NAME)
 _UNIT_ZH = {"cn_domestic": "字", "gsm7": "个 GSM-7 字符", "ucs2": "个 UCS-2 字符", "ascii": "个 ASCII 字符",
             "latin1": "个 Latin-1 字符"}
 

@@ -14,21 +14,12 @@ from typing import Any
 
 import polars as pl
 
-from dunning.compliance.findings import BLOCK, Finding
+from dunning.compliance.findings import BLOCK, Finding, rules_of
 from dunning.compliance.policy import Policy
 from dunning.compliance.wordclasses import find, screen
 
 NAME = "lexicon"
-RULES = {
-    "lexicon.threat": (BLOCK, "威胁或暴力暗示", "threat or violence"),
-    "lexicon.legal_pressure": (BLOCK, "不实的法律压力", "false legal pressure"),
-    "lexicon.impersonation": (BLOCK, "冒充公检法、律师或监管", "impersonating police, courts, lawyers, regulators"),
-    "lexicon.third_party": (BLOCK, "向第三方曝光或联系亲友", "shaming or contacting third parties"),
-    "lexicon.insult": (BLOCK, "侮辱性用语", "insult"),
-    "lexicon.collateral": (BLOCK, "牵连家人、子女", "harm to family or children"),
-    "lexicon.fee": (BLOCK, "收费、借新还旧", "fees or new debt"),
-    "lexicon.platform": (BLOCK, "短信平台禁用词（催款/催收）", "term SMS platforms reject"),
-}
+RULES = rules_of(NAME)
 MESSAGES = {
     "lexicon.threat": ("含威胁或暴力暗示的用语「{w}」。", "threatening wording {w!r}"),
     "lexicon.legal_pressure": ("含不实法律压力用语「{w}」：后果只能作为合同事实陈述。",

@@ -8,15 +8,12 @@ import re
 
 import polars as pl
 
-from dunning.compliance.findings import BLOCK, Finding
+from dunning.compliance.findings import BLOCK, Finding, rules_of
 from dunning.compliance.policy import Policy
 from dunning.compliance.rules._common import find_words, words_pattern
 
 NAME = "optout"
-RULES = {
-    "optout.missing": (BLOCK, "缺少退订说明（美国）", "no opt-out notice (US)"),
-    "optout.forbidden": (BLOCK, "催收短信不得含退订字样（中国）", "opt-out wording in a CN collection SMS"),
-}
+RULES = rules_of(NAME)
 NOTICE = r"(?i)(?:reply|text|send|respond with)\s+[\"'“]?stop\b"
 
 

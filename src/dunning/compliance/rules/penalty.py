@@ -19,12 +19,12 @@ from collections.abc import Iterator
 
 import polars as pl
 
-from dunning.compliance.findings import BLOCK, WARN, Finding
+from dunning.compliance.findings import BLOCK, WARN, Finding, rules_of
 from dunning.compliance.policy import Policy
 from dunning.compliance.rules._common import any_word_expr, ascii_lower
 
 NAME = "penalty"
-RULES = {"penalty.excessive": (BLOCK, "罚息超过法定上限或与合同不符", "penalty above the legal line or not the contract's")}
+RULES = rules_of(NAME)
 STOP = "，,。；;！!？?\n"
 RATE = (rf"(?P<pre>[^0-9{STOP}]{{0,12}})(?P<num>\d+(?:\.\d+)?)\s*(?P<unit>[%％‰])"
         rf"(?P<post>[^0-9{STOP}]{{0,8}})")

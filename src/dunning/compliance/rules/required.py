@@ -10,16 +10,11 @@ import re
 
 import polars as pl
 
-from dunning.compliance.findings import BLOCK, WARN, Finding
+from dunning.compliance.findings import BLOCK, WARN, Finding, rules_of
 from dunning.compliance.policy import Policy
 
 NAME = "required"
-RULES = {
-    "required.amount": (BLOCK, "缺少应还金额", "amount due missing"),
-    "required.due": (BLOCK, "缺少到期日或逾期天数", "due date or days overdue missing"),
-    "required.contact": (BLOCK, "缺少官方客服电话", "official hotline missing"),
-    "required.anti_fraud": (WARN, "缺少防诈骗核实提示", "no anti-fraud verification hint"),
-}
+RULES = rules_of(NAME)
 # "how to tell this message is genuine": verify through official channels / we never ask for a transfer
 ANTI_FRAUD = r"核实|不会要求|谨防诈骗|防范诈骗|(?i:verify|never ask)"
 AMOUNT = r"\d[\d,]*(?:\.\d+)?\s*元|[¥￥]\s*\d|\$\s?\d|(?i:RMB|CNY|USD)\s*\d"

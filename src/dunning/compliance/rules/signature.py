@@ -10,15 +10,12 @@ import re
 
 import polars as pl
 
-from dunning.compliance.findings import BLOCK, Finding
+from dunning.compliance.findings import BLOCK, Finding, rules_of
 from dunning.compliance.policy import Policy
 from dunning.compliance.rules._common import any_word_expr
 
 NAME = "signature"
-RULES = {
-    "signature.missing": (BLOCK, "缺少签名/发送方身份", "no signature / sender identity"),
-    "signature.unregistered": (BLOCK, "签名未报备或长度不符", "signature not registered or of invalid length"),
-}
+RULES = rules_of(NAME)
 SIG = re.compile(r"^【([^【】]*)】")
 SIG_RS = r"^【([^【】]*)】"
 

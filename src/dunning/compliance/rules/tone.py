@@ -6,11 +6,11 @@ import re
 
 import polars as pl
 
-from dunning.compliance.findings import WARN, Finding
+from dunning.compliance.findings import WARN, Finding, rules_of
 from dunning.compliance.policy import Policy
 
 NAME = "tone"
-RULES = {"tone.exclamation": (WARN, "使用感叹号", "exclamation marks")}
+RULES = rules_of(NAME)
 
 
 def check(text: str, policy: Policy, penalty: float | None) -> list[Finding]:

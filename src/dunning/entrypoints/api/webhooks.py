@@ -33,13 +33,11 @@ _PHONE = re.compile(r"\+?[0-9]{3,20}")  # what the 20-character phone column can
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 
 
-class WebhookRejected(DunningError):
-    code = "webhook.signature"
+class WebhookRejected(DunningError, code="webhook.signature"):
     http_status = 401
 
 
-class WebhookReplayed(DunningError):
-    code = "webhook.replay"
+class WebhookReplayed(DunningError, code="webhook.replay"):
     http_status = 409
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from dunning.entrypoints.cli.common import acting, console, context, emit_json, handled, parse_date
+from dunning.entrypoints.cli.common import acting, console, emit_json, parse_date, service
 
 app = typer.Typer(help="委外机构：名录、状态、佣金结算、年度评估 / outsourced agencies", no_args_is_help=True)
 tenders_app = typer.Typer(help="委外招标：列表、评分表、招标报告 / agency tenders", no_args_is_help=True)
@@ -76,8 +76,7 @@ def agencies_list(status: str = typer.Option(None, "--status", help="candidate|a
     """委外机构名录（机构用户只看到本机构）与到期提醒。"""
     from dunning.services.agencies import registry
 
-    with handled(json_out):
-        ctx = context()
+    with service(json_out) as ctx:
         p = _viewer(ctx, actor)
         rows = registry.list_agencies(ctx, p, status=status)
         due = registry.alerts(ctx) if p.role.value != "agency" else []
@@ -97,8 +96,7 @@ def agencies_show(agency_id: int = typer.Argument(..., help="机构编号"), act
     """一家机构的登记信息与资质文件。"""
     from dunning.services.agencies import registry
 
-    with handled(json_out):
-        ctx = context()
+    with service(json_out) as ctx:
         a, docs = registry.detail(ctx, agency_id, _viewer(ctx, actor))
     if json_out:
         emit_json({"agency": asdict(a), "documents": docs})
@@ -124,8 +122,7 @@ def agencies_add(name: str = typer.Argument(..., help="简称（与用户、账�
     """登记委外机构（候选状态；中标审批后转为合作中）。需要管理员或合规审核人。"""
     from dunning.services.agencies import registry
 
-    with handled(json_out):
-        ctx = context()
+    with service(json_out) as ctx:
         a = registry.create(ctx, name=name, legal_name=legal_name, actor=acting(ctx, actor), capacity=capacity,
                             regions=region, buckets=bucket, contacts=[{"contact": contact}] if contact else [],
                             pipl_contract_start=parse_date(pipl_start), pipl_contract_end=parse_date(pipl_end))
@@ -142,8 +139,7 @@ def agencies_status(agency_id: int = typer.Argument(..., help="机构编号"),
     from dunning.errors import InputError
     from dunning.services.agencies import registry
 
-    with handled(json_out):
-        ctx = context()
+    with service(json_out) as ctx:
         who = acting(ctx, actor)
         if blacklist:
             a = registry.blacklist(ctx, agency_id, reason=reason, actor=who)
@@ -163,8 +159,7 @@ def agencies_statement(period_id: int = typer.Argument(..., help="分案周期�
     from dunning.errors import InputError
     from dunning.services.agencies import performance, queries, registry, reports
 
-    with handled(json_out):
-        ctx = context()
+    with service(json_out) as ctx:
         p = _viewer(ctx, actor)
         queries.period_view(ctx, period_id, p)  # an agency outside this period is refused here
         frame = performance.commission(ctx, period_id, agency_id=registry.own_agency_id(ctx, p))
@@ -190,8 +185,7 @@ def agencies_evaluate(agency_id: int = typer.Argument(..., help="机构编号"),
     """生成年度评估（过去一年的考核、针对本机构的案件），下次评估日顺延一年。需要管理员或合规审核人。"""
     from dunning.services.agencies import performance
 
-    with handled(json_out):
-        ctx = context()
+    with service(json_out) as ctx:
         r = performance.yearly_evaluation(ctx, agency_id, actor=acting(ctx, actor))
     _done(json_out, r, f"{r['legal_name']}：平均得分 {r['mean_score'] if r['mean_score'] is not None else '—'} · "
                        f"案件 {r['cases']} · 考核 {len(r['scorecards'])} 期 · 下次评估 {r['next_due']}")
@@ -205,8 +199,7 @@ def tenders_list(actor: str = ActorOpt, json_out: bool = JsonOpt) -> None:
     """招标列表：状态、投标时间、投标数。"""
     from dunning.services.agencies import queries
 
-    with handled(json_out):
-        ctx = context()
+    with service(json_out) as ctx:
         _viewer(ctx, actor)
         rows = queries.tenders(ctx)
     if json_out:
@@ -226,8 +219,7 @@ def tenders_show(tender_id: int = typer.Argument(..., help="招标编号"), acto
     """评分表：各标段投标的加权总分、名次、同分规则与评委分歧标记，以及授标。仅限内部人员。"""
     from dunning.services.agencies.evaluation import score_sheet
 
-    with handled(json_out):
-        ctx = context()
+    with service(json_out) as ctx:
         _viewer(ctx, actor, staff_only=True)
         sheet = score_sheet(ctx, tender_id)
     rows = sheet.sheet.drop("submitted_at").to_dicts() if sheet.sheet.height else []
@@ -250,8 +242,7 @@ def tenders_report(tender_id: int = typer.Argument(..., help="招标编号"),
     """招标报告（XLSX：概要、评分表、评委独立评分、利益冲突、授标）。仅限内部人员。"""
     from dunning.services.agencies import reports
 
-    with handled(json_out):
-        ctx = context()
+    with service(json_out) as ctx:
         _viewer(ctx, actor, staff_only=True)
         path = reports.tender_xlsx(ctx, tender_id)
         if out is not None:
@@ -267,8 +258,7 @@ def allocations_list(actor: str = ActorOpt, json_out: bool = JsonOpt) -> None:
     """分案周期：标段、起止日期、状态、账户数、告知已送达数（机构用户只看到本机构的周期）。"""
     from dunning.services.agencies import queries
 
-    with handled(json_out):
-        ctx = context()
+    with service(json_out) as ctx:
         rows = queries.periods(ctx, _viewer(ctx, actor))
     if json_out:
         emit_json(rows)
@@ -289,8 +279,7 @@ def allocations_run(lot_id: int = typer.Argument(..., help="已授标的标段�
     from dunning.errors import InputError
     from dunning.services.agencies import allocation, performance
 
-    with handled(json_out):
-        ctx = context()
+    with service(json_out) as ctx:
         starts, ends = parse_date(start), parse_date(end)
         assert starts is not None and ends is not None  # nosec B101  # required options; narrows for mypy
         shares = performance.next_shares(ctx, shares_from) if shares_from is not None else None
@@ -313,8 +302,7 @@ def allocations_notice(period_id: int = typer.Argument(..., help="分案周期�
     """为尚未收到告知的分案账户计划「您的账户已委托…」告知短信（按常规流程试发、审批、发送）。"""
     from dunning.services.agencies import allocation
 
-    with handled(json_out):
-        ctx = context()
+    with service(json_out) as ctx:
         s = allocation.plan_notice(ctx, period_id, actor=acting(ctx, actor))
     _done(json_out, {"campaign_id": s.campaign_id, "planned": s.planned, "suppressed": s.suppressed},
           f"委外告知批次 #{s.campaign_id}：计划 {s.planned:,} 条，抑制 {s.suppressed:,} 条")
@@ -329,8 +317,7 @@ def allocations_recall(period_id: int = typer.Argument(..., help="分案周期�
     """收回分案（整个周期、某机构或指定借据）；收回后机构不再看到、也不能联系这些借款人。"""
     from dunning.services.agencies import allocation
 
-    with handled(json_out):
-        ctx = context()
+    with service(json_out) as ctx:
         n = allocation.recall(ctx, period_id, actor=acting(ctx, actor), reason=reason, agency_id=agency_id,
                               loan_ids=loan or None)
     _done(json_out, {"period_id": period_id, "recalled": n}, f"已收回 {n:,} 户")
@@ -342,8 +329,7 @@ def allocations_close(period_id: int = typer.Argument(..., help="分案周期编
     """记录本周期的平衡计分卡并生成下期份额（得分成正比，10%–60%）。需要管理员或合规审核人。"""
     from dunning.services.agencies import performance
 
-    with handled(json_out):
-        ctx = context()
+    with service(json_out) as ctx:
         shares = performance.close_period(ctx, period_id, actor=acting(ctx, actor))
     _done(json_out, {"period_id": period_id, "next_shares": {str(k): v for k, v in shares.items()}},
           "下期份额：" + "，".join(f"机构 #{k} {v:.0%}" for k, v in shares.items()))

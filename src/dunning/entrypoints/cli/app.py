@@ -36,6 +36,7 @@ from dunning.entrypoints.cli.common import (
     intake_table,
     parse_date,
     read_password,
+    service,
     set_token,
 )
 from dunning.errors import InputError
@@ -112,8 +113,7 @@ def import_(
     """导入当日账户：清洗、校验、去重，逐行说明拒绝原因。"""
     from dunning.services.intake.imports import import_portfolio
 
-    with handled(json_out):
-        ctx = context()
+    with service(json_out) as ctx:
         if json_out:
             s = import_portfolio(ctx, files, as_of=parse_date(as_of), mapping=mapping, exclude=exclude,
                                  encoding=encoding, actor=acting(ctx, actor, Role.OPERATOR))
@@ -200,8 +200,7 @@ def users_map_os(
     / Map an OS account to an app user for the CLI (administrators only)."""
     from dunning.services.guard.identity import map_os_user
 
-    with handled(json_out):
-        ctx = context()
+    with service(json_out) as ctx:
         map_os_user(ctx, os_user, username, actor=acting_admin(ctx))
     if json_out:
         emit_json({"os_user": os_user, "username": username})

@@ -12,7 +12,7 @@ import typer
 from rich import progress as rp
 from rich.table import Table
 
-from dunning.entrypoints.cli.common import acting, console, context, emit_json, handled, parse_date
+from dunning.entrypoints.cli.common import acting, console, context, emit_json, handled, parse_date, service
 from dunning.services.identity.users import Role
 from dunning.services.queries.labels import zh
 
@@ -65,8 +65,7 @@ def plan(
     from dunning.services.bootstrap import ensure_bundled_templates
     from dunning.services.campaigns import planning
 
-    with handled(json_out):
-        ctx = context()
+    with service(json_out) as ctx:
         ensure_bundled_templates(ctx)
         s = planning.plan_campaign(ctx, actor=acting(ctx, actor, Role.OPERATOR), strategy_path=strategy, import_id=import_id,
                                     as_of=parse_date(as_of), channel=channel, policy_overlay=policy)
@@ -137,8 +136,7 @@ def _step(step: Callable[..., dict[str, Any]], campaign_id: int, actor: str | No
           *roles: Role) -> dict[str, Any]:
     """Run one lifecycle step as the authenticated person holding one of ``roles``; with ``--json`` the result
     is printed here."""
-    with handled(json_out):
-        ctx = context()
+    with service(json_out) as ctx:
         r = step(ctx, campaign_id, actor=acting(ctx, actor, *roles))
     if json_out:
         emit_json(r)
@@ -185,8 +183,7 @@ def send(campaign_id: int, actor: str = ActorOpt, json_out: bool = JsonOpt) -> N
     """全量发送（实时进度；完成、暂停、取消或发送时段结束时返回）。"""
     from dunning.services.campaigns import lifecycle
 
-    with handled(json_out):
-        ctx = context()
+    with service(json_out) as ctx:
         if json_out:
             r = lifecycle.send_campaign(ctx, campaign_id, actor=acting(ctx, actor, Role.OPERATOR))
         else:
@@ -213,8 +210,7 @@ def _simple(action: str):
             reason: str = typer.Option("", "--reason", help="原因（暂停时）")) -> None:
         from dunning.services.campaigns import lifecycle
 
-        with handled(json_out):
-            ctx = context()
+        with service(json_out) as ctx:
             who = acting(ctx, actor, *((Role.OPERATOR, Role.COMPLIANCE) if action == "pause" else (Role.OPERATOR,)))
             if action == "pause":
                 r = lifecycle.pause(ctx, campaign_id, actor=who, reason=reason)

@@ -11,7 +11,14 @@ import typer
 from rich.table import Table
 
 from dunning.config import get_settings
-from dunning.entrypoints.cli.common import acting_or_system, console, context, emit_json, err_console, handled
+from dunning.entrypoints.cli.common import (
+    acting_or_system,
+    console,
+    emit_json,
+    err_console,
+    handled,
+    service,
+)
 from dunning.errors import (
     ChannelError,
     ConfigError,
@@ -129,8 +136,7 @@ def sweep(json_out: bool = JsonOpt) -> None:
     """把提交后超过 dlr_timeout_hours 仍无最终状态报告的短信标为“过期”（迟到的报告仍会更新状态）。可定时运行。"""
     from dunning.services.campaigns.sending import sweep_expired
 
-    with handled(json_out):
-        ctx = context()
+    with service(json_out) as ctx:
         n = sweep_expired(ctx, actor=acting_or_system(ctx))
         hours = ctx.settings.dlr_timeout_hours
     if json_out:
@@ -147,8 +153,7 @@ def reconcile(
     """核对该通道上结果未知（已提交未确认、进程中断）的短信：能向通道查询的按查询结果结算，否则交给人工处理；绝不盲目重发。"""
     from dunning.services.campaigns.sending import reconcile_channel
 
-    with handled(json_out):
-        ctx = context()
+    with service(json_out) as ctx:
         if name not in ctx.settings.channels:
             known = "、".join(sorted(ctx.settings.channels)) or "（无）"
             raise ConfigError(f"未配置名为 {name} 的通道。已配置：{known}", f"no channel named {name!r}")

@@ -161,6 +161,14 @@ def context() -> Any:
     return build_context()
 
 
+@contextmanager
+def service(json_mode: bool = False) -> Iterator[Any]:
+    """The application context for one command, its errors turned into messages as :func:`handled` does:
+    ``with service(json_out) as ctx: …``."""
+    with handled(json_mode):
+        yield context()
+
+
 def run(json_mode: bool, fn: Callable[[], Any]) -> Any:
     with handled(json_mode):
         return fn()

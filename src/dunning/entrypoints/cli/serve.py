@@ -17,7 +17,15 @@ import threading
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
-from dunning.entrypoints.cli.common import acting_admin, console, context, emit_json, handled, read_password
+from dunning.entrypoints.cli.common import (
+    acting_admin,
+    console,
+    context,
+    emit_json,
+    handled,
+    read_password,
+    service,
+)
 from dunning.errors import DunningError
 from dunning.services.context import AppContext
 
@@ -89,8 +97,7 @@ def users_token(
     """为用户生成 API 令牌（只显示一次），或吊销其全部令牌。"""
     from dunning.services.identity import auth
 
-    with handled(json_out):
-        ctx = context()
+    with service(json_out) as ctx:
         if revoke:
             n = auth.revoke_tokens(ctx, username, actor=acting_admin(ctx))
             if json_out:

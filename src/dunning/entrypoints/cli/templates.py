@@ -264,9 +264,9 @@ def codes(
 @app.command("list")
 def list_(json_out: bool = JsonOpt) -> None:
     """全部模板：最新版本、生效版本与状态。"""
+    from dunning.domain.states import TEMPLATE_STATUS_ZH as status_zh
     from dunning.services.queries.templates import list_templates
 
-    status_zh = {"draft": "草稿", "in_review": "审核中", "approved": "已批准", "retired": "已停用"}
     with handled(json_out):
         rows = list_templates(context())
     if json_out:

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from dunning.domain.states import TEMPLATE_STATUS_ZH
 from dunning.entrypoints.http.i18n import lang_of, translator
 from dunning.entrypoints.http.security import STAFF, csrf_token, session_of
 from dunning.services.context import AppContext
@@ -45,7 +46,6 @@ HEALTH_ZH = {"ok": "正常", "degraded": "波动", "failing": "故障", "idle": 
 JOB_STATE_ZH = {"running": "进行中", "done": "已完成", "failed": "失败"}
 CHECK_ZH = {"delivery_rate": "送达率（不低于）", "block_findings": "合规拦截条数（不超过）",
             "opt_out_rate": "退订率（不超过）"}
-TEMPLATE_STATUS_ZH = {"draft": "草稿", "in_review": "审核中", "approved": "已批准", "retired": "已停用"}
 SEVERITY_ZH = {"block": "拦截", "warn": "警告", "info": "提示"}
 
 

@@ -12,6 +12,7 @@ import polars as pl
 
 from dunning.db.bulk import read_frame
 from dunning.domain.carriers import CARRIER_ZH
+from dunning.domain.states import SENT_STATES
 from dunning.exports import write_xlsx_sheets
 from dunning.reporting.formatting import KINDS
 from dunning.reporting.html import (
@@ -37,7 +38,7 @@ from dunning.services.campaigns.planning import SUPPRESSION_ZH
 from dunning.services.context import AppContext
 from dunning.services.visits.outcomes import visit_outcomes
 
-_SENT_STATES = ["submitted", "delivered", "failed", "expired", "held"]
+_SENT_STATES = list(SENT_STATES)
 
 
 def campaign_figures(ctx: AppContext, campaign_id: int) -> dict[str, Any]:

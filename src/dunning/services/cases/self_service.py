@@ -9,7 +9,7 @@ answer shows a case number and the hotline — nothing about the account that th
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import phonenumbers
 from sqlalchemy import select
@@ -21,7 +21,7 @@ from dunning.services.cases.commands import OpenRequest, open_in
 from dunning.services.cases.policy import load_case_policy
 from dunning.services.context import AppContext
 from dunning.services.verification.codes import ALPHABET, CODE_LENGTH, stored_hash
-from dunning.services.verification.lookup import SENT, verify_message
+from dunning.services.verification.lookup import SENT, PublicAnswer, verify_message
 
 NOTE_MAX = 200
 ACTOR = "borrower"
@@ -36,15 +36,11 @@ _LINK = re.compile(r"(https?:|www\.|://|\b[\w-]+\.(com|cn|net|org|top|xyz|cc|io|
 
 
 @dataclass(frozen=True)
-class HelpAnswer:
-    result: str  # opened | refused | rate_limited
-    message_zh: str
-    message_en: str
+class HelpAnswer(PublicAnswer):
+    """``result``: opened | refused | rate_limited."""
+
     hotline: str
     case_number: str | None = None
-
-    def to_dict(self) -> dict[str, str | None]:
-        return asdict(self)
 
 
 def check_note(note: str) -> str:

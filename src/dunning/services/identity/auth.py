@@ -45,16 +45,12 @@ from dunning.services.identity.users import ROLE_ZH, Role, check_password, get_u
 TOKEN_PREFIX = "dun_"  # nosec B105  # not a password (a constant naming a token format or slot)
 
 
-class AuthFailed(DunningError):
+class AuthFailed(DunningError, code="auth.failed"):
     """Wrong user name or password, or a locked account (HTTP 401)."""
 
-    code = "auth.failed"
 
-
-class LoginThrottled(DunningError):
+class LoginThrottled(DunningError, code="auth.rate_limited"):
     """Too many login attempts from one address in the current window (HTTP 429)."""
-
-    code = "auth.rate_limited"
 
     def __init__(self, message_zh: str, message_en: str, *, retry_after: int) -> None:
         super().__init__(message_zh, message_en)

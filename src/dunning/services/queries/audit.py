@@ -4,8 +4,8 @@ pages for the console, keyset pages for the API, and the distinct values for the
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, fields
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 
 import polars as pl
@@ -13,21 +13,18 @@ from sqlalchemy import and_, select, true
 
 from dunning.db.models import AuditEvent
 from dunning.services.context import AppContext
+from dunning.services.queries.filters import Filter, local_days
 from dunning.services.queries.paging import CursorPage, ListPage, PageRequest, fetch, keyset, page_of
 from dunning.services.queries.scope import mask_text_phones, utc
 
 
-@dataclass(frozen=True)
-class AuditFilter:
+class AuditFilter(Filter):
     actor: str | None = None
     action: str | None = None  # exact, or a prefix ending in "." (e.g. "campaign.")
     entity: str | None = None
     entity_id: str | None = None
     since: date | None = None
     until: date | None = None  # inclusive
-
-    def params(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) not in (None, "")}
 
 
 @dataclass
@@ -53,12 +50,7 @@ def audit_conditions(ctx: AppContext, f: AuditFilter) -> list[Any]:
         conds.append(AuditEvent.entity == f.entity.strip())
     if f.entity_id:
         conds.append(AuditEvent.entity_id == f.entity_id.strip())
-    if f.since:
-        conds.append(AuditEvent.at >= datetime.combine(f.since, datetime.min.time(), ctx.tz).astimezone(UTC))
-    if f.until:
-        conds.append(AuditEvent.at < datetime.combine(f.until + timedelta(days=1), datetime.min.time(),
-                                                      ctx.tz).astimezone(UTC))
-    return conds
+    return conds + local_days(ctx, AuditEvent.at, f.since, f.until)
 
 
 SORTS: dict[str, Any] = {"at": AuditEvent.at, "actor": AuditEvent.actor, "action": AuditEvent.action,

@@ -12,17 +12,16 @@ from sqlalchemy import distinct, exists, func, select
 from sqlalchemy.orm import Session
 
 from dunning.db.models import Account, Campaign, Message, Payment, Strategy, TemplateRecord, TemplateVersion
-from dunning.domain.states import CAMPAIGN_STATE_ZH, CampaignState
+from dunning.domain.states import ACCEPTED_STATES, CAMPAIGN_STATE_ZH, SENT_STATES, CampaignState
 from dunning.errors import InputError
 from dunning.services.campaigns import lifecycle
 from dunning.services.campaigns.transitions import get_campaign
 from dunning.services.context import AppContext
 from dunning.services.identity.auth import Principal
+from dunning.services.queries.filters import Filter
 from dunning.services.queries.paging import CursorPage, ListPage, PageRequest, fetch, keyset, page_of, within
 from dunning.services.queries.scope import agency_of, scoped_messages, show_phone
 
-SENT_STATES = ("submitted", "delivered", "failed", "expired", "held")
-ACCEPTED_STATES = ("submitted", "delivered", "held")
 PENDING_STATES = ("planned", "queued", "submitting")
 
 
@@ -110,16 +109,12 @@ def progress_rows(s: Session, campaigns: list[Campaign], agency: str | None) -> 
                              pilot[c.id], c.created_by, c.pilot_approved_by) for c in campaigns]
 
 
-@dataclass(frozen=True)
-class CampaignFilter:
+class CampaignFilter(Filter):
     state: str | None = None
     since: date | None = None  # business date, inclusive
     until: date | None = None
     name: str | None = None  # part of the name
     channel: str | None = None
-
-    def params(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) not in (None, "")}
 
 
 SORTS: dict[str, Any] = {"id": Campaign.id, "name": Campaign.name, "as_of": Campaign.as_of, "state": Campaign.state,

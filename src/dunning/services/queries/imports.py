@@ -4,7 +4,7 @@ the API's keyset list of portfolio imports; one import with its reject reasons; 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -19,20 +19,17 @@ from dunning.services.context import AppContext
 from dunning.services.guard.masking import mask_raw_row, masked_report
 from dunning.services.identity.auth import Principal
 from dunning.services.identity.users import Role
+from dunning.services.queries.filters import Filter
 from dunning.services.queries.labels import IMPORT_KIND_ZH
 from dunning.services.queries.paging import CursorPage, ListPage, PageRequest, fetch, keyset, page_of, within
 from dunning.services.queries.scope import REJECT_DETAIL_ROLES, may_see_phone, utc
 
 
-@dataclass(frozen=True)
-class ImportFilter:
+class ImportFilter(Filter):
     kind: str | None = None  # portfolio | payments
     since: date | None = None  # business date, inclusive
     until: date | None = None
     created_by: str | None = None
-
-    def params(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) not in (None, "")}
 
 
 @dataclass

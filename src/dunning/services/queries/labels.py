@@ -4,14 +4,10 @@ The console shows the same Chinese strings and translates them with its own dict
 
 from __future__ import annotations
 
-from dunning.domain.states import CAMPAIGN_STATE_ZH
+from dunning.domain.states import CAMPAIGN_STATE_ZH, MESSAGE_STATE_ZH
 from dunning.services.campaigns.planning import SUPPRESSION_ZH
 from dunning.services.identity.users import ROLE_ZH
 
-MESSAGE_STATE_ZH = {
-    "planned": "待发送", "suppressed": "已抑制", "queued": "排队中", "submitting": "提交中", "submitted": "已提交",
-    "delivered": "已送达", "failed": "失败", "expired": "过期", "held": "待人工核查",
-}
 REJECT_ZH = {
     "missing_field": "必填项为空", "invalid_phone": "手机号无效", "not_mobile": "非手机号", "invalid_amount": "金额无效",
     "nothing_due": "无应还金额", "invalid_date": "日期无效", "conflicting_duplicate": "重复且内容冲突",

@@ -8,7 +8,7 @@ shows what the borrower received before what was held back.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -19,6 +19,7 @@ from dunning.db.models import Campaign, Message, Reply, TemplateRecord, Template
 from dunning.errors import InputError
 from dunning.services.context import AppContext
 from dunning.services.identity.auth import Principal
+from dunning.services.queries.filters import Filter
 from dunning.services.queries.labels import MESSAGE_STATE_ZH, REPLY_ZH, zh
 from dunning.services.queries.paging import (
     CursorPage,
@@ -32,8 +33,7 @@ from dunning.services.queries.paging import (
 from dunning.services.queries.scope import agency_of, phone_column, scoped_messages, show_phone, utc
 
 
-@dataclass(frozen=True)
-class MessageFilter:
+class MessageFilter(Filter):
     loan_id: str | None = None
     phone: str | None = None
     campaign_id: int | None = None
@@ -44,9 +44,6 @@ class MessageFilter:
     since: date | None = None  # campaign business date, inclusive
     until: date | None = None
     reply: str | None = None  # a reply class (opt_out | dispute | promise | other), or "any"
-
-    def params(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) not in (None, "")}
 
 
 @dataclass

@@ -6,8 +6,8 @@ replies to messages of their own accounts (a reply matched to no message is not 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 
 import polars as pl
@@ -17,14 +17,14 @@ from dunning.db.models import Account, Campaign, Message, Reply, TemplateRecord,
 from dunning.errors import InputError
 from dunning.services.context import AppContext
 from dunning.services.identity.auth import Principal
+from dunning.services.queries.filters import Filter, local_days
 from dunning.services.queries.labels import REPLY_ZH, zh
 from dunning.services.queries.messages import normalise_phone_query
 from dunning.services.queries.paging import ListPage, PageRequest, fetch, page_of
 from dunning.services.queries.scope import agency_of, phone_column, show_phone, show_text, utc
 
 
-@dataclass(frozen=True)
-class ReplyFilter:
+class ReplyFilter(Filter):
     classification: str | None = None
     campaign_id: int | None = None
     loan_id: str | None = None
@@ -32,9 +32,6 @@ class ReplyFilter:
     since: date | None = None  # received, local date, inclusive
     until: date | None = None
     matched: str | None = None  # "yes": answers a known message; "no": matched to none
-
-    def params(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) not in (None, "")}
 
 
 @dataclass
@@ -85,11 +82,7 @@ def _statement(ctx: AppContext, viewer: Principal, f: ReplyFilter) -> Any:
     if f.phone and f.phone.strip():
         e164 = normalise_phone_query(f.phone)
         q = q.where(Reply.phone.in_((e164, e164[3:])))
-    if f.since:
-        q = q.where(Reply.received_at >= datetime.combine(f.since, datetime.min.time(), ctx.tz).astimezone(UTC))
-    if f.until:
-        q = q.where(Reply.received_at < datetime.combine(f.until + timedelta(days=1), datetime.min.time(),
-                                                         ctx.tz).astimezone(UTC))
+    q = q.where(*local_days(ctx, Reply.received_at, f.since, f.until))
     if f.matched == "yes":
         q = q.where(Reply.message_id.is_not(None))
     elif f.matched == "no":

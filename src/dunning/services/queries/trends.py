@@ -28,6 +28,17 @@ GROUPINGS = {"day": "as_of", "segment": "segment", "template": "template"}
 REPAID_WITHIN = timedelta(days=7)
 
 
+class Ratio:
+    """A read-only attribute: one count field over another (``part / whole``), None when ``whole`` is 0."""
+
+    def __init__(self, part: str, whole: str) -> None:
+        self.part, self.whole = part, whole
+
+    def __get__(self, row: object, owner: type | None = None) -> float | None:
+        whole = getattr(row, self.whole)
+        return getattr(row, self.part) / whole if whole else None
+
+
 @dataclass
 class TrendRow:
     key: str
@@ -37,24 +48,10 @@ class TrendRow:
     disputes: int
     repaid: int
 
-    def rate(self, part: int, whole: int) -> float | None:
-        return part / whole if whole else None
-
-    @property
-    def delivery_rate(self) -> float | None:
-        return self.rate(self.delivered, self.sent)
-
-    @property
-    def opt_out_rate(self) -> float | None:
-        return self.rate(self.opt_outs, self.delivered)
-
-    @property
-    def dispute_rate(self) -> float | None:
-        return self.rate(self.disputes, self.delivered)
-
-    @property
-    def repayment_rate(self) -> float | None:
-        return self.rate(self.repaid, self.delivered)
+    delivery_rate = Ratio("delivered", "sent")
+    opt_out_rate = Ratio("opt_outs", "delivered")
+    dispute_rate = Ratio("disputes", "delivered")
+    repayment_rate = Ratio("repaid", "delivered")
 
 
 def _naive_utc(frame: pl.DataFrame, col: str) -> pl.Expr:

@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
 from typing import Any
 
 import polars as pl
 
 from dunning.services.context import AppContext
 from dunning.services.identity.auth import UserRow, list_users
+from dunning.services.queries.filters import Filter
 from dunning.services.queries.labels import zh
 from dunning.services.queries.paging import ListPage, PageRequest, page_of, resolve_sort
 
 
-@dataclass(frozen=True)
-class UserFilter:
+class UserFilter(Filter):
     role: str | None = None
     status: str | None = None  # active | locked | disabled | no_password
     name: str | None = None  # part of the user name or display name
-
-    def params(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) not in (None, "")}
 
 
 def status_of(u: UserRow) -> str:

@@ -32,18 +32,26 @@ SENT = ("submitted", "delivered", "expired", "held")
 
 
 @dataclass(frozen=True)
-class VerifyAnswer:
-    result: str  # genuine | not_found | rate_limited
+class PublicAnswer:
+    """What a public page tells a borrower: the outcome's code and what it says, in Chinese and English."""
+
+    result: str
     message_zh: str
     message_en: str
+
+    def to_dict(self) -> dict[str, str | None]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class VerifyAnswer(PublicAnswer):
+    """``result``: genuine | not_found | rate_limited."""
+
     institution: str
     hotline: str
     app: str
     domain: str
     sent_on: str | None = None
-
-    def to_dict(self) -> dict[str, str | None]:
-        return asdict(self)
 
 
 def _normalise_phone(raw: str) -> str:

@@ -19,7 +19,7 @@ from dunning.services.agencies.gate import require_noticed
 from dunning.services.context import AppContext
 from dunning.services.identity.auth import Principal
 from dunning.services.identity.users import Role
-from dunning.services.visits.policy import VisitPolicy, load_policy
+from dunning.services.visits.policy import Labelled, VisitPolicy, load_policy
 from dunning.strategy.calendar import holiday_name
 
 # States in which a visit counts against the borrower's monthly limit.
@@ -32,11 +32,8 @@ REQUESTERS = (Role.COLLECTOR, Role.TEAM_LEAD)
 APPROVERS = (Role.SUPERVISOR,)
 
 
-@dataclass(frozen=True)
-class Problem:
-    code: str
-    zh: str
-    en: str
+# A reason a request is refused: a code and what it says in Chinese and English, like every labelled code.
+Problem = Labelled
 
 
 @dataclass(frozen=True)
