@@ -193,12 +193,17 @@ def _scope(ctx: AppContext, vid: int) -> pl.DataFrame:
                              "visit_date": ["11月23日15:00"], "visit_approved": [True]})
 
 
+def _plan_unrecorded(ctx: AppContext, vid: int, batch: str) -> planning.PlanSummary:
+    """A visit-notice campaign planned as plan_visit_notices plans it, not (yet) recorded on the visit."""
+    return planning.plan_campaign(ctx, actor="boss", strategy_path=notice_strategy(), scope=_scope(ctx, vid),
+                                  batch=batch, promises=False)
+
+
 def test_after_a_crash_between_planning_and_recording_the_same_campaign_is_found_and_recorded(
         ctx: AppContext, world: World) -> None:
     vid = approved(ctx, world, local(TODAY, 15))
     # The first attempt planned its campaign and died before recording it on the visit.
-    crashed = planning.plan_campaign(ctx, actor="boss", strategy_path=notice_strategy(), scope=_scope(ctx, vid),
-                                     batch=f"visits:{vid}", promises=False)
+    crashed = _plan_unrecorded(ctx, vid, f"visits:{vid}")
     again = plan_visit_notices(ctx, world.supervisor, [vid])
     assert again.campaign_id == crashed.campaign_id and again.already_planned and again.notified == [vid]
     with ctx.db.transaction() as s:
@@ -209,8 +214,7 @@ def test_of_two_campaigns_racing_for_a_visit_the_later_is_cancelled_before_anyth
         ctx: AppContext, world: World) -> None:
     vid = approved(ctx, world, local(TODAY, 15))
     # Two supervisors at once: both passed the checks; one plans its own batch while the other records first.
-    mine = planning.plan_campaign(ctx, actor="boss", strategy_path=notice_strategy(), scope=_scope(ctx, vid),
-                                  batch=f"visits:{vid},race", promises=False)
+    mine = _plan_unrecorded(ctx, vid, f"visits:{vid},race")
     theirs = plan_visit_notices(ctx, world.supervisor, [vid])
     with pytest.raises(StateError) as err:
         record_notice(ctx, world.supervisor, mine, _scope(ctx, vid), f"visits:{vid},race")
