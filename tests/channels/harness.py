@@ -13,14 +13,15 @@ import json
 import time
 import urllib.parse
 import uuid
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from contextlib import asynccontextmanager
 from typing import Any, ClassVar, TypeVar
 
 import pytest
 from pydantic import SecretStr
 
 from dunning.channels import registry
-from dunning.channels.base import Channel, ChannelEvent, OutboundMessage, WebhookRequest
+from dunning.channels.base import Channel, ChannelEvent, OutboundMessage, SubmitResult, WebhookRequest
 from dunning.channels.sandbox import _unit
 from dunning.config import ChannelSettings
 from dunning.domain.sms import measure
@@ -61,6 +62,22 @@ class Harness:
 
     def build(self, *, bad_credentials: bool = False) -> Channel:
         return registry.create(f"test-{self.kind}", self.settings(bad_credentials=bad_credentials), **self.io())
+
+    @asynccontextmanager
+    async def opened(self, *, connect: bool = True) -> AsyncIterator[Channel]:
+        """A built channel (opened first unless ``connect`` is false), closed however the block ends."""
+        ch = self.build()
+        try:
+            if connect:
+                await ch.open()
+            yield ch
+        finally:
+            await ch.close()
+
+    async def send(self, msgs: list[OutboundMessage]) -> list[SubmitResult]:
+        """One batch through a channel built for it and closed after."""
+        async with self.opened(connect=False) as ch:
+            return await ch.send_batch(msgs)
 
     def message(self, i: int, phone: str | None = None, text: str = "您好，请于本月25日前还款，详询95000。",
                 *, key: str | None = None) -> OutboundMessage:

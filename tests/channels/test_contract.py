@@ -38,12 +38,8 @@ def test_channel_satisfies_protocol(harness: Harness) -> None:
 
 def test_batch_results_in_order_with_provider_ids(harness: Harness) -> None:
     async def body() -> list[SubmitResult]:
-        ch = harness.build()
         msgs = [harness.message(100 + i) for i in range(5)]
-        try:
-            results = await ch.send_batch(msgs)
-        finally:
-            await ch.close()
+        results = await harness.send(msgs)
         assert [r.message_id for r in results] == [m.message_id for m in msgs]
         assert all(r.accepted and r.error is None for r in results), [r.error for r in results]
         ids = [r.provider_id for r in results]
@@ -56,12 +52,7 @@ def test_batch_results_in_order_with_provider_ids(harness: Harness) -> None:
 
 def test_per_message_rejection_leaves_the_rest_accepted(harness: Harness) -> None:
     async def body() -> None:
-        ch = harness.build()
-        msgs = [harness.message(1), harness.rejected_message(2), harness.message(3)]
-        try:
-            results = await ch.send_batch(msgs)
-        finally:
-            await ch.close()
+        results = await harness.send([harness.message(1), harness.rejected_message(2), harness.message(3)])
         assert [r.message_id for r in results] == [1, 2, 3]
         assert results[0].accepted and results[2].accepted
         assert not results[1].accepted
@@ -188,11 +179,8 @@ def test_webhook_verification_rejects_a_bad_signature(harness: Harness) -> None:
 def test_check_authenticates_without_sending(harness: Harness) -> None:
     async def body() -> None:
         before = harness.sent_count()
-        ch = harness.build()
-        try:
+        async with harness.opened(connect=False) as ch:
             await ch.check()
-        finally:
-            await ch.close()
         assert harness.sent_count() == before
         if harness.kind == "sandbox":
             return
@@ -212,12 +200,8 @@ def test_long_chinese_text_goes_as_concatenated_parts(harness: Harness) -> None:
     assert len(LONG_ZH) > 70
 
     async def body() -> None:
-        ch = harness.build()
         msg = harness.message(1, text=LONG_ZH)
-        try:
-            [result] = await ch.send_batch([msg])
-        finally:
-            await ch.close()
+        [result] = await harness.send([msg])
         assert result.accepted, result.error
         assert len(result.part_ids) == harness.expected_parts(LONG_ZH)
         assert result.provider_id == result.part_ids[0]
@@ -227,12 +211,8 @@ def test_long_chinese_text_goes_as_concatenated_parts(harness: Harness) -> None:
 
 def test_idempotency_key_reaches_the_peer(harness: Harness) -> None:
     async def body() -> None:
-        ch = harness.build()
         msg = harness.message(1)
-        try:
-            [result] = await ch.send_batch([msg])
-        finally:
-            await ch.close()
+        [result] = await harness.send([msg])
         assert result.accepted
         keys = harness.carried_keys(frozenset({msg.idempotency_key}))
         harness.require(keys is not None, "has no peer to carry the key to")

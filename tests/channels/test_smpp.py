@@ -79,14 +79,10 @@ def test_split_frames_keeps_the_incomplete_tail() -> None:
 
 def test_throttled_submits_are_rate_limited_per_message(smpp: SmppHarness) -> None:
     async def body() -> None:
-        ch = smpp.build()
         msgs = [smpp.message(i) for i in range(6)]
-        try:
-            await ch.open()
+        async with smpp.opened() as ch:
             smpp.peer.throttle(2)
             results = await ch.send_batch(msgs)
-        finally:
-            await ch.close()
         throttled = [r for r in results if isinstance(r.error, RateLimitedError)]
         accepted = [r for r in results if r.accepted]
         assert len(throttled) >= 2 and throttled[0].message_id == 0
@@ -102,28 +98,20 @@ def test_throttled_submits_are_rate_limited_per_message(smpp: SmppHarness) -> No
 @pytest.mark.parametrize("status", ["throttled", "msgqful"])
 def test_fully_throttled_batch_raises_rate_limited(smpp: SmppHarness, status: str) -> None:
     async def body() -> None:
-        ch = smpp.build()
-        try:
-            await ch.open()
+        async with smpp.opened() as ch:
             smpp.peer.throttle(1000, status)
             with pytest.raises(RateLimitedError):
                 await ch.send_batch([smpp.message(i) for i in range(4)])
-        finally:
-            await ch.close()
 
     run(body())
 
 
 def test_continuation_part_is_retried_without_resending_part_one(smpp: SmppHarness) -> None:
     async def body() -> SubmitResult:
-        ch = smpp.build()
         msg = smpp.message(1, text=LONG_ZH)
-        try:
-            await ch.open()
+        async with smpp.opened() as ch:
             smpp.peer.throttle(1, after=1)  # part 1 accepted, part 2 throttled once
             [result] = await ch.send_batch([msg])
-        finally:
-            await ch.close()
         n = smpp.expected_parts(LONG_ZH)
         assert n >= 2 and result.accepted and len(result.part_ids) == n
         lines = [e for e in smpp.peer.entries() if e["ref"] == msg.idempotency_key]
@@ -153,16 +141,12 @@ def test_unanswered_submit_is_an_unknown_outcome_not_a_retry(smpp: SmppHarness) 
 @pytest.mark.parametrize("variant", ["standard", "text_only", "minimal", "undecodable"])
 def test_receipt_variants_are_understood(smpp: SmppHarness, variant: str) -> None:
     async def body() -> None:
-        ch = smpp.build()
-        try:
-            await ch.open()
+        async with smpp.opened() as ch:
             smpp.peer.variant(variant)
             results = await ch.send_batch([smpp.message(1), smpp.failing_message(2)])
             want = provider_ids(results)
             events = await smpp.events(ch, lambda evs: want <= {
                 e.provider_id for e in evs if isinstance(e, DeliveryReport)})
-        finally:
-            await ch.close()
         by_id = {e.provider_id: e for e in events if isinstance(e, DeliveryReport) and e.provider_id in want}
         assert by_id[results[0].provider_id or ""].status is DeliveryStatus.DELIVERED
         assert by_id[results[1].provider_id or ""].status is DeliveryStatus.FAILED
@@ -260,16 +244,12 @@ def test_unreachable_smsc_is_transient() -> None:
 @pytest.mark.parametrize("text", ["已还款，请核实", "我已经在上周五通过手机银行还清了全部欠款，" * 5])
 def test_mo_reply_carries_phone_and_chinese_text(smpp: SmppHarness, text: str) -> None:
     async def body() -> None:
-        ch = smpp.build()
         phone = ok_phone()
-        try:
-            await ch.open()
+        async with smpp.opened() as ch:
             smpp.peer.send_mo(phone, text)  # the long one arrives as concatenated parts
             events = await smpp.events(ch, lambda evs: any(getattr(e, "phone", None) == phone for e in evs))
             await asyncio.sleep(0.1)
             events += await ch.poll_events()
-        finally:
-            await ch.close()
         [mo] = [e for e in events if getattr(e, "phone", None) == phone]
         assert mo.text == text  # type: ignore[union-attr]
 
@@ -346,12 +326,8 @@ def test_a_throttled_part_one_is_sent_again_with_the_same_udh_so_no_tail_fragmen
     msg = smpp.message(1, text=LONG_ZH)
 
     async def body() -> list[SubmitResult]:
-        ch = smpp.build()
         smpp.peer.throttle(1)  # the next submit (part 1) is refused, part 2 right behind it is accepted
-        try:
-            return await ch.send_batch([msg])
-        finally:
-            await ch.close()
+        return await smpp.send([msg])
 
     [res] = run(body())
     assert res.accepted and len(res.part_ids) == 2, res
