@@ -33,15 +33,8 @@ from twilio.http.response import Response
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from dunning.channels.base import (
-    ChannelEvent,
-    DeliveryReport,
-    DeliveryStatus,
-    InboundMessage,
-    OutboundMessage,
-    SubmitResult,
-    WebhookRequest,
-)
+from dunning.channels import base
+from dunning.channels.base import DeliveryStatus, OutboundMessage, SubmitResult, WebhookRequest
 from dunning.channels.common import ChannelBase
 from dunning.config import ChannelSettings
 from dunning.errors import ChannelError, PermanentChannelError, RateLimitedError, TransientChannelError
@@ -183,15 +176,15 @@ class TwilioChannel(ChannelBase, kind="twilio", max_batch=500):
             return False
         return bool(self._validator.validate(request.url, self._params(request), signature))
 
-    def parse_webhook(self, request: WebhookRequest) -> list[ChannelEvent]:
+    def parse_webhook(self, request: WebhookRequest) -> list[base.ChannelEvent]:
         p = self._params(request)
         raw = urllib.parse.urlencode(p)
         sid = p.get("MessageSid") or p.get("SmsSid") or ""
         status = p.get("MessageStatus") or p.get("SmsStatus")
         if status and status != "received":
-            return [DeliveryReport(provider_id=sid, status=_FINAL.get(status, DeliveryStatus.UNKNOWN),
+            return [base.DeliveryReport(provider_id=sid, status=_FINAL.get(status, DeliveryStatus.UNKNOWN),
                                    error_code=p.get("ErrorCode") or None, done_at=datetime.now(UTC), raw=raw)]
         if "Body" in p:
-            return [InboundMessage(phone=p.get("From", ""), text=p["Body"], received_at=datetime.now(UTC),
+            return [base.InboundMessage(phone=p.get("From", ""), text=p["Body"], received_at=datetime.now(UTC),
                                    provider_id=sid or None, raw=raw)]
         return []

@@ -15,20 +15,9 @@ import polars as pl
 
 from dunning.domain.buckets import bucket_expr, dpd_expr
 from dunning.errors import InputError
+from dunning.intake import parsers
 from dunning.intake.codes import REJECT_CODES, REJECT_MESSAGES_EN, REJECT_MESSAGES_ZH
 from dunning.intake.columns import CANONICAL, REQUIRED, amount_scale, load_mapping, map_columns
-from dunning.intake.parsers import (
-    amount_reject,
-    excel_serial_to_iso,
-    is_blank,
-    parse_amounts,
-    parse_dates,
-    parse_ints,
-    parse_paydays,
-    parse_phones,
-    parse_rates,
-    to_ascii,
-)
 from dunning.intake.readers import RawTable, blank_rows, no_data_rows, read_exclude, read_table
 
 Progress = Callable[[str, int, int], None]
@@ -159,8 +148,8 @@ def _canonical(table: RawTable, file_index: int, *, spec_map: dict[str, str]) ->
         *columns,
     )
     if table.excel:
-        out = out.with_columns(excel_serial_to_iso(out["due_date"]).alias("due_date"))
-    blanks = pl.DataFrame([is_blank(out[c]) for c in REQUIRED])
+        out = out.with_columns(parsers.excel_serial_to_iso(out["due_date"]).alias("due_date"))
+    blanks = pl.DataFrame([parsers.is_blank(out[c]) for c in REQUIRED])
     out = out.with_columns(blanks.select(pl.any_horizontal(pl.all())).to_series().alias("_missing"))
     # Drop rows with no value in any cell of the original file (Excel's formatted-but-empty tail).
     maybe = blanks.select(pl.all_horizontal(pl.all())).to_series().arg_true()
@@ -186,19 +175,20 @@ def _coordinate(s: pl.Series, limit: float) -> pl.Series:
 def _validate(df: pl.DataFrame, allow_international: bool) -> pl.DataFrame:
     """Normalised values plus the first per-row reject code (dedupe and do-not-contact come later)."""
     missing = df["_missing"]
-    phones = parse_phones(df["phone"], allow_international=allow_international)
-    fen = parse_amounts(df["amount_due"])
+    phones = parsers.parse_phones(df["phone"], allow_international=allow_international)
+    fen = parsers.parse_amounts(df["amount_due"])
     if (df["_scale"] != 1).any():
         fen = pl.select(pl.lit(fen) * pl.lit(df["_scale"])).to_series()
-    due = parse_dates(df["due_date"])
+    due = parsers.parse_dates(df["due_date"])
     loan = df["loan_id"].str.strip_chars()
     non_ascii = (loan.str.len_bytes() != loan.str.len_chars()).fill_null(False)
     if non_ascii.any():
-        loan = pl.select(pl.when(pl.lit(non_ascii)).then(pl.lit(to_ascii(loan))).otherwise(pl.lit(loan))).to_series()
+        ascii_loan = pl.lit(parsers.to_ascii(loan))
+        loan = pl.select(pl.when(pl.lit(non_ascii)).then(ascii_loan).otherwise(pl.lit(loan))).to_series()
     reason = pl.select(
         pl.when(pl.lit(missing)).then(pl.lit("missing_field"))
         .when(pl.lit(phones["reject"]).is_not_null()).then(pl.lit(phones["reject"]))
-        .otherwise(pl.lit(amount_reject(fen)))
+        .otherwise(pl.lit(parsers.amount_reject(fen)))
     ).to_series()
     reason = pl.select(
         pl.when(pl.lit(reason).is_null() & pl.lit(due).is_null()).then(pl.lit("invalid_date"))
@@ -214,10 +204,10 @@ def _validate(df: pl.DataFrame, allow_international: bool) -> pl.DataFrame:
         "phone": phones["phone"],
         "amount_due_fen": fen.cast(pl.Int64),
         "due_date": due,
-        "penalty_rate": parse_rates(df["penalty_rate"]),
-        "overdue_count": parse_ints(df["overdue_count"]).fill_null(0).cast(pl.Int32),
+        "penalty_rate": parsers.parse_rates(df["penalty_rate"]),
+        "overdue_count": parsers.parse_ints(df["overdue_count"]).fill_null(0).cast(pl.Int32),
         "product": _text(df["product"]),
-        "payday": parse_paydays(df["payday"]),
+        "payday": parsers.parse_paydays(df["payday"]),
         "region": _text(df["region"]),
         "agency": _text(df["agency"]),
         "address": _text(df["address"]),
