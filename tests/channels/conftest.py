@@ -95,7 +95,7 @@ def json_peer() -> Iterator[JsonGatewayPeer]:
 def aliyun_peer(webhook_sink: WebhookSink) -> Iterator[AliyunPeer]:
     yield from _serving(AliyunPeer("LTAI-test-key", "aliyun-secret",
                                    report_url=webhook_sink.url(f"/aliyun/report?token={AliyunHarness.token}"),
-                                   up_url=webhook_sink.url(f"/aliyun/up?token={AliyunHarness.token}")))
+                                   reply_url=webhook_sink.url(f"/aliyun/up?token={AliyunHarness.token}")))
 
 
 @pytest.fixture(scope="session")

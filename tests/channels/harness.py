@@ -26,7 +26,7 @@ from dunning.channels.sandbox import _unit
 from dunning.config import ChannelSettings
 from dunning.domain.sms import measure
 from dunning.errors import ChannelError, PermanentChannelError, RateLimitedError
-from tests.peers.http_peers import AliyunPeer, JsonGatewayPeer, Received, TencentPeer, TwilioPeer, WebhookSink
+from tests.peers.http_peers import CloudPeer, JsonGatewayPeer, Received, TwilioPeer, WebhookSink
 from tests.peers.kannel import BLACKLIST_PHONE, PASSWORD, SENDER, USERNAME, KannelPeer
 from tests.peers.smpp_peer import SmppPeer
 
@@ -38,6 +38,11 @@ _counter = itertools.count(1)
 def ok_phone() -> str:
     """A mainland mobile number every peer accepts and reports delivered (ends in 5)."""
     return f"+86139{next(_counter) % 10_000_000:07d}5"[:14]
+
+
+def ucs2_parts(units: int) -> int:
+    """Parts of a UCS-2 text of ``units`` code units as a carrier bills them: 70 in one, 67 per part beyond."""
+    return 1 if units <= 70 else -(-units // 67)
 
 
 class Harness:
@@ -332,8 +337,7 @@ class JsonHarness(_HttpPeerHarness):
                      "webhook_secret": SecretStr(WEBHOOK_SECRET)})
 
     def expected_parts(self, text: str) -> int:
-        units = len(text.encode("utf-16-be")) // 2
-        return 1 if units <= 70 else -(-units // 67)
+        return ucs2_parts(len(text.encode("utf-16-be")) // 2)
 
     def inject_mo(self, phone: str, text: str) -> None:
         self.peer.send_mo(self.sink.url("/json/cb"), phone, text)
@@ -342,20 +346,29 @@ class JsonHarness(_HttpPeerHarness):
         return {str(s["ref"]) for s in self.peer.sent}
 
 
-class AliyunHarness(_HttpPeerHarness):
-    kind = "aliyun"
-    prefix = "/aliyun/"
-    template_based = True
-    token = "ali-token-1"
+class _CloudHarness(_HttpPeerHarness):
+    """A template-based cloud (Aliyun, Tencent): an access key pair and a webhook token in the settings."""
 
-    peer: AliyunPeer
+    template_based = True
+    key_option: ClassVar[str]
+    secret_option: ClassVar[str]
+    options: ClassVar[dict[str, str]]
+    peer: CloudPeer
 
     def settings(self, *, bad_credentials: bool = False) -> ChannelSettings:
-        return ChannelSettings(kind="aliyun", options={
-            "endpoint": f"127.0.0.1:{self.peer.port}", "protocol": "http", "sign_name": "阳光消费金融",
-            "access_key_id": self.peer.access_key_id},
-            secrets={"access_key_secret": SecretStr("bad" if bad_credentials else self.peer.access_key_secret),
-                     "webhook_token": SecretStr(self.token)})
+        secret = SecretStr("bad" if bad_credentials else self.peer.secret)
+        return ChannelSettings(kind=self.kind, options={
+            "endpoint": f"127.0.0.1:{self.peer.port}", "sign_name": "阳光消费金融", **self.options,
+            self.key_option: self.peer.key_id},
+            secrets={self.secret_option: secret, "webhook_token": SecretStr(self.token)})
+
+
+class AliyunHarness(_CloudHarness):
+    kind = "aliyun"
+    prefix = "/aliyun/"
+    token = "ali-token-1"
+    key_option, secret_option = "access_key_id", "access_key_secret"
+    options = {"protocol": "http"}
 
     def inject_mo(self, phone: str, text: str) -> None:
         self.peer.send_mo(phone.removeprefix("+86"), text)
@@ -364,25 +377,16 @@ class AliyunHarness(_HttpPeerHarness):
         return {str(s["out_id"]) for s in self.peer.sent}
 
 
-class TencentHarness(_HttpPeerHarness):
+class TencentHarness(_CloudHarness):
     kind = "tencent"
     prefix = "/tencent/"
-    template_based = True
     token = "tc-token-1"
-
+    key_option, secret_option = "secret_id", "secret_key"
+    options = {"scheme": "http", "sdk_app_id": "1400000001"}
     throttle_calls = 1000
-    peer: TencentPeer
-
-    def settings(self, *, bad_credentials: bool = False) -> ChannelSettings:
-        return ChannelSettings(kind="tencent", options={
-            "endpoint": f"127.0.0.1:{self.peer.port}", "scheme": "http", "sign_name": "阳光消费金融",
-            "sdk_app_id": "1400000001", "secret_id": self.peer.secret_id},
-            secrets={"secret_key": SecretStr("bad" if bad_credentials else self.peer.secret_key),
-                     "webhook_token": SecretStr(self.token)})
 
     def expected_parts(self, text: str) -> int:
-        n = len(text) + 20  # the peer bills parameters plus a 20-character template body
-        return 1 if n <= 70 else -(-n // 67)
+        return ucs2_parts(len(text) + 20)  # the peer bills parameters plus a 20-character template body
 
     def inject_mo(self, phone: str, text: str) -> None:
         self.peer.send_mo(phone, text)
@@ -405,8 +409,7 @@ class TwilioHarness(_HttpPeerHarness):
             secrets={"auth_token": SecretStr("bad" if bad_credentials else self.peer.auth_token)})
 
     def expected_parts(self, text: str) -> int:
-        units = len(text.encode("utf-16-be")) // 2
-        return 1 if units <= 70 else -(-units // 67)
+        return ucs2_parts(len(text.encode("utf-16-be")) // 2)
 
     def inject_mo(self, phone: str, text: str) -> None:
         self.peer.send_mo(self.sink.url("/twilio/sms"), phone, text)

@@ -89,15 +89,15 @@ def tencent_peer(sink: WebhookSink) -> Iterator[TencentPeer]:
 def aliyun_settings(peer: AliyunPeer) -> ChannelSettings:
     return ChannelSettings(kind="aliyun", rate=1000.0, options={
         "endpoint": f"127.0.0.1:{peer.port}", "protocol": "http", "sign_name": "阳光消费金融",
-        "access_key_id": peer.access_key_id, "timeout": 5.0},
-        secrets={"access_key_secret": SecretStr(peer.access_key_secret), "webhook_token": SecretStr(ALI_TOKEN)})
+        "access_key_id": peer.key_id, "timeout": 5.0},
+        secrets={"access_key_secret": SecretStr(peer.secret), "webhook_token": SecretStr(ALI_TOKEN)})
 
 
 def tencent_settings(peer: TencentPeer) -> ChannelSettings:
     return ChannelSettings(kind="tencent", rate=1000.0, options={
         "endpoint": f"127.0.0.1:{peer.port}", "scheme": "http", "sign_name": "阳光消费金融",
-        "sdk_app_id": "1400000001", "secret_id": peer.secret_id, "timeout": 5.0},
-        secrets={"secret_key": SecretStr(peer.secret_key), "webhook_token": SecretStr(TC_TOKEN)})
+        "sdk_app_id": "1400000001", "secret_id": peer.key_id, "timeout": 5.0},
+        secrets={"secret_key": SecretStr(peer.secret), "webhook_token": SecretStr(TC_TOKEN)})
 
 
 def make_ctx(tmp_path: Path, channels: dict[str, ChannelSettings], database_url: str | None = None) -> AppContext:

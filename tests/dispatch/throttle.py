@@ -28,16 +28,20 @@ THROTTLED = 0x58
 
 @dataclass
 class ThrottleReport:
+    """One throttling scenario: the PDUs the SMPP peer accepted and throttled and the long messages' fragments,
+    the states the messages ended in; then the peer's busiest second, how the run ended and how long it took,
+    and what arrived twice or never."""
+
     messages: int
     accepted_pdus: int = 0
     throttled_pdus: int = 0
     fragments: int = 0
-    duplicates: int = 0
-    missing: int = 0
+    states: dict[str, int] = field(default_factory=dict)
+    busiest_second: int = 0
     stopped: str = ""
     seconds: float = 0.0
-    busiest_second: int = 0
-    states: dict[str, int] = field(default_factory=dict)
+    duplicates: int = 0
+    missing: int = 0
 
     @property
     def throttled_share(self) -> float:

@@ -223,6 +223,18 @@ class JsonGatewayPeer(HttpPeer):
         self.post_later(callback_url, body, self._sign(body), delay=0.0)
 
 
+
+class CloudPeer(HttpPeer):
+    """A template-based cloud API (Aliyun, Tencent): an access key pair, a report URL and a reply URL."""
+
+    def __init__(self, key_id: str, secret: str, report_url: str = "", reply_url: str = "") -> None:
+        self.key_id = key_id
+        self.secret = secret
+        self.report_url = report_url
+        self.reply_url = reply_url
+        super().__init__()
+
+
 # --------------------------------------------------------------------------------------------- Aliyun
 
 
@@ -230,19 +242,12 @@ def _pct(s: str) -> str:
     return urllib.parse.quote(s, safe="-_.~")
 
 
-class AliyunPeer(HttpPeer):
+class AliyunPeer(CloudPeer):
     """Dysmsapi 2017-05-25 RPC over HTTP: SendBatchSms (≤100), SendSms, QuerySmsSign; ACS3 signatures checked.
 
-    Reports go to ``report_url`` (SmsReport, a JSON array) and replies to ``up_url`` (SmsUp), as the console's
+    Reports go to ``report_url`` (SmsReport, a JSON array) and replies to ``reply_url`` (SmsUp), as the console's
     HTTP batch push would.
     """
-
-    def __init__(self, access_key_id: str, access_key_secret: str, report_url: str = "", up_url: str = "") -> None:
-        self.access_key_id = access_key_id
-        self.access_key_secret = access_key_secret
-        self.report_url = report_url
-        self.up_url = up_url
-        super().__init__()
 
     def _verify(self, req: Received) -> str | None:
         auth = req.headers.get("authorization", "")
@@ -253,7 +258,7 @@ class AliyunPeer(HttpPeer):
             return "MissingAuthorization"
         if algo != "ACS3-HMAC-SHA256":
             return "UnsupportedSignatureAlgorithm"
-        if parts.get("Credential") != self.access_key_id:
+        if parts.get("Credential") != self.key_id:
             return "InvalidAccessKeyId.NotFound"
         signed = parts["SignedHeaders"].split(";")
         split = urllib.parse.urlsplit(req.path)
@@ -264,7 +269,7 @@ class AliyunPeer(HttpPeer):
         canonical = "\n".join((req.method, split.path or "/", canonical_query, canonical_headers,
                                ";".join(signed), payload_hash))
         to_sign = "ACS3-HMAC-SHA256\n" + hashlib.sha256(canonical.encode()).hexdigest()
-        expected = hmac.new(self.access_key_secret.encode(), to_sign.encode(), hashlib.sha256).hexdigest()
+        expected = hmac.new(self.secret.encode(), to_sign.encode(), hashlib.sha256).hexdigest()
         return None if hmac.compare_digest(expected, parts.get("Signature", "")) else "SignatureDoesNotMatch"
 
     @staticmethod
@@ -323,22 +328,15 @@ class AliyunPeer(HttpPeer):
     def send_mo(self, phone: str, text: str) -> None:
         body = [{"phone_number": phone, "send_time": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"),
                  "content": text, "sign_name": "阳光消费金融", "dest_code": "1234", "sequence_id": self.next_id()}]
-        self.post_later(self.up_url, json.dumps(body, ensure_ascii=False).encode(),
+        self.post_later(self.reply_url, json.dumps(body, ensure_ascii=False).encode(),
                         {"content-type": "application/json"}, delay=0.0)
 
 
 # --------------------------------------------------------------------------------------------- Tencent
 
 
-class TencentPeer(HttpPeer):
+class TencentPeer(CloudPeer):
     """SMS API 2021-01-11: SendSms (≤200 numbers, per-number codes), DescribeSmsSignList; TC3 signatures checked."""
-
-    def __init__(self, secret_id: str, secret_key: str, report_url: str = "", reply_url: str = "") -> None:
-        self.secret_id = secret_id
-        self.secret_key = secret_key
-        self.report_url = report_url
-        self.reply_url = reply_url
-        super().__init__()
 
     def _verify(self, req: Received) -> str | None:
         auth = req.headers.get("authorization", "")
@@ -346,7 +344,7 @@ class TencentPeer(HttpPeer):
             return "AuthFailure.SignatureFailure"
         fields = dict(p.strip().split("=", 1) for p in auth[len("TC3-HMAC-SHA256 "):].split(","))
         cred = fields.get("Credential", "").split("/")
-        if len(cred) != 4 or cred[0] != self.secret_id:
+        if len(cred) != 4 or cred[0] != self.key_id:
             return "AuthFailure.SecretIdNotFound"
         _, date, service, _ = cred
         signed = fields.get("SignedHeaders", "").split(";")
@@ -360,7 +358,7 @@ class TencentPeer(HttpPeer):
         def h(key: bytes, msg: str) -> bytes:
             return hmac.new(key, msg.encode(), hashlib.sha256).digest()
 
-        k = h(h(h(("TC3" + self.secret_key).encode(), date), service), "tc3_request")
+        k = h(h(h(("TC3" + self.secret).encode(), date), service), "tc3_request")
         expected = hmac.new(k, to_sign.encode(), hashlib.sha256).hexdigest()
         return None if hmac.compare_digest(expected, fields.get("Signature", "")) else "AuthFailure.SignatureFailure"
 
