@@ -11,7 +11,9 @@ from collections import Counter
 import pytest
 
 from dunning.channels.base import DeliveryReport, DeliveryStatus, WebhookRequest
-from dunning.errors import PermanentChannelError, RateLimitedError
+from dunning.channels.sandbox import SandboxChannel
+from dunning.config import ChannelSettings
+from dunning.errors import ConfigError, PermanentChannelError, RateLimitedError
 from tests.channels.harness import (
     WEBHOOK_SECRET,
     AliyunHarness,
@@ -234,3 +236,19 @@ def test_json_parts_and_reports_per_part(json_h: JsonHarness) -> None:
         assert want <= {e.provider_id for e in events if isinstance(e, DeliveryReport)}
 
     run(body())
+
+
+# ------------------------------------------------------------------------------------------- sandbox
+
+
+@pytest.mark.parametrize(("options", "field"), [({"delivered_rate": "1.5"}, "delivered_rate"),
+                                                 ({"seed": "abc"}, "seed"), ({"latency_ms": -1}, "latency_ms")])
+def test_sandbox_refuses_a_bad_option_with_its_name(options: dict[str, object], field: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        SandboxChannel("sandbox", ChannelSettings(kind="sandbox", options=options))
+    assert field in err.value.message_zh and "沙箱通道" in err.value.message_zh
+
+
+def test_sandbox_reads_its_options_from_strings() -> None:
+    ch = SandboxChannel("sandbox", ChannelSettings(kind="sandbox", options={"delivered_rate": "0.5", "seed": "9"}))
+    assert (ch.options.delivered_rate, ch.options.seed, ch.options.expired_rate) == (0.5, 9, 0.005)

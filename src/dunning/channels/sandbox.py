@@ -15,11 +15,12 @@ import hmac
 import json
 import secrets
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from dunning.channels.base import (
     ChannelEvent,
@@ -32,20 +33,33 @@ from dunning.channels.base import (
 from dunning.channels.common import ChannelBase
 from dunning.channels.dlr import stat_status
 from dunning.config import ChannelSettings
-from dunning.errors import PermanentChannelError
+from dunning.errors import ConfigError, PermanentChannelError
 
 # Replies a simulated borrower may send; a mix of opt-out, dispute, promise and chatter.
 _REPLIES: tuple[str, ...] = ("退订", "已还款", "不是本人", "好的，明天还", "TD", "收到", "投诉", "打错了")
 
 
-@dataclass(frozen=True, slots=True)
-class SandboxOptions:
+class SandboxOptions(BaseModel):
+    """The simulated provider's behaviour, read from the channel's ``options`` (rates are shares of messages)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
     seed: int = 7
-    latency_ms: float = 0.0
-    submit_failure_rate: float = 0.0
-    delivered_rate: float = 0.985
-    expired_rate: float = 0.005
-    reply_rate: float = 0.005
+    latency_ms: float = Field(0.0, ge=0)
+    submit_failure_rate: float = Field(0.0, ge=0, le=1)
+    delivered_rate: float = Field(0.985, ge=0, le=1)
+    expired_rate: float = Field(0.005, ge=0, le=1)
+    reply_rate: float = Field(0.005, ge=0, le=1)
+
+    @classmethod
+    def of(cls, name: str, options: Mapping[str, Any]) -> SandboxOptions:
+        try:
+            return cls.model_validate(dict(options))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(x) for x in err["loc"])
+            raise ConfigError(f"沙箱通道 {name} 的设置 {where} 不正确：{err['msg']}",
+                              f"sandbox channel {name!r}: option {where}: {err['msg']}") from None
 
 
 def _unit(seed: int, key: str, salt: str) -> float:
@@ -78,14 +92,7 @@ class SandboxChannel(ChannelBase, kind="sandbox", max_batch=1000):
     def __init__(self, name: str, settings: ChannelSettings, **_io: object) -> None:
         self.name = name
         o = settings.options
-        self.options = SandboxOptions(
-            seed=int(o.get("seed", 7)),
-            latency_ms=float(o.get("latency_ms", 0.0)),
-            submit_failure_rate=float(o.get("submit_failure_rate", 0.0)),
-            delivered_rate=float(o.get("delivered_rate", 0.985)),
-            expired_rate=float(o.get("expired_rate", 0.005)),
-            reply_rate=float(o.get("reply_rate", 0.005)),
-        )
+        self.options = SandboxOptions.of(name, o)
         # The application context hands every sandbox a per-install secret (``webhook_secret``); one built
         # without it signs its own simulated callbacks with a random key nobody else knows.
         secret = settings.secrets.get("webhook_secret")
