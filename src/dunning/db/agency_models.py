@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
-from dunning.db.models import Base, BigId, LongText, Row, Str16, Str20, Str32, Str64, Str128
+from dunning.db.models import Base, BigId, LongText, Row, Stamped, Str16, Str20, Str32, Str64, Str128
 
 
 class Agency(Row):
@@ -127,7 +127,7 @@ class Award(LotEntry, Base):
     share: Mapped[float]
 
 
-class AllocationPeriod(Row):
+class AllocationPeriod(Stamped, Row):
     __tablename__ = "allocation_periods"
     lot_id: Mapped[int] = mapped_column(ForeignKey("tender_lots.id"), index=True)
     import_id: Mapped[int] = mapped_column(ForeignKey("imports.id"))
@@ -136,8 +136,6 @@ class AllocationPeriod(Row):
     state: Mapped[Str16]  # active | recalled
     shares: Mapped[dict[str, Any]] = mapped_column(default=dict)  # agency id → share used
     notice_campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
-    created_by: Mapped[Str64]
-    created_at: Mapped[datetime]
 
 
 class Allocation(Row):
@@ -168,7 +166,7 @@ class AgencyCampaign(Row):
     kind: Mapped[Str16]  # notice | work
 
 
-class Scorecard(Row):
+class Scorecard(Stamped, Row):
     __tablename__ = "agency_scorecards"
     __table_args__ = (UniqueConstraint("period_id", "agency_id"),)
     period_id: Mapped[int] = mapped_column(ForeignKey("allocation_periods.id"))
@@ -176,5 +174,3 @@ class Scorecard(Row):
     figures: Mapped[dict[str, Any]]
     score: Mapped[float]
     next_share: Mapped[float]
-    created_by: Mapped[Str64]
-    created_at: Mapped[datetime]

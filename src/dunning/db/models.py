@@ -20,9 +20,12 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
+    select,
 )
 from sqlalchemy import false as sql_false
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
 
 from dunning.db.types import UtcDateTime
 
@@ -66,6 +69,20 @@ class Row(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, sort_order=-1)  # first, as the tables were created
 
 
+class FromFile:
+    """Where an imported row came from: the file and its row number (the last two columns of the table)."""
+
+    source_file: Mapped[str] = mapped_column(String(512), sort_order=1)
+    source_row: Mapped[int] = mapped_column(BigInteger, sort_order=1)
+
+
+class Stamped:
+    """Who created the row and when: the last two columns of a table that keeps them."""
+
+    created_by: Mapped[Str64] = mapped_column(sort_order=1)
+    created_at: Mapped[datetime] = mapped_column(sort_order=1)
+
+
 class User(Row):
     __tablename__ = "users"
     username: Mapped[Str64] = mapped_column(unique=True)
@@ -88,7 +105,7 @@ class ApiToken(Row):
     revoked: Mapped[bool] = mapped_column(default=False)
 
 
-class Import(Row):
+class Import(Stamped, Row):
     __tablename__ = "imports"
     kind: Mapped[Str16] = mapped_column(default="portfolio")  # portfolio | payments
     as_of: Mapped[date]
@@ -99,11 +116,9 @@ class Import(Row):
     reasons: Mapped[dict[str, Any]]
     reject_report: Mapped[str | None] = mapped_column(String(1024))
     content_sha: Mapped[Str64] = mapped_column(index=True)
-    created_by: Mapped[Str64]
-    created_at: Mapped[datetime]
 
 
-class Account(Row):
+class Account(FromFile, Row):
     __tablename__ = "accounts"
     # (import_id, loan_id) is also the index for a snapshot's accounts. No phone index: contact history and
     # searches read ``messages``; each extra index costs seconds on a million-row import (docs/adr/0002).
@@ -125,15 +140,11 @@ class Account(Row):
     address: Mapped[LongText | None]
     lat: Mapped[float | None]
     lon: Mapped[float | None]
-    source_file: Mapped[str] = mapped_column(String(512))
-    source_row: Mapped[int] = mapped_column(BigInteger)
 
 
-class RejectRow(Row):
+class RejectRow(FromFile, Row):
     __tablename__ = "reject_rows"
     import_id: Mapped[int] = mapped_column(ForeignKey("imports.id"), index=True)
-    source_file: Mapped[str] = mapped_column(String(512))
-    source_row: Mapped[int] = mapped_column(BigInteger)
     reason: Mapped[Str32]
     message_zh: Mapped[LongText]
     raw: Mapped[LongText]
@@ -154,26 +165,24 @@ class TemplateVersion(Row):
     __table_args__ = (UniqueConstraint("template_id", "version"),)
     template_id: Mapped[int] = mapped_column(ForeignKey("templates.id"), index=True)
     version: Mapped[int]
+    reviewer: Mapped[Str64 | None]
+    status: Mapped[Str16]
     text: Mapped[LongText]
     variables: Mapped[dict[str, Any]]
-    status: Mapped[Str16]
     author: Mapped[Str64]
-    reviewer: Mapped[Str64 | None]
     approved_at: Mapped[datetime | None]
     channel_codes: Mapped[dict[str, Any]] = mapped_column(default=dict)
     findings: Mapped[list[Any]] = mapped_column(default=list)
     created_at: Mapped[datetime]
 
 
-class Strategy(Row):
+class Strategy(Stamped, Row):
     __tablename__ = "strategies"
     __table_args__ = (UniqueConstraint("name", "version"),)
     name: Mapped[Str128]
     version: Mapped[int]
     body: Mapped[LongText]  # the YAML as given
     sha: Mapped[Str64]
-    created_by: Mapped[Str64]
-    created_at: Mapped[datetime]
 
 
 class Campaign(Row):
@@ -317,16 +326,24 @@ class AuditEvent(Row):
 
 
 class VerificationAttempt(Row):
-    """Every verification attempt (phone masked; a keyed hash lets rate limits count per phone)."""
+    """Every verification attempt, public or by staff on the hotline (phone masked; a keyed hash lets rate limits
+    count per phone, the staff member's username per user)."""
 
     __tablename__ = "verification_attempts"
-    __table_args__ = (Index("ix_verif_ip_at", "ip", "at"), Index("ix_verif_phone_at", "phone_hash", "at"))
+    __table_args__ = (Index("ix_verif_ip_at", "ip", "at"), Index("ix_verif_phone_at", "phone_hash", "at"),
+                      Index("ix_verif_user_at", "username", "at"))
     at: Mapped[datetime]
     ip: Mapped[Str64]
     phone_hash: Mapped[Str64]
     phone_masked: Mapped[Str20]
     outcome: Mapped[Str16]  # genuine | not_found | expired | rate_limited | invalid
     channel: Mapped[Str16] = mapped_column(default="public")  # public | hotline
+    username: Mapped[Str64 | None]  # the staff member of a hotline lookup (counted per user)
+
+    @classmethod
+    def count_since(cls, s: Session, since: datetime, *where: ColumnElement[bool]) -> int:
+        """Attempts at or after ``since`` that match ``where`` (what the rate limits count)."""
+        return s.scalar(select(func.count()).select_from(cls).where(cls.at >= since, *where)) or 0
 
 
 # Capabilities keep their tables in modules of their own; importing them here keeps the metadata complete for

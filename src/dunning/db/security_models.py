@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index
+from sqlalchemy import ForeignKey
 from sqlalchemy.orm import Mapped, mapped_column
 
-from dunning.db.models import Base, BigId, Row, Str16, Str64
+from dunning.db.models import Base, BigId, Str64
 
 
 class WebhookSeen(Base):
@@ -29,14 +29,3 @@ class CliIdentity(Base):
     user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id"))
     created_by: Mapped[Str64]
     created_at: Mapped[datetime]
-
-
-class StaffLookup(Row):
-    """One staff lookup of a sensitive answer (the hotline check), counted per user and per address."""
-
-    __tablename__ = "staff_lookups"
-    __table_args__ = (Index("ix_staff_lookups_user_at", "username", "at"), Index("ix_staff_lookups_ip_at", "ip", "at"))
-    at: Mapped[datetime]
-    username: Mapped[Str64]
-    ip: Mapped[Str64]
-    kind: Mapped[Str16]

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import BigInteger, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from dunning.db.models import LongText, Row, Str16, Str20, Str32, Str64, Str128
+from dunning.db.models import LongText, Row, Stamped, Str16, Str20, Str32, Str64, Str128
 
 
 class FieldStaff(Row):
@@ -18,10 +18,10 @@ class FieldStaff(Row):
     __tablename__ = "field_staff"
     username: Mapped[Str64] = mapped_column(unique=True)
     display_name: Mapped[Str128]
-    agency: Mapped[Str128 | None]
     credential_no: Mapped[Str64]
     credential_valid_until: Mapped[date]
     trained_on: Mapped[date]
+    agency: Mapped[Str128 | None]
     created_at: Mapped[datetime]
 
 
@@ -90,7 +90,7 @@ class VisitAlarm(Row):
     acknowledged_at: Mapped[datetime | None]
 
 
-class PromiseToPay(Row):
+class PromiseToPay(Stamped, Row):
     """A borrower's promise to pay by a date, taken in the field; planning sends nothing before that date."""
 
     __tablename__ = "promises_to_pay"
@@ -99,9 +99,6 @@ class PromiseToPay(Row):
     amount_fen: Mapped[int] = mapped_column(BigInteger)
     source: Mapped[Str16]
     source_id: Mapped[int | None] = mapped_column(BigInteger)
-    created_by: Mapped[Str64]
-    created_at: Mapped[datetime]
-
 
 
 class VisitAlert(Row):
@@ -113,11 +110,11 @@ class VisitAlert(Row):
     __tablename__ = "visit_alerts"
     __table_args__ = (UniqueConstraint("alarm_id", "level", "phone"),)
     alarm_id: Mapped[int] = mapped_column(ForeignKey("visit_alarms.id"), index=True)
+    state: Mapped[str] = mapped_column(String(12), index=True)
     level: Mapped[int]
     recipient: Mapped[Str128]
     phone: Mapped[Str20]
     text: Mapped[LongText]
-    state: Mapped[str] = mapped_column(String(12), index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime]
     deadline_at: Mapped[datetime]

@@ -20,15 +20,13 @@ import phonenumbers
 from sqlalchemy import func, select
 
 from dunning.db.models import AuditEvent, Message, VerificationAttempt
-from dunning.db.security_models import StaffLookup
 from dunning.domain.masking import mask_phone
+from dunning.domain.states import REACHED_STATES
 from dunning.services import audit
 from dunning.services.context import AppContext
 from dunning.services.verification.codes import ALPHABET, CODE_LENGTH, stored_hash
 
 log = logging.getLogger("dunning.verify")
-
-SENT = ("submitted", "delivered", "expired", "held")
 
 
 @dataclass(frozen=True)
@@ -90,15 +88,13 @@ def verify_message(ctx: AppContext, phone: str, code: str, *, ip: str, channel: 
               "app": ident.app_name, "domain": ident.domain}
     with ctx.db.transaction() as s:
         since = _window_start(now, st.verify_window_minutes)
-        by_ip = s.scalar(select(func.count()).select_from(VerificationAttempt).where(
-            VerificationAttempt.ip == ip, VerificationAttempt.at >= since)) or 0
+        by_ip = VerificationAttempt.count_since(s, since, VerificationAttempt.ip == ip)
         # per phone, only failed checks count: wrong tries from elsewhere must not block the borrower's own
         # genuine check (which succeeds and is not counted)
-        by_phone = s.scalar(select(func.count()).select_from(VerificationAttempt).where(
-            VerificationAttempt.phone_hash == phone_key, VerificationAttempt.at >= since,
-            VerificationAttempt.outcome.in_(("not_found", "expired", "invalid")))) or 0
+        by_phone = VerificationAttempt.count_since(s, since, VerificationAttempt.phone_hash == phone_key,
+                                                   VerificationAttempt.outcome.in_(("not_found", "expired", "invalid")))
         row = s.execute(select(Message.verify_code_hash, Message.submitted_at).where(
-            Message.verify_code_hash == digest, Message.state.in_(SENT)).limit(1)).first()
+            Message.verify_code_hash == digest, Message.state.in_(REACHED_STATES)).limit(1)).first()
         matched = row is not None and hmac.compare_digest(row.verify_code_hash or "", digest)
         fresh = matched and row is not None and row.submitted_at is not None and (
             now - row.submitted_at <= timedelta(days=st.verify_code_ttl_days))
@@ -119,7 +115,7 @@ def verify_message(ctx: AppContext, phone: str, code: str, *, ip: str, channel: 
             outcome = "not_found"
         masked = mask_phone(e164) if not e164.startswith("invalid:") else "invalid"
         s.add(VerificationAttempt(at=now, ip=ip[:64], phone_hash=phone_key, phone_masked=masked, outcome=outcome,
-                                  channel=channel))
+                                  channel=channel, username=(actor or "-")[:64] if channel == "hotline" else None))
         if actor is not None:
             audit.record(s, at=now, actor=actor, action=f"verify.{channel}_lookup", entity="verification",
                          entity_id=masked, after={"outcome": outcome})
@@ -147,11 +143,9 @@ def _staff_limited(s: Any, ctx: AppContext, actor: str, ip: str, since: datetime
     """Count one staff lookup; ``True`` past the per-user or per-address limit, with an audit alert (once per
     window and user) and a warning in the log."""
     st = ctx.settings
-    by_user = s.scalar(select(func.count()).select_from(StaffLookup).where(
-        StaffLookup.username == actor, StaffLookup.at >= since)) or 0
-    by_ip = s.scalar(select(func.count()).select_from(StaffLookup).where(
-        StaffLookup.ip == ip[:64], StaffLookup.at >= since)) or 0
-    s.add(StaffLookup(at=now, username=actor[:64], ip=ip[:64], kind="hotline"))
+    hotline = VerificationAttempt.channel == "hotline"
+    by_user = VerificationAttempt.count_since(s, since, hotline, VerificationAttempt.username == actor[:64])
+    by_ip = VerificationAttempt.count_since(s, since, hotline, VerificationAttempt.ip == ip[:64])
     limited = by_user >= st.hotline_max_per_user or by_ip >= st.hotline_max_per_ip
     if limited:
         log.warning("hotline lookups over the limit: user %s from %s (%d by user, %d by address this window)",
