@@ -110,6 +110,11 @@ CONTACT_STATES: tuple[MessageState, ...] = (_M.SUBMITTING, _M.SUBMITTED, _M.DELI
 SENT_STATES: tuple[MessageState, ...] = (_M.SUBMITTED, _M.DELIVERED, _M.FAILED, _M.EXPIRED, _M.HELD)
 # Accepted by the provider, or possibly so (held: outcome unknown).
 ACCEPTED_STATES: tuple[MessageState, ...] = (_M.SUBMITTED, _M.DELIVERED, _M.HELD)
+# Reached the provider and not refused by it (expired: accepted, then not delivered in time), or possibly so
+# (held): the borrower may have it — a visit notice counts as given, a verification code as genuine.
+REACHED_STATES: tuple[MessageState, ...] = (_M.SUBMITTED, _M.DELIVERED, _M.EXPIRED, _M.HELD)
+# Handed over and not (known to be) delivered: refused, expired, or outcome unknown (held).
+UNDELIVERED_STATES: tuple[MessageState, ...] = (_M.FAILED, _M.EXPIRED, _M.HELD)
 # Not yet handed over: still to go, or going now.
 PENDING_STATES: tuple[MessageState, ...] = (_M.PLANNED, _M.QUEUED, _M.SUBMITTING)
 # A send was attempted (claimed at least once and not put back).
@@ -124,6 +129,8 @@ MESSAGE_GROUPS: dict[str, tuple[str, str, tuple[MessageState, ...]]] = {
     "contact": ("已联系", "contacted", CONTACT_STATES),
     "sent": ("已发送", "sent", SENT_STATES),
     "accepted": ("已受理", "accepted", ACCEPTED_STATES),
+    "reached": ("已到达服务商", "reached the provider", REACHED_STATES),
+    "undelivered": ("未送达", "not delivered", UNDELIVERED_STATES),
     "pending": ("待发送", "pending", PENDING_STATES),
     "attempted": ("已尝试发送", "attempted", ATTEMPTED_STATES),
     "in_flight": ("发送中", "in flight", IN_FLIGHT_STATES),

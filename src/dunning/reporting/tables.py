@@ -8,6 +8,7 @@ from statistics import NormalDist
 
 import polars as pl
 
+from dunning.domain.states import IN_FLIGHT_STATES, UNDELIVERED_STATES
 from dunning.reporting.formatting import pct
 from dunning.reporting.settings import HOLDOUT, STRATUM, OutcomeSettings
 from dunning.reporting.stats import pooled_z
@@ -46,7 +47,7 @@ def delivery_by_carrier(units: pl.DataFrame) -> pl.DataFrame:
              (pl.col("state") == "failed").sum().alias("failed"),
              (pl.col("state") == "expired").sum().alias("expired"),
              (pl.col("state") == "held").sum().alias("held"),
-             pl.col("state").is_in(["submitting", "submitted"]).sum().alias("in_flight"))
+             pl.col("state").is_in(IN_FLIGHT_STATES).sum().alias("in_flight"))
         .with_columns((pl.col("delivered") / pl.col("attempted")).fill_nan(None).alias("delivered_rate"))
         .sort("channel", "carrier")
     )
@@ -56,7 +57,7 @@ def failure_reasons(units: pl.DataFrame) -> pl.DataFrame:
     """Why messages did not arrive, per channel × carrier: the carrier's DLR error code when one came back, else
     our reason code (``dlr_failed``, ``dlr_timeout``, a submit error…); ``share`` of that channel × carrier's
     attempted messages."""
-    bad = units.filter(pl.col("state").is_in(["failed", "expired", "held"]))
+    bad = units.filter(pl.col("state").is_in(UNDELIVERED_STATES))
     attempted = units.filter(pl.col("attempted")).with_columns(pl.col("channel").fill_null("—")).group_by(
         "channel", "carrier").agg(pl.len().alias("_att"))
     return (

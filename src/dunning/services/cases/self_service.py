@@ -16,12 +16,13 @@ from sqlalchemy import select
 
 from dunning.db.models import Message
 from dunning.domain.cases import CaseType
+from dunning.domain.states import REACHED_STATES
 from dunning.errors import InputError
 from dunning.services.cases.commands import OpenRequest, open_in
 from dunning.services.cases.policy import load_case_policy
 from dunning.services.context import AppContext
 from dunning.services.verification.codes import ALPHABET, CODE_LENGTH, stored_hash
-from dunning.services.verification.lookup import SENT, PublicAnswer, verify_message
+from dunning.services.verification.lookup import PublicAnswer, verify_message
 
 NOTE_MAX = 200
 ACTOR = "borrower"
@@ -83,7 +84,7 @@ def request_help(ctx: AppContext, phone: str, code: str, request: str, note: str
     policy = load_case_policy(ctx.settings.policy_profile)
     with ctx.db.transaction() as s:
         msg = s.execute(select(Message.id, Message.phone, Message.loan_id).where(
-            Message.verify_code_hash == digest, Message.state.in_(SENT)).limit(1)).first()
+            Message.verify_code_hash == digest, Message.state.in_(REACHED_STATES)).limit(1)).first()
         if msg is None:  # verified a moment ago; gone only if the message was deleted meanwhile
             return HelpAnswer("refused", f"未能核实该短信，请致电官方客服 {answer.hotline}。",
                               f"The message could not be verified; call {answer.hotline}.", answer.hotline)

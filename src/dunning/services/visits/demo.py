@@ -18,13 +18,14 @@ from sqlalchemy import func, select
 
 from dunning.db.models import Account, Message, User
 from dunning.db.visit_models import Visit
+from dunning.domain.states import REACHED_STATES
 from dunning.errors import DunningError
 from dunning.services.campaigns import lifecycle
 from dunning.services.context import AppContext
 from dunning.services.identity.auth import Principal
 from dunning.services.identity.users import Role
 from dunning.services.visits import field, safety
-from dunning.services.visits.notice import NOTICE_SENT, plan_visit_notices
+from dunning.services.visits.notice import plan_visit_notices
 from dunning.services.visits.policy import load_policy
 from dunning.services.visits.registry import register_staff
 from dunning.services.visits.requests import VisitRequest, decide, request_visit
@@ -103,7 +104,7 @@ def notify_demo_visit(ctx: AppContext, import_id: int, *, operator: str, approve
         done = s.scalars(select(Visit).where(Visit.notice_campaign_id.is_not(None)).order_by(Visit.id)).first()
         if done is not None:
             return {"visit_id": done.id, "campaign_id": done.notice_campaign_id, "already": True}
-        contacted = select(Message.phone).where(Message.state.in_(NOTICE_SENT))
+        contacted = select(Message.phone).where(Message.state.in_(REACHED_STATES))
         loan = s.scalars(select(Account.loan_id).where(Account.import_id == import_id,
                                                        Account.phone.not_in(contacted))
                          .order_by(Account.id.desc()).limit(1)).first()

@@ -29,7 +29,7 @@ from dunning.compliance.placeholders import TEXT_MAX
 from dunning.db.models import Account, Import, Message
 from dunning.db.types import to_utc
 from dunning.db.visit_models import FieldStaff, Visit
-from dunning.domain.states import MessageState
+from dunning.domain.states import REACHED_STATES, MessageState
 from dunning.errors import ComplianceBlocked, InputError, PermissionDenied, StateError
 from dunning.services import audit
 from dunning.services.campaigns import lifecycle, planning
@@ -40,9 +40,6 @@ from dunning.services.policy import policy_for, render_context
 from dunning.services.verification.codes import CODE_PLACEHOLDER
 from dunning.services.visits.requests import APPROVERS, STATE_ZH, get_visit, scope_agency
 from dunning.templates import compile_template
-
-# Messages that reached the provider: a visit whose notice is one of these was told.
-NOTICE_SENT = ("submitted", "delivered", "expired", "held")
 
 
 @dataclass(frozen=True)
@@ -227,7 +224,7 @@ def notice_sent(s: Session, v: Visit) -> bool:
         return False
     found = s.scalar(select(func.count()).select_from(Message).where(
         Message.campaign_id == v.notice_campaign_id, Message.loan_id == v.loan_id, Message.is_test.is_(False),
-        Message.state.in_(NOTICE_SENT)))
+        Message.state.in_(REACHED_STATES)))
     return bool(found)
 
 
