@@ -10,40 +10,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from dunning.compliance import Policy, lint_text
 
 SEEDS = Path("/work/shared/seeds")
 BASE_MISSING = {"signature.missing", "required.contact", "required.anti_fraud"}
 
-# (seed file, example, rules tripped)
+# (seed file, example, rules tripped): the table beside this file
 EXAMPLES: list[tuple[str, str, set[str]]] = [
-    # "每日2%的逾期罚息" is 730 % a year: far above the ~24 % line.
-    ("000_4314dc65ba6dc2e4.txt",
-     "亲爱的客户,依据咱们的记录,您有剩余欠款人民币10000元,截止日期为2022年8月31日。如逾期未还,将依照合同协定收取每日2%的逾期罚息。",
-     BASE_MISSING | {"penalty.excessive"}),
-    # "2%的逾期罚息" without a period (per day? once?) cannot be checked: a warning.
-    ("000_4314dc65ba6dc2e4.txt",
-     "尊敬的借款人,您有10000元剩余欠款需要在8月31日前还清。逾期将收取2%的逾期罚息。",
-     BASE_MISSING | {"penalty.excessive"}),
-    ("000_4314dc65ba6dc2e4.txt",
-     "亲爱的客户,按照咱们的记录您仍有10000元剩余欠款待还。请您尽快偿还以免作用信用记录。如需要帮助,请随时联系咱们。",
-     BASE_MISSING | {"required.due"}),
-    ("000_4314dc65ba6dc2e4.txt",
-     "如有任何疑问或需要帮助,请致电客服热线XXX-XXXX,我们将竭诚为您提供服务。",
-     BASE_MISSING | {"required.amount", "required.due"}),
-    ("004_4c0bf49f74060b17.txt",
-     "尊敬的客户您好,您的账户尚有XX元待还,请于X月X日前完成支付。",
-     BASE_MISSING | {"required.amount", "required.due"}),
-    ("004_4c0bf49f74060b17.txt",
-     "感谢您一直以来的支持,期待您早日应对本次欠款。",
-     BASE_MISSING | {"required.amount", "required.due"}),
-    ("004_4c0bf49f74060b17.txt",
-     "如有困难可申请分期付款,请访问熟悉更多详情。",
-     BASE_MISSING | {"required.amount", "required.due"}),
-    # The article's own name for such messages: a term SMS platforms reject.
-    ("004_4c0bf49f74060b17.txt", "阳光消费催款短信",
-     BASE_MISSING | {"required.amount", "required.due", "lexicon.platform"}),
+    (e["seed"], e["text"], BASE_MISSING | set(e["rules"]))
+    for e in yaml.safe_load(Path(__file__).with_name("seed_examples.yaml").read_text(encoding="utf-8"))
 ]
 
 
