@@ -276,6 +276,9 @@ def _recheck(conn: Connection, sql: Sql, rows: Sequence[Claimed], now: datetime,
 
 @dataclass
 class Recorded:
+    """What one write of submit outcomes stored, by what became of the messages: ``rate_limited`` ones went
+    back to the queue without spending an attempt (they are not counted as ``retried``)."""
+
     submitted: int = 0
     failed: int = 0
     retried: int = 0

@@ -26,6 +26,9 @@ class Period:
 
 @dataclass(frozen=True)
 class TypeRule:
+    """How one case type is handled: the team it goes to, its deadlines (resolve, and acknowledge where the
+    rules ask for one), whether an open case suppresses reminders, its outcomes and the legal references."""
+
     type: str
     team: str
     resolve: Period

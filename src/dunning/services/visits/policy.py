@@ -33,6 +33,9 @@ class Contact:
 
 @dataclass(frozen=True)
 class AlertPolicy:
+    """How an escalated safety alarm's alert SMS is sent: the channel, attempts and the pause between them, the
+    deadline after which it is given up, and how long a call to the channel may take."""
+
     channel: str
     max_attempts: int
     retry_seconds: int
