@@ -78,10 +78,12 @@ class Browser:
     def post(self, url: str, **kw: object) -> object:
         headers = dict(kw.pop("headers", {}) or {})  # type: ignore[call-overload]
         headers.setdefault("X-CSRF-Token", self.csrf)
-        return self.client.post(url, headers=headers, follow_redirects=False, **kw)  # type: ignore[arg-type]
+        kw.setdefault("follow_redirects", False)
+        return self.client.post(url, headers=headers, **kw)  # type: ignore[arg-type]
 
     def get(self, url: str, **kw: object) -> object:
-        return self.client.get(url, follow_redirects=False, **kw)  # type: ignore[arg-type]
+        kw.setdefault("follow_redirects", False)
+        return self.client.get(url, **kw)  # type: ignore[arg-type]
 
 
 def login_as(app: FastAPI, role: Role) -> Browser:

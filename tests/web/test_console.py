@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 
+import pytest
 from fastapi.testclient import TestClient
 
 from dunning.services.context import AppContext
@@ -16,7 +18,7 @@ MASKED_OTHER = "138****8000"
 
 def test_phones_are_masked_unless_the_role_may_see_them(app: object, seeded: Seeded) -> None:
     viewer = login_as(app, Role.VIEWER)  # type: ignore[arg-type]
-    r = viewer.get("/messages?phone=138 1234 8000")
+    r = viewer.get("/messages?phone=138 1234 8000", follow_redirects=True)
     assert r.status_code == 200 and MASKED_OTHER in r.text and OTHER_PHONE not in r.text
     detail = viewer.get(f"/messages/{seeded.other_message_id}").text
     assert MASKED_OTHER in detail and "13812348000" not in detail, "a phone inside a reply is masked too"
@@ -50,7 +52,7 @@ def test_message_history_lists_every_step(app: object, seeded: Seeded) -> None:
 
 def test_a_bad_phone_query_says_what_to_enter(app: object) -> None:
     viewer = login_as(app, Role.VIEWER)  # type: ignore[arg-type]
-    r = viewer.get("/messages?phone=12345")
+    r = viewer.get("/messages?phone=12345", follow_redirects=True)
     assert r.status_code == 200 and "11 位手机号" in r.text
 
 
@@ -97,3 +99,29 @@ def test_english_switch(app: object) -> None:
     assert r.status_code == 303
     page = b.get("/").text
     assert "Dashboard" in page and "仪表盘" not in page
+
+
+@pytest.mark.parametrize(("path", "results"), [("/messages", "message-results"), ("/replies", "reply-results")])
+def test_a_searched_phone_stays_out_of_every_url(app: object, seeded: Seeded, path: str, results: str) -> None:
+    """URLs end up in access logs, browser history and Referer headers: the search form is posted, the list's
+    own links (pages, sorting, exports, tabs) carry ``ph=1``, and an old link with the number is rewritten."""
+    admin = login_as(app, Role.ADMIN)  # type: ignore[arg-type]
+    form = admin.get(path).text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    assert token, "the search form is a posted form"
+    r = admin.post(path, data={"csrf_token": token.group(1), "phone": "138 1234 8000", "loan_id": ""},
+                   follow_redirects=False)
+    assert r.status_code == 303 and "8000" not in r.headers["location"] and "ph=1" in r.headers["location"]
+    page = admin.get(r.headers["location"])
+    links = re.findall(r'href="([^"]*)"', page.text)
+    assert links and not [h for h in links if "12348000" in h or "1234 8000" in h]
+    assert any("ph=1" in h for h in links if "sort=" in h or "export=" in h or "classification=" in h)
+    if path == "/messages":
+        assert f"/messages/{seeded.other_message_id}" in page.text  # the filter still applies
+        assert f"/messages/{seeded.agency_message_id}" not in page.text
+        export = admin.get(f"{path}?ph=1&export=csv")
+        assert export.status_code == 200 and "L0002" in export.text and "L0001" not in export.text
+    old = admin.get(f"{path}?phone=13812348000", follow_redirects=False)
+    assert old.status_code == 303 and "8000" not in old.headers["location"]
+    cleared = admin.get(path)  # the list without ph=1 (the 清除 link) has no phone filter
+    assert 'value="13812348000"' not in cleared.text and 'value="138 1234 8000"' not in cleared.text

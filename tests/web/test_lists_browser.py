@@ -57,6 +57,16 @@ def test_find_import_create_and_read_the_report_in_a_browser(app: FastAPI, web_c
         lines = saved.read_text(encoding="utf-8-sig").strip().splitlines()
         assert len(lines) == 71 and lines[1].split(",")[3] == "A0069"  # every filtered row, in the sort shown
 
+        # A phone typed into the search never shows in the address bar (history, Referer, access logs).
+        page.fill("[data-testid=message-search] input[name=phone]", "138 1234 8000")
+        page.click("[data-testid=message-search] button[type=submit]")
+        page.wait_for_url(re.compile(r".*ph=1"))
+        assert "12348000" not in page.url and "1234" not in page.url
+        assert "共 70 条" in page.locator("[data-testid=list-summary]").inner_text()
+        page.click("[data-testid=page-2]")
+        page.wait_for_url(re.compile(r".*page=2"))
+        assert "1234" not in page.url and page.locator("[data-testid=message-results] tbody tr").count() == 20
+
         # The replies inbox: the dispute with the message it answers.
         page.goto(f"{base}/replies")
         page.click("[data-testid=tab-dispute]")

@@ -104,6 +104,15 @@ class SessionHolder:
         self.data = replace(self.data, flash=(*self.data.flash, (kind, text))[-5:])
         self.dirty = True
 
+    def keep_phone(self, page: str, phone: str) -> None:
+        """Remember the phone filter of a list page (empty: none) for the pages that follow."""
+        rest = tuple(p for p in self.data.search if p[0] != page)
+        self.data = replace(self.data, search=(*rest, (page, phone)) if phone else rest)
+        self.dirty = True
+
+    def phone(self, page: str) -> str:
+        return next((v for k, v in self.data.search if k == page), "")
+
     def take_flash(self) -> list[tuple[str, str]]:
         out = list(self.data.flash)
         if out:

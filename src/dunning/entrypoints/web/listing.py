@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi.responses import Response
+from fastapi import Request
+from fastapi.responses import RedirectResponse, Response
 
+from dunning.entrypoints.http.security import session_of
 from dunning.entrypoints.web.common import query_base
 from dunning.errors import InputError
 from dunning.services.queries.exporting import ExportFile
@@ -35,3 +37,27 @@ def download(f: ExportFile) -> Response:
     return Response(f.body, media_type=f.media_type,
                     headers={"Content-Disposition": f"attachment; filename=\"{f.filename}\"",
                              "Cache-Control": "no-store"})
+
+
+# A phone typed into a search box stays out of URLs (access logs, browser history, Referer headers): the form is
+# posted, the phone kept in the signed session cookie, and the list's URLs carry only ``ph=1`` ("the phone kept
+# for this page"), so paging, sorting and exports keep the filter.
+PHONE_KEPT = "ph"
+
+
+def keep_phone_and_redirect(request: Request, path: str, q: dict[str, Any]) -> RedirectResponse:
+    """Keep ``q['phone']`` for the page at ``path`` and answer 303 to the list with the other filters."""
+    phone = str(q.get("phone") or "").strip()
+    session_of(request).keep_phone(path, phone)
+    qs = filters_query({**q, "phone": "", PHONE_KEPT: "1" if phone else ""})
+    return RedirectResponse(path + ("?" + qs if qs else ""), status_code=303)
+
+
+def kept_phone(request: Request, path: str, ph: str) -> str:
+    """The phone filter kept for the page at ``path`` when its URL says so (``ph=1``), else none."""
+    return session_of(request).phone(path) if ph else ""
+
+
+def list_query(q: dict[str, Any]) -> str:
+    """The filters as a query string for the list's own links: the phone as ``ph=1``, never the number."""
+    return filters_query({**q, "phone": "", PHONE_KEPT: "1" if q.get("phone") else ""})

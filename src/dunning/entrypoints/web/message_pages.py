@@ -10,8 +10,9 @@ from dunning.entrypoints.http.i18n import pick
 from dunning.entrypoints.http.ids import DbId
 from dunning.entrypoints.http.render import renderer
 from dunning.entrypoints.http.security import ALL_ROLES, allow
+from dunning.entrypoints.web import listing
 from dunning.entrypoints.web.import_pages import parse_day
-from dunning.entrypoints.web.listing import download, filters_query, page_request, parse_id
+from dunning.entrypoints.web.listing import download, page_request, parse_id
 from dunning.errors import InputError
 from dunning.services.identity.auth import Principal
 from dunning.services.queries import exporting, messages
@@ -22,14 +23,27 @@ from dunning.services.queries.scope import may_see_phone
 router = APIRouter(include_in_schema=False)
 
 
+FILTERS = ("loan_id", "phone", "campaign_id", "state", "channel", "template", "segment", "since", "until", "reply")
+
+
+@router.post("/messages")
+async def messages_search(request: Request, _p: Principal = allow(*ALL_ROLES)) -> Response:
+    """The search form: the phone is kept in the session, the other filters go into the list's URL."""
+    form = await request.form()
+    return listing.keep_phone_and_redirect(request, "/messages", {k: str(form.get(k) or "") for k in FILTERS})
+
+
 @router.get("/messages")
 def messages_page(request: Request, loan_id: str = "", phone: str = "", campaign_id: str = "",
                   state: str = "", channel: str = "", template: str = "", segment: str = "", since: str = "",
-                  until: str = "", reply: str = "", page: int | None = None, sort: str = "", export: str = "",
-                  principal: Principal = allow(*ALL_ROLES)) -> Response:
+                  until: str = "", reply: str = "", ph: str = "", page: int | None = None, sort: str = "",
+                  export: str = "", principal: Principal = allow(*ALL_ROLES)) -> Response:
     ctx = request.app.state.ctx
     q = {"loan_id": loan_id, "phone": phone, "campaign_id": campaign_id.strip(), "state": state, "channel": channel,
          "template": template, "segment": segment, "since": since, "until": until, "reply": reply}
+    if phone:  # a link or bookmark with the number in it: keep it and take it out of the URL
+        return listing.keep_phone_and_redirect(request, "/messages", q)
+    q["phone"] = phone = listing.kept_phone(request, "/messages", ph)
     lp = error = None
     try:
         cid = parse_id(campaign_id)
@@ -42,7 +56,7 @@ def messages_page(request: Request, loan_id: str = "", phone: str = "", campaign
                                              export, f.params(), sheet="短信"))
     except InputError as exc:
         error = pick(request, exc.message_zh, exc.message_en)
-    return renderer(request).page(request, "messages.html", q=q, lp=lp, error=error, qb=filters_query(q),
+    return renderer(request).page(request, "messages.html", q=q, lp=lp, error=error, qb=listing.list_query(q),
                                   states=MESSAGE_STATE_ZH, replies=REPLY_ZH, facets=messages.facets(ctx),
                                   full_phone=may_see_phone(principal))
 

@@ -8,8 +8,9 @@ from fastapi.responses import Response
 from dunning.entrypoints.http.i18n import pick
 from dunning.entrypoints.http.render import renderer
 from dunning.entrypoints.http.security import ALL_ROLES, allow
+from dunning.entrypoints.web import listing
 from dunning.entrypoints.web.import_pages import parse_day
-from dunning.entrypoints.web.listing import download, filters_query, page_request, parse_id
+from dunning.entrypoints.web.listing import download, page_request, parse_id
 from dunning.errors import InputError
 from dunning.services.identity.auth import Principal
 from dunning.services.queries import exporting, replies
@@ -19,13 +20,27 @@ from dunning.services.queries.scope import may_see_phone
 router = APIRouter(include_in_schema=False)
 
 
+FILTERS = ("classification", "campaign_id", "loan_id", "phone", "since", "until", "matched")
+
+
+@router.post("/replies")
+async def replies_search(request: Request, _p: Principal = allow(*ALL_ROLES)) -> Response:
+    """The search form: the phone is kept in the session, the other filters go into the inbox's URL."""
+    form = await request.form()
+    return listing.keep_phone_and_redirect(request, "/replies", {k: str(form.get(k) or "") for k in FILTERS})
+
+
 @router.get("/replies")
 def replies_page(request: Request, classification: str = "", campaign_id: str = "", loan_id: str = "",
-                 phone: str = "", since: str = "", until: str = "", matched: str = "", page: int | None = None,
-                 sort: str = "", export: str = "", principal: Principal = allow(*ALL_ROLES)) -> Response:
+                 phone: str = "", since: str = "", until: str = "", matched: str = "", ph: str = "",
+                 page: int | None = None, sort: str = "", export: str = "",
+                 principal: Principal = allow(*ALL_ROLES)) -> Response:
     ctx = request.app.state.ctx
     q = {"classification": classification, "campaign_id": campaign_id.strip(), "loan_id": loan_id, "phone": phone,
          "since": since, "until": until, "matched": matched}
+    if phone:  # a link or bookmark with the number in it: keep it and take it out of the URL
+        return listing.keep_phone_and_redirect(request, "/replies", q)
+    q["phone"] = phone = listing.kept_phone(request, "/replies", ph)
     lp = error = None
     counts: dict[str, int] = {}
     try:
@@ -39,7 +54,7 @@ def replies_page(request: Request, classification: str = "", campaign_id: str = 
         counts = replies.counts(ctx, principal, f)
     except InputError as exc:
         error = pick(request, exc.message_zh, exc.message_en)
-    tabs_q = filters_query({k: v for k, v in q.items() if k != "classification"})
-    return renderer(request).page(request, "replies.html", q=q, lp=lp, error=error, qb=filters_query(q),
+    tabs_q = listing.list_query({k: v for k, v in q.items() if k != "classification"})
+    return renderer(request).page(request, "replies.html", q=q, lp=lp, error=error, qb=listing.list_query(q),
                                   tabs_q=tabs_q, classes=REPLY_ZH, counts=counts,
                                   full_phone=may_see_phone(principal))

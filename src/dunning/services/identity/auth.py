@@ -318,6 +318,8 @@ class SessionData:
     username: str | None = None
     issued: float = 0.0
     flash: tuple[tuple[str, str], ...] = ()  # (kind, text) shown once on the next page
+    # (list page, phone): a phone filter kept here instead of in the page's URL (access logs, history, Referer)
+    search: tuple[tuple[str, str], ...] = ()
 
 
 class SessionCodec:
@@ -339,6 +341,8 @@ class SessionCodec:
         payload: dict[str, Any] = {"s": data.sid, "u": data.username, "t": data.issued}
         if data.flash:
             payload["f"] = [list(f) for f in data.flash]
+        if data.search:
+            payload["p"] = [list(p) for p in data.search]
         return str(self._serializer.dumps(payload))
 
     def loads(self, raw: str) -> SessionData | None:
@@ -349,12 +353,13 @@ class SessionCodec:
         if not isinstance(payload, dict) or not isinstance(payload.get("s"), str):
             return None
         flash = tuple((str(k), str(v)) for k, v in payload.get("f", []) if isinstance(k, str))
+        search = tuple((str(k), str(v)) for k, v in payload.get("p", []) if isinstance(k, str))
         user = payload.get("u")
         issued = float(payload.get("t", 0))
         if isinstance(user, str) and self._clock() - issued > self.max_age:
             # an absolute lifetime counted from login: re-signing the cookie on every write does not extend it
             return None
-        return SessionData(payload["s"], user if isinstance(user, str) else None, issued, flash)
+        return SessionData(payload["s"], user if isinstance(user, str) else None, issued, flash, search)
 
     def csrf_token(self, session: SessionData) -> str:
         return hmac.new(self._csrf_key, session.sid.encode(), hashlib.sha256).hexdigest()[:40]
