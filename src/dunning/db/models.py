@@ -123,6 +123,7 @@ class Account(FromFile, Row):
     # (import_id, loan_id) is also the index for a snapshot's accounts. No phone index: contact history and
     # searches read ``messages``; each extra index costs seconds on a million-row import (docs/adr/0002).
     __table_args__ = (UniqueConstraint("import_id", "loan_id"),)
+    # On PostgreSQL this key and three of ``messages`` are checked per insert statement (db/references.py).
     import_id: Mapped[int] = mapped_column(ForeignKey("imports.id"))
     loan_id: Mapped[Str64]
     name: Mapped[Str64 | None]

@@ -1,0 +1,24 @@
+"""References that PostgreSQL checks once per insert statement instead of once per row (migration 0020).
+
+The models declare them as foreign keys, and SQLite keeps them as such. On PostgreSQL a foreign key costs a
+trigger call and a parent row lock per inserted row — seconds for the million accounts of an import or the
+messages of a plan — so there they are triggers with the same rules (see the migration's docstring and
+docs/scale.md); the schema test checks that those triggers exist where the keys do not.
+"""
+
+from __future__ import annotations
+
+# (child table, column, parent table): the child's column refers to the parent's ``id``.
+CHECKED_BY_STATEMENT: tuple[tuple[str, str, str], ...] = (
+    ("accounts", "import_id", "imports"),
+    ("messages", "campaign_id", "campaigns"),
+    ("messages", "account_id", "accounts"),
+    ("messages", "template_version_id", "template_versions"),
+)
+
+
+def trigger_names(child: str, column: str, parent: str) -> list[str]:
+    """The PostgreSQL triggers that stand for the foreign key ``child.column → parent.id``."""
+    name = f"fk_{child}_{column}_{parent}"
+    return [f"{child}_references_inserted", f"{name}_changed", f"{parent}_referenced_deleted",
+            f"{parent}_referenced_renumbered"]
