@@ -1,7 +1,8 @@
-"""The references of the bulk-written tables (``accounts.import_id``, ``messages.campaign_id`` / ``account_id`` /
-``template_version_id``) hold as foreign keys do, on SQLite (keys) and PostgreSQL (triggers checking once per
-statement, migration 0020): a row naming a missing parent is refused, whether inserted row by row or in bulk
-(``COPY`` on PostgreSQL), and a parent that rows refer to cannot be deleted or renumbered."""
+"""The references of the bulk-written tables (``accounts.import_id``; ``messages.campaign_id``, ``account_id``
+and ``template_version_id``; the message of ``message_parts`` and ``delivery_reports``) hold as foreign keys do,
+on SQLite (keys) and PostgreSQL (triggers checking once per statement, migration 0020): a row naming a missing
+parent is refused, whether inserted row by row or in bulk (``COPY`` on PostgreSQL), and a parent that rows
+refer to cannot be deleted or renumbered."""
 
 from __future__ import annotations
 
@@ -135,3 +136,26 @@ def test_a_parent_that_rows_refer_to_cannot_be_deleted_or_renumbered(db: Databas
     with db.transaction() as s:  # a parent nothing refers to goes; the others stay
         s.execute(text("DELETE FROM imports WHERE id = :i"), {"i": spare})
         assert s.execute(text("SELECT COUNT(*) FROM imports")).scalar() == 1
+
+
+def test_parts_and_receipts_refer_to_an_existing_message(db: Database) -> None:
+    imp = _import(db)
+    with db.transaction() as s:
+        bulk_insert(s, Account.__table__, _accounts(imp, 1))  # type: ignore[arg-type]
+        acct = s.execute(text("SELECT id FROM accounts")).scalar_one()
+    camp = _campaign(db, imp)
+    with db.transaction() as s:
+        bulk_insert(s, Message.__table__, _messages(camp, [acct]))  # type: ignore[arg-type]
+        msg = s.execute(text("SELECT id FROM messages")).scalar_one()
+    part = "INSERT INTO message_parts (message_id, channel, provider_id, part_no) VALUES (:m, 'sandbox', :p, 1)"
+    report = ("INSERT INTO delivery_reports (message_id, channel, provider_id, status, received_at, raw) "
+              "VALUES (:m, 'sandbox', :p, 'delivered', :at, '')")
+    for statement in (part, report):
+        with pytest.raises(REFUSED, match="(?i)foreign key"), db.transaction() as s:
+            s.execute(text(statement), {"m": msg + 1, "p": "x", "at": NOW})
+    with db.transaction() as s:  # a report for an unknown id is kept without a message
+        s.execute(text(part), {"m": msg, "p": "p1"})
+        s.execute(text(report), {"m": msg, "p": "p1", "at": NOW})
+        s.execute(text(report), {"m": None, "p": "unknown", "at": NOW})
+    with pytest.raises(REFUSED, match="(?i)foreign key"), db.transaction() as s:
+        s.execute(text("DELETE FROM messages WHERE id = :m"), {"m": msg})

@@ -123,7 +123,8 @@ class Account(FromFile, Row):
     # (import_id, loan_id) is also the index for a snapshot's accounts. No phone index: contact history and
     # searches read ``messages``; each extra index costs seconds on a million-row import (docs/adr/0002).
     __table_args__ = (UniqueConstraint("import_id", "loan_id"),)
-    # On PostgreSQL this key and three of ``messages`` are checked per insert statement (db/references.py).
+    # On PostgreSQL this key, three of ``messages`` and the message of parts and receipts are checked per insert
+    # statement (db/references.py).
     import_id: Mapped[int] = mapped_column(ForeignKey("imports.id"))
     loan_id: Mapped[Str64]
     name: Mapped[Str64 | None]

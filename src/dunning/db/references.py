@@ -1,9 +1,10 @@
 """References that PostgreSQL checks once per insert statement instead of once per row (migration 0020).
 
 The models declare them as foreign keys, and SQLite keeps them as such. On PostgreSQL a foreign key costs a
-trigger call and a parent row lock per inserted row — seconds for the million accounts of an import or the
-messages of a plan — so there they are triggers with the same rules (see the migration's docstring and
-docs/scale.md); the schema test checks that those triggers exist where the keys do not.
+trigger call and a parent row lock per inserted row: seconds for the million accounts of an import or the
+messages of a plan, and a lock on the message row for each part and receipt recorded while sending. There they
+are triggers with the same rules (the migration's docstring, docs/scale.md); the schema test checks that those
+triggers exist where the keys do not.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ CHECKED_BY_STATEMENT: tuple[tuple[str, str, str], ...] = (
     ("messages", "campaign_id", "campaigns"),
     ("messages", "account_id", "accounts"),
     ("messages", "template_version_id", "template_versions"),
+    ("message_parts", "message_id", "messages"),
+    ("delivery_reports", "message_id", "messages"),
 )
 
 
