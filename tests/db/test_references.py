@@ -83,6 +83,20 @@ def test_rows_that_name_existing_parents_go_in_in_bulk(db: Database) -> None:
         assert s.execute(text("SELECT COUNT(*) FROM messages")).scalar() == 500
 
 
+def _one_message(db: Database) -> tuple[int, int, int, int]:
+    """An import with one account, a campaign of it and one message: their (import, account, campaign, message)
+    ids."""
+    imp = _import(db)
+    with db.transaction() as s:
+        bulk_insert(s, Account.__table__, _accounts(imp, 1))  # type: ignore[arg-type]
+        acct = s.execute(text("SELECT id FROM accounts")).scalar_one()
+    camp = _campaign(db, imp)
+    with db.transaction() as s:
+        bulk_insert(s, Message.__table__, _messages(camp, [acct]))  # type: ignore[arg-type]
+        msg = s.execute(text("SELECT id FROM messages")).scalar_one()
+    return imp, acct, camp, msg
+
+
 def test_a_bulk_insert_naming_a_missing_parent_is_refused_whole(db: Database) -> None:
     imp = _import(db)
     frame = pl.concat([_accounts(imp, 300), _accounts(imp + 1, 1).with_columns(pl.lit("X").alias("loan_id"))])
@@ -102,13 +116,7 @@ def test_a_bulk_insert_naming_a_missing_parent_is_refused_whole(db: Database) ->
 
 
 def test_a_reference_cannot_be_changed_to_a_missing_parent(db: Database) -> None:
-    imp = _import(db)
-    with db.transaction() as s:
-        bulk_insert(s, Account.__table__, _accounts(imp, 1))  # type: ignore[arg-type]
-        acct = s.execute(text("SELECT id FROM accounts")).scalar_one()
-    camp = _campaign(db, imp)
-    with db.transaction() as s:
-        bulk_insert(s, Message.__table__, _messages(camp, [acct]))  # type: ignore[arg-type]
+    imp, acct, camp, _msg = _one_message(db)
     for column, value in (("campaign_id", camp + 1), ("account_id", acct + 1), ("template_version_id", 999)):
         with pytest.raises(REFUSED, match="(?i)foreign key"), db.transaction() as s:
             s.execute(text(f"UPDATE messages SET {column} = :v"), {"v": value})  # nosec B608  # column names from the test
@@ -119,14 +127,8 @@ def test_a_reference_cannot_be_changed_to_a_missing_parent(db: Database) -> None
 
 
 def test_a_parent_that_rows_refer_to_cannot_be_deleted_or_renumbered(db: Database) -> None:
-    imp = _import(db)
+    imp, acct, camp, _msg = _one_message(db)
     spare = _import(db)
-    with db.transaction() as s:
-        bulk_insert(s, Account.__table__, _accounts(imp, 1))  # type: ignore[arg-type]
-        acct = s.execute(text("SELECT id FROM accounts")).scalar_one()
-    camp = _campaign(db, imp)
-    with db.transaction() as s:
-        bulk_insert(s, Message.__table__, _messages(camp, [acct]))  # type: ignore[arg-type]
     for statement in ("DELETE FROM imports WHERE id = :i", "UPDATE imports SET id = 1000 WHERE id = :i"):
         with pytest.raises(REFUSED, match="(?i)foreign key"), db.transaction() as s:
             s.execute(text(statement), {"i": imp})
@@ -139,14 +141,7 @@ def test_a_parent_that_rows_refer_to_cannot_be_deleted_or_renumbered(db: Databas
 
 
 def test_parts_and_receipts_refer_to_an_existing_message(db: Database) -> None:
-    imp = _import(db)
-    with db.transaction() as s:
-        bulk_insert(s, Account.__table__, _accounts(imp, 1))  # type: ignore[arg-type]
-        acct = s.execute(text("SELECT id FROM accounts")).scalar_one()
-    camp = _campaign(db, imp)
-    with db.transaction() as s:
-        bulk_insert(s, Message.__table__, _messages(camp, [acct]))  # type: ignore[arg-type]
-        msg = s.execute(text("SELECT id FROM messages")).scalar_one()
+    _imp, _acct, _camp, msg = _one_message(db)
     part = "INSERT INTO message_parts (message_id, channel, provider_id, part_no) VALUES (:m, 'sandbox', :p, 1)"
     report = ("INSERT INTO delivery_reports (message_id, channel, provider_id, status, received_at, raw) "
               "VALUES (:m, 'sandbox', :p, 'delivered', :at, '')")
