@@ -9,15 +9,16 @@ triggers exist where the keys do not.
 
 from __future__ import annotations
 
+from dunning.db.models import Base
+
+# The tables written in bulk (an import's accounts, a plan's messages, a send's parts and receipts): on
+# PostgreSQL every foreign key they declare is checked per statement.
+BULK_WRITTEN = ("accounts", "messages", "message_parts", "delivery_reports")
+
 # (child table, column, parent table): the child's column refers to the parent's ``id``.
-CHECKED_BY_STATEMENT: tuple[tuple[str, str, str], ...] = (
-    ("accounts", "import_id", "imports"),
-    ("messages", "campaign_id", "campaigns"),
-    ("messages", "account_id", "accounts"),
-    ("messages", "template_version_id", "template_versions"),
-    ("message_parts", "message_id", "messages"),
-    ("delivery_reports", "message_id", "messages"),
-)
+CHECKED_BY_STATEMENT: tuple[tuple[str, str, str], ...] = tuple(sorted(
+    (table, fk.parent.name, fk.column.table.name)
+    for table in BULK_WRITTEN for fk in Base.metadata.tables[table].foreign_keys))
 
 
 def trigger_names(child: str, column: str, parent: str) -> list[str]:
