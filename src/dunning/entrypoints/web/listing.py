@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from dunning.entrypoints.http.security import session_of
+from dunning.entrypoints.http.security import ALL_ROLES, allow, session_of
 from dunning.entrypoints.web.common import query_base
 from dunning.errors import InputError
+from dunning.services.identity.auth import Principal
 from dunning.services.queries.exporting import ExportFile
 from dunning.services.queries.paging import PageRequest
 
@@ -53,9 +54,29 @@ def keep_phone_and_redirect(request: Request, path: str, q: dict[str, Any]) -> R
     return RedirectResponse(path + ("?" + qs if qs else ""), status_code=303)
 
 
-def kept_phone(request: Request, path: str, ph: str) -> str:
-    """The phone filter kept for the page at ``path`` when its URL says so (``ph=1``), else none."""
-    return session_of(request).phone(path) if ph else ""
+async def posted_search(request: Request, path: str, fields: tuple[str, ...]) -> RedirectResponse:
+    """A list's posted search form: its phone kept, its other ``fields`` into the list's URL (303)."""
+    form = await request.form()
+    return keep_phone_and_redirect(request, path, {k: str(form.get(k) or "") for k in fields})
+
+
+def phone_filter(request: Request, path: str, q: dict[str, Any], ph: str) -> RedirectResponse | None:
+    """Set ``q['phone']`` to the phone kept for the page at ``path`` when its URL says so (``ph=1``), else none;
+    a URL that carries the number itself (an old link, a bookmark) is answered with a 303 to the list without it."""
+    if q.get("phone"):
+        return keep_phone_and_redirect(request, path, q)
+    q["phone"] = session_of(request).phone(path) if ph else ""
+    return None
+
+
+def add_search_form(router: APIRouter, path: str, fields: tuple[str, ...]) -> None:
+    """``POST path``: the list's search form (every role that may see the list), see :func:`posted_search`."""
+
+    async def search(request: Request, _p: Principal = allow(*ALL_ROLES)) -> Response:
+        return await posted_search(request, path, fields)
+
+    search.__doc__ = f"The search form of {path}: the phone kept in the session, the other filters in the URL."
+    router.add_api_route(path, search, methods=["POST"], name=f"search {path}")
 
 
 def list_query(q: dict[str, Any]) -> str:

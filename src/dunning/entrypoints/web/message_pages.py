@@ -24,13 +24,7 @@ router = APIRouter(include_in_schema=False)
 
 
 FILTERS = ("loan_id", "phone", "campaign_id", "state", "channel", "template", "segment", "since", "until", "reply")
-
-
-@router.post("/messages")
-async def messages_search(request: Request, _p: Principal = allow(*ALL_ROLES)) -> Response:
-    """The search form: the phone is kept in the session, the other filters go into the list's URL."""
-    form = await request.form()
-    return listing.keep_phone_and_redirect(request, "/messages", {k: str(form.get(k) or "") for k in FILTERS})
+listing.add_search_form(router, "/messages", FILTERS)
 
 
 @router.get("/messages")
@@ -41,9 +35,9 @@ def messages_page(request: Request, loan_id: str = "", phone: str = "", campaign
     ctx = request.app.state.ctx
     q = {"loan_id": loan_id, "phone": phone, "campaign_id": campaign_id.strip(), "state": state, "channel": channel,
          "template": template, "segment": segment, "since": since, "until": until, "reply": reply}
-    if phone:  # a link or bookmark with the number in it: keep it and take it out of the URL
-        return listing.keep_phone_and_redirect(request, "/messages", q)
-    q["phone"] = phone = listing.kept_phone(request, "/messages", ph)
+    if (moved := listing.phone_filter(request, "/messages", q, ph)) is not None:
+        return moved
+    phone = q["phone"]
     lp = error = None
     try:
         cid = parse_id(campaign_id)

@@ -21,13 +21,7 @@ router = APIRouter(include_in_schema=False)
 
 
 FILTERS = ("classification", "campaign_id", "loan_id", "phone", "since", "until", "matched")
-
-
-@router.post("/replies")
-async def replies_search(request: Request, _p: Principal = allow(*ALL_ROLES)) -> Response:
-    """The search form: the phone is kept in the session, the other filters go into the inbox's URL."""
-    form = await request.form()
-    return listing.keep_phone_and_redirect(request, "/replies", {k: str(form.get(k) or "") for k in FILTERS})
+listing.add_search_form(router, "/replies", FILTERS)
 
 
 @router.get("/replies")
@@ -38,9 +32,9 @@ def replies_page(request: Request, classification: str = "", campaign_id: str = 
     ctx = request.app.state.ctx
     q = {"classification": classification, "campaign_id": campaign_id.strip(), "loan_id": loan_id, "phone": phone,
          "since": since, "until": until, "matched": matched}
-    if phone:  # a link or bookmark with the number in it: keep it and take it out of the URL
-        return listing.keep_phone_and_redirect(request, "/replies", q)
-    q["phone"] = phone = listing.kept_phone(request, "/replies", ph)
+    if (moved := listing.phone_filter(request, "/replies", q, ph)) is not None:
+        return moved
+    phone = q["phone"]
     lp = error = None
     counts: dict[str, int] = {}
     try:
