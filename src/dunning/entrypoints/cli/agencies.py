@@ -16,7 +16,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from dunning.entrypoints.cli.common import acting, console, emit_json, parse_date, service
+from dunning.entrypoints.cli.common import acting, acting_principal, console, emit_json, parse_date, service
 
 app = typer.Typer(help="委外机构：名录、状态、佣金结算、年度评估 / outsourced agencies", no_args_is_help=True)
 tenders_app = typer.Typer(help="委外招标：列表、评分表、招标报告 / agency tenders", no_args_is_help=True)
@@ -37,13 +37,10 @@ def _viewer(ctx: Any, claimed: str | None, *, staff_only: bool = False) -> Any:
     """The authenticated person as a :class:`Principal` (role and agency from the user record); ``staff_only``
     refuses agency users (score sheets and tender reports are for the lender's staff)."""
     from dunning.errors import PermissionDenied
-    from dunning.services.identity.auth import Principal
-    from dunning.services.identity.users import Role, get_user
+    from dunning.services.identity.users import Role
 
-    username = acting(ctx, claimed)
-    with ctx.db.transaction() as s:
-        u = get_user(s, username)
-        p = Principal(u.username, u.display_name or u.username, Role(u.role), u.agency, "cli")
+    p = acting_principal(ctx, claimed)
+    username = p.username
     staff = (Role.ADMIN, Role.STRATEGIST, Role.COMPLIANCE, Role.OPERATOR, Role.VIEWER)
     if not p.has(*staff) and (staff_only or p.role is not Role.AGENCY):
         raise PermissionDenied(f"用户 {username}（{p.role_zh}）无权查看委外信息", f"user {username!r} may not see this")

@@ -67,6 +67,16 @@ def acting(ctx: Any, claimed: str | None = None, *roles: Any) -> str:
     return username
 
 
+def acting_principal(ctx: Any, claimed: str | None = None, *roles: Any) -> Any:
+    """:func:`acting`, as the principal the services take (``via = cli``)."""
+    from dunning.services.identity.auth import principal_of
+    from dunning.services.identity.users import get_user
+
+    username = acting(ctx, claimed, *roles)
+    with ctx.db.transaction() as s:
+        return principal_of(get_user(s, username), "cli")
+
+
 def acting_or_system(ctx: Any) -> str:
     """Housekeeping a scheduler runs (sweeps, reconciliation): the authenticated person when there is one,
     else ``system`` — the audit rows still carry ``via = cli``, the OS user and the host."""

@@ -10,7 +10,16 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from dunning.entrypoints.cli.common import acting, acting_admin, console, context, emit_json, handled
+from dunning.entrypoints.cli.common import (
+    acting,
+    acting_admin,
+    acting_principal,
+    console,
+    context,
+    emit_json,
+    handled,
+    parse_date,
+)
 from dunning.errors import InputError
 
 app = typer.Typer(help="外访：安全计时、人员名册、路线单、外访通知 / field visits", no_args_is_help=True)
@@ -103,23 +112,16 @@ def notice(
     """为已审批登记、尚未开始的外访计划外访通知短信（批准的事实性模板 visit_notice；每个外访只通知一次），
     之后按常规流程试发、审批、发送：dunning campaign pilot|approve|send ID。需要外访主管。"""
     from dunning.services.bootstrap import ensure_bundled_templates
-    from dunning.services.identity.auth import Principal
-    from dunning.services.identity.users import Role, get_user
+    from dunning.services.identity.users import Role
     from dunning.services.visits.notice import plan_visit_notices
 
+    on = parse_date(day)
     with handled(json_out):
         if bool(visit_ids) == bool(day):
             raise InputError("请给出外访编号，或 --day 日期（二选一）", "give visit ids or --day, not both",
                              code="visits.input")
-        try:
-            on = date.fromisoformat(day) if day else None
-        except ValueError:
-            raise InputError("日期格式应为 YYYY-MM-DD", "dates must be YYYY-MM-DD", code="visits.input") from None
         ctx = context()
-        username = acting(ctx, actor, Role.SUPERVISOR)
-        with ctx.db.transaction() as s:
-            u = get_user(s, username)
-            p = Principal(u.username, u.display_name or u.username, Role(u.role), u.agency, "cli")
+        p = acting_principal(ctx, actor, Role.SUPERVISOR)
         ensure_bundled_templates(ctx)
         r = plan_visit_notices(ctx, p, list(visit_ids or []), day=on, channel=channel)
     if json_out:

@@ -88,7 +88,8 @@ class Principal:
         return self.role is Role.ADMIN or self.role in roles
 
 
-def _principal(user: User, via: str) -> Principal:
+def principal_of(user: User, via: str) -> Principal:
+    """The principal a user acts as through ``via`` (session, token, cli)."""
     return Principal(user.username, user.display_name or user.username, Role(user.role), user.agency, via)
 
 
@@ -161,7 +162,7 @@ def login(ctx: AppContext, username: str, password: str, *, ip: str,
             user.locked_until = None
             if user.password_hash and hasher().check_needs_rehash(user.password_hash):
                 user.password_hash = hasher().hash(password)
-            user_row = _principal(user, "session")
+            user_row = principal_of(user, "session")
         else:
             outcome = "failed"
             if user is not None:
@@ -202,7 +203,7 @@ def active_principal(ctx: AppContext, username: str, *, sid: str, issued: float)
             and_(AuditEvent.entity == "user", AuditEvent.entity_id == username,
                  AuditEvent.action.in_(("user.password", "user.deactivate")), AuditEvent.at > issued_at),
         )).limit(1)).first()
-        return None if revoked is not None else _principal(user, "session")
+        return None if revoked is not None else principal_of(user, "session")
 
 
 def set_password(ctx: AppContext, username: str, password: str, *, actor: str) -> None:
@@ -306,7 +307,7 @@ def token_principal(ctx: AppContext, token: str) -> Principal | None:
             ApiToken.token_hash == _token_hash(token), ApiToken.revoked.is_(False), User.active.is_(True))).first()
         if row is None:
             return None
-        return _principal(row[1], "token")
+        return principal_of(row[1], "token")
 
 
 # ------------------------------------------------------------------------------------------------ sessions

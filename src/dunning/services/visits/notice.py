@@ -198,16 +198,19 @@ def _record(ctx: AppContext, p: Principal, summary: planning.PlanSummary, scope:
         rows = {loan: (state, reason) for loan, state, reason in s.execute(
             select(Message.loan_id, Message.state, Message.reason).where(
                 Message.campaign_id == cid, Message.is_test.is_(False))).all()}
-        lost: list[int] = []
-        for loan, vid in scope.select("loan_id", "visit_id").iter_rows():
+        wanted: list[int] = []
+        for loan, vid in scope.select("loan_id", "visit_id").iter_rows():  # the visits of one batch: dozens
             state, reason = rows.get(loan, (None, "not_due"))
             if state is None or state == MessageState.SUPPRESSED.value:
                 out.not_sent[int(vid)] = str(reason or "not_due")
-                continue
-            got = s.execute(update(Visit).where(Visit.id == vid, Visit.notice_campaign_id.is_(None)
-                                                | (Visit.notice_campaign_id == cid))
-                            .values(notice_campaign_id=cid)).rowcount  # type: ignore[attr-defined]
-            (out.notified if got else lost).append(int(vid))
+            else:
+                wanted.append(int(vid))
+        taken = set(s.scalars(update(Visit).where(
+            Visit.id.in_(wanted), Visit.notice_campaign_id.is_(None) | (Visit.notice_campaign_id == cid))
+            .values(notice_campaign_id=cid).returning(Visit.id)
+            .execution_options(synchronize_session=False)).all()) if wanted else set()
+        out.notified = [v for v in wanted if v in taken]
+        lost = [v for v in wanted if v not in taken]
         if lost:
             raise _Lost(lost)
         audit.record(s, at=ctx.now(), actor=p.username, action="visit.notice_plan", entity="campaign",
