@@ -171,3 +171,27 @@ def test_api_lists_and_resolves_held_messages(ctx: Any) -> None:
     assert again.status_code == 409 and again.json()["error"]["code"].startswith("state")
     body = client.get(url, headers=compliance).json()
     assert body["held"] == 0 and body["messages"] == []
+
+
+def test_a_requeue_landing_as_a_send_ends_is_sent_not_left_in_a_completed_campaign(ctx: Any,
+                                                                                 monkeypatch: Any) -> None:
+    """The person on duty requeues held messages just after the send's last claim and before it completes the
+    campaign: the campaign stays open and the next send takes them (it was completed with them still queued,
+    where nothing would ever send them and a requeue is refused)."""
+    cid = bulk_campaign(ctx, 20, channel="sandbox")
+    ids = hold(ctx, cid, 3)
+    real = lifecycle.run_dispatch
+
+    def run_then_requeue(*args: Any, **kw: Any) -> Any:
+        out = real(*args, **kw)
+        resolve(ctx, ids, resolution="requeue", reason="SMSC 日志无此短信", actor="li.compliance")
+        return out
+
+    monkeypatch.setattr(lifecycle, "run_dispatch", run_then_requeue)
+    r = lifecycle.send_campaign(ctx, cid, actor="wang.operator")
+    assert r["stopped"] == "pending" and r["state"] == "sending", r
+    assert "3 条短信待发送" in r["detail"] and f"dunning campaign send {cid}" in r["detail"]
+    monkeypatch.setattr(lifecycle, "run_dispatch", real)
+    again = lifecycle.send_campaign(ctx, cid, actor="wang.operator")
+    assert again["state"] == "completed", again
+    assert "queued" not in state_of(ctx, ids) and "held" not in state_of(ctx, ids)

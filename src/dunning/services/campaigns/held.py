@@ -143,7 +143,10 @@ def resolve(ctx: AppContext, ids: Sequence[int], *, resolution: Resolution, reas
             raise StateError(f"这些短信不在暂扣状态，未做任何更改：{', '.join(map(str, not_held[:20]))}",
                              f"not held, nothing changed: {not_held[:20]}", code="state.not_held")
         campaigns = {int(r[1]) for r in rows}
-        states = dict(s.execute(select(Campaign.id, Campaign.state).where(Campaign.id.in_(campaigns))).all())
+        # locked: a send finishing now completes its campaign either before this (the requeue is refused below)
+        # or after it (and then sees the requeued messages and stays open)
+        states = dict(s.execute(select(Campaign.id, Campaign.state).where(Campaign.id.in_(campaigns))
+                                .with_for_update()).all())
         if resolution == "requeue":
             closed = [c for c, st in states.items()
                       if st in (CampaignState.CANCELLED.value, CampaignState.COMPLETED.value)]

@@ -21,7 +21,7 @@ from sqlalchemy import func, select, update
 from dunning.db.bulk import read_frame
 from dunning.db.models import AuditEvent, Campaign, Message
 from dunning.dispatch.engine import DispatchOutcome, Progress
-from dunning.domain.states import CAMPAIGN_STATE_ZH, SENT_STATES, CampaignState, MessageState
+from dunning.domain.states import CAMPAIGN_STATE_ZH, PENDING_STATES, SENT_STATES, CampaignState, MessageState
 from dunning.errors import ConfigError, StateError
 from dunning.reporting.stats import wilson_interval
 from dunning.services import audit
@@ -209,11 +209,19 @@ def send_campaign(ctx: AppContext, campaign_id: int, *, actor: str,
 def _complete_unless_held(ctx: AppContext, s: Any, c: Any, actor: str, stopped: str,
                           detail: str) -> tuple[str, str]:
     """A finished full send completes the campaign — unless messages are held: then it stays ``sending`` and
-    says how many and how to resolve them (resolving the last one as sent completes it)."""
-    held = int(s.scalar(select(func.count()).select_from(Message).where(
-        Message.campaign_id == c.id, Message.state == MessageState.HELD.value)) or 0)
+    says how many and how to resolve them (resolving the last one as sent completes it) — or messages are to go
+    again (a held message requeued by hand after the run's last claim): then it stays ``sending`` for the next
+    send. The campaign row is locked first, so a requeue either lands before this count or finds the campaign
+    completed and is refused (:func:`dunning.services.campaigns.held.resolve`): never queued in a closed one."""
+    s.execute(select(Campaign.id).where(Campaign.id == c.id).with_for_update())
+    counts = dict(s.execute(select(Message.state, func.count()).where(
+        Message.campaign_id == c.id, Message.state.in_((MessageState.HELD.value, *PENDING_STATES)))
+        .group_by(Message.state)).all())
+    held = int(counts.pop(MessageState.HELD.value, 0))
     if held:
         return "held", how_to_resolve(c.id, held)
+    if pending := sum(int(n) for n in counts.values()):
+        return "pending", (f"还有 {pending} 条短信待发送（暂扣短信已重新排队），请再次发送：dunning campaign send {c.id}")
     transition(ctx, s, c, CampaignState.COMPLETED, actor)
     return stopped, detail
 
