@@ -176,22 +176,21 @@ def test_api_lists_and_resolves_held_messages(ctx: Any) -> None:
 def test_a_requeue_landing_as_a_send_ends_is_sent_not_left_in_a_completed_campaign(ctx: Any,
                                                                                  monkeypatch: Any) -> None:
     """The person on duty requeues held messages just after the send's last claim and before it completes the
-    campaign: the campaign stays open and the next send takes them (it was completed with them still queued,
-    where nothing would ever send them and a requeue is refused)."""
+    campaign: the send runs once more and sends them, then completes (it used to complete the campaign with them
+    still queued, where nothing would ever send them and a requeue is refused)."""
     cid = bulk_campaign(ctx, 20, channel="sandbox")
     ids = hold(ctx, cid, 3)
     real = lifecycle.run_dispatch
+    runs: list[str] = []
 
     def run_then_requeue(*args: Any, **kw: Any) -> Any:
         out = real(*args, **kw)
-        resolve(ctx, ids, resolution="requeue", reason="SMSC 日志无此短信", actor="li.compliance")
+        runs.append(out.stopped)
+        if len(runs) == 1:
+            resolve(ctx, ids, resolution="requeue", reason="SMSC 日志无此短信", actor="li.compliance")
         return out
 
     monkeypatch.setattr(lifecycle, "run_dispatch", run_then_requeue)
     r = lifecycle.send_campaign(ctx, cid, actor="wang.operator")
-    assert r["stopped"] == "pending" and r["state"] == "sending", r
-    assert "3 条短信待发送" in r["detail"] and f"dunning campaign send {cid}" in r["detail"]
-    monkeypatch.setattr(lifecycle, "run_dispatch", real)
-    again = lifecycle.send_campaign(ctx, cid, actor="wang.operator")
-    assert again["state"] == "completed", again
-    assert "queued" not in state_of(ctx, ids) and "held" not in state_of(ctx, ids)
+    assert len(runs) == 2 and r["state"] == "completed", (runs, r)
+    assert set(state_of(ctx, ids)) <= {"submitted", "delivered", "failed", "expired"}

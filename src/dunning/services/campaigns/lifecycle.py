@@ -197,13 +197,19 @@ def send_campaign(ctx: AppContext, campaign_id: int, *, actor: str,
         stopped, detail = follow_worker(ctx, campaign_id, pilot_only=False, on_progress=on_progress,
                                         follow_timeout=follow_timeout, actor=actor)
     else:
-        outcome = run_dispatch(ctx, campaign_id, pilot_only=False, on_progress=on_progress, on_wait=on_wait)
-        stopped, detail = outcome.stopped, outcome.detail
-    with ctx.db.transaction() as s:
-        c = get_campaign(s, campaign_id)
-        if stopped in ("done", "window_closed") and c.state == CampaignState.SENDING.value:
-            stopped, detail = _complete_unless_held(ctx, s, c, actor, stopped, detail)
+        for _ in range(_AGAIN):  # messages requeued while the run ended go with one more run
+            outcome = run_dispatch(ctx, campaign_id, pilot_only=False, on_progress=on_progress, on_wait=on_wait)
+            stopped, detail = outcome.stopped, outcome.detail
+            with ctx.db.transaction() as s:
+                c = get_campaign(s, campaign_id)
+                if stopped in ("done", "window_closed") and c.state == CampaignState.SENDING.value:
+                    stopped, detail = _complete_unless_held(ctx, s, c, actor, stopped, detail)
+            if stopped != "pending":
+                break
     return status(ctx, campaign_id) | {"stopped": stopped, "detail": detail}
+
+
+_AGAIN = 3  # runs of one send at most when held messages keep being requeued as each run ends
 
 
 def _complete_unless_held(ctx: AppContext, s: Any, c: Any, actor: str, stopped: str,
@@ -243,15 +249,19 @@ def dispatch_enqueued(ctx: AppContext, campaign_id: int, *, pilot_only: bool, ta
     A run that found the campaign's lease held (``busy``: another delivery of the same task, or another
     sender) records nothing: the holder reports when it ends.
     """
-    outcome = run_dispatch(ctx, campaign_id, pilot_only=pilot_only, on_progress=None)
-    if outcome.stopped == "busy":
-        return outcome
+    for _ in range(_AGAIN):  # messages requeued while the run ended go with one more run
+        outcome = run_dispatch(ctx, campaign_id, pilot_only=pilot_only, on_progress=None)
+        if outcome.stopped == "busy":
+            return outcome
+        with ctx.db.transaction() as s:
+            c = get_campaign(s, campaign_id)
+            if (not pilot_only and outcome.stopped in ("done", "window_closed")
+                    and c.state == CampaignState.SENDING.value):
+                outcome.stopped, outcome.detail = _complete_unless_held(ctx, s, c, requested_by,
+                                                                        outcome.stopped, outcome.detail)
+        if outcome.stopped != "pending":
+            break
     with ctx.db.transaction() as s:
-        c = get_campaign(s, campaign_id)
-        if (not pilot_only and outcome.stopped in ("done", "window_closed")
-                and c.state == CampaignState.SENDING.value):
-            outcome.stopped, outcome.detail = _complete_unless_held(ctx, s, c, requested_by, outcome.stopped,
-                                                                    outcome.detail)
         p = outcome.progress
         audit.record(s, at=ctx.now(), actor=requested_by, action=DISPATCH_FINISHED, entity="campaign",
                      entity_id=campaign_id, after={
