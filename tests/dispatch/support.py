@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime, time
 from pathlib import Path
@@ -15,6 +16,8 @@ from dunning.dispatch.ratelimit import GcraLimiter, LimiterStore, batch_size_for
 from dunning.dispatch.state import DbLimiterStore
 from dunning.services.campaigns.delivery import ingest_events
 from dunning.services.context import AppContext, BusinessClock, build_context
+from tests.dispatch.factories import bulk_campaign
+from tests.peers.smpp_peer import SmppPeer
 
 # 10:00 Asia/Shanghai: inside every send window.
 BUSINESS_NOON = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
@@ -64,3 +67,27 @@ def dispatcher(ctx: AppContext, name: str, *, fallbacks: Sequence[str] = (), sto
     }
     options.update(kw)
     return Dispatcher(**options)
+
+
+def warm_up(peer: SmppPeer, workdir: Path, n: int = 200) -> int:
+    """Send ``n`` messages through ``peer`` (a database of their own, no rate) before a test times the peer's log;
+    returns the number of log lines to skip.
+
+    A carrier's SMSC is running warm when we bind. The node peer is not: logging our own write times beside its
+    log showed its first submits stamped 20–36 ms after we wrote them (later ones within a millisecond), which
+    squeezes the first second of a rate test into less than a second of its clock (200–201 counted where our own
+    writes never exceeded 195)."""
+    ctx = make_ctx(workdir / "warm-up", {"smpp": smpp_settings(peer.address)})
+    cid = bulk_campaign(ctx, n, channel="smpp", phone_start=90_000_000)
+
+    async def go() -> str:
+        try:
+            return (await dispatcher(ctx, "smpp").run(cid)).stopped
+        finally:
+            await ctx.close_channels()
+
+    stopped = asyncio.run(go())
+    ctx.db.dispose()
+    if stopped != "done":
+        raise RuntimeError(f"warming the SMPP peer up stopped with {stopped!r}")
+    return len(peer.entries())

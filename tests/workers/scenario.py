@@ -34,6 +34,7 @@ from dunning.services.context import AppContext, build_context
 from dunning.services.identity.users import Role, add_user
 from tests.dispatch.crash import resolve_held
 from tests.dispatch.factories import bulk_campaign
+from tests.dispatch.support import warm_up
 from tests.peers.smpp_peer import SmppPeer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -119,9 +120,10 @@ def _campaign_state(ctx: AppContext, cid: int) -> str:
         return str(s.scalar(select(Campaign.state).where(Campaign.id == cid)))
 
 
-def _accepted(peer: SmppPeer, cid: int) -> list[dict[str, Any]]:
+def _accepted(peer: SmppPeer, cid: int, seen: int) -> list[dict[str, Any]]:
+    """Campaign ``cid``'s accepted submits in the peer's log after its first ``seen`` lines (the warm-up's)."""
     prefix = f"c{cid}|"
-    return [e for e in peer.entries() if e["status"] == 0 and str(e.get("ref") or "").startswith(prefix)]
+    return [e for e in peer.entries()[seen:] if e["status"] == 0 and str(e.get("ref") or "").startswith(prefix)]
 
 
 def run_workers_scenario(workdir: Path, peer: SmppPeer, *, database_url: str, broker_url: str, messages: int,
@@ -138,6 +140,7 @@ def run_workers_scenario(workdir: Path, peer: SmppPeer, *, database_url: str, br
         channels={"smpp": ChannelSettings(kind="smpp", rate=rate, options={
             "host": host, "port": port, "system_id": peer.system_id, "password": peer.password})}))
     report = WorkersReport(messages, rate)
+    seen = warm_up(peer, workdir)
     started = time.monotonic()
     first = second = None
     try:
@@ -148,15 +151,15 @@ def run_workers_scenario(workdir: Path, peer: SmppPeer, *, database_url: str, br
         first = start_worker(workdir, settings_file, "worker-a")
         # the first worker takes campaign a before the second worker exists, so the kill hits a's sender
         enqueue_dispatch(ctx, a, requested_by="wang.ops")
-        _wait("worker a to start sending campaign a", lambda: len(_accepted(peer, a)) > 0, timeout)
+        _wait("worker a to start sending campaign a", lambda: len(_accepted(peer, a, seen)) > 0, timeout)
         second = start_worker(workdir, settings_file, "worker-b")
         enqueue_dispatch(ctx, b, requested_by="wang.ops")
-        _wait(f"{kill_after} PDUs of campaign a", lambda: len(_accepted(peer, a)) >= kill_after, timeout, 0.005)
+        _wait(f"{kill_after} PDUs of campaign a", lambda: len(_accepted(peer, a, seen)) >= kill_after, timeout, 0.005)
         os.killpg(first.pid, signal.SIGKILL)
         first.wait(timeout=10)  # reaped: its pid is gone, so its lease is a dead process's
         killed = time.monotonic()
-        report.killed_at = len(_accepted(peer, a))
-        _wait("campaign a picked up again", lambda: len(_accepted(peer, a)) > report.killed_at, timeout)
+        report.killed_at = len(_accepted(peer, a, seen))
+        _wait("campaign a picked up again", lambda: len(_accepted(peer, a, seen)) > report.killed_at, timeout)
         report.pickup_seconds = time.monotonic() - killed
         done = ("completed",)
 
@@ -168,7 +171,7 @@ def run_workers_scenario(workdir: Path, peer: SmppPeer, *, database_url: str, br
         _wait("both campaigns to finish or hold", lambda: settled(a) and settled(b), timeout, 0.2)
         assert second.poll() is None, (workdir / "worker-b.log").read_text(errors="replace")[-3000:]
         # The person on duty: each held message checked against the SMSC's log, then resolved and sent again.
-        refs = Counter(e["ref"] for e in peer.entries() if e["status"] == 0 and e.get("part", 1) == 1)
+        refs = Counter(e["ref"] for e in peer.entries()[seen:] if e["status"] == 0 and e.get("part", 1) == 1)
         for cid in (a, b):
             as_sent, requeue = resolve_held(ctx, cid, refs)
             report.held_after_kill += len(as_sent) + len(requeue)
@@ -184,7 +187,7 @@ def run_workers_scenario(workdir: Path, peer: SmppPeer, *, database_url: str, br
             if proc is not None:
                 stop_worker(proc)
 
-    entries = peer.entries()
+    entries = peer.entries()[seen:]
     accepted = [e for e in entries if e["status"] == 0]
     times = [e["t"] / 1000.0 for e in accepted]
     report.busiest_window = max_in_any_window(times)
