@@ -28,6 +28,10 @@ Measured:
 * ``rate``     rate = 200 through the SMPP peer for about ``--rate-seconds``: the busiest one-second window and
                the sustained average, timed by the peer's own log (promise: ≤ 200 in any window, ≥ 190 sustained).
 
+``--analyze`` (PostgreSQL): the sandbox sections take the table statistics right after the campaign is written,
+as autovacuum does after a plan (every message still queued, none sent), instead of running with none (this
+machine's PostgreSQL runs without autovacuum): the send must not depend on which statistics the planner has.
+
 Prints the figures, ratios and the load average; with ``--profile`` the top of a cProfile of that section on
 stderr. No asserts: the box is shared.
 """
@@ -132,16 +136,20 @@ def _timed_dispatcher(ctx: AppContext, name: str, timer: _Timer, *, defer: list[
 
 
 def bench_sandbox(workdir: Path, n: int, profile: bool, *, defer_receipts: bool = False,
-                  database_url: str | None = None) -> dict[str, Any]:
+                  database_url: str | None = None, analyze: bool = False) -> dict[str, Any]:
     workdir.mkdir(parents=True, exist_ok=True)
     with throwaway_database(database_url, workdir, "sandbox") as db:
-        return _bench_sandbox(workdir, n, profile, defer_receipts, db)
+        return _bench_sandbox(workdir, n, profile, defer_receipts, db, analyze)
 
 
-def _bench_sandbox(workdir: Path, n: int, profile: bool, defer_receipts: bool, db: str | None) -> dict[str, Any]:
+def _bench_sandbox(workdir: Path, n: int, profile: bool, defer_receipts: bool, db: str | None,
+                   analyze: bool) -> dict[str, Any]:
     ctx = make_ctx(workdir, {"sandbox": ChannelSettings(kind="sandbox", rate=1_000_000.0)}, database_url=db)
     t0 = time.perf_counter()
     cid = bulk_campaign(ctx, n, channel="sandbox")
+    if analyze and db:
+        with ctx.db.engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")
     setup = time.perf_counter() - t0
     timer = _Timer(n)
     deferred: list[Any] | None = [] if defer_receipts else None
@@ -266,6 +274,8 @@ def main() -> None:
     ap.add_argument("--rate-seconds", type=float, default=10.0)
     ap.add_argument("--dir", type=Path, default=None)
     ap.add_argument("--profile", choices=["sandbox", "smpp"], default=None)
+    ap.add_argument("--analyze", action="store_true",
+                    help="PostgreSQL: take the statistics after writing each campaign, as autovacuum would")
     add_database_arg(ap)
     args = ap.parse_args()
     workdir = args.dir or Path(tempfile.mkdtemp(prefix="dunning-bench-dispatch-"))
@@ -277,7 +287,7 @@ def main() -> None:
         runs = []
         for k in range(max(1, args.repeat)):
             r = bench_sandbox(workdir / f"sandbox-{k + 1}", args.sandbox, args.profile == "sandbox" and k == 0,
-                              database_url=args.database_url)
+                              database_url=args.database_url, analyze=args.analyze)
             runs.append(r)
             print(f"sandbox run {k + 1}, {r['n']:,} messages (setup {r['setup_s']:.1f} s, not timed): all submitted "
                   f"in {r['submit_s']:.2f} s = {r['rate']:,.0f} msg/s; run {r['run_s']:.2f} s wall, {r['cpu_s']:.2f} s "
@@ -290,7 +300,7 @@ def main() -> None:
               f"{sb['rate']:,.0f} msg/s "
               f"(range {rates[0]:,.0f}–{rates[-1]:,.0f}; target ≥ 20,000)", flush=True)
         sd = bench_sandbox(workdir / "sandbox-deferred", args.sandbox, False, defer_receipts=True,
-                           database_url=args.database_url)
+                           database_url=args.database_url, analyze=args.analyze)
         print(f"sandbox again, receipts polled during the run but recorded only after it (the submit path "
               f"alone: claim, re-check, send, record): all submitted in {sd['submit_s']:.2f} s = "
               f"{sd['rate']:,.0f} msg/s; then {sd['ingest_s']:.2f} s to record the receipts; states {sd['states']}",
