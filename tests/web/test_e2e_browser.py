@@ -146,7 +146,9 @@ def test_main_job_in_a_real_browser(e2e_ctx: AppContext, browser: Any, tmp_path:
         # navigation is not interrupted by a reload triggered by the operator's send.
         comp.goto(f"{base}/")
 
-        # The operator sends; live progress reaches completion without a reload by hand.
+        # The operator's campaign page reloads itself on the approval (a goto racing that reload is aborted):
+        # it shows the new state without a reload by hand. The operator sends; live progress reaches completion.
+        ops.wait_for_selector("[data-testid=campaign-state][data-state=pilot_approved]")
         ops.goto(campaign_url)
         ops.click("[data-testid=action-send]")
         ops.wait_for_selector("[data-testid=campaign-state][data-state=sending]")
