@@ -197,19 +197,32 @@ def send_campaign(ctx: AppContext, campaign_id: int, *, actor: str,
         stopped, detail = follow_worker(ctx, campaign_id, pilot_only=False, on_progress=on_progress,
                                         follow_timeout=follow_timeout, actor=actor)
     else:
-        for _ in range(_AGAIN):  # messages requeued while the run ended go with one more run
-            outcome = run_dispatch(ctx, campaign_id, pilot_only=False, on_progress=on_progress, on_wait=on_wait)
-            stopped, detail = outcome.stopped, outcome.detail
-            with ctx.db.transaction() as s:
-                c = get_campaign(s, campaign_id)
-                if stopped in ("done", "window_closed") and c.state == CampaignState.SENDING.value:
-                    stopped, detail = _complete_unless_held(ctx, s, c, actor, stopped, detail)
-            if stopped != "pending":
-                break
+        outcome = _run_to_the_end(ctx, campaign_id, actor, lambda: run_dispatch(
+            ctx, campaign_id, pilot_only=False, on_progress=on_progress, on_wait=on_wait), complete=True)
+        stopped, detail = outcome.stopped, outcome.detail
     return status(ctx, campaign_id) | {"stopped": stopped, "detail": detail}
 
 
 _AGAIN = 3  # runs of one send at most when held messages keep being requeued as each run ends
+
+
+def _run_to_the_end(ctx: AppContext, campaign_id: int, actor: str, run: Callable[[], DispatchOutcome], *,
+                    complete: bool) -> DispatchOutcome:
+    """``run`` a send; with ``complete`` (a full send), a finished one completes the campaign
+    (:func:`_complete_unless_held`), and messages requeued while the run ended (``pending``) go with one more
+    run. A run that found the lease held (``busy``) is returned as it is."""
+    for _ in range(_AGAIN):
+        outcome = run()
+        if outcome.stopped == "busy" or not complete:
+            return outcome
+        with ctx.db.transaction() as s:
+            c = get_campaign(s, campaign_id)
+            if outcome.stopped in ("done", "window_closed") and c.state == CampaignState.SENDING.value:
+                outcome.stopped, outcome.detail = _complete_unless_held(ctx, s, c, actor, outcome.stopped,
+                                                                        outcome.detail)
+        if outcome.stopped != "pending":
+            break
+    return outcome
 
 
 def _complete_unless_held(ctx: AppContext, s: Any, c: Any, actor: str, stopped: str,
@@ -249,18 +262,10 @@ def dispatch_enqueued(ctx: AppContext, campaign_id: int, *, pilot_only: bool, ta
     A run that found the campaign's lease held (``busy``: another delivery of the same task, or another
     sender) records nothing: the holder reports when it ends.
     """
-    for _ in range(_AGAIN):  # messages requeued while the run ended go with one more run
-        outcome = run_dispatch(ctx, campaign_id, pilot_only=pilot_only, on_progress=None)
-        if outcome.stopped == "busy":
-            return outcome
-        with ctx.db.transaction() as s:
-            c = get_campaign(s, campaign_id)
-            if (not pilot_only and outcome.stopped in ("done", "window_closed")
-                    and c.state == CampaignState.SENDING.value):
-                outcome.stopped, outcome.detail = _complete_unless_held(ctx, s, c, requested_by,
-                                                                        outcome.stopped, outcome.detail)
-        if outcome.stopped != "pending":
-            break
+    outcome = _run_to_the_end(ctx, campaign_id, requested_by, lambda: run_dispatch(
+        ctx, campaign_id, pilot_only=pilot_only, on_progress=None), complete=not pilot_only)
+    if outcome.stopped == "busy":
+        return outcome
     with ctx.db.transaction() as s:
         p = outcome.progress
         audit.record(s, at=ctx.now(), actor=requested_by, action=DISPATCH_FINISHED, entity="campaign",
