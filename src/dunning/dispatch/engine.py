@@ -16,8 +16,11 @@ How a run goes:
 2. Loop: re-read the campaign state and the send window, claim a batch (sized so the strict rate promise holds,
    see :mod:`dunning.dispatch.ratelimit`), wait for the shared limiter, hand the batch to a send task.
    Up to ``max_inflight`` batches are on the wire at once (pipelining keeps a windowed protocol such as SMPP
-   busy while the database records the previous batch). The send path's database work runs on one thread, in
-   order.
+   busy while the database records the previous batch). The claims and the other reads and moves of the run go
+   through one database thread, in order; the submit outcomes (:mod:`dunning.dispatch.recorder`) go through a
+   second one on PostgreSQL, so the next claim runs while the previous batch's outcomes are written (the two
+   touch different rows: a claim only takes ``queued`` rows, with ``SKIP LOCKED``; the outcomes are written to
+   this run's ``submitting`` rows). SQLite has one writer at a time, so there both share the one thread.
 3. Each send task re-reads the campaign state right before the network call (a pause or cancel committed
    since the claim puts the batch back untouched) and sends; each channel call's outcome is recorded as soon
    as it answers, in group commits (:mod:`dunning.dispatch.recorder`).
@@ -151,11 +154,18 @@ class _Run:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.pool, functools.partial(fn, *args, **kwargs))
 
+    async def record_db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.record_pool, functools.partial(fn, *args, **kwargs))
+
     async def go(self) -> DispatchOutcome:
         cfg, cid = self.cfg, self.campaign_id
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="dunning-dispatch-db")
         self.limiter_pool = ThreadPoolExecutor(1, thread_name_prefix="dunning-dispatch-limiter")
-        self.recorder = Recorder(self.db, outbox_write(self.engine, self.sql, cfg.clock, cfg.retry, cfg.rng), self.progress)
+        # PostgreSQL: outcomes on a thread (and connection) of their own, see the module docstring
+        self.record_pool = (ThreadPoolExecutor(1, thread_name_prefix="dunning-dispatch-record") if self.sql.pg
+                            else self.pool)
+        self.recorder = Recorder(self.record_db, outbox_write(self.engine, self.sql, cfg.clock, cfg.retry, cfg.rng), self.progress)
         pump = EventPump(cfg.pump_settings(), cfg.on_events, self.used, self.inflight, self.progress)
         try:
             lease = await self.db(CampaignLease, self.engine, cid, ttl=cfg.lease_ttl)
@@ -190,6 +200,7 @@ class _Run:
         finally:
             self.pool.shutdown(wait=True)
             self.limiter_pool.shutdown(wait=True)
+            self.record_pool.shutdown(wait=True)
             pump.close()
 
     async def loop(self, lease: CampaignLease) -> DispatchOutcome:
@@ -259,6 +270,9 @@ class _Run:
                 self.used[route.name] = route.channel
 
             n = self.sizing.claim(route, self.avg_parts)
+            # Only a claim that started with no batch in flight has seen every outcome committed: one that ran
+            # beside a batch's outcome write may have missed a message that write put back in the queue.
+            idle = not self.inflight
             claim = await self.db(outbox.claim, self.engine, self.sql, campaign_id=cid,
                                   channel=route.name, n=n, now=now, pilot_only=self.pilot_only, tz=cfg.window.tz,
                                   budget=cfg.budget, template_keys=template_keys(route.name, route.channel))
@@ -268,7 +282,9 @@ class _Run:
             progress.failed += len(claim.failed)
             if not claim.messages:
                 if claim.exhausted and not self.inflight:
-                    return DispatchOutcome("done", progress, "", failovers)
+                    if idle:
+                        return DispatchOutcome("done", progress, "", failovers)
+                    continue  # claim once more, now that every outcome is committed
                 if claim.suppressed or claim.failed:
                     continue
                 # Nothing due now: batches in flight may put messages back, retries wait for their backoff.

@@ -8,7 +8,8 @@ previous write ran goes in the next transaction (classic group commit, no timer:
 many calls, at low rates each call is written on its own a few milliseconds after its answer). Issue #15:
 after a kill only what was actually in flight is unknown.
 
-The writes run on the run's single database thread (``run_db``), in order with the claims.
+The writes run on the thread ``run_db`` hands them to: on PostgreSQL a thread of their own, beside the claims;
+on SQLite (one writer at a time) the run's single database thread, in order with the claims.
 """
 
 from __future__ import annotations
