@@ -262,3 +262,56 @@ def test_repeated_receipts_for_one_id_keep_the_worst_outcome(ctx: AppContext) ->
                                      DeliveryReport("same", DeliveryStatus.DELIVERED)],
                       now=ctx.now(), stop_keywords=[], dispute_keywords=[])
     assert states(ctx, cid) == {"failed": 1}
+
+
+def _submitted_with_parts(ctx: AppContext, cid: int, parts: int) -> list[int]:
+    with ctx.db.transaction() as s:
+        ids = list(s.scalars(select(Message.id).where(Message.campaign_id == cid).order_by(Message.id)).all())
+        s.execute(update(Message).where(Message.campaign_id == cid).values(state="submitted", channel="sandbox"))
+        for mid in ids:
+            s.add_all([MessagePart(message_id=mid, channel="sandbox", provider_id=f"{mid}-{n}", part_no=n)
+                       for n in range(1, parts + 1)])
+    return ids
+
+
+def _receipts(ctx: AppContext, *reports: tuple[str, str]) -> None:
+    from dunning.channels.base import DeliveryReport, DeliveryStatus
+    from dunning.services.campaigns.delivery import ingest_events
+
+    with ctx.db.transaction() as s:
+        ingest_events(s, "sandbox", [DeliveryReport(pid, DeliveryStatus(st)) for pid, st in reports],
+                      now=ctx.now(), stop_keywords=[], dispute_keywords=[])
+
+
+def test_a_parts_failure_reported_earlier_is_not_hidden_by_a_later_delivered_receipt(ctx: AppContext) -> None:
+    """Some gateways send one receipt per part under one id: the failure may come in an earlier batch than the
+    success; the message fails once its other part is delivered too, never turns delivered."""
+    cid = seed_campaign(ctx, phones(2))
+    a, b = _submitted_with_parts(ctx, cid, 2)
+    _receipts(ctx, (f"{a}-1", "failed"), (f"{b}-1", "failed"))
+    _receipts(ctx, (f"{a}-1", "delivered"), (f"{a}-2", "delivered"))
+    with ctx.db.transaction() as s:
+        got = dict(s.execute(select(Message.id, Message.state).where(Message.campaign_id == cid)).all())
+    assert got == {a: "failed", b: "failed"}  # b failed as soon as its first part did
+
+
+def test_a_single_part_message_that_failed_stays_failed_when_a_delivered_receipt_follows(ctx: AppContext) -> None:
+    cid = seed_campaign(ctx, phones(1))
+    (mid,) = _submitted_with_parts(ctx, cid, 1)
+    _receipts(ctx, (f"{mid}-1", "unknown"))
+    assert states(ctx, cid) == {"submitted": 1}  # an intermediate report settles nothing
+    _receipts(ctx, (f"{mid}-1", "failed"))
+    _receipts(ctx, (f"{mid}-1", "delivered"))
+    assert states(ctx, cid) == {"failed": 1}
+
+
+def test_the_message_page_shows_each_parts_state_from_its_receipts(ctx: AppContext) -> None:
+    from dunning.services.identity.auth import Principal, Role
+    from dunning.services.queries.message_detail import message_detail
+
+    cid = seed_campaign(ctx, phones(1))
+    (mid,) = _submitted_with_parts(ctx, cid, 2)
+    _receipts(ctx, (f"{mid}-1", "failed"), (f"{mid}-1", "delivered"))
+    d = message_detail(ctx, Principal("li", "李", Role.COMPLIANCE), mid)
+    lines = [e.text_zh for e in d.timeline if e.kind == "part"]
+    assert lines == [f"第 1 段：{mid}-1 · 失败", f"第 2 段：{mid}-2 · 等待回执"], lines

@@ -110,8 +110,7 @@ def seed(ctx: AppContext) -> Seeded:
         s.add_all(msgs)
         s.flush()
         for i, m in enumerate(msgs):
-            s.add(MessagePart(message_id=m.id, channel="sandbox", provider_id=f"sbx-{i}", part_no=1,
-                              status="delivered"))
+            s.add(MessagePart(message_id=m.id, channel="sandbox", provider_id=f"sbx-{i}", part_no=1))
             s.add(DeliveryReportRow(channel="sandbox", provider_id=f"sbx-{i}", message_id=m.id, status="delivered",
                                     error_code="000", done_at=sent, received_at=sent, raw="{}"))
         s.add(Reply(channel="sandbox", phone=OTHER_PHONE, text="我的号码是13812348000，已还款", classification="dispute",

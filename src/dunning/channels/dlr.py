@@ -9,6 +9,7 @@ Contract: :func:`receipt_fields` never raises (fields it cannot find are absent,
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from dunning.channels.base import DeliveryStatus
 
@@ -35,3 +36,16 @@ def receipt_fields(text: str) -> dict[str, str]:
 
 def stat_status(word: str) -> DeliveryStatus:
     return STAT.get(word.upper(), DeliveryStatus.UNKNOWN)
+
+
+def part_state(statuses: Iterable[str]) -> str | None:
+    """What the receipts of one message part say, in the order they were received: ``failed`` once any said
+    failed (some gateways, Kannel among them, send one receipt per part under one id: a later "delivered" must
+    never hide an earlier failure), otherwise the latest final status; ``None`` while none is final."""
+    state: str | None = None
+    for st in statuses:
+        if st == DeliveryStatus.FAILED:
+            return DeliveryStatus.FAILED.value
+        if st != DeliveryStatus.UNKNOWN:
+            state = str(st)
+    return state

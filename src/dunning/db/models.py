@@ -255,7 +255,8 @@ class Message(Row):
 
 
 class MessagePart(Row):
-    """Provider ids of every part of a (possibly concatenated) message, with each part's DLR state."""
+    """Provider ids of every part of a (possibly concatenated) message. A part's delivery state is what its
+    ``delivery_reports`` say (:func:`dunning.channels.dlr.part_state`); it is not stored here (migration 0021)."""
 
     __tablename__ = "message_parts"
     __table_args__ = (UniqueConstraint("channel", "provider_id"),)
@@ -263,7 +264,6 @@ class MessagePart(Row):
     channel: Mapped[Str64]
     provider_id: Mapped[Str128]
     part_no: Mapped[int] = mapped_column(SmallInteger, default=1)
-    status: Mapped[Str16 | None]
 
 
 class DeliveryReportRow(Row):

@@ -14,7 +14,8 @@ from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.orm import Session
 
 from dunning.channels.base import ChannelEvent, DeliveryReport, DeliveryStatus, InboundMessage
-from dunning.db.bulk import Sql, fetch, fetch_rows, insert_rows, run
+from dunning.channels.dlr import part_state
+from dunning.db.bulk import Sql, fetch_rows, insert_rows
 from dunning.db.models import Message, PhoneFlag, Reply
 from dunning.dispatch.outbox import move_where
 from dunning.domain.masking import mask_phone
@@ -58,33 +59,33 @@ def ingest_events(
 
 
 def _ingest_dlrs(s: Session, channel: str, dlrs: Sequence[DeliveryReport], now: datetime) -> int:
-    """Store every report, mark its part, settle the messages whose parts are now final; returns the number of
-    reports for ids we never sent (kept, with no message).
+    """Store every report and settle the messages whose parts are now final; returns the number of reports for
+    ids we never sent (kept, with no message).
 
     Plain SQL executemany (:mod:`dunning.db.bulk`): a busy channel returns tens of thousands of receipts a
-    second, and the ORM's per-row work cost several times the database's. Most messages have one part; their
-    part's and message's new states are worked out here from the part's state before the batch, without a
-    second query. Messages of several parts are settled from all their parts' states (:func:`_settle`).
+    second, and the ORM's per-row work cost several times the database's. A part's state is what its stored
+    reports say (:func:`~dunning.channels.dlr.part_state`), so a receipt writes its report row and, when it
+    settles a message, the message row — no part row (issue #23: one row update less per message). Most
+    messages have one part: the batch's reports settle them directly, and an earlier final state is kept by
+    the message's own state machine (a ``failed`` message is not settled again). Messages of several parts are
+    settled from all their parts' reports (:func:`_settle`).
     """
     conn = s.connection()
     sql = Sql(conn.engine)
-    part_of: dict[str, tuple[int, str | None, int]] = {}  # provider id → (message id, part state, parts)
+    part_of: dict[str, tuple[int, int]] = {}  # provider id → (message id, parts)
     ids = list({d.provider_id for d in dlrs})
     for i in range(0, len(ids), _CHUNK):
         tail, params = sql.in_list(ids[i:i + _CHUNK])
-        for pid, mid, status, parts in fetch_rows(
-                conn, sql, ["p.provider_id", "p.message_id", "p.status",
+        for pid, mid, parts in fetch_rows(
+                conn, sql, ["p.provider_id", "p.message_id",
                             "(SELECT COUNT(*) FROM message_parts q WHERE q.message_id = p.message_id)"],
                 f"FROM message_parts p WHERE p.channel = ? AND p.provider_id{tail}", [channel, *params]):
-            part_of[str(pid)] = (int(mid), status, int(parts))
+            part_of[str(pid)] = (int(mid), int(parts))
     received = sql.ts(now)
     stamps: dict[datetime | None, Any] = {}
     rows: list[tuple[Any, ...]] = []
-    # Worst part wins: some gateways (Kannel) send one receipt per part under one id; a later "delivered" must
-    # never overwrite an earlier "failed". Otherwise the latest report sets the part's state.
-    state: dict[str, str] = {}
-    failed, unknown = DeliveryStatus.FAILED.value, DeliveryStatus.UNKNOWN
-    for d in dlrs:  # one pass: the report rows and each part's new state
+    said: dict[str, list[str]] = {}  # provider id → this batch's statuses, in order
+    for d in dlrs:  # one pass: the report rows and what each matched part's reports say
         done = d.done_at
         if done not in stamps:
             stamps[done] = sql.ts(done)
@@ -92,27 +93,18 @@ def _ingest_dlrs(s: Session, channel: str, dlrs: Sequence[DeliveryReport], now: 
         hit = part_of.get(pid)
         st = str(d.status)
         rows.append((channel, pid, hit[0] if hit else None, st, d.error_code, stamps[done], received, d.raw))
-        if hit is not None and d.status is not unknown and state.get(pid, hit[1]) != failed:
-            state[pid] = st
+        if hit is not None:
+            said.setdefault(pid, []).append(st)
     insert_rows(conn, sql, "delivery_reports", ["channel", "provider_id", "message_id", "status", "error_code", "done_at",
                                                 "received_at", "raw"], rows)
-    changed: dict[str, list[str]] = {}
     settled: dict[str, list[int]] = {}  # single-part messages by their new state
     several: set[int] = set()
-    for pid, st in state.items():
-        mid, before, parts = part_of[pid]
-        if st != before:
-            changed.setdefault(st, []).append(pid)
+    for pid, statuses in said.items():
+        mid, parts = part_of[pid]
         if parts > 1:
             several.add(mid)
-        else:
-            settled.setdefault(st, []).append(mid)
-    for st, pids in changed.items():  # set-based, one statement per state and chunk
-        pids.sort()
-        for i in range(0, len(pids), _CHUNK):
-            tail, params = sql.in_list(pids[i:i + _CHUNK])
-            run(conn, sql, f"UPDATE message_parts SET status = ? WHERE channel = ? AND provider_id{tail}",  # nosec B608  # identifiers and placeholders from code only; every value is a bound parameter
-                [st, channel, *params])
+        elif (state := part_state(statuses)) is not None:
+            settled.setdefault(state, []).append(mid)
     ts = sql.ts(now)
     for st, mids in settled.items():
         _update_messages(conn, sql, st, _REASON.get(st), ts, mids)
@@ -139,22 +131,27 @@ def _update_messages(conn: Connection, sql: Sql, state: str, reason: str | None,
 
 
 def _settle(conn: Connection, sql: Sql, message_ids: list[int], now: datetime) -> None:
-    """Derive each message's final state from its parts' states: failed if any part failed, expired if any
-    expired, delivered when every part is delivered; otherwise unchanged."""
+    """Derive each message's final state from its parts' reports (all of them, this batch's included): failed
+    if any part failed, expired if any expired, delivered when every part is delivered; otherwise unchanged."""
     final: dict[str, list[int]] = {}
     for i in range(0, len(message_ids), _CHUNK):
         tail, params = sql.in_list(message_ids[i:i + _CHUNK])
-        rows = fetch(conn, sql,
-                     "SELECT message_id, COUNT(*), SUM(CASE WHEN status = 'delivered' THEN 1 ELSE 0 END), "  # nosec B608  # identifiers and placeholders from code only; every value is a bound parameter
-                     "SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), "
-                     "SUM(CASE WHEN status = 'expired' THEN 1 ELSE 0 END) "
-                     f"FROM message_parts WHERE message_id{tail} GROUP BY message_id", params)
-        for mid, total, delivered, failed, expired in rows:
-            if failed:
+        parts: dict[int, dict[tuple[str, str], list[str]]] = {}  # message → (channel, provider id) → statuses
+        for mid, ch, pid in fetch_rows(conn, sql, ["message_id", "channel", "provider_id"],
+                                       f"FROM message_parts WHERE message_id{tail}", params):
+            parts.setdefault(int(mid), {})[(str(ch), str(pid))] = []
+        for mid, ch, pid, st in fetch_rows(conn, sql, ["message_id", "channel", "provider_id", "status"],
+                                           f"FROM delivery_reports WHERE message_id{tail} ORDER BY id", params):
+            said = parts.get(int(mid), {}).get((str(ch), str(pid)))
+            if said is not None:
+                said.append(str(st))
+        for mid, by_part in parts.items():
+            states = [part_state(statuses) for statuses in by_part.values()]
+            if DeliveryStatus.FAILED in states:
                 final.setdefault(MessageState.FAILED.value, []).append(mid)
-            elif expired:
+            elif DeliveryStatus.EXPIRED in states:
                 final.setdefault(MessageState.EXPIRED.value, []).append(mid)
-            elif delivered == total:
+            elif all(st == DeliveryStatus.DELIVERED for st in states):
                 final.setdefault(MessageState.DELIVERED.value, []).append(mid)
     ts = sql.ts(now)
     for st, mids in final.items():

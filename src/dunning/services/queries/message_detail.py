@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from dunning.channels.dlr import part_state
 from dunning.db.models import (
     Account,
     Campaign,
@@ -83,8 +84,9 @@ def message_detail(ctx: AppContext, viewer: Principal, message_id: int) -> Messa
         timeline.append(TimelineEntry(utc(m.submitted_at), "submitted", f"通道已受理，编号 {m.provider_id}",
                                       f"accepted by the channel, id {m.provider_id}"))
     for p in parts:
-        timeline.append(TimelineEntry(utc(m.submitted_at), "part", f"第 {p.part_no} 段：{p.provider_id} · {p.status or '等待回执'}",
-                                      f"part {p.part_no}: {p.provider_id} · {p.status or 'awaiting DLR'}"))
+        said = part_state(d.status for d in dlrs if d.channel == p.channel and d.provider_id == p.provider_id)
+        timeline.append(TimelineEntry(utc(m.submitted_at), "part", f"第 {p.part_no} 段：{p.provider_id} · {MESSAGE_STATE_ZH.get(said, said) if said else '等待回执'}",
+                                      f"part {p.part_no}: {p.provider_id} · {said or 'awaiting DLR'}"))
     for d in dlrs:
         timeline.append(TimelineEntry(utc(d.received_at), "dlr",
                                       f"状态报告：{d.status}（错误码 {d.error_code or '—'}）",
