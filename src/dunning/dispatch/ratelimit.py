@@ -177,9 +177,12 @@ class GcraLimiter:
         sent at ``at`` (on :attr:`clock`, now or later); ``(False, wait)`` — no slot that soon, ask again in ``wait``
         seconds.
 
-        The decision is :meth:`decide`'s, made ahead of time: the cells are the ones :meth:`decide` would grant
-        at the slot, so the window promise holds when the caller sends at the slot, up to ``jitter`` late (a
-        caller later than that must not use them). A caller that reserves while its previous cells are on the
+        The decision is :meth:`decide`'s, made ahead of time, except that a reservation made after a pause starts
+        from now: :meth:`decide` lets a poller that came back up to ``jitter`` late keep its place, but a caller
+        of this method may itself send up to ``jitter`` after its slot (a caller later than that must not use
+        the cells), and the effective rate allows for one ``jitter``, not both (with both, one window at the SMSC
+        held 2,010 PDUs at rate 2,000). So the window promise holds when the caller sends at the slot, up to
+        ``jitter`` late. A caller that reserves while its previous cells are on the
         wire takes the limiter (a thread hop, a store round trip) off the path from slot to send, so scheduling
         delays of a busy process cost no cells as long as they stay within ``jitter``.
         """
@@ -187,7 +190,7 @@ class GcraLimiter:
 
         def step(old: float | None) -> float | None:
             now = self.clock()
-            start = max(old if old is not None else now, now - self.jitter)
+            start = max(old if old is not None else now, now)
             due = start + (n - 1) * self.interval - max(self.tolerance, (n - 1) * self.interval) - now
             if due > horizon + 1e-9:
                 out[:] = [False, due - horizon]
