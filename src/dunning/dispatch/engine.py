@@ -447,6 +447,9 @@ class _Run:
             return
         self.last_delivered = now
         self.counting = asyncio.create_task(self.refresh_delivered())
+        # a failed count only leaves the figure stale (the next one retries): consume its error, never log it
+        # as an unretrieved task exception
+        self.counting.add_done_callback(lambda t: t.cancelled() or t.exception())
 
     async def refresh_delivered(self) -> None:
         loop = asyncio.get_running_loop()
