@@ -163,7 +163,10 @@ class _Run:
         cfg, cid = self.cfg, self.campaign_id
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="dunning-dispatch-db")
         self.limiter_pool = ThreadPoolExecutor(1, thread_name_prefix="dunning-dispatch-limiter")
-        self.count_pool = ThreadPoolExecutor(1, thread_name_prefix="dunning-dispatch-count")
+        # the live delivered count: on PostgreSQL beside the claims; SQLite keeps it on the run's one thread, in
+        # order with the writes, as before
+        self.count_pool = (ThreadPoolExecutor(1, thread_name_prefix="dunning-dispatch-count") if self.sql.pg
+                           else self.pool)
         # PostgreSQL: outcomes on a thread (and connection) of their own, see the module docstring
         self.record_pool = (ThreadPoolExecutor(1, thread_name_prefix="dunning-dispatch-record") if self.sql.pg
                             else self.pool)
@@ -439,9 +442,9 @@ class _Run:
             self.stop = _Stop("breaker", self.breaker.reason(route.name))
 
     def count_delivered_soon(self) -> None:
-        """Refresh ``progress.delivered`` at most once a second, beside the send path: the count reads every row
-        of the campaign (tens of milliseconds at 100,000 messages), which on the claims' thread held up the next
-        claim and the batch waiting for it."""
+        """Refresh ``progress.delivered`` at most once a second, without a batch waiting for it: the count reads
+        every row of the campaign (tens of milliseconds at 100,000 messages), which held up the batch and, on
+        PostgreSQL, where it has a thread of its own, no longer holds up the next claim either."""
         now = _time.monotonic()
         if now - self.last_delivered < 1.0 or (self.counting is not None and not self.counting.done()):
             return
