@@ -7,6 +7,7 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
+from itsdangerous import URLSafeTimedSerializer
 
 from dunning.services.context import AppContext
 from dunning.services.identity.users import Role
@@ -112,6 +113,11 @@ def test_a_searched_phone_stays_out_of_every_url(app: object, seeded: Seeded, pa
     r = admin.post(path, data={"csrf_token": token.group(1), "phone": "138 1234 8000", "loan_id": ""},
                    follow_redirects=False)
     assert r.status_code == 303 and "8000" not in r.headers["location"] and "ph=1" in r.headers["location"]
+    # the session cookie is only signed, readable by whoever holds it: the kept phone is encrypted in it
+    cookie = admin.client.cookies.get("dunning_session")
+    assert cookie, "the phone is kept in the session"
+    readable = URLSafeTimedSerializer(b"any key", salt="dunning.session").loads_unsafe(cookie)[1]
+    assert isinstance(readable, dict) and readable.get("p") and "8000" not in json.dumps(readable), readable
     page = admin.get(r.headers["location"])
     links = re.findall(r'href="([^"]*)"', page.text)
     assert links and not [h for h in links if "12348000" in h or "1234 8000" in h]

@@ -19,8 +19,10 @@ Contracts:
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import json
 import secrets
 import time
 from collections.abc import Callable
@@ -30,6 +32,7 @@ from functools import lru_cache
 from typing import Any
 
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from cryptography.fernet import Fernet, InvalidToken
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import and_, func, or_, select
 
@@ -319,7 +322,8 @@ class SessionData:
     username: str | None = None
     issued: float = 0.0
     flash: tuple[tuple[str, str], ...] = ()  # (kind, text) shown once on the next page
-    # (list page, phone): a phone filter kept here instead of in the page's URL (access logs, history, Referer)
+    # (list page, phone): a phone filter kept here instead of in the page's URL (access logs, history, Referer);
+    # encrypted in the cookie, whose other fields are only signed (readable by anyone holding it)
     search: tuple[tuple[str, str], ...] = ()
 
 
@@ -331,6 +335,8 @@ class SessionCodec:
         self._clock = clock  # the clock login times are taken from (the business clock in drills)
         self._serializer = URLSafeTimedSerializer(secret, salt="dunning.session")
         self._csrf_key = hmac.new(secret, b"dunning.csrf", hashlib.sha256).digest()
+        # The kept search phones are personal data: encrypted (Fernet: AES-CBC + HMAC), with a key of their own
+        self._sealer = Fernet(base64.urlsafe_b64encode(hmac.new(secret, b"dunning.search", hashlib.sha256).digest()))
         self.max_age = max_age
 
     @staticmethod
@@ -343,7 +349,7 @@ class SessionCodec:
         if data.flash:
             payload["f"] = [list(f) for f in data.flash]
         if data.search:
-            payload["p"] = [list(p) for p in data.search]
+            payload["p"] = self._sealer.encrypt(json.dumps([list(p) for p in data.search]).encode()).decode()
         return str(self._serializer.dumps(payload))
 
     def loads(self, raw: str) -> SessionData | None:
@@ -354,13 +360,23 @@ class SessionCodec:
         if not isinstance(payload, dict) or not isinstance(payload.get("s"), str):
             return None
         flash = tuple((str(k), str(v)) for k, v in payload.get("f", []) if isinstance(k, str))
-        search = tuple((str(k), str(v)) for k, v in payload.get("p", []) if isinstance(k, str))
+        search = self._unseal(payload.get("p"))
         user = payload.get("u")
         issued = float(payload.get("t", 0))
         if isinstance(user, str) and self._clock() - issued > self.max_age:
             # an absolute lifetime counted from login: re-signing the cookie on every write does not extend it
             return None
         return SessionData(payload["s"], user if isinstance(user, str) else None, issued, flash, search)
+
+    def _unseal(self, sealed: Any) -> tuple[tuple[str, str], ...]:
+        """The kept search phones, or none when absent or unreadable (an older cookie, another secret)."""
+        if not isinstance(sealed, str):
+            return ()
+        try:
+            items = json.loads(self._sealer.decrypt(sealed.encode()))
+        except (InvalidToken, ValueError):
+            return ()
+        return tuple((str(p[0]), str(p[1])) for p in items if isinstance(p, list) and len(p) == 2)
 
     def csrf_token(self, session: SessionData) -> str:
         return hmac.new(self._csrf_key, session.sid.encode(), hashlib.sha256).hexdigest()[:40]
