@@ -151,25 +151,26 @@ class _Run:
         self.progress = Progress(0, channel=cfg.channel_name)
         self.campaign_state: str | None = None
 
+    @staticmethod
+    async def on(pool: ThreadPoolExecutor, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(pool, functools.partial(fn, *args, **kwargs))
+
     async def db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.pool, functools.partial(fn, *args, **kwargs))
+        return await self.on(self.pool, fn, *args, **kwargs)
 
     async def record_db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.record_pool, functools.partial(fn, *args, **kwargs))
+        return await self.on(self.record_pool, fn, *args, **kwargs)
+
+    def beside_claims(self, name: str) -> ThreadPoolExecutor:
+        """A database thread of its own on PostgreSQL; on SQLite (one writer at a time) the run's one thread."""
+        return ThreadPoolExecutor(1, thread_name_prefix=f"dunning-dispatch-{name}") if self.sql.pg else self.pool
 
     async def go(self) -> DispatchOutcome:
         cfg, cid = self.cfg, self.campaign_id
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="dunning-dispatch-db")
         self.limiter_pool = ThreadPoolExecutor(1, thread_name_prefix="dunning-dispatch-limiter")
-        # the live delivered count: on PostgreSQL beside the claims; SQLite keeps it on the run's one thread, in
-        # order with the writes, as before
-        self.count_pool = (ThreadPoolExecutor(1, thread_name_prefix="dunning-dispatch-count") if self.sql.pg
-                           else self.pool)
-        # PostgreSQL: outcomes on a thread (and connection) of their own, see the module docstring
-        self.record_pool = (ThreadPoolExecutor(1, thread_name_prefix="dunning-dispatch-record") if self.sql.pg
-                            else self.pool)
+        self.count_pool = self.beside_claims("count")  # the live delivered count
+        self.record_pool = self.beside_claims("record")  # submit outcomes, see the module docstring
         self.recorder = Recorder(self.record_db, outbox_write(self.engine, self.sql, cfg.clock, cfg.retry, cfg.rng), self.progress)
         pump = EventPump(cfg.pump_settings(), cfg.on_events, self.used, self.inflight, self.progress)
         try:
@@ -455,9 +456,7 @@ class _Run:
         self.counting.add_done_callback(lambda t: t.cancelled() or t.exception())
 
     async def refresh_delivered(self) -> None:
-        loop = asyncio.get_running_loop()
-        states = await loop.run_in_executor(self.count_pool, functools.partial(
-            outbox.count_states, self.engine, self.sql, self.campaign_id))
+        states = await self.on(self.count_pool, outbox.count_states, self.engine, self.sql, self.campaign_id)
         self.progress.delivered = states.get("delivered", 0)
 
     def emit(self, force: bool = False) -> None:
