@@ -12,7 +12,7 @@ from sqlalchemy import MetaData
 import dunning.db.agency_models  # noqa: F401  (agency tables: same metadata)
 from dunning.db import calendar_models  # noqa: F401  (registers calendar_years on Base.metadata)
 from dunning.db.engine import make_engine, migrate
-from dunning.db.models import Base
+from dunning.db.models import MESSAGES_FILLFACTOR, Base
 from dunning.db.references import CHECKED_BY_STATEMENT, trigger_names
 from dunning.dispatch.state import DISPATCH_STATE
 
@@ -62,3 +62,23 @@ def test_postgresql_migrations_match_the_models(pg_url: str) -> None:
     for ref in CHECKED_BY_STATEMENT:
         assert set(trigger_names(*ref)) <= triggers, ref
 
+
+
+def test_no_index_on_messages_names_state(pg_url: str) -> None:
+    """The send's updates after the claim (submitted, then the final state) change ``state``; they are HOT updates,
+    which write no index entry, only while no index of ``messages`` names ``state`` (ADR 0020). Queued rows are
+    found through the generated ``queued`` column's partial index instead."""
+    engine = make_engine(pg_url)
+    try:
+        migrate(engine)
+        with engine.connect() as conn:
+            indexed = {str(name): str(cols) for name, cols in conn.exec_driver_sql(
+                "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+                "WHERE x.indrelid = 'messages'::regclass")}
+            fillfactor = conn.exec_driver_sql(
+                "SELECT reloptions FROM pg_class WHERE oid = 'messages'::regclass").scalar_one()
+    finally:
+        engine.dispose()
+    assert [n for n, d in indexed.items() if "state" in d.split(" USING ", 1)[1]] == []
+    assert "WHERE queued" in indexed["ix_messages_queue"]
+    assert fillfactor == [f"fillfactor={MESSAGES_FILLFACTOR}"]

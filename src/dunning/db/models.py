@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Computed,
     Float,
     ForeignKey,
     Index,
@@ -22,12 +23,14 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
     select,
+    text,
 )
 from sqlalchemy import false as sql_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
 from dunning.db.types import UtcDateTime
+from dunning.domain.states import MessageState
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -36,6 +39,10 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+# Room left on each page of ``messages`` on PostgreSQL (per cent filled by inserts): a message's later versions
+# (submitted, delivered) go on its own page as HOT updates while there is room (docs/scale.md).
+MESSAGES_FILLFACTOR = 70
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; BigInteger elsewhere.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -214,10 +221,16 @@ class Message(Row):
 
     __tablename__ = "messages"
     __table_args__ = (
-        Index("ix_messages_campaign_state", "campaign_id", "state", "id"),
+        # No index names ``state`` (migration 0022): the dispatch's changes of state after the claim (submitted,
+        # then the receipt's final state) touch no indexed column, so on PostgreSQL they are HOT updates, which
+        # write no index entry, into the room ``fillfactor`` leaves on each page. Queued rows are found through
+        # ``queued``, which only the moves into and out of ``queued`` change (docs/scale.md, ADR 0020).
+        Index("ix_messages_campaign", "campaign_id", "id"),
+        Index("ix_messages_queue", "campaign_id", "id", postgresql_where=text("queued"), sqlite_where=text("queued")),
         Index("ix_messages_phone", "phone"),  # contact budget, message search, replies (see migration 0007)
         Index("ix_messages_loan", "loan_id"),
         Index("ix_messages_submitting_at", "submitting_at"),  # planning counts each phone's recent contacts
+        {"postgresql_with": {"fillfactor": MESSAGES_FILLFACTOR}},
     )
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
@@ -233,6 +246,9 @@ class Message(Row):
     params: Mapped[LongText | None]
     parts: Mapped[int] = mapped_column(SmallInteger, default=1)
     state: Mapped[Str16]
+    # ``state = 'queued'``, kept by the database (a stored generated column): the claim's index
+    # (``ix_messages_queue``) holds the queued rows only and changes with nothing else.
+    queued: Mapped[bool] = mapped_column(Computed(f"state = '{MessageState.QUEUED.value}'", persisted=True))
     reason: Mapped[Str32 | None]  # suppression / failure reason code
     detail: Mapped[LongText | None]
     is_pilot: Mapped[bool] = mapped_column(default=False)

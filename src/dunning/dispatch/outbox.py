@@ -84,6 +84,11 @@ class Claimed(NamedTuple):
 
 
 _CLAIMED = list(Claimed._fields)
+# A campaign's queued messages, through the claim's partial index ``ix_messages_queue`` (migration 0022): no
+# index names ``state`` itself, so that the updates after the claim stay HOT on PostgreSQL. A query for queued rows
+# says ``queued`` (the planners of both databases use a partial index only for a query that names its condition)
+# and may test the state too.
+QUEUED_IN_CAMPAIGN = "campaign_id = ? AND queued"
 BLOCKING_FLAGS = {"opted_out": "opted_out", "dispute": "dispute", "do_not_contact": "do_not_contact"}
 OUTCOME_UNKNOWN = "channel.outcome_unknown"
 PARTIAL = "channel.partial"
@@ -127,7 +132,7 @@ def claim(engine: Engine, sql: Sql, *, campaign_id: int, channel: str, n: int, n
     # Each message carries the window planning gave it (its recipient's zone, its day): nothing goes before
     # ``send_after`` and nothing at or after ``send_before`` — a campaign resumed the next day does not send
     # yesterday's texts (see ``expire_late``).
-    due = (f"FROM messages WHERE campaign_id = ? AND state = ?{pilot} "
+    due = (f"FROM messages WHERE {QUEUED_IN_CAMPAIGN} AND state = ?{pilot} "
            "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) "
            "AND (send_after IS NULL OR send_after <= ?) AND (send_before IS NULL OR send_before > ?) "
            "ORDER BY id LIMIT ?")
@@ -167,7 +172,7 @@ def claim(engine: Engine, sql: Sql, *, campaign_id: int, channel: str, n: int, n
         if not rows:
             # Nothing due: expire what can no longer go (only here, so a busy send never pays for the scan).
             expired = _expire_late(conn, sql, campaign_id, now)
-            left = run(conn, sql, f"SELECT 1 FROM messages WHERE campaign_id = ? AND state = ?{pilot} LIMIT 1",  # nosec B608  # identifiers and placeholders from code only; every value is a bound parameter
+            left = run(conn, sql, f"SELECT 1 FROM messages WHERE {QUEUED_IN_CAMPAIGN} AND state = ?{pilot} LIMIT 1",  # nosec B608  # identifiers and placeholders from code only; every value is a bound parameter
                        [*base, *([True] if pilot_only else [])]).first()
             return Claim([], {}, exhausted=left is None, expired=expired)
         rows.sort(key=lambda r: r.id)
@@ -198,7 +203,7 @@ LATE_DETAIL = "已过该短信的发送时段，未发送（不会延后发送�
 def _expire_late(conn: Connection, sql: Sql, campaign_id: int, now: datetime) -> int:
     """Queued messages whose own window has closed become ``expired`` (reason ``window``), never sent late."""
     return move_where(conn, sql, EXPIRE_QUEUED, "reason = 'window', final_at = ?, detail = ?",
-                      "campaign_id = ? AND send_before IS NOT NULL AND send_before <= ?",
+                      f"{QUEUED_IN_CAMPAIGN} AND send_before IS NOT NULL AND send_before <= ?",
                       [sql.ts(now), LATE_DETAIL, campaign_id, sql.ts(now)])
 
 
@@ -401,7 +406,7 @@ def count_states(engine: Engine, sql: Sql, campaign_id: int, pilot_only: bool = 
 def expire_queued(engine: Engine, sql: Sql, campaign_id: int, now: datetime) -> int:
     """The send window closed: queued messages expire (never carried over to a later, unchecked time)."""
     with engine.begin() as conn:
-        return move_where(conn, sql, EXPIRE_QUEUED, "reason = 'window', final_at = ?, detail = ?", "campaign_id = ?",
+        return move_where(conn, sql, EXPIRE_QUEUED, "reason = 'window', final_at = ?, detail = ?", QUEUED_IN_CAMPAIGN,
                           [sql.ts(now), "超出发送时段，未发送", campaign_id])
 
 
