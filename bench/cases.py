@@ -110,7 +110,8 @@ def main() -> None:
     print(f"  re-run        {again_s * 1000:8.1f} ms   {sum(again.values()):,} opened (all already open)")
     print(f"  overdue queue {overdue_s * 1000:8.1f} ms   {sla.height:,} open cases, {overdue.height:,} overdue "
           f"after 10 days, {queue.height} (team, type) groups")
-    print_figures("cases", args.database_url, {"open_s": round(open_s, 3), "overdue_s": round(overdue_s, 3),
+    print_figures("cases", args.database_url, {"open_s": round(open_s, 3), "again_s": round(again_s, 3),
+                                               "overdue_s": round(overdue_s, 3),
                                                "replies": n, "opened": total})
 
 

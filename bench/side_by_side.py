@@ -32,6 +32,7 @@ RUNS: list[tuple[str, list[str], list[tuple[str, str, str, str]]]] = [
      [("frames_s", "outcome frames, 200,000 messages", "s", "—"),
       ("report_s", "outcome report (HTML + XLSX)", "s", "—")]),
     ("cases.py", [], [("open_s", "cases from 100,000 replies", "s", "—"),
+                      ("again_s", "the same replies again (all open)", "s", "—"),
                       ("overdue_s", "overdue queue of the book", "s", "—")]),
     ("throttle.py", [], [("throttled_pct", "SMSC throttling, % of accepted", "%", "≤ 5 %"),
                          ("busiest_200", "rate 200: busiest 1-s window", "PDUs", "≤ 200"),

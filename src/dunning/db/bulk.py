@@ -32,8 +32,20 @@ from itertools import chain
 from typing import Any, cast
 
 import polars as pl
-from sqlalchemy import ClauseElement, Connection, Engine, Executable, Table, text
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    ClauseElement,
+    ColumnElement,
+    Connection,
+    Engine,
+    Executable,
+    Table,
+    bindparam,
+    func,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import QueryableAttribute, Session
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from dunning.db.arrowread import arrow_frame
@@ -72,6 +84,19 @@ class Sql:
         if self.pg:
             return " = ANY(?)", [list(values)]
         return f" IN ({','.join('?' * len(values))})", list(values)
+
+
+def key_in(s: Session, column: ColumnElement[Any] | QueryableAttribute[Any], values: Sequence[Any]
+           ) -> ColumnElement[bool]:
+    """``column IN values`` for a select of the ORM. On PostgreSQL a semi-join with ``unnest`` of one array
+    parameter: hashed, or one index probe per value, whatever the table's statistics say. An ``IN`` list of
+    parameters is compared value by value with every row the plan reads, and with no statistics (a table filled in
+    the same transaction) the planner may read the rows through another index: 46,000 open cases × 1,000 phones
+    took 0.9 s per chunk. On SQLite an ``IN`` list."""
+    col = column.expression
+    if s.connection().dialect.name != "postgresql":
+        return col.in_(list(values))
+    return col.in_(select(func.unnest(bindparam(None, list(values), type_=ARRAY(col.type)))))
 
 
 def json_column(value: Any) -> Any:

@@ -12,7 +12,7 @@ import polars as pl
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dunning.db.bulk import bulk_insert
+from dunning.db.bulk import bulk_insert, key_in
 from dunning.db.case_models import Case
 from dunning.db.models import Account, Message
 from dunning.domain.cases import OPEN_STATES, CaseState, CaseType, case_number
@@ -54,7 +54,7 @@ def open_from_replies(s: Session, replies: pl.DataFrame, case_keywords: Mapping[
     open_rows: list[tuple[str, str]] = []
     for i in range(0, len(phones), _CHUNK):
         open_rows.extend((str(p), str(t)) for p, t in s.execute(select(Case.phone, Case.type).where(
-            Case.phone.in_(phones[i:i + _CHUNK]), Case.state.in_(_OPEN))).all())
+            key_in(s, Case.phone, phones[i:i + _CHUNK]), Case.state.in_(_OPEN))).all())
     if open_rows:
         taken = pl.DataFrame(open_rows, schema={"phone": pl.Utf8, "type": pl.Utf8}, orient="row")
         wanted = wanted.join(taken, on=["phone", "type"], how="anti")
