@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from dunning.channels.base import ChannelEvent, DeliveryReport, DeliveryStatus, InboundMessage
 from dunning.channels.dlr import part_state
-from dunning.db.bulk import Sql, fetch_rows, insert_rows
+from dunning.db.bulk import Sql, fetch_rows, insert_rows, key_in
 from dunning.db.models import Message, PhoneFlag, Reply
 from dunning.dispatch.outbox import move_where
 from dunning.domain.masking import mask_phone
@@ -175,9 +175,9 @@ def _ingest_mos(s: Session, channel: str, mos: Sequence[InboundMessage], now: da
         chunk = phones[i:i + _CHUNK]
         last.update((str(phone), int(mid)) for phone, mid in s.execute(
             select(Message.phone, func.max(Message.id))
-            .where(Message.phone.in_(chunk), Message.state.in_((MessageState.SUBMITTED, MessageState.DELIVERED)))
+            .where(key_in(s, Message.phone, chunk), Message.state.in_((MessageState.SUBMITTED, MessageState.DELIVERED)))
             .group_by(Message.phone)).all())
-        flags.update(((f.phone, f.kind), f) for f in s.scalars(select(PhoneFlag).where(PhoneFlag.phone.in_(chunk))))
+        flags.update(((f.phone, f.kind), f) for f in s.scalars(select(PhoneFlag).where(key_in(s, PhoneFlag.phone, chunk))))
     rows: list[dict[str, Any]] = [
         {"channel": channel, "phone": mo.phone, "text": mo.text, "classification": kind,
          "message_id": last.get(mo.phone), "received_at": mo.received_at or now}

@@ -16,7 +16,7 @@ import polars as pl
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from dunning.db.bulk import Sql, bulk_insert, read_frame
+from dunning.db.bulk import Sql, bulk_insert, key_in, read_frame
 from dunning.db.case_models import Case
 from dunning.db.models import PhoneFlag
 from dunning.domain.cases import OPEN_STATES, CaseType
@@ -40,14 +40,14 @@ def raise_flags(s: Session, phones: Iterable[str], detail: str, now: datetime, k
     cleared: list[str] = []
     for chunk in _chunks(wanted):
         for phone, cleared_at in s.execute(select(PhoneFlag.phone, PhoneFlag.cleared_at).where(
-                PhoneFlag.kind == kind, PhoneFlag.phone.in_(chunk))).all():
+                PhoneFlag.kind == kind, key_in(s, PhoneFlag.phone, chunk))).all():
             (cleared.append(phone) if cleared_at is not None else standing.add(phone))
     new = [p for p in wanted if p not in standing and p not in cleared]
     bulk_insert(s, PhoneFlag.__table__, pl.DataFrame({"phone": new}, schema={"phone": pl.Utf8}).with_columns(  # type: ignore[arg-type]
         pl.lit(kind).alias("kind"), pl.lit(detail).alias("detail"),
         pl.lit(Sql(s.connection().engine).ts(now)).alias("created_at")))
     for chunk in _chunks(cleared):
-        s.execute(update(PhoneFlag).where(PhoneFlag.kind == kind, PhoneFlag.phone.in_(chunk))
+        s.execute(update(PhoneFlag).where(PhoneFlag.kind == kind, key_in(s, PhoneFlag.phone, chunk))
                   .values(cleared_at=None, detail=detail))
     return len(new) + len(cleared)
 
@@ -57,11 +57,11 @@ def release_flags(s: Session, phones: Iterable[str], stopping_types: Sequence[st
     wanted = sorted(set(phones))
     still: set[str] = set()
     for chunk in _chunks(wanted):
-        still.update(s.scalars(select(Case.phone).where(Case.phone.in_(chunk), Case.state.in_(_OPEN),
+        still.update(s.scalars(select(Case.phone).where(key_in(s, Case.phone, chunk), Case.state.in_(_OPEN),
                                                         Case.type.in_(stopping_types)).distinct()))
     free = [p for p in wanted if p not in still]
     for chunk in _chunks(free):
-        s.execute(update(PhoneFlag).where(PhoneFlag.kind == STOP_FLAG, PhoneFlag.phone.in_(chunk),
+        s.execute(update(PhoneFlag).where(PhoneFlag.kind == STOP_FLAG, key_in(s, PhoneFlag.phone, chunk),
                                           PhoneFlag.cleared_at.is_(None)).values(cleared_at=now))
     return free
 
