@@ -51,7 +51,7 @@ class Tender(Row):
     __tablename__ = "tenders"
     title: Mapped[str] = mapped_column(String(256))
     requirements: Mapped[LongText] = mapped_column(default="")
-    state: Mapped[Str16]  # open | evaluating | proposed | awarded
+    state: Mapped[Str16]  # dunning.domain.agencies.TenderState
     criteria: Mapped[list[Any]]  # [{key, weight, kind, lower_is_better, label_zh}]
     evaluators: Mapped[list[Any]]  # usernames
     opens_at: Mapped[datetime]
@@ -133,7 +133,7 @@ class AllocationPeriod(Stamped, Row):
     import_id: Mapped[int] = mapped_column(ForeignKey("imports.id"))
     starts_on: Mapped[date]
     ends_on: Mapped[date]
-    state: Mapped[Str16]  # active | recalled
+    state: Mapped[Str16]  # dunning.domain.agencies.AllocationPeriodState
     shares: Mapped[dict[str, Any]] = mapped_column(default=dict)  # agency id → share used
     notice_campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
 

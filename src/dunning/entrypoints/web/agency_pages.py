@@ -16,6 +16,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from dunning.domain.agencies import AllocationPeriodState, TenderState
 from dunning.entrypoints.http.i18n import pick
 from dunning.entrypoints.http.ids import DbId
 from dunning.entrypoints.http.render import renderer
@@ -177,7 +178,7 @@ def tender_page(request: Request, tender_id: DbId, principal: Principal = allow(
         request, "tender.html", t=view, tables=tables, is_agency=principal.role is Role.AGENCY,
         is_evaluator=principal.username in view.evaluators, can_award=principal.has(*BUYERS),
         can_approve=principal.has(*APPROVERS) and principal.username not in view.evaluators,
-        method=pick(request, METHOD_ZH, METHOD_EN))
+        method=pick(request, METHOD_ZH, METHOD_EN), TenderState=TenderState)
 
 
 @router.post("/tenders/{tender_id}/bids")
@@ -283,7 +284,8 @@ def allocation_create(request: Request, lot_id: str = Form(""), import_id: str =
 def allocation_page(request: Request, period_id: DbId, principal: Principal = allow(*ALL_VIEW)) -> Response:
     info = queries.period_view(request.app.state.ctx, period_id, principal)
     return renderer(request).page(request, "allocation.html", p=info, is_agency=principal.role is Role.AGENCY,
-                                  can_allocate=principal.has(*ALLOCATORS), can_close=principal.has(*APPROVERS))
+                                  can_allocate=principal.has(*ALLOCATORS), can_close=principal.has(*APPROVERS),
+                                  AllocationPeriodState=AllocationPeriodState)
 
 
 @router.post("/allocations/{period_id}/notice")

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
+from dunning.domain.visits import VisitState
 from dunning.entrypoints.http.i18n import EN, pick
 from dunning.entrypoints.http.ids import DbId
 from dunning.entrypoints.http.render import renderer
@@ -146,11 +147,11 @@ def visit_page(request: Request, visit_id: DbId, p: Principal = allow(*READERS))
     d = queries.visit_detail(ctx, p, visit_id)
     notice, notice_problem = None, None
     try:
-        notice = visit_notice(ctx, p, visit_id).text if d.visit.state == "approved" else None
+        notice = visit_notice(ctx, p, visit_id).text if d.visit.state == VisitState.APPROVED else None
     except (InputError, StateError, ComplianceBlocked) as exc:  # no approved template, or its text fails the lint
         notice_problem = pick(request, exc.message_zh, exc.message_en)
-    return renderer(request).page(request, "visit.html", d=d, can_decide=p.has(SUP) and d.visit.state == "requested"
-                                  and d.visit.requested_by != p.username, policy=load_policy(), notice=notice,
+    can_decide = p.has(SUP) and d.visit.state == VisitState.REQUESTED and d.visit.requested_by != p.username
+    return renderer(request).page(request, "visit.html", d=d, can_decide=can_decide, policy=load_policy(), notice=notice,
                                   notice_problem=notice_problem,
                                   can_notify=p.has(SUP) and notice is not None and d.visit.notice_campaign_id is None,
                                   complaints=complaints.visit_complaints(ctx, p, visit_id),
@@ -207,7 +208,7 @@ def field_home(request: Request, p: Principal = allow(*FIELD)) -> Response:
 @router.get("/field/visits/{visit_id}")
 def field_page(request: Request, visit_id: DbId, p: Principal = allow(*FIELD)) -> Response:
     d = queries.visit_detail(request.app.state.ctx, p, visit_id)
-    return renderer(request).page(request, "field_visit.html", d=d, policy=load_policy())
+    return renderer(request).page(request, "field_visit.html", d=d, policy=load_policy(), VisitState=VisitState)
 
 
 class Where(BaseModel):

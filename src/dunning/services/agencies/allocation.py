@@ -26,6 +26,7 @@ from dunning.db.agency_models import (
 )
 from dunning.db.bulk import bulk_insert, read_frame
 from dunning.db.models import Account, Import
+from dunning.domain.agencies import AgencyStatus, AllocationPeriodState, TenderState
 from dunning.errors import InputError, StateError
 from dunning.services import audit
 from dunning.services.agencies.gate import allocated, work_scope
@@ -73,12 +74,12 @@ def allocate_lot(ctx: AppContext, lot_id: int, *, import_id: int, starts_on: dat
         raise InputError("周期结束日不能早于开始日", "the period cannot end before it starts", code="period.dates")
     with command(ctx, actor, *MANAGERS) as (s, now):
         lot = row(s, TenderLot, lot_id)
-        if get_tender(s, lot.tender_id).state != "awarded":
+        if get_tender(s, lot.tender_id).state != TenderState.AWARDED:
             raise StateError("招标尚未授标，不能分案", "the tender has not been awarded", code="state.not_awarded")
         row(s, Import, import_id)
         rows = s.execute(select(Award, Agency, Bid.capacity).join(Agency, Agency.id == Award.agency_id)
                          .join(Bid, Bid.id == Award.bid_id).where(Award.lot_id == lot.id)).all()
-        live = [(aw, ag, cap) for aw, ag, cap in rows if ag.status == "active" and not ag.blacklisted]
+        live = [(aw, ag, cap) for aw, ag, cap in rows if ag.status == AgencyStatus.ACTIVE and not ag.blacklisted]
         if not live:
             raise StateError("该标段没有可合作的中标机构（合作中且未列入黑名单）", "no active awarded agency for this lot",
                              code="state.no_agency")
@@ -96,16 +97,16 @@ def allocate_lot(ctx: AppContext, lot_id: int, *, import_id: int, starts_on: dat
             accounts = accounts.filter(pl.col("bucket").is_in(list(lot.buckets)))
         if lot.regions:
             accounts = accounts.filter(pl.col("region").is_in(list(lot.regions)))
-        prev = s.scalars(select(AllocationPeriod).where(AllocationPeriod.lot_id == lot.id,
-                                                        AllocationPeriod.state == "active")).all()
+        prev = s.scalars(select(AllocationPeriod).where(
+            AllocationPeriod.lot_id == lot.id, AllocationPeriod.state == AllocationPeriodState.ACTIVE)).all()
         previous = None
         for p in prev:
             part = allocated(s, p.id).select("loan_id", "agency_id")
             previous = part if previous is None else pl.concat([previous, part])
-            p.state = "ended"
+            p.state = AllocationPeriodState.ENDED.value
         period = AllocationPeriod(lot_id=lot.id, import_id=import_id, starts_on=starts_on, ends_on=ends_on,
-                                  state="active", shares={str(k): v for k, v in want.items()}, created_by=actor,
-                                  created_at=now)
+                                  state=AllocationPeriodState.ACTIVE.value,
+                                  shares={str(k): v for k, v in want.items()}, created_by=actor, created_at=now)
         s.add(period)
         s.flush()
         out = allocate(accounts, agencies, previous=previous, seed=seed or period.id)
@@ -146,7 +147,7 @@ def recall(ctx: AppContext, period_id: int, *, actor: str, reason: str, loan_ids
             r.recalled_at, r.recall_reason = now, reason.strip()[:64]
         _set_account_agency(s, p.import_id, [r.loan_id for r in rows], None)
         if loan_ids is None and agency_id is None:
-            p.state = "recalled"
+            p.state = AllocationPeriodState.RECALLED.value
         audit.record(s, at=now, actor=actor, action="allocation.recall", entity="allocation_period", entity_id=p.id,
                      after={"reason": reason.strip()[:64], "accounts": len(rows), "agency_id": agency_id})
         return len(rows)
@@ -176,7 +177,7 @@ def plan_agency_campaign(ctx: AppContext, period_id: int, agency_id: int, *, act
     are suppressed (reason ``agency_notice``): the agency cannot reach a borrower before the borrower was told."""
     with ctx.db.transaction() as s:
         p = _period(s, period_id)
-        if p.state != "active":
+        if p.state != AllocationPeriodState.ACTIVE:
             raise StateError("分案周期已结束或已收回", "the allocation period is not active", code="state.period")
         scope = work_scope(s, p.id, agency_id)
         name = s.get(Agency, agency_id).name if s.get(Agency, agency_id) else str(agency_id)  # type: ignore[union-attr]

@@ -23,6 +23,7 @@ from sqlalchemy import text, update
 
 from dunning.db.bulk import read_frame
 from dunning.db.models import Message
+from dunning.domain.agencies import AllocationPeriodState
 from dunning.domain.states import MessageState
 from dunning.errors import PermissionDenied
 
@@ -33,12 +34,13 @@ NOTICED_SQL = (
     "SELECT DISTINCT al.loan_id, al.agency_id FROM messages m "
     "JOIN agency_campaigns ac ON ac.campaign_id = m.campaign_id AND ac.kind = 'notice' "
     "JOIN allocations al ON al.period_id = ac.period_id AND al.loan_id = m.loan_id "
-    "WHERE m.state = 'delivered' AND m.is_test = :no")
+    "WHERE m.state = :delivered AND m.is_test = :no")
 
 
 def noticed(s: Any) -> pl.DataFrame:
     """(loan_id, agency_id) pairs whose entrustment notice was delivered."""
-    return read_frame(s, NOTICED_SQL, {"no": False}, schema={"loan_id": pl.Utf8, "agency_id": pl.Int64})
+    return read_frame(s, NOTICED_SQL, {"delivered": MessageState.DELIVERED.value, "no": False},
+                      schema={"loan_id": pl.Utf8, "agency_id": pl.Int64})
 
 
 def allocated(s: Any, period_id: int, agency_id: int | None = None) -> pl.DataFrame:
@@ -69,7 +71,9 @@ def suppress_unnoticed(s: Any, campaign_id: int, *, now: datetime) -> int:
         return 0
     allowed = allocated(s, int(link[0]), int(link[1])).filter(pl.col("notice_delivered")).select("loan_id")
     waiting = read_frame(s, "SELECT id, loan_id FROM messages WHERE campaign_id = :c AND is_test = :no "
-                            "AND state IN ('planned', 'queued')", {"c": campaign_id, "no": False},
+                            "AND state IN (:planned, :queued)",
+                         {"c": campaign_id, "no": False, "planned": MessageState.PLANNED.value,
+                          "queued": MessageState.QUEUED.value},
                          schema={"id": pl.Int64, "loan_id": pl.Utf8})
     ids = waiting.join(allowed, on="loan_id", how="anti")["id"].to_list()
     for i in range(0, len(ids), CHUNK):
@@ -86,13 +90,15 @@ def require_noticed(s: Any, loan_id: str, agency: str) -> None:
         return
     row = s.execute(text(
         "SELECT 1 FROM allocations al JOIN agencies ag ON ag.id = al.agency_id "
-        "JOIN allocation_periods ap ON ap.id = al.period_id AND ap.state = 'active' "
+        "JOIN allocation_periods ap ON ap.id = al.period_id AND ap.state = :active "
         "JOIN agency_campaigns ac ON ac.kind = 'notice' "
         "JOIN allocation_periods np ON np.id = ac.period_id "
         "JOIN allocations nal ON nal.period_id = np.id AND nal.loan_id = al.loan_id AND nal.agency_id = al.agency_id "
         "JOIN messages m ON m.campaign_id = ac.campaign_id AND m.loan_id = al.loan_id "
-        "WHERE al.loan_id = :l AND ag.name = :a AND al.recalled_at IS NULL AND m.state = 'delivered' "
-        "AND m.is_test = :no LIMIT 1"), {"l": loan_id, "a": agency, "no": False}).first()
+        "WHERE al.loan_id = :l AND ag.name = :a AND al.recalled_at IS NULL AND m.state = :delivered "
+        "AND m.is_test = :no LIMIT 1"), {"l": loan_id, "a": agency, "no": False,
+                                         "active": AllocationPeriodState.ACTIVE.value,
+                                         "delivered": MessageState.DELIVERED.value}).first()
     if row is None:
         raise PermissionDenied("委外告知短信尚未送达该借款人，机构不得联系（外访、短信均不可）",
                                "the entrustment notice has not reached this borrower: the agency may not contact them")

@@ -11,6 +11,7 @@ import polars as pl
 from sqlalchemy import func, select
 
 from dunning.db.agency_models import Agency, AllocationPeriod, Bid, Tender, TenderLot
+from dunning.domain.agencies import AllocationPeriodState, TenderState
 from dunning.errors import PermissionDenied
 from dunning.services.agencies.evaluation import ScoreSheet, TenderHead, score_sheet
 from dunning.services.agencies.gate import allocated
@@ -57,11 +58,15 @@ def tender_view(ctx: AppContext, tender_id: int, viewer: Principal) -> TenderVie
         n_bids = s.scalar(select(func.count()).select_from(Bid).where(Bid.tender_id == t.id)) or 0
         closes, opens = t.closes_at, t.opens_at
         view = TenderView(t.id, t.title, t.requirements, t.state, STATE_ZH.get(t.state, t.state), t.opens_at,
-                          t.closes_at, t.state == "open" and opens <= now < closes, lots, list(t.evaluators or []),
-                          list(t.criteria), my_bids, n_bids, conflicted(s, t.id, viewer.username), None)
+                          t.closes_at, t.state == TenderState.OPEN and opens <= now < closes, lots,
+                          list(t.evaluators or []), list(t.criteria), my_bids, n_bids, conflicted(s, t.id, viewer.username), None)
     if mine is None:
         view.sheet = score_sheet(ctx, tender_id)
     return view
+
+
+PERIOD_ZH: dict[str, str] = {AllocationPeriodState.ACTIVE: "执行中", AllocationPeriodState.ENDED: "已结束",
+                             AllocationPeriodState.RECALLED: "已全部收回"}
 
 
 def periods(ctx: AppContext, viewer: Principal) -> list[dict[str, Any]]:
@@ -76,7 +81,7 @@ def periods(ctx: AppContext, viewer: Principal) -> list[dict[str, Any]]:
             if mine is not None and live.is_empty():
                 continue
             out.append({"id": p.id, "lot": lot, "tender": title, "starts_on": p.starts_on, "ends_on": p.ends_on,
-                        "state": p.state, "accounts": live.height,
+                        "state": p.state, "state_zh": PERIOD_ZH.get(p.state, p.state), "accounts": live.height,
                         "noticed": int(live["notice_delivered"].sum()) if live.height else 0,
                         "notice_campaign_id": p.notice_campaign_id})
         return out
@@ -93,6 +98,7 @@ def period_view(ctx: AppContext, period_id: int, viewer: Principal) -> dict[str,
         lot = s.get(TenderLot, p.lot_id)
         info = {"id": p.id, "lot": lot.name if lot else "", "lot_id": p.lot_id, "import_id": p.import_id,
                 "starts_on": p.starts_on, "ends_on": p.ends_on, "state": p.state,
+                "state_zh": PERIOD_ZH.get(p.state, p.state),
                 "notice_campaign_id": p.notice_campaign_id, "shares": {names.get(int(k), k): v
                                                                        for k, v in (p.shares or {}).items()}}
     by_agency = live.group_by("agency_id").agg(pl.len().alias("accounts"),

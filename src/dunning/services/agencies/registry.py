@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dunning.db.agency_models import Agency, AgencyDocument
+from dunning.domain.agencies import AgencyStatus
 from dunning.errors import InputError, PermissionDenied, StateError
 from dunning.services import audit
 from dunning.services.agencies.records import command, row
@@ -22,11 +23,13 @@ from dunning.services.context import AppContext
 from dunning.services.identity.auth import Principal
 from dunning.services.identity.users import Role, add_user
 
-STATUSES = ("candidate", "active", "suspended", "terminated")
-STATUS_ZH = {"candidate": "候选", "active": "合作中", "suspended": "暂停", "terminated": "已终止"}
+_S = AgencyStatus
+STATUSES: tuple[AgencyStatus, ...] = tuple(AgencyStatus)
+STATUS_ZH: dict[str, str] = {_S.CANDIDATE: "候选", _S.ACTIVE: "合作中", _S.SUSPENDED: "暂停", _S.TERMINATED: "已终止"}
 # candidate → active → suspended ⇄ active; any → terminated (final). A blacklisted agency cannot become active.
-TRANSITIONS = {"candidate": {"active", "terminated"}, "active": {"suspended", "terminated"},
-               "suspended": {"active", "terminated"}, "terminated": set()}
+TRANSITIONS: dict[AgencyStatus, frozenset[AgencyStatus]] = {
+    _S.CANDIDATE: frozenset({_S.ACTIVE, _S.TERMINATED}), _S.ACTIVE: frozenset({_S.SUSPENDED, _S.TERMINATED}),
+    _S.SUSPENDED: frozenset({_S.ACTIVE, _S.TERMINATED}), _S.TERMINATED: frozenset()}
 EXPIRY_ALERT_DAYS = 30
 MANAGERS = (Role.ADMIN, Role.COMPLIANCE)
 
@@ -36,7 +39,7 @@ class AgencyRow:
     id: int
     name: str
     legal_name: str
-    status: str
+    status: AgencyStatus
     status_zh: str
     status_reason: str
     blacklisted: bool
@@ -59,8 +62,8 @@ class Alert:
 
 
 def _row(a: Agency) -> AgencyRow:
-    return AgencyRow(a.id, a.name, a.legal_name, a.status, STATUS_ZH[a.status], a.status_reason, a.blacklisted,
-                     a.capacity, list(a.regions or []), list(a.buckets or []), list(a.contacts or []),
+    return AgencyRow(a.id, a.name, a.legal_name, AgencyStatus(a.status), STATUS_ZH[a.status], a.status_reason,
+                     a.blacklisted, a.capacity, list(a.regions or []), list(a.buckets or []), list(a.contacts or []),
                      a.pipl_contract_start, a.pipl_contract_end, a.next_evaluation_due)
 
 
@@ -93,8 +96,9 @@ def create(ctx: AppContext, *, name: str, legal_name: str, actor: str, capacity:
     with command(ctx, actor, *MANAGERS) as (s, now):
         if by_name(s, name) is not None:
             raise InputError(f"机构 {name} 已登记", f"agency {name!r} is already registered", code="agency.exists")
-        a = Agency(name=name, legal_name=legal_name, status="candidate", status_reason="", blacklisted=False,
-                   capacity=capacity, regions=regions or [], buckets=buckets or [], contacts=contacts or [],
+        a = Agency(name=name, legal_name=legal_name, status=AgencyStatus.CANDIDATE.value, status_reason="",
+                   blacklisted=False, capacity=capacity, regions=regions or [], buckets=buckets or [],
+                   contacts=contacts or [],
                    pipl_contract_start=pipl_contract_start, pipl_contract_end=pipl_contract_end,
                    next_evaluation_due=None, created_at=now, updated_at=now)
         s.add(a)
@@ -108,25 +112,26 @@ def set_status(ctx: AppContext, agency_id: int, status: str, *, reason: str, act
     """Move an agency along candidate → active → suspended → terminated; every change needs a reason."""
     if status not in STATUSES:
         raise InputError(f"未知状态 {status}", f"unknown status {status!r}", code="agency.status")
+    new = AgencyStatus(status)
     if not reason.strip():
         raise InputError("请填写状态变更原因", "a reason is required", code="agency.reason")
     with command(ctx, actor, *MANAGERS) as (s, now):
         a = get(s, agency_id)
-        if status not in TRANSITIONS[a.status]:
-            raise StateError(f"机构状态不能从「{STATUS_ZH[a.status]}」变为「{STATUS_ZH[status]}」",
-                             f"agency cannot go from {a.status} to {status}", code="state.agency")
-        if status == "active" and a.blacklisted:
+        if new not in TRANSITIONS[AgencyStatus(a.status)]:
+            raise StateError(f"机构状态不能从「{STATUS_ZH[a.status]}」变为「{STATUS_ZH[new]}」",
+                             f"agency cannot go from {a.status} to {new}", code="state.agency")
+        if new is AgencyStatus.ACTIVE and a.blacklisted:
             raise StateError("该机构已列入黑名单，不能恢复合作", "a blacklisted agency cannot be activated",
                              code="state.agency_blacklisted")
-        if status == "active" and a.pipl_contract_end is not None and a.pipl_contract_end < ctx.today():
+        if new is AgencyStatus.ACTIVE and a.pipl_contract_end is not None and a.pipl_contract_end < ctx.today():
             raise StateError("委托处理个人信息协议已到期，请先续签", "the PIPL entrusted-processing contract has expired",
                              code="state.agency_contract")
         before = a.status
-        a.status, a.status_reason, a.updated_at = status, reason.strip()[:500], now
-        if status == "active" and a.next_evaluation_due is None:
+        a.status, a.status_reason, a.updated_at = new.value, reason.strip()[:500], now
+        if new is AgencyStatus.ACTIVE and a.next_evaluation_due is None:
             a.next_evaluation_due = ctx.today() + timedelta(days=365)
         audit.record(s, at=now, actor=actor, action="agency.status", entity="agency", entity_id=a.id,
-                     before={"status": before}, after={"status": status, "reason": a.status_reason})
+                     before={"status": before}, after={"status": new.value, "reason": a.status_reason})
         return _row(a)
 
 
@@ -137,9 +142,11 @@ def blacklist(ctx: AppContext, agency_id: int, *, reason: str, actor: str) -> Ag
     with command(ctx, actor, *MANAGERS) as (s, now):
         a = get(s, agency_id)
         before = {"status": a.status, "blacklisted": a.blacklisted}
-        a.blacklisted, a.status, a.status_reason, a.updated_at = True, "terminated", reason.strip()[:500], now
+        a.blacklisted, a.status, a.status_reason = True, AgencyStatus.TERMINATED.value, reason.strip()[:500]
+        a.updated_at = now
         audit.record(s, at=now, actor=actor, action="agency.blacklist", entity="agency", entity_id=a.id,
-                     before=before, after={"status": "terminated", "blacklisted": True, "reason": a.status_reason})
+                     before=before, after={"status": AgencyStatus.TERMINATED.value, "blacklisted": True,
+                                           "reason": a.status_reason})
         return _row(a)
 
 
@@ -177,7 +184,7 @@ def list_agencies(ctx: AppContext, viewer: Principal, *, status: str | None = No
 def public_list(ctx: AppContext) -> list[dict[str, str]]:
     """The agencies currently authorised to collect (名单制), for the public identity page."""
     with ctx.db.transaction() as s:
-        rows = s.scalars(select(Agency).where(Agency.status == "active", Agency.blacklisted.is_(False))
+        rows = s.scalars(select(Agency).where(Agency.status == AgencyStatus.ACTIVE, Agency.blacklisted.is_(False))
                          .order_by(Agency.legal_name)).all()
         return [{"name": a.name, "legal_name": a.legal_name,
                  "until": a.pipl_contract_end.isoformat() if a.pipl_contract_end else ""} for a in rows]
@@ -201,7 +208,7 @@ def alerts(ctx: AppContext, *, within_days: int = EXPIRY_ALERT_DAYS) -> list[Ale
     horizon = today + timedelta(days=within_days)
     out: list[Alert] = []
     with ctx.db.transaction() as s:
-        live = {a.id: a for a in s.scalars(select(Agency).where(Agency.status != "terminated"))}
+        live = {a.id: a for a in s.scalars(select(Agency).where(Agency.status != AgencyStatus.TERMINATED))}
         for d in s.scalars(select(AgencyDocument).where(AgencyDocument.expires_on <= horizon)):
             if d.agency_id in live and d.expires_on is not None:
                 out.append(Alert(live[d.agency_id].name, "document", d.title, d.expires_on,

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from dunning.db.agency_models import Agency, Award, Bid, BidScore, EvaluatorConflict, Tender, TenderLot
 from dunning.db.types import to_utc
+from dunning.domain.agencies import AgencyStatus, TenderState
 from dunning.errors import InputError, NotFoundError, PermissionDenied, StateError
 from dunning.services import audit
 from dunning.services.agencies.records import command, row
@@ -27,7 +28,7 @@ MANAGERS = (Role.ADMIN, Role.STRATEGIST)
 APPROVERS = (Role.ADMIN, Role.COMPLIANCE)
 BID_DOC_TYPES = (".pdf", ".png", ".jpg", ".jpeg")
 BID_DOC_MAX_BYTES = 10 * 1024 * 1024
-STATE_ZH = {"open": "投标中", "proposed": "待审批", "awarded": "已授标"}
+STATE_ZH: dict[str, str] = {TenderState.OPEN: "投标中", TenderState.PROPOSED: "待审批", TenderState.AWARDED: "已授标"}
 
 
 def criteria_of(t: Tender) -> tuple[Criterion, ...]:
@@ -58,7 +59,7 @@ def create_tender(ctx: AppContext, *, title: str, requirements: str, lots: list[
             if get_user(s, e).role == Role.AGENCY.value:
                 raise InputError(f"委外机构用户 {e} 不能担任评委", f"agency user {e!r} cannot evaluate",
                                  code="tender.evaluators")
-        t = Tender(title=title.strip()[:256], requirements=requirements.strip(), state="open",
+        t = Tender(title=title.strip()[:256], requirements=requirements.strip(), state=TenderState.OPEN.value,
                    criteria=[asdict(c) for c in criteria], evaluators=evaluators, opens_at=opens_at,
                    closes_at=closes_at, created_by=actor, created_at=now)
         s.add(t)
@@ -102,7 +103,7 @@ def submit_bid(ctx: AppContext, tender_id: int, lot_id: int, *, actor: str, comm
         agency = by_name(s, user.agency)
         if agency is None:
             raise PermissionDenied("您的账号未关联已登记的委外机构", "your user is not linked to a registered agency")
-        if agency.blacklisted or agency.status in ("terminated", "suspended"):
+        if agency.blacklisted or agency.status in (AgencyStatus.TERMINATED, AgencyStatus.SUSPENDED):
             raise StateError("贵机构当前状态不能投标", "your agency may not bid in its current status",
                              code="state.agency")
         t = get_tender(s, tender_id)
@@ -115,7 +116,7 @@ def submit_bid(ctx: AppContext, tender_id: int, lot_id: int, *, actor: str, comm
                              code="bid.bucket")
         if now < t.opens_at:
             raise StateError("投标尚未开始", "bidding has not opened yet", code="state.bid_early")
-        if t.state != "open" or now >= t.closes_at:
+        if t.state != TenderState.OPEN or now >= t.closes_at:
             raise StateError(f"投标已于 {t.closes_at:%Y-%m-%d %H:%M} (UTC) 截止，逾期投标不予接受",
                              f"bidding closed at {t.closes_at:%Y-%m-%d %H:%M} UTC; late bids are refused",
                              code="state.bid_late")
@@ -182,7 +183,7 @@ def score_bid(ctx: AppContext, bid_id: int, scores: dict[str, float], *, actor: 
         if bid.agency_id in conflicted(s, t.id, actor):
             raise PermissionDenied("您已声明与该投标机构存在利益冲突，不能为其评分",
                                    "you declared a conflict of interest with this bidder and cannot score it")
-        if t.state != "open" or now < t.closes_at:
+        if t.state != TenderState.OPEN or now < t.closes_at:
             raise StateError("投标截止后、授标前方可评分", "scoring is open from the deadline until the award",
                              code="state.scoring")
         keys = {c.key for c in criteria_of(t) if c.kind == "qualitative"}
@@ -206,7 +207,7 @@ def propose_award(ctx: AppContext, tender_id: int, winners: list[tuple[int, int,
     """Winners per lot as ``(lot_id, agency_id, share)``; each lot's shares add up to 1. Waits for approval."""
     with command(ctx, actor, *MANAGERS) as (s, now):
         t = get_tender(s, tender_id)
-        if t.state not in ("open", "proposed") or now < t.closes_at:
+        if t.state not in (TenderState.OPEN, TenderState.PROPOSED) or now < t.closes_at:
             raise StateError("投标截止后方可提出授标建议", "an award is proposed after the deadline", code="state.award")
         lots = {lot.id for lot in s.scalars(select(TenderLot).where(TenderLot.tender_id == t.id))}
         per_lot: dict[int, float] = {}
@@ -228,7 +229,7 @@ def propose_award(ctx: AppContext, tender_id: int, winners: list[tuple[int, int,
             bid = s.scalars(select(Bid).where(Bid.lot_id == lot_id, Bid.agency_id == agency_id)).one()
             s.add(Award(tender_id=t.id, lot_id=lot_id, agency_id=agency_id, bid_id=bid.id, share=share,
                         commission_rate=bid.commission_rate, bucket_rates=bid.bucket_rates))
-        t.state, t.proposed_by = "proposed", actor
+        t.state, t.proposed_by = TenderState.PROPOSED.value, actor
         audit.record(s, at=now, actor=actor, action="tender.propose_award", entity="tender", entity_id=t.id,
                      after={"winners": [list(w) for w in winners]})
 
@@ -238,7 +239,7 @@ def approve_award(ctx: AppContext, tender_id: int, *, actor: str) -> None:
     candidates become active (unless blacklisted)."""
     with command(ctx, actor, *APPROVERS) as (s, now):
         t = get_tender(s, tender_id)
-        if t.state != "proposed":
+        if t.state != TenderState.PROPOSED:
             raise StateError("没有待审批的授标建议", "there is no proposed award to approve", code="state.award")
         scored = set(s.scalars(select(BidScore.evaluator).join(Bid, Bid.id == BidScore.bid_id)
                                .where(Bid.tender_id == t.id)))
@@ -247,12 +248,13 @@ def approve_award(ctx: AppContext, tender_id: int, *, actor: str) -> None:
                                    "an evaluator cannot approve the award; someone who did not evaluate must")
         if actor == t.proposed_by:
             raise PermissionDenied("授标建议人不能自行审批", "the proposer cannot approve their own award")
-        t.state, t.approved_by, t.approved_at = "awarded", actor, now
+        t.state, t.approved_by, t.approved_at = TenderState.AWARDED.value, actor, now
         for award in s.scalars(select(Award).where(Award.tender_id == t.id)):
             a = s.get(Agency, award.agency_id)
-            if a is not None and a.status == "candidate" and not a.blacklisted:
-                a.status, a.status_reason, a.updated_at = "active", f"招标 #{t.id} 中标", now
+            if a is not None and a.status == AgencyStatus.CANDIDATE and not a.blacklisted:
+                a.status, a.status_reason, a.updated_at = AgencyStatus.ACTIVE.value, f"招标 #{t.id} 中标", now
                 audit.record(s, at=now, actor=actor, action="agency.status", entity="agency", entity_id=a.id,
-                             before={"status": "candidate"}, after={"status": "active", "reason": a.status_reason})
+                             before={"status": AgencyStatus.CANDIDATE.value},
+                             after={"status": AgencyStatus.ACTIVE.value, "reason": a.status_reason})
         audit.record(s, at=now, actor=actor, action="tender.approve_award", entity="tender", entity_id=t.id,
                      after={"approved_by": actor})

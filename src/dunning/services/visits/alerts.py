@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from dunning.channels.base import Channel, OutboundMessage, SubmitResult
 from dunning.db.types import to_utc
 from dunning.db.visit_models import Visit, VisitAlarm, VisitAlert
+from dunning.domain.visits import VisitAlertState
 from dunning.errors import ChannelError
 from dunning.services import audit
 from dunning.services.context import AppContext
@@ -67,17 +68,17 @@ def queue(s: Session, ctx: AppContext, pol: VisitPolicy, a: VisitAlarm, v: Visit
         names.append(c.name)
         if c.phone in have:
             continue
-        s.add(VisitAlert(alarm_id=a.id, level=level, recipient=c.name, phone=c.phone, text=text, state="pending",
-                         attempts=0, next_attempt_at=now, last_error="", created_at=now,
-                         deadline_at=now + timedelta(minutes=pol.alerts.deadline_minutes)))
+        s.add(VisitAlert(alarm_id=a.id, level=level, recipient=c.name, phone=c.phone, text=text,
+                         state=VisitAlertState.PENDING.value, attempts=0, next_attempt_at=now, last_error="",
+                         created_at=now, deadline_at=now + timedelta(minutes=pol.alerts.deadline_minutes)))
     return names
 
 
 def cancel(s: Session, alarm_id: int, now: datetime, actor: str) -> int:
     """The alarm was acknowledged: alerts not yet sent are cancelled (audited with the acknowledgement)."""
-    res = s.execute(update(VisitAlert).where(VisitAlert.alarm_id == alarm_id,
-                                             VisitAlert.state.in_(("pending", "sending")))
-                    .values(state="cancelled", last_error=f"acknowledged by {actor}")
+    unsent = (VisitAlertState.PENDING, VisitAlertState.SENDING)
+    res = s.execute(update(VisitAlert).where(VisitAlert.alarm_id == alarm_id, VisitAlert.state.in_(unsent))
+                    .values(state=VisitAlertState.CANCELLED.value, last_error=f"acknowledged by {actor}")
                     .execution_options(synchronize_session=False))
     return int(res.rowcount or 0)  # type: ignore[attr-defined]
 
@@ -88,16 +89,16 @@ def _claim(ctx: AppContext, pol: VisitPolicy, now: datetime) -> tuple[list[Outbo
     expired: list[int] = []
     with ctx.db.transaction() as s:
         due = s.scalars(select(VisitAlert).where(
-            ((VisitAlert.state == "pending") & (VisitAlert.next_attempt_at <= now))
-            | ((VisitAlert.state == "sending") & (VisitAlert.next_attempt_at <= stale)))
+            ((VisitAlert.state == VisitAlertState.PENDING) & (VisitAlert.next_attempt_at <= now))
+            | ((VisitAlert.state == VisitAlertState.SENDING) & (VisitAlert.next_attempt_at <= stale)))
             .order_by(VisitAlert.id)).all()
         for r in due:
             if to_utc(r.deadline_at) <= now:
-                r.state, r.last_error = "failed", r.last_error or "deadline passed"
+                r.state, r.last_error = VisitAlertState.FAILED.value, r.last_error or "deadline passed"
                 _audit(s, r, now, "visit.alert_failed")
                 expired.append(r.id)
                 continue
-            r.state, r.attempts, r.next_attempt_at = "sending", r.attempts + 1, now
+            r.state, r.attempts, r.next_attempt_at = VisitAlertState.SENDING.value, r.attempts + 1, now
             msgs.append(OutboundMessage(r.id, f"visit-alert:{r.alarm_id}:{r.level}:{r.phone}", r.phone, r.text))
     return msgs, expired
 
@@ -135,11 +136,12 @@ def deliver(ctx: AppContext, *, policy: VisitPolicy | None = None, channel: Chan
     with ctx.db.transaction() as s:
         for m in msgs:
             r = s.get(VisitAlert, m.message_id)
-            if r is None or r.state != "sending":  # cancelled by an acknowledgement meanwhile
+            if r is None or r.state != VisitAlertState.SENDING:  # cancelled by an acknowledgement meanwhile
                 continue
             res = results.get(m.message_id)
             if res is not None and res.accepted:
-                r.state, r.provider_id, r.sent_at, r.last_error = "sent", res.provider_id, now, ""
+                r.state, r.provider_id, r.sent_at = VisitAlertState.SENT.value, res.provider_id, now
+                r.last_error = ""
                 _audit(s, r, now, "visit.alert_sent")
                 out.sent.append(r.id)
                 continue
@@ -148,11 +150,11 @@ def deliver(ctx: AppContext, *, policy: VisitPolicy | None = None, channel: Chan
             retry = now + timedelta(seconds=pol.alerts.retry_seconds * 2 ** (r.attempts - 1))
             if (err is not None and not err.retryable) or r.attempts >= pol.alerts.max_attempts \
                     or retry >= to_utc(r.deadline_at):
-                r.state = "failed"
+                r.state = VisitAlertState.FAILED.value
                 _audit(s, r, now, "visit.alert_failed")
                 out.failed.append(r.id)
             else:
-                r.state, r.next_attempt_at = "pending", retry
+                r.state, r.next_attempt_at = VisitAlertState.PENDING.value, retry
                 _audit(s, r, now, "visit.alert_retry")
                 out.retrying.append(r.id)
     return out

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from dunning.db.types import to_utc
 from dunning.db.visit_models import PromiseToPay, Visit, VisitAlarm, VisitEvent
 from dunning.domain.geo import haversine_m
+from dunning.domain.visits import VisitState
 from dunning.errors import InputError, PermissionDenied, StateError
 from dunning.services import audit
 from dunning.services.context import AppContext
@@ -39,7 +40,7 @@ def _event(s: Session, v: Visit, at: datetime, actor: str, kind: str, pos: Posit
                  after={"lat": pos.lat if pos else None, "lon": pos.lon if pos else None, **detail})
 
 
-def _member(s: Session, p: Principal, visit_id: int, states: tuple[str, ...]) -> Visit:
+def _member(s: Session, p: Principal, visit_id: int, states: tuple[VisitState, ...]) -> Visit:
     if not p.has(*FIELD):
         raise PermissionDenied("只有外访人员可以记录外访", "only field staff record visits")
     v = get_visit(s, p, visit_id)
@@ -59,7 +60,7 @@ def check_in(ctx: AppContext, p: Principal, visit_id: int, pos: Position, *, che
     now = ctx.now()
     with ctx.db.transaction() as s:
         v = _member(s, p, visit_id, OPEN)
-        first = v.state == "approved"
+        first = v.state == VisitState.APPROVED
         distance = haversine_m(pos.lat, pos.lon, v.lat, v.lon) if v.lat is not None and v.lon is not None else None
         if first:
             missing = [c.zh for c in pol.checklist if c.code not in set(checklist)]
@@ -95,7 +96,7 @@ def check_in(ctx: AppContext, p: Principal, visit_id: int, pos: Position, *, che
 
 def _arrive(v: Visit, now: datetime, pol: VisitPolicy, first: bool) -> None:
     if first:
-        v.state, v.started_at, v.recording_confirmed = "in_field", now, True
+        v.state, v.started_at, v.recording_confirmed = VisitState.IN_FIELD.value, now, True
     v.last_checkin_at = now
     v.next_checkin_due = now + timedelta(minutes=pol.checkin_minutes)
 
@@ -114,7 +115,7 @@ def record_outcome(ctx: AppContext, p: Principal, visit_id: int, outcome: str, *
         if promise_on < now.astimezone(ctx.tz).date():
             raise InputError("承诺还款日期不能早于今天", "the promised date is in the past", code="visits.promise")
     with ctx.db.transaction() as s:
-        v = _member(s, p, visit_id, ("in_field",))
+        v = _member(s, p, visit_id, (VisitState.IN_FIELD,))
         v.outcome, v.notes = outcome, notes.strip()
         extra: dict[str, Any] = {"outcome": outcome, "notes": v.notes}
         if outcome == "promise_to_pay" and promise_on is not None and promise_fen is not None:
@@ -130,10 +131,10 @@ def record_outcome(ctx: AppContext, p: Principal, visit_id: int, outcome: str, *
 def check_out(ctx: AppContext, p: Principal, visit_id: int, pos: Position | None = None) -> Visit:
     now = ctx.now()
     with ctx.db.transaction() as s:
-        v = _member(s, p, visit_id, ("in_field",))
+        v = _member(s, p, visit_id, (VisitState.IN_FIELD,))
         if v.outcome is None:
             raise InputError("签退前请先记录外访结果", "record the outcome before checking out", code="visits.outcome")
-        v.state, v.closed_at, v.next_checkin_due = "closed", now, None
+        v.state, v.closed_at, v.next_checkin_due = VisitState.CLOSED.value, now, None
         _event(s, v, now, p.username, "check_out", pos)
         s.flush()
         s.expunge(v)

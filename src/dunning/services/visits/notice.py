@@ -30,6 +30,7 @@ from dunning.db.models import Account, Import, Message
 from dunning.db.types import to_utc
 from dunning.db.visit_models import FieldStaff, Visit
 from dunning.domain.states import REACHED_STATES, MessageState
+from dunning.domain.visits import VisitState
 from dunning.errors import ComplianceBlocked, InputError, PermissionDenied, StateError
 from dunning.services import audit
 from dunning.services.campaigns import lifecycle, planning
@@ -83,7 +84,7 @@ def _staff_names(s: Session, v: Visit) -> str:
 
 def _problem(ctx: AppContext, s: Session, v: Visit, now: datetime) -> tuple[str, str] | None:
     """Why ``v`` may not be notified (zh, en), or None."""
-    if v.state != "approved" or not v.reg_no:
+    if v.state != VisitState.APPROVED or not v.reg_no:
         return (f"外访 #{v.id} 当前为「{STATE_ZH.get(v.state, v.state)}」：只有已审批登记、尚未开始的外访才能发送外访通知",
                 f"visit #{v.id} is {v.state}: only an approved, registered visit that has not started is notified")
     if v.notice_campaign_id is not None:
@@ -103,8 +104,9 @@ def _chosen(ctx: AppContext, s: Session, p: Principal, visit_ids: list[int] | No
         return [get_visit(s, p, i) for i in dict.fromkeys(visit_ids)]
     assert day is not None  # nosec B101  # one of the two is given (checked by the caller)
     start = datetime.combine(day, datetime.min.time(), ctx.tz)
-    q = select(Visit).where(Visit.state == "approved", Visit.notice_campaign_id.is_(None), Visit.window_start > now,
-                            Visit.window_start >= to_utc(start), Visit.window_start < to_utc(start + timedelta(days=1)))
+    q = select(Visit).where(Visit.state == VisitState.APPROVED, Visit.notice_campaign_id.is_(None),
+                            Visit.window_start > now, Visit.window_start >= to_utc(start),
+                            Visit.window_start < to_utc(start + timedelta(days=1)))
     agency = scope_agency(p)
     if agency is not None:
         q = q.where(Visit.agency == agency)
@@ -236,7 +238,7 @@ def visit_notice(ctx: AppContext, p: Principal, visit_id: int) -> VisitNotice:
     campaign renders it (verification code left as its placeholder), linted with the visit-notice allowance."""
     with ctx.db.transaction() as s:
         v = get_visit(s, p, visit_id)
-        if v.state != "approved" or not v.reg_no:
+        if v.state != VisitState.APPROVED or not v.reg_no:
             raise StateError("只有已审批登记、尚未开始的外访才能发送外访通知", "only an approved, registered visit "
                              "that has not started may be notified", code="visits.notice_state")
         tv = approved_templates(s, {VISIT_NOTICE_TEMPLATE})[VISIT_NOTICE_TEMPLATE]

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from dunning.db.bulk import read_frame
 from dunning.db.models import Campaign, Import
+from dunning.domain.visits import VisitState
 from dunning.services.context import AppContext
 
 UTC_US = pl.Datetime("us", "UTC")
@@ -42,7 +43,7 @@ def visit_outcomes(ctx: AppContext, *, agency: str | None = None, campaign_id: i
                            schema={"loan_id": pl.Utf8, "agency": pl.Utf8})
         # members as JSON text on every database (PostgreSQL's driver would hand back a list)
         visits = read_frame(s, "SELECT loan_id, CAST(members AS TEXT) AS members, closed_at, agency FROM visits "
-                               "WHERE state = 'closed'",
+                               "WHERE state = :closed", {"closed": VisitState.CLOSED.value},
                             schema={"loan_id": pl.Utf8, "members": pl.Utf8, "closed_at": ts,
                                     "agency": pl.Utf8})
         pays = read_frame(s, "SELECT loan_id, amount_fen, paid_at FROM payments",

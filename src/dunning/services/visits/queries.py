@@ -10,14 +10,17 @@ from sqlalchemy import select
 
 from dunning.db.types import to_utc
 from dunning.db.visit_models import Visit, VisitAlarm, VisitAlert, VisitEvent
+from dunning.domain.visits import VisitAlertState, VisitState
 from dunning.services.context import AppContext
 from dunning.services.identity.auth import Principal
 from dunning.services.visits.policy import load_policy
-from dunning.services.visits.requests import STATE_ZH, get_visit, scope_agency
+from dunning.services.visits.requests import REGISTERED, STATE_ZH, get_visit, scope_agency
 
 ALARM_ZH = {"sos": "SOS 求助", "missed_checkin": "超时未报平安"}
 LEVEL_ZH = {1: "外访主管", 2: "二线主管", 3: "紧急联系人"}
-ALERT_ZH = {"pending": "排队待发", "sending": "发送中", "sent": "已发送", "failed": "发送失败", "cancelled": "已取消"}
+_A = VisitAlertState
+ALERT_ZH: dict[str, str] = {_A.PENDING: "排队待发", _A.SENDING: "发送中", _A.SENT: "已发送", _A.FAILED: "发送失败",
+                            _A.CANCELLED: "已取消"}
 EVENT_ZH = {"check_in": "签到", "heartbeat": "报平安", "checkin_refused": "签到被拒（超出范围）", "outcome": "记录结果",
             "check_out": "签退", "sos": "SOS 求助", "missed_checkin": "超时未报平安", "alarm_ack": "确认警报",
             "complaint": "投诉"}
@@ -75,7 +78,7 @@ def _row(v: Visit, now: datetime) -> VisitRow:
                     v.state, STATE_ZH.get(v.state, v.state), v.reg_no, v.requested_by, v.decided_by,
                     v.decision_reason, to_utc(v.last_checkin_at) if v.last_checkin_at else None, due, v.outcome,
                     o.zh if o else "", v.purpose, v.risk_notes, v.lat, v.lon,
-                    overdue=v.state == "in_field" and due is not None and due <= now,
+                    overdue=v.state == VisitState.IN_FIELD and due is not None and due <= now,
                     notice_campaign_id=v.notice_campaign_id)
 
 
@@ -126,7 +129,7 @@ def board(ctx: AppContext, p: Principal) -> dict[str, Any]:
     """Today's visits and every unacknowledged alarm (JSON-ready: the live board streams it)."""
     now = ctx.now()
     today = now.astimezone(ctx.tz).date()
-    visits = [v for v in list_visits(ctx, p, day=today) if v.state in ("approved", "in_field", "closed")]
+    visits = [v for v in list_visits(ctx, p, day=today) if v.state in REGISTERED]
     agency = scope_agency(p)
     with ctx.db.transaction() as s:
         q = (select(VisitAlarm, Visit).join(Visit, Visit.id == VisitAlarm.visit_id)

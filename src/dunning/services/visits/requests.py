@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from dunning.db.models import Account
 from dunning.db.types import to_utc
 from dunning.db.visit_models import FieldStaff, Visit
+from dunning.domain.visits import VisitState
 from dunning.errors import InputError, NotFoundError, PermissionDenied, StateError
 from dunning.services import audit
 from dunning.services.agencies.gate import require_noticed
@@ -22,11 +23,15 @@ from dunning.services.identity.users import Role
 from dunning.services.visits.policy import Labelled, VisitPolicy, load_policy
 from dunning.strategy.calendar import holiday_name
 
+_V = VisitState
 # States in which a visit counts against the borrower's monthly limit.
-COUNTED = ("requested", "approved", "in_field", "closed")
-OPEN = ("approved", "in_field")
-STATE_ZH = {"requested": "待审批", "approved": "已报备", "rejected": "已驳回", "in_field": "外访中",
-            "closed": "已结束", "cancelled": "已取消"}
+COUNTED: tuple[VisitState, ...] = (_V.REQUESTED, _V.APPROVED, _V.IN_FIELD, _V.CLOSED)
+# Registered and not yet checked out: the team may check in, raise an SOS.
+OPEN: tuple[VisitState, ...] = (_V.APPROVED, _V.IN_FIELD)
+# Approved, whatever came of it since: the public check answers "genuine" for these.
+REGISTERED: tuple[VisitState, ...] = (_V.APPROVED, _V.IN_FIELD, _V.CLOSED)
+STATE_ZH: dict[str, str] = {_V.REQUESTED: "待审批", _V.APPROVED: "已报备", _V.REJECTED: "已驳回",
+                            _V.IN_FIELD: "外访中", _V.CLOSED: "已结束", _V.CANCELLED: "已取消"}
 REG_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 REQUESTERS = (Role.COLLECTOR, Role.TEAM_LEAD)
 APPROVERS = (Role.SUPERVISOR,)
@@ -138,8 +143,8 @@ def request_visit(ctx: AppContext, p: Principal, req: VisitRequest, *, policy: V
             raise _refuse(problems)
         v = Visit(loan_id=req.loan_id, phone=acct.phone, agency=acct.agency, address=address, lat=lat, lon=lon, purpose=req.purpose.strip(), risk_notes=req.risk_notes.strip(),
                   window_start=to_utc(req.window_start), window_end=to_utc(req.window_end),
-                  members=sorted(set(req.members)), state="requested", requested_by=p.username, requested_at=now,
-                  decision_reason="", recording_confirmed=False, notes="")
+                  members=sorted(set(req.members)), state=VisitState.REQUESTED.value, requested_by=p.username,
+                  requested_at=now, decision_reason="", recording_confirmed=False, notes="")
         s.add(v)
         s.flush()
         audit.record(s, at=now, actor=p.username, action="visit.request", entity="visit", entity_id=v.id,
@@ -172,7 +177,7 @@ def decide(ctx: AppContext, p: Principal, visit_id: int, *, approve: bool, reaso
     now = ctx.now()
     with ctx.db.transaction() as s:
         v = get_visit(s, p, visit_id)
-        if v.state != "requested":
+        if v.state != VisitState.REQUESTED:
             raise StateError(f"外访 #{visit_id} 当前为「{STATE_ZH[v.state]}」，不能审批",
                              f"visit #{visit_id} is {v.state}, not awaiting a decision", code="visits.state")
         if v.requested_by == p.username:
@@ -185,7 +190,7 @@ def decide(ctx: AppContext, p: Principal, visit_id: int, *, approve: bool, reaso
             if problems:
                 raise _refuse(problems)
             v.reg_no = _reg_no(day)
-        v.state = "approved" if approve else "rejected"
+        v.state = (VisitState.APPROVED if approve else VisitState.REJECTED).value
         v.decided_by, v.decided_at, v.decision_reason = p.username, now, reason.strip()
         audit.record(s, at=now, actor=p.username, action="visit.approve" if approve else "visit.reject",
                      entity="visit", entity_id=v.id, after={"reg_no": v.reg_no, "reason": v.decision_reason})
@@ -209,7 +214,7 @@ def verify_registration(ctx: AppContext, reg_no: str) -> RegistrationAnswer:
     code = reg_no.strip().upper()[:32]
     with ctx.db.transaction() as s:
         v = s.scalars(select(Visit).where(Visit.reg_no == code)).first() if code else None
-        if v is None or v.state not in ("approved", "in_field", "closed"):
+        if v is None or v.state not in REGISTERED:
             return RegistrationAnswer(False, code)
         staff = {f.username: f for f in s.scalars(select(FieldStaff).where(FieldStaff.username.in_(v.members)))}
         people = tuple((staff[m].display_name, staff[m].credential_no) if m in staff else (m, "—")

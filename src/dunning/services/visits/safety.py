@@ -14,6 +14,7 @@ from sqlalchemy import select
 from dunning.channels.base import Channel
 from dunning.db.types import to_utc
 from dunning.db.visit_models import Visit, VisitAlarm, VisitEvent
+from dunning.domain.visits import VisitState
 from dunning.errors import NotFoundError, PermissionDenied, StateError
 from dunning.services import audit
 from dunning.services.context import AppContext
@@ -42,8 +43,9 @@ def tick(ctx: AppContext, *, policy: VisitPolicy | None = None, channel: Channel
     with ctx.db.transaction() as s:
         open_alarm = select(VisitAlarm.visit_id).where(VisitAlarm.acknowledged_at.is_(None),
                                                         VisitAlarm.kind == "missed_checkin")
-        overdue = s.scalars(select(Visit).where(Visit.state == "in_field", Visit.next_checkin_due.is_not(None),
-                                                Visit.next_checkin_due <= now, Visit.id.not_in(open_alarm))).all()
+        overdue = s.scalars(select(Visit).where(Visit.state == VisitState.IN_FIELD,
+                                                Visit.next_checkin_due.is_not(None), Visit.next_checkin_due <= now,
+                                                Visit.id.not_in(open_alarm))).all()
         for v in overdue:
             a = VisitAlarm(visit_id=v.id, kind="missed_checkin", raised_at=now, raised_by="safety-timer", level=1,
                            notified=["supervisors"])
@@ -89,7 +91,7 @@ def acknowledge(ctx: AppContext, p: Principal, alarm_id: int, note: str = "") ->
                              code="visits.acked")
         a.acknowledged_by, a.acknowledged_at = p.username, now
         cancelled = alerts.cancel(s, a.id, now, p.username)
-        if a.kind == "missed_checkin" and v.state == "in_field":
+        if a.kind == "missed_checkin" and v.state == VisitState.IN_FIELD:
             # The supervisor reached the team: the next check-in is due one interval from now.
             v.next_checkin_due = now + timedelta(minutes=load_policy().checkin_minutes)
         s.add(VisitEvent(visit_id=v.id, at=now, actor=p.username, kind="alarm_ack",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
+from dunning.domain.visits import VisitState
 from dunning.services.context import AppContext
 from dunning.services.identity.auth import Principal
 from dunning.services.visits.policy import VisitPolicy, load_policy
@@ -53,7 +54,7 @@ def _of(t: time) -> int:
 def day_sheets(ctx: AppContext, p: Principal, day: date, *, time_limit_s: float = 2.0,
                policy: VisitPolicy | None = None) -> DaySheets:
     pol = policy or load_policy()
-    visits = [v for v in list_visits(ctx, p, day=day) if v.state in ("approved", "in_field")]
+    visits = [v for v in list_visits(ctx, p, day=day) if v.state in (VisitState.APPROVED, VisitState.IN_FIELD)]
     team_of = {v.id: "+".join(v.members) for v in visits}
     names = sorted(set(team_of.values()))
     located = [v for v in visits if v.lat is not None and v.lon is not None]
