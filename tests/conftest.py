@@ -107,6 +107,14 @@ def pg_url() -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The test runs twice: on a SQLite file of its own, then on a PostgreSQL database of its own (``pg_url``)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
 @pytest.fixture
 def broker_url() -> Iterator[str]:
     """A Redis database (1–15) that holds no keys right now, so parallel runs do not share a queue."""

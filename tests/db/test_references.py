@@ -9,7 +9,6 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import polars as pl
 import psycopg
@@ -26,10 +25,9 @@ NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 REFUSED = (IntegrityError, sqlite3.IntegrityError, psycopg.errors.ForeignKeyViolation)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    url = f"sqlite:///{tmp_path / 'refs.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
-    database = open_database(url)
+@pytest.fixture
+def db(db_url: str) -> Iterator[Database]:
+    database = open_database(db_url)
     yield database
     database.dispose()
 

@@ -4,9 +4,6 @@ and a downgrade puts the old index back."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
 import sqlalchemy as sa
 from alembic import command
 from sqlalchemy import text
@@ -15,20 +12,13 @@ from dunning.db.engine import alembic_config, make_engine
 from tests.foundation.test_migration_upgrade import _seed
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'queue.db'}"
-    return str(request.getfixturevalue("pg_url"))
-
-
 def _queued(engine: sa.Engine) -> bool:
     with engine.connect() as conn:
         return bool(conn.execute(text("SELECT queued FROM messages WHERE id = 1")).scalar_one())
 
 
-def test_queued_follows_the_state_and_the_index_moves_back_on_downgrade(url: str) -> None:
-    engine = make_engine(url)
+def test_queued_follows_the_state_and_the_index_moves_back_on_downgrade(db_url: str) -> None:
+    engine = make_engine(db_url)
     cfg = alembic_config(engine)
     try:
         command.upgrade(cfg, "0021")
